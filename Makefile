@@ -1,0 +1,149 @@
+# Living Profile - build, test and deploy.
+#
+# `sam build` runs `make build-<LogicalId>` from this file (BuildMethod: makefile)
+# with ARTIFACTS_DIR set, so the binaries SAM packages are built exactly like
+# `make build` builds them into .build/<LogicalId>/bootstrap.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-builtin-rules --no-print-directory --warn-undefined-variables
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+GO ?= go
+PYTHON ?= python3
+ENV ?= dev
+AWS_REGION ?= eu-central-1
+
+# ---------------------------------------------------------------- tools
+# aws-sam-cli and cfn-lint live in a private virtualenv (gitignored). The
+# versions are pinned; aws-sam-cli 1.170.0 requires cfn-lint >=1.52,<1.59.
+SAM_CLI_VERSION := 1.170.0
+CFN_LINT_VERSION := 1.58.0
+TOOLS_DIR := .tools
+VENV := $(TOOLS_DIR)/venv
+SAM = $(VENV)/bin/sam
+CFN_LINT = $(VENV)/bin/cfn-lint
+TOOLS_STAMP := $(VENV)/.stamp-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
+
+# No telemetry prompt or upload from SAM CLI; sam validate needs a region even
+# though nothing here talks to AWS.
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(AWS_REGION) AWS_REGION=$(AWS_REGION)
+
+# ---------------------------------------------------------------- functions
+# LogicalId (template.yaml) : directory under functions/
+FUNCTIONS := \
+	Authorizer:authorizer \
+	CreateProfile:create-profile \
+	FindProfile:find-profile \
+	GetProfile:get-profile \
+	UpdateProfile:update-profile \
+	PutConsent:put-consent \
+	PutSubscription:put-subscription \
+	CheckConsent:check-consent \
+	ListEvents:list-events \
+	GetCatalog:get-catalog \
+	PutCatalog:put-catalog \
+	CreatePortalLink:create-portal-link
+
+fn_id = $(word 1,$(subst :, ,$(1)))
+fn_dir = $(word 2,$(subst :, ,$(1)))
+FUNCTION_IDS := $(foreach f,$(FUNCTIONS),$(call fn_id,$(f)))
+
+BUILD_DIR := .build
+GO_BUILD_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
+
+# go_build,<output dir>,<functions/ subdirectory>
+define go_build
+mkdir -p "$(1)"
+$(GO_BUILD_ENV) $(GO) build $(GO_BUILD_FLAGS) -o "$(1)/bootstrap" ./functions/$(2)
+endef
+
+# build-<LogicalId>: the target SAM calls (ARTIFACTS_DIR set by SAM; defaults
+# to .build/<LogicalId> when run by hand).
+# $(BUILD_DIR)/<LogicalId>/bootstrap: what `make build` builds.
+define function_rules
+.PHONY: build-$(1) $(BUILD_DIR)/$(1)/bootstrap
+build-$(1):
+	$$(call go_build,$$(or $$(ARTIFACTS_DIR),$(BUILD_DIR)/$(1)),$(2))
+$(BUILD_DIR)/$(1)/bootstrap: | compile
+	$$(call go_build,$(BUILD_DIR)/$(1),$(2))
+endef
+$(foreach f,$(FUNCTIONS),$(eval $(call function_rules,$(call fn_id,$(f)),$(call fn_dir,$(f)))))
+
+# ARTIFACTS_DIR is only defined when SAM runs us.
+ARTIFACTS_DIR ?=
+
+# ---------------------------------------------------------------- targets
+.PHONY: help tools compile build sam-build fmt-check vet go-test test validate lint bench dev deploy clean distclean
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+tools: $(TOOLS_STAMP) ## create .tools/venv with pinned aws-sam-cli and cfn-lint
+
+$(TOOLS_STAMP):
+	rm -rf "$(VENV)"
+	$(PYTHON) -m venv "$(VENV)"
+	"$(VENV)/bin/python" -m pip install --quiet --disable-pip-version-check \
+		"aws-sam-cli==$(SAM_CLI_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)"
+	"$(SAM)" --version
+	"$(CFN_LINT)" --version
+	touch "$@"
+
+# One go build over all functions compiles each shared package once; the
+# per-function builds that follow (12 in parallel under sam build) then only
+# link. Without it a cold cache makes every function compile the SDK itself.
+compile: ## compile all function packages for linux/arm64 (warms the Go build cache)
+	$(GO_BUILD_ENV) $(GO) build $(GO_BUILD_FLAGS) ./functions/...
+
+build: $(foreach id,$(FUNCTION_IDS),$(BUILD_DIR)/$(id)/bootstrap) ## build every function into .build/<LogicalId>/bootstrap
+
+sam-build: tools compile ## sam build into .aws-sam/ (no Docker, no AWS credentials)
+	$(SAM_ENV) $(SAM) build --template template.yaml --build-in-source --parallel
+
+fmt-check: ## fail if gofmt would change a file
+	@files="$$(git ls-files --cached --others --exclude-standard -- '*.go' 2>/dev/null)" || \
+		files="$$(find . -name '*.go' -not -path './.*')"; \
+	if [[ -z "$$files" ]]; then exit 0; fi; \
+	bad="$$(gofmt -l $$files)"; \
+	if [[ -n "$$bad" ]]; then echo "gofmt needed on:"; echo "$$bad"; exit 1; fi
+
+vet: ## go vet ./...
+	$(GO) vet ./...
+
+go-test: ## go test ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+test: tools ## fmt-check, vet, go test, validate, sam-build
+	$(MAKE) fmt-check
+	$(MAKE) vet
+	$(MAKE) go-test
+	$(MAKE) validate
+	$(MAKE) sam-build
+
+validate: tools ## sam validate --lint and cfn-lint on template.yaml
+	$(SAM_ENV) $(SAM) validate --lint --template template.yaml
+	$(CFN_LINT) template.yaml
+
+lint: tools ## fmt-check, vet, validate
+	$(MAKE) fmt-check
+	$(MAKE) vet
+	$(MAKE) validate
+
+bench: ## run the benchmark harness against the local stack
+	$(GO) run ./infra/cmd/bench
+
+dev: ## run the whole stack locally (no Docker, no AWS account)
+	$(GO) run ./infra/cmd/dev
+
+deploy: tools compile ## sam build && sam deploy --config-env $(ENV) (needs AWS credentials)
+	SAM_CLI_TELEMETRY=0 $(SAM) build --config-env $(ENV) && SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV)
+
+clean: ## remove build outputs
+	rm -rf $(BUILD_DIR) .aws-sam
+
+distclean: clean ## also remove the tool virtualenv
+	rm -rf $(TOOLS_DIR)

@@ -1,0 +1,106 @@
+package apigw
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/shared/wire"
+)
+
+// authorizer is a Lambda authorizer with its result cache.
+type authorizer struct {
+	cfg     template.Authorizer
+	fn      template.Function
+	handler wire.AuthorizerHandler
+	ttl     time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedDecision
+}
+
+type cachedDecision struct {
+	resp    events.APIGatewayV2CustomAuthorizerSimpleResponse
+	expires time.Time
+}
+
+// identity returns the identity-source values in the order the authorizer declares them,
+// and false when one is missing or empty: API Gateway then answers 401 without invoking the
+// authorizer.
+func (a *authorizer) identity(r *http.Request) ([]string, bool) {
+	values := make([]string, 0, len(a.cfg.IdentityHeaders)+len(a.cfg.IdentityQueryStrings))
+	for _, h := range a.cfg.IdentityHeaders {
+		v := strings.Join(r.Header.Values(h), ",")
+		if v == "" {
+			return nil, false
+		}
+		values = append(values, v)
+	}
+	query := r.URL.Query()
+	for _, q := range a.cfg.IdentityQueryStrings {
+		v := strings.Join(query[q], ",")
+		if v == "" {
+			return nil, false
+		}
+		values = append(values, v)
+	}
+	return values, true
+}
+
+// decide returns the authorizer's decision for the request, from the cache when a decision
+// for the same identity-source values is younger than the TTL. cached reports a cache hit.
+func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (resp events.APIGatewayV2CustomAuthorizerSimpleResponse, cached bool, err error) {
+	// NUL cannot occur in header or query values, so the key is unambiguous.
+	key := strings.Join(req.IdentitySource, "\x00")
+	if a.ttl > 0 {
+		a.mu.Lock()
+		d, ok := a.cache[key]
+		a.mu.Unlock()
+		if ok && time.Now().Before(d.expires) {
+			return d.resp, true, nil
+		}
+	}
+	resp, err = invoke(ctx, a.handler, req)
+	if err != nil {
+		return resp, false, err
+	}
+	if a.ttl > 0 {
+		a.mu.Lock()
+		// Drop expired entries while here, so the cache stays as small as the live identities.
+		now := time.Now()
+		for k, d := range a.cache {
+			if !now.Before(d.expires) {
+				delete(a.cache, k)
+			}
+		}
+		a.cache[key] = cachedDecision{resp: resp, expires: now.Add(a.ttl)}
+		a.mu.Unlock()
+	}
+	return resp, false, nil
+}
+
+// invoke calls a Lambda handler, turning a panic into an error as the Lambda runtime turns
+// it into a failed invocation.
+func invoke[Req, Resp any](ctx context.Context, h func(context.Context, Req) (Resp, error), req Req) (resp Resp, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{value: p, stack: string(debug.Stack())}
+		}
+	}()
+	return h(ctx, req)
+}
+
+// panicError is a recovered handler panic with the stack it happened on.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }

@@ -1,0 +1,412 @@
+// Package apigw serves a SAM template's HTTP API routes on a local address the way API
+// Gateway HTTP APIs (payload format 2.0) do: the same route matching, the same Lambda event,
+// the same Lambda authorizer flow and the same error responses, calling Go handlers in
+// process instead of Lambda functions.
+//
+// Not emulated: throttling (DefaultRouteSettings), CORS preflight handling, custom domains,
+// the 30-second integration timeout, Lambda's 6 MB invocation payload limit and mTLS.
+package apigw
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/google/uuid"
+
+	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/shared/wire"
+)
+
+// MaxBodyBytes is API Gateway's HTTP API payload limit: larger requests get 413 and never
+// reach a function.
+const MaxBodyBytes = 10 << 20
+
+// Config describes the API to serve.
+type Config struct {
+	// API is the template's HTTP API (stage, authorizers). Nil means the "$default" stage
+	// and no authorizers.
+	API *template.HTTPAPI
+	// Functions are the template's functions; those with routes are served.
+	Functions []template.Function
+	// Handlers maps the logical id of every function with routes to its handler.
+	Handlers map[string]wire.HTTPHandler
+	// Authorizers maps the logical id of every authorizer function the routes use to its
+	// handler.
+	Authorizers map[string]wire.AuthorizerHandler
+
+	// Region, AccountID and APIID appear in the events (routeArn, requestContext); they
+	// default to "eu-central-1", "000000000000" and "local".
+	Region, AccountID, APIID string
+	// Logger receives the access log and handler failures; it defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is an http.Handler serving the API. It is safe for concurrent use.
+type Server struct {
+	routes  []*route // in matching order, see sortRoutes
+	stage   string
+	region  string
+	account string
+	apiID   string
+	log     *slog.Logger
+}
+
+// New checks cfg and builds the server. It fails when a route has no handler, a handler has
+// no route, a route uses an authorizer that is unknown, lacks a handler or is not a payload
+// 2.0 authorizer with simple responses, a route is not payload format 2.0, a path template
+// is malformed, or two routes have the same route key.
+func New(cfg Config) (*Server, error) {
+	s := &Server{
+		stage:   "$default",
+		region:  cmp.Or(cfg.Region, "eu-central-1"),
+		account: cmp.Or(cfg.AccountID, "000000000000"),
+		apiID:   cmp.Or(cfg.APIID, "local"),
+		log:     cfg.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	authConfigs := map[string]template.Authorizer{}
+	if cfg.API != nil {
+		s.stage = cmp.Or(cfg.API.StageName, "$default")
+		authConfigs = cfg.API.Authorizers
+	}
+	fns := map[string]template.Function{}
+	for _, f := range cfg.Functions {
+		fns[f.LogicalID] = f
+	}
+
+	var errs []error
+	auths := map[string]*authorizer{}
+	usedHandlers := map[string]bool{}
+	usedAuthorizers := map[string]bool{}
+	keys := map[string]string{}
+	for _, f := range cfg.Functions {
+		if len(f.Routes) == 0 {
+			continue
+		}
+		h, ok := cfg.Handlers[f.LogicalID]
+		if !ok {
+			errs = append(errs, fmt.Errorf("function %s has routes but no handler", f.LogicalID))
+			continue
+		}
+		usedHandlers[f.LogicalID] = true
+		for _, r := range f.Routes {
+			rt, err := s.newRoute(f, h, r)
+			if err == nil && r.Authorizer != template.NoAuthorizer {
+				rt.auth, err = s.authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
+				if rt.auth != nil {
+					usedAuthorizers[rt.auth.fn.LogicalID] = true
+				}
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("function %s route %s: %w", f.LogicalID, r.Key(), err))
+				continue
+			}
+			if other, dup := keys[rt.key]; dup {
+				errs = append(errs, fmt.Errorf("route %s is declared by %s and %s", rt.key, other, f.LogicalID))
+				continue
+			}
+			keys[rt.key] = f.LogicalID
+			s.routes = append(s.routes, rt)
+		}
+	}
+	for id := range cfg.Handlers {
+		if !usedHandlers[id] {
+			errs = append(errs, fmt.Errorf("handler for %s, which has no routes", id))
+		}
+	}
+	for id := range cfg.Authorizers {
+		if !usedAuthorizers[id] {
+			errs = append(errs, fmt.Errorf("authorizer handler for %s, which no route uses", id))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("apigw: %w", err)
+	}
+	sortRoutes(s.routes)
+	return s, nil
+}
+
+func (s *Server) newRoute(f template.Function, h wire.HTTPHandler, r template.Route) (*route, error) {
+	if r.PayloadFormatVersion != "2.0" {
+		return nil, fmt.Errorf("payload format %q: only 2.0 is emulated", r.PayloadFormatVersion)
+	}
+	rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: f, handler: h}
+	if r.Path == template.DefaultRoute {
+		return rt, nil
+	}
+	segs, err := parsePath(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	rt.segments = segs
+	return rt, nil
+}
+
+func (s *Server) authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
+	handlers map[string]wire.AuthorizerHandler, built map[string]*authorizer,
+) (*authorizer, error) {
+	if a, ok := built[name]; ok {
+		return a, nil
+	}
+	ac, ok := configs[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown authorizer %q", name)
+	}
+	if ac.PayloadVersion != "2.0" || !ac.SimpleResponses {
+		return nil, fmt.Errorf("authorizer %s: only payload 2.0 with simple responses is emulated", name)
+	}
+	h, ok := handlers[ac.FunctionLogicalID]
+	if !ok {
+		return nil, fmt.Errorf("authorizer %s: no handler for function %s", name, ac.FunctionLogicalID)
+	}
+	fn, ok := fns[ac.FunctionLogicalID]
+	if !ok {
+		fn = template.Function{LogicalID: ac.FunctionLogicalID, Timeout: 3}
+	}
+	a := &authorizer{
+		cfg:     ac,
+		fn:      fn,
+		handler: h,
+		ttl:     time.Duration(ac.CacheTTLSeconds) * time.Second,
+		cache:   map[string]cachedDecision{},
+	}
+	built[name] = a
+	return a, nil
+}
+
+// RouteKeys returns the served route keys in matching order.
+func (s *Server) RouteKeys() []string {
+	keys := make([]string, len(s.routes))
+	for i, r := range s.routes {
+		keys[i] = r.key
+	}
+	return keys
+}
+
+// ServeHTTP serves one request as API Gateway would. Every request gets an access log line
+// with the request id, method, route key, status and latency; never a path, query value,
+// header or body, which may hold personal data.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := newRequestID()
+	// API Gateway returns its request id on every response.
+	w.Header().Set("Apigw-Requestid", reqID)
+	rec := &statusWriter{ResponseWriter: w}
+	routeKey := "-"
+	defer func() {
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http api request",
+			slog.String("request_id", reqID),
+			slog.String("method", r.Method),
+			slog.String("route_key", routeKey),
+			slog.Int("status", rec.status),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+		)
+	}()
+
+	if r.ContentLength > MaxBodyBytes {
+		writeMessage(rec, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	rawPath := r.URL.EscapedPath()
+	rt, params := s.find(r.Method, rawPath)
+	if rt == nil {
+		writeMessage(rec, http.StatusNotFound, "Not Found")
+		return
+	}
+	routeKey = rt.key
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	switch {
+	case err != nil:
+		writeMessage(rec, http.StatusBadRequest, "Bad Request")
+		return
+	case len(body) > MaxBodyBytes:
+		writeMessage(rec, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	ev := s.event(r, rt, rawPath, params, body, reqID, start)
+
+	if rt.auth != nil {
+		lambdaCtx, ok := s.authorize(r, rec, rt, ev)
+		if !ok {
+			return
+		}
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
+	}
+
+	ctx, cancel := s.lambdaContext(r.Context(), rt.fn)
+	defer cancel()
+	resp, err := invoke(ctx, rt.handler, ev)
+	if err != nil {
+		s.logFailure(r.Context(), reqID, rt.fn.LogicalID, err)
+		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+	if err := writeResponse(rec, resp); err != nil {
+		s.logFailure(r.Context(), reqID, rt.fn.LogicalID, err)
+		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
+	}
+}
+
+// find returns the route API Gateway would pick for the request and its path parameters,
+// or nil when none matches (or the path lacks the stage prefix of a named stage).
+func (s *Server) find(method, rawPath string) (*route, map[string]string) {
+	path := rawPath
+	if s.stage != "$default" {
+		rest, ok := strings.CutPrefix(path, "/"+s.stage)
+		if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
+			return nil, nil
+		}
+		path = cmp.Or(rest, "/")
+	}
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for _, rt := range s.routes {
+		if rt.segments == nil {
+			if rt.method == "ANY" || rt.method == method {
+				return rt, nil
+			}
+			continue
+		}
+		if params, ok := rt.match(method, parts); ok {
+			return rt, params
+		}
+	}
+	return nil, nil
+}
+
+// authorize runs the route's authorizer. It writes the error response and returns false
+// when the request may not proceed; otherwise it returns the authorizer's context.
+func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev events.APIGatewayV2HTTPRequest) (map[string]any, bool) {
+	values, ok := rt.auth.identity(r)
+	if !ok {
+		writeMessage(w, http.StatusUnauthorized, "Unauthorized")
+		return nil, false
+	}
+	req := events.APIGatewayV2CustomAuthorizerV2Request{
+		Version:               "2.0",
+		Type:                  "REQUEST",
+		RouteArn:              fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", s.region, s.account, s.apiID, s.stage, r.Method, ev.RawPath),
+		IdentitySource:        values,
+		RouteKey:              ev.RouteKey,
+		RawPath:               ev.RawPath,
+		RawQueryString:        ev.RawQueryString,
+		Cookies:               ev.Cookies,
+		Headers:               ev.Headers,
+		QueryStringParameters: ev.QueryStringParameters,
+		RequestContext:        ev.RequestContext,
+		PathParameters:        ev.PathParameters,
+	}
+	ctx, cancel := s.lambdaContext(r.Context(), rt.auth.fn)
+	defer cancel()
+	resp, _, err := rt.auth.decide(ctx, req)
+	if err != nil {
+		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.LogicalID, err)
+		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
+		return nil, false
+	}
+	if !resp.IsAuthorized {
+		writeMessage(w, http.StatusForbidden, "Forbidden")
+		return nil, false
+	}
+	return resp.Context, true
+}
+
+// lambdaContext gives a handler what the Lambda runtime gives it: a deadline at the function's
+// timeout and a lambdacontext with a fresh request id. It is detached from the client's
+// connection, because a Lambda invocation runs on when the caller goes away.
+func (s *Server) lambdaContext(parent context.Context, fn template.Function) (context.Context, context.CancelFunc) {
+	timeout := time.Duration(fn.Timeout) * time.Second
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
+	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		AwsRequestID:       uuid.NewString(),
+		InvokedFunctionArn: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.region, s.account, fn.LogicalID),
+	}), cancel
+}
+
+// logFailure logs a failed invocation the way the function's CloudWatch log would show it.
+func (s *Server) logFailure(ctx context.Context, reqID, fn string, err error) {
+	attrs := []slog.Attr{
+		slog.String("request_id", reqID),
+		slog.String("function", fn),
+		slog.String("error", err.Error()),
+	}
+	if p, ok := errors.AsType[*panicError](err); ok {
+		attrs = append(attrs, slog.String("stack", p.stack))
+	}
+	s.log.LogAttrs(ctx, slog.LevelError, "function invocation failed", attrs...)
+}
+
+// writeResponse writes a handler's response. It checks the response before writing anything,
+// so that a malformed one can still be answered with a 500.
+func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) error {
+	if resp.StatusCode < 100 || resp.StatusCode > 599 {
+		return fmt.Errorf("malformed Lambda proxy response: status code %d", resp.StatusCode)
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			return fmt.Errorf("malformed Lambda proxy response: body is not base64: %w", err)
+		}
+	}
+	h := w.Header()
+	// Without this, net/http would sniff and add a Content-Type that API Gateway does not send.
+	h["Content-Type"] = nil
+	for k, v := range resp.Headers {
+		h.Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	for _, c := range resp.Cookies {
+		h.Add("Set-Cookie", c)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// writeMessage writes one of API Gateway's own JSON error responses.
+func writeMessage(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"message": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}

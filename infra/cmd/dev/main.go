@@ -1,0 +1,146 @@
+// Command dev runs the whole product locally (`make dev`): the embedded AWS emulator,
+// every resource and route of template.yaml, and a seeded demo tenant. It writes what a
+// developer needs to .local/dev.json and keeps running until interrupted. Set
+// KUMO_DATA_DIR (the Makefile does) to keep the data across restarts.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/livingprofile/livingprofile/infra/localstack"
+	"github.com/livingprofile/livingprofile/infra/seed"
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/errs"
+)
+
+// Info is what .local/dev.json holds.
+type Info struct {
+	APIBaseURL       string `json:"apiBaseUrl"`
+	APIKey           string `json:"apiKey"`
+	APIKeyID         string `json:"apiKeyId"`
+	Tenant           string `json:"tenant"`
+	DemoProfileID    string `json:"demoProfileId"`
+	PortalLink       string `json:"portalLink"`
+	EmulatorEndpoint string `json:"emulatorEndpoint"`
+	Region           string `json:"region"`
+	Table            string `json:"table"`
+}
+
+const demoTenant = "demo"
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:4000", "address of the local API")
+	endpoint := flag.String("endpoint", os.Getenv("LP_ENDPOINT"), `AWS endpoint: empty for the embedded emulator, a URL (e.g. LocalStack), or "aws"`)
+	out := flag.String("out", filepath.Join(".local", "dev.json"), "where to write the connection details")
+	flag.Parse()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *listen, *endpoint, *out, log); err != nil {
+		log.Error("local stack failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) error {
+	st, err := localstack.Start(ctx, localstack.Options{Listen: listen, Endpoint: endpoint, Log: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	info, err := seedDemo(ctx, st, out)
+	if err != nil {
+		return fmt.Errorf("seed demo tenant: %w", err)
+	}
+	b, _ := json.MarshalIndent(info, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("\nLiving Profile is running.\n%s\n\nTry:\n  curl -H 'Authorization: Bearer %s' %s/v1/profiles/%s\n\nWritten to %s. Ctrl-C stops.\n",
+		b, info.APIKey, info.APIBaseURL, info.DemoProfileID, out)
+	<-ctx.Done()
+	return nil
+}
+
+// seedDemo makes sure the demo tenant, catalog, key and customer exist, reusing the key
+// of an earlier run (only its digest is stored, so it cannot be shown again).
+func seedDemo(ctx context.Context, st *localstack.Stack, out string) (Info, error) {
+	store := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
+	svc := app.New(store, time.Now, 0)
+	if err := seed.Tenant(ctx, store, demoTenant, "Demo Shop"); err != nil {
+		return Info{}, err
+	}
+	if _, err := store.Catalog(ctx, demoTenant); errs.CodeOf(err) == errs.NotFound {
+		if _, err := seed.LoadCatalog(ctx, svc, demoTenant, seed.DemoCatalog); err != nil {
+			return Info{}, err
+		}
+	} else if err != nil {
+		return Info{}, err
+	}
+	info := Info{Tenant: demoTenant, APIBaseURL: st.URL, EmulatorEndpoint: st.AWS.Endpoint, Region: st.AWS.AWS.Region, Table: st.Table}
+	var prev Info
+	if b, err := os.ReadFile(out); err == nil && json.Unmarshal(b, &prev) == nil {
+		if k, err := store.Key(ctx, prev.APIKeyID); err == nil && k.Matches(prev.APIKey) {
+			info.APIKey, info.APIKeyID = prev.APIKey, prev.APIKeyID
+		}
+	}
+	if info.APIKey == "" {
+		plain, k, err := seed.Key(ctx, store, demoTenant, "local demo key", []apikey.Scope{apikey.Admin})
+		if err != nil {
+			return Info{}, err
+		}
+		info.APIKey, info.APIKeyID = plain, k.ID
+	}
+	p, err := seed.DemoCustomer(ctx, svc, demoTenant)
+	if err != nil {
+		return Info{}, err
+	}
+	info.DemoProfileID = p.ID
+	link, err := portalLink(ctx, st.URL, info.APIKey, p.ID)
+	if err != nil {
+		return Info{}, err
+	}
+	info.PortalLink = link
+	return info, nil
+}
+
+// portalLink mints the demo link through the API itself, as a brand would.
+func portalLink(ctx context.Context, base, key, profileID string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"profileId": profileID})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/portal-links", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		URL string `json:"url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("portal link: status %d", resp.StatusCode)
+	}
+	return out.URL, nil
+}

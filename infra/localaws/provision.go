@@ -1,0 +1,540 @@
+package localaws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/livingprofile/livingprofile/infra/template"
+)
+
+// Resource is a provisioned resource's physical identity. Fields that do not apply to its
+// type are empty.
+type Resource struct {
+	// Type is the CloudFormation resource type, for example "AWS::SQS::Queue".
+	Type string
+	// Name is the table, queue, bucket or secret name.
+	Name string
+	ARN  string
+	// URL is a queue's URL.
+	URL string
+	// StreamARN is a table's latest stream ARN.
+	StreamARN string
+}
+
+// Physical maps a logical id of the template to the resource provisioned for it.
+type Physical map[string]Resource
+
+// Refs returns the map [template.Template.Resolve] takes: "LogicalID" to what !Ref returns for
+// the resource's type (a table's or bucket's name, a queue's URL, a secret's ARN), and
+// "LogicalID.Attribute" to what !GetAtt returns (Arn, StreamArn, QueueName, QueueUrl, ...).
+func (p Physical) Refs() map[string]string {
+	out := make(map[string]string, 4*len(p))
+	for id, r := range p {
+		set := func(attr, v string) {
+			if v != "" {
+				out[id+"."+attr] = v
+			}
+		}
+		set("Arn", r.ARN)
+		switch r.Type {
+		case typeTable:
+			out[id] = r.Name
+			set("StreamArn", r.StreamARN)
+		case typeQueue:
+			out[id] = r.URL
+			set("QueueName", r.Name)
+			set("QueueUrl", r.URL)
+		case typeBucket:
+			out[id] = r.Name
+			set("DomainName", r.Name+".s3.amazonaws.com")
+		case typeSecret:
+			out[id] = r.ARN
+			set("Id", r.ARN)
+		default:
+			out[id] = r.Name
+		}
+	}
+	return out
+}
+
+const (
+	typeTable  = "AWS::DynamoDB::Table"
+	typeQueue  = "AWS::SQS::Queue"
+	typeBucket = "AWS::S3::Bucket"
+	typeSecret = "AWS::SecretsManager::Secret"
+)
+
+// stackNamePattern is CloudFormation's rule for stack names, which keeps every physical name
+// derived from it valid.
+var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+
+// Provision creates the template's tables (with indexes, stream and TTL), queues (dead-letter
+// queues first, then the queues that redrive to them), buckets (with lifecycle rules) and
+// secrets (generated as GenerateSecretString asks) in the services cfg points at, and returns
+// their physical identities.
+//
+// Physical names are "<stackName>-<LogicalID>"; queue names get ".fifo" for FIFO queues, and
+// bucket names are lower-cased. Provision is idempotent: a resource that exists is kept with
+// its data (items, messages, objects, and a secret's value); only its settings that can be
+// changed in place (queue attributes, TTL, lifecycle rules) are brought in line with the
+// template. Drift it cannot fix, such as a missing index, is logged as a warning; a table
+// whose key schema differs is an error, because the code would not work against it.
+func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stackName string) (Physical, error) {
+	if !stackNamePattern.MatchString(stackName) {
+		return nil, fmt.Errorf("provision: stack name %q must be a letter followed by letters, digits and hyphens", stackName)
+	}
+	p := &provisioner{
+		stack: stackName,
+		ddb:   dynamodb.NewFromConfig(cfg),
+		sqs:   sqs.NewFromConfig(cfg),
+		s3:    NewS3(cfg),
+		sm:    secretsmanager.NewFromConfig(cfg),
+		out:   Physical{},
+		cfg:   cfg,
+	}
+	for _, t := range tpl.Tables {
+		if err := p.table(ctx, t); err != nil {
+			return nil, fmt.Errorf("provision table %s: %w", t.LogicalID, err)
+		}
+	}
+	if err := p.queues(ctx, tpl.Queues); err != nil {
+		return nil, err
+	}
+	for _, b := range tpl.Buckets {
+		if err := p.bucket(ctx, b); err != nil {
+			return nil, fmt.Errorf("provision bucket %s: %w", b.LogicalID, err)
+		}
+	}
+	for _, s := range tpl.Secrets {
+		if err := p.secret(ctx, s); err != nil {
+			return nil, fmt.Errorf("provision secret %s: %w", s.LogicalID, err)
+		}
+	}
+	return p.out, nil
+}
+
+type provisioner struct {
+	stack string
+	cfg   aws.Config
+	ddb   *dynamodb.Client
+	sqs   *sqs.Client
+	s3    *s3.Client
+	sm    *secretsmanager.Client
+	out   Physical
+}
+
+func (p *provisioner) name(logicalID string) string { return p.stack + "-" + logicalID }
+
+func (p *provisioner) table(ctx context.Context, t template.Table) error {
+	name := p.name(t.LogicalID)
+	desc, err := p.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	var notFound *ddbtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		if desc, err = p.createTable(ctx, name, t); err != nil {
+			return err
+		}
+		slog.InfoContext(ctx, "table created", "logical_id", t.LogicalID, "name", name)
+	case err != nil:
+		return fmt.Errorf("describe: %w", err)
+	default:
+		if err := checkTable(ctx, t, desc.Table); err != nil {
+			return err
+		}
+		slog.InfoContext(ctx, "table kept", "logical_id", t.LogicalID, "name", name)
+	}
+	if t.TTLAttribute != "" {
+		if err := p.ensureTTL(ctx, name, t.TTLAttribute); err != nil {
+			return err
+		}
+	}
+	p.out[t.LogicalID] = Resource{
+		Type:      typeTable,
+		Name:      name,
+		ARN:       aws.ToString(desc.Table.TableArn),
+		StreamARN: aws.ToString(desc.Table.LatestStreamArn),
+	}
+	return nil
+}
+
+func (p *provisioner) createTable(ctx context.Context, name string, t template.Table) (*dynamodb.DescribeTableOutput, error) {
+	in := &dynamodb.CreateTableInput{
+		TableName:   &name,
+		KeySchema:   keySchema(t.KeySchema),
+		BillingMode: ddbtypes.BillingMode(t.BillingMode),
+	}
+	for _, a := range t.AttributeDefinitions {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
+			AttributeName: aws.String(a.AttributeName),
+			AttributeType: ddbtypes.ScalarAttributeType(a.AttributeType),
+		})
+	}
+	provisioned := in.BillingMode == ddbtypes.BillingModeProvisioned
+	if provisioned {
+		in.ProvisionedThroughput = throughput(t.Throughput)
+	}
+	for _, ix := range t.GSIs {
+		g := ddbtypes.GlobalSecondaryIndex{
+			IndexName:  aws.String(ix.Name),
+			KeySchema:  keySchema(ix.KeySchema),
+			Projection: projection(ix.Projection),
+		}
+		if provisioned {
+			g.ProvisionedThroughput = throughput(ix.Throughput)
+		}
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, g)
+	}
+	for _, ix := range t.LSIs {
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{
+			IndexName:  aws.String(ix.Name),
+			KeySchema:  keySchema(ix.KeySchema),
+			Projection: projection(ix.Projection),
+		})
+	}
+	if t.StreamViewType != "" {
+		in.StreamSpecification = &ddbtypes.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: ddbtypes.StreamViewType(t.StreamViewType),
+		}
+	}
+	if _, err := p.ddb.CreateTable(ctx, in); err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	// Real DynamoDB creates tables asynchronously; emulators are usually ACTIVE at once.
+	waiter := dynamodb.NewTableExistsWaiter(p.ddb, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 200 * time.Millisecond
+	})
+	desc, err := waiter.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: &name}, 5*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("wait for table: %w", err)
+	}
+	return desc, nil
+}
+
+// checkTable compares an existing table with the template. A different key schema is an
+// error; differences the service cannot change in place are warnings.
+func checkTable(ctx context.Context, t template.Table, d *ddbtypes.TableDescription) error {
+	var have []string
+	for _, k := range d.KeySchema {
+		have = append(have, aws.ToString(k.AttributeName)+"/"+string(k.KeyType))
+	}
+	var want []string
+	for _, k := range t.KeySchema {
+		want = append(want, k.AttributeName+"/"+k.KeyType)
+	}
+	if !slices.Equal(have, want) {
+		return fmt.Errorf("table exists with key schema %v, template wants %v; delete the local data to recreate it", have, want)
+	}
+	indexes := map[string]bool{}
+	for _, g := range d.GlobalSecondaryIndexes {
+		indexes[aws.ToString(g.IndexName)] = true
+	}
+	for _, g := range t.GSIs {
+		if !indexes[g.Name] {
+			slog.WarnContext(ctx, "existing table lacks an index of the template; delete the local data to recreate it",
+				"logical_id", t.LogicalID, "index", g.Name)
+		}
+	}
+	if t.StreamViewType != "" && aws.ToString(d.LatestStreamArn) == "" {
+		slog.WarnContext(ctx, "existing table has no stream although the template enables one",
+			"logical_id", t.LogicalID)
+	}
+	return nil
+}
+
+// ensureTTL turns TTL on unless it already is: UpdateTimeToLive fails on real DynamoDB when
+// the setting does not change.
+func (p *provisioner) ensureTTL(ctx context.Context, name, attr string) error {
+	d, err := p.ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name})
+	if err != nil {
+		return fmt.Errorf("describe TTL: %w", err)
+	}
+	if ttl := d.TimeToLiveDescription; ttl != nil && aws.ToString(ttl.AttributeName) == attr &&
+		(ttl.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabled || ttl.TimeToLiveStatus == ddbtypes.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	_, err = p.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: &name,
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{
+			AttributeName: aws.String(attr),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("enable TTL: %w", err)
+	}
+	return nil
+}
+
+func keySchema(ks []template.KeyElement) []ddbtypes.KeySchemaElement {
+	out := make([]ddbtypes.KeySchemaElement, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, ddbtypes.KeySchemaElement{
+			AttributeName: aws.String(k.AttributeName),
+			KeyType:       ddbtypes.KeyType(k.KeyType),
+		})
+	}
+	return out
+}
+
+func projection(p template.Projection) *ddbtypes.Projection {
+	out := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(p.Type)}
+	if len(p.NonKeyAttributes) > 0 {
+		out.NonKeyAttributes = p.NonKeyAttributes
+	}
+	return out
+}
+
+func throughput(t template.Throughput) *ddbtypes.ProvisionedThroughput {
+	// Emulators need some capacity for PROVISIONED tables even when the template leaves it out.
+	return &ddbtypes.ProvisionedThroughput{
+		ReadCapacityUnits:  aws.Int64(max(t.Read, 1)),
+		WriteCapacityUnits: aws.Int64(max(t.Write, 1)),
+	}
+}
+
+// queues provisions queues in dependency order, so that a dead-letter queue's ARN is known
+// before the redrive policy that names it.
+func (p *provisioner) queues(ctx context.Context, queues []template.Queue) error {
+	byID := map[string]template.Queue{}
+	for _, q := range queues {
+		byID[q.LogicalID] = q
+	}
+	state := map[string]int{} // 0 new, 1 in progress, 2 done
+	var visit func(q template.Queue) error
+	visit = func(q template.Queue) error {
+		switch state[q.LogicalID] {
+		case 1:
+			return fmt.Errorf("provision queue %s: redrive policies form a cycle", q.LogicalID)
+		case 2:
+			return nil
+		}
+		state[q.LogicalID] = 1
+		if q.RedriveTarget != "" {
+			dlq, ok := byID[q.RedriveTarget]
+			if !ok {
+				return fmt.Errorf("provision queue %s: dead-letter queue %s is not an AWS::SQS::Queue", q.LogicalID, q.RedriveTarget)
+			}
+			if err := visit(dlq); err != nil {
+				return err
+			}
+		}
+		if err := p.queue(ctx, q); err != nil {
+			return fmt.Errorf("provision queue %s: %w", q.LogicalID, err)
+		}
+		state[q.LogicalID] = 2
+		return nil
+	}
+	for _, q := range queues {
+		if err := visit(q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
+	name := queueName(p.stack, q.LogicalID, q.FIFO)
+	if len(name) > 80 {
+		return fmt.Errorf("queue name %q is longer than 80 characters; use a shorter stack name", name)
+	}
+	attrs := map[string]string{}
+	setInt := func(key string, v int) {
+		if v > 0 {
+			attrs[key] = strconv.Itoa(v)
+		}
+	}
+	setInt("VisibilityTimeout", q.VisibilityTimeout)
+	setInt("MessageRetentionPeriod", q.MessageRetentionPeriod)
+	setInt("DelaySeconds", q.DelaySeconds)
+	setInt("ReceiveMessageWaitTimeSeconds", q.ReceiveWaitTimeSeconds)
+	if q.FIFO {
+		attrs["ContentBasedDeduplication"] = strconv.FormatBool(q.ContentBasedDeduplication)
+	}
+	if q.RedriveTarget != "" {
+		policy, err := json.Marshal(map[string]string{
+			"deadLetterTargetArn": p.out[q.RedriveTarget].ARN,
+			"maxReceiveCount":     strconv.Itoa(q.MaxReceiveCount),
+		})
+		if err != nil {
+			return err
+		}
+		attrs["RedrivePolicy"] = string(policy)
+	}
+
+	var queueURL string
+	got, err := p.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &name})
+	var notFound *sqstypes.QueueDoesNotExist
+	switch {
+	case errors.As(err, &notFound) || errorCode(err) == "AWS.SimpleQueueService.NonExistentQueue":
+		create := &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs}
+		if q.FIFO {
+			// FifoQueue can only be given at creation.
+			create.Attributes = maps.Clone(attrs)
+			create.Attributes["FifoQueue"] = "true"
+		}
+		out, err := p.sqs.CreateQueue(ctx, create)
+		if err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+		queueURL = aws.ToString(out.QueueUrl)
+		slog.InfoContext(ctx, "queue created", "logical_id", q.LogicalID, "name", name)
+	case err != nil:
+		return fmt.Errorf("get queue url: %w", err)
+	default:
+		// Keep the queue and its messages; bring its settings in line with the template.
+		queueURL = aws.ToString(got.QueueUrl)
+		if len(attrs) > 0 {
+			if _, err := p.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &queueURL, Attributes: attrs}); err != nil {
+				return fmt.Errorf("set attributes: %w", err)
+			}
+		}
+		slog.InfoContext(ctx, "queue kept", "logical_id", q.LogicalID, "name", name)
+	}
+	queueURL = p.reachableQueueURL(queueURL)
+	a, err := p.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       &queueURL,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return fmt.Errorf("get queue arn: %w", err)
+	}
+	p.out[q.LogicalID] = Resource{Type: typeQueue, Name: name, URL: queueURL, ARN: a.Attributes["QueueArn"]}
+	return nil
+}
+
+// reachableQueueURL points a queue URL at the endpoint cfg uses. kumo builds queue URLs on a
+// fixed "http://localhost:4566" whatever port it listens on; it finds queues by the URL's
+// path, so the rewritten URL works with it and is one a person or tool can actually reach.
+func (p *provisioner) reachableQueueURL(raw string) string {
+	if p.cfg.BaseEndpoint == nil {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return strings.TrimSuffix(*p.cfg.BaseEndpoint, "/") + u.EscapedPath()
+}
+
+// queueName is the physical queue name: SQS names allow letters, digits, '-' and '_', and a
+// FIFO queue's name must end in ".fifo".
+func queueName(stack, logicalID string, fifo bool) string {
+	name := stack + "-" + logicalID
+	if fifo {
+		name += ".fifo"
+	}
+	return name
+}
+
+func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {
+	name, err := bucketName(p.stack, b.LogicalID)
+	if err != nil {
+		return err
+	}
+	_, err = p.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
+	var notFound *s3types.NotFound
+	switch {
+	case errors.As(err, &notFound) || errorCode(err) == "NoSuchBucket":
+		in := &s3.CreateBucketInput{Bucket: &name}
+		// us-east-1 is the one region S3 rejects as an explicit location constraint.
+		if p.cfg.Region != "" && p.cfg.Region != "us-east-1" {
+			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{
+				LocationConstraint: s3types.BucketLocationConstraint(p.cfg.Region),
+			}
+		}
+		if _, err := p.s3.CreateBucket(ctx, in); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
+			return fmt.Errorf("create: %w", err)
+		}
+		slog.InfoContext(ctx, "bucket created", "logical_id", b.LogicalID, "name", name)
+	case err != nil:
+		return fmt.Errorf("head bucket: %w", err)
+	default:
+		slog.InfoContext(ctx, "bucket kept", "logical_id", b.LogicalID, "name", name)
+	}
+	if b.LifecycleExpirationDays > 0 {
+		_, err := p.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+			Bucket: &name,
+			LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: []s3types.LifecycleRule{{
+				ID:         aws.String("expire"),
+				Status:     s3types.ExpirationStatusEnabled,
+				Filter:     &s3types.LifecycleRuleFilter{Prefix: aws.String("")},
+				Expiration: &s3types.LifecycleExpiration{Days: aws.Int32(int32(b.LifecycleExpirationDays))},
+			}}},
+		})
+		if err != nil {
+			return fmt.Errorf("put lifecycle: %w", err)
+		}
+	}
+	p.out[b.LogicalID] = Resource{Type: typeBucket, Name: name, ARN: "arn:aws:s3:::" + name}
+	return nil
+}
+
+// bucketName is the physical bucket name: S3 allows 3 to 63 lower-case letters, digits and
+// hyphens.
+func bucketName(stack, logicalID string) (string, error) {
+	name := strings.ToLower(stack + "-" + logicalID)
+	if len(name) > 63 {
+		return "", fmt.Errorf("bucket name %q is longer than 63 characters; use a shorter stack name", name)
+	}
+	return name, nil
+}
+
+func (p *provisioner) secret(ctx context.Context, s template.Secret) error {
+	name := p.name(s.LogicalID)
+	d, err := p.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+	var arn string
+	switch {
+	case errorCode(err) == "ResourceNotFoundException":
+		value := s.SecretString
+		if s.Generate != nil {
+			if value, err = generateSecretString(*s.Generate); err != nil {
+				return err
+			}
+		}
+		out, err := p.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+		if err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+		arn = aws.ToString(out.ARN)
+		slog.InfoContext(ctx, "secret created", "logical_id", s.LogicalID, "name", name)
+	case err != nil:
+		return fmt.Errorf("describe: %w", err)
+	default:
+		// An existing secret keeps its value: regenerating it would invalidate what was
+		// signed or encrypted with it.
+		arn = aws.ToString(d.ARN)
+		slog.InfoContext(ctx, "secret kept", "logical_id", s.LogicalID, "name", name)
+	}
+	p.out[s.LogicalID] = Resource{Type: typeSecret, Name: name, ARN: arn}
+	return nil
+}
+
+// errorCode returns the AWS error code of err, or "".
+func errorCode(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
+}

@@ -1,0 +1,213 @@
+package localstack_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// route is one API route with a valid body, used as the base for hostile variants.
+type routeCase struct {
+	name, method, path, scope string
+	valid                     string // a valid JSON body, "" for routes without one
+}
+
+func routes(id string) []routeCase {
+	return []routeCase{
+		{"create", "POST", "/v1/profiles", "write", `{"identities":[{"type":"email","value":"new-person@example.com"}]}`},
+		{"find", "GET", "/v1/profiles?identity=email:x@example.com", "read", ""},
+		{"get", "GET", "/v1/profiles/" + id, "read", ""},
+		{"patch", "PATCH", "/v1/profiles/" + id, "write", `{"attributes":{"givenName":"Ola"}}`},
+		{"consent", "PUT", "/v1/profiles/" + id + "/consents/marketing", "write", `{"status":"granted","noticeVersion":2}`},
+		{"subscription", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", "write", `{"status":"subscribed"}`},
+		{"check", "POST", "/v1/consent-checks", "read", `{"profileId":"` + id + `","purpose":"marketing"}`},
+		{"events", "GET", "/v1/profiles/" + id + "/events", "read", ""},
+		{"catalog-get", "GET", "/v1/catalog", "read", ""},
+		{"catalog-put", "PUT", "/v1/catalog", "admin", `{"defaultLocale":"en","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[]}`},
+		{"portal-link", "POST", "/v1/portal-links", "write", `{"profileId":"` + id + `"}`},
+	}
+}
+
+// isProblem checks a 4xx problem response and returns its body.
+func isProblem(t *testing.T, r reply) map[string]any {
+	t.Helper()
+	if r.status < 400 || r.status >= 500 {
+		t.Fatalf("status %d, want 4xx: %s", r.status, r.body)
+	}
+	// 401/403 from the gateway itself are API Gateway's plain JSON, as in AWS.
+	if r.headers.Get("Content-Type") != "application/problem+json" {
+		if r.status == 401 || r.status == 403 {
+			return nil
+		}
+		t.Fatalf("content type %q: %s", r.headers.Get("Content-Type"), r.body)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(r.body, &p); err != nil || p["status"] != float64(r.status) || p["title"] == "" {
+		t.Fatalf("not an RFC 9457 problem: %s", r.body)
+	}
+	return p
+}
+
+func namesField(p map[string]any, field string) bool {
+	errs, _ := p["errors"].([]any)
+	for _, e := range errs {
+		if e.(map[string]any)["field"] == field {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBadInput sends every route malformed, unknown-field, wrong-type, oversized and
+// hostile input, and bad or missing keys: each gets a 4xx problem naming the field where
+// there is one, and the table is unchanged.
+func TestBadInput(t *testing.T) {
+	id, _ := newProfile(t, nil)
+	otherID := func() string {
+		r := must(t, do(t, call{method: "POST", path: "/v1/profiles", key: "other", body: map[string]any{
+			"identities": []map[string]string{{"type": "email", "value": "theirs@example.com"}}}}), 201)
+		return r.json(t)["id"].(string)
+	}()
+	before := tableDigest(t)
+	big := `{"attributes":{"givenName":"` + strings.Repeat("a", 600<<10) + `"}}`
+	for _, rt := range routes(id) {
+		t.Run(rt.name, func(t *testing.T) {
+			send := func(key, body string, headers map[string]string) reply {
+				c := call{method: rt.method, path: rt.path, key: key, headers: headers}
+				if body != "" {
+					c.body = body
+				}
+				return do(t, c)
+			}
+			// Authentication and authorization.
+			isProblem(t, send("", rt.valid, nil))
+			isProblem(t, send("revoked", rt.valid, nil))
+			must(t, send("", rt.valid, map[string]string{"Authorization": "Bearer lp_knotakey_x"}), 403)
+			if rt.scope != "read" {
+				p := isProblem(t, send("read", rt.valid, nil))
+				if p["status"] != float64(403) {
+					t.Fatalf("read key on %s: %v", rt.name, p)
+				}
+			}
+			if strings.Contains(rt.path, id) {
+				r := do(t, call{method: rt.method, path: strings.ReplaceAll(rt.path, id, otherID), key: "admin", body: nilIfEmpty(rt.valid)})
+				if p := isProblem(t, r); p["status"] != float64(404) {
+					t.Fatalf("other tenant's profile: %v", p)
+				}
+			}
+			if rt.valid == "" {
+				p := isProblem(t, send("admin", `{"x":1}`, nil))
+				if p["status"] != float64(400) {
+					t.Fatalf("body on a GET: %v", p)
+				}
+				return
+			}
+			cases := []struct {
+				name, body, field string
+				status            float64
+				headers           map[string]string
+			}{
+				{"malformed", `{"status":`, "", 400, nil},
+				{"not an object", `[1,2,3]`, "", 400, nil},
+				{"trailing data", rt.valid + `{}`, "", 400, nil},
+				{"unknown field", strings.Replace(rt.valid, "{", `{"sneaky":1,`, 1), "sneaky", 400, nil},
+				{"oversized", big, "", 413, nil},
+				{"wrong content type", rt.valid, "", 415, map[string]string{"Content-Type": "text/plain"}},
+				{"bad If-Match", rt.valid, "If-Match", 400, map[string]string{"If-Match": "yesterday"}},
+				{"bad Idempotency-Key", rt.valid, "Idempotency-Key", 400, map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}},
+			}
+			for _, c := range cases {
+				if c.field == "If-Match" && (rt.method == "POST") {
+					continue
+				}
+				t.Run(c.name, func(t *testing.T) {
+					p := isProblem(t, send("admin", c.body, c.headers))
+					if p["status"] != c.status {
+						t.Fatalf("status %v, want %v: %v", p["status"], c.status, p)
+					}
+					if c.field != "" && !namesField(p, c.field) {
+						t.Fatalf("problem does not name %q: %v", c.field, p)
+					}
+				})
+			}
+		})
+	}
+	hostile := []struct {
+		name, method, path, body, field string
+	}{
+		{"email without at", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"not-an-email"}]}`, "identities[0].value"},
+		{"local phone", "POST", "/v1/profiles", `{"identities":[{"type":"phone","value":"600100200"}]}`, "identities[0].value"},
+		{"unknown identity type", "POST", "/v1/profiles", `{"identities":[{"type":"ssn","value":"1"}]}`, "identities[0].type"},
+		{"no identities", "POST", "/v1/profiles", `{"identities":[]}`, "identities"},
+		{"identities wrong type", "POST", "/v1/profiles", `{"identities":"a@b.co"}`, "identities"},
+		{"control chars", "POST", "/v1/profiles", `{"identities":[{"type":"customer_id","value":"a\u0000b"}]}`, "identities[0].value"},
+		{"script in name", "PATCH", "/v1/profiles/" + id, `{"attributes":{"givenName":"` + strings.Repeat("<script>", 20) + `"}}`, "attributes.givenName"},
+		{"undeclared attribute", "PATCH", "/v1/profiles/" + id, `{"attributes":{"ssn":"123"}}`, "attributes.ssn"},
+		{"attribute wrong type", "PATCH", "/v1/profiles/" + id, `{"attributes":{"shoe_size":"big"}}`, "attributes.shoe_size"},
+		{"nested object attribute", "PATCH", "/v1/profiles/" + id, `{"attributes":{"givenName":{"$ne":1}}}`, "attributes.givenName"},
+		{"bad status", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"maybe","noticeVersion":2}`, "status"},
+		{"future notice", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":9}`, "noticeVersion"},
+		{"notice wrong type", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":"2"}`, "noticeVersion"},
+		{"consent for contract purpose", "PUT", "/v1/profiles/" + id + "/consents/service", `{"status":"granted","noticeVersion":2}`, "purpose"},
+		{"unknown purpose", "PUT", "/v1/profiles/" + id + "/consents/spam", `{"status":"granted","noticeVersion":1}`, "purpose"},
+		{"channel of another topic", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", `{"status":"subscribed","channels":["sms"]}`, "channels[0]"},
+		{"unknown frequency", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", `{"status":"subscribed","frequency":"hourly"}`, "frequency"},
+		{"check bad identity", "POST", "/v1/consent-checks", `{"identity":{"type":"email","value":"@@"},"purpose":"marketing"}`, "identity.value"},
+		{"check unknown purpose", "POST", "/v1/consent-checks", `{"profileId":"` + id + `","purpose":"spam"}`, "purpose"},
+		{"batch bad item", "POST", "/v1/consent-checks", `{"checks":[{"profileId":"` + id + `","purpose":"marketing"},{"purpose":"marketing"}]}`, "checks[1].profileId"},
+		{"invalid catalog", "PUT", "/v1/catalog", `{"defaultLocale":"english","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[]}`, "defaultLocale"},
+		{"link ttl", "POST", "/v1/portal-links", `{"profileId":"` + id + `","expiresIn":5}`, "expiresIn"},
+		{"find bad identity", "GET", "/v1/profiles?identity=email:nope", "", "identity"},
+		{"events bad limit", "GET", "/v1/profiles/" + id + "/events?limit=1000", "", "limit"},
+		{"events bad cursor", "GET", "/v1/profiles/" + id + "/events?after=abc", "", "after"},
+	}
+	for _, h := range hostile {
+		t.Run(h.name, func(t *testing.T) {
+			p := isProblem(t, do(t, call{method: h.method, path: h.path, key: "admin", body: nilIfEmpty(h.body)}))
+			if h.field != "" && !namesField(p, h.field) {
+				t.Fatalf("problem does not name %q: %v", h.field, p)
+			}
+		})
+	}
+	if tableDigest(t) != before {
+		t.Fatal("bad input changed the table")
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// FuzzRoutes throws arbitrary bodies at every write route: never a 5xx, and whenever the
+// answer is 4xx, the table is unchanged.
+func FuzzRoutes(f *testing.F) {
+	seeds := []string{`{}`, `null`, `[]`, `"x"`, `{"identities":null}`, `{"status":"granted","noticeVersion":1e400}`,
+		`{"attributes":{"givenName":"\ud800"}}`, `{"checks":[{}]}`, `{"a":` + strings.Repeat("[", 5000), "\x00\xff",
+		`{"identities":[{"type":"email","value":"A@B.CO"}],"consents":{"marketing":{"status":"granted","noticeVersion":-1}}}`}
+	for _, s := range seeds {
+		for i := range 5 {
+			f.Add(i, s)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which int, body string) {
+		id := fixedProfile(t)
+		rs := []routeCase{}
+		for _, r := range routes(id) {
+			if r.valid != "" {
+				rs = append(rs, r)
+			}
+		}
+		rt := rs[(which%len(rs)+len(rs))%len(rs)]
+		before := tableDigest(t)
+		r := do(t, call{method: rt.method, path: rt.path, key: "admin", body: body, headers: map[string]string{"Idempotency-Key": ""}})
+		if r.status >= 500 {
+			t.Fatalf("%s %s with %q: %d %s", rt.method, rt.path, body, r.status, r.body)
+		}
+		if r.status >= 400 && tableDigest(t) != before {
+			t.Fatalf("%s with %q answered %d but changed the table", rt.name, body, r.status)
+		}
+	})
+}

@@ -1,0 +1,92 @@
+package localstack_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/livingprofile/livingprofile/infra/localstack"
+	"github.com/livingprofile/livingprofile/shared/wire"
+)
+
+// dirOf is the naming rule from LogicalId to directory: CreatePortalLink -> create-portal-link.
+func dirOf(id string) string {
+	return strings.ToLower(regexp.MustCompile(`([a-z0-9])([A-Z])`).ReplaceAllString(id, "$1-$2"))
+}
+
+// TestLayoutMatches cross-checks that every function in template.yaml has its directory
+// under functions/ whose main wires that same function, a Makefile build target, a handler
+// in package wire, and its routes served locally — and that nothing else exists.
+func TestLayoutMatches(t *testing.T) {
+	root := localstack.RepoRoot()
+	tpl := env.stack.Template
+	authorizers := map[string]bool{}
+	for _, a := range tpl.HTTPAPI.Authorizers {
+		authorizers[a.FunctionLogicalID] = true
+	}
+	var inTemplate []string
+	for _, fn := range tpl.Functions {
+		inTemplate = append(inTemplate, fn.LogicalID)
+		if fn.BuildMethod != "makefile" || fn.Handler != "bootstrap" {
+			t.Errorf("%s: build method %q handler %q", fn.LogicalID, fn.BuildMethod, fn.Handler)
+		}
+		if len(fn.Unknown) > 0 {
+			t.Errorf("%s: template properties the local stack does not emulate: %v", fn.LogicalID, fn.Unknown)
+		}
+		if len(fn.Routes) == 0 && !authorizers[fn.LogicalID] {
+			t.Errorf("%s has no route and is not the authorizer", fn.LogicalID)
+		}
+		main, err := os.ReadFile(filepath.Join(root, "functions", dirOf(fn.LogicalID), "main.go"))
+		if err != nil {
+			t.Errorf("%s: %v", fn.LogicalID, err)
+		} else if !strings.Contains(string(main), `wire.Main("`+fn.LogicalID+`")`) {
+			t.Errorf("functions/%s/main.go does not wire %s", dirOf(fn.LogicalID), fn.LogicalID)
+		}
+	}
+	slices.Sort(inTemplate)
+	if !slices.Equal(inTemplate, wire.Functions()) {
+		t.Errorf("template functions %v\nwire functions     %v", inTemplate, wire.Functions())
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs, want []string
+	for _, e := range entries {
+		dirs = append(dirs, e.Name())
+	}
+	for _, id := range inTemplate {
+		want = append(want, dirOf(id))
+	}
+	slices.Sort(dirs)
+	slices.Sort(want)
+	if !slices.Equal(dirs, want) {
+		t.Errorf("functions/ holds %v, template wants %v", dirs, want)
+	}
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range inTemplate {
+		if !strings.Contains(string(mk), id+":"+dirOf(id)) {
+			t.Errorf("Makefile FUNCTIONS lacks %s:%s", id, dirOf(id))
+		}
+	}
+	// Every template route is served locally: without a key the authorizer answers 401,
+	// where an unknown route would answer 404.
+	for _, fn := range tpl.Functions {
+		for _, r := range fn.Routes {
+			path := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "x")
+			got := do(t, call{method: r.Method, path: path})
+			if got.status != 401 {
+				t.Errorf("%s %s: local status %d, want 401 from the authorizer", r.Method, r.Path, got.status)
+			}
+		}
+	}
+	if got := do(t, call{method: "GET", path: "/v1/nothing-here"}); got.status != 404 {
+		t.Errorf("unknown route answered %d", got.status)
+	}
+}

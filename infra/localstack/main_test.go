@@ -1,0 +1,198 @@
+package localstack_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/livingprofile/livingprofile/infra/localstack"
+	"github.com/livingprofile/livingprofile/infra/seed"
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
+)
+
+// env is the one local stack every test in this package talks to, through HTTP only.
+var env struct {
+	stack *localstack.Stack
+	db    *dynamodb.Client
+	keys  map[string]string // role -> plain API key
+}
+
+const tenant, otherTenant = "acme", "globex"
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	st, err := localstack.Start(ctx, localstack.Options{StackName: fmt.Sprintf("it%d", time.Now().UnixNano()%1e6)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start local stack:", err)
+		os.Exit(1)
+	}
+	env.stack, env.db = st, dynamodb.NewFromConfig(st.AWS.AWS)
+	env.keys = map[string]string{}
+	store := dynamo.New(env.db, st.Table)
+	svc := app.New(store, time.Now, 0)
+	for _, t := range []string{tenant, otherTenant} {
+		if err := seed.Tenant(ctx, store, t, t); err != nil {
+			panic(err)
+		}
+		if _, err := seed.LoadCatalog(ctx, svc, t, seed.DemoCatalog); err != nil {
+			panic(err)
+		}
+	}
+	for role, spec := range map[string]struct {
+		tenant string
+		scopes []apikey.Scope
+	}{
+		"admin": {tenant, []apikey.Scope{apikey.Admin}}, "read": {tenant, []apikey.Scope{apikey.Read}},
+		"write": {tenant, []apikey.Scope{apikey.Write}}, "other": {otherTenant, []apikey.Scope{apikey.Admin}},
+		"rw": {tenant, []apikey.Scope{apikey.Read, apikey.Write}},
+	} {
+		plain, _, err := seed.Key(ctx, store, spec.tenant, role, spec.scopes)
+		if err != nil {
+			panic(err)
+		}
+		env.keys[role] = plain
+	}
+	revoked, k, err := seed.Key(ctx, store, tenant, "revoked", []apikey.Scope{apikey.Admin})
+	if err != nil {
+		panic(err)
+	}
+	if err := store.RevokeKey(ctx, tenant, k.ID, time.Now()); err != nil {
+		panic(err)
+	}
+	env.keys["revoked"] = revoked
+	code := m.Run()
+	st.Close()
+	os.Exit(code)
+}
+
+// call is one HTTP request to the local API.
+type call struct {
+	method, path, key string
+	body              any // string/[]byte sent verbatim, anything else as JSON
+	headers           map[string]string
+}
+
+type reply struct {
+	status  int
+	headers http.Header
+	body    []byte
+}
+
+func (r reply) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+func do(t testing.TB, c call) reply {
+	t.Helper()
+	var body io.Reader
+	switch b := c.body.(type) {
+	case nil:
+	case string:
+		body = bytes.NewReader([]byte(b))
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(c.method, env.stack.URL+c.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+env.keys[c.key])
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{status: resp.StatusCode, headers: resp.Header, body: b}
+}
+
+// must fails the test unless the reply has the status.
+func must(t testing.TB, r reply, status int) reply {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	return r
+}
+
+// tableDigest hashes every item in the table, so a test can prove a request changed nothing.
+func tableDigest(t testing.TB) string {
+	t.Helper()
+	var items []string
+	p := dynamodb.NewScanPaginator(env.db, &dynamodb.ScanInput{TableName: &env.stack.Table})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page.Items {
+			b, _ := json.Marshal(it)
+			items = append(items, string(b))
+		}
+	}
+	slices.Sort(items)
+	h := sha256.New()
+	for _, s := range items {
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// newProfile creates a profile with a fresh email and returns its id.
+func newProfile(t testing.TB, extra map[string]any) (id, email string) {
+	t.Helper()
+	email = fmt.Sprintf("person-%d@example.com", time.Now().UnixNano())
+	body := map[string]any{"identities": []map[string]string{{"type": "email", "value": email}}}
+	for k, v := range extra {
+		body[k] = v
+	}
+	r := must(t, do(t, call{method: "POST", path: "/v1/profiles", key: "admin", body: body}), 201)
+	return r.json(t)["id"].(string), email
+}
+
+var fixed struct {
+	once sync.Once
+	id   string
+}
+
+// fixedProfile is one profile shared by fuzz iterations, created on first use.
+func fixedProfile(t testing.TB) string {
+	fixed.once.Do(func() { fixed.id, _ = newProfile(t, nil) })
+	return fixed.id
+}

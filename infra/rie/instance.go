@@ -1,0 +1,362 @@
+package rie
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// InvokePath is the emulator's invoke route (the Lambda Invoke API path).
+const InvokePath = "/2015-03-31/functions/function/invocations"
+
+const (
+	// defaultReadyTimeout bounds how long Start waits for the emulator to
+	// accept HTTP, and ColdStart for the first answer, when ctx has no
+	// earlier deadline.
+	defaultReadyTimeout = 20 * time.Second
+	// pollInterval is the readiness polling period. It is small because
+	// ColdStart's figure includes up to one interval of polling slack.
+	pollInterval = 2 * time.Millisecond
+	// closeGrace is how long Close lets the emulator shut down on SIGTERM
+	// (it SIGKILLs the runtime itself) before killing it.
+	closeGrace = 3 * time.Second
+	// startAttempts is how often Start retries when the emulator dies
+	// before it is ready (e.g. a port picked as free was taken meanwhile).
+	startAttempts = 3
+	logLimit      = 256 << 10
+)
+
+// Instance is one running emulator serving one bootstrap.
+type Instance struct {
+	cmd     *exec.Cmd
+	addr    string // host:port of the invoke API
+	apiAddr string // host:port of the Runtime API the bootstrap talks to
+	logs    *tailBuffer
+	exited  chan struct{} // closed when the emulator process has exited
+	waitErr error         // valid after exited is closed
+	client  *http.Client
+
+	closeOnce sync.Once
+}
+
+// Start runs the emulator at riePath serving bootstrapPath on free loopback
+// ports and waits (polling, bounded by ctx and a 20 s default) until its
+// invoke API accepts HTTP requests. The emulator starts the bootstrap on the
+// first Invoke, as Lambda does on a cold start.
+//
+// The process environment is not inherited: the emulator and the function
+// see a small Lambda-like base (PATH, TZ=:UTC, AWS_REGION and
+// AWS_DEFAULT_REGION=us-east-1, LAMBDA_TASK_ROOT=<bootstrap's directory>)
+// overlaid with env (KEY=VALUE, later entries win), plus what the emulator
+// adds itself (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME=test_function
+// unless set, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=3008, ...). The bootstrap's
+// working directory is the bootstrap's directory, like /var/task.
+func Start(ctx context.Context, riePath, bootstrapPath string, env []string) (*Instance, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	var lastErr error
+	for attempt := 0; attempt < startAttempts; attempt++ {
+		inst, _, err := launch(riePath, bootstrapPath, env)
+		if err != nil {
+			return nil, err
+		}
+		err = inst.waitReady(ctx)
+		if err == nil {
+			return inst, nil
+		}
+		inst.Close()
+		lastErr = err
+		if ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+// ColdStart measures one cold start: from just before the emulator process
+// is started to the moment the first successful Invoke of payload has been
+// read in full. It includes the emulator's own start (a few milliseconds),
+// the bootstrap's exec and init, and the first invocation, i.e. what a
+// client of a cold Lambda waits for beyond the platform's sandbox set-up.
+// The instance is closed before ColdStart returns. Compare a function's
+// figure with the hello baseline from the same run, not across machines.
+func ColdStart(ctx context.Context, riePath, bootstrapPath string, env []string, payload []byte) (time.Duration, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	var lastErr error
+	for attempt := 0; attempt < startAttempts; attempt++ {
+		inst, t0, err := launch(riePath, bootstrapPath, env)
+		if err != nil {
+			return 0, err
+		}
+		d, err := inst.firstInvoke(ctx, t0, payload)
+		inst.Close()
+		if err == nil {
+			return d, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
+			break
+		}
+	}
+	return 0, lastErr
+}
+
+var errExitedEarly = errors.New("emulator exited before it was ready")
+
+// launch starts the emulator and returns the instance and the time just
+// before the process was started. It does not wait for readiness.
+func launch(riePath, bootstrapPath string, env []string) (*Instance, time.Time, error) {
+	riePath, err := filepath.Abs(riePath)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("rie: %w", err)
+	}
+	bootstrapPath, err = filepath.Abs(bootstrapPath)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("rie: %w", err)
+	}
+	for _, p := range []string{riePath, bootstrapPath} {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("rie: %w", err)
+		}
+		if st.IsDir() || st.Mode()&0o111 == 0 {
+			return nil, time.Time{}, fmt.Errorf("rie: %s is not an executable file", p)
+		}
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+
+	taskRoot := filepath.Dir(bootstrapPath)
+	base := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"TZ=:UTC",
+		"AWS_REGION=us-east-1",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"LAMBDA_TASK_ROOT=" + taskRoot,
+	}
+	logs := &tailBuffer{limit: logLimit}
+	cmd := exec.Command(riePath,
+		"--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", apiAddr,
+		bootstrapPath)
+	// The emulator runs the bootstrap in the emulator's working directory.
+	cmd.Dir = taskRoot
+	cmd.Env = withEnv(base, env...)
+	cmd.Stdout = logs
+	cmd.Stderr = logs
+	cmd.SysProcAttr = sysProcAttr()
+
+	inst := &Instance{
+		cmd:     cmd,
+		addr:    addr,
+		apiAddr: apiAddr,
+		logs:    logs,
+		exited:  make(chan struct{}),
+		client:  &http.Client{Transport: &http.Transport{}},
+	}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("rie: start %s: %w", riePath, err)
+	}
+	go func() {
+		inst.waitErr = cmd.Wait()
+		close(inst.exited)
+	}()
+	return inst, t0, nil
+}
+
+// waitReady polls the invoke API with a plain GET (answered 404 by the
+// emulator once it listens; it does not start the bootstrap) until any HTTP
+// answer arrives, the process exits, or ctx ends.
+func (in *Instance) waitReady(ctx context.Context) error {
+	url := "http://" + in.addr + "/"
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := in.client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-in.exited:
+			return in.exitError()
+		case <-ctx.Done():
+			return fmt.Errorf("rie: emulator not ready on %s: %w\n%s", in.addr, ctx.Err(), in.Logs())
+		case <-tick.C:
+		}
+	}
+}
+
+// firstInvoke invokes until the emulator accepts the connection and returns
+// the time from t0 to the complete answer.
+func (in *Instance) firstInvoke(ctx context.Context, t0 time.Time, payload []byte) (time.Duration, error) {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		_, err := in.Invoke(ctx, payload)
+		if err == nil {
+			return time.Since(t0), nil
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return 0, fmt.Errorf("%w\nemulator output:\n%s", err, in.Logs())
+		}
+		select {
+		case <-in.exited:
+			return 0, in.exitError()
+		case <-ctx.Done():
+			return 0, fmt.Errorf("rie: emulator not ready on %s: %w\n%s", in.addr, ctx.Err(), in.Logs())
+		case <-tick.C:
+		}
+	}
+}
+
+func (in *Instance) exitError() error {
+	return fmt.Errorf("rie: %w (invoke API %s, Runtime API %s: %v)\n%s", errExitedEarly, in.addr, in.apiAddr, in.waitErr, in.Logs())
+}
+
+// InvokeError is returned by Invoke when the emulator answers with a
+// non-2xx status (e.g. 502 when the bootstrap crashed during init).
+// A handler that returns an error is not an InvokeError: as with Lambda's
+// Invoke API, the emulator answers 200 with the error document
+// ({"errorMessage":...,"errorType":...}) as the body.
+type InvokeError struct {
+	StatusCode int
+	Body       []byte
+}
+
+func (e *InvokeError) Error() string {
+	return fmt.Sprintf("rie: invoke answered %d: %s", e.StatusCode, bytes.TrimSpace(e.Body))
+}
+
+// Invoke posts payload to the emulator's invoke API and returns the
+// function's response payload.
+func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL()+InvokePath, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("rie: invoke: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("rie: invoke: reading answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, &InvokeError{StatusCode: resp.StatusCode, Body: body}
+	}
+	return body, nil
+}
+
+// URL is the emulator's base URL, e.g. http://127.0.0.1:41234.
+func (in *Instance) URL() string { return "http://" + in.addr }
+
+// Logs returns the emulator's and the function's combined output so far
+// (the last 256 KiB), for failure messages.
+func (in *Instance) Logs() string { return in.logs.String() }
+
+// Close stops the emulator and its bootstrap: SIGTERM first (the emulator
+// then SIGKILLs the runtime and exits), SIGKILL to the emulator's process
+// group and the runtime's own process group after a grace period. It
+// waits for the emulator to exit. Close is idempotent and always returns nil.
+func (in *Instance) Close() error {
+	in.closeOnce.Do(func() {
+		in.client.CloseIdleConnections()
+		// The emulator starts the runtime in a process group of its own;
+		// remember its children now in case the emulator must be killed.
+		children := childPIDs(in.cmd.Process.Pid)
+		select {
+		case <-in.exited:
+		default:
+			_ = in.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-in.exited:
+			case <-time.After(closeGrace):
+				_ = in.cmd.Process.Kill()
+				killGroup(in.cmd.Process.Pid)
+				for _, pid := range children {
+					killGroup(pid)
+				}
+				<-in.exited
+			}
+		}
+	})
+	return nil
+}
+
+// freePorts reserves n distinct free loopback TCP ports by listening on
+// port 0, then releases them for the emulator to bind.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("rie: finding a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < defaultReadyTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, defaultReadyTimeout)
+}
+
+// tailBuffer is a concurrency-safe writer keeping the last limit bytes.
+type tailBuffer struct {
+	mu    sync.Mutex
+	buf   []byte
+	limit int
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.limit; over > 0 {
+		b.buf = append(b.buf[:0:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.ToValidUTF8(string(b.buf), "?")
+}

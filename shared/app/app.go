@@ -1,0 +1,117 @@
+// Package app holds the use cases of the living profile: it loads state through a Store,
+// applies the domain rules of package profile, and commits state, ledger events, outbox
+// and idempotency record together. It knows nothing of HTTP or AWS.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/profile"
+)
+
+// Store is the persistence the use cases need. Implementations guarantee that Commit is
+// atomic: the profile, its identity items, ledger events, outbox and idempotency record
+// are all written or none is.
+type Store interface {
+	Profile(ctx context.Context, tenant, id string) (*profile.Profile, error)
+	ProfileByIdentity(ctx context.Context, tenant string, id profile.Identity) (*profile.Profile, error)
+	// Lookup resolves many references in one round; a missing profile is absent from the map.
+	Lookup(ctx context.Context, tenant string, refs []Ref) (map[Ref]*profile.Profile, error)
+	Commit(ctx context.Context, tenant string, c Commit) error
+	Events(ctx context.Context, tenant, profileID string, fromSeq int64, limit int) ([]ledger.Event, error)
+	Catalog(ctx context.Context, tenant string) (*catalog.Catalog, error)
+	PutCatalog(ctx context.Context, tenant string, c *catalog.Catalog, prevVersion int, idem *Record) error
+	Record(ctx context.Context, tenant, key string) (*Record, error)
+	PutRecord(ctx context.Context, tenant string, r *Record) error
+}
+
+// Ref names a profile by id or by identity; exactly one is set.
+type Ref struct {
+	ID       string
+	Identity profile.Identity
+}
+
+// Commit is one atomic change of a profile.
+type Commit struct {
+	Profile     *profile.Profile // the new state; Version already incremented
+	PrevVersion int64            // 0 creates the profile
+	Removed     []profile.Identity
+	Events      []ledger.Event // sealed
+	Record      *Record        // optional idempotency record
+}
+
+// Record is a stored response to an idempotent write: a replay gets it back verbatim.
+type Record struct {
+	Key         string      `json:"key"` // digest of key id, method, path and Idempotency-Key
+	Fingerprint string      `json:"fingerprint"`
+	Status      int         `json:"status"`
+	Headers     [][2]string `json:"headers,omitempty"`
+	Body        []byte      `json:"body"`
+	CreatedAt   time.Time   `json:"createdAt"`
+}
+
+// Clock returns the current time; tests replace it.
+type Clock func() time.Time
+
+// Service runs the use cases for every tenant. It is safe for concurrent use.
+type Service struct {
+	store Store
+	now   Clock
+
+	catalogTTL time.Duration
+	mu         sync.Mutex
+	catalogs   map[string]cachedCatalog
+}
+
+type cachedCatalog struct {
+	cat     *catalog.Catalog
+	fetched time.Time
+}
+
+// New returns a Service over store. Catalogs are cached per tenant for catalogTTL, so a
+// warm container reads a tenant's catalog at most once per TTL, never per request.
+func New(store Store, now Clock, catalogTTL time.Duration) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now, catalogTTL: catalogTTL, catalogs: map[string]cachedCatalog{}}
+}
+
+// Catalog returns the tenant's catalog, from the warm cache when fresh.
+func (s *Service) Catalog(ctx context.Context, tenant string) (*catalog.Catalog, error) {
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.catalogs[tenant]
+	s.mu.Unlock()
+	if ok && now.Sub(c.fetched) < s.catalogTTL {
+		return c.cat, nil
+	}
+	cat, err := s.store.Catalog(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.catalogs[tenant] = cachedCatalog{cat: cat, fetched: now}
+	s.mu.Unlock()
+	return cat, nil
+}
+
+// NewID returns a random identifier with prefix, 130 bits of entropy.
+func NewID(prefix string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,0 +1,136 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/profile"
+)
+
+// MaxChecks is the largest batch of consent checks: one BatchGetItem round.
+const MaxChecks = 100
+
+// CheckInput is one consent check as asked: a profile by id or identity, a purpose or a
+// topic (whose purpose is then used), and optionally a channel.
+type CheckInput struct {
+	ProfileID string         `json:"profileId,omitempty"`
+	Identity  *IdentityInput `json:"identity,omitempty"`
+	Purpose   string         `json:"purpose,omitempty"`
+	Topic     string         `json:"topic,omitempty"`
+	Channel   string         `json:"channel,omitempty"`
+}
+
+// CheckResult is the answer to one check.
+type CheckResult struct {
+	Allowed   bool           `json:"allowed"`
+	Reason    profile.Reason `json:"reason"`
+	ProfileID string         `json:"profileId,omitempty"`
+	Purpose   string         `json:"purpose"`
+	Topic     string         `json:"topic,omitempty"`
+	Channel   string         `json:"channel,omitempty"`
+}
+
+// Check answers up to MaxChecks checks with one storage round. In a batch, fields are
+// named checks[i].field; for a single check, just field.
+func (s *Service) Check(ctx context.Context, tenant string, in []CheckInput, batch bool) ([]CheckResult, error) {
+	cat, err := s.Catalog(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var f errs.Fields
+	if len(in) == 0 || len(in) > MaxChecks {
+		f.Add("checks", fmt.Sprintf("must hold 1 to %d checks", MaxChecks))
+	}
+	refs := make([]Ref, len(in))
+	checks := make([]profile.Check, len(in))
+	for i, c := range in {
+		name := func(field string) string {
+			if batch {
+				return fmt.Sprintf("checks[%d].%s", i, field)
+			}
+			return field
+		}
+		refs[i], checks[i] = checkRef(cat, c, name, &f), checkOf(cat, c, name, &f)
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	found, err := s.store.Lookup(ctx, tenant, refs)
+	if err != nil {
+		return nil, fmt.Errorf("look up profiles: %w", err)
+	}
+	now := s.now()
+	out := make([]CheckResult, len(in))
+	for i, c := range checks {
+		p := found[refs[i]]
+		d := profile.Decide(p, cat, c, now)
+		out[i] = CheckResult{Allowed: d.Allowed, Reason: d.Reason, Purpose: c.Purpose, Topic: c.Topic, Channel: c.Channel}
+		if p != nil {
+			out[i].ProfileID = p.ID
+		}
+	}
+	return out, nil
+}
+
+func checkRef(cat *catalog.Catalog, c CheckInput, name func(string) string, f *errs.Fields) Ref {
+	switch {
+	case c.ProfileID != "" && c.Identity != nil:
+		f.Add(name("identity"), "give either profileId or identity, not both")
+	case c.ProfileID != "":
+		if !ValidProfileID(c.ProfileID) {
+			f.Add(name("profileId"), "is not a profile id")
+		}
+		return Ref{ID: c.ProfileID}
+	case c.Identity != nil:
+		id, reason := profile.NormalizeIdentity(cat, c.Identity.Type, c.Identity.Value)
+		switch {
+		case reason == "unknown identity type":
+			f.Add(name("identity.type"), reason)
+		case reason != "":
+			f.Add(name("identity.value"), reason)
+		}
+		return Ref{Identity: id}
+	default:
+		f.Add(name("profileId"), "profileId or identity is required")
+	}
+	return Ref{}
+}
+
+func checkOf(cat *catalog.Catalog, c CheckInput, name func(string) string, f *errs.Fields) profile.Check {
+	out := profile.Check{Purpose: c.Purpose, Topic: c.Topic, Channel: c.Channel}
+	if c.Topic != "" {
+		t, ok := cat.Topic(c.Topic)
+		switch {
+		case !ok:
+			f.Add(name("topic"), "unknown topic")
+		case c.Purpose == "":
+			out.Purpose = t.Purpose
+		case c.Purpose != t.Purpose:
+			f.Add(name("purpose"), "is not the purpose of the topic")
+		}
+	}
+	if out.Purpose == "" && c.Topic == "" {
+		f.Add(name("purpose"), "purpose or topic is required")
+	} else if _, ok := cat.Purpose(out.Purpose); !ok && out.Purpose != "" {
+		f.Add(name("purpose"), "unknown purpose")
+	}
+	if c.Channel != "" && !cat.HasChannel(c.Channel) {
+		f.Add(name("channel"), "unknown channel")
+	}
+	return out
+}
+
+// ValidProfileID reports whether s has the shape of an id made by NewID("p_").
+func ValidProfileID(s string) bool {
+	if len(s) != 28 || s[:2] != "p_" {
+		return false
+	}
+	for _, r := range s[2:] {
+		if !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') {
+			return false
+		}
+	}
+	return true
+}

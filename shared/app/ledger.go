@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+
+	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/ledger"
+)
+
+// EventsPage is one page of a profile's ledger.
+type EventsPage struct {
+	Events []ledger.Event
+	// Next is the cursor of the following page, 0 on the last page.
+	Next int64
+	// Verified says the page's events hash-chain to their predecessor and, on the last page,
+	// to the head recorded on the profile. BrokenAt names the first event that does not.
+	Verified bool
+	BrokenAt int64
+}
+
+// MaxPage is the largest ledger page.
+const MaxPage = 100
+
+// Events returns the events after sequence number after (0 = from the start).
+func (s *Service) Events(ctx context.Context, tenant, id string, after int64, limit int) (EventsPage, error) {
+	if limit < 1 || limit > MaxPage {
+		return EventsPage{}, errs.Field("limit", "must be between 1 and 100")
+	}
+	if after < 0 {
+		return EventsPage{}, errs.Field("after", "must not be negative")
+	}
+	p, err := s.store.Profile(ctx, tenant, id)
+	if err != nil {
+		return EventsPage{}, err
+	}
+	from, n := after, limit+1 // read the predecessor too: it anchors the chain
+	if after == 0 {
+		from, n = 1, limit
+	}
+	evs, err := s.store.Events(ctx, tenant, id, from, n)
+	if err != nil {
+		return EventsPage{}, err
+	}
+	prev := ""
+	if after > 0 {
+		if len(evs) == 0 || evs[0].Seq != after {
+			return EventsPage{}, errs.Field("after", "is not an event of this profile")
+		}
+		prev, evs = evs[0].Hash, evs[1:]
+	}
+	page := EventsPage{Events: evs, BrokenAt: ledger.Verify(prev, evs)}
+	last := after
+	if len(evs) > 0 {
+		last = evs[len(evs)-1].Seq
+	}
+	if last < p.LedgerSeq {
+		page.Next = last
+	} else if page.BrokenAt == 0 && len(evs) > 0 && evs[len(evs)-1].Hash != p.LedgerHead {
+		page.BrokenAt = last
+	}
+	page.Verified = page.BrokenAt == 0
+	return page, nil
+}

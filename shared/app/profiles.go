@@ -1,0 +1,369 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/profile"
+)
+
+// Write describes who writes and under which conditions.
+type Write struct {
+	Actor     ledger.Actor
+	RequestID string
+	// IfMatch, when set, makes the write fail with PreconditionFailed unless the profile
+	// is at this version. Without it a concurrent change is retried transparently.
+	IfMatch *int64
+	// Render, when set, builds the idempotency record committed with the change.
+	Render func(Result) (*Record, error)
+}
+
+// Result is the outcome of a write.
+type Result struct {
+	Profile *profile.Profile
+	Created bool
+	Changed bool
+}
+
+// IdentityInput is an identity as a caller typed it.
+type IdentityInput struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// maxAttempts bounds optimistic-concurrency retries; with jittered backoff it lets dozens of
+// writers to one profile all land.
+const maxAttempts = 60
+
+// GetProfile returns a profile by id.
+func (s *Service) GetProfile(ctx context.Context, tenant, id string) (*profile.Profile, error) {
+	return s.store.Profile(ctx, tenant, id)
+}
+
+// FindProfile returns the profile holding an identity given as "type:value".
+func (s *Service) FindProfile(ctx context.Context, tenant, identity string) (*profile.Profile, error) {
+	cat, err := s.Catalog(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	id, reason := profile.ParseIdentity(cat, identity)
+	if reason != "" {
+		return nil, errs.Field("identity", reason)
+	}
+	return s.store.ProfileByIdentity(ctx, tenant, id)
+}
+
+// Normalize validates identity inputs, naming each bad one as field[i].
+func Normalize(cat *catalog.Catalog, field string, in []IdentityInput, f *errs.Fields) []profile.Identity {
+	out := make([]profile.Identity, 0, len(in))
+	seen := map[profile.Identity]bool{}
+	for i, raw := range in {
+		id, reason := profile.NormalizeIdentity(cat, raw.Type, raw.Value)
+		switch {
+		case reason == "unknown identity type":
+			f.Add(fmt.Sprintf("%s[%d].type", field, i), reason)
+		case reason != "":
+			f.Add(fmt.Sprintf("%s[%d].value", field, i), reason)
+		case seen[id]:
+			f.Add(fmt.Sprintf("%s[%d]", field, i), "is a duplicate")
+		default:
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Patch is a change to a profile's attributes, identities and rights.
+type Patch struct {
+	Attributes       map[string]any
+	AddIdentities    []IdentityInput
+	RemoveIdentities []IdentityInput
+	Rights           *profile.RightsInput
+}
+
+// validate checks a patch against the catalog and returns the normalized form.
+func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remove []profile.Identity, err error) {
+	var f errs.Fields
+	attrs = map[string]any{}
+	for name, v := range pt.Attributes {
+		clean, reason := profile.ValidateAttribute(cat, name, v)
+		if reason != "" {
+			f.Add("attributes."+name, reason)
+			continue
+		}
+		attrs[name] = clean
+	}
+	add = Normalize(cat, "addIdentities", pt.AddIdentities, &f)
+	remove = Normalize(cat, "removeIdentities", pt.RemoveIdentities, &f)
+	return attrs, add, remove, f.Err()
+}
+
+func (pt Patch) apply(p *profile.Profile, cat *catalog.Catalog, attrs map[string]any, add, remove []profile.Identity, now time.Time) ([]profile.Change, []profile.Identity, error) {
+	changes := p.SetAttributes(attrs)
+	for _, id := range add {
+		c, err := p.AddIdentity(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		changes = append(changes, c...)
+	}
+	var removed []profile.Identity
+	for _, id := range remove {
+		c, err := p.RemoveIdentity(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(c) > 0 {
+			removed = append(removed, id)
+		}
+		changes = append(changes, c...)
+	}
+	if pt.Rights != nil {
+		c, err := p.SetRights(cat, *pt.Rights, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		changes = append(changes, c...)
+	}
+	return changes, removed, nil
+}
+
+// Create is a create-or-match request: the profile holding any of Identities is updated
+// with the rest of the request; if none holds them, a new profile is created.
+type Create struct {
+	Identities    []IdentityInput
+	Patch         Patch // AddIdentities/RemoveIdentities unused
+	Consents      map[string]profile.ConsentInput
+	Subscriptions map[string]profile.SubscriptionInput
+}
+
+// MaxCreateItems bounds consents plus subscriptions in one create, which keeps its
+// transaction well under DynamoDB's 100-item limit.
+const MaxCreateItems = 40
+
+// CreateProfile creates a profile or matches an existing one by identity.
+func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w Write) (Result, error) {
+	cat, err := s.Catalog(ctx, tenant)
+	if err != nil {
+		return Result{}, err
+	}
+	var f errs.Fields
+	ids := Normalize(cat, "identities", in.Identities, &f)
+	if len(in.Identities) == 0 {
+		f.Add("identities", "at least one identity is required")
+	}
+	if len(in.Identities) > profile.MaxIdentities {
+		f.Add("identities", fmt.Sprintf("at most %d identities", profile.MaxIdentities))
+	}
+	if len(in.Consents)+len(in.Subscriptions) > MaxCreateItems {
+		f.Add("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
+	}
+	attrs, _, _, perr := in.Patch.validate(cat)
+	if e, ok := errs.As(perr); ok {
+		f = append(f, e.Fields...)
+	}
+	if err := f.Err(); err != nil {
+		return Result{}, err
+	}
+	refs := make([]Ref, len(ids))
+	for i, id := range ids {
+		refs[i] = Ref{Identity: id}
+	}
+	for attempt := 1; ; attempt++ {
+		found, err := s.store.Lookup(ctx, tenant, refs)
+		if err != nil {
+			return Result{}, fmt.Errorf("look up identities: %w", err)
+		}
+		var cur *profile.Profile
+		for i, r := range refs {
+			p, ok := found[r]
+			if !ok {
+				continue
+			}
+			if cur != nil && cur.ID != p.ID {
+				return Result{}, errs.E(errs.Conflict, "the identities belong to different profiles",
+					errs.FieldError{Field: fmt.Sprintf("identities[%d]", i), Reason: "belongs to another profile than identities before it"})
+			}
+			cur = p
+		}
+		res, err := s.commit(ctx, tenant, cur, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
+			var changes []profile.Change
+			if cur == nil {
+				changes = append(changes, profile.Change{Type: profile.EventProfileCreated, Subject: p.ID})
+			}
+			for _, id := range ids {
+				c, err := p.AddIdentity(id)
+				if err != nil {
+					return nil, nil, err
+				}
+				changes = append(changes, c...)
+			}
+			changes = append(changes, p.SetAttributes(attrs)...)
+			for _, purpose := range sortedKeys(in.Consents) {
+				c, err := p.SetConsent(cat, purpose, in.Consents[purpose], w.Actor, now)
+				if err != nil {
+					return nil, nil, prefix(err, "consents."+purpose)
+				}
+				changes = append(changes, c...)
+			}
+			for _, topic := range sortedKeys(in.Subscriptions) {
+				c, err := p.SetSubscription(cat, topic, in.Subscriptions[topic], w.Actor, now)
+				if err != nil {
+					return nil, nil, prefix(err, "subscriptions."+topic)
+				}
+				changes = append(changes, c...)
+			}
+			return changes, nil, nil
+		})
+		// A concurrent create took one of the identities: look again and match it.
+		if errors.Is(err, errs.ErrIdentityTaken) && cur == nil && attempt < maxAttempts {
+			backoff(attempt)
+			continue
+		}
+		return res, err
+	}
+}
+
+// UpdateProfile applies a patch.
+func (s *Service) UpdateProfile(ctx context.Context, tenant, id string, pt Patch, w Write) (Result, error) {
+	cat, err := s.Catalog(ctx, tenant)
+	if err != nil {
+		return Result{}, err
+	}
+	attrs, add, remove, err := pt.validate(cat)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.update(ctx, tenant, id, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
+		return pt.apply(p, cat, attrs, add, remove, now)
+	})
+}
+
+// PutConsent records a consent answer for a purpose.
+func (s *Service) PutConsent(ctx context.Context, tenant, id, purpose string, in profile.ConsentInput, w Write) (Result, error) {
+	cat, err := s.Catalog(ctx, tenant)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.update(ctx, tenant, id, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
+		c, err := p.SetConsent(cat, purpose, in, w.Actor, now)
+		return c, nil, err
+	})
+}
+
+// PutSubscription records a subscription choice for a topic.
+func (s *Service) PutSubscription(ctx context.Context, tenant, id, topic string, in profile.SubscriptionInput, w Write) (Result, error) {
+	cat, err := s.Catalog(ctx, tenant)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.update(ctx, tenant, id, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
+		c, err := p.SetSubscription(cat, topic, in, w.Actor, now)
+		return c, nil, err
+	})
+}
+
+type applyFunc func(p *profile.Profile, now time.Time) (changes []profile.Change, removed []profile.Identity, err error)
+
+// update loads, applies and commits, retrying on concurrent changes unless If-Match was given.
+func (s *Service) update(ctx context.Context, tenant, id string, cat *catalog.Catalog, w Write, apply applyFunc) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.store.Profile(ctx, tenant, id)
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := s.commit(ctx, tenant, cur, cat, w, apply)
+		if errors.Is(err, errs.ErrStale) && w.IfMatch == nil && attempt < maxAttempts {
+			backoff(attempt)
+			continue
+		}
+		return res, err
+	}
+}
+
+// commit applies one attempt of a change to cur (nil creates) and writes it atomically.
+func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profile, cat *catalog.Catalog, w Write, apply applyFunc) (Result, error) {
+	now := s.now().UTC()
+	if w.IfMatch != nil && (cur == nil || cur.Version != *w.IfMatch) {
+		return Result{}, errs.E(errs.PreconditionFailed, "the profile has changed since the version in If-Match")
+	}
+	var next *profile.Profile
+	var prevVersion int64
+	if cur == nil {
+		next = profile.New(NewID("p_"), now)
+	} else {
+		next, prevVersion = cur.Clone(), cur.Version
+	}
+	changes, removed, err := apply(next, now)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Profile: next, Created: cur == nil, Changed: len(changes) > 0}
+	if !res.Changed {
+		res.Profile = cur
+		if w.Render == nil {
+			return res, nil
+		}
+		rec, err := w.Render(res)
+		if err != nil {
+			return Result{}, err
+		}
+		return res, s.store.PutRecord(ctx, tenant, rec)
+	}
+	next.Version++
+	next.UpdatedAt = now
+	events := profile.Events(changes, now, w.Actor, w.RequestID)
+	for i := range events {
+		e := &events[i]
+		next.LedgerSeq++
+		e.ID, e.Tenant, e.ProfileID, e.Seq = NewID("ev_"), tenant, next.ID, next.LedgerSeq
+		ledger.Seal(next.LedgerHead, e)
+		next.LedgerHead = e.Hash
+	}
+	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events}
+	if w.Render != nil {
+		if c.Record, err = w.Render(res); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := s.store.Commit(ctx, tenant, c); err != nil {
+		if errors.Is(err, errs.ErrStale) && w.IfMatch != nil {
+			return Result{}, errs.E(errs.PreconditionFailed, "the profile has changed since the version in If-Match")
+		}
+		return Result{}, err
+	}
+	return res, nil
+}
+
+func backoff(attempt int) {
+	ms := min(attempt*4, 60)
+	time.Sleep(time.Duration(1+rand.IntN(ms)) * time.Millisecond)
+}
+
+// prefix qualifies an error's field names with a parent field.
+func prefix(err error, parent string) error {
+	e, ok := errs.As(err)
+	if !ok {
+		return err
+	}
+	out := *e
+	out.Fields = nil
+	for _, f := range e.Fields {
+		name := parent
+		if f.Field != "purpose" && f.Field != "topic" {
+			name += "." + f.Field
+		}
+		out.Fields = append(out.Fields, errs.FieldError{Field: name, Reason: f.Reason})
+	}
+	if out.Code == errs.NotFound {
+		out.Code = errs.Invalid
+	}
+	return &out
+}

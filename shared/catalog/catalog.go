@@ -1,0 +1,363 @@
+// Package catalog describes what a tenant asks its customers about: purposes of processing
+// with their legal bases and privacy notices, channels, topics and declared attributes.
+// A Catalog that passed Validate is internally consistent: every reference resolves.
+package catalog
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/livingprofile/livingprofile/shared/errs"
+)
+
+// Text is a localized string: locale ("en", "pl") to text.
+type Text map[string]string
+
+// In returns the text in locale, falling back to fallback and then to any text.
+func (t Text) In(locale, fallback string) string {
+	if s, ok := t[locale]; ok {
+		return s
+	}
+	if s, ok := t[fallback]; ok {
+		return s
+	}
+	if keys := slices.Sorted(maps.Keys(t)); len(keys) > 0 {
+		return t[keys[0]]
+	}
+	return ""
+}
+
+// LegalBasis is a GDPR Art. 6(1) lawful basis.
+type LegalBasis string
+
+// The six lawful bases of Art. 6(1)(a)-(f).
+const (
+	Consent             LegalBasis = "consent"
+	Contract            LegalBasis = "contract"
+	LegalObligation     LegalBasis = "legal_obligation"
+	VitalInterests      LegalBasis = "vital_interests"
+	PublicTask          LegalBasis = "public_task"
+	LegitimateInterests LegalBasis = "legitimate_interests"
+)
+
+// Valid reports whether b is one of the six bases.
+func (b LegalBasis) Valid() bool {
+	switch b {
+	case Consent, Contract, LegalObligation, VitalInterests, PublicTask, LegitimateInterests:
+		return true
+	}
+	return false
+}
+
+// Purpose is a purpose of processing (Art. 13(1)(c)).
+type Purpose struct {
+	ID          string     `json:"id"`
+	Name        Text       `json:"name"`
+	Description Text       `json:"description,omitempty"`
+	LegalBasis  LegalBasis `json:"legalBasis"`
+	// DirectMarketing makes an objection to this purpose absolute (Art. 21(3)).
+	DirectMarketing bool `json:"directMarketing,omitempty"`
+	// AutomatedDecision marks profiling or automated decision-making (Art. 22).
+	AutomatedDecision bool `json:"automatedDecision,omitempty"`
+	// SaleOrSharing marks sale/sharing or targeted advertising, which Global Privacy Control opts out of.
+	SaleOrSharing bool `json:"saleOrSharing,omitempty"`
+	// Notice is the privacy notice shown for this purpose, and NoticeVersion its current version.
+	Notice        string `json:"notice"`
+	NoticeVersion int    `json:"noticeVersion"`
+	// ReconsentBelow makes consents recorded under notice versions below it outdated.
+	ReconsentBelow int `json:"reconsentBelow,omitempty"`
+	// RetentionDays is how long data for this purpose is kept (Art. 13(2)(a)); 0 means "while the relationship lasts".
+	RetentionDays int `json:"retentionDays,omitempty"`
+	// DefaultConsentDays, when set, makes consents for this purpose expire after that many days unless the writer says otherwise.
+	DefaultConsentDays int `json:"defaultConsentDays,omitempty"`
+}
+
+// Channel is a way of reaching a person.
+type Channel struct {
+	ID   string `json:"id"`
+	Name Text   `json:"name"`
+}
+
+// Topic is a subject a person can subscribe to, on some channels, for one purpose.
+type Topic struct {
+	ID          string   `json:"id"`
+	Name        Text     `json:"name"`
+	Description Text     `json:"description,omitempty"`
+	Purpose     string   `json:"purpose"`
+	Channels    []string `json:"channels"`
+	Frequencies []string `json:"frequencies,omitempty"`
+}
+
+// NoticeVersion is one published version of a privacy notice.
+type NoticeVersion struct {
+	Version     int       `json:"version"`
+	Text        Text      `json:"text"`
+	PublishedAt time.Time `json:"publishedAt"`
+}
+
+// Notice is a versioned, localized privacy notice (Art. 13/14).
+type Notice struct {
+	ID       string          `json:"id"`
+	Title    Text            `json:"title"`
+	Versions []NoticeVersion `json:"versions"`
+}
+
+// AttributeType is the JSON type of a custom attribute.
+type AttributeType string
+
+// The attribute types.
+const (
+	String  AttributeType = "string"
+	Number  AttributeType = "number"
+	Boolean AttributeType = "boolean"
+	Date    AttributeType = "date" // YYYY-MM-DD
+)
+
+// Attribute declares a custom profile attribute.
+type Attribute struct {
+	Name      string        `json:"name"`
+	Label     Text          `json:"label,omitempty"`
+	Type      AttributeType `json:"type"`
+	MaxLength int           `json:"maxLength,omitempty"`
+}
+
+// Catalog is a tenant's whole catalog. Version is assigned by the store.
+type Catalog struct {
+	Version       int         `json:"version"`
+	DefaultLocale string      `json:"defaultLocale"`
+	Locales       []string    `json:"locales"`
+	Purposes      []Purpose   `json:"purposes"`
+	Channels      []Channel   `json:"channels"`
+	Topics        []Topic     `json:"topics"`
+	Notices       []Notice    `json:"notices"`
+	Attributes    []Attribute `json:"attributes,omitempty"`
+	// IdentityTypes declares typed identifiers beyond email, phone and customer_id.
+	IdentityTypes []string  `json:"identityTypes,omitempty"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// Limits keep one catalog within one DynamoDB item and cheap to load.
+const (
+	MaxPurposes   = 100
+	MaxChannels   = 20
+	MaxTopics     = 200
+	MaxNotices    = 100
+	MaxVersions   = 50
+	MaxAttributes = 100
+	MaxIDTypes    = 20
+	MaxTextLen    = 20000
+)
+
+var (
+	idPattern     = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+	localePattern = regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)
+)
+
+// ValidID reports whether s is a well-formed catalog identifier (lower-case, starts with a letter).
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// BuiltinIdentityTypes are accepted for every tenant.
+var BuiltinIdentityTypes = []string{"email", "phone", "customer_id"}
+
+// Validate checks the whole catalog and names every offending field.
+func (c *Catalog) Validate() error {
+	var f errs.Fields
+	if !localePattern.MatchString(c.DefaultLocale) {
+		f.Add("defaultLocale", "must be a language code such as en or pl")
+	}
+	if len(c.Locales) == 0 || len(c.Locales) > 20 {
+		f.Add("locales", "must list 1 to 20 locales")
+	}
+	for i, l := range c.Locales {
+		if !localePattern.MatchString(l) {
+			f.Add(fmt.Sprintf("locales[%d]", i), "must be a language code such as en or pl")
+		}
+	}
+	if !slices.Contains(c.Locales, c.DefaultLocale) {
+		f.Add("defaultLocale", "must be one of locales")
+	}
+	text := func(field string, t Text, required bool) {
+		if required && len(t) == 0 {
+			f.Add(field, "is required")
+		}
+		for l, s := range t {
+			if !slices.Contains(c.Locales, l) {
+				f.Add(field+"."+l, "locale is not in locales")
+			}
+			if len(s) > MaxTextLen {
+				f.Add(field+"."+l, "is too long")
+			}
+		}
+	}
+	ids := func(field string, n, limit int, id func(int) string) map[string]bool {
+		seen := map[string]bool{}
+		if n > limit {
+			f.Add(field, fmt.Sprintf("must have at most %d entries", limit))
+		}
+		for i := range n {
+			s := id(i)
+			if !ValidID(s) {
+				f.Add(fmt.Sprintf("%s[%d].id", field, i), "must match ^[a-z][a-z0-9_-]{0,63}$")
+			}
+			if seen[s] {
+				f.Add(fmt.Sprintf("%s[%d].id", field, i), "is a duplicate")
+			}
+			seen[s] = true
+		}
+		return seen
+	}
+	notices := map[string]int{} // id -> highest version
+	ids("notices", len(c.Notices), MaxNotices, func(i int) string { return c.Notices[i].ID })
+	for i, n := range c.Notices {
+		p := fmt.Sprintf("notices[%d]", i)
+		text(p+".title", n.Title, true)
+		if len(n.Versions) == 0 || len(n.Versions) > MaxVersions {
+			f.Add(p+".versions", fmt.Sprintf("must have 1 to %d versions", MaxVersions))
+		}
+		last := 0
+		for j, v := range n.Versions {
+			if v.Version != last+1 {
+				f.Add(fmt.Sprintf("%s.versions[%d].version", p, j), "versions must count up from 1")
+			}
+			last = v.Version
+			text(fmt.Sprintf("%s.versions[%d].text", p, j), v.Text, true)
+		}
+		notices[n.ID] = last
+	}
+	purposes := ids("purposes", len(c.Purposes), MaxPurposes, func(i int) string { return c.Purposes[i].ID })
+	for i, p := range c.Purposes {
+		fp := fmt.Sprintf("purposes[%d]", i)
+		text(fp+".name", p.Name, true)
+		text(fp+".description", p.Description, false)
+		if !p.LegalBasis.Valid() {
+			f.Add(fp+".legalBasis", "must be one of consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests")
+		}
+		latest, ok := notices[p.Notice]
+		switch {
+		case !ok:
+			f.Add(fp+".notice", "must name a notice in notices")
+		case p.NoticeVersion < 1 || p.NoticeVersion > latest:
+			f.Add(fp+".noticeVersion", "must be a published version of the notice")
+		}
+		if p.ReconsentBelow < 0 || p.ReconsentBelow > p.NoticeVersion {
+			f.Add(fp+".reconsentBelow", "must be between 0 and noticeVersion")
+		}
+		if p.RetentionDays < 0 || p.DefaultConsentDays < 0 {
+			f.Add(fp, "day counts must not be negative")
+		}
+	}
+	channels := ids("channels", len(c.Channels), MaxChannels, func(i int) string { return c.Channels[i].ID })
+	for i, ch := range c.Channels {
+		text(fmt.Sprintf("channels[%d].name", i), ch.Name, true)
+	}
+	ids("topics", len(c.Topics), MaxTopics, func(i int) string { return c.Topics[i].ID })
+	for i, t := range c.Topics {
+		ft := fmt.Sprintf("topics[%d]", i)
+		text(ft+".name", t.Name, true)
+		text(ft+".description", t.Description, false)
+		if !purposes[t.Purpose] {
+			f.Add(ft+".purpose", "must name a purpose in purposes")
+		}
+		if len(t.Channels) == 0 {
+			f.Add(ft+".channels", "must list at least one channel")
+		}
+		for j, ch := range t.Channels {
+			if !channels[ch] {
+				f.Add(fmt.Sprintf("%s.channels[%d]", ft, j), "must name a channel in channels")
+			}
+		}
+		for j, fr := range t.Frequencies {
+			if !ValidID(fr) {
+				f.Add(fmt.Sprintf("%s.frequencies[%d]", ft, j), "must match ^[a-z][a-z0-9_-]{0,63}$")
+			}
+		}
+	}
+	if len(c.Attributes) > MaxAttributes {
+		f.Add("attributes", fmt.Sprintf("must have at most %d entries", MaxAttributes))
+	}
+	seenAttr := map[string]bool{}
+	for i, a := range c.Attributes {
+		fa := fmt.Sprintf("attributes[%d]", i)
+		if !ValidID(a.Name) {
+			f.Add(fa+".name", "must match ^[a-z][a-z0-9_-]{0,63}$")
+		}
+		if seenAttr[a.Name] {
+			f.Add(fa+".name", "is a duplicate")
+		}
+		seenAttr[a.Name] = true
+		switch a.Type {
+		case String, Number, Boolean, Date:
+		default:
+			f.Add(fa+".type", "must be one of string, number, boolean, date")
+		}
+		if a.MaxLength < 0 || a.MaxLength > 4096 {
+			f.Add(fa+".maxLength", "must be between 0 and 4096")
+		}
+		text(fa+".label", a.Label, false)
+	}
+	if len(c.IdentityTypes) > MaxIDTypes {
+		f.Add("identityTypes", fmt.Sprintf("must have at most %d entries", MaxIDTypes))
+	}
+	for i, t := range c.IdentityTypes {
+		if !ValidID(t) || slices.Contains(BuiltinIdentityTypes, t) {
+			f.Add(fmt.Sprintf("identityTypes[%d]", i), "must be a new lower-case identifier, not email, phone or customer_id")
+		}
+	}
+	return f.Err()
+}
+
+// Purpose returns the purpose with id.
+func (c *Catalog) Purpose(id string) (Purpose, bool) {
+	for _, p := range c.Purposes {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Purpose{}, false
+}
+
+// Topic returns the topic with id.
+func (c *Catalog) Topic(id string) (Topic, bool) {
+	for _, t := range c.Topics {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Topic{}, false
+}
+
+// HasChannel reports whether channel is declared.
+func (c *Catalog) HasChannel(id string) bool {
+	return slices.ContainsFunc(c.Channels, func(ch Channel) bool { return ch.ID == id })
+}
+
+// Attribute returns the declared custom attribute called name.
+func (c *Catalog) Attribute(name string) (Attribute, bool) {
+	for _, a := range c.Attributes {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Attribute{}, false
+}
+
+// Notice returns the notice with id.
+func (c *Catalog) Notice(id string) (Notice, bool) {
+	for _, n := range c.Notices {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Notice{}, false
+}
+
+// IdentityType reports whether t is a built-in or declared identity type.
+func (c *Catalog) IdentityType(t string) bool {
+	return slices.Contains(BuiltinIdentityTypes, t) || slices.Contains(c.IdentityTypes, t)
+}
+
+// SupportsLocale reports whether locale is one of the catalog's locales.
+func (c *Catalog) SupportsLocale(l string) bool { return slices.Contains(c.Locales, l) }

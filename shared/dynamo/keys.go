@@ -1,0 +1,134 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/errs"
+)
+
+func keyPK(id string) string { return "K#" + id }
+
+// Key reads an API key by id with one GetItem.
+func (st *Store) Key(ctx context.Context, id string) (*apikey.Key, error) {
+	item, err := st.get(ctx, keyPK(id), skKey)
+	if err != nil {
+		return nil, fmt.Errorf("api key: %w", err)
+	}
+	if item == nil {
+		return nil, notFound("api key")
+	}
+	return decode[apikey.Key](item)
+}
+
+// PutKey stores a new API key, indexed under its tenant for listing.
+func (st *Store) PutKey(ctx context.Context, k apikey.Key) error {
+	doc, err := json.Marshal(k)
+	if err != nil {
+		return fmt.Errorf("encode api key: %w", err)
+	}
+	it := key(keyPK(k.ID), skKey)
+	it[attrDoc], it[attrGSI1PK], it[attrGSI1SK] = s(string(doc)), s(tenantPK(k.Tenant)+"#KEYS"), s(k.ID)
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}); err != nil {
+		return fmt.Errorf("put api key: %w", err)
+	}
+	return nil
+}
+
+// RevokeKey marks a key revoked; the authorizer refuses it once caches expire.
+func (st *Store) RevokeKey(ctx context.Context, tenant, id string, at time.Time) error {
+	k, err := st.Key(ctx, id)
+	if err != nil {
+		return err
+	}
+	if k.Tenant != tenant {
+		return notFound("api key")
+	}
+	k.RevokedAt = &at
+	doc, err := json.Marshal(k)
+	if err != nil {
+		return fmt.Errorf("encode api key: %w", err)
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(keyPK(id), skKey),
+		UpdateExpression:          aws.String("SET doc = :d"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": s(string(doc))},
+	})
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
+	}
+	return nil
+}
+
+// Keys lists a tenant's keys (one Query on GSI1).
+func (st *Store) Keys(ctx context.Context, tenant string) ([]apikey.Key, error) {
+	var out []apikey.Key
+	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
+		TableName: &st.table, IndexName: aws.String("GSI1"),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(tenantPK(tenant) + "#KEYS")},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list api keys: %w", err)
+		}
+		for _, it := range page.Items {
+			k, err := decode[apikey.Key](it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *k)
+		}
+	}
+	return out, nil
+}
+
+// Tenant is a brand (or group of brands) using the product.
+type Tenant struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+	Disabled  bool      `json:"disabled,omitempty"`
+}
+
+// PutTenant creates or replaces a tenant.
+func (st *Store) PutTenant(ctx context.Context, t Tenant) error {
+	doc, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode tenant: %w", err)
+	}
+	it := key(tenantPK(t.ID), skTenant)
+	it[attrDoc] = s(string(doc))
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it}); err != nil {
+		return fmt.Errorf("put tenant: %w", err)
+	}
+	return nil
+}
+
+// Tenant reads a tenant.
+func (st *Store) Tenant(ctx context.Context, id string) (*Tenant, error) {
+	item, err := st.get(ctx, tenantPK(id), skTenant)
+	if err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
+	}
+	if item == nil {
+		return nil, notFound("tenant")
+	}
+	return decode[Tenant](item)
+}
+
+// IsNotFound reports whether err means an item was absent.
+func IsNotFound(err error) bool {
+	var e *errs.Error
+	return errors.As(err, &e) && e.Code == errs.NotFound
+}

@@ -1,0 +1,412 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/portallink"
+	"github.com/livingprofile/livingprofile/shared/profile"
+)
+
+// API builds the brand API's route handlers over the use cases.
+type API struct {
+	app        *app.Service
+	log        *slog.Logger
+	links      *portallink.Signer
+	portalBase string
+	now        func() time.Time
+}
+
+// New returns the API. links and portalBase are only needed by PortalLinks; an empty
+// portalBase makes links point at the API's own domain under /portal.
+func New(svc *app.Service, log *slog.Logger, links *portallink.Signer, portalBase string) *API {
+	return &API{app: svc, log: log, links: links, portalBase: strings.TrimSuffix(portalBase, "/"), now: time.Now}
+}
+
+// profileID reads and checks the {id} path parameter; a malformed id cannot exist.
+func profileID(r *request) (string, error) {
+	id := r.ev.PathParameters["id"]
+	if !app.ValidProfileID(id) {
+		return "", errs.E(errs.NotFound, "profile not found")
+	}
+	return id, nil
+}
+
+// profileResponse renders a profile with its ETag.
+func profileResponse(res app.Result, st int) *response {
+	h := map[string]string{"ETag": etag(res.Profile.Version)}
+	if res.Created {
+		st = 201
+		h["Location"] = "/v1/profiles/" + res.Profile.ID
+	}
+	return &response{status: st, body: res.Profile, headers: h}
+}
+
+func etag(v int64) string { return strconv.Quote(strconv.FormatInt(v, 10)) }
+
+// GetProfile serves GET /v1/profiles/{id}.
+func (a *API) GetProfile() Handler {
+	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+		id, err := profileID(r)
+		if err != nil {
+			return nil, err
+		}
+		p, err := a.app.GetProfile(ctx, r.tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		return profileResponse(app.Result{Profile: p}, 200), nil
+	}}.handler()
+}
+
+// FindProfile serves GET /v1/profiles?identity=type:value.
+func (a *API) FindProfile() Handler {
+	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+		for k := range r.ev.QueryStringParameters {
+			if k != "identity" {
+				return nil, errs.Field(k, "is not a known query parameter")
+			}
+		}
+		q := r.ev.QueryStringParameters["identity"]
+		if q == "" || strings.Contains(r.ev.RawQueryString, "identity=") && strings.Count(r.ev.RawQueryString, "identity=") > 1 {
+			return nil, errs.Field("identity", "exactly one identity=type:value is required")
+		}
+		p, err := a.app.FindProfile(ctx, r.tenant, q)
+		if err != nil {
+			return nil, err
+		}
+		return profileResponse(app.Result{Profile: p}, 200), nil
+	}}.handler()
+}
+
+type createBody struct {
+	Identities    []app.IdentityInput         `json:"identities"`
+	Attributes    map[string]any              `json:"attributes"`
+	Consents      map[string]consentBody      `json:"consents"`
+	Subscriptions map[string]subscriptionBody `json:"subscriptions"`
+}
+
+// CreateProfile serves POST /v1/profiles: create, or match by identity.
+func (a *API) CreateProfile() Handler {
+	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true,
+		serve: func(ctx context.Context, r *request) (*response, error) {
+			var b createBody
+			if err := r.decode(&b); err != nil {
+				return nil, err
+			}
+			in := app.Create{Identities: b.Identities, Patch: app.Patch{Attributes: b.Attributes},
+				Consents: map[string]profile.ConsentInput{}, Subscriptions: map[string]profile.SubscriptionInput{}}
+			for k, c := range b.Consents {
+				in.Consents[k] = c.input()
+			}
+			for k, s := range b.Subscriptions {
+				in.Subscriptions[k] = s.input()
+			}
+			render := func(res app.Result) *response { return profileResponse(res, 200) }
+			res, err := a.app.CreateProfile(ctx, r.tenant, in, r.write(nil, render))
+			if err != nil {
+				return nil, err
+			}
+			return render(res), nil
+		}}.handler()
+}
+
+type rightsBody struct {
+	Restricted              *bool           `json:"restricted"`
+	AutomatedDecisionOptOut *bool           `json:"automatedDecisionOptOut"`
+	Objections              map[string]bool `json:"objections"`
+}
+
+type patchBody struct {
+	Attributes       map[string]any      `json:"attributes"`
+	AddIdentities    []app.IdentityInput `json:"addIdentities"`
+	RemoveIdentities []app.IdentityInput `json:"removeIdentities"`
+	Rights           *rightsBody         `json:"rights"`
+}
+
+// UpdateProfile serves PATCH /v1/profiles/{id}.
+func (a *API) UpdateProfile() Handler {
+	return profileWrite(a, func(ctx context.Context, r *request, id string, b patchBody, w app.Write) (app.Result, error) {
+		pt := app.Patch{Attributes: b.Attributes, AddIdentities: b.AddIdentities, RemoveIdentities: b.RemoveIdentities}
+		if b.Rights != nil {
+			pt.Rights = &profile.RightsInput{Restricted: b.Rights.Restricted, AutomatedDecisionOptOut: b.Rights.AutomatedDecisionOptOut, Objections: b.Rights.Objections}
+		}
+		return a.app.UpdateProfile(ctx, r.tenant, id, pt, w)
+	})
+}
+
+// profileWrite is the shape of every write to an existing profile: the {id} path
+// parameter, optional If-Match, a strict JSON body of type B, and the profile as answer.
+func profileWrite[B any](a *API, call func(ctx context.Context, r *request, id string, b B, w app.Write) (app.Result, error)) Handler {
+	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true,
+		serve: func(ctx context.Context, r *request) (*response, error) {
+			id, err := profileID(r)
+			if err != nil {
+				return nil, err
+			}
+			ifMatch, err := r.ifMatch()
+			if err != nil {
+				return nil, err
+			}
+			var b B
+			if err := r.decode(&b); err != nil {
+				return nil, err
+			}
+			render := func(res app.Result) *response { return profileResponse(res, 200) }
+			res, err := call(ctx, r, id, b, r.write(ifMatch, render))
+			if err != nil {
+				return nil, err
+			}
+			return render(res), nil
+		}}.handler()
+}
+
+type consentBody struct {
+	Status        profile.ConsentStatus `json:"status"`
+	NoticeVersion int                   `json:"noticeVersion"`
+	Locale        string                `json:"locale"`
+	ExpiresAt     *time.Time            `json:"expiresAt"`
+}
+
+func (c consentBody) input() profile.ConsentInput {
+	return profile.ConsentInput{Status: c.Status, NoticeVersion: c.NoticeVersion, Locale: c.Locale, ExpiresAt: c.ExpiresAt}
+}
+
+// PutConsent serves PUT /v1/profiles/{id}/consents/{purpose}.
+func (a *API) PutConsent() Handler {
+	return profileWrite(a, func(ctx context.Context, r *request, id string, b consentBody, w app.Write) (app.Result, error) {
+		return a.app.PutConsent(ctx, r.tenant, id, r.ev.PathParameters["purpose"], b.input(), w)
+	})
+}
+
+type subscriptionBody struct {
+	Status    profile.SubscriptionStatus `json:"status"`
+	Channels  []string                   `json:"channels"`
+	Frequency string                     `json:"frequency"`
+}
+
+func (s subscriptionBody) input() profile.SubscriptionInput {
+	return profile.SubscriptionInput{Status: s.Status, Channels: s.Channels, Frequency: s.Frequency}
+}
+
+// PutSubscription serves PUT /v1/profiles/{id}/subscriptions/{topic}.
+func (a *API) PutSubscription() Handler {
+	return profileWrite(a, func(ctx context.Context, r *request, id string, b subscriptionBody, w app.Write) (app.Result, error) {
+		return a.app.PutSubscription(ctx, r.tenant, id, r.ev.PathParameters["topic"], b.input(), w)
+	})
+}
+
+type checksBody struct {
+	app.CheckInput
+	Checks []app.CheckInput `json:"checks"`
+}
+
+// CheckConsent serves POST /v1/consent-checks: one check, or {"checks": [...]} of up to 100.
+func (a *API) CheckConsent() Handler {
+	return route{api: a, scope: apikey.Read, hasBody: true, maxBody: checkBodyMax,
+		serve: func(ctx context.Context, r *request) (*response, error) {
+			var b checksBody
+			if err := r.decode(&b); err != nil {
+				return nil, err
+			}
+			single := b.CheckInput != (app.CheckInput{})
+			if single && b.Checks != nil {
+				return nil, errs.Field("checks", "give one check or a checks array, not both")
+			}
+			in := b.Checks
+			if single || b.Checks == nil {
+				in = []app.CheckInput{b.CheckInput}
+			}
+			res, err := a.app.Check(ctx, r.tenant, in, !single && b.Checks != nil)
+			if err != nil {
+				return nil, err
+			}
+			if single || b.Checks == nil {
+				return &response{status: 200, body: res[0]}, nil
+			}
+			return &response{status: 200, body: map[string]any{"results": res}}, nil
+		}}.handler()
+}
+
+// ListEvents serves GET /v1/profiles/{id}/events?after=&limit=.
+func (a *API) ListEvents() Handler {
+	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+		id, err := profileID(r)
+		if err != nil {
+			return nil, err
+		}
+		after, limit := int64(0), 50
+		for k, v := range r.ev.QueryStringParameters {
+			var perr error
+			switch k {
+			case "after":
+				after, perr = strconv.ParseInt(v, 10, 64)
+			case "limit":
+				limit, perr = strconv.Atoi(v)
+			default:
+				return nil, errs.Field(k, "is not a known query parameter")
+			}
+			if perr != nil {
+				return nil, errs.Field(k, "must be a whole number")
+			}
+		}
+		page, err := a.app.Events(ctx, r.tenant, id, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		body := map[string]any{
+			"events": page.Events,
+			"chain":  map[string]any{"verified": page.Verified, "brokenAt": page.BrokenAt},
+		}
+		if page.Next > 0 {
+			body["next"] = fmt.Sprintf("/v1/profiles/%s/events?after=%d&limit=%d", id, page.Next, limit)
+		}
+		return &response{status: 200, body: body}, nil
+	}}.handler()
+}
+
+// GetCatalog serves GET /v1/catalog.
+func (a *API) GetCatalog() Handler {
+	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+		c, err := a.app.Catalog(ctx, r.tenant)
+		if err != nil {
+			return nil, err
+		}
+		return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}, nil
+	}}.handler()
+}
+
+// PutCatalog serves PUT /v1/catalog (admin scope).
+func (a *API) PutCatalog() Handler {
+	return route{api: a, scope: apikey.Admin, hasBody: true, maxBody: catalogBody, idempotent: true,
+		serve: func(ctx context.Context, r *request) (*response, error) {
+			ifMatch, err := r.ifMatch()
+			if err != nil {
+				return nil, err
+			}
+			var c catalog.Catalog
+			if err := r.decode(&c); err != nil {
+				return nil, err
+			}
+			var im *int
+			if ifMatch != nil {
+				v := int(*ifMatch)
+				im = &v
+			}
+			render := func(c *catalog.Catalog) *response {
+				return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}
+			}
+			var rec func(*catalog.Catalog) (*app.Record, error)
+			if r.idemKey != "" {
+				rec = func(c *catalog.Catalog) (*app.Record, error) { return r.record(render(c)) }
+			}
+			out, err := a.app.PutCatalog(ctx, r.tenant, &c, im, rec)
+			if err != nil {
+				return nil, err
+			}
+			return render(out), nil
+		}}.handler()
+}
+
+type linkBody struct {
+	ProfileID string             `json:"profileId"`
+	Identity  *app.IdentityInput `json:"identity"`
+	Topic     string             `json:"topic"`
+	Locale    string             `json:"locale"`
+	ExpiresIn int                `json:"expiresIn"` // seconds
+}
+
+// Link lifetimes: long enough for an email to be read days later, short enough to limit a
+// forwarded link's reach.
+const (
+	defaultLinkTTL = 7 * 24 * time.Hour
+	maxLinkTTL     = 30 * 24 * time.Hour
+	minLinkTTL     = 5 * time.Minute
+)
+
+// PortalLinks serves POST /v1/portal-links: a signed, expiring link to the portal for one person.
+func (a *API) PortalLinks() Handler {
+	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true,
+		serve: func(ctx context.Context, r *request) (*response, error) {
+			var b linkBody
+			if err := r.decode(&b); err != nil {
+				return nil, err
+			}
+			cat, err := a.app.Catalog(ctx, r.tenant)
+			if err != nil {
+				return nil, err
+			}
+			var f errs.Fields
+			var ref app.Ref
+			switch {
+			case b.ProfileID != "" && b.Identity != nil:
+				f.Add("identity", "give either profileId or identity, not both")
+			case b.ProfileID != "":
+				if !app.ValidProfileID(b.ProfileID) {
+					f.Add("profileId", "is not a profile id")
+				}
+				ref.ID = b.ProfileID
+			case b.Identity != nil:
+				ids := app.Normalize(cat, "identity", []app.IdentityInput{*b.Identity}, &f)
+				if len(ids) == 1 {
+					ref.Identity = ids[0]
+				}
+			default:
+				f.Add("profileId", "profileId or identity is required")
+			}
+			if _, ok := cat.Topic(b.Topic); b.Topic != "" && !ok {
+				f.Add("topic", "unknown topic")
+			}
+			if b.Locale != "" && !cat.SupportsLocale(b.Locale) {
+				f.Add("locale", "must be one of the catalog's locales")
+			}
+			ttl := defaultLinkTTL
+			if b.ExpiresIn != 0 {
+				ttl = time.Duration(b.ExpiresIn) * time.Second
+				if ttl < minLinkTTL || ttl > maxLinkTTL {
+					f.Add("expiresIn", fmt.Sprintf("must be between %d and %d seconds", int(minLinkTTL.Seconds()), int(maxLinkTTL.Seconds())))
+				}
+			}
+			if err := f.Err(); err != nil {
+				return nil, err
+			}
+			p, err := a.app.Resolve(ctx, r.tenant, ref)
+			if err != nil {
+				return nil, err
+			}
+			now := a.now().UTC()
+			exp := now.Add(ttl).Truncate(time.Second)
+			token, err := a.links.Sign(portallink.Claims{
+				Tenant: r.tenant, ProfileID: p.ID, Topic: b.Topic, Locale: b.Locale,
+				IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), Nonce: app.NewID(""),
+			})
+			if err != nil {
+				return nil, err
+			}
+			base := a.portalBase
+			if base == "" {
+				base = "https://" + r.ev.RequestContext.DomainName + "/portal"
+			}
+			body := map[string]any{"url": base + "/t/" + url.PathEscape(token), "expiresAt": exp, "profileId": p.ID}
+			resp := &response{status: 201, body: body}
+			if r.idemKey != "" {
+				rec, err := r.record(resp)
+				if err != nil {
+					return nil, err
+				}
+				if err := a.app.PutRecord(ctx, r.tenant, rec); err != nil {
+					return nil, err
+				}
+			}
+			return resp, nil
+		}}.handler()
+}

@@ -1,0 +1,349 @@
+// Package httpapi is the brand API's edge: it turns API Gateway v2 events into use-case
+// calls and results or errors into JSON and RFC 9457 problem responses. It is the one
+// place where error codes become HTTP statuses. A handler never returns an error and never
+// panics: every failure becomes a problem response, 5xx only for our own faults.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/authorizer"
+	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/ledger"
+)
+
+// Handler is the Lambda handler of one HTTP API route (payload format 2.0).
+type Handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Body size limits. API Gateway itself stops at 10 MB; ours are far smaller.
+const (
+	smallBody    = 64 << 10
+	catalogBody  = 512 << 10
+	checkBodyMax = 256 << 10
+)
+
+// route is one endpoint's policy and its work.
+type route struct {
+	api        *API
+	scope      apikey.Scope
+	maxBody    int
+	hasBody    bool
+	idempotent bool
+	serve      func(context.Context, *request) (*response, error)
+}
+
+// request is what a route's work sees.
+type request struct {
+	ev        events.APIGatewayV2HTTPRequest
+	tenant    string
+	keyID     string
+	requestID string
+	body      []byte
+	idemKey   string // digest of the scoped Idempotency-Key, "" without one
+	idemPrint string
+}
+
+// response is what a route's work returns.
+type response struct {
+	status  int
+	body    any
+	headers map[string]string
+}
+
+type problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail,omitempty"`
+	Instance  string            `json:"instance,omitempty"`
+	Errors    []errs.FieldError `json:"errors,omitempty"`
+	RequestID string            `json:"requestId,omitempty"`
+}
+
+// status maps the error vocabulary to HTTP, in this one place.
+func status(c errs.Code) int {
+	switch c {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.PreconditionFailed:
+		return http.StatusPreconditionFailed
+	case errs.Unauthorized:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.UnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case errs.TooManyRequests:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// handler wraps a route with authentication context, scope, body and idempotency handling,
+// logging and panic recovery.
+func (rt route) handler() Handler {
+	log := rt.api.log
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (out events.APIGatewayV2HTTPResponse, _ error) {
+		start := time.Now()
+		r := &request{ev: ev, requestID: ev.RequestContext.RequestID}
+		log := log.With("requestId", r.requestID, "route", ev.RouteKey)
+		defer func() {
+			if p := recover(); p != nil {
+				log.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
+				out = problemResponse(r, errs.E(errs.Internal, "internal error"))
+			}
+			log.InfoContext(ctx, "request", "tenant", r.tenant, "keyId", r.keyID, "status", out.StatusCode,
+				"ms", time.Since(start).Milliseconds())
+		}()
+		resp, err := rt.run(ctx, r)
+		if err != nil {
+			if errs.CodeOf(err) == errs.Internal {
+				log.ErrorContext(ctx, "request failed", "tenant", r.tenant, "err", err)
+			}
+			return problemResponse(r, err), nil
+		}
+		return encode(r, resp), nil
+	}
+}
+
+func (rt route) run(ctx context.Context, r *request) (*response, error) {
+	lambdaCtx := r.ev.RequestContext.Authorizer
+	if lambdaCtx == nil || lambdaCtx.Lambda == nil {
+		return nil, errs.E(errs.Unauthorized, "an API key is required")
+	}
+	r.tenant, _ = lambdaCtx.Lambda[authorizer.CtxTenant].(string)
+	r.keyID, _ = lambdaCtx.Lambda[authorizer.CtxKeyID].(string)
+	scopes, _ := lambdaCtx.Lambda[authorizer.CtxScopes].(string)
+	granted, ok := apikey.ParseScopes(scopes)
+	if !apikey.ValidTenant(r.tenant) || r.keyID == "" || !ok {
+		return nil, errs.E(errs.Unauthorized, "an API key is required")
+	}
+	if !apikey.Allows(granted, rt.scope) {
+		return nil, errs.E(errs.Forbidden, fmt.Sprintf("this API key lacks the %s scope", rt.scope))
+	}
+	if err := rt.readBody(r); err != nil {
+		return nil, err
+	}
+	if rt.idempotent {
+		if resp, err := rt.replay(ctx, r); resp != nil || err != nil {
+			return resp, err
+		}
+	}
+	resp, err := rt.serve(ctx, r)
+	if errors.Is(err, errs.ErrReplay) && r.idemKey != "" {
+		// A concurrent request with the same key committed first: answer as it did.
+		return rt.replay(ctx, r)
+	}
+	return resp, err
+}
+
+func (rt route) readBody(r *request) error {
+	body := []byte(r.ev.Body)
+	if r.ev.IsBase64Encoded {
+		if base64.StdEncoding.DecodedLen(len(r.ev.Body)) > rt.maxBody+3 {
+			return errs.E(errs.TooLarge, fmt.Sprintf("the body must be at most %d bytes", rt.maxBody))
+		}
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(r.ev.Body); err != nil {
+			return errs.E(errs.Invalid, "the body is not valid base64")
+		}
+	}
+	if len(body) > rt.maxBody {
+		return errs.E(errs.TooLarge, fmt.Sprintf("the body must be at most %d bytes", rt.maxBody))
+	}
+	if !rt.hasBody {
+		if len(bytes.TrimSpace(body)) > 0 {
+			return errs.E(errs.Invalid, "this endpoint takes no body")
+		}
+		return nil
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errs.E(errs.Invalid, "a JSON body is required")
+	}
+	mt, _, err := mime.ParseMediaType(r.header("content-type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return errs.E(errs.UnsupportedMedia, "the body must be application/json")
+	}
+	r.body = body
+	return nil
+}
+
+// replay answers from a stored idempotency record, if one exists for this request's key.
+func (rt route) replay(ctx context.Context, r *request) (*response, error) {
+	key := r.header("idempotency-key")
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > 255 || strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return nil, errs.Field("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+	}
+	r.idemKey = digest(r.keyID, r.ev.RequestContext.HTTP.Method, r.ev.RawPath, key)
+	r.idemPrint = digest(string(r.body), r.header("if-match"))
+	rec, err := rt.api.app.Record(ctx, r.tenant, r.idemKey)
+	if errs.CodeOf(err) == errs.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.Fingerprint != r.idemPrint {
+		return nil, errs.E(errs.Conflict, "this Idempotency-Key was used with a different request")
+	}
+	h := map[string]string{"Idempotent-Replayed": "true"}
+	for _, kv := range rec.Headers {
+		h[kv[0]] = kv[1]
+	}
+	return &response{status: rec.Status, body: json.RawMessage(rec.Body), headers: h}, nil
+}
+
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// record turns a response into an idempotency record.
+func (r *request) record(resp *response) (*app.Record, error) {
+	b, err := json.Marshal(resp.body)
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	rec := &app.Record{Key: r.idemKey, Fingerprint: r.idemPrint, Status: resp.status, Body: b, CreatedAt: time.Now().UTC()}
+	for k, v := range resp.headers {
+		rec.Headers = append(rec.Headers, [2]string{k, v})
+	}
+	return rec, nil
+}
+
+// write returns the app.Write for this request; render builds the response the use case's
+// result will get, so that it can be stored with the change for replays.
+func (r *request) write(ifMatch *int64, render func(app.Result) *response) app.Write {
+	w := app.Write{Actor: ledger.Actor{Kind: ledger.ActorAPIKey, ID: r.keyID}, RequestID: r.requestID, IfMatch: ifMatch}
+	if r.idemKey != "" {
+		w.Render = func(res app.Result) (*app.Record, error) { return r.record(render(res)) }
+	}
+	return w
+}
+
+func (r *request) header(name string) string { return r.ev.Headers[name] }
+
+// ifMatch parses If-Match: a strong ETag "<n>" (as we send it), W/"<n>" or "*".
+func (r *request) ifMatch() (*int64, error) {
+	h := strings.TrimSpace(r.header("if-match"))
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	v, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
+	if err != nil || v < 1 {
+		return nil, errs.Field("If-Match", `must be an ETag from this API, such as "3"`)
+	}
+	return &v, nil
+}
+
+// decode reads the JSON body strictly: unknown fields, wrong types, trailing data and
+// malformed JSON are all Invalid, naming the field where one is known.
+func (r *request) decode(v any) error {
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		return errs.E(errs.Invalid, "the body holds more than one JSON value")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr == nil {
+			return errs.E(errs.Invalid, "the body holds more than one JSON value")
+		}
+		return nil
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return errs.E(errs.Invalid, fmt.Sprintf("the body is not valid JSON (at byte %d)", syn.Offset))
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return errs.Field(field, "must be "+jsonType(typ.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errs.Field(name, "is not a known field")
+	case errors.Is(err, io.EOF) || strings.Contains(err.Error(), "unexpected EOF"):
+		return errs.E(errs.Invalid, "the body is not valid JSON (it ends too early)")
+	}
+	return errs.E(errs.Invalid, "the body is not valid JSON")
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "int", "int64", "int32", "float64", "uint", "uint64":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	return "of another type"
+}
+
+func encode(r *request, resp *response) events.APIGatewayV2HTTPResponse {
+	b, err := json.Marshal(resp.body)
+	if err != nil {
+		return problemResponse(r, fmt.Errorf("encode response: %w", err))
+	}
+	h := map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}
+	for k, v := range resp.headers {
+		h[k] = v
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: resp.status, Headers: h, Body: string(b)}
+}
+
+func problemResponse(r *request, err error) events.APIGatewayV2HTTPResponse {
+	e, ok := errs.As(err)
+	if !ok || e.Code == errs.Internal {
+		e = errs.E(errs.Internal, "an internal error occurred; retry later or quote the requestId")
+	}
+	st := status(e.Code)
+	p := problem{
+		Type: "/problems/" + string(e.Code), Title: http.StatusText(st), Status: st, Detail: e.Message,
+		Instance: r.ev.RawPath, Errors: e.Fields, RequestID: r.requestID,
+	}
+	b, _ := json.Marshal(p)
+	h := map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store"}
+	if st == http.StatusUnauthorized {
+		h["WWW-Authenticate"] = `Bearer realm="living-profile"`
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: st, Headers: h, Body: string(b)}
+}

@@ -1,0 +1,78 @@
+// Package ledger is the append-only, per-person consent ledger. Events are chained by
+// SHA-256: each event's hash covers its content and its predecessor's hash, so changing,
+// removing or reordering any stored event breaks verification from that point on.
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Actor kinds: who made a change.
+const (
+	ActorAPIKey   = "api_key"  // a brand system, ID is the API key id
+	ActorPortal   = "portal"   // the person in the hosted portal
+	ActorSync     = "sync"     // an inbound sync, ID is the source system
+	ActorOperator = "operator" // an operator command
+	ActorSystem   = "system"   // the product itself (expiry, jobs)
+)
+
+// Actor says who or what made a change. It never holds personal data.
+type Actor struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id,omitempty"`
+}
+
+// Event is one immutable ledger entry.
+type Event struct {
+	ID        string    `json:"id"`
+	Tenant    string    `json:"tenant"`
+	ProfileID string    `json:"profileId"`
+	Seq       int64     `json:"seq"`
+	Type      string    `json:"type"`
+	At        time.Time `json:"at"`
+	Actor     Actor     `json:"actor"`
+	RequestID string    `json:"requestId,omitempty"`
+	// Subject names what changed within the profile: a purpose, a topic, an identity type.
+	Subject       string          `json:"subject,omitempty"`
+	NoticeVersion int             `json:"noticeVersion,omitempty"`
+	LegalBasis    string          `json:"legalBasis,omitempty"`
+	Old           json.RawMessage `json:"old,omitempty"`
+	New           json.RawMessage `json:"new,omitempty"`
+	PrevHash      string          `json:"prevHash"`
+	Hash          string          `json:"hash"`
+}
+
+// digest hashes the event's content with Hash cleared. json.Marshal of a struct is
+// deterministic (field order, sorted map keys), and Old/New are stored byte-for-byte.
+func digest(e Event) string {
+	e.Hash = ""
+	e.At = e.At.UTC()
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Only Old/New can fail to marshal, and they are valid JSON by construction.
+		panic("ledger: event does not marshal: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Seal links e after prevHash and sets its hash.
+func Seal(prevHash string, e *Event) {
+	e.PrevHash = prevHash
+	e.Hash = digest(*e)
+}
+
+// Verify checks that events, in sequence order, chain from prevHash. It returns the
+// sequence number of the first event that does not verify, or 0 if all do.
+func Verify(prevHash string, events []Event) (brokenAt int64) {
+	for _, e := range events {
+		if e.PrevHash != prevHash || digest(e) != e.Hash {
+			return e.Seq
+		}
+		prevHash = e.Hash
+	}
+	return 0
+}

@@ -1,0 +1,16 @@
+// Package wire is the composition root shared by every Lambda function and the local stack:
+// it builds each function's handler from its environment, so that the deployed binary and
+// the local stack run the same code.
+package wire
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// HTTPHandler is the handler of one HTTP API route (payload format 2.0).
+type HTTPHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// AuthorizerHandler is the HTTP API Lambda authorizer (payload format 2.0, simple responses).
+type AuthorizerHandler = func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error)
