@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,10 +47,10 @@ type Config struct {
 	// handler.
 	Authorizers map[string]wire.AuthorizerHandler
 
-	// Region, AccountID and APIID appear in the events (routeArn, requestContext); they
-	// default to "eu-central-1", "000000000000" and "local".
+	// Region, AccountID and APIID appear in the events (routeArn, requestContext, function
+	// ARNs); they default to "eu-central-1", "000000000000" and "local".
 	Region, AccountID, APIID string
-	// Logger receives the access log and handler failures; it defaults to slog.Default().
+	// Logger receives the access log and invocation failures; it defaults to slog.Default().
 	Logger *slog.Logger
 }
 
@@ -62,10 +64,10 @@ type Server struct {
 	log     *slog.Logger
 }
 
-// New checks cfg and builds the server. It fails when a route has no handler, a handler has
-// no route, a route uses an authorizer that is unknown, lacks a handler or is not a payload
-// 2.0 authorizer with simple responses, a route is not payload format 2.0, a path template
-// is malformed, or two routes have the same route key.
+// New checks cfg and builds the server. It fails, naming every problem, when a route has no
+// handler, a handler or authorizer handler serves no route, a route uses an authorizer that
+// is unknown, lacks a handler or is not payload 2.0 with simple responses, a route is not
+// payload format 2.0, a path template is malformed, or two routes have the same route key.
 func New(cfg Config) (*Server, error) {
 	s := &Server{
 		stage:   "$default",
@@ -90,7 +92,6 @@ func New(cfg Config) (*Server, error) {
 	var errs []error
 	auths := map[string]*authorizer{}
 	usedHandlers := map[string]bool{}
-	usedAuthorizers := map[string]bool{}
 	keys := map[string]string{}
 	for _, f := range cfg.Functions {
 		if len(f.Routes) == 0 {
@@ -103,12 +104,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		usedHandlers[f.LogicalID] = true
 		for _, r := range f.Routes {
-			rt, err := s.newRoute(f, h, r)
+			rt, err := newRoute(f, h, r)
 			if err == nil && r.Authorizer != template.NoAuthorizer {
-				rt.auth, err = s.authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
-				if rt.auth != nil {
-					usedAuthorizers[rt.auth.fn.LogicalID] = true
-				}
+				rt.auth, err = authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("function %s route %s: %w", f.LogicalID, r.Key(), err))
@@ -122,12 +120,16 @@ func New(cfg Config) (*Server, error) {
 			s.routes = append(s.routes, rt)
 		}
 	}
-	for id := range cfg.Handlers {
+	usedAuthorizers := map[string]bool{}
+	for _, a := range auths {
+		usedAuthorizers[a.fn.LogicalID] = true
+	}
+	for _, id := range slices.Sorted(maps.Keys(cfg.Handlers)) {
 		if !usedHandlers[id] {
 			errs = append(errs, fmt.Errorf("handler for %s, which has no routes", id))
 		}
 	}
-	for id := range cfg.Authorizers {
+	for _, id := range slices.Sorted(maps.Keys(cfg.Authorizers)) {
 		if !usedAuthorizers[id] {
 			errs = append(errs, fmt.Errorf("authorizer handler for %s, which no route uses", id))
 		}
@@ -139,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) newRoute(f template.Function, h wire.HTTPHandler, r template.Route) (*route, error) {
+func newRoute(f template.Function, h wire.HTTPHandler, r template.Route) (*route, error) {
 	if r.PayloadFormatVersion != "2.0" {
 		return nil, fmt.Errorf("payload format %q: only 2.0 is emulated", r.PayloadFormatVersion)
 	}
@@ -155,7 +157,7 @@ func (s *Server) newRoute(f template.Function, h wire.HTTPHandler, r template.Ro
 	return rt, nil
 }
 
-func (s *Server) authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
+func authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
 	handlers map[string]wire.AuthorizerHandler, built map[string]*authorizer,
 ) (*authorizer, error) {
 	if a, ok := built[name]; ok {
@@ -320,7 +322,28 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 		writeMessage(w, http.StatusForbidden, "Forbidden")
 		return nil, false
 	}
-	return resp.Context, true
+	// The deployed function receives the context as JSON: numbers become float64 and slices
+	// []any. Round-tripping it here makes the local handler see exactly those types.
+	lambdaCtx, err := viaJSON(resp.Context)
+	if err != nil {
+		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.LogicalID, fmt.Errorf("authorizer context: %w", err))
+		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
+		return nil, false
+	}
+	return lambdaCtx, true
+}
+
+func viaJSON(m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	err = json.Unmarshal(b, &out)
+	return out, err
 }
 
 // lambdaContext gives a handler what the Lambda runtime gives it: a deadline at the function's

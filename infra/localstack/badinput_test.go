@@ -117,8 +117,9 @@ func TestBadInput(t *testing.T) {
 				{"bad Idempotency-Key", rt.valid, "Idempotency-Key", 400, map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}},
 			}
 			for _, c := range cases {
-				if c.field == "If-Match" && (rt.method == "POST") {
-					continue
+				if (c.field == "If-Match" || c.field == "Idempotency-Key") && rt.name == "check" ||
+					c.field == "If-Match" && rt.method == "POST" {
+					continue // reads take neither
 				}
 				t.Run(c.name, func(t *testing.T) {
 					p := isProblem(t, send("admin", c.body, c.headers))

@@ -17,6 +17,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/aws/smithy-go/middleware"
+
 	"github.com/livingprofile/livingprofile/infra/apigw"
 	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/template"
@@ -37,6 +39,8 @@ type Options struct {
 	// PortalBaseURL overrides where portal links point; empty points them at this server.
 	PortalBaseURL string
 	Log           *slog.Logger
+	// APIOptions are added to the SDK clients the handlers use (benchmarks count requests).
+	APIOptions []func(*middleware.Stack) error
 }
 
 // Stack is a running local product.
@@ -95,7 +99,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	for k, v := range template.PseudoParameters(o.StackName, aws.AWS.Region, "000000000000") {
 		params[k] = v
 	}
-	handlers := map[string]any{}
+	cfg := apigw.Config{API: tpl.HTTPAPI, Functions: tpl.Functions, Handlers: map[string]wire.HTTPHandler{},
+		Authorizers: map[string]wire.AuthorizerHandler{}, Region: aws.AWS.Region, Logger: o.Log}
+	handlerAWS := aws.AWS.Copy()
+	handlerAWS.APIOptions = append(handlerAWS.APIOptions, o.APIOptions...)
 	for _, fn := range tpl.Functions {
 		env, err := tpl.Environment(fn, s.Physical.Refs(), params)
 		if err != nil {
@@ -104,13 +111,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if s.Table == "" {
 			s.Table = env["TABLE_NAME"]
 		}
-		h, err := wire.Build(ctx, fn.LogicalID, func(k string) string { return env[k] }, aws.AWS, o.Log)
+		h, err := wire.Build(ctx, fn.LogicalID, func(k string) string { return env[k] }, handlerAWS, o.Log)
 		if err != nil {
 			return fail(fmt.Errorf("build %s: %w", fn.LogicalID, err))
 		}
-		handlers[fn.LogicalID] = h
+		switch h := h.(type) {
+		case wire.HTTPHandler:
+			cfg.Handlers[fn.LogicalID] = h
+		case wire.AuthorizerHandler:
+			cfg.Authorizers[fn.LogicalID] = h
+		default:
+			return fail(fmt.Errorf("%s: handler of type %T is neither HTTP nor authorizer", fn.LogicalID, h))
+		}
 	}
-	api, err := apigw.New(tpl, handlers, o.Log)
+	api, err := apigw.New(cfg)
 	if err != nil {
 		return fail(err)
 	}

@@ -10,9 +10,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/livingprofile/livingprofile/shared/cache"
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -67,14 +67,7 @@ type Service struct {
 	store Store
 	now   Clock
 
-	catalogTTL time.Duration
-	mu         sync.Mutex
-	catalogs   map[string]cachedCatalog
-}
-
-type cachedCatalog struct {
-	cat     *catalog.Catalog
-	fetched time.Time
+	catalogs *cache.TTL[*catalog.Catalog]
 }
 
 // New returns a Service over store. Catalogs are cached per tenant for catalogTTL, so a
@@ -83,26 +76,14 @@ func New(store Store, now Clock, catalogTTL time.Duration) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, catalogTTL: catalogTTL, catalogs: map[string]cachedCatalog{}}
+	return &Service{store: store, now: now, catalogs: cache.New[*catalog.Catalog](catalogTTL, now)}
 }
 
 // Catalog returns the tenant's catalog, from the warm cache when fresh.
 func (s *Service) Catalog(ctx context.Context, tenant string) (*catalog.Catalog, error) {
-	now := s.now()
-	s.mu.Lock()
-	c, ok := s.catalogs[tenant]
-	s.mu.Unlock()
-	if ok && now.Sub(c.fetched) < s.catalogTTL {
-		return c.cat, nil
-	}
-	cat, err := s.store.Catalog(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.catalogs[tenant] = cachedCatalog{cat: cat, fetched: now}
-	s.mu.Unlock()
-	return cat, nil
+	return s.catalogs.Get(ctx, tenant, func(ctx context.Context) (*catalog.Catalog, error) {
+		return s.store.Catalog(ctx, tenant)
+	})
 }
 
 // NewID returns a random identifier with prefix, 130 bits of entropy.

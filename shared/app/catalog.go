@@ -40,9 +40,7 @@ func (s *Service) PutCatalog(ctx context.Context, tenant string, c *catalog.Cata
 		}
 		return nil, err
 	}
-	s.mu.Lock()
-	delete(s.catalogs, tenant)
-	s.mu.Unlock()
+	s.catalogs.Forget(tenant)
 	return &next, nil
 }
 

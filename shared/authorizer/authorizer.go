@@ -8,12 +8,12 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/cache"
 	"github.com/livingprofile/livingprofile/shared/errs"
 )
 
@@ -31,24 +31,15 @@ const (
 
 // Authorizer is safe for concurrent use.
 type Authorizer struct {
-	keys Keys
-	log  *slog.Logger
-	ttl  time.Duration
-	now  func() time.Time
-
-	mu    sync.Mutex
-	cache map[string]cached
-}
-
-type cached struct {
-	key     *apikey.Key
-	fetched time.Time
+	keys  Keys
+	log   *slog.Logger
+	cache *cache.TTL[*apikey.Key]
 }
 
 // New returns an authorizer. Keys are cached in the warm container for ttl; a revoked key
 // is refused within ttl plus API Gateway's own authorizer cache time.
 func New(keys Keys, log *slog.Logger, ttl time.Duration) *Authorizer {
-	return &Authorizer{keys: keys, log: log, ttl: ttl, now: time.Now, cache: map[string]cached{}}
+	return &Authorizer{keys: keys, log: log, cache: cache.New[*apikey.Key](ttl, time.Now)}
 }
 
 // Handle answers one authorization request. It only errors when the key store fails, which
@@ -85,21 +76,7 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayV2CustomAu
 }
 
 func (a *Authorizer) key(ctx context.Context, id string) (*apikey.Key, error) {
-	now := a.now()
-	a.mu.Lock()
-	c, ok := a.cache[id]
-	a.mu.Unlock()
-	if ok && now.Sub(c.fetched) < a.ttl {
-		return c.key, nil
-	}
-	k, err := a.keys.Key(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	a.cache[id] = cached{key: k, fetched: now}
-	a.mu.Unlock()
-	return k, nil
+	return a.cache.Get(ctx, id, func(ctx context.Context) (*apikey.Key, error) { return a.keys.Key(ctx, id) })
 }
 
 func bearer(h string) (string, bool) {

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/livingprofile/livingprofile/shared/apikey"
-	"github.com/livingprofile/livingprofile/shared/errs"
 )
 
 func keyPK(id string) string { return "K#" + id }
@@ -125,10 +123,4 @@ func (st *Store) Tenant(ctx context.Context, id string) (*Tenant, error) {
 		return nil, notFound("tenant")
 	}
 	return decode[Tenant](item)
-}
-
-// IsNotFound reports whether err means an item was absent.
-func IsNotFound(err error) bool {
-	var e *errs.Error
-	return errors.As(err, &e) && e.Code == errs.NotFound
 }

@@ -77,8 +77,8 @@ func (a *API) FindProfile() Handler {
 			}
 		}
 		q := r.ev.QueryStringParameters["identity"]
-		if q == "" || strings.Contains(r.ev.RawQueryString, "identity=") && strings.Count(r.ev.RawQueryString, "identity=") > 1 {
-			return nil, errs.Field("identity", "exactly one identity=type:value is required")
+		if q == "" {
+			return nil, errs.Field("identity", "identity=type:value is required")
 		}
 		p, err := a.app.FindProfile(ctx, r.tenant, q)
 		if err != nil {

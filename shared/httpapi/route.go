@@ -162,7 +162,7 @@ func (rt route) run(ctx context.Context, r *request) (*response, error) {
 
 func (rt route) readBody(r *request) error {
 	body := []byte(r.ev.Body)
-	if r.ev.IsBase64Encoded {
+	if r.ev.IsBase64Encoded && rt.hasBody {
 		if base64.StdEncoding.DecodedLen(len(r.ev.Body)) > rt.maxBody+3 {
 			return errs.E(errs.TooLarge, fmt.Sprintf("the body must be at most %d bytes", rt.maxBody))
 		}
@@ -171,14 +171,14 @@ func (rt route) readBody(r *request) error {
 			return errs.E(errs.Invalid, "the body is not valid base64")
 		}
 	}
-	if len(body) > rt.maxBody {
-		return errs.E(errs.TooLarge, fmt.Sprintf("the body must be at most %d bytes", rt.maxBody))
-	}
 	if !rt.hasBody {
 		if len(bytes.TrimSpace(body)) > 0 {
 			return errs.E(errs.Invalid, "this endpoint takes no body")
 		}
 		return nil
+	}
+	if len(body) > rt.maxBody {
+		return errs.E(errs.TooLarge, fmt.Sprintf("the body must be at most %d bytes", rt.maxBody))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errs.E(errs.Invalid, "a JSON body is required")

@@ -73,6 +73,7 @@ func ParseIdentity(cat *catalog.Catalog, s string) (Identity, string) {
 }
 
 func normalizeEmail(s string) (string, bool) {
+	s = strings.ToLower(s) // first: lower case can take more bytes, and the limits apply to the result
 	if len(s) < 3 || len(s) > 254 {
 		return "", false
 	}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// devRun is one run of the built dev command.
+type devRun struct {
+	cmd  *exec.Cmd
+	info Info
+	logs *bytes.Buffer
+}
+
+func startDev(t *testing.T, bin, dataDir, out string) *devRun {
+	t.Helper()
+	// A restart reuses the key in the file it finds, then rewrites the file: wait for new content.
+	prev, _ := os.ReadFile(out)
+	logs := &bytes.Buffer{}
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-out", out)
+	cmd.Env = append(os.Environ(), "KUMO_DATA_DIR="+dataDir, "KUMO_PERSIST_FLUSH_INTERVAL_MS=100", "LP_ENDPOINT=")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &devRun{cmd: cmd, logs: logs}
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(out); err == nil && !bytes.Equal(b, prev) && json.Unmarshal(b, &r.info) == nil && r.info.APIKey != "" {
+			return r
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	t.Fatalf("dev did not write %s in time:\n%s", out, logs)
+	return nil
+}
+
+func (r *devRun) stop(t *testing.T) {
+	t.Helper()
+	_ = r.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = r.cmd.Process.Kill()
+		t.Fatalf("dev did not stop on SIGINT:\n%s", r.logs)
+	}
+}
+
+func (r *devRun) call(t *testing.T, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), method, r.info.APIBaseURL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+r.info.APIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, m
+}
+
+// TestDevQuickStart runs the built `make dev` command as the README does: with the key from
+// .local/dev.json a client creates a profile, grants and withdraws a consent, subscribes,
+// gets the right check answers and finds every change in the ledger; after a restart the
+// data and the key are still there.
+func TestDevQuickStart(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dev")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build dev: %v\n%s", err, out)
+	}
+	data, out := filepath.Join(dir, "kumo"), filepath.Join(dir, "dev.json")
+	run := startDev(t, bin, data, out)
+	info := run.info
+	if info.EmulatorEndpoint == "" || info.Table == "" || info.PortalLink == "" || info.DemoProfileID == "" {
+		t.Fatalf("dev.json lacks fields: %+v", info)
+	}
+	st, p := run.call(t, "POST", "/v1/profiles", map[string]any{"identities": []map[string]string{{"type": "email", "value": "quick@example.com"}}})
+	if st != 201 {
+		t.Fatalf("create: %d %v", st, p)
+	}
+	id := p["id"].(string)
+	steps := []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{"PUT", "/v1/profiles/" + id + "/consents/marketing", map[string]any{"status": "granted", "noticeVersion": 2}, 200},
+		{"PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", map[string]any{"status": "subscribed"}, 200},
+	}
+	for _, s := range steps {
+		if st, body := run.call(t, s.method, s.path, s.body); st != s.want {
+			t.Fatalf("%s %s: %d %v", s.method, s.path, st, body)
+		}
+	}
+	checkIs := func(r *devRun, allowed bool, reason string) {
+		t.Helper()
+		st, c := r.call(t, "POST", "/v1/consent-checks", map[string]any{
+			"identity": map[string]string{"type": "email", "value": "quick@example.com"}, "topic": "newsletter", "channel": "email"})
+		if st != 200 || c["allowed"] != allowed || c["reason"] != reason {
+			t.Fatalf("check: %d %v, want %v %s", st, c, allowed, reason)
+		}
+	}
+	checkIs(run, true, "allowed")
+	if st, body := run.call(t, "PUT", "/v1/profiles/"+id+"/consents/marketing", map[string]any{"status": "withdrawn", "noticeVersion": 2}); st != 200 {
+		t.Fatalf("withdraw: %d %v", st, body)
+	}
+	checkIs(run, false, "consent_withdrawn")
+	_, evs := run.call(t, "GET", "/v1/profiles/"+id+"/events", nil)
+	var types []string
+	for _, e := range evs["events"].([]any) {
+		types = append(types, e.(map[string]any)["type"].(string))
+	}
+	if fmt.Sprint(types) != "[profile.created identity.added consent.changed subscription.changed consent.changed]" ||
+		evs["chain"].(map[string]any)["verified"] != true {
+		t.Fatalf("ledger: %v %v", types, evs["chain"])
+	}
+	run.stop(t)
+
+	again := startDev(t, bin, data, out)
+	defer again.stop(t)
+	if again.info.APIKey != info.APIKey || again.info.DemoProfileID != info.DemoProfileID {
+		t.Fatalf("restart changed the demo key or customer: %+v vs %+v", again.info, info)
+	}
+	checkIs(again, false, "consent_withdrawn")
+	if st, p := again.call(t, "GET", "/v1/profiles/"+id, nil); st != 200 || p["version"] != float64(4) {
+		t.Fatalf("after restart: %d %v", st, p)
+	}
+}
