@@ -101,8 +101,8 @@ func emulatorConfig(endpoint, region string) aws.Config {
 		BaseEndpoint: aws.String(endpoint),
 		// Emulators implement the classic Content-MD5/none checksums more reliably than the
 		// SDK's newer default of flexible checksums on every request.
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+
+
 	}
 }
 

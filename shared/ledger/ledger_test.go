@@ -182,6 +182,23 @@ func TestVerifyDetectsSeqTamperedToZero(t *testing.T) {
 	}
 }
 
+// The hash covers the instant of At, not its time zone: an event sealed with a local time
+// still verifies after a store normalizes it to UTC.
+func TestVerifyIgnoresTimeZone(t *testing.T) {
+	evs := chain("", 3)
+	evs[1].At = evs[1].At.In(time.FixedZone("CEST", 2*3600))
+	ledger.Seal(evs[0].Hash, &evs[1])
+	ledger.Seal(evs[1].Hash, &evs[2])
+	evs[1].At = evs[1].At.UTC()
+	if got := ledger.Verify("", evs); got != 0 {
+		t.Errorf("Verify() = %d after moving At to UTC, want 0", got)
+	}
+	evs[1].At = evs[1].At.In(time.FixedZone("EST", -5*3600))
+	if got := ledger.Verify("", evs); got != 0 {
+		t.Errorf("Verify() = %d after moving At to EST, want 0", got)
+	}
+}
+
 // Deleting the newest events leaves a valid prefix: Verify cannot see it, only a
 // comparison with the head hash recorded on the profile can (app.Service.Events does).
 func TestVerifyTruncationNeedsHead(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
@@ -655,4 +657,51 @@ func TestCloneIsDeep(t *testing.T) {
 		len(p.Subscriptions) != 0 || len(p.Rights.Objections) != 1 {
 		t.Errorf("changing the clone changed the original: %+v", p)
 	}
+}
+
+// FuzzValidateAttribute: text attributes come back trimmed, printable and within their
+// limit, and a stored value validates to itself.
+func FuzzValidateAttribute(f *testing.F) {
+	cat := loadCatalog(f)
+	for _, s := range []struct{ name, value string }{
+		{profile.AttrGivenName, "  Anna "}, {profile.AttrFamilyName, strings.Repeat("ł", 101)},
+		{profile.AttrLocale, "pl-PL"}, {profile.AttrCountry, "PL"}, {"loyalty_tier", "gold\x00"},
+		{"birth_date", "2024-02-29"}, {"birth_date", "2023-02-29"}, {"shoe_size", "42"}, {"vip", "true"},
+		{"nope", "x"}, {profile.AttrGivenName, "\xff\xfe"}, {profile.AttrGivenName, "<script>alert(1)</script>"},
+		{"loyalty_tier", "' OR 1=1; --"}, {profile.AttrGivenName, "\u00a0\u2028Anna\u2029"},
+	} {
+		f.Add(s.name, s.value)
+	}
+	f.Fuzz(func(t *testing.T, name, value string) {
+		got, reason := profile.ValidateAttribute(cat, name, value)
+		if reason != "" {
+			if got != nil {
+				t.Fatalf("rejected (%s) but returned %#v", reason, got)
+			}
+			return
+		}
+		s, ok := got.(string)
+		if !ok {
+			t.Fatalf("string input stored as %T", got)
+		}
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+			t.Fatalf("stored %q is not printable text", s)
+		}
+		max := 1000
+		switch name {
+		case profile.AttrGivenName, profile.AttrFamilyName:
+			max = 100
+		default:
+			if a, ok := cat.Attribute(name); ok && a.MaxLength > 0 {
+				max = a.MaxLength
+			}
+		}
+		if utf8.RuneCountInString(s) > max {
+			t.Fatalf("stored %d runes, limit %d", utf8.RuneCountInString(s), max)
+		}
+		again, reason := profile.ValidateAttribute(cat, name, s)
+		if reason != "" || again != got {
+			t.Fatalf("stored value %q re-validates to %#v (%s)", s, again, reason)
+		}
+	})
 }

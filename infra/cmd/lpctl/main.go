@@ -97,10 +97,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		for i := range keys {
-			keys[i].Hash = ""
+		type view struct {
+			ID        string         `json:"id"`
+			Name      string         `json:"name"`
+			Scopes    []apikey.Scope `json:"scopes"`
+			CreatedAt time.Time      `json:"createdAt"`
+			RevokedAt *time.Time     `json:"revokedAt,omitempty"`
 		}
-		return enc.Encode(keys)
+		views := make([]view, len(keys))
+		for i, k := range keys {
+			views[i] = view{k.ID, k.Name, k.Scopes, k.CreatedAt, k.RevokedAt}
+		}
+		return enc.Encode(views)
 	case cmd == "key revoke" && len(a) == 4:
 		return st.RevokeKey(ctx, a[2], a[3], time.Now().UTC())
 	}
