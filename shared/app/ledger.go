@@ -13,7 +13,8 @@ type EventsPage struct {
 	// Next is the cursor of the following page, 0 on the last page.
 	Next int64
 	// Verified says the page's events hash-chain to their predecessor and, on the last page,
-	// to the head recorded on the profile. BrokenAt names the first event that does not.
+	// to the head recorded on the profile. When not, BrokenAt is the sequence number (as
+	// stored) of the first event that does not verify.
 	Verified bool
 	BrokenAt int64
 }
@@ -48,16 +49,21 @@ func (s *Service) Events(ctx context.Context, tenant, id string, after int64, li
 		}
 		prev, evs = evs[0].Hash, evs[1:]
 	}
-	page := EventsPage{Events: evs, BrokenAt: ledger.Verify(prev, evs)}
+	page := EventsPage{Events: evs}
+	ok, broken := ledger.Verify(prev, evs)
+	if !ok {
+		page.BrokenAt = evs[broken].Seq
+	}
 	last := after
 	if len(evs) > 0 {
 		last = evs[len(evs)-1].Seq
 	}
 	if last < p.LedgerSeq {
 		page.Next = last
-	} else if page.BrokenAt == 0 && len(evs) > 0 && evs[len(evs)-1].Hash != p.LedgerHead {
-		page.BrokenAt = last
+	} else if ok && len(evs) > 0 && evs[len(evs)-1].Hash != p.LedgerHead {
+		// The last page must end at the head the profile records, or events were cut off.
+		ok, page.BrokenAt = false, last
 	}
-	page.Verified = page.BrokenAt == 0
+	page.Verified = ok
 	return page, nil
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/livingprofile/livingprofile/shared/errs"
@@ -18,10 +19,10 @@ type Text map[string]string
 
 // In returns the text in locale, falling back to fallback and then to any text.
 func (t Text) In(locale, fallback string) string {
-	if s, ok := t[locale]; ok {
+	if s := t[locale]; s != "" {
 		return s
 	}
-	if s, ok := t[fallback]; ok {
+	if s := t[fallback]; s != "" {
 		return s
 	}
 	if keys := slices.Sorted(maps.Keys(t)); len(keys) > 0 {
@@ -159,6 +160,9 @@ var (
 // ValidID reports whether s is a well-formed catalog identifier (lower-case, starts with a letter).
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
+// StandardAttributes every profile has; a catalog declares only custom ones.
+var StandardAttributes = []string{"givenName", "familyName", "locale", "country"}
+
 // BuiltinIdentityTypes are accepted for every tenant.
 var BuiltinIdentityTypes = []string{"email", "phone", "customer_id"}
 
@@ -189,6 +193,9 @@ func (c *Catalog) Validate() error {
 			}
 			if len(s) > MaxTextLen {
 				f.Add(field+"."+l, "is too long")
+			}
+			if strings.TrimSpace(s) == "" {
+				f.Add(field+"."+l, "must not be empty")
 			}
 		}
 	}
@@ -270,6 +277,9 @@ func (c *Catalog) Validate() error {
 			}
 		}
 		for j, fr := range t.Frequencies {
+			if slices.Contains(t.Frequencies[:j], fr) {
+				f.Add(fmt.Sprintf("%s.frequencies[%d]", ft, j), "is a duplicate")
+			}
 			if !ValidID(fr) {
 				f.Add(fmt.Sprintf("%s.frequencies[%d]", ft, j), "must match ^[a-z][a-z0-9_-]{0,63}$")
 			}
@@ -283,6 +293,9 @@ func (c *Catalog) Validate() error {
 		fa := fmt.Sprintf("attributes[%d]", i)
 		if !ValidID(a.Name) {
 			f.Add(fa+".name", "must match ^[a-z][a-z0-9_-]{0,63}$")
+		}
+		if slices.Contains(StandardAttributes, a.Name) {
+			f.Add(fa+".name", "is a standard attribute")
 		}
 		if seenAttr[a.Name] {
 			f.Add(fa+".name", "is a duplicate")
@@ -302,6 +315,9 @@ func (c *Catalog) Validate() error {
 		f.Add("identityTypes", fmt.Sprintf("must have at most %d entries", MaxIDTypes))
 	}
 	for i, t := range c.IdentityTypes {
+		if slices.Contains(c.IdentityTypes[:i], t) {
+			f.Add(fmt.Sprintf("identityTypes[%d]", i), "is a duplicate")
+		}
 		if !ValidID(t) || slices.Contains(BuiltinIdentityTypes, t) {
 			f.Add(fmt.Sprintf("identityTypes[%d]", i), "must be a new lower-case identifier, not email, phone or customer_id")
 		}

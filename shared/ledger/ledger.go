@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -59,20 +60,25 @@ func digest(e Event) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Seal links e after prevHash and sets its hash.
+// Seal links e after prevHash and sets its hash. Strings are made valid UTF-8 first: JSON
+// would otherwise store them differently from how they were hashed.
 func Seal(prevHash string, e *Event) {
+	for _, f := range []*string{&e.ID, &e.Tenant, &e.ProfileID, &e.Type, &e.Actor.Kind, &e.Actor.ID, &e.RequestID, &e.Subject, &e.LegalBasis} {
+		*f = strings.ToValidUTF8(*f, "\uFFFD")
+	}
 	e.PrevHash = prevHash
 	e.Hash = digest(*e)
 }
 
-// Verify checks that events, in sequence order, chain from prevHash. It returns the
-// sequence number of the first event that does not verify, or 0 if all do.
-func Verify(prevHash string, events []Event) (brokenAt int64) {
-	for _, e := range events {
-		if e.PrevHash != prevHash || digest(e) != e.Hash {
-			return e.Seq
+// Verify checks that events, in order, chain from prevHash with consecutive sequence
+// numbers. It reports whether all do and, if not, the position (0-based) of the first
+// event that does not.
+func Verify(prevHash string, events []Event) (ok bool, brokenAt int) {
+	for i, e := range events {
+		if e.PrevHash != prevHash || digest(e) != e.Hash || e.Seq < 1 || (i > 0 && e.Seq != events[i-1].Seq+1) {
+			return false, i
 		}
 		prevHash = e.Hash
 	}
-	return 0
+	return true, -1
 }

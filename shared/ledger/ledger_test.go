@@ -68,14 +68,14 @@ func TestSealSetsChain(t *testing.T) {
 func TestVerifyIntact(t *testing.T) {
 	for _, anchor := range []string{"", chain("", 1)[0].Hash} {
 		evs := chain(anchor, 5)
-		if got := ledger.Verify(anchor, evs); got != 0 {
+		if got := verify(anchor, evs); got != 0 {
 			t.Errorf("Verify(anchor %q) = %d, want 0", anchor, got)
 		}
 		// A page that starts mid-chain verifies from its predecessor's hash.
-		if got := ledger.Verify(evs[1].Hash, evs[2:]); got != 0 {
+		if got := verify(evs[1].Hash, evs[2:]); got != 0 {
 			t.Errorf("Verify of a later page = %d, want 0", got)
 		}
-		if got := ledger.Verify(anchor, nil); got != 0 {
+		if got := verify(anchor, nil); got != 0 {
 			t.Errorf("Verify(no events) = %d, want 0", got)
 		}
 	}
@@ -139,7 +139,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			ins := ledger.Event{Seq: 100, Type: "consent.changed", At: t0, Subject: "marketing", New: json.RawMessage(`{"status":"granted"}`)}
 			ledger.Seal(e[1].Hash, &ins)
 			return slices.Insert(e, 2, ins)
-		}, 3},
+		}, 100}, // the sequence gap exposes the inserted event itself
 		// Re-sealing one tampered event hides it from itself but not from its successor.
 		{"tampered and resealed", "", func(e []ledger.Event) []ledger.Event {
 			e[2].New = json.RawMessage(`{"status":"withdrawn"}`)
@@ -150,7 +150,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := tt.edit(chain("", n))
-			if got := ledger.Verify(tt.anchor, evs); got != tt.want {
+			if got := verify(tt.anchor, evs); got != tt.want {
 				t.Errorf("Verify() = %d, want %d", got, tt.want)
 			}
 		})
@@ -175,7 +175,7 @@ func TestVerifyDetectsSeqTamperedToZero(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ledger.Verify("", tt.edit(chain("", 5))); got == 0 {
+			if got := verify("", tt.edit(chain("", 5))); got == 0 {
 				t.Errorf("Verify() = 0 (intact) for a tampered chain")
 			}
 		})
@@ -190,11 +190,11 @@ func TestVerifyIgnoresTimeZone(t *testing.T) {
 	ledger.Seal(evs[0].Hash, &evs[1])
 	ledger.Seal(evs[1].Hash, &evs[2])
 	evs[1].At = evs[1].At.UTC()
-	if got := ledger.Verify("", evs); got != 0 {
+	if got := verify("", evs); got != 0 {
 		t.Errorf("Verify() = %d after moving At to UTC, want 0", got)
 	}
 	evs[1].At = evs[1].At.In(time.FixedZone("EST", -5*3600))
-	if got := ledger.Verify("", evs); got != 0 {
+	if got := verify("", evs); got != 0 {
 		t.Errorf("Verify() = %d after moving At to EST, want 0", got)
 	}
 }
@@ -205,7 +205,7 @@ func TestVerifyTruncationNeedsHead(t *testing.T) {
 	evs := chain("", 5)
 	head := evs[4].Hash
 	cut := evs[:3]
-	if got := ledger.Verify("", cut); got != 0 {
+	if got := verify("", cut); got != 0 {
 		t.Fatalf("Verify(prefix) = %d, want 0", got)
 	}
 	if cut[len(cut)-1].Hash == head {
@@ -217,7 +217,7 @@ func TestVerifyTruncationNeedsHead(t *testing.T) {
 	for i := 2; i < len(evs); i++ {
 		ledger.Seal(evs[i-1].Hash, &evs[i])
 	}
-	if got := ledger.Verify("", evs); got != 0 {
+	if got := verify("", evs); got != 0 {
 		t.Fatalf("Verify(resealed) = %d, want 0", got)
 	}
 	if evs[4].Hash == head {
@@ -263,12 +263,12 @@ func TestJSONRoundTrip(t *testing.T) {
 				}
 				back = append(back, got)
 			}
-			if got := ledger.Verify("", back); got != 0 {
+			if got := verify("", back); got != 0 {
 				t.Errorf("Verify(after JSON round trip) = %d, want 0", got)
 			}
 			// And tampering after the round trip is still caught.
 			back[1].Actor.ID = "kother"
-			if got := ledger.Verify("", back); got != 2 {
+			if got := verify("", back); got != 2 {
 				t.Errorf("Verify(tampered after round trip) = %d, want 2", got)
 			}
 		})
@@ -319,13 +319,26 @@ func FuzzSealedEventJSONRoundTrip(f *testing.F) {
 			}
 			back = append(back, got)
 		}
-		if got := ledger.Verify(prev, back); got != 0 {
+		if got := verify(prev, back); got != 0 {
 			t.Fatalf("Verify after JSON round trip = %d, want 0 (subject %q, type %q, request %q)", got, subject, typ, requestID)
 		}
 		// The content is covered by the hash.
 		back[0].Subject += "x"
-		if got := ledger.Verify(prev, back); got != 1 {
+		if got := verify(prev, back); got != 1 {
 			t.Fatalf("Verify with changed subject = %d, want 1", got)
 		}
 	})
+}
+
+// verify adapts ledger.Verify to the sequence number of the first broken event: 0 when
+// the chain is intact, -1 when the broken event's sequence number is itself 0.
+func verify(prev string, evs []ledger.Event) int64 {
+	ok, i := ledger.Verify(prev, evs)
+	switch {
+	case ok:
+		return 0
+	case evs[i].Seq == 0:
+		return -1
+	}
+	return evs[i].Seq
 }

@@ -84,16 +84,14 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, ErrInvalid
 	}
-	got, err := b64.DecodeString(sig)
-	if err != nil {
-		return Claims{}, ErrInvalid
-	}
 	var c Claims
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return Claims{}, ErrInvalid
 	}
 	for _, k := range s.keys {
-		if k.ID == c.KeyID && hmac.Equal(got, mac(k.Secret, p)) {
+		// Compare the encoded form: decoding would accept non-canonical spellings of the
+		// same signature, making one link many tokens.
+		if k.ID == c.KeyID && hmac.Equal([]byte(sig), []byte(b64.EncodeToString(mac(k.Secret, p)))) {
 			if now.Unix() >= c.ExpiresAt {
 				return Claims{}, ErrInvalid
 			}

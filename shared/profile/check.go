@@ -10,7 +10,7 @@ import (
 // Reason is the machine-readable answer to a consent check.
 type Reason string
 
-// The reasons, in the order Decide applies them.
+// The reasons a check can give.
 const (
 	ReasonAllowed                 Reason = "allowed"
 	ReasonNoProfile               Reason = "no_profile"

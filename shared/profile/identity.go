@@ -57,7 +57,7 @@ func NormalizeIdentity(cat *catalog.Catalog, typ, value string) (Identity, strin
 		return Identity{Type: typ, Value: v}, ""
 	default:
 		if value == "" || len(value) > 128 {
-			return Identity{}, "must be 1 to 128 characters"
+			return Identity{}, "must be 1 to 128 bytes of UTF-8"
 		}
 		return Identity{Type: typ, Value: value}, ""
 	}

@@ -20,7 +20,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/seed"
 	"github.com/livingprofile/livingprofile/shared/apikey"
@@ -78,16 +77,8 @@ func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) er
 	fmt.Printf("\nLiving Profile is running.\n%s\n\nTry:\n  curl -H 'Authorization: Bearer %s' %s/v1/profiles/%s\n\nWritten to %s. Ctrl-C stops.\n",
 		b, info.APIKey, info.APIBaseURL, info.DemoProfileID, out)
 	<-ctx.Done()
-	if os.Getenv(localaws.DataDirEnv) != "" {
-		// The emulator writes its snapshot in the background every flush interval; give
-		// the last writes time to land before the process exits.
-		time.Sleep(persistGrace)
-	}
-	return nil
+	return nil // the deferred Close waits for the emulator's last snapshot
 }
-
-// persistGrace outlasts the emulator's default one-second snapshot interval.
-const persistGrace = 1500 * time.Millisecond
 
 // seedDemo makes sure the demo tenant, catalog, key and customer exist, reusing the key
 // of an earlier run (only its digest is stored, so it cannot be shown again).
