@@ -45,7 +45,16 @@ FUNCTIONS := \
 	ListEvents:list-events \
 	GetCatalog:get-catalog \
 	PutCatalog:put-catalog \
-	CreatePortalLink:create-portal-link
+	CreatePortalLink:create-portal-link \
+	DispatchEvents:dispatch-events \
+	DeliverWebhooks:deliver-webhooks \
+	CreateWebhook:create-webhook \
+	ListWebhooks:list-webhooks \
+	DeleteWebhook:delete-webhook \
+	RotateWebhookSecret:rotate-webhook-secret \
+	ListWebhookDeliveries:list-webhook-deliveries \
+	RedriveWebhookDeliveries:redrive-webhook-deliveries \
+	Sync:sync
 
 fn_id = $(word 1,$(subst :, ,$(1)))
 fn_dir = $(word 2,$(subst :, ,$(1)))

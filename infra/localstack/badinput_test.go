@@ -25,6 +25,7 @@ func routes(id string) []routeCase {
 		{"catalog-get", "GET", "/v1/catalog", "read", ""},
 		{"catalog-put", "PUT", "/v1/catalog", "admin", `{"defaultLocale":"en","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[]}`},
 		{"portal-link", "POST", "/v1/portal-links", "write", `{"profileId":"` + id + `"}`},
+		{"sync", "POST", "/v1/sync", "write", `{"source":"crm","changes":[{"id":"c1","identity":{"type":"email","value":"sync-bad-input@example.com"},"occurredAt":"2026-01-01T00:00:00Z","attributes":{"givenName":"Ola"}}]}`},
 	}
 }
 
@@ -69,7 +70,7 @@ func TestBadInput(t *testing.T) {
 		return r.json(t)["id"].(string)
 	}()
 	before := tableDigest(t)
-	big := `{"attributes":{"givenName":"` + strings.Repeat("a", 600<<10) + `"}}`
+	big := `{"attributes":{"givenName":"` + strings.Repeat("a", 1100<<10) + `"}}` // over every route's limit (sync: 1 MiB)
 	for _, rt := range routes(id) {
 		t.Run(rt.name, func(t *testing.T) {
 			send := func(key, body string, headers map[string]string) reply {

@@ -10,18 +10,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/livingprofile/livingprofile/infra/apigw"
+	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
 
@@ -41,6 +47,10 @@ type Options struct {
 	Log           *slog.Logger
 	// APIOptions are added to the SDK clients the handlers use (benchmarks count requests).
 	APIOptions []func(*middleware.Stack) error
+	// Parameters override template parameter defaults (e.g. faster webhook retries in tests).
+	Parameters map[string]string
+	// Wrap, when set, may replace each function's handler (tests inject faults with it).
+	Wrap func(logicalID string, handler any) any
 }
 
 // Stack is a running local product.
@@ -53,7 +63,9 @@ type Stack struct {
 	// Table is the physical name of the profile table.
 	Table string
 
-	server *http.Server
+	server      *http.Server
+	stopWorkers context.CancelFunc
+	workers     sync.WaitGroup
 }
 
 // RepoRoot returns the module root, found from this source file, so tests in any package
@@ -74,7 +86,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.StackName == "" {
 		o.StackName = "livingprofile-local"
 	}
-	tpl, err := template.Load(o.Template)
+	tpl, err := template.LoadWith(o.Template, o.Parameters)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +104,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return fail(fmt.Errorf("listen: %w", err))
 	}
 	s.URL = "http://" + ln.Addr().String()
-	params, err := tpl.ParameterValues(map[string]string{"PortalBaseUrl": cmp.Or(o.PortalBaseURL, s.URL+"/portal")})
+	overrides := map[string]string{"PortalBaseUrl": cmp.Or(o.PortalBaseURL, s.URL+"/portal")}
+	maps.Copy(overrides, o.Parameters)
+	params, err := tpl.ParameterValues(overrides)
 	if err != nil {
 		return fail(err)
 	}
@@ -101,6 +115,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	cfg := apigw.Config{API: tpl.HTTPAPI, Functions: tpl.Functions, Handlers: map[string]wire.HTTPHandler{},
 		Authorizers: map[string]wire.AuthorizerHandler{}, Region: aws.AWS.Region, Logger: o.Log}
+	var workers []worker
 	handlerAWS := aws.AWS.Copy()
 	handlerAWS.APIOptions = append(handlerAWS.APIOptions, o.APIOptions...)
 	for _, fn := range tpl.Functions {
@@ -111,21 +126,31 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if s.Table == "" {
 			s.Table = env["TABLE_NAME"]
 		}
+		// Local receivers listen on loopback over plain http.
+		env["ALLOW_HTTP_LOOPBACK"] = "true"
 		h, err := wire.Build(ctx, fn.LogicalID, func(k string) string { return env[k] }, handlerAWS, o.Log)
 		if err != nil {
 			return fail(fmt.Errorf("build %s: %w", fn.LogicalID, err))
+		}
+		if o.Wrap != nil {
+			h = o.Wrap(fn.LogicalID, h)
 		}
 		switch h := h.(type) {
 		case wire.HTTPHandler:
 			cfg.Handlers[fn.LogicalID] = h
 		case wire.AuthorizerHandler:
 			cfg.Authorizers[fn.LogicalID] = h
+		case wire.QueueHandler, wire.StreamHandler:
+			workers = append(workers, worker{fn: fn, handler: h})
 		default:
-			return fail(fmt.Errorf("%s: handler of type %T is neither HTTP nor authorizer", fn.LogicalID, h))
+			return fail(fmt.Errorf("%s: handler of type %T is not one the local stack can invoke", fn.LogicalID, h))
 		}
 	}
 	api, err := apigw.New(cfg)
 	if err != nil {
+		return fail(err)
+	}
+	if err := s.runWorkers(workers, o.Log); err != nil {
 		return fail(err)
 	}
 	s.server = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
@@ -137,8 +162,70 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	return s, nil
 }
 
-// Close stops the server and the AWS services.
+// worker is a function invoked by an event source rather than a route.
+type worker struct {
+	fn      template.Function
+	handler any
+}
+
+// outboxPoll is how often the local stand-in for the table's stream looks for outbox items.
+const outboxPoll = 100 * time.Millisecond
+
+// runWorkers starts the event sources of the queue and stream functions: SQS pollers as
+// Lambda's event source mappings, and, because the emulator's stream misses transactional
+// writes, an outbox poller that hands the dispatcher the same records the stream would.
+func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWorkers = cancel
+	db, sq := dynamodb.NewFromConfig(s.AWS.AWS), sqs.NewFromConfig(s.AWS.AWS)
+	start := func(name string, run func(context.Context) error) {
+		s.workers.Go(func() {
+			if err := run(ctx); err != nil {
+				log.Error("event source stopped", "source", name, "err", err)
+			}
+		})
+	}
+	for _, w := range workers {
+		timeout := time.Duration(w.fn.Timeout) * time.Second
+		for _, q := range w.fn.Queues {
+			h, ok := w.handler.(wire.QueueHandler)
+			if !ok {
+				return fmt.Errorf("%s has an SQS event but its handler is %T", w.fn.LogicalID, w.handler)
+			}
+			res, ok := s.Physical[q.QueueLogicalID]
+			if !ok {
+				return fmt.Errorf("%s: queue %s was not provisioned", w.fn.LogicalID, q.QueueLogicalID)
+			}
+			src := &eventsource.SQS{
+				Client: sq, QueueURL: res.URL, QueueARN: res.ARN, BatchSize: q.BatchSize,
+				BatchWindow:             time.Duration(q.MaxBatchingWindowSeconds) * time.Second,
+				ReportBatchItemFailures: q.ReportsBatchItemFailures(), Handler: h,
+				FunctionName: w.fn.LogicalID, Timeout: timeout, Log: log,
+			}
+			start(w.fn.LogicalID+"/"+q.Event, src.Run)
+		}
+		for _, st := range w.fn.Streams {
+			h, ok := w.handler.(wire.StreamHandler)
+			if !ok {
+				return fmt.Errorf("%s has a stream event but its handler is %T", w.fn.LogicalID, w.handler)
+			}
+			src := &eventsource.Outbox{
+				DB: db, Table: s.Table, Index: "GSI1", PartitionKeys: dynamo.OutboxPartitions(),
+				Interval: outboxPoll, BatchSize: st.BatchSize, StreamARN: s.Physical[st.TableLogicalID].StreamARN,
+				Handler: h, FunctionName: w.fn.LogicalID, Timeout: timeout, Log: log,
+			}
+			start(w.fn.LogicalID+"/"+st.Event, src.Run)
+		}
+	}
+	return nil
+}
+
+// Close stops the server, the event sources and the AWS services.
 func (s *Stack) Close() {
+	if s.stopWorkers != nil {
+		s.stopWorkers()
+		s.workers.Wait()
+	}
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

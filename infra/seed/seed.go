@@ -47,7 +47,7 @@ func Tenant(ctx context.Context, st *dynamo.Store, id, name string) error {
 	}
 	_, err := st.Tenant(ctx, id)
 	if errs.CodeOf(err) == errs.NotFound {
-		return st.PutTenant(ctx, dynamo.Tenant{ID: id, Name: name, CreatedAt: time.Now().UTC()})
+		return st.PutTenant(ctx, dynamo.Tenant{ID: id, Name: name, CreatedAt: time.Now().UTC(), SuppressionSalt: dynamo.NewSuppressionSalt()})
 	}
 	return err
 }

@@ -10,7 +10,12 @@ import (
 )
 
 // Parse parses a SAM template. See the package documentation for what it rejects.
-func Parse(data []byte) (*Template, error) {
+func Parse(data []byte) (*Template, error) { return ParseWith(data, nil) }
+
+// ParseWith is Parse with parameter values that override the defaults wherever the
+// template's settings refer to parameters, as `sam deploy --parameter-overrides` does.
+// An override of an undeclared parameter is an error.
+func ParseWith(data []byte, overrides map[string]string) (*Template, error) {
 	root, err := parseValue(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
@@ -40,6 +45,12 @@ func Parse(data []byte) (*Template, error) {
 		if prm.HasDefault {
 			p.defaults[name] = prm.Default
 		}
+	}
+	for name, v := range overrides {
+		if _, ok := t.Parameters[name]; !ok {
+			return nil, fmt.Errorf("parse template: override of unknown parameter %s", name)
+		}
+		p.defaults[name] = v
 	}
 	globals, _ := top["Globals"].Map()
 	p.globalFn, _ = globals["Function"].Map()

@@ -317,12 +317,15 @@ type Throttling struct {
 }
 
 // Load reads and parses the SAM template at path.
-func Load(path string) (*Template, error) {
+func Load(path string) (*Template, error) { return LoadWith(path, nil) }
+
+// LoadWith reads and parses the template at path with parameter overrides (see ParseWith).
+func LoadWith(path string, overrides map[string]string) (*Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
 	}
-	t, err := Parse(data)
+	t, err := ParseWith(data, overrides)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

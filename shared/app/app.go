@@ -32,6 +32,14 @@ type Store interface {
 	PutCatalog(ctx context.Context, tenant string, c *catalog.Catalog, prevVersion int, idem *Record) error
 	Record(ctx context.Context, tenant, key string) (*Record, error)
 	PutRecord(ctx context.Context, tenant string, r *Record) error
+	// Suppressed reports whether any of ids belongs to an erased person.
+	Suppressed(ctx context.Context, tenant string, ids []profile.Identity) (bool, error)
+	// SyncMarks returns, for each of source's change ids already processed and not yet
+	// expired, the id of the profile it was applied to.
+	SyncMarks(ctx context.Context, tenant, source string, changeIDs []string) (map[string]string, error)
+	// PutSyncMark records a change that was processed without changing its profile; it
+	// fails with errs.ErrReplay if the change is already recorded.
+	PutSyncMark(ctx context.Context, tenant string, m SyncMark, profileID string) error
 }
 
 // Ref names a profile by id or by identity; exactly one is set.
@@ -47,6 +55,9 @@ type Commit struct {
 	Removed     []profile.Identity
 	Events      []ledger.Event // sealed
 	Record      *Record        // optional idempotency record
+	// Marks record sync changes applied by this commit; the commit fails with
+	// errs.ErrReplay if one is already recorded.
+	Marks []SyncMark
 }
 
 // Record is a stored response to an idempotent write: a replay gets it back verbatim.

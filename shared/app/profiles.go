@@ -22,6 +22,8 @@ type Write struct {
 	IfMatch *int64
 	// Render, when set, builds the idempotency record committed with the change.
 	Render func(Result) (*Record, error)
+	// Marks are committed with the change, if it changes the profile (see Commit.Marks).
+	Marks []SyncMark
 }
 
 // Result is the outcome of a write.
@@ -40,6 +42,10 @@ type IdentityInput struct {
 // maxAttempts bounds optimistic-concurrency retries; with jittered backoff it lets dozens of
 // writers to one profile all land.
 const maxAttempts = 60
+
+// maxCommitItems keeps a commit's profile, identity copies, events, outbox and record
+// within DynamoDB's 100-item transaction limit.
+const maxCommitItems = 90
 
 // GetProfile returns a profile by id.
 func (s *Service) GetProfile(ctx context.Context, tenant, id string) (*profile.Profile, error) {
@@ -106,7 +112,7 @@ func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remov
 }
 
 func (pt Patch) apply(p *profile.Profile, cat *catalog.Catalog, attrs map[string]any, add, remove []profile.Identity, now time.Time) ([]profile.Change, []profile.Identity, error) {
-	changes := p.SetAttributes(attrs)
+	changes := p.SetAttributes(attrs, now)
 	for _, id := range add {
 		c, err := p.AddIdentity(id)
 		if err != nil {
@@ -205,7 +211,7 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 				}
 				changes = append(changes, c...)
 			}
-			changes = append(changes, p.SetAttributes(attrs)...)
+			changes = append(changes, p.SetAttributes(attrs, now)...)
 			for _, purpose := range sortedKeys(in.Consents) {
 				c, err := p.SetConsent(cat, purpose, in.Consents[purpose], w.Actor, now)
 				if err != nil {
@@ -223,7 +229,8 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 			return changes, nil, nil
 		})
 		// A concurrent create took one of the identities: look again and match it.
-		if errors.Is(err, errs.ErrIdentityTaken) && cur == nil && attempt < maxAttempts {
+		// Or the matched profile changed meanwhile: load it again, as every update does.
+		if (errors.Is(err, errs.ErrIdentityTaken) && cur == nil || errors.Is(err, errs.ErrStale) && cur != nil) && attempt < maxAttempts {
 			backoff(attempt)
 			continue
 		}
@@ -305,6 +312,9 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 	if err != nil {
 		return Result{}, err
 	}
+	if len(changes)+len(next.Identities)+len(removed) > maxCommitItems {
+		return Result{}, errs.E(errs.Invalid, fmt.Sprintf("one request may make at most %d changes", maxCommitItems-profile.MaxIdentities))
+	}
 	res := Result{Profile: next, Created: cur == nil, Changed: len(changes) > 0}
 	if !res.Changed {
 		res.Profile = cur
@@ -327,7 +337,7 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 		ledger.Seal(next.LedgerHead, e)
 		next.LedgerHead = e.Hash
 	}
-	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events}
+	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks}
 	if w.Render != nil {
 		if c.Record, err = w.Render(res); err != nil {
 			return Result{}, err

@@ -97,6 +97,9 @@ type Tenant struct {
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"createdAt"`
 	Disabled  bool      `json:"disabled,omitempty"`
+	// SuppressionSalt keys the hashes of erased people's identities (see Suppress); it is
+	// set when the tenant is created and never changes.
+	SuppressionSalt string `json:"suppressionSalt,omitempty"`
 }
 
 // PutTenant creates or replaces a tenant.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,15 +51,21 @@ const (
 
 // Retention of items that expire by TTL.
 const (
-	recordTTL = 24 * time.Hour
-	outboxTTL = 7 * 24 * time.Hour
+	recordTTL   = 24 * time.Hour
+	outboxTTL   = 7 * 24 * time.Hour
+	deliveryTTL = 30 * 24 * time.Hour
 )
+
+// maxProfileBytes keeps a profile item, and each identity copy, well under DynamoDB's
+// 400 KB item limit.
+const maxProfileBytes = 300 << 10
 
 // Store is the DynamoDB adapter. It is safe for concurrent use.
 type Store struct {
 	db    *dynamodb.Client
 	table string
 	now   func() time.Time
+	salts sync.Map // tenant -> suppression salt ([]byte); a tenant's salt never changes
 }
 
 // New returns a Store over table.
@@ -99,8 +106,9 @@ func decode[T any](item map[string]types.AttributeValue) (*T, error) {
 
 func notFound(what string) error { return errs.E(errs.NotFound, what+" not found") }
 
+// Reads are strongly consistent: a consent check right after a withdrawal must see it.
 func (st *Store) get(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
-	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: key(pk, sk)})
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, fmt.Errorf("get item: %w", err)
 	}
@@ -155,7 +163,7 @@ func (st *Store) Lookup(ctx context.Context, tenant string, refs []app.Ref) (map
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), 100)]
 		keys = keys[len(chunk):]
-		req := map[string]types.KeysAndAttributes{st.table: {Keys: chunk}}
+		req := map[string]types.KeysAndAttributes{st.table: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
 		for attempt := 0; len(req) > 0; attempt++ {
 			if attempt > 0 {
 				if attempt > 8 {
@@ -191,17 +199,21 @@ const (
 	kindEvent
 	kindOutbox
 	kindRecord
+	kindMark
 )
 
 // Commit writes a profile change in one TransactWriteItems: the profile (conditioned on its
 // version), a copy in every identity item (conditioned on belonging to this profile or
 // being new), deletes of removed identities, the sealed ledger events, one outbox item for
-// the events, and the idempotency record (conditioned on not existing).
+// the events, the idempotency record and the sync marks (each conditioned on not existing).
 func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error {
 	p := c.Profile
 	doc, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encode profile: %w", err)
+	}
+	if len(doc) > maxProfileBytes {
+		return errs.E(errs.Invalid, "the profile would exceed its size limit; remove attributes or identities first")
 	}
 	pid := s(p.ID)
 	var items []types.TransactWriteItem
@@ -248,12 +260,10 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 		}})
 	}
 	if len(c.Events) > 0 {
-		b, err := json.Marshal(outboxDoc{Tenant: tenant, ProfileID: p.ID, Version: p.Version, Events: c.Events})
+		it, err := st.outboxItem(tenant, p.ID, p.Version, c.Events)
 		if err != nil {
-			return fmt.Errorf("encode outbox: %w", err)
+			return err
 		}
-		it := key(outboxPK(tenant, c.Events[0].ID), skOutbox)
-		it[attrDoc], it[attrTTL] = s(string(b)), n(st.now().Add(outboxTTL).Unix())
 		add(kindOutbox, profile.Identity{}, types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: it}})
 	}
 	if c.Record != nil {
@@ -264,6 +274,9 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 		add(kindRecord, profile.Identity{}, types.TransactWriteItem{Put: &types.Put{
 			TableName: &st.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 		}})
+	}
+	for _, m := range c.Marks {
+		add(kindMark, profile.Identity{}, types.TransactWriteItem{Put: st.markPut(tenant, m, p.ID)})
 	}
 	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
@@ -281,6 +294,8 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 		switch kinds[i] {
 		case kindRecord:
 			return &errs.Error{Code: errs.Conflict, Message: "idempotency key already used", Err: errs.ErrReplay}
+		case kindMark:
+			return &errs.Error{Code: errs.Conflict, Message: "the sync change was already applied", Err: errs.ErrReplay}
 		case kindIdentity:
 			return &errs.Error{Code: errs.Conflict, Message: "an identity belongs to another profile",
 				Fields: []errs.FieldError{{Field: "identities", Reason: "a " + idOf[i].Type + " identity belongs to another profile"}},
@@ -294,13 +309,6 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 		}
 	}
 	return fmt.Errorf("commit profile: %w", err)
-}
-
-type outboxDoc struct {
-	Tenant    string         `json:"tenant"`
-	ProfileID string         `json:"profileId"`
-	Version   int64          `json:"version"`
-	Events    []ledger.Event `json:"events"`
 }
 
 // Events returns up to limit ledger events from sequence number from, in order.

@@ -24,6 +24,8 @@ type API struct {
 	links      *portallink.Signer
 	portalBase string
 	now        func() time.Time
+	webhooks   *app.Webhooks
+	redriver   Redriver
 }
 
 // New returns the API. links and portalBase are only needed by PortalLinks; an empty
@@ -398,15 +400,6 @@ func (a *API) PortalLinks() Handler {
 			}
 			body := map[string]any{"url": base + "/t/" + url.PathEscape(token), "expiresAt": exp, "profileId": p.ID}
 			resp := &response{status: 201, body: body}
-			if r.idemKey != "" {
-				rec, err := r.record(resp)
-				if err != nil {
-					return nil, err
-				}
-				if err := a.app.PutRecord(ctx, r.tenant, rec); err != nil {
-					return nil, err
-				}
-			}
-			return resp, nil
+			return resp, r.remember(ctx, a, resp)
 		}}.handler()
 }

@@ -241,6 +241,19 @@ func (r *request) record(resp *response) (*app.Record, error) {
 	return rec, nil
 }
 
+// remember stores the response of a write that changes no profile as its idempotency
+// record, when the request carried an Idempotency-Key.
+func (r *request) remember(ctx context.Context, a *API, resp *response) error {
+	if r.idemKey == "" {
+		return nil
+	}
+	rec, err := r.record(resp)
+	if err != nil {
+		return err
+	}
+	return a.app.PutRecord(ctx, r.tenant, rec)
+}
+
 // write returns the app.Write for this request; render builds the response the use case's
 // result will get, so that it can be stored with the change for replays.
 func (r *request) write(ifMatch *int64, render func(app.Result) *response) app.Write {

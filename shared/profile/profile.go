@@ -81,6 +81,11 @@ type Profile struct {
 	Rights        Rights                  `json:"rights"`
 	LedgerSeq     int64                   `json:"ledgerSeq"`
 	LedgerHead    string                  `json:"ledgerHead"`
+
+	// AttributeTimes maps an attribute name to when its value was last set or removed, in
+	// the writer's time frame (server time for API writes, the source's time for sync), so
+	// that an older change never overwrites a newer one. A removed attribute keeps its time.
+	AttributeTimes map[string]time.Time `json:"attributeTimes,omitempty"`
 }
 
 // New returns an empty profile.
@@ -97,6 +102,7 @@ func (p *Profile) Clone() *Profile {
 	c := *p
 	c.Identities = slices.Clone(p.Identities)
 	c.Attributes = maps.Clone(p.Attributes)
+	c.AttributeTimes = maps.Clone(p.AttributeTimes)
 	c.Consents = maps.Clone(p.Consents)
 	c.Subscriptions = maps.Clone(p.Subscriptions)
 	c.Rights.Objections = maps.Clone(p.Rights.Objections)
@@ -235,8 +241,9 @@ func ValidateAttribute(cat *catalog.Catalog, name string, v any) (any, string) {
 }
 
 // SetAttributes applies a merge patch of attributes (nil removes) and reports the change.
-// The caller has validated every value with ValidateAttribute.
-func (p *Profile) SetAttributes(patch map[string]any) []Change {
+// Every attribute it changes gets at as its time in AttributeTimes. The caller has
+// validated every value with ValidateAttribute.
+func (p *Profile) SetAttributes(patch map[string]any, at time.Time) []Change {
 	old := map[string]any{}
 	changed := map[string]any{}
 	for k, v := range patch {
@@ -246,6 +253,10 @@ func (p *Profile) SetAttributes(patch map[string]any) []Change {
 		}
 		old[k] = cur
 		changed[k] = v
+		if p.AttributeTimes == nil {
+			p.AttributeTimes = map[string]time.Time{}
+		}
+		p.AttributeTimes[k] = at
 		if v == nil {
 			delete(p.Attributes, k)
 		} else {
@@ -414,6 +425,9 @@ type RightsInput struct {
 // SetRights applies a change of the Art. 18/21/22 state.
 func (p *Profile) SetRights(cat *catalog.Catalog, in RightsInput, now time.Time) ([]Change, error) {
 	var f errs.Fields
+	if len(in.Objections) > 20 {
+		f.Add("rights.objections", "at most 20 objections per request")
+	}
 	for _, id := range slices.Sorted(maps.Keys(in.Objections)) {
 		if _, ok := cat.Purpose(id); !ok {
 			f.Add("rights.objections."+id, "unknown purpose")

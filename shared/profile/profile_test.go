@@ -135,22 +135,35 @@ func TestValidateAttributeFromJSON(t *testing.T) {
 
 func TestSetAttributes(t *testing.T) {
 	p := newProfile()
-	ch := p.SetAttributes(map[string]any{"givenName": "Anna", "vip": true})
+	t1, t2, t3 := time.Unix(100, 0), time.Unix(200, 0), time.Unix(300, 0)
+	ch := p.SetAttributes(map[string]any{"givenName": "Anna", "vip": true}, t1)
 	if len(ch) != 1 || ch[0].Type != profile.EventProfileUpdated || ch[0].Subject != "attributes" {
 		t.Fatalf("changes = %+v", ch)
 	}
 	if !reflect.DeepEqual(ch[0].New, map[string]any{"givenName": "Anna", "vip": true}) {
 		t.Errorf("New = %#v", ch[0].New)
 	}
-	if ch := p.SetAttributes(map[string]any{"givenName": "Anna", "familyName": nil}); ch != nil {
+	if ch := p.SetAttributes(map[string]any{"givenName": "Anna", "familyName": nil}, t2); ch != nil {
 		t.Errorf("unchanged patch reported %+v", ch)
 	}
-	ch = p.SetAttributes(map[string]any{"givenName": nil, "vip": false})
+	if want := map[string]time.Time{"givenName": t1, "vip": t1}; !reflect.DeepEqual(p.AttributeTimes, want) {
+		t.Errorf("times after an unchanged patch = %v, want %v", p.AttributeTimes, want)
+	}
+	ch = p.SetAttributes(map[string]any{"givenName": nil, "vip": false}, t3)
 	if len(ch) != 1 || !reflect.DeepEqual(ch[0].Old, map[string]any{"givenName": "Anna", "vip": true}) {
 		t.Fatalf("changes = %+v", ch)
 	}
 	if _, ok := p.Attributes["givenName"]; ok || p.Attributes["vip"] != false {
 		t.Errorf("attributes = %#v", p.Attributes)
+	}
+	// A removed attribute keeps the time of its removal, so an older set cannot revive it.
+	if want := map[string]time.Time{"givenName": t3, "vip": t3}; !reflect.DeepEqual(p.AttributeTimes, want) {
+		t.Errorf("times = %v, want %v", p.AttributeTimes, want)
+	}
+	c := p.Clone()
+	c.AttributeTimes["vip"] = t1
+	if !p.AttributeTimes["vip"].Equal(t3) {
+		t.Error("Clone shares AttributeTimes")
 	}
 }
 

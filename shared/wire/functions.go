@@ -14,3 +14,9 @@ type HTTPHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events
 
 // AuthorizerHandler is the HTTP API Lambda authorizer (payload format 2.0, simple responses).
 type AuthorizerHandler = func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error)
+
+// StreamHandler handles DynamoDB stream batches, reporting the records to retry.
+type StreamHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+
+// QueueHandler handles SQS batches, reporting the messages to retry.
+type QueueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,12 +16,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/authorizer"
+	"github.com/livingprofile/livingprofile/shared/delivery"
+	"github.com/livingprofile/livingprofile/shared/dispatch"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
 	"github.com/livingprofile/livingprofile/shared/portallink"
+	"github.com/livingprofile/livingprofile/shared/queue"
 )
 
 // Warm-container cache lifetimes: per-tenant items every request needs (catalog, API
@@ -86,6 +91,7 @@ var builders = map[string]func(context.Context, *deps) (any, error){
 	"ListEvents":      route((*httpapi.API).ListEvents),
 	"GetCatalog":      route((*httpapi.API).GetCatalog),
 	"PutCatalog":      route((*httpapi.API).PutCatalog),
+	"Sync":            route((*httpapi.API).Sync),
 	"CreatePortalLink": func(ctx context.Context, d *deps) (any, error) {
 		a, err := d.api(ctx, true)
 		if err != nil {
@@ -93,7 +99,82 @@ var builders = map[string]func(context.Context, *deps) (any, error){
 		}
 		return HTTPHandler(a.PortalLinks()), nil
 	},
+	"CreateWebhook":            webhookRoute((*httpapi.API).CreateWebhook),
+	"ListWebhooks":             webhookRoute((*httpapi.API).ListWebhooks),
+	"DeleteWebhook":            webhookRoute((*httpapi.API).DeleteWebhook),
+	"RotateWebhookSecret":      webhookRoute((*httpapi.API).RotateWebhookSecret),
+	"ListWebhookDeliveries":    webhookRoute((*httpapi.API).ListWebhookDeliveries),
+	"RedriveWebhookDeliveries": webhookRoute((*httpapi.API).RedriveWebhookDeliveries),
+	"DispatchEvents": func(_ context.Context, d *deps) (any, error) {
+		q, err := d.queue("DELIVERY_QUEUE_URL")
+		if err != nil {
+			return nil, err
+		}
+		return StreamHandler(dispatch.New(d.store, q, d.log).Handle), nil
+	},
+	"DeliverWebhooks": func(_ context.Context, d *deps) (any, error) {
+		q, err := d.queue("DELIVERY_QUEUE_URL")
+		if err != nil {
+			return nil, err
+		}
+		attempts, err := d.positive("MAX_ATTEMPTS")
+		if err != nil {
+			return nil, err
+		}
+		base, err := d.positive("RETRY_BASE_SECONDS")
+		if err != nil {
+			return nil, err
+		}
+		w := delivery.NewWorker(d.store, q, d.log, delivery.Options{
+			MaxAttempts: attempts, RetryBase: time.Duration(base) * time.Second, AllowLoopback: d.allowLoopback(),
+		})
+		return QueueHandler(w.Handle), nil
+	},
 }
+
+// webhookRoute builds a webhook route; only the redrive route needs the queues, and
+// only it reads their URLs.
+func webhookRoute(pick func(*httpapi.API) httpapi.Handler) func(context.Context, *deps) (any, error) {
+	return func(ctx context.Context, d *deps) (any, error) {
+		a, err := d.api(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		var r httpapi.Redriver
+		if d.env("DELIVERY_DLQ_URL") != "" {
+			dlq, err := d.queue("DELIVERY_DLQ_URL")
+			if err != nil {
+				return nil, err
+			}
+			main, err := d.queue("DELIVERY_QUEUE_URL")
+			if err != nil {
+				return nil, err
+			}
+			r = delivery.NewRedriver(d.store, dlq, main)
+		}
+		a.WithWebhooks(app.NewWebhooks(d.store, time.Now, d.allowLoopback()), r)
+		return HTTPHandler(pick(a)), nil
+	}
+}
+
+func (d *deps) queue(env string) (*queue.Queue, error) {
+	url := d.env(env)
+	if url == "" {
+		return nil, fmt.Errorf("%s is not set", env)
+	}
+	return queue.New(sqs.NewFromConfig(d.aws), url), nil
+}
+
+func (d *deps) positive(env string) (int, error) {
+	n, err := strconv.Atoi(d.env(env))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s must be a positive whole number", env)
+	}
+	return n, nil
+}
+
+// allowLoopback admits http:// webhooks on loopback; only the local stack sets it.
+func (d *deps) allowLoopback() bool { return d.env("ALLOW_HTTP_LOOPBACK") == "true" }
 
 // Functions lists the logical id of every function this code can build, sorted.
 func Functions() []string {

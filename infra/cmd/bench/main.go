@@ -71,6 +71,7 @@ type report struct {
 	Sizes        []sizeResult       `json:"functionSizesArm64,omitempty"`
 	Cold         *coldReport        `json:"coldStart,omitempty"`
 	PhaseSeconds map[string]float64 `json:"phaseSeconds"`
+	phases       []string           // PhaseSeconds' keys in the order the phases ran
 	TotalSeconds float64            `json:"totalSeconds"`
 	Failures     []string           `json:"failures,omitempty"`
 }
@@ -161,6 +162,7 @@ func run(ctx context.Context, cfg config) *report {
 			fail(name, err)
 		}
 		rep.PhaseSeconds[name] = time.Since(t0).Seconds()
+		rep.phases = append(rep.phases, name)
 	}
 
 	root, err := moduleRoot(ctx)
@@ -327,9 +329,8 @@ func printReport(w io.Writer, rep *report, cfg config) {
 		p("   %s costs %+.1f ms over the baseline (median).\n\n", coldFunction, c.DeltaMedianMs)
 	}
 
-	phases := slices.Sorted(maps.Keys(rep.PhaseSeconds))
 	p("Time:")
-	for _, ph := range phases {
+	for _, ph := range rep.phases {
 		p(" %s %.1fs;", ph, rep.PhaseSeconds[ph])
 	}
 	p(" total %.1fs\n", rep.TotalSeconds)

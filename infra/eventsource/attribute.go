@@ -1,0 +1,147 @@
+package eventsource
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// ConvertItem converts an item read with the SDK into a stream image, as a DynamoDB stream
+// record presents it to Lambda.
+func ConvertItem(item map[string]ddbtypes.AttributeValue) (map[string]events.DynamoDBAttributeValue, error) {
+	out := make(map[string]events.DynamoDBAttributeValue, len(item))
+	for k, v := range item {
+		c, err := ConvertAttribute(v)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %q: %w", k, err)
+		}
+		out[k] = c
+	}
+	return out, nil
+}
+
+// ConvertAttribute converts one SDK attribute value (S, N, B, BOOL, NULL, L, M, SS, NS, BS)
+// into the stream representation. Slices and byte strings are copied, and empty lists,
+// maps and binaries stay empty rather than becoming null in JSON.
+func ConvertAttribute(v ddbtypes.AttributeValue) (events.DynamoDBAttributeValue, error) {
+	switch v := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return events.NewStringAttribute(v.Value), nil
+	case *ddbtypes.AttributeValueMemberN:
+		return events.NewNumberAttribute(v.Value), nil
+	case *ddbtypes.AttributeValueMemberB:
+		return events.NewBinaryAttribute(cloneBytes(v.Value)), nil
+	case *ddbtypes.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(v.Value), nil
+	case *ddbtypes.AttributeValueMemberNULL:
+		return events.NewNullAttribute(), nil
+	case *ddbtypes.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			c, err := ConvertAttribute(e)
+			if err != nil {
+				return events.DynamoDBAttributeValue{}, fmt.Errorf("list element %d: %w", i, err)
+			}
+			l[i] = c
+		}
+		return events.NewListAttribute(l), nil
+	case *ddbtypes.AttributeValueMemberM:
+		m, err := ConvertItem(v.Value)
+		if err != nil {
+			return events.DynamoDBAttributeValue{}, err
+		}
+		return events.NewMapAttribute(m), nil
+	case *ddbtypes.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(slices.Clone(nonNil(v.Value))), nil
+	case *ddbtypes.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(slices.Clone(nonNil(v.Value))), nil
+	case *ddbtypes.AttributeValueMemberBS:
+		bs := make([][]byte, len(v.Value))
+		for i, b := range v.Value {
+			bs[i] = cloneBytes(b)
+		}
+		return events.NewBinarySetAttribute(bs), nil
+	case nil:
+		return events.DynamoDBAttributeValue{}, fmt.Errorf("nil attribute value")
+	default:
+		return events.DynamoDBAttributeValue{}, fmt.Errorf("unsupported attribute value %T", v)
+	}
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return slices.Clone(b)
+}
+
+// itemSize is the size DynamoDB accounts for an item: the UTF-8 lengths of attribute names
+// plus the sizes of their values.
+func itemSize(item map[string]ddbtypes.AttributeValue) int64 {
+	var n int64
+	for k, v := range item {
+		n += int64(len(k)) + valueSize(v)
+	}
+	return n
+}
+
+// valueSize follows DynamoDB's item size rules: strings and binaries by length, numbers by
+// about one byte per two significant digits plus one, booleans and nulls one byte, lists and
+// maps three bytes plus one per element plus their contents.
+func valueSize(v ddbtypes.AttributeValue) int64 {
+	switch v := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return int64(len(v.Value))
+	case *ddbtypes.AttributeValueMemberN:
+		return numberSize(v.Value)
+	case *ddbtypes.AttributeValueMemberB:
+		return int64(len(v.Value))
+	case *ddbtypes.AttributeValueMemberBOOL, *ddbtypes.AttributeValueMemberNULL:
+		return 1
+	case *ddbtypes.AttributeValueMemberL:
+		n := int64(3)
+		for _, e := range v.Value {
+			n += 1 + valueSize(e)
+		}
+		return n
+	case *ddbtypes.AttributeValueMemberM:
+		n := int64(3)
+		for k, e := range v.Value {
+			n += 1 + int64(len(k)) + valueSize(e)
+		}
+		return n
+	case *ddbtypes.AttributeValueMemberSS:
+		var n int64
+		for _, s := range v.Value {
+			n += int64(len(s))
+		}
+		return n
+	case *ddbtypes.AttributeValueMemberNS:
+		var n int64
+		for _, s := range v.Value {
+			n += numberSize(s)
+		}
+		return n
+	case *ddbtypes.AttributeValueMemberBS:
+		var n int64
+		for _, b := range v.Value {
+			n += int64(len(b))
+		}
+		return n
+	}
+	return 0
+}
+
+func numberSize(s string) int64 {
+	digits := strings.TrimLeft(strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, strings.SplitN(strings.ToLower(s), "e", 2)[0]), "0")
+	digits = strings.TrimRight(digits, "0")
+	return int64((len(digits)+1)/2 + 1)
+}

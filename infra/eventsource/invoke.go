@@ -1,0 +1,136 @@
+// Package eventsource emulates, for the local stack, how AWS Lambda invokes functions from
+// event sources, calling in-process handlers instead of deployed functions:
+//
+//   - [SQS] is an SQS event source mapping: it long-polls a queue, hands batches to the
+//     handler and deletes what the handler processed, with partial batch failures
+//     (ReportBatchItemFailures). Failed messages stay in the queue, reappear after its
+//     visibility timeout and are redriven to the dead-letter queue by the queue itself.
+//   - [Schedule] invokes a handler on a rate(), cron() or at() expression, with the event an
+//     EventBridge rule sends; [ParseExpression] computes the fire times.
+//   - [Outbox] delivers the items of a transactional outbox as DynamoDB stream INSERT
+//     records, by polling an index, because the embedded emulator's stream does not record
+//     TransactWriteItems writes.
+//
+// Every invocation runs as the Lambda runtime would run it: the event passes through JSON
+// (so the handler sees exactly what a deployed function would decode), the context carries a
+// deadline at the function's timeout and a lambdacontext with a fresh request id, and is
+// detached from the caller's cancellation (a started invocation runs to its end or its
+// timeout). A panic is recovered and counts as a failed invocation, and so does a handler
+// that returns after its deadline: Lambda would have stopped it ("Task timed out").
+package eventsource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/google/uuid"
+)
+
+// DefaultAccount is the account id used in ARNs and events when none is known, the one
+// emulators use.
+const DefaultAccount = "000000000000"
+
+// DefaultTimeout is the function timeout used when a source's Timeout is zero: Lambda's
+// default of 3 seconds.
+const DefaultTimeout = 3 * time.Second
+
+// function is what the runtime tells a handler about the function it runs in.
+type function struct {
+	name    string
+	arn     string
+	timeout time.Duration
+}
+
+func newFunction(name, region, account string, timeout time.Duration) function {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if account == "" {
+		account = DefaultAccount
+	}
+	f := function{name: name, timeout: timeout}
+	if name != "" {
+		f.arn = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, name)
+	}
+	return f
+}
+
+// panicError is a handler panic, recovered.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }
+
+// timeoutError is a handler that returned after its deadline.
+type timeoutError struct{ timeout time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("Task timed out after %.2f seconds", e.timeout.Seconds())
+}
+
+// invoke runs h with ev the way the Lambda runtime would; see the package documentation.
+func invoke[E, R any](parent context.Context, fn function, h func(context.Context, E) (R, error), ev E) (resp R, err error) {
+	in, err := viaJSON(ev)
+	if err != nil {
+		return resp, fmt.Errorf("encode event: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), fn.timeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		AwsRequestID:       uuid.NewString(),
+		InvokedFunctionArn: fn.arn,
+	})
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err = &panicError{value: v, stack: string(debug.Stack())}
+			}
+		}()
+		resp, err = h(ctx, in)
+	}()
+	if time.Now().After(deadline) {
+		// Lambda would have stopped the function at its deadline, whatever it returned.
+		var zero R
+		return zero, &timeoutError{timeout: fn.timeout}
+	}
+	return resp, err
+}
+
+// viaJSON round-trips v through JSON, as an event does on its way to a deployed function.
+func viaJSON[T any](v T) (T, error) {
+	var out T
+	b, err := json.Marshal(v)
+	if err != nil {
+		return out, err
+	}
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
+// errorAttrs returns log attributes for a failed invocation: the error and, for a panic,
+// its stack.
+func errorAttrs(err error) []any {
+	attrs := []any{"err", err.Error()}
+	if p, ok := errors.AsType[*panicError](err); ok {
+		attrs = append(attrs, "stack", p.stack)
+	}
+	return attrs
+}
+
+// arnParts splits an ARN into its region and account; both are empty when s is not an ARN.
+func arnParts(s string) (region, account string) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return "", ""
+	}
+	return parts[3], parts[4]
+}

@@ -1,0 +1,361 @@
+package eventsource
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DynamoDBHandler is the handler of a function with a DynamoDB stream event source.
+type DynamoDBHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+
+// Outbox defaults.
+const (
+	// DefaultOutboxInterval is how often Run polls: Lambda polls a stream shard four times a
+	// second.
+	DefaultOutboxInterval = 250 * time.Millisecond
+	// DefaultOutboxBatchSize is the DynamoDB event source's default BatchSize.
+	DefaultOutboxBatchSize = 100
+)
+
+// Outbox stands in for a DynamoDB stream event source on the table's transactional outbox.
+// The embedded emulator's stream misses TransactWriteItems writes, so Outbox reads the outbox
+// items from an index instead and presents each as the stream record of its INSERT
+// (StreamViewType NEW_AND_OLD_IMAGES): eventName INSERT, eventVersion 1.1, eventSource
+// aws:dynamodb, the table's key attributes in Keys, every attribute in NewImage, a sequence
+// number, the record's size and the stream's ARN.
+//
+// Every Interval it queries each of PartitionKeys on Index, oldest sort key first, up to
+// BatchSize items, and invokes Handler with one batch per partition key, as Lambda invokes
+// with one batch per shard. The handler deletes an item once it has dispatched it; an item
+// still there is offered again on the next poll, with the same eventID, sequence number and
+// creation time, as a stream retries a batch (delivery is at least once). Batch item
+// failures need nothing more: the failed record and all after it are retried on a stream,
+// and here every record the handler did not delete is.
+//
+// The index must project all attributes. Use an *Outbox: it must not be copied once used.
+type Outbox struct {
+	DB    *dynamodb.Client
+	Table string
+	// Index is the index the outbox items are found on; empty means "GSI1".
+	Index string
+	// PartitionKeys are the index's partition key values to poll, e.g. "OUTBOX#0".."OUTBOX#3".
+	PartitionKeys []string
+	// Interval is the time between polls; zero means DefaultOutboxInterval.
+	Interval time.Duration
+	// BatchSize is the most records per invocation; zero means DefaultOutboxBatchSize.
+	BatchSize int
+	// StreamARN is the records' eventSourceARN; empty takes the table's LatestStreamArn, or
+	// makes one up from the table's ARN when the table has no stream.
+	StreamARN string
+	Handler   DynamoDBHandler
+	// FunctionName names the function in logs and in the lambdacontext's InvokedFunctionArn.
+	FunctionName string
+	// Timeout is the function's timeout; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Log receives the source's log; nil means slog.Default().
+	Log *slog.Logger
+
+	setup     sync.Mutex
+	ready     bool
+	index     string
+	batchSize int
+	keys      []string // the table's key attribute names
+	indexPK   string   // the index's partition key attribute name
+	streamARN string
+	region    string
+	fn        function
+	log       *slog.Logger
+
+	mu   sync.Mutex
+	seen map[string]map[string]recordID // partition key -> item key -> identity
+}
+
+// recordID is the identity of the stream record of an item, kept while the item is offered.
+type recordID struct {
+	eventID  string
+	sequence string
+	created  time.Time
+}
+
+// sequence numbers stream records across all Outbox values of the process. Starting at the
+// clock keeps them increasing across restarts.
+var sequence atomic.Uint64
+
+func init() { sequence.Store(uint64(time.Now().UnixNano())) }
+
+// Run polls every Interval until ctx is cancelled and then returns nil. It returns an error
+// at once when the source is misconfigured or the table or index cannot be described.
+// Failed invocations and queries are logged; their items are offered again.
+func (o *Outbox) Run(ctx context.Context) error {
+	if err := o.init(ctx); err != nil {
+		return err
+	}
+	interval := o.Interval
+	if interval <= 0 {
+		interval = DefaultOutboxInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		// once logs what fails.
+		_, _ = o.once(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Once polls every partition key once and delivers what it found. It returns the number of
+// records the handler was invoked with, and the errors of failed queries and invocations
+// (handler error, panic, timeout). Batch item failures are no error.
+func (o *Outbox) Once(ctx context.Context) (int, error) {
+	if err := o.init(ctx); err != nil {
+		return 0, err
+	}
+	return o.once(ctx)
+}
+
+func (o *Outbox) once(ctx context.Context) (int, error) {
+	total := 0
+	var errs []error
+	for _, pk := range o.PartitionKeys {
+		if ctx.Err() != nil {
+			break
+		}
+		n, err := o.partition(ctx, pk)
+		total += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+func (o *Outbox) init(ctx context.Context) error {
+	o.setup.Lock()
+	defer o.setup.Unlock()
+	if o.ready {
+		return nil
+	}
+	o.index, o.batchSize = o.Index, o.BatchSize
+	if o.index == "" {
+		o.index = "GSI1"
+	}
+	if o.batchSize == 0 {
+		o.batchSize = DefaultOutboxBatchSize
+	}
+	switch {
+	case o.DB == nil:
+		return errors.New("outbox: DB is nil")
+	case o.Table == "":
+		return errors.New("outbox: Table is empty")
+	case o.Handler == nil:
+		return fmt.Errorf("outbox %s: Handler is nil", o.Table)
+	case len(o.PartitionKeys) == 0:
+		return fmt.Errorf("outbox %s: no PartitionKeys", o.Table)
+	case o.batchSize < 1 || o.batchSize > 10000:
+		return fmt.Errorf("outbox %s: BatchSize %d is not between 1 and 10000", o.Table, o.batchSize)
+	}
+	d, err := o.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &o.Table})
+	if err != nil {
+		return fmt.Errorf("outbox %s: describe table: %w", o.Table, err)
+	}
+	o.keys = o.keys[:0]
+	for _, k := range d.Table.KeySchema {
+		o.keys = append(o.keys, aws.ToString(k.AttributeName))
+	}
+	var index *ddbtypes.GlobalSecondaryIndexDescription
+	for i, g := range d.Table.GlobalSecondaryIndexes {
+		if aws.ToString(g.IndexName) == o.index {
+			index = &d.Table.GlobalSecondaryIndexes[i]
+		}
+	}
+	if index == nil {
+		return fmt.Errorf("outbox %s: the table has no index %s", o.Table, o.index)
+	}
+	if p := index.Projection; p == nil || p.ProjectionType != ddbtypes.ProjectionTypeAll {
+		return fmt.Errorf("outbox %s: index %s must project ALL attributes to build stream images", o.Table, o.index)
+	}
+	for _, k := range index.KeySchema {
+		if k.KeyType == ddbtypes.KeyTypeHash {
+			o.indexPK = aws.ToString(k.AttributeName)
+		}
+	}
+	o.streamARN = o.StreamARN
+	if o.streamARN == "" {
+		o.streamARN = aws.ToString(d.Table.LatestStreamArn)
+	}
+	if o.streamARN == "" {
+		o.streamARN = aws.ToString(d.Table.TableArn) + "/stream/1970-01-01T00:00:00.000"
+	}
+	_, account := arnParts(aws.ToString(d.Table.TableArn))
+	o.region = o.DB.Options().Region
+	o.fn = newFunction(o.FunctionName, o.region, account, o.Timeout)
+	o.log = o.Log
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	o.ready = true
+	return nil
+}
+
+// partition polls one partition key and invokes the handler with what it found.
+func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
+	out, err := o.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &o.Table,
+		IndexName:                 &o.index,
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": o.indexPK},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
+		ScanIndexForward:          aws.Bool(true),
+		Limit:                     aws.Int32(int32(o.batchSize)),
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			o.log.WarnContext(ctx, "outbox: query failed", "function", o.FunctionName, "table", o.Table,
+				"partition", pk, "err", err.Error())
+		}
+		return 0, fmt.Errorf("outbox %s: query %s: %w", o.Table, pk, err)
+	}
+	ev, err := o.event(pk, out.Items)
+	if err != nil {
+		o.log.ErrorContext(ctx, "outbox: an item cannot be presented as a stream record", "function", o.FunctionName,
+			"table", o.Table, "partition", pk, "err", err.Error())
+		return 0, err
+	}
+	if len(ev.Records) == 0 {
+		return 0, nil
+	}
+	first, last := ev.Records[0].Change.SequenceNumber, ev.Records[len(ev.Records)-1].Change.SequenceNumber
+	resp, err := invoke(ctx, o.fn, o.Handler, ev)
+	if err != nil {
+		o.log.ErrorContext(ctx, "outbox: invocation failed; the batch will be retried",
+			append([]any{"function", o.FunctionName, "partition", pk, "records", len(ev.Records),
+				"first_sequence_number", first, "last_sequence_number", last}, errorAttrs(err)...)...)
+		return len(ev.Records), fmt.Errorf("invoke %s: %w", o.name(), err)
+	}
+	if len(resp.BatchItemFailures) > 0 {
+		// Lambda checkpoints before the lowest failed sequence number and retries from there.
+		seqs := map[string]int{}
+		for i, r := range ev.Records {
+			seqs[r.Change.SequenceNumber] = i
+		}
+		from := len(ev.Records)
+		for _, f := range resp.BatchItemFailures {
+			i, ok := seqs[f.ItemIdentifier]
+			if !ok {
+				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a sequence number of the batch; the whole batch failed",
+					o.name(), f.ItemIdentifier)
+				o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried",
+					"function", o.FunctionName, "partition", pk, "err", err.Error())
+				return len(ev.Records), err
+			}
+			from = min(from, i)
+		}
+		o.log.WarnContext(ctx, "outbox: partial batch failure; records from the first failed one on will be retried",
+			"function", o.FunctionName, "partition", pk, "from_sequence_number", ev.Records[from].Change.SequenceNumber,
+			"retried", len(ev.Records)-from)
+	}
+	return len(ev.Records), nil
+}
+
+func (o *Outbox) name() string {
+	if o.FunctionName != "" {
+		return o.FunctionName
+	}
+	return "handler"
+}
+
+// event builds the stream event for the items of one partition key, and remembers their
+// record identities so that an item offered again keeps its own.
+func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (events.DynamoDBEvent, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen == nil {
+		o.seen = map[string]map[string]recordID{}
+	}
+	before, now := o.seen[pk], map[string]recordID{}
+	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(items))}
+	for _, item := range items {
+		keys := make(map[string]ddbtypes.AttributeValue, len(o.keys))
+		var id strings.Builder
+		for _, k := range o.keys {
+			v, ok := item[k]
+			if !ok {
+				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
+			}
+			keys[k] = v
+			fmt.Fprintf(&id, "%s\x00", keyString(v))
+		}
+		rid, ok := before[id.String()]
+		if !ok {
+			rid = recordID{
+				eventID:  newEventID(),
+				sequence: fmt.Sprintf("%021d", sequence.Add(1)),
+				created:  time.Now().Truncate(time.Second),
+			}
+		}
+		now[id.String()] = rid
+		keyImage, err := ConvertItem(keys)
+		if err != nil {
+			return events.DynamoDBEvent{}, err
+		}
+		image, err := ConvertItem(item)
+		if err != nil {
+			return events.DynamoDBEvent{}, err
+		}
+		ev.Records = append(ev.Records, events.DynamoDBEventRecord{
+			AWSRegion: o.region,
+			Change: events.DynamoDBStreamRecord{
+				ApproximateCreationDateTime: events.SecondsEpochTime{Time: rid.created},
+				Keys:                        keyImage,
+				NewImage:                    image,
+				SequenceNumber:              rid.sequence,
+				SizeBytes:                   itemSize(keys) + itemSize(item),
+				StreamViewType:              string(ddbtypes.StreamViewTypeNewAndOldImages),
+			},
+			EventID:        rid.eventID,
+			EventName:      "INSERT",
+			EventSource:    "aws:dynamodb",
+			EventVersion:   "1.1",
+			EventSourceArn: o.streamARN,
+		})
+	}
+	o.seen[pk] = now
+	return ev, nil
+}
+
+// keyString renders a key attribute (S, N or B) for identity.
+func keyString(v ddbtypes.AttributeValue) string {
+	switch v := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return "S" + v.Value
+	case *ddbtypes.AttributeValueMemberN:
+		return "N" + v.Value
+	case *ddbtypes.AttributeValueMemberB:
+		return "B" + hex.EncodeToString(v.Value)
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// newEventID returns an id shaped like a stream record's eventID: 32 hex digits.
+func newEventID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

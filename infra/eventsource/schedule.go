@@ -1,0 +1,182 @@
+package eventsource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+)
+
+// ScheduleHandler is the handler of a function with a Schedule or ScheduleV2 event.
+type ScheduleHandler = func(context.Context, events.EventBridgeEvent) error
+
+// Schedule invokes Handler at the times of a schedule expression, as an EventBridge rule (SAM
+// Schedule) or EventBridge Scheduler schedule (SAM ScheduleV2) does.
+//
+// The handler receives the event a scheduled rule sends: version "0", a fresh id,
+// detail-type "Scheduled Event", source "aws.events", the account and region, the scheduled
+// time (UTC, to the second), the rule's ARN in resources and an empty detail. With Input, it
+// receives Input instead, decoded into the event type as a deployed function would decode
+// it.
+//
+// Invocations run one after the other; a fire time that passed while the previous invocation
+// ran (or the machine slept) is skipped, not caught up. A failed invocation is logged and not
+// retried.
+type Schedule struct {
+	// Expression is rate(...), cron(...) or at(...); see [ParseExpressionIn].
+	Expression string
+	// Timezone is the IANA time zone cron() and at() are evaluated in
+	// (ScheduleExpressionTimezone); empty means UTC.
+	Timezone string
+	// Input is the JSON the function receives instead of the scheduled event; empty sends the
+	// event.
+	Input   string
+	Handler ScheduleHandler
+	// Name is the rule's name in the event's resources ARN; empty means FunctionName.
+	Name string
+	// Region and Account appear in the event and ARNs; empty mean us-east-1 and
+	// DefaultAccount.
+	Region  string
+	Account string
+	// FunctionName names the function in logs and in the lambdacontext's InvokedFunctionArn.
+	FunctionName string
+	// Timeout is the function's timeout; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives the schedule's log; nil means slog.Default().
+	Log *slog.Logger
+
+	// wait sleeps d or until ctx is done, reporting whether it slept; tests replace it.
+	wait func(ctx context.Context, d time.Duration) bool
+}
+
+// maxWait bounds one sleep, so that a clock that jumps (a laptop waking up) is noticed.
+const maxWait = 30 * time.Second
+
+// Run invokes the handler at every fire time from now on until ctx is cancelled, or until
+// the expression has no further fire time (an at() that passed), and then returns nil. It
+// returns an error at once when the schedule is misconfigured.
+func (s *Schedule) Run(ctx context.Context) error {
+	next, err := s.parse()
+	if err != nil {
+		return err
+	}
+	now, wait, log := s.clock(), s.wait, s.logger()
+	if wait == nil {
+		wait = sleep
+	}
+	at := next(now())
+	for !at.IsZero() {
+		for d := at.Sub(now()); d > 0; d = at.Sub(now()) {
+			if !wait(ctx, min(d, maxWait)) {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		// Fire logs a failed invocation.
+		_ = s.Fire(ctx, at)
+		n, skipped := next(at), 0
+		for t := now(); !n.IsZero() && !n.After(t); n = next(n) {
+			skipped++
+		}
+		if skipped > 0 {
+			log.WarnContext(ctx, "schedule: fire times skipped because they passed", "function", s.FunctionName,
+				"expression", s.Expression, "skipped", skipped)
+		}
+		at = n
+	}
+	log.InfoContext(ctx, "schedule: no further fire time", "function", s.FunctionName, "expression", s.Expression)
+	return nil
+}
+
+// Fire invokes the handler once, as the schedule does at the fire time at, and returns the
+// invocation's error (a handler error, panic or timeout).
+func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
+	if s.Handler == nil {
+		return errors.New("schedule: Handler is nil")
+	}
+	region, account := s.Region, s.Account
+	if region == "" {
+		region = "us-east-1"
+	}
+	if account == "" {
+		account = DefaultAccount
+	}
+	name := s.Name
+	if name == "" {
+		name = s.FunctionName
+	}
+	ev := events.EventBridgeEvent{
+		Version:    "0",
+		ID:         uuid.NewString(),
+		DetailType: "Scheduled Event",
+		Source:     "aws.events",
+		AccountID:  account,
+		Time:       at.UTC().Truncate(time.Second),
+		Region:     region,
+		Resources:  []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", region, account, name)},
+		Detail:     json.RawMessage(`{}`),
+	}
+	if s.Input != "" {
+		ev = events.EventBridgeEvent{}
+	}
+	fn := newFunction(s.FunctionName, region, account, s.Timeout)
+	h := func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+		return struct{}{}, s.Handler(ctx, ev)
+	}
+	var err error
+	if s.Input != "" {
+		// The runtime would fail to decode the input before calling the handler.
+		if err = json.Unmarshal([]byte(s.Input), &ev); err != nil {
+			err = fmt.Errorf("decode Input: %w", err)
+		}
+	}
+	if err == nil {
+		_, err = invoke(ctx, fn, h, ev)
+	}
+	if err != nil {
+		s.logger().ErrorContext(ctx, "schedule: invocation failed",
+			append([]any{"function", s.FunctionName, "expression", s.Expression, "time", ev.Time}, errorAttrs(err)...)...)
+		return fmt.Errorf("invoke %s: %w", s.FunctionName, err)
+	}
+	return nil
+}
+
+func (s *Schedule) parse() (func(time.Time) time.Time, error) {
+	if s.Handler == nil {
+		return nil, fmt.Errorf("schedule %q: Handler is nil", s.Expression)
+	}
+	loc := time.UTC
+	if s.Timezone != "" {
+		var err error
+		if loc, err = time.LoadLocation(s.Timezone); err != nil {
+			return nil, fmt.Errorf("schedule %q: time zone: %w", s.Expression, err)
+		}
+	}
+	if s.Input != "" && !json.Valid([]byte(s.Input)) {
+		return nil, fmt.Errorf("schedule %q: Input is not JSON", s.Expression)
+	}
+	return ParseExpressionIn(s.Expression, loc)
+}
+
+func (s *Schedule) clock() func() time.Time {
+	if s.Now != nil {
+		return s.Now
+	}
+	return time.Now
+}
+
+func (s *Schedule) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}

@@ -1,0 +1,220 @@
+package localstack_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livingprofile/livingprofile/shared/webhook"
+)
+
+// receiver is a webhook endpoint on loopback that verifies every delivery's signature.
+type receiver struct {
+	t      *testing.T
+	srv    *httptest.Server
+	secret string
+	fail   atomic.Int32 // answer 500 while > 0 (decremented per request); -1 fails forever
+
+	mu       sync.Mutex
+	received []webhook.Event // verified deliveries answered 2xx
+	attempts int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{t: t}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.attempts++
+		err := webhook.Verify(r.secret, req.Header.Get(webhook.HeaderID), req.Header.Get(webhook.HeaderTimestamp),
+			req.Header.Get(webhook.HeaderSignature), body, time.Now(), 5*time.Minute)
+		if err != nil {
+			t.Errorf("delivery with a bad signature: %v", err)
+			w.WriteHeader(400)
+			return
+		}
+		if n := r.fail.Load(); n != 0 {
+			if n > 0 {
+				r.fail.Add(-1)
+			}
+			w.WriteHeader(500)
+			return
+		}
+		var e webhook.Event
+		if err := json.Unmarshal(body, &e); err != nil || e.ID != req.Header.Get(webhook.HeaderID) {
+			t.Errorf("delivery body %s does not match its Webhook-Id", body)
+		}
+		r.received = append(r.received, e)
+		w.WriteHeader(204)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// register makes the receiver a webhook of the test tenant and returns its id.
+func (r *receiver) register(types []string, source string) string {
+	body := map[string]any{"url": r.srv.URL + "/hook", "eventTypes": types, "description": "test receiver"}
+	if source != "" {
+		body["source"] = source
+	}
+	res := must(r.t, do(r.t, call{method: "POST", path: "/v1/webhooks", key: "admin", body: body}), 201).json(r.t)
+	r.secret = res["secret"].(string)
+	id := res["id"].(string)
+	r.t.Cleanup(func() { do(r.t, call{method: "DELETE", path: "/v1/webhooks/" + id, key: "admin"}) })
+	return id
+}
+
+func (r *receiver) events() []webhook.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]webhook.Event(nil), r.received...)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func deliveries(t *testing.T, hook string) []map[string]any {
+	t.Helper()
+	res := must(t, do(t, call{method: "GET", path: "/v1/webhooks/" + hook + "/deliveries", key: "admin"}), 200).json(t)
+	var out []map[string]any
+	for _, d := range res["deliveries"].([]any) {
+		out = append(out, d.(map[string]any))
+	}
+	return out
+}
+
+func grant(t *testing.T, id, status string) {
+	t.Helper()
+	must(t, do(t, call{method: "PUT", path: "/v1/profiles/" + id + "/consents/marketing", key: "write",
+		body: map[string]any{"status": status, "noticeVersion": 2}}), 200)
+}
+
+// TestWebhookDelivery: a registered receiver gets a correctly signed event within seconds
+// of a consent change, and the delivery log says so.
+func TestWebhookDelivery(t *testing.T) {
+	rc := newReceiver(t)
+	hook := rc.register([]string{"consent.changed"}, "")
+	id, _ := newProfile(t, nil)
+	grant(t, id, "granted")
+	eventually(t, 10*time.Second, "the consent event", func() bool { return len(rc.events()) > 0 })
+	e := rc.events()[0]
+	if e.Type != "consent.changed" || e.ProfileID != id || e.Tenant != tenant || e.Data.Subject != "marketing" {
+		t.Fatalf("event %+v", e)
+	}
+	eventually(t, 5*time.Second, "the delivery log", func() bool {
+		ds := deliveries(t, hook)
+		return len(ds) == 1 && ds[0]["status"] == "delivered" && ds[0]["attempts"] == float64(1)
+	})
+	list := must(t, do(t, call{method: "GET", path: "/v1/webhooks", key: "admin"}), 200)
+	if strings.Contains(string(list.body), rc.secret) || !strings.Contains(string(list.body), hook) {
+		t.Fatalf("the webhook list must show the webhook and not its secret: %s", list.body)
+	}
+}
+
+// TestWebhookRetries: a receiver failing three times then succeeding gets exactly one
+// successful delivery, with four attempts recorded.
+func TestWebhookRetries(t *testing.T) {
+	rc := newReceiver(t)
+	rc.fail.Store(3)
+	hook := rc.register([]string{"consent.changed"}, "")
+	id, _ := newProfile(t, nil)
+	grant(t, id, "granted")
+	eventually(t, 30*time.Second, "delivery after three failures", func() bool { return len(rc.events()) == 1 })
+	eventually(t, 5*time.Second, "the delivery log", func() bool {
+		ds := deliveries(t, hook)
+		return len(ds) == 1 && ds[0]["status"] == "delivered" && ds[0]["attempts"] == float64(4)
+	})
+	time.Sleep(time.Second)
+	if n := len(rc.events()); n != 1 {
+		t.Fatalf("%d successful deliveries, want exactly 1", n)
+	}
+}
+
+// TestWebhookParkedAndRedriven: a receiver that always fails ends in the dead-letter queue;
+// after it recovers, a redrive delivers the event.
+func TestWebhookParkedAndRedriven(t *testing.T) {
+	rc := newReceiver(t)
+	rc.fail.Store(-1)
+	hook := rc.register([]string{"subscription.changed"}, "")
+	id, _ := newProfile(t, nil)
+	must(t, do(t, call{method: "PUT", path: "/v1/profiles/" + id + "/subscriptions/newsletter", key: "write",
+		body: map[string]any{"status": "subscribed"}}), 200)
+	eventually(t, 30*time.Second, "the delivery to be parked", func() bool {
+		ds := deliveries(t, hook)
+		return len(ds) == 1 && ds[0]["status"] == "parked"
+	})
+	rc.fail.Store(0)
+	eventually(t, 15*time.Second, "the redrive to find the parked delivery", func() bool {
+		r := must(t, do(t, call{method: "POST", path: "/v1/webhooks/" + hook + "/redrive", key: "admin"}), 200).json(t)
+		return r["redriven"] == float64(1)
+	})
+	eventually(t, 10*time.Second, "delivery after redrive", func() bool { return len(rc.events()) == 1 })
+	eventually(t, 5*time.Second, "the delivery log", func() bool {
+		ds := deliveries(t, hook)
+		return ds[0]["status"] == "delivered"
+	})
+}
+
+// TestEventsSurviveCrashes: the dispatcher failing after the change committed, and the
+// worker dying after it delivered, still deliver the event, under one stable event id.
+func TestEventsSurviveCrashes(t *testing.T) {
+	rc := newReceiver(t)
+	rc.register([]string{"consent.changed"}, "")
+	id, _ := newProfile(t, nil)
+	faults.dispatchFailures.Store(2)
+	faults.workerCrashes.Store(1)
+	grant(t, id, "granted")
+	eventually(t, 30*time.Second, "the event despite the crashes", func() bool { return len(rc.events()) >= 1 })
+	eventually(t, 10*time.Second, "the faults to be used up", func() bool {
+		return faults.dispatchFailures.Load() == 0 && faults.workerCrashes.Load() == 0
+	})
+	time.Sleep(2 * time.Second)
+	evs := rc.events()
+	for _, e := range evs {
+		if e.ID != evs[0].ID || e.ProfileID != id {
+			t.Fatalf("redelivery changed the event: %+v vs %+v", e, evs[0])
+		}
+	}
+}
+
+// TestWebhookValidation: registrations must be https (http only to loopback locally),
+// name known event types, and never leak secrets.
+func TestWebhookValidation(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"plain http elsewhere", map[string]any{"url": "http://example.com/hook", "eventTypes": []string{"*"}}, "url"},
+		{"credentials in url", map[string]any{"url": "https://user:pw@example.com/hook", "eventTypes": []string{"*"}}, "url"},
+		{"not a url", map[string]any{"url": "hook", "eventTypes": []string{"*"}}, "url"},
+		{"unknown type", map[string]any{"url": "https://example.com/hook", "eventTypes": []string{"consent.deleted"}}, "eventTypes[0]"},
+		{"no types", map[string]any{"url": "https://example.com/hook", "eventTypes": []string{}}, "eventTypes"},
+		{"bad source", map[string]any{"url": "https://example.com/hook", "eventTypes": []string{"*"}, "source": "CRM!"}, "source"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := isProblem(t, do(t, call{method: "POST", path: "/v1/webhooks", key: "admin", body: c.body}))
+			if !namesField(p, c.field) {
+				t.Fatalf("problem does not name %s: %v", c.field, p)
+			}
+		})
+	}
+	isProblem(t, do(t, call{method: "POST", path: "/v1/webhooks", key: "write", body: map[string]any{"url": "https://example.com", "eventTypes": []string{"*"}}}))
+	must(t, do(t, call{method: "DELETE", path: "/v1/webhooks/wh_doesnotexistdoesnotexist12", key: "admin"}), 404)
+}

@@ -1,0 +1,81 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/livingprofile/livingprofile/shared/ledger"
+)
+
+// Outbox is one committed change's events, written in the change's transaction. The
+// table's stream (or, locally, a poller on OutboxPartitions) hands it to the dispatcher,
+// which deletes it once every event is queued for delivery.
+type Outbox struct {
+	Tenant    string         `json:"tenant"`
+	ProfileID string         `json:"profileId"`
+	Version   int64          `json:"version"`
+	Events    []ledger.Event `json:"events"`
+	// PK and SK locate the item, for deleting it after dispatch.
+	PK string `json:"-"`
+	SK string `json:"-"`
+}
+
+// outboxShards spreads pending outbox items over GSI1 partitions so a burst of writes by
+// one tenant does not make one index partition hot.
+const outboxShards = 4
+
+// OutboxPartitions are the GSI1 partition keys under which pending outbox items are
+// indexed, oldest first within each.
+func OutboxPartitions() []string {
+	out := make([]string, outboxShards)
+	for i := range out {
+		out[i] = "OUTBOX#" + strconv.Itoa(i)
+	}
+	return out
+}
+
+func (st *Store) outboxItem(tenant, profileID string, version int64, evs []ledger.Event) (map[string]types.AttributeValue, error) {
+	b, err := json.Marshal(Outbox{Tenant: tenant, ProfileID: profileID, Version: version, Events: evs})
+	if err != nil {
+		return nil, fmt.Errorf("encode outbox: %w", err)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(profileID))
+	now := st.now()
+	it := key(outboxPK(tenant, evs[0].ID), skOutbox)
+	it[attrDoc], it[attrTTL] = s(string(b)), n(now.Add(outboxTTL).Unix())
+	it[attrGSI1PK] = s(OutboxPartitions()[h.Sum32()%outboxShards])
+	it[attrGSI1SK] = s(fmt.Sprintf("%020d#%s", now.UnixNano(), evs[0].ID))
+	return it, nil
+}
+
+// OutboxFromStream decodes an outbox item from a stream record's new image.
+func OutboxFromStream(r events.DynamoDBEventRecord) (*Outbox, error) {
+	img := r.Change.NewImage
+	pk, sk, doc := img[attrPK], img[attrSK], img[attrDoc]
+	if pk.DataType() != events.DataTypeString || sk.DataType() != events.DataTypeString || doc.DataType() != events.DataTypeString || sk.String() != skOutbox {
+		return nil, fmt.Errorf("stream record %s is not an outbox item", r.EventID)
+	}
+	var o Outbox
+	if err := json.Unmarshal([]byte(doc.String()), &o); err != nil {
+		return nil, fmt.Errorf("decode outbox item: %w", err)
+	}
+	o.PK, o.SK = pk.String(), sk.String()
+	return &o, nil
+}
+
+// DeleteOutbox removes a dispatched outbox item. Deleting one already gone is not an error.
+func (st *Store) DeleteOutbox(ctx context.Context, o *Outbox) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &st.table, Key: key(o.PK, o.SK)})
+	if err != nil {
+		return fmt.Errorf("delete outbox item: %w", err)
+	}
+	return nil
+}

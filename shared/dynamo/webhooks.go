@@ -1,0 +1,155 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/webhook"
+)
+
+// Webhook endpoints live in the tenant's partition (SK "WH#<id>"), so listing them is one
+// Query; deliveries live in the endpoint's own partition, newest last by id.
+const skWebhookPfx = "WH#"
+
+func deliveriesPK(tenant, endpointID string) string { return "T#" + tenant + "#WH#" + endpointID }
+
+// PutEndpoint stores a webhook endpoint; create refuses to overwrite an existing id.
+func (st *Store) PutEndpoint(ctx context.Context, ep *webhook.Endpoint, create bool) error {
+	doc, err := json.Marshal(ep)
+	if err != nil {
+		return fmt.Errorf("encode webhook: %w", err)
+	}
+	it := key(tenantPK(ep.Tenant), skWebhookPfx+ep.ID)
+	it[attrDoc] = s(string(doc))
+	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}
+	if create {
+		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
+	} else {
+		in.ConditionExpression = aws.String("attribute_exists(PK)")
+	}
+	_, err = st.db.PutItem(ctx, in)
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && create:
+		return errs.E(errs.Conflict, "a webhook with this id exists")
+	case errors.As(err, &ccf):
+		return notFound("webhook")
+	case err != nil:
+		return fmt.Errorf("put webhook: %w", err)
+	}
+	return nil
+}
+
+// Endpoint reads one webhook endpoint.
+func (st *Store) Endpoint(ctx context.Context, tenant, id string) (*webhook.Endpoint, error) {
+	item, err := st.get(ctx, tenantPK(tenant), skWebhookPfx+id)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if item == nil {
+		return nil, notFound("webhook")
+	}
+	return decode[webhook.Endpoint](item)
+}
+
+// Endpoints lists a tenant's webhook endpoints with one Query.
+func (st *Store) Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &st.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :wh)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": s(tenantPK(tenant)), ":wh": s(skWebhookPfx),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	eps := make([]webhook.Endpoint, 0, len(out.Items))
+	for _, it := range out.Items {
+		ep, err := decode[webhook.Endpoint](it)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, *ep)
+	}
+	return eps, nil
+}
+
+// DeleteEndpoint removes a webhook endpoint. Its delivery log expires by TTL.
+func (st *Store) DeleteEndpoint(ctx context.Context, tenant, id string) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.table, Key: key(tenantPK(tenant), skWebhookPfx+id),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return notFound("webhook")
+	}
+	if err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
+	}
+	return nil
+}
+
+// PutDelivery writes a delivery log entry. With onlyNew it keeps an existing entry, so a
+// re-dispatched event does not reset a delivery's progress.
+func (st *Store) PutDelivery(ctx context.Context, tenant string, d *webhook.Delivery, onlyNew bool) error {
+	doc, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode delivery: %w", err)
+	}
+	it := key(deliveriesPK(tenant, d.EndpointID), "D#"+d.ID)
+	it[attrDoc], it[attrTTL] = s(string(doc)), n(d.CreatedAt.Add(deliveryTTL).Unix())
+	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}
+	if onlyNew {
+		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
+	}
+	_, err = st.db.PutItem(ctx, in)
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !(onlyNew && errors.As(err, &ccf)) {
+		return fmt.Errorf("put delivery: %w", err)
+	}
+	return nil
+}
+
+// Delivery reads one delivery log entry.
+func (st *Store) Delivery(ctx context.Context, tenant, endpointID, id string) (*webhook.Delivery, error) {
+	item, err := st.get(ctx, deliveriesPK(tenant, endpointID), "D#"+id)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	if item == nil {
+		return nil, notFound("delivery")
+	}
+	return decode[webhook.Delivery](item)
+}
+
+// Deliveries returns an endpoint's most recent deliveries, newest first, up to limit.
+func (st *Store) Deliveries(ctx context.Context, tenant, endpointID string, limit int) ([]webhook.Delivery, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :d)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(deliveriesPK(tenant, endpointID)), ":d": s("D#")},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	ds := make([]webhook.Delivery, 0, len(out.Items))
+	for _, it := range out.Items {
+		d, err := decode[webhook.Delivery](it)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, *d)
+	}
+	return ds, nil
+}
