@@ -3,4 +3,4 @@ package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"
 
-func main() { wire.Main("CreatePortalLink") }
+func main() { wire.Main("CreatePortalLink", wire.CreatePortalLink) }

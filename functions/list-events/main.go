@@ -3,4 +3,4 @@ package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"
 
-func main() { wire.Main("ListEvents") }
+func main() { wire.Main("ListEvents", wire.ListEvents) }

@@ -3,4 +3,4 @@ package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"
 
-func main() { wire.Main("ListWebhookDeliveries") }
+func main() { wire.Main("ListWebhookDeliveries", wire.ListWebhookDeliveries) }

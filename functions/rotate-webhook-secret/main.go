@@ -3,4 +3,4 @@ package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"
 
-func main() { wire.Main("RotateWebhookSecret") }
+func main() { wire.Main("RotateWebhookSecret", wire.RotateWebhookSecret) }

@@ -16,7 +16,13 @@
 // deadline at the function's timeout and a lambdacontext with a fresh request id, and is
 // detached from the caller's cancellation (a started invocation runs to its end or its
 // timeout). A panic is recovered and counts as a failed invocation, and so does a handler
-// that returns after its deadline: Lambda would have stopped it ("Task timed out").
+// that returns after its deadline: Lambda would have stopped it ("Task timed out"). An
+// in-process handler cannot be stopped, though: one that ignores its context's deadline
+// holds its poller until it returns.
+//
+// Each source has Run, which blocks until its context is cancelled (start it in a
+// goroutine; it returns an error only for a misconfiguration found before it starts), and
+// a single-step method for tests and benchmarks (Once, or Fire for a schedule).
 package eventsource
 
 import (

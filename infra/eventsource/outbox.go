@@ -122,7 +122,8 @@ func (o *Outbox) Run(ctx context.Context) error {
 
 // Once polls every partition key once and delivers what it found. It returns the number of
 // records the handler was invoked with, and the errors of failed queries and invocations
-// (handler error, panic, timeout). Batch item failures are no error.
+// (handler error, panic, timeout). Batch item failures are no error. Called while Run runs,
+// it may offer an item that Run offers at the same time.
 func (o *Outbox) Once(ctx context.Context) (int, error) {
 	if err := o.init(ctx); err != nil {
 		return 0, err

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
-	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/registry"
 )
 
 // dirOf is the naming rule from LogicalId to directory: CreatePortalLink -> create-portal-link.
@@ -53,13 +53,13 @@ func TestLayoutMatches(t *testing.T) {
 		main, err := os.ReadFile(filepath.Join(root, "functions", dirOf(fn.LogicalID), "main.go"))
 		if err != nil {
 			t.Errorf("%s: %v", fn.LogicalID, err)
-		} else if !strings.Contains(string(main), `wire.Main("`+fn.LogicalID+`")`) {
+		} else if !strings.Contains(string(main), `wire.Main("`+fn.LogicalID+`", wire.`+fn.LogicalID+`)`) {
 			t.Errorf("functions/%s/main.go does not wire %s", dirOf(fn.LogicalID), fn.LogicalID)
 		}
 	}
 	slices.Sort(inTemplate)
-	if !slices.Equal(inTemplate, wire.Functions()) {
-		t.Errorf("template functions %v\nwire functions     %v", inTemplate, wire.Functions())
+	if !slices.Equal(inTemplate, registry.Functions()) {
+		t.Errorf("template functions %v\nwire functions     %v", inTemplate, registry.Functions())
 	}
 	entries, err := os.ReadDir(filepath.Join(root, "functions"))
 	if err != nil {

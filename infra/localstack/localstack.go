@@ -29,6 +29,7 @@ import (
 	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/registry"
 )
 
 // Options configure Start.
@@ -128,7 +129,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		// Local receivers listen on loopback over plain http.
 		env["ALLOW_HTTP_LOOPBACK"] = "true"
-		h, err := wire.Build(ctx, fn.LogicalID, func(k string) string { return env[k] }, handlerAWS, o.Log)
+		build, ok := registry.Builder(fn.LogicalID)
+		if !ok {
+			return fail(fmt.Errorf("no builder for function %s", fn.LogicalID))
+		}
+		h, err := wire.Build(ctx, build, func(k string) string { return env[k] }, handlerAWS, o.Log.With("function", fn.LogicalID))
 		if err != nil {
 			return fail(fmt.Errorf("build %s: %w", fn.LogicalID, err))
 		}

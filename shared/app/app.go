@@ -32,8 +32,6 @@ type Store interface {
 	PutCatalog(ctx context.Context, tenant string, c *catalog.Catalog, prevVersion int, idem *Record) error
 	Record(ctx context.Context, tenant, key string) (*Record, error)
 	PutRecord(ctx context.Context, tenant string, r *Record) error
-	// Suppressed reports whether any of ids belongs to an erased person.
-	Suppressed(ctx context.Context, tenant string, ids []profile.Identity) (bool, error)
 	// SyncMarks returns, for each of source's change ids already processed and not yet
 	// expired, the id of the profile it was applied to.
 	SyncMarks(ctx context.Context, tenant, source string, changeIDs []string) (map[string]string, error)
@@ -58,6 +56,9 @@ type Commit struct {
 	// Marks record sync changes applied by this commit; the commit fails with
 	// errs.ErrReplay if one is already recorded.
 	Marks []SyncMark
+	// NotErased are identities that must not belong to an erased person; the commit fails
+	// with ErrErased if one does, atomically with the erasure job's suppression.
+	NotErased []profile.Identity
 }
 
 // Record is a stored response to an idempotent write: a replay gets it back verbatim.

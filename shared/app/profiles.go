@@ -24,6 +24,8 @@ type Write struct {
 	Render func(Result) (*Record, error)
 	// Marks are committed with the change, if it changes the profile (see Commit.Marks).
 	Marks []SyncMark
+	// NotErased guards the change against erased identities (see Commit.NotErased).
+	NotErased []profile.Identity
 }
 
 // Result is the outcome of a write.
@@ -337,7 +339,7 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 		ledger.Seal(next.LedgerHead, e)
 		next.LedgerHead = e.Hash
 	}
-	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks}
+	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: w.NotErased}
 	if w.Render != nil {
 		if c.Record, err = w.Render(res); err != nil {
 			return Result{}, err

@@ -51,6 +51,10 @@ const (
 	BounceSoft = "soft"
 )
 
+// ErrErased means a change would re-create an erased person: one of its identities is on
+// the tenant's suppression list, which the erasure job writes before it deletes.
+var ErrErased = errors.New("the person was erased")
+
 // email is both the identity type and the channel id that email events are about.
 const email = "email"
 
@@ -529,28 +533,26 @@ func (s *Service) syncOne(ctx context.Context, tenant string, b SyncBatch, actor
 	}
 	for attempt := 1; ; attempt++ {
 		cur := cache[pl.identity]
-		if cur == nil {
-			if pl.email != nil {
-				res.reject(SyncCodeNoProfile, "identity", "no profile holds this email address")
-				return res, nil
-			}
-			erased, err := s.store.Suppressed(ctx, tenant, []profile.Identity{pl.identity})
-			if err != nil {
-				return SyncResult{}, fmt.Errorf("check suppression: %w", err)
-			}
-			if erased {
-				res.reject(SyncCodeErased, "identity", "the person was erased; sync never re-creates an erased person")
-				return res, nil
-			}
+		if cur == nil && pl.email != nil {
+			res.reject(SyncCodeNoProfile, "identity", "no profile holds this email address")
+			return res, nil
 		}
 		st := pl.step(cur, !recorded)
 		w := Write{Actor: actor, RequestID: b.RequestID}
 		if st.final {
 			w.Marks = []SyncMark{mark}
 		}
+		if cur == nil {
+			// Checked inside the transaction, so an erasure running at the same time
+			// cannot be undone by this create.
+			w.NotErased = []profile.Identity{pl.identity}
+		}
 		r, err := s.commit(ctx, tenant, cur, cat, w, st.apply(cat, pl.identity, actor, pl.at))
 		switch {
 		case err == nil:
+		case errors.Is(err, ErrErased):
+			res.reject(SyncCodeErased, "identity", "the person was erased; sync never re-creates an erased person")
+			return res, nil
 		case errors.Is(err, errs.ErrReplay):
 			return duplicate()
 		case (errors.Is(err, errs.ErrStale) || errors.Is(err, errs.ErrIdentityTaken)) && attempt < maxAttempts:

@@ -66,12 +66,19 @@ type Store struct {
 	table string
 	now   func() time.Time
 	salts sync.Map // tenant -> suppression salt ([]byte); a tenant's salt never changes
+
+	noOutbox bool
 }
 
 // New returns a Store over table.
 func New(db *dynamodb.Client, table string) *Store {
 	return &Store{db: db, table: table, now: time.Now}
 }
+
+// DisableOutbox makes this store's commits write no outbox item, so their events reach no
+// webhook. It exists only so benchmarks can measure what the outbox costs; call it on a
+// store of its own before use.
+func (st *Store) DisableOutbox() { st.noOutbox = true }
 
 func tenantPK(t string) string                        { return "T#" + t }
 func profilePK(t, id string) string                   { return "T#" + t + "#P#" + id }
@@ -200,12 +207,14 @@ const (
 	kindOutbox
 	kindRecord
 	kindMark
+	kindErased
 )
 
 // Commit writes a profile change in one TransactWriteItems: the profile (conditioned on its
 // version), a copy in every identity item (conditioned on belonging to this profile or
 // being new), deletes of removed identities, the sealed ledger events, one outbox item for
-// the events, the idempotency record and the sync marks (each conditioned on not existing).
+// the events, the idempotency record and the sync marks (each conditioned on not existing),
+// and checks that no identity in c.NotErased is suppressed.
 func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error {
 	p := c.Profile
 	doc, err := json.Marshal(p)
@@ -259,7 +268,7 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 			TableName: &st.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(SK)"),
 		}})
 	}
-	if len(c.Events) > 0 {
+	if len(c.Events) > 0 && !st.noOutbox {
 		it, err := st.outboxItem(tenant, p.ID, p.Version, c.Events)
 		if err != nil {
 			return err
@@ -277,6 +286,13 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 	}
 	for _, m := range c.Marks {
 		add(kindMark, profile.Identity{}, types.TransactWriteItem{Put: st.markPut(tenant, m, p.ID)})
+	}
+	checks, err := st.notErased(ctx, tenant, c.NotErased)
+	if err != nil {
+		return err
+	}
+	for i, ck := range checks {
+		add(kindErased, c.NotErased[i], types.TransactWriteItem{ConditionCheck: ck})
 	}
 	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
@@ -296,6 +312,8 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 			return &errs.Error{Code: errs.Conflict, Message: "idempotency key already used", Err: errs.ErrReplay}
 		case kindMark:
 			return &errs.Error{Code: errs.Conflict, Message: "the sync change was already applied", Err: errs.ErrReplay}
+		case kindErased:
+			return &errs.Error{Code: errs.Conflict, Message: "the person was erased", Err: app.ErrErased}
 		case kindIdentity:
 			return &errs.Error{Code: errs.Conflict, Message: "an identity belongs to another profile",
 				Fields: []errs.FieldError{{Field: "identities", Reason: "a " + idOf[i].Type + " identity belongs to another profile"}},

@@ -155,6 +155,27 @@ func (st *Store) Suppressed(ctx context.Context, tenant string, ids []profile.Id
 	return len(items) > 0, nil
 }
 
+// notErased returns a condition check per identity that it is not suppressed; none when
+// the tenant has no salt (then nothing can have been suppressed).
+func (st *Store) notErased(ctx context.Context, tenant string, ids []profile.Identity) ([]*types.ConditionCheck, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	salt, err := st.salt(ctx, tenant, false)
+	if errs.CodeOf(err) == errs.NotFound || (err == nil && salt == nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*types.ConditionCheck, len(ids))
+	for i, id := range ids {
+		out[i] = &types.ConditionCheck{TableName: &st.table, Key: suppressionKey(tenant, salt, id),
+			ConditionExpression: aws.String("attribute_not_exists(PK)")}
+	}
+	return out, nil
+}
+
 type markDoc struct {
 	Source    string    `json:"source"`
 	ProfileID string    `json:"profileId"`

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/livingprofile/livingprofile/shared/app"
-	"github.com/livingprofile/livingprofile/shared/authorizer"
-	"github.com/livingprofile/livingprofile/shared/delivery"
-	"github.com/livingprofile/livingprofile/shared/dispatch"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
 	"github.com/livingprofile/livingprofile/shared/portallink"
@@ -35,129 +31,40 @@ const (
 	keyCacheTTL     = 60 * time.Second
 )
 
-// deps are the clients and services one function builds once, at init.
-type deps struct {
+// Deps are the clients and services one function builds once, at init.
+type Deps struct {
 	env   func(string) string
 	aws   aws.Config
 	log   *slog.Logger
 	store *dynamo.Store
 }
 
-func (d *deps) api(ctx context.Context, withLinks bool) (*httpapi.API, error) {
-	svc := app.New(d.store, time.Now, catalogCacheTTL)
-	var signer *portallink.Signer
-	if withLinks {
-		arn := d.env("PORTAL_SECRET_ARN")
-		if arn == "" {
-			return nil, errors.New("PORTAL_SECRET_ARN is not set")
-		}
-		out, err := secretsmanager.NewFromConfig(d.aws).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
-		if err != nil {
-			return nil, fmt.Errorf("read portal signing secret: %w", err)
-		}
-		key, err := portallink.ParseSecret(aws.ToString(out.SecretString))
-		if err != nil {
-			return nil, err
-		}
-		if signer, err = portallink.NewSigner(key); err != nil {
-			return nil, err
-		}
+// Builder builds one function's handler: an HTTPHandler, AuthorizerHandler, QueueHandler
+// or StreamHandler. Each function has its own, so a binary links only its own handler.
+type Builder func(context.Context, *Deps) (any, error)
+
+func (d *Deps) api(signer *portallink.Signer) *httpapi.API {
+	return httpapi.New(app.New(d.store, time.Now, catalogCacheTTL), d.log, signer, d.env("PORTAL_BASE_URL"))
+}
+
+// portalSigner reads the portal link signing key from Secrets Manager.
+func (d *Deps) portalSigner(ctx context.Context) (*portallink.Signer, error) {
+	arn := d.env("PORTAL_SECRET_ARN")
+	if arn == "" {
+		return nil, errors.New("PORTAL_SECRET_ARN is not set")
 	}
-	return httpapi.New(svc, d.log, signer, d.env("PORTAL_BASE_URL")), nil
-}
-
-func route(pick func(*httpapi.API) httpapi.Handler) func(context.Context, *deps) (any, error) {
-	return func(ctx context.Context, d *deps) (any, error) {
-		a, err := d.api(ctx, false)
-		if err != nil {
-			return nil, err
-		}
-		return HTTPHandler(pick(a)), nil
+	out, err := secretsmanager.NewFromConfig(d.aws).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+	if err != nil {
+		return nil, fmt.Errorf("read portal signing secret: %w", err)
 	}
-}
-
-// builders maps every function's logical id in template.yaml to how its handler is built.
-var builders = map[string]func(context.Context, *deps) (any, error){
-	"Authorizer": func(_ context.Context, d *deps) (any, error) {
-		return AuthorizerHandler(authorizer.New(d.store, d.log, keyCacheTTL).Handle), nil
-	},
-	"CreateProfile":   route((*httpapi.API).CreateProfile),
-	"FindProfile":     route((*httpapi.API).FindProfile),
-	"GetProfile":      route((*httpapi.API).GetProfile),
-	"UpdateProfile":   route((*httpapi.API).UpdateProfile),
-	"PutConsent":      route((*httpapi.API).PutConsent),
-	"PutSubscription": route((*httpapi.API).PutSubscription),
-	"CheckConsent":    route((*httpapi.API).CheckConsent),
-	"ListEvents":      route((*httpapi.API).ListEvents),
-	"GetCatalog":      route((*httpapi.API).GetCatalog),
-	"PutCatalog":      route((*httpapi.API).PutCatalog),
-	"Sync":            route((*httpapi.API).Sync),
-	"CreatePortalLink": func(ctx context.Context, d *deps) (any, error) {
-		a, err := d.api(ctx, true)
-		if err != nil {
-			return nil, err
-		}
-		return HTTPHandler(a.PortalLinks()), nil
-	},
-	"CreateWebhook":            webhookRoute((*httpapi.API).CreateWebhook),
-	"ListWebhooks":             webhookRoute((*httpapi.API).ListWebhooks),
-	"DeleteWebhook":            webhookRoute((*httpapi.API).DeleteWebhook),
-	"RotateWebhookSecret":      webhookRoute((*httpapi.API).RotateWebhookSecret),
-	"ListWebhookDeliveries":    webhookRoute((*httpapi.API).ListWebhookDeliveries),
-	"RedriveWebhookDeliveries": webhookRoute((*httpapi.API).RedriveWebhookDeliveries),
-	"DispatchEvents": func(_ context.Context, d *deps) (any, error) {
-		q, err := d.queue("DELIVERY_QUEUE_URL")
-		if err != nil {
-			return nil, err
-		}
-		return StreamHandler(dispatch.New(d.store, q, d.log).Handle), nil
-	},
-	"DeliverWebhooks": func(_ context.Context, d *deps) (any, error) {
-		q, err := d.queue("DELIVERY_QUEUE_URL")
-		if err != nil {
-			return nil, err
-		}
-		attempts, err := d.positive("MAX_ATTEMPTS")
-		if err != nil {
-			return nil, err
-		}
-		base, err := d.positive("RETRY_BASE_SECONDS")
-		if err != nil {
-			return nil, err
-		}
-		w := delivery.NewWorker(d.store, q, d.log, delivery.Options{
-			MaxAttempts: attempts, RetryBase: time.Duration(base) * time.Second, AllowLoopback: d.allowLoopback(),
-		})
-		return QueueHandler(w.Handle), nil
-	},
-}
-
-// webhookRoute builds a webhook route; only the redrive route needs the queues, and
-// only it reads their URLs.
-func webhookRoute(pick func(*httpapi.API) httpapi.Handler) func(context.Context, *deps) (any, error) {
-	return func(ctx context.Context, d *deps) (any, error) {
-		a, err := d.api(ctx, false)
-		if err != nil {
-			return nil, err
-		}
-		var r httpapi.Redriver
-		if d.env("DELIVERY_DLQ_URL") != "" {
-			dlq, err := d.queue("DELIVERY_DLQ_URL")
-			if err != nil {
-				return nil, err
-			}
-			main, err := d.queue("DELIVERY_QUEUE_URL")
-			if err != nil {
-				return nil, err
-			}
-			r = delivery.NewRedriver(d.store, dlq, main)
-		}
-		a.WithWebhooks(app.NewWebhooks(d.store, time.Now, d.allowLoopback()), r)
-		return HTTPHandler(pick(a)), nil
+	key, err := portallink.ParseSecret(aws.ToString(out.SecretString))
+	if err != nil {
+		return nil, err
 	}
+	return portallink.NewSigner(key)
 }
 
-func (d *deps) queue(env string) (*queue.Queue, error) {
+func (d *Deps) queue(env string) (*queue.Queue, error) {
 	url := d.env(env)
 	if url == "" {
 		return nil, fmt.Errorf("%s is not set", env)
@@ -165,7 +72,7 @@ func (d *deps) queue(env string) (*queue.Queue, error) {
 	return queue.New(sqs.NewFromConfig(d.aws), url), nil
 }
 
-func (d *deps) positive(env string) (int, error) {
+func (d *Deps) positive(env string) (int, error) {
 	n, err := strconv.Atoi(d.env(env))
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("%s must be a positive whole number", env)
@@ -174,48 +81,32 @@ func (d *deps) positive(env string) (int, error) {
 }
 
 // allowLoopback admits http:// webhooks on loopback; only the local stack sets it.
-func (d *deps) allowLoopback() bool { return d.env("ALLOW_HTTP_LOOPBACK") == "true" }
+func (d *Deps) allowLoopback() bool { return d.env("ALLOW_HTTP_LOOPBACK") == "true" }
 
-// Functions lists the logical id of every function this code can build, sorted.
-func Functions() []string {
-	out := make([]string, 0, len(builders))
-	for id := range builders {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// Build builds the handler of function logicalID from its environment (env returns ""
-// for unset variables) and AWS configuration. The result is an HTTPHandler or an
-// AuthorizerHandler.
-func Build(ctx context.Context, logicalID string, env func(string) string, awsCfg aws.Config, log *slog.Logger) (any, error) {
-	b, ok := builders[logicalID]
-	if !ok {
-		return nil, fmt.Errorf("no function %q", logicalID)
-	}
+// Build builds a function's handler from its environment (env returns "" for unset
+// variables) and AWS configuration.
+func Build(ctx context.Context, build Builder, env func(string) string, awsCfg aws.Config, log *slog.Logger) (any, error) {
 	table := env("TABLE_NAME")
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is not set")
 	}
-	d := &deps{env: env, aws: awsCfg, log: log.With("function", logicalID),
-		store: dynamo.New(dynamodb.NewFromConfig(awsCfg), table)}
-	return b(ctx, d)
+	d := &Deps{env: env, aws: awsCfg, log: log, store: dynamo.New(dynamodb.NewFromConfig(awsCfg), table)}
+	return build(ctx, d)
 }
 
 // Main is the whole main function of a deployed function: it reads the environment and
 // builds the clients once, at init, fails fast with a clear message, and starts the runtime.
-func Main(logicalID string) {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level(os.Getenv("LOG_LEVEL"))}))
+func Main(logicalID string, build Builder) {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level(os.Getenv("LOG_LEVEL"))})).With("function", logicalID)
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		log.Error("load AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	h, err := Build(ctx, logicalID, os.Getenv, cfg, log)
+	h, err := Build(ctx, build, os.Getenv, cfg, log)
 	if err != nil {
-		log.Error("build handler", "function", logicalID, "err", err)
+		log.Error("build handler", "err", err)
 		os.Exit(1)
 	}
 	lambda.Start(h)

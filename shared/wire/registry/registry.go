@@ -1,0 +1,44 @@
+// Package registry maps every function's logical id in template.yaml to its builder, for
+// the local stack, which runs all functions in one process. Deployed binaries do not import
+// it, so each links only its own handler.
+package registry
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/livingprofile/livingprofile/shared/wire"
+)
+
+var builders = map[string]wire.Builder{
+	"Authorizer":               wire.Authorizer,
+	"CreateProfile":            wire.CreateProfile,
+	"FindProfile":              wire.FindProfile,
+	"GetProfile":               wire.GetProfile,
+	"UpdateProfile":            wire.UpdateProfile,
+	"PutConsent":               wire.PutConsent,
+	"PutSubscription":          wire.PutSubscription,
+	"CheckConsent":             wire.CheckConsent,
+	"ListEvents":               wire.ListEvents,
+	"GetCatalog":               wire.GetCatalog,
+	"PutCatalog":               wire.PutCatalog,
+	"CreatePortalLink":         wire.CreatePortalLink,
+	"Sync":                     wire.Sync,
+	"CreateWebhook":            wire.CreateWebhook,
+	"ListWebhooks":             wire.ListWebhooks,
+	"DeleteWebhook":            wire.DeleteWebhook,
+	"RotateWebhookSecret":      wire.RotateWebhookSecret,
+	"ListWebhookDeliveries":    wire.ListWebhookDeliveries,
+	"RedriveWebhookDeliveries": wire.RedriveWebhookDeliveries,
+	"DispatchEvents":           wire.DispatchEvents,
+	"DeliverWebhooks":          wire.DeliverWebhooks,
+}
+
+// Functions lists every logical id with a builder, sorted.
+func Functions() []string { return slices.Sorted(maps.Keys(builders)) }
+
+// Builder returns the builder of a function.
+func Builder(logicalID string) (wire.Builder, bool) {
+	b, ok := builders[logicalID]
+	return b, ok
+}
