@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/shared/wire/registry"
 )
@@ -99,5 +101,42 @@ func TestLayoutMatches(t *testing.T) {
 	}
 	if got := do(t, call{method: "GET", path: "/v1/nothing-here"}); got.status != 404 {
 		t.Errorf("unknown route answered %d", got.status)
+	}
+}
+
+// TestOpenAPIMatchesTemplate: docs/openapi.yaml documents exactly the template's routes.
+func TestOpenAPIMatchesTemplate(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(localstack.RepoRoot(), "docs", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Errorf("openapi version %q, want 3.1.x", doc.OpenAPI)
+	}
+	var documented, routed []string
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			switch m {
+			case "get", "put", "post", "patch", "delete":
+				documented = append(documented, strings.ToUpper(m)+" "+path)
+			}
+		}
+	}
+	for _, fn := range env.stack.Template.Functions {
+		for _, r := range fn.Routes {
+			routed = append(routed, r.Method+" "+r.Path)
+		}
+	}
+	slices.Sort(documented)
+	slices.Sort(routed)
+	if !slices.Equal(documented, routed) {
+		t.Errorf("openapi documents %v\ntemplate routes     %v", documented, routed)
 	}
 }

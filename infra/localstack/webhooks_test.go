@@ -218,3 +218,33 @@ func TestWebhookValidation(t *testing.T) {
 	isProblem(t, do(t, call{method: "POST", path: "/v1/webhooks", key: "write", body: map[string]any{"url": "https://example.com", "eventTypes": []string{"*"}}}))
 	must(t, do(t, call{method: "DELETE", path: "/v1/webhooks/wh_doesnotexistdoesnotexist12", key: "admin"}), 404)
 }
+
+// TestNoEchoToSource: a change that came in through sync from a system is not sent back to
+// that system's webhook, but reaches the others; the system still hears of other changes.
+func TestNoEchoToSource(t *testing.T) {
+	crm, other := newReceiver(t), newReceiver(t)
+	crm.register([]string{"consent.changed"}, "crm")
+	other.register([]string{"consent.changed"}, "")
+	id, email := newProfile(t, nil)
+	must(t, do(t, call{method: "POST", path: "/v1/sync", key: "write", body: map[string]any{
+		"source": "crm",
+		"changes": []map[string]any{{
+			"id": "chg-" + id, "identity": map[string]string{"type": "email", "value": email},
+			"occurredAt": time.Now().UTC().Format(time.RFC3339Nano),
+			"consents":   map[string]any{"marketing": map[string]any{"status": "granted", "noticeVersion": 2}},
+		}},
+	}}), 200)
+	eventually(t, 10*time.Second, "the synced change at the other system", func() bool { return len(other.events()) == 1 })
+	if e := other.events()[0]; e.Source.Kind != "sync" || e.Source.ID != "crm" {
+		t.Fatalf("source of the synced change: %+v", e.Source)
+	}
+	grant(t, id, "withdrawn")
+	eventually(t, 10*time.Second, "the API change at the CRM", func() bool { return len(crm.events()) == 1 })
+	if e := crm.events()[0]; e.Source.Kind != "api_key" {
+		t.Fatalf("the CRM got its own change back: %+v", e)
+	}
+	time.Sleep(time.Second)
+	if n := len(crm.events()); n != 1 {
+		t.Fatalf("the CRM got %d events, want only the API change", n)
+	}
+}

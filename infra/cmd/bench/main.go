@@ -7,11 +7,17 @@
 //  2. the stripped linux/arm64 size of every function binary of template.yaml, built with
 //     the production flags;
 //  3. the cold start of a real function (GetProfile) under aws-lambda-rie beside the
-//     hello-world aws-lambda-go baseline, measured in the same run.
+//     hello-world aws-lambda-go baseline, measured in the same run;
+//  4. what the outbox item costs a consent write: app.Service.PutConsent over a dynamo.Store
+//     with and without DisableOutbox, in alternating rounds: latency and items per
+//     TransactWriteItems;
+//  5. events out through the local stack: consent changes through the HTTP API until a
+//     verifying loopback webhook receiver has every event: end-to-end events/s and delivery
+//     latency.
 //
 // Usage:
 //
-//	go run ./infra/cmd/bench [-n 2000] [-c 8] [-cold-runs 5] [-json report.json]
+//	go run ./infra/cmd/bench [-n 2000] [-c 8] [-cold-runs 5] [-outbox-n 2000] [-events 1000] [-json report.json]
 //
 // The client, the API emulation, the handlers and the emulator all share this process and
 // its CPUs: latencies and throughput compare operations and revisions on one machine; they
@@ -52,6 +58,9 @@ type config struct {
 	rieDir, jsonPath                           string
 	capacity                                   bool
 	skipAPI, skipSizes, skipCold               bool
+	outboxN, outboxRounds, events              int
+	eventsTimeout                              time.Duration
+	skipOutbox, skipEvents                     bool
 }
 
 // report is everything the bench measured; -json writes it as JSON.
@@ -70,6 +79,8 @@ type report struct {
 	CapacityNote string             `json:"capacityNote,omitempty"`
 	Sizes        []sizeResult       `json:"functionSizesArm64,omitempty"`
 	Cold         *coldReport        `json:"coldStart,omitempty"`
+	Outbox       *outboxReport      `json:"outboxCost,omitempty"`
+	Events       *eventsReport      `json:"eventsOut,omitempty"`
 	PhaseSeconds map[string]float64 `json:"phaseSeconds"`
 	phases       []string           // PhaseSeconds' keys in the order the phases ran
 	TotalSeconds float64            `json:"totalSeconds"`
@@ -90,6 +101,12 @@ func main() {
 	flag.BoolVar(&cfg.skipAPI, "skip-api", false, "skip the API measurements")
 	flag.BoolVar(&cfg.skipSizes, "skip-sizes", false, "skip the arm64 binary sizes")
 	flag.BoolVar(&cfg.skipCold, "skip-cold", false, "skip the cold starts")
+	flag.IntVar(&cfg.outboxN, "outbox-n", 2000, "measured consent writes per outbox variant (with and without)")
+	flag.IntVar(&cfg.outboxRounds, "outbox-rounds", 8, "alternating rounds the outbox writes are split into")
+	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
+	flag.DurationVar(&cfg.eventsTimeout, "events-timeout", 120*time.Second, "longest wait for the deliveries after the last change")
+	flag.BoolVar(&cfg.skipOutbox, "skip-outbox", false, "skip the outbox cost")
+	flag.BoolVar(&cfg.skipEvents, "skip-events", false, "skip the events-out measurement")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -126,6 +143,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("-profiles must be at least -batch (%d) and -c (%d)", c.batch, c.clients)
 	case c.coldRuns < 1:
 		return errors.New("-cold-runs must be at least 1")
+	case c.outboxRounds < 1 || c.outboxN < c.outboxRounds:
+		return errors.New("-outbox-rounds must be at least 1 and -outbox-n at least -outbox-rounds")
+	case c.events < 1 || c.eventsTimeout <= 0:
+		return errors.New("-events must be at least 1 and -events-timeout positive")
 	}
 	if c.rieDir == "" {
 		dir, err := os.UserCacheDir()
@@ -147,6 +168,8 @@ func run(ctx context.Context, cfg config) *report {
 		Settings: map[string]int{
 			"requestsPerOperation": cfg.requests, "clients": cfg.clients, "warmupPerOperation": cfg.warmup,
 			"profiles": cfg.profiles, "batch": cfg.batch, "coldRuns": cfg.coldRuns,
+			"outboxWritesPerVariant": cfg.outboxN, "outboxRounds": cfg.outboxRounds,
+			"eventChanges": cfg.events, "eventsTimeoutSeconds": int(cfg.eventsTimeout / time.Second),
 		},
 		PhaseSeconds: map[string]float64{},
 	}
@@ -171,7 +194,7 @@ func run(ctx context.Context, cfg config) *report {
 		return rep
 	}
 
-	if !cfg.skipAPI || !cfg.skipCold {
+	if !cfg.skipAPI || !cfg.skipCold || !cfg.skipOutbox || !cfg.skipEvents {
 		counter := newDDBCounter(cfg.capacity)
 		var st *localstack.Stack
 		var fix *fixture
@@ -204,6 +227,18 @@ func run(ctx context.Context, cfg config) *report {
 				return nil
 			})
 			rep.CapacityNote = capacityNote(rep, cfg)
+		}
+		if fix != nil && !cfg.skipOutbox {
+			phase("outbox cost on a write", func() error {
+				rep.Outbox, err = outboxCost(ctx, cfg, st, fix)
+				return err
+			})
+		}
+		if fix != nil && !cfg.skipEvents {
+			phase("events out", func() error {
+				rep.Events, err = eventsOut(ctx, cfg, st, fix)
+				return err
+			})
 		}
 		if fix != nil && !cfg.skipCold {
 			phase("cold starts", func() error {
@@ -327,6 +362,13 @@ func printReport(w io.Writer, rep *report, cfg config) {
 		}
 		tw.Flush()
 		p("   %s costs %+.1f ms over the baseline (median).\n\n", coldFunction, c.DeltaMedianMs)
+	}
+
+	if rep.Outbox != nil {
+		printOutbox(w, rep.Outbox)
+	}
+	if rep.Events != nil {
+		printEvents(w, rep.Events)
 	}
 
 	p("Time:")
