@@ -102,7 +102,7 @@ func main() {
 	flag.BoolVar(&cfg.skipSizes, "skip-sizes", false, "skip the arm64 binary sizes")
 	flag.BoolVar(&cfg.skipCold, "skip-cold", false, "skip the cold starts")
 	flag.IntVar(&cfg.outboxN, "outbox-n", 2000, "measured consent writes per outbox variant (with and without)")
-	flag.IntVar(&cfg.outboxRounds, "outbox-rounds", 8, "alternating rounds the outbox writes are split into")
+	flag.IntVar(&cfg.outboxRounds, "outbox-rounds", 20, "alternating rounds the outbox writes are split into")
 	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
 	flag.DurationVar(&cfg.eventsTimeout, "events-timeout", 120*time.Second, "longest wait for the deliveries after the last change")
 	flag.BoolVar(&cfg.skipOutbox, "skip-outbox", false, "skip the outbox cost")

@@ -39,6 +39,11 @@ type outboxReport struct {
 	DeltaItemsPerTxn  float64 `json:"deltaItemsPerTransactWriteItems"`
 	DrainWaitSeconds  float64 `json:"outboxDrainWaitSeconds"`
 	DispatchedInRound int64   `json:"outboxItemsDispatchedDuringRounds"`
+	// RoundDeltaP50Ms is, per round, the with-outbox p50 minus the DisableOutbox p50 of the
+	// same round: paired figures that machine drift between rounds does not skew.
+	RoundDeltaP50Ms       []float64 `json:"roundDeltaP50Ms"`
+	MedianRoundDeltaP50Ms float64   `json:"medianRoundDeltaP50Ms"`
+	RoundsOutboxSlower    int       `json:"roundsOutboxSlowerAtP50"`
 }
 
 // outboxVariant is the measurement of one store variant.
@@ -209,14 +214,22 @@ func outboxCost(ctx context.Context, cfg config, st *localstack.Stack, fix *fixt
 		if r%2 == 1 {
 			order = []*outboxArm{arms[1], arms[0]}
 		}
+		var roundP50 [2]float64
 		for _, a := range order {
 			if err := drain(); err != nil {
 				return nil, err
 			}
 			a.counter.on.Store(true)
 			t0 := time.Now()
+			from := len(a.lat)
 			errs, first := write(a, n, &a.lat)
 			a.wall += time.Since(t0)
+			mine := slices.Sorted(slices.Values(a.lat[from:]))
+			if a == arms[0] {
+				roundP50[0] = ms(percentile(mine, 0.50))
+			} else {
+				roundP50[1] = ms(percentile(mine, 0.50))
+			}
 			a.counter.on.Store(false)
 			a.res.Errors += errs
 			if first != nil && a.res.Error == "" {
@@ -230,7 +243,13 @@ func outboxCost(ctx context.Context, cfg config, st *localstack.Stack, fix *fixt
 				rep.DispatchedInRound += int64(n) - left
 			}
 		}
+		d := roundP50[0] - roundP50[1]
+		rep.RoundDeltaP50Ms = append(rep.RoundDeltaP50Ms, d)
+		if d > 0 {
+			rep.RoundsOutboxSlower++
+		}
 	}
+	rep.MedianRoundDeltaP50Ms = median(slices.Sorted(slices.Values(rep.RoundDeltaP50Ms)))
 	if err := drain(); err != nil {
 		return nil, err
 	}
@@ -351,6 +370,9 @@ func printOutbox(w io.Writer, o *outboxReport) {
 			rel(o.DeltaP99Ms, without.P99Ms), rel(o.DeltaMeanMs, without.MeanMs), o.DeltaItemsPerTxn)
 	}
 	tw.Flush()
+	p("%s\n", wrap(fmt.Sprintf("Paired by round (robust to drift between rounds): the with-outbox p50 exceeded "+
+		"the DisableOutbox p50 of the same round in %d of %d rounds; median difference %+.2f ms.",
+		o.RoundsOutboxSlower, len(o.RoundDeltaP50Ms), o.MedianRoundDeltaP50Ms), "   ", 100))
 	p("%s\n\n", wrap(fmt.Sprintf("The local stack's dispatcher runs in this process: it had already taken %d of the "+
 		"%d with-outbox items (a Query of the tenant's webhooks and a DeleteItem each) when their rounds ended, on "+
 		"the same CPUs, so the with-outbox latencies include some of that work; on AWS it is a separate Lambda. "+
