@@ -1,17 +1,21 @@
-// Package dispatch turns committed changes into webhook deliveries. It reads outbox items
-// from the table's stream (locally: from the outbox poller), puts one delivery per event
-// and subscribed endpoint on the delivery queue, and deletes the outbox item only after
+// Package dispatch turns committed changes into webhook deliveries and request jobs. It
+// reads outbox items from the table's stream (locally: from the outbox poller), puts one
+// delivery per event and subscribed endpoint on the delivery queue, starts the erasure or
+// export job of a new data-subject request, and deletes the outbox item only after all
 // that, so a crash at any point leads to a redelivery, never to a lost event.
 package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
@@ -28,23 +32,40 @@ type Queue interface {
 	Send(ctx context.Context, msgs []webhook.Message) error
 }
 
+// Jobs starts request jobs; nil when the function has no job queues.
+type Jobs interface {
+	Start(ctx context.Context, t dsr.Type, m dsr.JobMessage) error
+}
+
 // Dispatcher is the stream handler. It is safe for concurrent use.
 type Dispatcher struct {
 	store Store
 	queue Queue
+	jobs  Jobs
 	log   *slog.Logger
 	now   func() time.Time
 }
 
-// New returns a dispatcher.
-func New(store Store, queue Queue, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{store: store, queue: queue, log: log, now: time.Now}
+// New returns a dispatcher; jobs may be nil.
+func New(store Store, queue Queue, jobs Jobs, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{store: store, queue: queue, jobs: jobs, log: log, now: time.Now}
 }
 
-// Handle dispatches a batch of stream records in order. On the first failure it reports
-// that record, so the stream retries from it (and only from it) while the rest wait.
+// parallel bounds the store writes in flight for one batch.
+const parallel = 8
+
+// Handle dispatches a batch of stream records. Endpoints are read once per tenant and
+// batch, deliveries of all records are queued together, and outbox items are deleted
+// last. On failure it reports the first record of the batch not yet fully dispatched, so
+// the stream retries from there (records before it are done, and the rest wait).
 func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
+	type item struct {
+		seq  string
+		o    *dynamo.Outbox
+		msgs []webhook.Message
+		dels []*webhook.Delivery
+	}
+	var items []*item
 	for _, r := range ev.Records {
 		if r.EventName != "INSERT" {
 			continue
@@ -55,44 +76,96 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (event
 			d.log.ErrorContext(ctx, "undecodable outbox record skipped", "eventId", r.EventID, "err", err)
 			continue
 		}
-		if err := d.dispatch(ctx, o); err != nil {
-			d.log.ErrorContext(ctx, "dispatch failed; the stream will retry", "tenant", o.Tenant, "eventId", r.EventID, "err", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
-			return resp, nil
-		}
+		items = append(items, &item{seq: r.Change.SequenceNumber, o: o})
 	}
-	return resp, nil
-}
-
-func (d *Dispatcher) dispatch(ctx context.Context, o *dynamo.Outbox) error {
-	eps, err := d.store.Endpoints(ctx, o.Tenant)
-	if err != nil {
-		return err
+	fail := func(i int, err error) (events.DynamoDBEventResponse, error) {
+		d.log.ErrorContext(ctx, "dispatch failed; the stream will retry", "records", len(items)-i, "err", err)
+		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: items[i].seq}}}, nil
 	}
-	var msgs []webhook.Message
+	endpoints := map[string][]webhook.Endpoint{}
 	now := d.now().UTC()
-	for _, le := range o.Events {
-		e := webhook.FromLedger(le)
-		for i := range eps {
-			ep := &eps[i]
-			if !ep.Wants(e) {
-				continue
+	var msgs []webhook.Message
+	var dels []func(context.Context) error
+	for i, it := range items {
+		eps, ok := endpoints[it.o.Tenant]
+		if !ok {
+			var err error
+			if eps, err = d.store.Endpoints(ctx, it.o.Tenant); err != nil {
+				return fail(i, err)
 			}
-			m := webhook.Message{Tenant: o.Tenant, EndpointID: ep.ID, DeliveryID: webhook.DeliveryID(e, ep.ID), Event: e}
-			del := &webhook.Delivery{ID: m.DeliveryID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
-				Status: webhook.Pending, CreatedAt: now, UpdatedAt: now}
-			if err := d.store.PutDelivery(ctx, o.Tenant, del, true); err != nil {
-				return err
-			}
-			msgs = append(msgs, m)
+			endpoints[it.o.Tenant] = eps
 		}
+		for _, le := range it.o.Events {
+			if err := d.startJob(ctx, it.o.Tenant, le.Type, le.New); err != nil {
+				return fail(i, err)
+			}
+			e := webhook.FromLedger(le)
+			for j := range eps {
+				ep := &eps[j]
+				if !ep.Wants(e) {
+					continue
+				}
+				m := webhook.Message{Tenant: it.o.Tenant, EndpointID: ep.ID, DeliveryID: webhook.DeliveryID(e, ep.ID), Event: e}
+				del := &webhook.Delivery{ID: m.DeliveryID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
+					Status: webhook.Pending, CreatedAt: now, UpdatedAt: now}
+				tenant := it.o.Tenant
+				dels = append(dels, func(ctx context.Context) error { return d.store.PutDelivery(ctx, tenant, del, true) })
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	if err := each(ctx, dels); err != nil {
+		return fail(0, err)
 	}
 	if err := d.queue.Send(ctx, msgs); err != nil {
-		return err
+		return fail(0, err)
 	}
-	if err := d.store.DeleteOutbox(ctx, o); err != nil {
-		return fmt.Errorf("events queued, outbox kept (they may be queued again): %w", err)
+	deletes := make([]func(context.Context) error, len(items))
+	for i, it := range items {
+		deletes[i] = func(ctx context.Context) error { return d.store.DeleteOutbox(ctx, it.o) }
 	}
-	d.log.InfoContext(ctx, "dispatched", "tenant", o.Tenant, "events", len(o.Events), "deliveries", len(msgs))
-	return nil
+	if err := each(ctx, deletes); err != nil {
+		return fail(0, fmt.Errorf("events queued, outbox kept (they may be queued again): %w", err))
+	}
+	if len(items) > 0 {
+		d.log.InfoContext(ctx, "dispatched", "records", len(items), "deliveries", len(msgs))
+	}
+	return events.DynamoDBEventResponse{}, nil
+}
+
+// startJob puts the job of a newly created erasure or export request on its queue.
+func (d *Dispatcher) startJob(ctx context.Context, tenant, eventType string, payload json.RawMessage) error {
+	if eventType != "request.created" || d.jobs == nil {
+		return nil
+	}
+	var c dsr.CreatedEvent
+	if err := json.Unmarshal(payload, &c); err != nil || !c.Type.Job() {
+		return nil
+	}
+	return d.jobs.Start(ctx, c.Type, dsr.JobMessage{Tenant: tenant, RequestID: c.ID})
+}
+
+// each runs fns with at most parallel in flight and returns the first error.
+func each(ctx context.Context, fns []func(context.Context) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, parallel)
+	)
+	for _, fn := range fns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(ctx); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }

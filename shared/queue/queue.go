@@ -1,4 +1,4 @@
-// Package queue puts webhook deliveries on an SQS queue and takes them off again.
+// Package queue puts webhook deliveries and request jobs on SQS queues and takes them off again.
 package queue
 
 import (
@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
@@ -83,6 +84,36 @@ func (q *Queue) Receive(ctx context.Context, max int, hide time.Duration) ([]Rec
 func (q *Queue) Delete(ctx context.Context, receiptHandle string) error {
 	if _, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &q.url, ReceiptHandle: &receiptHandle}); err != nil {
 		return fmt.Errorf("delete message: %w", err)
+	}
+	return nil
+}
+
+// Jobs puts the jobs of data-subject requests on their queues.
+type Jobs struct {
+	client           *sqs.Client
+	erasure, exports string
+}
+
+// NewJobs returns the job queues; an empty URL leaves that job type unstarted.
+func NewJobs(client *sqs.Client, erasureURL, exportURL string) *Jobs {
+	return &Jobs{client: client, erasure: erasureURL, exports: exportURL}
+}
+
+// Start enqueues the job of a request of type t.
+func (j *Jobs) Start(ctx context.Context, t dsr.Type, m dsr.JobMessage) error {
+	url := j.exports
+	if t == dsr.Erasure {
+		url = j.erasure
+	}
+	if url == "" {
+		return fmt.Errorf("no queue for %s jobs", t)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	if _, err := j.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: aws.String(string(b))}); err != nil {
+		return fmt.Errorf("start %s job: %w", t, err)
 	}
 	return nil
 }

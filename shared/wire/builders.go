@@ -4,11 +4,14 @@ import (
 	"context"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/authorizer"
 	"github.com/livingprofile/livingprofile/shared/delivery"
 	"github.com/livingprofile/livingprofile/shared/dispatch"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
+	"github.com/livingprofile/livingprofile/shared/queue"
 )
 
 // One Builder per function in template.yaml, named by its logical id.
@@ -125,7 +128,11 @@ func DispatchEvents(_ context.Context, d *Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return StreamHandler(dispatch.New(d.store, q, d.log).Handle), nil
+	var jobs dispatch.Jobs
+	if erasure, export := d.env("ERASURE_QUEUE_URL"), d.env("EXPORT_QUEUE_URL"); erasure != "" || export != "" {
+		jobs = queue.NewJobs(sqs.NewFromConfig(d.aws), erasure, export)
+	}
+	return StreamHandler(dispatch.New(d.store, q, jobs, d.log).Handle), nil
 }
 
 // DeliverWebhooks builds the webhook delivery worker.
