@@ -54,7 +54,28 @@ FUNCTIONS := \
 	RotateWebhookSecret:rotate-webhook-secret \
 	ListWebhookDeliveries:list-webhook-deliveries \
 	RedriveWebhookDeliveries:redrive-webhook-deliveries \
-	Sync:sync
+	Sync:sync \
+	CreateRequest:create-request \
+	ListRequests:list-requests \
+	GetRequest:get-request \
+	ExtendRequest:extend-request \
+	CancelRequest:cancel-request \
+	DenyRequest:deny-request \
+	ProcessErasure:process-erasure \
+	ProcessExport:process-export \
+	SweepDeadlines:sweep-deadlines \
+	PortalOpen:portal-open \
+	PortalLogin:portal-login \
+	PortalLogout:portal-logout \
+	PortalOverview:portal-overview \
+	PortalDetails:portal-details \
+	PortalSubscriptions:portal-subscriptions \
+	PortalConsents:portal-consents \
+	PortalRights:portal-rights \
+	PortalHistory:portal-history \
+	PortalExport:portal-export \
+	PortalUnsubscribe:portal-unsubscribe \
+	PortalGpc:portal-gpc
 
 fn_id = $(word 1,$(subst :, ,$(1)))
 fn_dir = $(word 2,$(subst :, ,$(1)))
@@ -86,7 +107,7 @@ $(foreach f,$(FUNCTIONS),$(eval $(call function_rules,$(call fn_id,$(f)),$(call 
 ARTIFACTS_DIR ?=
 
 # ---------------------------------------------------------------- targets
-.PHONY: help tools compile build sam-build fmt-check vet go-test test validate lint bench dev deploy clean distclean
+.PHONY: help tools browser-deps compile build sam-build fmt-check vet go-test test validate lint bench dev deploy clean distclean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -123,7 +144,25 @@ fmt-check: ## fail if gofmt would change a file
 vet: ## go vet ./...
 	$(GO) vet ./...
 
-go-test: ## go test ./...
+# The browser tests (infra/browser) inject axe-core, pinned in infra/browser/package.json,
+# into every portal page. npm ci installs it (no browser download: the tests drive Debian's
+# chromium). Without npm nothing is installed; the browser tests then fail with a hint when
+# they find Chromium, and skip (outside CI) when they do not.
+BROWSER_DIR := infra/browser
+AXE := $(BROWSER_DIR)/node_modules/axe-core/axe.min.js
+
+browser-deps: $(AXE) ## npm ci in infra/browser (axe-core for the portal's accessibility check)
+
+$(AXE): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "npm ci (infra/browser: axe-core)"; \
+		cd "$(BROWSER_DIR)" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "warning: npm not found; the browser tests need axe-core (apt-get install npm, then make browser-deps)" >&2; \
+	fi
+	@touch -c "$@"
+
+go-test: browser-deps ## go test ./... (after browser-deps)
 	$(GO) test -count=1 -timeout 15m ./...
 
 test: tools ## fmt-check, vet, go test, validate, sam-build
@@ -155,5 +194,5 @@ deploy: tools compile ## sam build && sam deploy --config-env $(ENV) (needs AWS 
 clean: ## remove build outputs
 	rm -rf $(BUILD_DIR) .aws-sam
 
-distclean: clean ## also remove the tool virtualenv
-	rm -rf $(TOOLS_DIR)
+distclean: clean ## also remove the tool virtualenv and the browser tests' node_modules
+	rm -rf $(TOOLS_DIR) $(BROWSER_DIR)/node_modules

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
+	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/wire/registry"
 )
 
@@ -89,12 +90,22 @@ func TestLayoutMatches(t *testing.T) {
 		}
 	}
 	// Every template route is served locally: without a key the authorizer answers 401,
-	// where an unknown route would answer 404.
+	// where an unknown route would answer 404. Only the hosted portal (and its GPC
+	// statement) is public: those routes, and no others, are declared without the
+	// authorizer, and reach their function (API Gateway's own 404 would be JSON).
 	for _, fn := range tpl.Functions {
 		for _, r := range fn.Routes {
 			path := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "x")
 			got := do(t, call{method: r.Method, path: path})
-			if got.status != 401 {
+			public := strings.HasPrefix(r.Path, "/portal/") || r.Path == "/.well-known/gpc.json"
+			switch {
+			case public && r.Authorizer != template.NoAuthorizer:
+				t.Errorf("%s %s: a portal route behind authorizer %s; people have no API key", r.Method, r.Path, r.Authorizer)
+			case !public && r.Authorizer == template.NoAuthorizer:
+				t.Errorf("%s %s: a brand API route without the authorizer", r.Method, r.Path)
+			case public && (got.status == 401 || got.status == 403 || strings.Contains(string(got.body), `{"message":"Not Found"}`)):
+				t.Errorf("%s %s: local status %d %s, want the function's own answer", r.Method, r.Path, got.status, got.body)
+			case !public && got.status != 401:
 				t.Errorf("%s %s: local status %d, want 401 from the authorizer", r.Method, r.Path, got.status)
 			}
 		}

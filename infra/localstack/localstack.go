@@ -1,7 +1,9 @@
 // Package localstack runs the whole product on one machine: AWS services (embedded
 // emulator or any endpoint), every resource of template.yaml, and every function of
 // template.yaml built by package wire and served behind the HTTP API emulation with its
-// authorizer. `make dev` and the integration tests both start it.
+// authorizer, or invoked by its SQS, stream or schedule event. With the embedded emulator it
+// also shows the emails the functions sent, at /_local/mail. `make dev` and the integration
+// tests both start it.
 package localstack
 
 import (
@@ -19,7 +21,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
@@ -48,7 +52,10 @@ type Options struct {
 	Log           *slog.Logger
 	// APIOptions are added to the SDK clients the handlers use (benchmarks count requests).
 	APIOptions []func(*middleware.Stack) error
-	// Parameters override template parameter defaults (e.g. faster webhook retries in tests).
+	// Parameters override template parameter defaults, e.g. faster webhook retries in tests.
+	// Tests that kill job workers should set JobQueueVisibilitySeconds to a few seconds
+	// (e.g. "3"), so that a job whose worker died is delivered again quickly instead of after
+	// the deployed 720 s.
 	Parameters map[string]string
 	// Wrap, when set, may replace each function's handler (tests inject faults with it).
 	Wrap func(logicalID string, handler any) any
@@ -63,10 +70,18 @@ type Stack struct {
 	URL string
 	// Table is the physical name of the profile table.
 	Table string
+	// HandlerAWS is the AWS configuration the functions' handlers are built from: AWS plus
+	// Options.APIOptions, and, with an emulator, path-style addressing for every S3 client
+	// built from it (see [PathStyleS3]).
+	HandlerAWS aws.Config
 
+	stackName   string
+	actions     actionLog
 	server      *http.Server
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
+	// schedules are the scheduled functions' event sources by logical id, in event-name order.
+	schedules map[string][]*eventsource.Schedule
 }
 
 // RepoRoot returns the module root, found from this source file, so tests in any package
@@ -95,7 +110,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{AWS: aws, Template: tpl}
+	s := &Stack{AWS: aws, Template: tpl, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
 	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName); err != nil {
 		return fail(fmt.Errorf("provision: %w", err))
@@ -119,6 +134,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	var workers []worker
 	handlerAWS := aws.AWS.Copy()
 	handlerAWS.APIOptions = append(handlerAWS.APIOptions, o.APIOptions...)
+	if handlerAWS.BaseEndpoint != nil {
+		// However a handler builds its S3 client (s3.NewFromConfig), it must address buckets
+		// by path: the emulator does not serve bucket host names. Presigned links follow.
+		handlerAWS.ServiceOptions = append(handlerAWS.ServiceOptions, PathStyleS3)
+	}
+	s.HandlerAWS = handlerAWS
 	for _, fn := range tpl.Functions {
 		env, err := tpl.Environment(fn, s.Physical.Refs(), params)
 		if err != nil {
@@ -129,11 +150,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		// Local receivers listen on loopback over plain http.
 		env["ALLOW_HTTP_LOOPBACK"] = "true"
+		// The emulator's stream misses transactional writes: index outbox items for the poller.
+		env["OUTBOX_INDEX"] = "true"
 		build, ok := registry.Builder(fn.LogicalID)
 		if !ok {
 			return fail(fmt.Errorf("no builder for function %s", fn.LogicalID))
 		}
-		h, err := wire.Build(ctx, build, func(k string) string { return env[k] }, handlerAWS, o.Log.With("function", fn.LogicalID))
+		fnAWS := handlerAWS.Copy()
+		fnAWS.APIOptions = append(fnAWS.APIOptions, s.actions.middleware(fn.LogicalID))
+		h, err := wire.Build(ctx, build, func(k string) string { return env[k] }, fnAWS, o.Log.With("function", fn.LogicalID))
 		if err != nil {
 			return fail(fmt.Errorf("build %s: %w", fn.LogicalID, err))
 		}
@@ -145,7 +170,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			cfg.Handlers[fn.LogicalID] = h
 		case wire.AuthorizerHandler:
 			cfg.Authorizers[fn.LogicalID] = h
-		case wire.QueueHandler, wire.StreamHandler:
+		case wire.QueueHandler, wire.StreamHandler, wire.ScheduleHandler:
 			workers = append(workers, worker{fn: fn, handler: h})
 		default:
 			return fail(fmt.Errorf("%s: handler of type %T is not one the local stack can invoke", fn.LogicalID, h))
@@ -158,7 +183,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := s.runWorkers(workers, o.Log); err != nil {
 		return fail(err)
 	}
-	s.server = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	s.server = &http.Server{Handler: s.localRoutes(api), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Log.Error("api server stopped", "err", err)
@@ -176,16 +201,18 @@ type worker struct {
 // outboxPoll is how often the local stand-in for the table's stream looks for outbox items.
 const outboxPoll = 100 * time.Millisecond
 
-// runWorkers starts the event sources of the queue and stream functions: SQS pollers as
-// Lambda's event source mappings, and, because the emulator's stream misses transactional
-// writes, an outbox poller that hands the dispatcher the same records the stream would.
+// runWorkers starts the event sources of the queue, stream and scheduled functions: SQS
+// pollers as Lambda's event source mappings; because the emulator's stream misses
+// transactional writes, an outbox poller that hands the dispatcher the same records the
+// stream would; and a timer per enabled Schedule or ScheduleV2 event, as EventBridge.
 func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorkers = cancel
 	db, sq := dynamodb.NewFromConfig(s.AWS.AWS), sqs.NewFromConfig(s.AWS.AWS)
 	start := func(name string, run func(context.Context) error) {
 		s.workers.Go(func() {
-			if err := run(ctx); err != nil {
+			// An error caused by Close stopping the sources is no failure.
+			if err := run(ctx); err != nil && ctx.Err() == nil {
 				log.Error("event source stopped", "source", name, "err", err)
 			}
 		})
@@ -221,8 +248,66 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 			}
 			start(w.fn.LogicalID+"/"+st.Event, src.Run)
 		}
+		for _, ev := range w.fn.Schedules {
+			h, ok := w.handler.(wire.ScheduleHandler)
+			if !ok {
+				return fmt.Errorf("%s has a schedule event but its handler is %T", w.fn.LogicalID, w.handler)
+			}
+			src, err := s.schedule(w.fn, ev, h, timeout, log)
+			if err != nil {
+				return err
+			}
+			if s.schedules == nil {
+				s.schedules = map[string][]*eventsource.Schedule{}
+			}
+			s.schedules[w.fn.LogicalID] = append(s.schedules[w.fn.LogicalID], src)
+			if ev.Enabled {
+				start(w.fn.LogicalID+"/"+ev.Event, src.Run)
+			}
+		}
 	}
 	return nil
+}
+
+// schedule builds the event source of one Schedule or ScheduleV2 event, checking its
+// expression and time zone now so that a mistake fails Start rather than a background timer.
+func (s *Stack) schedule(fn template.Function, ev template.Schedule, h wire.ScheduleHandler, timeout time.Duration, log *slog.Logger) (*eventsource.Schedule, error) {
+	loc := time.UTC
+	if ev.Timezone != "" {
+		var err error
+		if loc, err = time.LoadLocation(ev.Timezone); err != nil {
+			return nil, fmt.Errorf("%s event %s: time zone: %w", fn.LogicalID, ev.Event, err)
+		}
+	}
+	if _, err := eventsource.ParseExpressionIn(ev.Expression, loc); err != nil {
+		return nil, fmt.Errorf("%s event %s: %w", fn.LogicalID, ev.Event, err)
+	}
+	return &eventsource.Schedule{
+		Expression: ev.Expression, Timezone: ev.Timezone, Input: ev.Input, Handler: h,
+		// SAM names the rule after the stack, the function and the event.
+		Name:   s.stackName + "-" + fn.LogicalID + ev.Event,
+		Region: s.AWS.AWS.Region, Account: eventsource.DefaultAccount,
+		FunctionName: fn.LogicalID, Timeout: timeout, Log: log,
+	}, nil
+}
+
+// FireSchedule invokes a scheduled function now, with the event its first schedule (by event
+// name) sends, and returns the invocation's error. It works whether or not the schedule is
+// enabled, so tests and developers need not wait for the next fire time.
+func (s *Stack) FireSchedule(ctx context.Context, logicalID string) error {
+	srcs := s.schedules[logicalID]
+	if len(srcs) == 0 {
+		return fmt.Errorf("%s is not a function with a schedule", logicalID)
+	}
+	return srcs[0].Fire(ctx, time.Now())
+}
+
+// PathStyleS3 is an aws.Config ServiceOptions entry that makes every S3 client built from the
+// configuration address buckets by path (http://host/bucket/key), as emulators need.
+func PathStyleS3(serviceID string, opts any) {
+	if o, ok := opts.(*s3.Options); ok && serviceID == s3.ServiceID {
+		o.UsePathStyle = true
+	}
 }
 
 // Close stops the server, the event sources and the AWS services.

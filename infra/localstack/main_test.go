@@ -86,6 +86,12 @@ func TestMain(m *testing.M) {
 	}
 	env.keys["revoked"] = revoked
 	code := m.Run()
+	if code == 0 {
+		if err := checkLeastPrivilege(st); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL: least privilege:", err)
+			code = 1
+		}
+	}
 	st.Close()
 	os.Exit(code)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/cache"
 	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
@@ -38,6 +39,7 @@ type Store interface {
 	// PutSyncMark records a change that was processed without changing its profile; it
 	// fails with errs.ErrReplay if the change is already recorded.
 	PutSyncMark(ctx context.Context, tenant string, m SyncMark, profileID string) error
+	RequestStore
 }
 
 // Ref names a profile by id or by identity; exactly one is set.
@@ -59,6 +61,10 @@ type Commit struct {
 	// NotErased are identities that must not belong to an erased person; the commit fails
 	// with ErrErased if one does, atomically with the erasure job's suppression.
 	NotErased []profile.Identity
+	// Requests are data-subject requests of this profile saved with the change, each
+	// conditioned on its stored version being Version-1 (Version 1 creates it); the commit
+	// fails with ErrDuplicateRequest if a new open one duplicates an open one.
+	Requests []*dsr.Request
 }
 
 // Record is a stored response to an idempotent write: a replay gets it back verbatim.
@@ -69,6 +75,9 @@ type Record struct {
 	Headers     [][2]string `json:"headers,omitempty"`
 	Body        []byte      `json:"body"`
 	CreatedAt   time.Time   `json:"createdAt"`
+	// ProfileID names the profile the stored answer shows, if any: the erasure job finds
+	// and deletes a person's records by it.
+	ProfileID string `json:"profileId,omitempty"`
 }
 
 // Clock returns the current time; tests replace it.
@@ -80,6 +89,7 @@ type Service struct {
 	now   Clock
 
 	catalogs *cache.TTL[*catalog.Catalog]
+	notifier Notifier // tells people of request extensions and denials; nil: nobody is told here
 }
 
 // New returns a Service over store. Catalogs are cached per tenant for catalogTTL, so a

@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/livingprofile/livingprofile/shared/cache"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
@@ -63,7 +64,12 @@ type Worker struct {
 	opts   Options
 	client *http.Client
 	now    func() time.Time
+	// endpoints spares the tenant's partition a read per attempt; a deleted endpoint or a
+	// rotated secret takes effect within endpointCacheTTL (the old secret stays valid longer).
+	endpoints *cache.TTL[*webhook.Endpoint]
 }
+
+const endpointCacheTTL = 30 * time.Second
 
 // NewWorker returns a worker.
 func NewWorker(store Store, vis Visibility, log *slog.Logger, opts Options) *Worker {
@@ -77,7 +83,8 @@ func NewWorker(store Store, vis Visibility, log *slog.Logger, opts Options) *Wor
 		// A redirect could lead a signed delivery anywhere: treat it as the answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Worker{store: store, vis: vis, log: log, opts: opts, client: client, now: time.Now}
+	return &Worker{store: store, vis: vis, log: log, opts: opts, client: client, now: time.Now,
+		endpoints: cache.New[*webhook.Endpoint](endpointCacheTTL, time.Now)}
 }
 
 // errBlocked is returned by the dialer for addresses a delivery must not reach.
@@ -149,7 +156,9 @@ func (w *Worker) deliver(ctx context.Context, m events.SQSMessage) error {
 	case d.Status == webhook.Delivered:
 		return nil // a duplicate of a message already delivered
 	}
-	ep, err := w.store.Endpoint(ctx, msg.Tenant, msg.EndpointID)
+	ep, err := w.endpoints.Get(ctx, msg.Tenant+"/"+msg.EndpointID, func(ctx context.Context) (*webhook.Endpoint, error) {
+		return w.store.Endpoint(ctx, msg.Tenant, msg.EndpointID)
+	})
 	if errs.CodeOf(err) == errs.NotFound {
 		d.Status, d.UpdatedAt = webhook.Dropped, now
 		return w.store.PutDelivery(ctx, msg.Tenant, d, false)

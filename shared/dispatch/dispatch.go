@@ -78,26 +78,29 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (event
 		}
 		items = append(items, &item{seq: r.Change.SequenceNumber, o: o})
 	}
-	fail := func(i int, err error) (events.DynamoDBEventResponse, error) {
-		d.log.ErrorContext(ctx, "dispatch failed; the stream will retry", "records", len(items)-i, "err", err)
-		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: items[i].seq}}}, nil
+	// Nothing is sent until every record is prepared, so any failure retries the whole
+	// batch from its first record: reporting a later one would let the stream skip records
+	// whose deliveries were never queued.
+	fail := func(err error) (events.DynamoDBEventResponse, error) {
+		d.log.ErrorContext(ctx, "dispatch failed; the stream will retry the batch", "records", len(items), "err", err)
+		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: items[0].seq}}}, nil
 	}
 	endpoints := map[string][]webhook.Endpoint{}
 	now := d.now().UTC()
 	var msgs []webhook.Message
 	var dels []func(context.Context) error
-	for i, it := range items {
+	for _, it := range items {
 		eps, ok := endpoints[it.o.Tenant]
 		if !ok {
 			var err error
 			if eps, err = d.store.Endpoints(ctx, it.o.Tenant); err != nil {
-				return fail(i, err)
+				return fail(err)
 			}
 			endpoints[it.o.Tenant] = eps
 		}
 		for _, le := range it.o.Events {
 			if err := d.startJob(ctx, it.o.Tenant, le.Type, le.New); err != nil {
-				return fail(i, err)
+				return fail(err)
 			}
 			e := webhook.FromLedger(le)
 			for j := range eps {
@@ -115,17 +118,17 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (event
 		}
 	}
 	if err := each(ctx, dels); err != nil {
-		return fail(0, err)
+		return fail(err)
 	}
 	if err := d.queue.Send(ctx, msgs); err != nil {
-		return fail(0, err)
+		return fail(err)
 	}
 	deletes := make([]func(context.Context) error, len(items))
 	for i, it := range items {
 		deletes[i] = func(ctx context.Context) error { return d.store.DeleteOutbox(ctx, it.o) }
 	}
 	if err := each(ctx, deletes); err != nil {
-		return fail(0, fmt.Errorf("events queued, outbox kept (they may be queued again): %w", err))
+		return fail(fmt.Errorf("events queued, outbox kept (they may be queued again): %w", err))
 	}
 	if len(items) > 0 {
 		d.log.InfoContext(ctx, "dispatched", "records", len(items), "deliveries", len(msgs))

@@ -132,7 +132,17 @@ func (r *Request) Deadline() time.Time {
 	if r.Extension != nil {
 		months += r.Extension.Months
 	}
-	return r.ReceivedAt.AddDate(0, months, 0)
+	return AddMonths(r.ReceivedAt, months)
+}
+
+// AddMonths returns t plus n calendar months, ending on the same day of the month or, where
+// the later month has no such day, on its last day (as EU Regulation 1182/71 counts a period
+// of months): 31 January plus one month is 28 (or 29) February, never 3 March.
+func AddMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	hh, mm, ss := t.Clock()
+	last := time.Date(y, m+time.Month(n)+1, 0, 0, 0, 0, 0, t.Location()).Day()
+	return time.Date(y, m+time.Month(n), min(d, last), hh, mm, ss, t.Nanosecond(), t.Location())
 }
 
 // DueSoonWindow is how far ahead of the deadline a request counts as due soon.
@@ -165,7 +175,7 @@ func (r *Request) Extend(months int, reason string, now time.Time) error {
 		return errs.E(errs.Conflict, "only an open request can be extended")
 	case r.Extension != nil:
 		return errs.E(errs.Conflict, "the request was already extended")
-	case now.After(r.ReceivedAt.AddDate(0, 1, 0)):
+	case now.After(AddMonths(r.ReceivedAt, 1)):
 		return errs.E(errs.Conflict, "an extension must be decided within one month of receipt")
 	}
 	r.Extension = &Extension{Months: months, Reason: reason, At: now}
@@ -178,6 +188,11 @@ func (r *Request) Extend(months int, reason string, now time.Time) error {
 func (r *Request) Close(s Status, reason string, now time.Time) error {
 	if !r.Status.Open() {
 		return errs.E(errs.Conflict, fmt.Sprintf("the request is already %s", r.Status))
+	}
+	// A started erasure has locked the profile; only finishing it unlocks it, so it cannot
+	// be called off (a failed one is re-driven, not cancelled).
+	if r.Type == Erasure && r.Status != Pending && s != Completed {
+		return errs.E(errs.Conflict, "an erasure that has started can only be completed; re-drive it if it failed")
 	}
 	if s == Denied && (len(reason) < 10 || len(reason) > 1000) {
 		return errs.Field("reason", "must be 10 to 1000 characters: the person is told it")

@@ -100,16 +100,28 @@ type Tenant struct {
 	// SuppressionSalt keys the hashes of erased people's identities (see Suppress); it is
 	// set when the tenant is created and never changes.
 	SuppressionSalt string `json:"suppressionSalt,omitempty"`
+	// Branding is how the hosted portal presents the tenant; empty fields take defaults.
+	Branding Branding `json:"branding,omitzero"`
 }
 
-// PutTenant creates or replaces a tenant.
+// Branding is a tenant's look in the hosted portal. The portal validates it when it renders
+// (portal.NewTheme): a logo URL must be https, colours "#rrggbb", and any colour that would
+// not reach WCAG 4.5:1 contrast is replaced by the default, so a bad value never breaks a page.
+type Branding struct {
+	LogoURL         string `json:"logoUrl,omitempty"`
+	PrimaryColor    string `json:"primaryColor,omitempty"`
+	BackgroundColor string `json:"backgroundColor,omitempty"`
+	TextColor       string `json:"textColor,omitempty"`
+}
+
+// PutTenant creates or replaces a tenant, listed on GSI1 for Tenants.
 func (st *Store) PutTenant(ctx context.Context, t Tenant) error {
 	doc, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("encode tenant: %w", err)
 	}
 	it := key(tenantPK(t.ID), skTenant)
-	it[attrDoc] = s(string(doc))
+	it[attrDoc], it[attrGSI1PK], it[attrGSI1SK] = s(string(doc)), s(tenantsIndex), s(t.ID)
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it}); err != nil {
 		return fmt.Errorf("put tenant: %w", err)
 	}

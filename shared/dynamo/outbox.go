@@ -15,8 +15,9 @@ import (
 )
 
 // Outbox is one committed change's events, written in the change's transaction. The
-// table's stream (or, locally, a poller on OutboxPartitions) hands it to the dispatcher,
-// which deletes it once every event is queued for delivery.
+// table's stream hands it to the dispatcher, which deletes it once every event is queued
+// for delivery. The local stack, whose emulated stream misses transactional writes, has
+// stores index outbox items (IndexOutbox) and polls OutboxPartitions instead.
 type Outbox struct {
 	Tenant    string         `json:"tenant"`
 	ProfileID string         `json:"profileId"`
@@ -27,8 +28,7 @@ type Outbox struct {
 	SK string `json:"-"`
 }
 
-// outboxShards spreads pending outbox items over GSI1 partitions so a burst of writes by
-// one tenant does not make one index partition hot.
+// outboxShards spreads pending outbox items over GSI1 partitions when they are indexed.
 const outboxShards = 4
 
 // OutboxPartitions are the GSI1 partition keys under which pending outbox items are
@@ -51,8 +51,10 @@ func (st *Store) outboxItem(tenant, profileID string, version int64, evs []ledge
 	now := st.now()
 	it := key(outboxPK(tenant, evs[0].ID), skOutbox)
 	it[attrDoc], it[attrTTL] = s(string(b)), n(now.Add(outboxTTL).Unix())
-	it[attrGSI1PK] = s(OutboxPartitions()[h.Sum32()%outboxShards])
-	it[attrGSI1SK] = s(fmt.Sprintf("%020d#%s", now.UnixNano(), evs[0].ID))
+	if st.indexOutbox {
+		it[attrGSI1PK] = s(OutboxPartitions()[h.Sum32()%outboxShards])
+		it[attrGSI1SK] = s(fmt.Sprintf("%020d#%s", now.UnixNano(), evs[0].ID))
+	}
 	return it, nil
 }
 
@@ -79,3 +81,8 @@ func (st *Store) DeleteOutbox(ctx context.Context, o *Outbox) error {
 	}
 	return nil
 }
+
+// IndexOutbox makes this store index its outbox items under OutboxPartitions, for the
+// local stack's outbox poller. In AWS the stream delivers them and nothing reads such an
+// index, so it would only add write cost and a table-wide hot key; leave it off there.
+func (st *Store) IndexOutbox() { st.indexOutbox = true }

@@ -67,7 +67,8 @@ type Store struct {
 	now   func() time.Time
 	salts sync.Map // tenant -> suppression salt ([]byte); a tenant's salt never changes
 
-	noOutbox bool
+	noOutbox    bool
+	indexOutbox bool
 }
 
 // New returns a Store over table.
@@ -166,32 +167,18 @@ func (st *Store) Lookup(ctx context.Context, tenant string, refs []app.Ref) (map
 		}
 		byPK[pk] = append(byPK[pk], r)
 	}
+	items, err := st.batchGet(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[app.Ref]*profile.Profile, len(refs))
-	for len(keys) > 0 {
-		chunk := keys[:min(len(keys), 100)]
-		keys = keys[len(chunk):]
-		req := map[string]types.KeysAndAttributes{st.table: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 0 {
-				if attempt > 8 {
-					return nil, errs.E(errs.TooManyRequests, "the store is busy; retry")
-				}
-				time.Sleep(time.Duration(10<<attempt) * time.Millisecond)
-			}
-			res, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("batch get: %w", err)
-			}
-			for _, item := range res.Responses[st.table] {
-				p, err := decode[profile.Profile](item)
-				if err != nil {
-					return nil, err
-				}
-				for _, r := range byPK[str(item, attrPK)] {
-					out[r] = p
-				}
-			}
-			req = res.UnprocessedKeys
+	for _, item := range items {
+		p, err := decode[profile.Profile](item)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range byPK[str(item, attrPK)] {
+			out[r] = p
 		}
 	}
 	return out, nil
@@ -208,6 +195,10 @@ const (
 	kindRecord
 	kindMark
 	kindErased
+	kindRequest      // a data-subject request (see requests.go)
+	kindRequestPtr   // its pointer in the profile's partition
+	kindDedup        // its duplicate marker, created
+	kindDedupRelease // its duplicate marker, released
 )
 
 // Commit writes a profile change in one TransactWriteItems: the profile (conditioned on its
@@ -294,6 +285,15 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 	for i, ck := range checks {
 		add(kindErased, c.NotErased[i], types.TransactWriteItem{ConditionCheck: ck})
 	}
+	for _, r := range c.Requests {
+		writes, ks, err := st.requestWrites(ctx, tenant, r, r.Version-1)
+		if err != nil {
+			return err
+		}
+		for i, w := range writes {
+			add(ks[i], profile.Identity{}, w)
+		}
+	}
 	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
@@ -314,6 +314,10 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 			return &errs.Error{Code: errs.Conflict, Message: "the sync change was already applied", Err: errs.ErrReplay}
 		case kindErased:
 			return &errs.Error{Code: errs.Conflict, Message: "the person was erased", Err: app.ErrErased}
+		case kindDedup:
+			return duplicateRequest()
+		case kindRequest:
+			return staleRequest()
 		case kindIdentity:
 			return &errs.Error{Code: errs.Conflict, Message: "an identity belongs to another profile",
 				Fields: []errs.FieldError{{Field: "identities", Reason: "a " + idOf[i].Type + " identity belongs to another profile"}},
@@ -410,6 +414,10 @@ func (st *Store) recordItem(tenant string, r *app.Record) (map[string]types.Attr
 	}
 	it := key(recordPK(tenant, r.Key), skRecord)
 	it[attrDoc], it[attrTTL] = s(string(b)), n(r.CreatedAt.Add(recordTTL).Unix())
+	if r.ProfileID != "" {
+		// Listed per profile, so the erasure job can find the answers that show it.
+		it[attrGSI1PK], it[attrGSI1SK] = s(recordsIndexPK(tenant, r.ProfileID)), s(r.Key)
+	}
 	return it, nil
 }
 

@@ -248,14 +248,15 @@ func (st *Store) SyncMarks(ctx context.Context, tenant, source string, changeIDs
 	return out, nil
 }
 
-// batchGet reads keys with BatchGetItem, 100 per request, retrying unprocessed keys with
-// backoff; missing items are absent from the result.
+// batchGet reads keys with strongly consistent BatchGetItem requests of up to 100 keys,
+// retrying unprocessed keys (under throttling) with backoff; missing items are absent from
+// the result.
 func (st *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
 	var out []map[string]types.AttributeValue
 	for len(keys) > 0 {
 		chunk := keys[:min(len(keys), 100)]
 		keys = keys[len(chunk):]
-		req := map[string]types.KeysAndAttributes{st.table: {Keys: chunk}}
+		req := map[string]types.KeysAndAttributes{st.table: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
 		for attempt := 0; len(req) > 0; attempt++ {
 			if attempt > 0 {
 				if attempt > 8 {

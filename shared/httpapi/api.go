@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/portal/linktoken"
 	"github.com/livingprofile/livingprofile/shared/portallink"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
@@ -26,6 +26,7 @@ type API struct {
 	now        func() time.Time
 	webhooks   *app.Webhooks
 	redriver   Redriver
+	exports    *exportLinks // download links of ready exports (GetRequest); nil: none
 }
 
 // New returns the API. links and portalBase are only needed by PortalLinks; an empty
@@ -387,18 +388,23 @@ func (a *API) PortalLinks() Handler {
 			}
 			now := a.now().UTC()
 			exp := now.Add(ttl).Truncate(time.Second)
-			token, err := a.links.Sign(portallink.Claims{
-				Tenant: r.tenant, ProfileID: p.ID, Topic: b.Topic, Locale: b.Locale,
-				IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), Nonce: app.NewID(""),
-			})
+			claims := portallink.Claims{Tenant: r.tenant, ProfileID: p.ID, Topic: b.Topic, Locale: b.Locale,
+				IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
+			token, _, err := linktoken.Mint(a.links, linktoken.Open, claims)
 			if err != nil {
 				return nil, err
 			}
-			base := a.portalBase
-			if base == "" {
-				base = "https://" + r.ev.RequestContext.DomainName + "/portal"
+			base := linktoken.BaseURL(a.portalBase, r.ev.RequestContext.DomainName)
+			body := map[string]any{"url": linktoken.OpenURL(base, r.tenant, token), "expiresAt": exp, "profileId": p.ID}
+			if b.Topic != "" {
+				// RFC 8058 one-click unsubscribe from the topic's email, for the email's headers.
+				claims.ExpiresAt = now.Add(linktoken.UnsubscribeTTL).Unix()
+				unsub, _, err := linktoken.Mint(a.links, linktoken.Unsubscribe, claims)
+				if err != nil {
+					return nil, err
+				}
+				body["listUnsubscribe"], body["listUnsubscribePost"] = linktoken.ListUnsubscribe(base, r.tenant, unsub)
 			}
-			body := map[string]any{"url": base + "/t/" + url.PathEscape(token), "expiresAt": exp, "profileId": p.ID}
 			resp := &response{status: 201, body: body}
 			return resp, r.remember(ctx, a, resp)
 		}}.handler()

@@ -27,6 +27,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/authorizer"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
 // Handler is the Lambda handler of one HTTP API route (payload format 2.0).
@@ -234,11 +235,28 @@ func (r *request) record(resp *response) (*app.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode response: %w", err)
 	}
-	rec := &app.Record{Key: r.idemKey, Fingerprint: r.idemPrint, Status: resp.status, Body: b, CreatedAt: time.Now().UTC()}
+	rec := &app.Record{Key: r.idemKey, Fingerprint: r.idemPrint, Status: resp.status, Body: b, CreatedAt: time.Now().UTC(),
+		ProfileID: answerProfile(resp.body, b)}
 	for k, v := range resp.headers {
 		rec.Headers = append(rec.Headers, [2]string{k, v})
 	}
 	return rec, nil
+}
+
+// answerProfile names the profile an answer shows: a profile itself, or an object with a
+// top-level "profileId" (a request, a portal link). Records are tagged with it, so that the
+// erasure job can delete the stored answers of an erased person.
+func answerProfile(body any, encoded []byte) string {
+	if p, ok := body.(*profile.Profile); ok && p != nil {
+		return p.ID
+	}
+	var v struct {
+		ProfileID string `json:"profileId"`
+	}
+	if json.Unmarshal(encoded, &v) != nil {
+		return ""
+	}
+	return v.ProfileID
 }
 
 // remember stores the response of a write that changes no profile as its idempotency
@@ -332,6 +350,9 @@ func jsonType(kind string) string {
 }
 
 func encode(r *request, resp *response) events.APIGatewayV2HTTPResponse {
+	if resp.status == http.StatusNoContent {
+		return events.APIGatewayV2HTTPResponse{StatusCode: resp.status, Headers: map[string]string{"Cache-Control": "no-store"}}
+	}
 	b, err := json.Marshal(resp.body)
 	if err != nil {
 		return problemResponse(r, fmt.Errorf("encode response: %w", err))

@@ -20,3 +20,8 @@ type StreamHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoD
 
 // QueueHandler handles SQS batches, reporting the messages to retry.
 type QueueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// ScheduleHandler handles the event of a Schedule (EventBridge rule) or ScheduleV2 trigger.
+// A returned error fails the invocation: AWS retries it as an asynchronous invocation, the
+// local stack logs it and waits for the next fire time.
+type ScheduleHandler = func(context.Context, events.EventBridgeEvent) error

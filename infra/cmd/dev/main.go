@@ -2,6 +2,10 @@
 // every resource and route of template.yaml, and a seeded demo tenant. It writes what a
 // developer needs to .local/dev.json and keeps running until interrupted. Set
 // KUMO_DATA_DIR (the Makefile does) to keep the data across restarts.
+//
+// Emails the functions send through SES v2 never leave the machine: the embedded emulator
+// captures them, dev logs each new one (subject and recipients), and the API listener shows
+// them all at /_local/mail (mailPage in .local/dev.json).
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +44,8 @@ type Info struct {
 	EmulatorEndpoint string `json:"emulatorEndpoint"`
 	Region           string `json:"region"`
 	Table            string `json:"table"`
+	// MailPage lists the captured emails; empty when not running the embedded emulator.
+	MailPage string `json:"mailPage,omitempty"`
 }
 
 const demoTenant = "demo"
@@ -67,6 +74,11 @@ func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) er
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
 	}
+	if info.MailPage != "" {
+		// Created before dev.json announces the stack, so no email sent after that is missed.
+		w := newMailWatcher(ctx, st, log.With("mailPage", info.MailPage))
+		go w.run(ctx, mailPoll)
+	}
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 		return err
@@ -74,8 +86,8 @@ func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) er
 	if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
-	fmt.Printf("\nLiving Profile is running.\n%s\n\nTry:\n  curl -H 'Authorization: Bearer %s' %s/v1/profiles/%s\n\nWritten to %s. Ctrl-C stops.\n",
-		b, info.APIKey, info.APIBaseURL, info.DemoProfileID, out)
+	fmt.Printf("\nLiving Profile is running.\n%s\n\nTry:\n  curl -H 'Authorization: Bearer %s' %s/v1/profiles/%s\n%s\nWritten to %s. Ctrl-C stops.\n",
+		b, info.APIKey, info.APIBaseURL, info.DemoProfileID, mailBanner(info.MailPage), out)
 	<-ctx.Done()
 	return nil // the deferred Close waits for the emulator's last snapshot
 }
@@ -95,7 +107,8 @@ func seedDemo(ctx context.Context, st *localstack.Stack, out string) (Info, erro
 	} else if err != nil {
 		return Info{}, err
 	}
-	info := Info{Tenant: demoTenant, APIBaseURL: st.URL, EmulatorEndpoint: st.AWS.Endpoint, Region: st.AWS.AWS.Region, Table: st.Table}
+	info := Info{Tenant: demoTenant, APIBaseURL: st.URL, EmulatorEndpoint: st.AWS.Endpoint, Region: st.AWS.AWS.Region, Table: st.Table,
+		MailPage: st.MailPage()}
 	var prev Info
 	if b, err := os.ReadFile(out); err == nil && json.Unmarshal(b, &prev) == nil {
 		if k, err := store.Key(ctx, prev.APIKeyID); err == nil && k.Matches(prev.APIKey) {
@@ -143,4 +156,77 @@ func portalLink(ctx context.Context, base, key, profileID string) (string, error
 		return "", fmt.Errorf("portal link: status %d", resp.StatusCode)
 	}
 	return out.URL, nil
+}
+
+// mailPoll is how often dev looks for new captured emails.
+var mailPoll = time.Second
+
+func mailBanner(page string) string {
+	if page == "" {
+		return ""
+	}
+	return "\nEmails the functions send (magic links, notifications) are captured, logged and shown at\n  " + page + "\n"
+}
+
+// mailbox is what a mailWatcher reads: the local stack's captured emails, in the order sent.
+type mailbox interface {
+	Mailbox(ctx context.Context) ([]localstack.Email, error)
+}
+
+// mailWatcher logs the emails captured after it was created. These are the developer's own
+// fake data, so it logs subject and recipients, which makes magic links easy to find.
+type mailWatcher struct {
+	box  mailbox
+	log  *slog.Logger
+	seen map[string]bool
+}
+
+// newMailWatcher remembers the emails captured so far (an earlier run's, kept by
+// KUMO_DATA_DIR), so that they are counted once instead of logged again.
+func newMailWatcher(ctx context.Context, box mailbox, log *slog.Logger) *mailWatcher {
+	w := &mailWatcher{box: box, log: log, seen: map[string]bool{}}
+	emails, err := box.Mailbox(ctx)
+	if err != nil {
+		log.Warn("read captured emails", "err", err)
+		return w
+	}
+	for _, e := range emails {
+		w.seen[e.MessageID] = true
+	}
+	if len(emails) > 0 {
+		log.Info("emails captured by earlier runs are on the mail page", "count", len(emails))
+	}
+	return w
+}
+
+// poll logs the emails captured since the last poll, in the order they were sent.
+func (w *mailWatcher) poll(ctx context.Context) {
+	emails, err := w.box.Mailbox(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("read captured emails", "err", err)
+		}
+		return
+	}
+	for _, e := range emails {
+		if w.seen[e.MessageID] {
+			continue
+		}
+		w.seen[e.MessageID] = true
+		w.log.Info("email sent", "subject", e.Subject, "to", strings.Join(e.Recipients(), ", "), "from", e.From)
+	}
+}
+
+// run polls every interval until ctx ends.
+func (w *mailWatcher) run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			w.poll(ctx)
+		}
+	}
 }

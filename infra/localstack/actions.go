@@ -1,0 +1,92 @@
+package localstack
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// actionLog records, per function, the IAM actions its AWS calls need, so tests can check
+// every call the local stack saw against the function's policy in template.yaml — the
+// emulator enforces no IAM, so nothing else would notice a missing permission before AWS.
+type actionLog struct {
+	mu    sync.Mutex
+	calls map[string]map[string]bool
+}
+
+// iamAction maps an SDK operation to the IAM action that authorizes it, where they differ.
+var iamAction = map[string]string{
+	"sqs:SendMessageBatch":             "sqs:SendMessage",
+	"sqs:DeleteMessageBatch":           "sqs:DeleteMessage",
+	"sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+	"s3:ListObjectsV2":                 "s3:ListBucket",
+	"s3:DeleteObjects":                 "s3:DeleteObject",
+	"sesv2:SendEmail":                  "ses:SendEmail",
+}
+
+// servicePrefix maps SDK service ids to IAM service prefixes.
+var servicePrefix = map[string]string{
+	"DynamoDB": "dynamodb", "SQS": "sqs", "S3": "s3", "SESv2": "sesv2", "Secrets Manager": "secretsmanager",
+}
+
+func (l *actionLog) record(fn string, actions ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.calls[fn] == nil {
+		l.calls[fn] = map[string]bool{}
+	}
+	for _, a := range actions {
+		l.calls[fn][a] = true
+	}
+}
+
+// middleware returns the SDK option that records fn's calls.
+func (l *actionLog) middleware(fn string) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("RecordIAMAction",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				svc := servicePrefix[awsmiddleware.GetServiceID(ctx)]
+				if svc == "" {
+					svc = awsmiddleware.GetServiceID(ctx)
+				}
+				a := svc + ":" + awsmiddleware.GetOperationName(ctx)
+				if m, ok := iamAction[a]; ok {
+					a = m
+				}
+				actions := []string{a}
+				// A transaction is authorized per item by the action of each item's kind.
+				if tw, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
+					for _, it := range tw.TransactItems {
+						switch {
+						case it.Put != nil:
+							actions = append(actions, "dynamodb:PutItem")
+						case it.Delete != nil:
+							actions = append(actions, "dynamodb:DeleteItem")
+						case it.Update != nil:
+							actions = append(actions, "dynamodb:UpdateItem")
+						case it.ConditionCheck != nil:
+							actions = append(actions, "dynamodb:ConditionCheckItem")
+						}
+					}
+				}
+				l.record(fn, actions...)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
+}
+
+// Actions returns, per function logical id, the sorted IAM actions its calls needed so far.
+func (s *Stack) Actions() map[string][]string {
+	s.actions.mu.Lock()
+	defer s.actions.mu.Unlock()
+	out := map[string][]string{}
+	for fn, set := range s.actions.calls {
+		out[fn] = slices.Sorted(maps.Keys(set))
+	}
+	return out
+}

@@ -1,0 +1,197 @@
+package portal
+
+import (
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/profile"
+)
+
+func TestDefaultThemeContrast(t *testing.T) {
+	th := NewTheme(Brand{})
+	pairs := map[string][2]string{
+		"text":           {th.Text, th.Background},
+		"links":          {th.Primary, th.Background},
+		"button text":    {th.OnPrimary, th.Primary},
+		"error messages": {th.Error, th.Background},
+	}
+	for name, p := range pairs {
+		if c := Contrast(p[0], p[1]); c < MinContrast {
+			t.Errorf("%s: contrast %.2f < %.1f", name, c, MinContrast)
+		}
+	}
+}
+
+func TestThemeValidation(t *testing.T) {
+	cases := []struct {
+		name string
+		in   Brand
+		want func(Theme) bool
+	}{
+		{"good brand colours kept", Brand{Name: "Acme", PrimaryColor: "#7A1F5C", BackgroundColor: "#FFFDF5", TextColor: "#222222"},
+			func(t Theme) bool {
+				return t.Primary == "#7a1f5c" && t.Background == "#fffdf5" && t.Text == "#222222" && t.Name == "Acme"
+			}},
+		{"malformed colours fall back", Brand{PrimaryColor: "red", BackgroundColor: "#fff", TextColor: "#12345g"},
+			func(t Theme) bool {
+				return t.Primary == defaultPrimary && t.Background == defaultBackground && t.Text == defaultText
+			}},
+		{"CSS injection refused", Brand{PrimaryColor: "#000000;}body{display:none", TextColor: "#000000}"},
+			func(t Theme) bool { return t.Primary == defaultPrimary && t.Text == defaultText }},
+		{"unreadable text falls back", Brand{BackgroundColor: "#ffffff", TextColor: "#eeeeee"},
+			func(t Theme) bool { return t.Text == defaultText && t.Background == defaultBackground }},
+		{"pale primary falls back", Brand{PrimaryColor: "#ffff00"},
+			func(t Theme) bool { return t.Primary == defaultPrimary }},
+		{"dark background", Brand{BackgroundColor: "#111111", TextColor: "#f5f5f5"},
+			func(t Theme) bool {
+				return t.Background == "#111111" && Contrast(t.Primary, t.Background) >= MinContrast && Contrast(t.Error, t.Background) >= MinContrast
+			}},
+		{"https logo kept", Brand{LogoURL: "https://cdn.example.com/logo.svg"},
+			func(t Theme) bool { return t.LogoURL != "" && t.logoOrigin == "https://cdn.example.com" }},
+		{"http logo dropped", Brand{LogoURL: "http://cdn.example.com/logo.svg"}, func(t Theme) bool { return t.LogoURL == "" }},
+		{"javascript logo dropped", Brand{LogoURL: "javascript:alert(1)"}, func(t Theme) bool { return t.LogoURL == "" }},
+		{"logo with quotes dropped", Brand{LogoURL: `https://x.example/"onerror=`}, func(t Theme) bool { return t.LogoURL == "" }},
+		{"logo with credentials dropped", Brand{LogoURL: "https://u:p@x.example/l.png"}, func(t Theme) bool { return t.LogoURL == "" }},
+		{"no name", Brand{}, func(t Theme) bool { return t.Name == defaultName }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			th := NewTheme(c.in)
+			if !c.want(th) {
+				t.Fatalf("theme %+v", th)
+			}
+			for _, pair := range [][2]string{{th.Text, th.Background}, {th.Primary, th.Background}, {th.OnPrimary, th.Primary}, {th.Error, th.Background}} {
+				if Contrast(pair[0], pair[1]) < MinContrast {
+					t.Fatalf("a validated theme has contrast %.2f for %v", Contrast(pair[0], pair[1]), pair)
+				}
+			}
+		})
+	}
+}
+
+func TestMessagesComplete(t *testing.T) {
+	en := slices.Sorted(maps.Keys(messages["en"]))
+	for _, lang := range uiLangs {
+		got := slices.Sorted(maps.Keys(messages[lang]))
+		if !slices.Equal(got, en) {
+			for _, k := range en {
+				if _, ok := messages[lang][k]; !ok {
+					t.Errorf("%s lacks %q", lang, k)
+				}
+			}
+			for _, k := range got {
+				if _, ok := messages["en"][k]; !ok {
+					t.Errorf("%s has %q, which en lacks", lang, k)
+				}
+			}
+		}
+		for k, v := range messages[lang] {
+			if strings.Count(v, "%") != strings.Count(messages["en"][k], "%") {
+				t.Errorf("%s %q has other format verbs than en", lang, k)
+			}
+		}
+	}
+}
+
+// TestTemplatesUseKnownKeys: every key a template or handler names, and every key made from
+// a domain value (statuses, types, bases), has a message.
+func TestTemplatesUseKnownKeys(t *testing.T) {
+	var keys []string
+	entries, _ := templateFS.ReadDir("templates")
+	for _, e := range entries {
+		b, _ := templateFS.ReadFile("templates/" + e.Name())
+		for _, m := range regexp.MustCompile(`\.T "([a-zA-Z0-9.]+)"`).FindAllStringSubmatch(string(b), -1) {
+			keys = append(keys, m[1])
+		}
+	}
+	files, _ := os.ReadDir(".")
+	lit := regexp.MustCompile(`r\.t\("([a-zA-Z0-9.]+)"|"((?:error|link)\.[a-zA-Z]+Title)"|"((?:error|link)\.[a-z]+[A-Za-z]*)"`)
+	for _, f := range files {
+		if !strings.HasSuffix(f.Name(), ".go") || strings.HasSuffix(f.Name(), "_test.go") || f.Name() == "messages.go" {
+			continue
+		}
+		b, _ := os.ReadFile(f.Name())
+		for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
+			for _, k := range m[1:] {
+				if k != "" && !strings.HasSuffix(k, ".") {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	for _, s := range sections {
+		keys = append(keys, "nav."+s[0])
+	}
+	for _, d := range doneKeys {
+		keys = append(keys, "done."+d)
+	}
+	for _, ty := range dsr.Types {
+		keys = append(keys, "reqtype."+string(ty))
+	}
+	for _, st := range []dsr.Status{dsr.Pending, dsr.InProgress, dsr.Completed, dsr.Cancelled, dsr.Denied, dsr.Failed} {
+		keys = append(keys, "status."+string(st))
+	}
+	for _, st := range []profile.ConsentStatus{profile.Granted, profile.Denied, profile.Withdrawn} {
+		keys = append(keys, "consent."+string(st), "ev.consent."+string(st))
+	}
+	keys = append(keys, "sub.subscribed", "sub.unsubscribed")
+	for _, b := range []catalog.LegalBasis{catalog.Consent, catalog.Contract, catalog.LegalObligation, catalog.VitalInterests, catalog.PublicTask, catalog.LegitimateInterests} {
+		keys = append(keys, "basis."+string(b))
+	}
+	for _, a := range catalog.StandardAttributes {
+		keys = append(keys, "attr."+a)
+	}
+	for _, id := range catalog.BuiltinIdentityTypes {
+		keys = append(keys, "identity."+id)
+	}
+	if len(keys) < 100 {
+		t.Fatalf("found only %d keys: the scan is broken", len(keys))
+	}
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(keys))) {
+		if _, ok := messages["en"][k]; !ok {
+			t.Errorf("no message %q", k)
+		}
+	}
+}
+
+func TestAcceptLanguage(t *testing.T) {
+	cases := map[string]string{
+		"pl-PL,pl;q=0.9,en;q=0.8": "pl",
+		"de-DE,en;q=0.5,pl;q=0.7": "pl",
+		"en-GB":                   "en",
+		"de, fr":                  "",
+		"":                        "",
+		"pl;q=0, en;q=0.1":        "en",
+		"pl;q=abc, en":            "en",
+	}
+	for h, want := range cases {
+		if got := acceptLanguage(h); got != want {
+			t.Errorf("%q: %q, want %q", h, got, want)
+		}
+	}
+}
+
+func TestDates(t *testing.T) {
+	tm := mustTime("2026-03-05T09:07:00Z")
+	if got := date("pl", tm); got != "5 marca 2026" {
+		t.Error(got)
+	}
+	if got := dateTime("en", tm); got != "5 March 2026, 09:07 UTC" {
+		t.Error(got)
+	}
+}
+
+func mustTime(s string) time.Time {
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return tm
+}

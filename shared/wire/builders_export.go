@@ -1,0 +1,106 @@
+package wire
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/blob"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/export"
+	"github.com/livingprofile/livingprofile/shared/mail"
+	"github.com/livingprofile/livingprofile/shared/portal/linktoken"
+	"github.com/livingprofile/livingprofile/shared/webhook"
+)
+
+// ProcessExport builds the export job worker (ExportQueue). Environment:
+//   - EXPORTS_BUCKET (required): where exports are stored, under "<tenant>/<profileId>/".
+//   - EXPORTS_KMS_KEY_ID (optional): asks for SSE-KMS with this key on every upload;
+//     without it the bucket's default encryption (SSE-KMS with ExportsKey) applies.
+//   - EXPORT_RETENTION_DAYS (optional, default 7): how long an export is kept; set it to
+//     the bucket's lifecycle expiry (ExportRetentionDays).
+//   - MAX_ATTEMPTS (optional, default 5): the queue's maxReceiveCount (JobMaxAttempts); the
+//     last attempt marks the request failed.
+//   - SENDER_EMAIL and PORTAL_BASE_URL: the "your export is ready" email, from SENDER_EMAIL,
+//     linking to the portal. Without either, nobody is emailed (logged at init).
+func ProcessExport(_ context.Context, d *Deps) (any, error) {
+	bucket := d.env("EXPORTS_BUCKET")
+	if bucket == "" {
+		return nil, errors.New("EXPORTS_BUCKET is not set")
+	}
+	retention, err := d.optionalPositive("EXPORT_RETENTION_DAYS", int(export.DefaultRetention/(24*time.Hour)))
+	if err != nil {
+		return nil, err
+	}
+	attempts, err := d.optionalPositive("MAX_ATTEMPTS", export.DefaultMaxAttempts)
+	if err != nil {
+		return nil, err
+	}
+	var notify export.Notifier
+	from, portal := d.env("SENDER_EMAIL"), strings.TrimSuffix(d.env("PORTAL_BASE_URL"), "/")
+	if from != "" && portal != "" {
+		notify = exportMail{sender: mail.Sender{Client: sesv2.NewFromConfig(d.aws), From: from}, portal: portal + "/"}
+	} else {
+		d.log.Warn("export-ready emails are off: SENDER_EMAIL and PORTAL_BASE_URL must both be set")
+	}
+	objects := blob.New(d.s3Client(), bucket, d.env("EXPORTS_KMS_KEY_ID"))
+	job := export.NewJob(d.store, app.New(d.store, time.Now, catalogCacheTTL), d.store, exportDirectory{d.store}, objects, notify, d.log,
+		export.Options{Retention: time.Duration(retention) * 24 * time.Hour, MaxAttempts: attempts})
+	return QueueHandler(job.Handle), nil
+}
+
+// optionalPositive reads a positive whole number from env, def when unset.
+func (d *Deps) optionalPositive(env string, def int) (int, error) {
+	v := d.env(env)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s must be a positive whole number", env)
+	}
+	return n, nil
+}
+
+// exportDirectory answers the export's questions about the controller from the table.
+type exportDirectory struct{ st *dynamo.Store }
+
+func (x exportDirectory) TenantName(ctx context.Context, tenant string) (string, error) {
+	t, err := x.st.Tenant(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	return cmp.Or(t.Name, t.ID), nil
+}
+
+func (x exportDirectory) Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error) {
+	return x.st.Endpoints(ctx, tenant)
+}
+
+func (x exportDirectory) KeyName(ctx context.Context, tenant, keyID string) string {
+	k, err := x.st.Key(ctx, keyID)
+	if err != nil || k.Tenant != tenant {
+		return ""
+	}
+	return k.Name
+}
+
+// exportMail sends the "your export is ready" email, linking to the portal (where the
+// person signs in and downloads), never to the object itself.
+type exportMail struct {
+	sender mail.Sender
+	portal string
+}
+
+func (m exportMail) ExportReady(ctx context.Context, n export.Ready) error {
+	return m.sender.Send(ctx, n.To, n.Locale, mail.ExportReady, map[string]string{
+		"link": linktoken.PageURL(m.portal, n.Tenant, "/rights"), "requestId": n.RequestID, "expiresAt": mail.Date(n.ExpiresAt, n.Locale),
+	})
+}
