@@ -90,7 +90,7 @@ func run(m *testing.M) int {
 	defer closeBrowser()
 	code := m.Run()
 	if code == 0 {
-		if err := checkLeastPrivilege(st); err != nil {
+		if err := st.CheckPolicies(); err != nil {
 			fmt.Fprintln(os.Stderr, "FAIL: least privilege:", err)
 			code = 1
 		}

@@ -75,11 +75,12 @@ type Stack struct {
 	// built from it (see [PathStyleS3]).
 	HandlerAWS aws.Config
 
-	stackName   string
-	actions     actionLog
-	server      *http.Server
-	stopWorkers context.CancelFunc
-	workers     sync.WaitGroup
+	stackName    string
+	templatePath string
+	actions      actionLog
+	server       *http.Server
+	stopWorkers  context.CancelFunc
+	workers      sync.WaitGroup
 	// schedules are the scheduled functions' event sources by logical id, in event-name order.
 	schedules map[string][]*eventsource.Schedule
 }
@@ -110,7 +111,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{AWS: aws, Template: tpl, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
+	s := &Stack{AWS: aws, Template: tpl, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName, templatePath: o.Template}
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
 	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName); err != nil {
 		return fail(fmt.Errorf("provision: %w", err))

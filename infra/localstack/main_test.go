@@ -87,7 +87,7 @@ func TestMain(m *testing.M) {
 	env.keys["revoked"] = revoked
 	code := m.Run()
 	if code == 0 {
-		if err := checkLeastPrivilege(st); err != nil {
+		if err := st.CheckPolicies(); err != nil {
 			fmt.Fprintln(os.Stderr, "FAIL: least privilege:", err)
 			code = 1
 		}

@@ -43,17 +43,6 @@ func TestPortalLinkURLs(t *testing.T) {
 	}
 }
 
-// portalServed skips the test until template.yaml routes the portal.
-func portalServed(t *testing.T) {
-	t.Helper()
-	for _, fn := range env.stack.Template.Functions {
-		if fn.LogicalID == "PortalOpen" {
-			return
-		}
-	}
-	t.Skip("template.yaml does not route the portal yet (see shared/portal/ROUTES.md)")
-}
-
 // portalClient is a browser that keeps the portal's cookies itself (they are Secure, and the
 // local stack is plain http) and does not follow redirects.
 type portalClient struct {
@@ -129,7 +118,6 @@ func wantStatus(t *testing.T, r portalReply, status int) portalReply {
 // TestPortalThroughTheStack drives the portal as a browser and a mail client would, through
 // the HTTP API emulation: a brand link, the pages, one-click unsubscribe, the login email.
 func TestPortalThroughTheStack(t *testing.T) {
-	portalServed(t)
 	id, email := newProfile(t, map[string]any{"subscriptions": map[string]any{"newsletter": map[string]any{"status": "subscribed"}}})
 	m := must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "write", body: map[string]any{"profileId": id, "topic": "newsletter"}}), 201).json(t)
 	link := m["url"].(string)
