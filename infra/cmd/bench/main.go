@@ -13,11 +13,17 @@
 //     TransactWriteItems;
 //  5. events out through the local stack: consent changes through the HTTP API until a
 //     verifying loopback webhook receiver has every event: end-to-end events/s and delivery
-//     latency.
+//     latency;
+//  6. data-subject requests of a person with 1,000 ledger events: access (export ZIP, its
+//     download) and erasure through the HTTP API and the stack's job workers, and the job
+//     handlers called directly, without the queue;
+//  7. the hosted portal's pages: HTML bytes (plain and gzipped) and latency through the
+//     local stack, and the page handlers called directly.
 //
 // Usage:
 //
-//	go run ./infra/cmd/bench [-n 2000] [-c 8] [-cold-runs 5] [-outbox-n 2000] [-events 1000] [-json report.json]
+//	go run ./infra/cmd/bench [-n 2000] [-c 8] [-cold-runs 5] [-outbox-n 2000] [-events 1000]
+//	    [-dsr-persons 3] [-dsr-events 1000] [-portal-n 200] [-json report.json]
 //
 // The client, the API emulation, the handlers and the emulator all share this process and
 // its CPUs: latencies and throughput compare operations and revisions on one machine; they
@@ -61,6 +67,8 @@ type config struct {
 	outboxN, outboxRounds, events              int
 	eventsTimeout                              time.Duration
 	skipOutbox, skipEvents                     bool
+	dsrPersons, dsrEvents, portalN             int
+	skipDSR, skipPortal                        bool
 }
 
 // report is everything the bench measured; -json writes it as JSON.
@@ -81,6 +89,8 @@ type report struct {
 	Cold         *coldReport        `json:"coldStart,omitempty"`
 	Outbox       *outboxReport      `json:"outboxCost,omitempty"`
 	Events       *eventsReport      `json:"eventsOut,omitempty"`
+	DSR          *dsrReport         `json:"dataSubjectRequests,omitempty"`
+	Portal       *portalReport      `json:"portalPages,omitempty"`
 	PhaseSeconds map[string]float64 `json:"phaseSeconds"`
 	phases       []string           // PhaseSeconds' keys in the order the phases ran
 	TotalSeconds float64            `json:"totalSeconds"`
@@ -107,6 +117,11 @@ func main() {
 	flag.DurationVar(&cfg.eventsTimeout, "events-timeout", 120*time.Second, "longest wait for the deliveries after the last change")
 	flag.BoolVar(&cfg.skipOutbox, "skip-outbox", false, "skip the outbox cost")
 	flag.BoolVar(&cfg.skipEvents, "skip-events", false, "skip the events-out measurement")
+	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API, and as many by calling the job handlers")
+	flag.IntVar(&cfg.dsrEvents, "dsr-events", 1000, "ledger events of each data-subject-request and portal person")
+	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
+	flag.BoolVar(&cfg.skipDSR, "skip-dsr", false, "skip the data-subject requests")
+	flag.BoolVar(&cfg.skipPortal, "skip-portal", false, "skip the portal pages")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -147,6 +162,8 @@ func (c *config) validate() error {
 		return errors.New("-outbox-rounds must be at least 1 and -outbox-n at least -outbox-rounds")
 	case c.events < 1 || c.eventsTimeout <= 0:
 		return errors.New("-events must be at least 1 and -events-timeout positive")
+	case c.dsrPersons < 1 || c.dsrEvents < 100 || c.portalN < 1:
+		return errors.New("-dsr-persons and -portal-n must be at least 1, -dsr-events at least 100")
 	}
 	if c.rieDir == "" {
 		dir, err := os.UserCacheDir()
@@ -170,6 +187,7 @@ func run(ctx context.Context, cfg config) *report {
 			"profiles": cfg.profiles, "batch": cfg.batch, "coldRuns": cfg.coldRuns,
 			"outboxWritesPerVariant": cfg.outboxN, "outboxRounds": cfg.outboxRounds,
 			"eventChanges": cfg.events, "eventsTimeoutSeconds": int(cfg.eventsTimeout / time.Second),
+			"dsrPersonsPerPath": cfg.dsrPersons, "dsrLedgerEvents": cfg.dsrEvents, "portalRequestsPerPage": cfg.portalN,
 		},
 		PhaseSeconds: map[string]float64{},
 	}
@@ -194,15 +212,19 @@ func run(ctx context.Context, cfg config) *report {
 		return rep
 	}
 
-	if !cfg.skipAPI || !cfg.skipCold || !cfg.skipOutbox || !cfg.skipEvents {
+	if !cfg.skipAPI || !cfg.skipCold || !cfg.skipOutbox || !cfg.skipEvents || !cfg.skipDSR || !cfg.skipPortal {
 		counter := newDDBCounter(cfg.capacity)
+		jobs := newJobClock()
+		stackName := fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6)
 		var st *localstack.Stack
 		var fix *fixture
 		phase("start local stack and seed", func() error {
 			st, err = localstack.Start(ctx, localstack.Options{
 				Template:   filepath.Join(root, "template.yaml"),
-				StackName:  fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6),
+				StackName:  stackName,
 				APIOptions: []func(*middleware.Stack) error{counter.apiOption},
+				// Times the stack's export and erasure workers per request (section 6).
+				Wrap: jobs.wrap,
 			})
 			if err != nil {
 				return fmt.Errorf("start local stack: %w", err)
@@ -237,6 +259,18 @@ func run(ctx context.Context, cfg config) *report {
 		if fix != nil && !cfg.skipEvents {
 			phase("events out", func() error {
 				rep.Events, err = eventsOut(ctx, cfg, st, fix)
+				return err
+			})
+		}
+		if fix != nil && !cfg.skipDSR {
+			phase("data-subject requests", func() error {
+				rep.DSR, err = dsrBench(ctx, cfg, st, stackName, jobs, fix)
+				return err
+			})
+		}
+		if fix != nil && !cfg.skipPortal {
+			phase("portal pages", func() error {
+				rep.Portal, err = portalBench(ctx, cfg, st, stackName, fix)
 				return err
 			})
 		}
@@ -369,6 +403,12 @@ func printReport(w io.Writer, rep *report, cfg config) {
 	}
 	if rep.Events != nil {
 		printEvents(w, rep.Events)
+	}
+	if rep.DSR != nil {
+		printDSR(w, rep.DSR)
+	}
+	if rep.Portal != nil {
+		printPortal(w, rep.Portal)
 	}
 
 	p("Time:")

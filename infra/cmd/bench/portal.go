@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/livingprofile/livingprofile/infra/localstack"
+	"github.com/livingprofile/livingprofile/infra/seed"
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/portal/session"
+	"github.com/livingprofile/livingprofile/shared/wire"
+)
+
+// Section 7: the hosted portal's pages, through the stack and by calling their handlers.
+
+// portalWarmup is the unmeasured rounds before the measured ones (fills the brand, catalog
+// and key caches of the stack's handlers and of the directly called ones).
+const portalWarmup = 10
+
+// portalReport is section 7.
+type portalReport struct {
+	Requests     int `json:"requestsPerPage"`
+	Warmup       int `json:"warmupPerPage"`
+	LedgerEvents int `json:"ledgerEvents"`
+	// TableItems is the table's size when the pages were measured (see tableItems).
+	TableItems int64 `json:"tableItems"`
+	// SignIn is GET of the brand link's page and POST of its Continue form (one each).
+	OpenGetMs  float64      `json:"openLinkGetMs"`
+	OpenPostMs float64      `json:"openLinkPostMs"`
+	Pages      []portalPage `json:"pages"`
+}
+
+// portalPage is the measurement of one page.
+type portalPage struct {
+	Name     string `json:"name"`
+	Function string `json:"function"`
+	RouteKey string `json:"routeKey"`
+	SignedIn bool   `json:"signedIn"`
+	// Bytes is the HTML body as sent (the portal does not compress; API Gateway does not
+	// either); its median over the measured answers, and the range when they differ (form
+	// tokens). GzipBytes is the median answer gzipped at the default level (6).
+	Bytes     int `json:"htmlBytes"`
+	BytesMin  int `json:"htmlBytesMin"`
+	BytesMax  int `json:"htmlBytesMax"`
+	GzipBytes int `json:"gzipBytes"`
+	// HTTP is the latency as the client sees it through the local stack.
+	HTTP dist `json:"http"`
+	// Direct is the handler invoked directly (no HTTP, no API Gateway emulation); SDK the
+	// summed time of its AWS SDK calls (the emulator over loopback) in each invocation;
+	// Rest the handler's time minus that: session, page logic and template rendering.
+	Direct      dist               `json:"direct"`
+	DirectSDK   dist               `json:"directSdk"`
+	DirectRest  dist               `json:"directRest"`
+	DirectBytes int                `json:"directHtmlBytes"`
+	SDKCalls    map[string]float64 `json:"sdkCallsPerRequest"`
+}
+
+// portalTarget is one page the bench opens.
+type portalTarget struct {
+	name, function, route string // route: the template's path
+	path                  string
+	params                map[string]string
+	signedIn              bool
+	marker                string // something the page must contain
+}
+
+// browser keeps the portal's cookies itself (they are __Host- Secure cookies and the stack
+// is plain http, so net/http/cookiejar would not send them) and follows no redirects.
+type browser struct {
+	base    string
+	client  *http.Client
+	cookies map[string]string
+}
+
+func (b *browser) do(ctx context.Context, method, target string, form url.Values) (int, http.Header, []byte, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	if !strings.HasPrefix(target, "http") {
+		target = b.base + target
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept", "text/html")
+	for _, k := range slices.Sorted(maps.Keys(b.cookies)) {
+		req.AddCookie(&http.Cookie{Name: k, Value: b.cookies[k]})
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	keepCookies(b.cookies, resp.Cookies())
+	return resp.StatusCode, resp.Header, out, nil
+}
+
+func keepCookies(jar map[string]string, set []*http.Cookie) {
+	for _, c := range set {
+		if c.MaxAge < 0 {
+			delete(jar, c.Name)
+		} else {
+			jar[c.Name] = c.Value
+		}
+	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// portalBench measures section 7.
+func portalBench(ctx context.Context, cfg config, st *localstack.Stack, stackName string, fix *fixture) (*portalReport, error) {
+	rep := &portalReport{Requests: cfg.portalN, Warmup: portalWarmup, LedgerEvents: cfg.dsrEvents}
+	db := dynamodb.NewFromConfig(st.AWS.AWS)
+	store := dynamo.New(db, st.Table)
+	_, k, err := seed.Key(ctx, store, benchTenant, "bench-portal", []apikey.Scope{apikey.Write})
+	if err != nil {
+		return nil, err
+	}
+	quiet := dynamo.New(db, st.Table)
+	quiet.DisableOutbox()
+	svc := app.New(quiet, time.Now, time.Minute)
+	p, err := newPerson(ctx, svc, "portal", cfg.dsrEvents, k.ID)
+	if err != nil {
+		return nil, err
+	}
+	// An open request, so that the overview and the rights page list one.
+	if _, err := svc.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
+		app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "bench"}}); err != nil {
+		return nil, fmt.Errorf("rectification request: %w", err)
+	}
+
+	tr := &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	l := &loader{url: st.URL, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	mint := func(body map[string]any) (map[string]any, error) {
+		status, b, err := l.do(ctx, http.MethodPost, "/v1/portal-links", fix.writeKey, body)
+		if err == nil && status != http.StatusCreated {
+			err = fmt.Errorf("POST /v1/portal-links answered %d: %.300s", status, b)
+		}
+		var m map[string]any
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		return m, err
+	}
+	link, err := mint(map[string]any{"profileId": p.ID})
+	if err != nil {
+		return nil, err
+	}
+	topic, err := mint(map[string]any{"profileId": p.ID, "topic": "newsletter"})
+	if err != nil {
+		return nil, err
+	}
+	open, _ := link["url"].(string)
+	unsub := strings.Trim(fmt.Sprint(topic["listUnsubscribe"]), "<>")
+	unsubURL, err := url.Parse(unsub)
+	if err != nil || open == "" || !strings.HasPrefix(unsubURL.Path, "/portal/"+benchTenant+"/unsubscribe/") {
+		return nil, fmt.Errorf("portal links: url %q, listUnsubscribe %q", open, unsub)
+	}
+	unsubToken := strings.TrimPrefix(unsubURL.Path, "/portal/"+benchTenant+"/unsubscribe/")
+	// A second link, never used: its landing page (the Continue button) is measured too.
+	spare, err := mint(map[string]any{"profileId": p.ID})
+	if err != nil {
+		return nil, err
+	}
+	spareURL, err := url.Parse(fmt.Sprint(spare["url"]))
+	if err != nil {
+		return nil, err
+	}
+	spareToken := strings.TrimPrefix(spareURL.Path, "/portal/"+benchTenant+"/t/")
+
+	// Sign in as the person would: open the link, press Continue.
+	b := &browser{base: st.URL, cookies: map[string]string{},
+		client: &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	t0 := time.Now()
+	status, _, page, err := b.do(ctx, http.MethodGet, open, nil)
+	rep.OpenGetMs = ms(time.Since(t0))
+	if err != nil || status != http.StatusOK {
+		return nil, fmt.Errorf("open the portal link: status %d, %v: %.300s", status, err, page)
+	}
+	m := csrfField.FindSubmatch(page)
+	if m == nil {
+		return nil, fmt.Errorf("the link's page has no form token: %.300s", page)
+	}
+	t0 = time.Now()
+	status, h, page, err := b.do(ctx, http.MethodPost, open, url.Values{"csrf": {string(m[1])}})
+	rep.OpenPostMs = ms(time.Since(t0))
+	if err != nil || status != http.StatusSeeOther || b.cookies[session.CookieName(benchTenant)] == "" {
+		return nil, fmt.Errorf("continue: status %d (Location %q), %v: %.300s", status, h.Get("Location"), err, page)
+	}
+
+	if rep.TableItems, err = tableItems(ctx, db, st.Table); err != nil {
+		return nil, err
+	}
+	base := "/portal/" + benchTenant
+	signedInMarker := `action="` + base + `/logout"`
+	tenant := map[string]string{"tenant": benchTenant}
+	targets := []portalTarget{
+		{name: "overview", function: "PortalOverview", route: "/portal/{tenant}", path: base, signedIn: true, marker: p.Email},
+		{name: "details", function: "PortalDetails", route: "/portal/{tenant}/details", path: base + "/details", signedIn: true, marker: `name="attr-givenName" value="Ada"`},
+		{name: "subscriptions", function: "PortalSubscriptions", route: "/portal/{tenant}/subscriptions", path: base + "/subscriptions", signedIn: true, marker: "topic-newsletter"},
+		{name: "consents", function: "PortalConsents", route: "/portal/{tenant}/consents", path: base + "/consents", signedIn: true, marker: `name="purpose"`},
+		{name: "rights", function: "PortalRights", route: "/portal/{tenant}/rights", path: base + "/rights", signedIn: true, marker: `name="action"`},
+		{name: "history", function: "PortalHistory", route: "/portal/{tenant}/history", path: base + "/history", signedIn: true, marker: base + "/history?page=2"},
+		{name: "login", function: "PortalLogin", route: "/portal/{tenant}/login", path: base + "/login", marker: `name="email"`},
+		{name: "unsubscribe confirmation", function: "PortalUnsubscribe", route: "/portal/{tenant}/unsubscribe/{token}",
+			path: unsubURL.Path, marker: `action="` + unsubURL.Path + `"`},
+		{name: "link landing (Continue)", function: "PortalOpen", route: "/portal/{tenant}/t/{token}", path: spareURL.Path, marker: `name="csrf"`},
+	}
+	for i := range targets {
+		t := &targets[i]
+		t.params = maps.Clone(tenant)
+		switch t.function {
+		case "PortalUnsubscribe":
+			t.params["token"] = unsubToken
+		case "PortalOpen":
+			t.params["token"] = spareToken
+		}
+	}
+
+	// The directly called handlers, built as the stack builds them.
+	timer := newSDKTimer()
+	awsCfg := timer.config(st.HandlerAWS)
+	handlers := make([]wire.HTTPHandler, len(targets))
+	routeKeys := make([]string, len(targets))
+	for i, t := range targets {
+		fn, ok := st.Template.Function(t.function)
+		if !ok {
+			return nil, fmt.Errorf("template.yaml has no %s", t.function)
+		}
+		for _, r := range fn.Routes {
+			if r.Path == t.route && (r.Method == http.MethodGet || r.Method == "ANY") {
+				routeKeys[i] = r.Key()
+			}
+		}
+		if routeKeys[i] == "" {
+			return nil, fmt.Errorf("%s has no GET route %s", t.function, t.route)
+		}
+		h, err := buildFunction(ctx, st, stackName, t.function, awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		hh, ok := h.(wire.HTTPHandler)
+		if !ok {
+			return nil, fmt.Errorf("%s's handler is %T", t.function, h)
+		}
+		handlers[i] = hh
+	}
+	host := strings.TrimPrefix(st.URL, "http://")
+	direct := maps.Clone(b.cookies) // the directly called handlers' browser
+
+	type acc struct {
+		http, direct, sdk, rest []time.Duration
+		sizes                   []int
+		body, directBody        []byte
+		calls                   map[string]int
+	}
+	accs := make([]acc, len(targets))
+	for i := range accs {
+		accs[i].calls = map[string]int{}
+	}
+	check := func(t portalTarget, status int, ctype string, body []byte) error {
+		switch {
+		case status != http.StatusOK:
+			return fmt.Errorf("%s answered %d: %.300s", t.name, status, body)
+		case !strings.HasPrefix(ctype, "text/html"):
+			return fmt.Errorf("%s answered %q", t.name, ctype)
+		case !bytes.Contains(body, []byte(t.marker)):
+			return fmt.Errorf("%s lacks %q", t.name, t.marker)
+		case bytes.Contains(body, []byte(signedInMarker)) != t.signedIn:
+			return fmt.Errorf("%s: signed in is %v, want %v", t.name, !t.signedIn, t.signedIn)
+		}
+		return nil
+	}
+	for round := range portalWarmup + cfg.portalN {
+		measured := round >= portalWarmup
+		for i, t := range targets {
+			a := &accs[i]
+			t0 := time.Now()
+			status, hdr, body, err := b.do(ctx, http.MethodGet, t.path, nil)
+			d := time.Since(t0)
+			if err == nil {
+				err = check(t, status, hdr.Get("Content-Type"), body)
+			}
+			if err != nil {
+				return rep, fmt.Errorf("through the stack: %w", err)
+			}
+
+			ev := portalEvent(host, routeKeys[i], t.path, t.params, direct)
+			timer.take()
+			t1 := time.Now()
+			resp, err := handlers[i](ctx, ev)
+			dd := time.Since(t1)
+			calls, spent := timer.take()
+			if err == nil {
+				err = check(t, resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body))
+			}
+			if err != nil {
+				return rep, fmt.Errorf("called directly: %w", err)
+			}
+			for _, line := range resp.Cookies {
+				if c, err := http.ParseSetCookie(line); err == nil {
+					keepCookies(direct, []*http.Cookie{c})
+				}
+			}
+			if !measured {
+				continue
+			}
+			a.http, a.direct, a.sdk, a.rest = append(a.http, d), append(a.direct, dd), append(a.sdk, spent), append(a.rest, dd-spent)
+			a.sizes = append(a.sizes, len(body))
+			if a.body == nil {
+				a.body, a.directBody = body, []byte(resp.Body)
+			}
+			for op, n := range calls {
+				a.calls[op] += n
+			}
+		}
+	}
+	for i, t := range targets {
+		a := accs[i]
+		sizes := slices.Sorted(slices.Values(a.sizes))
+		var gz bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+		_, _ = zw.Write(a.body)
+		_ = zw.Close()
+		pg := portalPage{Name: t.name, Function: t.function, RouteKey: routeKeys[i], SignedIn: t.signedIn,
+			Bytes: sizes[len(sizes)/2], BytesMin: sizes[0], BytesMax: sizes[len(sizes)-1], GzipBytes: gz.Len(),
+			HTTP: distOf(a.http), Direct: distOf(a.direct), DirectSDK: distOf(a.sdk), DirectRest: distOf(a.rest),
+			DirectBytes: len(a.directBody), SDKCalls: map[string]float64{}}
+		for op, n := range a.calls {
+			pg.SDKCalls[op] = float64(n) / float64(len(a.direct))
+		}
+		rep.Pages = append(rep.Pages, pg)
+		fmt.Fprintf(progress, "  %-26s %6d bytes (gzip %5d)  HTTP p50 %.2f ms  handler p50 %.2f ms\n", t.name, pg.Bytes, pg.GzipBytes, pg.HTTP.P50Ms, pg.Direct.P50Ms)
+	}
+	return rep, nil
+}
+
+// portalEvent is the payload format 2.0 event the API Gateway emulation would send for a
+// browser's GET of path (see infra/apigw), with the browser's cookies.
+func portalEvent(host, routeKey, path string, params, cookies map[string]string) events.APIGatewayV2HTTPRequest {
+	var jar []string
+	for _, k := range slices.Sorted(maps.Keys(cookies)) {
+		jar = append(jar, k+"="+cookies[k])
+	}
+	_, port, _ := net.SplitHostPort(host)
+	now := time.Now()
+	return events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: routeKey, RawPath: path, Cookies: jar, PathParameters: params,
+		Headers: map[string]string{"accept": "text/html", "host": host, "user-agent": "Go-http-client/1.1",
+			"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http", "x-forwarded-port": port},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey: routeKey, AccountID: "000000000000", Stage: "$default", RequestID: "bench-portal",
+			DomainName: host, DomainPrefix: strings.Split(host, ".")[0],
+			Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: path, Protocol: "HTTP/1.1",
+				SourceIP: "127.0.0.1", UserAgent: "Go-http-client/1.1"},
+		},
+	}
+}
+
+// printPortal prints section 7.
+func printPortal(w io.Writer, r *portalReport) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("7. Portal pages: HTML bytes and render time per page\n")
+	p("%s\n", wrap(fmt.Sprintf("A person like section 6's (%d ledger events, plus an open rectification request), "+
+		"signed in as a browser would: POST /v1/portal-links, GET of the link (%.1f ms), POST of its Continue form "+
+		"(%.1f ms, 303 with the session cookie). The client carries the __Host- cookies itself and sends no "+
+		"Sec-GPC, so no page writes. %d measured GETs per page after %d warm-up rounds, the pages in turn, one "+
+		"client. \"link landing\" is a second, unused link's page.",
+		r.LedgerEvents, r.OpenGetMs, r.OpenPostMs, r.Requests, r.Warmup), "   ", 100))
+	p("%s\n\n", wrap("HTTP: as the client sees it through the local stack (HTTP on loopback, API Gateway emulation, "+
+		"the stack's handler, emulator). Handler: the same function built by wire.Build with the stack's environment, "+
+		"invoked directly with the synthetic events.APIGatewayV2HTTPRequest the emulation would send, right after "+
+		"each HTTP request; \"SDK\" is the summed time of its AWS SDK calls in that invocation (DynamoDB in the "+
+		"embedded emulator, over loopback HTTP), \"rest\" the handler minus that: session, page logic and "+
+		"html/template rendering. Bytes are the uncompressed HTML as sent (neither the portal nor the emulation "+
+		"compresses) and the same body gzipped at level 6.", "   ", 100))
+	p("   %-26s %6s %6s %6s  %8s %8s  %8s %8s  %7s %7s  %s\n", "page", "bytes", "spread", "gzip", "HTTP p50", "p99",
+		"hdl p50", "p99", "SDK p50", "rest", "SDK calls per request")
+	for _, g := range r.Pages {
+		rng := fmt.Sprint(g.BytesMax - g.BytesMin)
+		var calls []string
+		for _, op := range slices.Sorted(maps.Keys(g.SDKCalls)) {
+			calls = append(calls, fmt.Sprintf("%s %.2f", strings.TrimPrefix(op, "DynamoDB."), g.SDKCalls[op]))
+		}
+		p("   %-26s %6d %6s %6d  %8.2f %8.2f  %8.2f %8.2f  %7.2f %7.2f  %s\n", g.Name, g.Bytes, rng, g.GzipBytes,
+			g.HTTP.P50Ms, g.HTTP.P99Ms, g.Direct.P50Ms, g.Direct.P99Ms, g.DirectSDK.P50Ms, g.DirectRest.P50Ms, strings.Join(calls, ", "))
+	}
+	p("%s\n", wrap("Milliseconds; \"spread\" is the largest minus the smallest body among the page's measured answers; \"hdl\" is the handler called directly; SDK calls are DynamoDB operations unless "+
+		"named otherwise. The brand (60 s) and catalog (30 s) caches of each handler were warm; a cache expiring "+
+		"during the run shows as a fraction of a call.", "   ", 100))
+	p("%s\n\n", wrap(fmt.Sprintf("The overview, rights and history pages each make one Query (the person's requests; "+
+		"50 ledger events). The emulator's Query walks every item of the table (%d items here), so their SDK time "+
+		"reflects the emulator and the table's size more than the page; the other pages make only key reads.",
+		r.TableItems), "   ", 100))
+}
