@@ -60,6 +60,7 @@ FUNCTIONS := \
 	GetRequest:get-request \
 	ExtendRequest:extend-request \
 	CancelRequest:cancel-request \
+	CompleteRequest:complete-request \
 	DenyRequest:deny-request \
 	ProcessErasure:process-erasure \
 	ProcessExport:process-export \

@@ -31,6 +31,7 @@ func routes(id string) []routeCase {
 		{"request-get", "GET", "/v1/requests/" + requestOf(id), "requests", ""},
 		{"request-extend", "POST", "/v1/requests/" + requestOf(id) + "/extension", "requests", `{"months":1,"reason":"` + extensionReason + `"}`},
 		{"request-cancel", "POST", "/v1/requests/" + requestOf(id) + "/cancel", "requests", ""},
+		{"request-complete", "POST", "/v1/requests/" + requestOf(id) + "/completion", "requests", `{"note":"Corrected the postal address."}`},
 		{"request-deny", "POST", "/v1/requests/" + requestOf(id) + "/denial", "requests", `{"reason":"The request is manifestly unfounded."}`},
 	}
 }

@@ -414,6 +414,88 @@ func TestRequestLifecycle(t *testing.T) {
 	})
 }
 
+// TestRequestCompletion: a rectification request is marked completed, with or without a
+// note, recorded in the ledger and replayed under its Idempotency-Key; a closed one and
+// every other type refuse (409); a bad note is a 400 that changes nothing.
+func TestRequestCompletion(t *testing.T) {
+	id, _ := newProfile(t, nil)
+	rq := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true}), 201).json(t)
+	path := "/v1/requests/" + rq["id"].(string) + "/completion"
+
+	for _, bad := range []string{`{"note":"line one\nline two"}`, `{"note":"` + strings.Repeat("a", 1001) + `"}`, `{"note":1}`} {
+		p := isProblem(t, do(t, call{method: "POST", path: path, key: requestsKey(), body: bad}))
+		if p["status"] != float64(400) || !namesField(p, "note") {
+			t.Fatalf("note %.40s: want 400 naming note: %v", bad, p)
+		}
+	}
+	if got := must(t, do(t, call{method: "GET", path: "/v1/requests/" + rq["id"].(string), key: requestsKey()}), 200).json(t); got["status"] != "pending" {
+		t.Fatalf("a refused completion changed the request: %v", got)
+	}
+
+	note := "Corrected the postal address and the family name."
+	headers := map[string]string{"Idempotency-Key": "complete-" + path}
+	done := must(t, do(t, call{method: "POST", path: path, key: requestsKey(), body: map[string]any{"note": note}, headers: headers}), 200)
+	d := done.json(t)
+	if d["status"] != "completed" || d["completionNote"] != note || d["completedAt"] == nil || d["denialReason"] != nil || d["version"] != float64(2) {
+		t.Fatalf("completed %v", d)
+	}
+	replay := must(t, do(t, call{method: "POST", path: path, key: requestsKey(), body: map[string]any{"note": note}, headers: headers}), 200)
+	if string(replay.body) != string(done.body) || replay.headers.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay %s", replay.body)
+	}
+	must(t, do(t, call{method: "POST", path: path, key: requestsKey(), body: map[string]any{"note": note}}), 409)
+	must(t, do(t, call{method: "POST", path: path, key: requestsKey()}), 409)
+	must(t, do(t, call{method: "POST", path: "/v1/requests/" + rq["id"].(string) + "/cancel", key: requestsKey()}), 409)
+
+	// Without a body: completed, without a note.
+	again := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification"}), 201).json(t)
+	plain := must(t, do(t, call{method: "POST", path: "/v1/requests/" + again["id"].(string) + "/completion", key: requestsKey()}), 200).json(t)
+	if plain["status"] != "completed" || plain["completionNote"] != nil {
+		t.Fatalf("completed without a body %v", plain)
+	}
+
+	var got []string
+	for _, e := range ledgerOf(t, id) {
+		if strings.HasPrefix(e["type"].(string), "request.") {
+			n, _ := e["new"].(map[string]any)
+			got = append(got, fmt.Sprintf("%s:%v", e["type"], n["status"]))
+			if _, ok := n["completionNote"]; ok {
+				t.Fatalf("the ledger holds the note: %v", e)
+			}
+		}
+	}
+	want := []string{"request.created:<nil>", "request.completed:completed", "request.created:<nil>", "request.completed:completed"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("request events %v, want %v", got, want)
+	}
+
+	// Other types: jobs complete themselves, immediate types are completed when recorded.
+	for _, typ := range []string{"erasure", "access", "objection"} {
+		t.Run(typ, func(t *testing.T) {
+			pid, _ := newProfile(t, nil)
+			body := map[string]any{"profileId": pid, "type": typ, "attested": true}
+			if typ == "objection" {
+				body["purpose"] = "marketing"
+			}
+			other := must(t, postRequest(t, body), 201).json(t)
+			opath := "/v1/requests/" + other["id"].(string)
+			p := isProblem(t, do(t, call{method: "POST", path: opath + "/completion", key: requestsKey(), body: `{"note":"Done."}`}))
+			if detail, _ := p["detail"].(string); p["status"] != float64(409) || !strings.Contains(detail, "rectification") {
+				t.Fatalf("completing a %s request: %v", typ, p)
+			}
+			// Let the job finish, so that no test after this one sees the table change.
+			var final map[string]any
+			eventually(t, 20*time.Second, "the "+typ+" request", func() bool {
+				final = must(t, do(t, call{method: "GET", path: opath, key: requestsKey()}), 200).json(t)
+				return final["status"] != "pending" && final["status"] != "in_progress"
+			})
+			if final["completionNote"] != nil {
+				t.Fatalf("a refused completion left a note: %v", final)
+			}
+		})
+	}
+}
+
 // TestRequestAccessControl: only keys with the requests scope reach the routes, and only
 // their own tenant's requests.
 func TestRequestAccessControl(t *testing.T) {
@@ -432,6 +514,7 @@ func TestRequestAccessControl(t *testing.T) {
 		{"GET", "/v1/requests/" + rq, ""},
 		{"POST", "/v1/requests/" + rq + "/extension", body},
 		{"POST", "/v1/requests/" + rq + "/cancel", ""},
+		{"POST", "/v1/requests/" + rq + "/completion", `{"note":"Corrected the postal address."}`},
 		{"POST", "/v1/requests/" + rq + "/denial", `{"reason":"` + extensionReason + `"}`},
 	}
 	before := tableDigest(t)

@@ -465,6 +465,16 @@ func (s *Service) CancelRequest(ctx context.Context, tenant, id string, w Reques
 	})
 }
 
+// CompleteRequest closes an open rectification request as completed, once the brand has
+// corrected the data (Art. 16), keeping the optional note on the request (not in the
+// ledger). Other types refuse with Conflict: jobs complete themselves, and the immediate
+// types complete when they are recorded.
+func (s *Service) CompleteRequest(ctx context.Context, tenant, id, note string, w RequestWrite) (*dsr.Request, error) {
+	return s.changeRequest(ctx, tenant, id, w, func(r *dsr.Request, now time.Time) (string, error) {
+		return EventRequestCompleted, r.Complete(note, now)
+	})
+}
+
 // DenyRequest closes an open request as denied for reason, and tells the person why
 // through the Notifier (best effort: the denial stands if the notice fails).
 func (s *Service) DenyRequest(ctx context.Context, tenant, id, reason string, w RequestWrite) (*dsr.Request, error) {

@@ -5,7 +5,10 @@ package dsr
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
@@ -95,20 +98,21 @@ type Recipient struct {
 // Request is one data-subject request. It holds no personal data beyond the profile id:
 // it outlives an erasure as the pseudonymous record that the erasure happened.
 type Request struct {
-	ID           string       `json:"id"`
-	Tenant       string       `json:"tenant"`
-	ProfileID    string       `json:"profileId"`
-	Type         Type         `json:"type"`
-	Purpose      string       `json:"purpose,omitempty"` // objection only
-	Status       Status       `json:"status"`
-	DenialReason string       `json:"denialReason,omitempty"`
-	Verification Verification `json:"verification"`
-	Source       ledger.Actor `json:"source"`
-	ReceivedAt   time.Time    `json:"receivedAt"`
-	DueAt        time.Time    `json:"dueAt"`
-	Extension    *Extension   `json:"extension,omitempty"`
-	UpdatedAt    time.Time    `json:"updatedAt"`
-	CompletedAt  *time.Time   `json:"completedAt,omitempty"`
+	ID             string       `json:"id"`
+	Tenant         string       `json:"tenant"`
+	ProfileID      string       `json:"profileId"`
+	Type           Type         `json:"type"`
+	Purpose        string       `json:"purpose,omitempty"` // objection only
+	Status         Status       `json:"status"`
+	DenialReason   string       `json:"denialReason,omitempty"`
+	CompletionNote string       `json:"completionNote,omitempty"` // rectification only: what the brand corrected
+	Verification   Verification `json:"verification"`
+	Source         ledger.Actor `json:"source"`
+	ReceivedAt     time.Time    `json:"receivedAt"`
+	DueAt          time.Time    `json:"dueAt"`
+	Extension      *Extension   `json:"extension,omitempty"`
+	UpdatedAt      time.Time    `json:"updatedAt"`
+	CompletedAt    *time.Time   `json:"completedAt,omitempty"`
 	// DueSoon and Overdue are set by the deadline sweeper.
 	DueSoon bool `json:"dueSoon,omitempty"`
 	Overdue bool `json:"overdue,omitempty"`
@@ -199,6 +203,30 @@ func (r *Request) Close(s Status, reason string, now time.Time) error {
 	}
 	r.Status, r.DenialReason, r.UpdatedAt, r.CompletedAt = s, reason, now, &now
 	r.DueSoon, r.Overdue, r.NotifyEmail = false, false, ""
+	return nil
+}
+
+// MaxCompletionNote bounds the note of a completed rectification, in characters.
+const MaxCompletionNote = 1000
+
+// Complete closes an open rectification request as completed once the brand has corrected
+// the data (Art. 16), with an optional note of what was done. No other type is completed by
+// hand: jobs (access, portability, erasure) complete themselves, and the immediate types
+// complete as soon as they are recorded.
+func (r *Request) Complete(note string, now time.Time) error {
+	if !utf8.ValidString(note) || utf8.RuneCountInString(note) > MaxCompletionNote || strings.ContainsFunc(note, unicode.IsControl) {
+		return errs.Field("note", fmt.Sprintf("must be at most %d printable characters", MaxCompletionNote))
+	}
+	switch {
+	case r.Type.Job():
+		return errs.E(errs.Conflict, fmt.Sprintf("only rectification requests are marked completed: %s requests complete themselves when their job finishes", r.Type))
+	case r.Type != Rectification:
+		return errs.E(errs.Conflict, fmt.Sprintf("only rectification requests are marked completed: %s requests complete at once when they are recorded", r.Type))
+	}
+	if err := r.Close(Completed, "", now); err != nil {
+		return err
+	}
+	r.CompletionNote = note
 	return nil
 }
 

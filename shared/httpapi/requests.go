@@ -227,17 +227,26 @@ func (a *API) GetRequest() Handler {
 	}}.handler()
 }
 
+// bodyUse says whether a change of a request takes a JSON body.
+type bodyUse int
+
+const (
+	noBody       bodyUse = iota // none may be sent
+	needsBody                   // one is required
+	optionalBody                // one may be sent; without it, the body type's zero value
+)
+
 // requestChange is the shape of every change of a request: the {id} path parameter, a
 // strict JSON body of type B (none when B is struct{}), and the request as answer.
-func requestChange[B any](a *API, hasBody bool, call func(ctx context.Context, r *request, id string, b B, w app.RequestWrite) (*dsr.Request, error)) Handler {
-	return route{api: a, scope: apikey.Requests, hasBody: hasBody, maxBody: smallBody, idempotent: true,
+func requestChange[B any](a *API, body bodyUse, call func(ctx context.Context, r *request, id string, b B, w app.RequestWrite) (*dsr.Request, error)) Handler {
+	return route{api: a, scope: apikey.Requests, hasBody: body != noBody, optional: body == optionalBody, maxBody: smallBody, idempotent: true,
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			id, err := requestID(r)
 			if err != nil {
 				return nil, err
 			}
 			var b B
-			if hasBody {
+			if body != noBody && len(r.body) > 0 {
 				if err := r.decode(&b); err != nil {
 					return nil, err
 				}
@@ -259,7 +268,7 @@ type extensionBody struct {
 // scope): extends the deadline by 1 or 2 months, once, within the first month; the person
 // is told the reason.
 func (a *API) ExtendRequest() Handler {
-	return requestChange(a, true, func(ctx context.Context, r *request, id string, b extensionBody, w app.RequestWrite) (*dsr.Request, error) {
+	return requestChange(a, needsBody, func(ctx context.Context, r *request, id string, b extensionBody, w app.RequestWrite) (*dsr.Request, error) {
 		return a.app.ExtendRequest(ctx, r.tenant, id, b.Months, b.Reason, w)
 	})
 }
@@ -267,7 +276,7 @@ func (a *API) ExtendRequest() Handler {
 // CancelRequest serves POST /v1/requests/{id}/cancel (requests scope, no body): the person
 // withdrew the request.
 func (a *API) CancelRequest() Handler {
-	return requestChange(a, false, func(ctx context.Context, r *request, id string, _ struct{}, w app.RequestWrite) (*dsr.Request, error) {
+	return requestChange(a, noBody, func(ctx context.Context, r *request, id string, _ struct{}, w app.RequestWrite) (*dsr.Request, error) {
 		return a.app.CancelRequest(ctx, r.tenant, id, w)
 	})
 }
@@ -279,7 +288,19 @@ type denialBody struct {
 // DenyRequest serves POST /v1/requests/{id}/denial {reason} (requests scope): refuses the
 // request for a reason the person is told.
 func (a *API) DenyRequest() Handler {
-	return requestChange(a, true, func(ctx context.Context, r *request, id string, b denialBody, w app.RequestWrite) (*dsr.Request, error) {
+	return requestChange(a, needsBody, func(ctx context.Context, r *request, id string, b denialBody, w app.RequestWrite) (*dsr.Request, error) {
 		return a.app.DenyRequest(ctx, r.tenant, id, b.Reason, w)
+	})
+}
+
+type completionBody struct {
+	Note string `json:"note"`
+}
+
+// CompleteRequest serves POST /v1/requests/{id}/completion {note?} (requests scope, body
+// optional): marks an open rectification request completed once the data is corrected.
+func (a *API) CompleteRequest() Handler {
+	return requestChange(a, optionalBody, func(ctx context.Context, r *request, id string, b completionBody, w app.RequestWrite) (*dsr.Request, error) {
+		return a.app.CompleteRequest(ctx, r.tenant, id, b.Note, w)
 	})
 }

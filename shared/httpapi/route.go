@@ -46,6 +46,7 @@ type route struct {
 	scope      apikey.Scope
 	maxBody    int
 	hasBody    bool
+	optional   bool // with hasBody: an empty body is allowed (r.body stays nil)
 	idempotent bool
 	serve      func(context.Context, *request) (*response, error)
 }
@@ -182,6 +183,9 @@ func (rt route) readBody(r *request) error {
 		return errs.E(errs.TooLarge, fmt.Sprintf("the body must be at most %d bytes", rt.maxBody))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
+		if rt.optional {
+			return nil
+		}
 		return errs.E(errs.Invalid, "a JSON body is required")
 	}
 	mt, _, err := mime.ParseMediaType(r.header("content-type"))

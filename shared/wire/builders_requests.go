@@ -68,6 +68,11 @@ func CancelRequest(_ context.Context, d *Deps) (any, error) {
 	return route(d, (*httpapi.API).CancelRequest)
 }
 
+// CompleteRequest builds POST /v1/requests/{id}/completion.
+func CompleteRequest(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).CompleteRequest)
+}
+
 // DenyRequest builds POST /v1/requests/{id}/denial; it tells the person by email.
 func DenyRequest(_ context.Context, d *Deps) (any, error) {
 	return mailingRoute(d, (*httpapi.API).DenyRequest)

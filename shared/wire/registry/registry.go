@@ -37,6 +37,7 @@ var builders = map[string]wire.Builder{
 	"GetRequest":               wire.GetRequest,
 	"ExtendRequest":            wire.ExtendRequest,
 	"CancelRequest":            wire.CancelRequest,
+	"CompleteRequest":          wire.CompleteRequest,
 	"DenyRequest":              wire.DenyRequest,
 	"ProcessExport":            wire.ProcessExport,
 	"ProcessErasure":           wire.ProcessErasure,
