@@ -2,10 +2,8 @@
 package seed
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -25,11 +23,9 @@ var DemoCatalog []byte
 
 // ParseCatalog reads a catalog file strictly and validates it.
 func ParseCatalog(b []byte) (*catalog.Catalog, error) {
-	var c catalog.Catalog
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("parse catalog: %w", err)
+	c, err := catalog.Parse(b)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		if e, ok := errs.As(err); ok {
@@ -37,7 +33,7 @@ func ParseCatalog(b []byte) (*catalog.Catalog, error) {
 		}
 		return nil, err
 	}
-	return &c, nil
+	return c, nil
 }
 
 // Tenant creates a tenant if absent.

@@ -4,6 +4,9 @@
 package catalog
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -377,3 +380,19 @@ func (c *Catalog) IdentityType(t string) bool {
 
 // SupportsLocale reports whether locale is one of the catalog's locales.
 func (c *Catalog) SupportsLocale(l string) bool { return slices.Contains(c.Locales, l) }
+
+// Parse decodes a catalog document strictly: unknown fields and trailing data are errors,
+// so a misspelt key in a catalog file is reported rather than silently dropped. It does
+// not validate; call Validate.
+func Parse(b []byte) (*Catalog, error) {
+	var c Catalog
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parse catalog: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("parse catalog: more than one JSON value")
+	}
+	return &c, nil
+}

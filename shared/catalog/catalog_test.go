@@ -1,7 +1,6 @@
 package catalog_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -23,13 +22,11 @@ func loadDemo(t testing.TB) *catalog.Catalog {
 	if err != nil {
 		t.Fatalf("read demo catalog: %v", err)
 	}
-	var c catalog.Catalog
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	c, err := catalog.Parse(b)
+	if err != nil {
 		t.Fatalf("decode demo catalog: %v", err)
 	}
-	return &c
+	return c
 }
 
 // fieldsOf returns the sorted, de-duplicated field paths of a Validate error.

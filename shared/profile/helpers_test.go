@@ -1,8 +1,6 @@
 package profile_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"slices"
 	"testing"
@@ -24,16 +22,14 @@ func loadCatalog(t testing.TB) *catalog.Catalog {
 	if err != nil {
 		t.Fatalf("read demo catalog: %v", err)
 	}
-	var c catalog.Catalog
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	c, err := catalog.Parse(b)
+	if err != nil {
 		t.Fatalf("decode demo catalog: %v", err)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("demo catalog is invalid: %v", err)
 	}
-	return &c
+	return c
 }
 
 // mustPurpose returns a purpose of the demo catalog, failing if the catalog no longer has it.
