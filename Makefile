@@ -32,83 +32,27 @@ TOOLS_STAMP := $(VENV)/.stamp-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(AWS_REGION) AWS_REGION=$(AWS_REGION)
 
 # ---------------------------------------------------------------- functions
-# LogicalId (template.yaml) : directory under functions/
-FUNCTIONS := \
-	Authorizer:authorizer \
-	CreateProfile:create-profile \
-	FindProfile:find-profile \
-	GetProfile:get-profile \
-	UpdateProfile:update-profile \
-	PutConsent:put-consent \
-	PutSubscription:put-subscription \
-	CheckConsent:check-consent \
-	ListEvents:list-events \
-	GetCatalog:get-catalog \
-	PutCatalog:put-catalog \
-	CreatePortalLink:create-portal-link \
-	DispatchEvents:dispatch-events \
-	DeliverWebhooks:deliver-webhooks \
-	CreateWebhook:create-webhook \
-	ListWebhooks:list-webhooks \
-	DeleteWebhook:delete-webhook \
-	RotateWebhookSecret:rotate-webhook-secret \
-	ListWebhookDeliveries:list-webhook-deliveries \
-	RedriveWebhookDeliveries:redrive-webhook-deliveries \
-	Sync:sync \
-	CreateRequest:create-request \
-	ListRequests:list-requests \
-	GetRequest:get-request \
-	ExtendRequest:extend-request \
-	CancelRequest:cancel-request \
-	CompleteRequest:complete-request \
-	DenyRequest:deny-request \
-	ProcessErasure:process-erasure \
-	ProcessExport:process-export \
-	SweepDeadlines:sweep-deadlines \
-	PortalOpen:portal-open \
-	PortalLogin:portal-login \
-	PortalLogout:portal-logout \
-	PortalOverview:portal-overview \
-	PortalDetails:portal-details \
-	PortalSubscriptions:portal-subscriptions \
-	PortalConsents:portal-consents \
-	PortalRights:portal-rights \
-	PortalHistory:portal-history \
-	PortalExport:portal-export \
-	PortalUnsubscribe:portal-unsubscribe \
-	PortalGpc:portal-gpc
-
-fn_id = $(word 1,$(subst :, ,$(1)))
-fn_dir = $(word 2,$(subst :, ,$(1)))
-FUNCTION_IDS := $(foreach f,$(FUNCTIONS),$(call fn_id,$(f)))
-
+# template.yaml says which functions exist; nothing here lists them. A function's directory
+# under functions/ is its LogicalId in kebab case (CreatePortalLink -> create-portal-link),
+# the rule the layout test checks, so `build-%` builds any of them.
 BUILD_DIR := .build
 GO_BUILD_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
+# The largest stripped binary any function may be (9 MiB); check-sizes enforces it.
+MAX_BINARY_BYTES := 9437184
 
-# go_build,<output dir>,<functions/ subdirectory>
-define go_build
-mkdir -p "$(1)"
-$(GO_BUILD_ENV) $(GO) build $(GO_BUILD_FLAGS) -o "$(1)/bootstrap" ./functions/$(2)
-endef
+fn_dir = $(shell printf '%s' '$(1)' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')
+FUNCTION_IDS := $(shell for d in functions/*/; do basename "$$d" | sed -E 's/(^|-)([a-z])/\U\2/g'; done)
 
-# build-<LogicalId>: the target SAM calls (ARTIFACTS_DIR set by SAM; defaults
-# to .build/<LogicalId> when run by hand).
-# $(BUILD_DIR)/<LogicalId>/bootstrap: what `make build` builds.
-define function_rules
-.PHONY: build-$(1) $(BUILD_DIR)/$(1)/bootstrap
-build-$(1):
-	$$(call go_build,$$(or $$(ARTIFACTS_DIR),$(BUILD_DIR)/$(1)),$(2))
-$(BUILD_DIR)/$(1)/bootstrap: | compile
-	$$(call go_build,$(BUILD_DIR)/$(1),$(2))
-endef
-$(foreach f,$(FUNCTIONS),$(eval $(call function_rules,$(call fn_id,$(f)),$(call fn_dir,$(f)))))
-
-# ARTIFACTS_DIR is only defined when SAM runs us.
+# build-<LogicalId>: the target SAM calls, with ARTIFACTS_DIR set; by hand it builds into
+# .build/<LogicalId>.
 ARTIFACTS_DIR ?=
+build-%:
+	mkdir -p "$(or $(ARTIFACTS_DIR),$(BUILD_DIR)/$*)"
+	$(GO_BUILD_ENV) $(GO) build $(GO_BUILD_FLAGS) -o "$(or $(ARTIFACTS_DIR),$(BUILD_DIR)/$*)/bootstrap" ./functions/$(call fn_dir,$*)
 
 # ---------------------------------------------------------------- targets
-.PHONY: help tools browser-deps compile build sam-build fmt-check vet go-test test validate lint bench dev deploy clean distclean
+.PHONY: help tools browser-deps compile build check-sizes sam-build fmt-check vet go-test test validate lint bench dev deploy clean distclean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -130,7 +74,20 @@ $(TOOLS_STAMP):
 compile: ## compile all function packages for linux/arm64 (warms the Go build cache)
 	$(GO_BUILD_ENV) $(GO) build $(GO_BUILD_FLAGS) ./functions/...
 
-build: $(foreach id,$(FUNCTION_IDS),$(BUILD_DIR)/$(id)/bootstrap) ## build every function into .build/<LogicalId>/bootstrap
+build: compile ## build every function into .build/<LogicalId>/bootstrap
+	$(MAKE) $(addprefix build-,$(FUNCTION_IDS))
+
+# Sizes are deterministic, so the budget is a test, not a figure: every stripped binary
+# that sam build made must be at most MAX_BINARY_BYTES, and there must be one per function.
+check-sizes: ## fail if any function's binary in .aws-sam/build is over 9 MiB
+	@n=0; bad=0; for f in .aws-sam/build/*/bootstrap; do \
+		n=$$((n+1)); size=$$(stat -c %s "$$f"); \
+		if [[ $$size -gt $(MAX_BINARY_BYTES) ]]; then echo "$$f: $$size bytes, over the $(MAX_BINARY_BYTES)-byte budget"; bad=1; fi; \
+	done; \
+	want=$(words $(FUNCTION_IDS)); \
+	if [[ $$n -ne $$want ]]; then echo "found $$n binaries in .aws-sam/build, want $$want"; exit 1; fi; \
+	if [[ $$bad -ne 0 ]]; then exit 1; fi; \
+	echo "all $$n binaries are at most $(MAX_BINARY_BYTES) bytes (largest: $$(stat -c '%s %n' .aws-sam/build/*/bootstrap | sort -n | tail -1))"
 
 sam-build: tools compile ## sam build into .aws-sam/ (no Docker, no AWS credentials)
 	$(SAM_ENV) $(SAM) build --template template.yaml --build-in-source --parallel
@@ -166,12 +123,13 @@ $(AXE): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 go-test: browser-deps ## go test ./... (after browser-deps)
 	$(GO) test -count=1 -timeout 15m ./...
 
-test: tools ## fmt-check, vet, go test, validate, sam-build
+test: tools ## fmt-check, vet, go test, validate, sam-build, check-sizes
 	$(MAKE) fmt-check
 	$(MAKE) vet
 	$(MAKE) go-test
 	$(MAKE) validate
 	$(MAKE) sam-build
+	$(MAKE) check-sizes
 
 validate: tools ## sam validate --lint and cfn-lint on template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --template template.yaml

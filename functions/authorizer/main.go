@@ -1,4 +1,4 @@
-// Command authorizer is the Authorizer Lambda function; its handler is built in package wire.
+// Command authorizer is the Authorizer Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

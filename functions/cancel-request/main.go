@@ -1,4 +1,4 @@
-// Command cancel-request is the CancelRequest Lambda function; its handler is built in package wire.
+// Command cancel-request is the CancelRequest Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

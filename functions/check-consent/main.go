@@ -1,4 +1,4 @@
-// Command check-consent is the CheckConsent Lambda function; its handler is built in package wire.
+// Command check-consent is the CheckConsent Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

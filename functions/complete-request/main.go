@@ -1,4 +1,4 @@
-// Command complete-request is the CompleteRequest Lambda function; its handler is built in package wire.
+// Command complete-request is the CompleteRequest Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,6 +1,9 @@
-// Command create-portal-link is the CreatePortalLink Lambda function; its handler is built in package wire.
+// Command create-portal-link is the CreatePortalLink Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("CreatePortalLink", wire.CreatePortalLink) }
+func main() { wire.Main("CreatePortalLink", pages.CreatePortalLink) }

@@ -1,4 +1,4 @@
-// Command create-profile is the CreateProfile Lambda function; its handler is built in package wire.
+// Command create-profile is the CreateProfile Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

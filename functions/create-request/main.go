@@ -1,4 +1,4 @@
-// Command create-request is the CreateRequest Lambda function; its handler is built in package wire.
+// Command create-request is the CreateRequest Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command create-webhook is the CreateWebhook Lambda function; its handler is built in package wire.
+// Command create-webhook is the CreateWebhook Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command delete-webhook is the DeleteWebhook Lambda function; its handler is built in package wire.
+// Command delete-webhook is the DeleteWebhook Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,6 +1,9 @@
-// Command deliver-webhooks is the DeliverWebhooks Lambda function; its handler is built in package wire.
+// Command deliver-webhooks is the DeliverWebhooks Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/events"
+)
 
-func main() { wire.Main("DeliverWebhooks", wire.DeliverWebhooks) }
+func main() { wire.Main("DeliverWebhooks", events.DeliverWebhooks) }

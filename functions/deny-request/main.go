@@ -1,6 +1,9 @@
-// Command deny-request is the DenyRequest Lambda function; its handler is built in package wire.
+// Command deny-request is the DenyRequest Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/emails"
+)
 
-func main() { wire.Main("DenyRequest", wire.DenyRequest) }
+func main() { wire.Main("DenyRequest", emails.DenyRequest) }

@@ -1,6 +1,9 @@
-// Command dispatch-events is the DispatchEvents Lambda function; its handler is built in package wire.
+// Command dispatch-events is the DispatchEvents Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/events"
+)
 
-func main() { wire.Main("DispatchEvents", wire.DispatchEvents) }
+func main() { wire.Main("DispatchEvents", events.DispatchEvents) }

@@ -1,6 +1,9 @@
-// Command extend-request is the ExtendRequest Lambda function; its handler is built in package wire.
+// Command extend-request is the ExtendRequest Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/emails"
+)
 
-func main() { wire.Main("ExtendRequest", wire.ExtendRequest) }
+func main() { wire.Main("ExtendRequest", emails.ExtendRequest) }

@@ -1,4 +1,4 @@
-// Command find-profile is the FindProfile Lambda function; its handler is built in package wire.
+// Command find-profile is the FindProfile Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command get-catalog is the GetCatalog Lambda function; its handler is built in package wire.
+// Command get-catalog is the GetCatalog Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command get-profile is the GetProfile Lambda function; its handler is built in package wire.
+// Command get-profile is the GetProfile Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,6 +1,9 @@
-// Command get-request is the GetRequest Lambda function; its handler is built in package wire.
+// Command get-request is the GetRequest Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/exports"
+)
 
-func main() { wire.Main("GetRequest", wire.GetRequest) }
+func main() { wire.Main("GetRequest", exports.GetRequest) }

@@ -1,4 +1,4 @@
-// Command list-events is the ListEvents Lambda function; its handler is built in package wire.
+// Command list-events is the ListEvents Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

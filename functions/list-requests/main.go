@@ -1,4 +1,4 @@
-// Command list-requests is the ListRequests Lambda function; its handler is built in package wire.
+// Command list-requests is the ListRequests Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command list-webhook-deliveries is the ListWebhookDeliveries Lambda function; its handler is built in package wire.
+// Command list-webhook-deliveries is the ListWebhookDeliveries Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command list-webhooks is the ListWebhooks Lambda function; its handler is built in package wire.
+// Command list-webhooks is the ListWebhooks Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

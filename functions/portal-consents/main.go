@@ -1,6 +1,9 @@
-// Command portal-consents is the PortalConsents Lambda function; its handler is built in package wire.
+// Command portal-consents is the PortalConsents Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalConsents", wire.PortalConsents) }
+func main() { wire.Main("PortalConsents", pages.PortalConsents) }

@@ -1,6 +1,9 @@
-// Command portal-details is the PortalDetails Lambda function; its handler is built in package wire.
+// Command portal-details is the PortalDetails Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalDetails", wire.PortalDetails) }
+func main() { wire.Main("PortalDetails", pages.PortalDetails) }

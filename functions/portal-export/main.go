@@ -1,6 +1,9 @@
-// Command portal-export is the PortalExport Lambda function; its handler is built in package wire.
+// Command portal-export is the PortalExport Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages/download"
+)
 
-func main() { wire.Main("PortalExport", wire.PortalExport) }
+func main() { wire.Main("PortalExport", download.PortalExport) }

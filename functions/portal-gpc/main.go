@@ -1,6 +1,9 @@
-// Command portal-gpc is the PortalGpc Lambda function; its handler is built in package wire.
+// Command portal-gpc is the PortalGpc Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalGpc", wire.PortalGpc) }
+func main() { wire.Main("PortalGpc", pages.PortalGpc) }

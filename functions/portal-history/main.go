@@ -1,6 +1,9 @@
-// Command portal-history is the PortalHistory Lambda function; its handler is built in package wire.
+// Command portal-history is the PortalHistory Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalHistory", wire.PortalHistory) }
+func main() { wire.Main("PortalHistory", pages.PortalHistory) }

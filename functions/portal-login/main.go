@@ -1,6 +1,9 @@
-// Command portal-login is the PortalLogin Lambda function; its handler is built in package wire.
+// Command portal-login is the PortalLogin Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages/login"
+)
 
-func main() { wire.Main("PortalLogin", wire.PortalLogin) }
+func main() { wire.Main("PortalLogin", login.PortalLogin) }

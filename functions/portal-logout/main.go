@@ -1,6 +1,9 @@
-// Command portal-logout is the PortalLogout Lambda function; its handler is built in package wire.
+// Command portal-logout is the PortalLogout Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalLogout", wire.PortalLogout) }
+func main() { wire.Main("PortalLogout", pages.PortalLogout) }

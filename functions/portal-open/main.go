@@ -1,6 +1,9 @@
-// Command portal-open is the PortalOpen Lambda function; its handler is built in package wire.
+// Command portal-open is the PortalOpen Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalOpen", wire.PortalOpen) }
+func main() { wire.Main("PortalOpen", pages.PortalOpen) }

@@ -1,6 +1,9 @@
-// Command portal-overview is the PortalOverview Lambda function; its handler is built in package wire.
+// Command portal-overview is the PortalOverview Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalOverview", wire.PortalOverview) }
+func main() { wire.Main("PortalOverview", pages.PortalOverview) }

@@ -1,6 +1,9 @@
-// Command portal-rights is the PortalRights Lambda function; its handler is built in package wire.
+// Command portal-rights is the PortalRights Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalRights", wire.PortalRights) }
+func main() { wire.Main("PortalRights", pages.PortalRights) }

@@ -1,6 +1,9 @@
-// Command portal-subscriptions is the PortalSubscriptions Lambda function; its handler is built in package wire.
+// Command portal-subscriptions is the PortalSubscriptions Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalSubscriptions", wire.PortalSubscriptions) }
+func main() { wire.Main("PortalSubscriptions", pages.PortalSubscriptions) }

@@ -1,6 +1,9 @@
-// Command portal-unsubscribe is the PortalUnsubscribe Lambda function; its handler is built in package wire.
+// Command portal-unsubscribe is the PortalUnsubscribe Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
+)
 
-func main() { wire.Main("PortalUnsubscribe", wire.PortalUnsubscribe) }
+func main() { wire.Main("PortalUnsubscribe", pages.PortalUnsubscribe) }

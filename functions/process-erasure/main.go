@@ -1,6 +1,9 @@
-// Command process-erasure is the ProcessErasure Lambda function; its handler is built in package wire.
+// Command process-erasure is the ProcessErasure Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/jobs"
+)
 
-func main() { wire.Main("ProcessErasure", wire.ProcessErasure) }
+func main() { wire.Main("ProcessErasure", jobs.ProcessErasure) }

@@ -1,6 +1,9 @@
-// Command process-export is the ProcessExport Lambda function; its handler is built in package wire.
+// Command process-export is the ProcessExport Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/jobs"
+)
 
-func main() { wire.Main("ProcessExport", wire.ProcessExport) }
+func main() { wire.Main("ProcessExport", jobs.ProcessExport) }

@@ -1,4 +1,4 @@
-// Command put-catalog is the PutCatalog Lambda function; its handler is built in package wire.
+// Command put-catalog is the PutCatalog Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

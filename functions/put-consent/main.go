@@ -1,4 +1,4 @@
-// Command put-consent is the PutConsent Lambda function; its handler is built in package wire.
+// Command put-consent is the PutConsent Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command put-subscription is the PutSubscription Lambda function; its handler is built in package wire.
+// Command put-subscription is the PutSubscription Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

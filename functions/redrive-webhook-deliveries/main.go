@@ -1,6 +1,9 @@
-// Command redrive-webhook-deliveries is the RedriveWebhookDeliveries Lambda function; its handler is built in package wire.
+// Command redrive-webhook-deliveries is the RedriveWebhookDeliveries Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/events"
+)
 
-func main() { wire.Main("RedriveWebhookDeliveries", wire.RedriveWebhookDeliveries) }
+func main() { wire.Main("RedriveWebhookDeliveries", events.RedriveWebhookDeliveries) }

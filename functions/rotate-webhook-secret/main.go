@@ -1,4 +1,4 @@
-// Command rotate-webhook-secret is the RotateWebhookSecret Lambda function; its handler is built in package wire.
+// Command rotate-webhook-secret is the RotateWebhookSecret Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

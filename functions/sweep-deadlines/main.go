@@ -1,4 +1,4 @@
-// Command sweep-deadlines is the SweepDeadlines Lambda function; its handler is built in package wire.
+// Command sweep-deadlines is the SweepDeadlines Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -1,4 +1,4 @@
-// Command sync is the Sync Lambda function (POST /v1/sync); its handler is built in package wire.
+// Command sync is the Sync Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

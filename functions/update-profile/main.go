@@ -1,4 +1,4 @@
-// Command update-profile is the UpdateProfile Lambda function; its handler is built in package wire.
+// Command update-profile is the UpdateProfile Lambda function of template.yaml.
 package main
 
 import "github.com/livingprofile/livingprofile/shared/wire"

@@ -41,6 +41,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
 	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/jobs"
 )
 
 // exportLedgerEvents is how many ledger events the exported person has before any request.
@@ -462,7 +463,7 @@ func TestExportJobDirect(t *testing.T) {
 		"SENDER_EMAIL": "no-reply@example.com", "PORTAL_BASE_URL": env.stack.URL + "/portal", "EXPORT_RETENTION_DAYS": "3",
 		"EXPORTS_KMS_KEY_ID": "alias/export-test",
 	}
-	h, err := wire.Build(ctx, wire.ProcessExport, func(k string) string { return vars[k] }, env.stack.HandlerAWS, slog.New(slog.DiscardHandler))
+	h, err := wire.Build(ctx, jobs.ProcessExport, func(k string) string { return vars[k] }, env.stack.HandlerAWS, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

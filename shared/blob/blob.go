@@ -37,6 +37,14 @@ func New(client *s3.Client, bucket, kmsKeyID string) *Store {
 	return &Store{client: client, presign: s3.NewPresignClient(client), bucket: bucket, kmsKey: kmsKeyID, now: time.Now}
 }
 
+// NewClient returns an S3 client for cfg that addresses buckets by path when cfg points at
+// an endpoint of its own (BaseEndpoint, as for an emulator), which emulators need; on AWS
+// it uses virtual-hosted addressing.
+func NewClient(cfg aws.Config) *s3.Client {
+	custom := cfg.BaseEndpoint != nil
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = o.UsePathStyle || custom })
+}
+
 // Bucket returns the bucket's name.
 func (s *Store) Bucket() string { return s.bucket }
 

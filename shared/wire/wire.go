@@ -12,88 +12,79 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
 	"github.com/livingprofile/livingprofile/shared/portallink"
-	"github.com/livingprofile/livingprofile/shared/queue"
 )
 
 // Warm-container cache lifetimes: per-tenant items every request needs (catalog, API
 // keys) are read at most once per lifetime per container, never per request.
 const (
-	catalogCacheTTL = 30 * time.Second
-	keyCacheTTL     = 60 * time.Second
+	CatalogCacheTTL = 30 * time.Second
+	KeyCacheTTL     = 60 * time.Second
 )
 
-// Deps are the clients and services one function builds once, at init.
+// Deps are what every function has at init: its environment, its AWS configuration, its
+// logger and the table. A builder builds from them only the clients its handler uses.
 type Deps struct {
-	env   func(string) string
-	aws   aws.Config
-	log   *slog.Logger
-	store *dynamo.Store
+	Env   func(string) string // "" for unset variables
+	AWS   aws.Config
+	Log   *slog.Logger
+	Store *dynamo.Store
 }
 
-// Builder builds one function's handler: an HTTPHandler, AuthorizerHandler, QueueHandler
-// or StreamHandler. Each function has its own, so a binary links only its own handler.
+// Builder builds one function's handler: an HTTPHandler, AuthorizerHandler, QueueHandler,
+// StreamHandler or ScheduleHandler. Each function has its own, in the package that links
+// exactly the AWS clients it uses, so a binary links only its own handler.
 type Builder func(context.Context, *Deps) (any, error)
 
-func (d *Deps) api(signer *portallink.Signer) *httpapi.API {
-	return httpapi.New(app.New(d.store, time.Now, catalogCacheTTL), d.log, signer, d.env("PORTAL_BASE_URL"))
+// Profiles returns the profile and request use cases over the table.
+func (d *Deps) Profiles() *app.Service { return app.New(d.Store, time.Now, CatalogCacheTTL) }
+
+// API returns the brand API over Profiles. links is only needed by the portal-links route.
+func (d *Deps) API(links *portallink.Signer) *httpapi.API {
+	return httpapi.New(d.Profiles(), d.Log, links, d.Env("PORTAL_BASE_URL"))
 }
 
-// portalSigner reads the portal link signing key from Secrets Manager.
-func (d *Deps) portalSigner(ctx context.Context) (*portallink.Signer, error) {
-	arn := d.env("PORTAL_SECRET_ARN")
-	if arn == "" {
-		return nil, errors.New("PORTAL_SECRET_ARN is not set")
+// Required returns the variable's value, or an error naming it when it is unset.
+func (d *Deps) Required(name string) (string, error) {
+	if v := d.Env(name); v != "" {
+		return v, nil
 	}
-	out, err := secretsmanager.NewFromConfig(d.aws).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
-	if err != nil {
-		return nil, fmt.Errorf("read portal signing secret: %w", err)
-	}
-	key, err := portallink.ParseSecret(aws.ToString(out.SecretString))
-	if err != nil {
-		return nil, err
-	}
-	return portallink.NewSigner(key)
+	return "", fmt.Errorf("%s is not set", name)
 }
 
-func (d *Deps) queue(env string) (*queue.Queue, error) {
-	url := d.env(env)
-	if url == "" {
-		return nil, fmt.Errorf("%s is not set", env)
-	}
-	return queue.New(sqs.NewFromConfig(d.aws), url), nil
-}
-
-func (d *Deps) positive(env string) (int, error) {
-	n, err := strconv.Atoi(d.env(env))
+// Positive returns the variable as a whole number of at least 1, or an error naming it.
+func (d *Deps) Positive(name string) (int, error) {
+	n, err := strconv.Atoi(d.Env(name))
 	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%s must be a positive whole number", env)
+		return 0, fmt.Errorf("%s must be a positive whole number", name)
 	}
 	return n, nil
 }
 
-// allowLoopback admits http:// webhooks on loopback; only the local stack sets it.
-func (d *Deps) allowLoopback() bool { return d.env("ALLOW_HTTP_LOOPBACK") == "true" }
+// OptionalPositive is Positive with def for an unset variable.
+func (d *Deps) OptionalPositive(name string, def int) (int, error) {
+	if d.Env(name) == "" {
+		return def, nil
+	}
+	return d.Positive(name)
+}
 
-// Build builds a function's handler from its environment (env returns "" for unset
-// variables) and AWS configuration.
+// AllowLoopback admits http:// webhooks on loopback; only the local stack sets it.
+func (d *Deps) AllowLoopback() bool { return d.Env("ALLOW_HTTP_LOOPBACK") == "true" }
+
+// Build builds a function's handler from its environment and AWS configuration. The
+// deployed binary (Main) and the local stack both build through it.
 func Build(ctx context.Context, build Builder, env func(string) string, awsCfg aws.Config, log *slog.Logger) (any, error) {
 	table := env("TABLE_NAME")
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is not set")
 	}
-	d := &Deps{env: env, aws: awsCfg, log: log, store: dynamo.New(dynamodb.NewFromConfig(awsCfg), table)}
-	if env("OUTBOX_INDEX") == "true" {
-		d.store.IndexOutbox() // only the local stack, which polls the outbox instead of a stream
-	}
+	d := &Deps{Env: env, AWS: awsCfg, Log: log, Store: dynamo.New(dynamodb.NewFromConfig(awsCfg), table)}
 	return build(ctx, d)
 }
 
@@ -101,18 +92,59 @@ func Build(ctx context.Context, build Builder, env func(string) string, awsCfg a
 // builds the clients once, at init, fails fast with a clear message, and starts the runtime.
 func Main(logicalID string, build Builder) {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level(os.Getenv("LOG_LEVEL"))})).With("function", logicalID)
-	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := RuntimeConfig(os.Getenv)
 	if err != nil {
-		log.Error("load AWS configuration", "err", err)
+		log.Error("AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	h, err := Build(ctx, build, os.Getenv, cfg, log)
+	h, err := Build(context.Background(), build, os.Getenv, cfg, log)
 	if err != nil {
 		log.Error("build handler", "err", err)
 		os.Exit(1)
 	}
 	lambda.Start(h)
+}
+
+// RuntimeConfig is the AWS configuration the Lambda runtime hands a function: region and
+// the execution role's credentials in AWS_REGION and AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, which stay valid for the life of the execution
+// environment. Endpoints may be overridden with the SDK's AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_<SERVICE> (how a built binary is pointed at an emulator). Unlike the
+// SDK's config.LoadDefaultConfig it does not link the shared-config, SSO, STS and IMDS
+// credential chain, which a function never uses (about 2 MB and part of its cold start);
+// the operator CLI and the local stack keep that chain.
+func RuntimeConfig(env func(string) string) (aws.Config, error) {
+	region := env("AWS_REGION")
+	if region == "" {
+		return aws.Config{}, errors.New("AWS_REGION is not set")
+	}
+	creds := aws.Credentials{
+		AccessKeyID: env("AWS_ACCESS_KEY_ID"), SecretAccessKey: env("AWS_SECRET_ACCESS_KEY"),
+		SessionToken: env("AWS_SESSION_TOKEN"), Source: "LambdaRuntimeEnvironment",
+	}
+	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
+		return aws.Config{}, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	}
+	cfg := aws.Config{
+		Region:        region,
+		Credentials:   aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
+		ConfigSources: []any{endpoints(env)},
+	}
+	if u := env("AWS_ENDPOINT_URL"); u != "" {
+		cfg.BaseEndpoint = aws.String(u)
+	}
+	return cfg, nil
+}
+
+// endpoints answers the SDK clients' per-service endpoint lookup (each client asks its
+// configuration's ConfigSources for GetServiceBaseEndpoint) from AWS_ENDPOINT_URL_<SERVICE>,
+// the SDK's own variable names: the service id upper-cased, spaces as underscores.
+type endpoints func(string) string
+
+// GetServiceBaseEndpoint implements the SDK's service base endpoint provider.
+func (e endpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	v := e("AWS_ENDPOINT_URL_" + strings.ToUpper(strings.ReplaceAll(sdkID, " ", "_")))
+	return v, v != "", nil
 }
 
 func level(s string) slog.Level {

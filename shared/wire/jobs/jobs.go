@@ -1,23 +1,23 @@
-package wire
+// Package jobs builds the data-subject request jobs that work the exports bucket (S3) and
+// email the person (SES): the export job and the erasure job.
+package jobs
 
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/blob"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/erasure"
 	"github.com/livingprofile/livingprofile/shared/export"
 	"github.com/livingprofile/livingprofile/shared/mail"
 	"github.com/livingprofile/livingprofile/shared/portal/linktoken"
 	"github.com/livingprofile/livingprofile/shared/webhook"
+	"github.com/livingprofile/livingprofile/shared/wire"
 )
 
 // ProcessExport builds the export job worker (ExportQueue). Environment:
@@ -30,43 +30,53 @@ import (
 //     last attempt marks the request failed.
 //   - SENDER_EMAIL and PORTAL_BASE_URL: the "your export is ready" email, from SENDER_EMAIL,
 //     linking to the portal. Without either, nobody is emailed (logged at init).
-func ProcessExport(_ context.Context, d *Deps) (any, error) {
-	bucket := d.env("EXPORTS_BUCKET")
-	if bucket == "" {
-		return nil, errors.New("EXPORTS_BUCKET is not set")
-	}
-	retention, err := d.optionalPositive("EXPORT_RETENTION_DAYS", int(export.DefaultRetention/(24*time.Hour)))
+func ProcessExport(_ context.Context, d *wire.Deps) (any, error) {
+	bucket, err := d.Required("EXPORTS_BUCKET")
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := d.optionalPositive("MAX_ATTEMPTS", export.DefaultMaxAttempts)
+	retention, err := d.OptionalPositive("EXPORT_RETENTION_DAYS", int(export.DefaultRetention/(24*time.Hour)))
+	if err != nil {
+		return nil, err
+	}
+	attempts, err := d.OptionalPositive("MAX_ATTEMPTS", export.DefaultMaxAttempts)
 	if err != nil {
 		return nil, err
 	}
 	var notify export.Notifier
-	from, portal := d.env("SENDER_EMAIL"), strings.TrimSuffix(d.env("PORTAL_BASE_URL"), "/")
+	from, portal := d.Env("SENDER_EMAIL"), strings.TrimSuffix(d.Env("PORTAL_BASE_URL"), "/")
 	if from != "" && portal != "" {
-		notify = exportMail{sender: mail.Sender{Client: sesv2.NewFromConfig(d.aws), From: from}, portal: portal + "/"}
+		notify = exportMail{sender: mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from}, portal: portal + "/"}
 	} else {
-		d.log.Warn("export-ready emails are off: SENDER_EMAIL and PORTAL_BASE_URL must both be set")
+		d.Log.Warn("export-ready emails are off: SENDER_EMAIL and PORTAL_BASE_URL must both be set")
 	}
-	objects := blob.New(d.s3Client(), bucket, d.env("EXPORTS_KMS_KEY_ID"))
-	job := export.NewJob(d.store, app.New(d.store, time.Now, catalogCacheTTL), d.store, exportDirectory{d.store}, objects, notify, d.log,
+	objects := blob.New(blob.NewClient(d.AWS), bucket, d.Env("EXPORTS_KMS_KEY_ID"))
+	job := export.NewJob(d.Store, d.Profiles(), d.Store, exportDirectory{d.Store}, objects, notify, d.Log,
 		export.Options{Retention: time.Duration(retention) * 24 * time.Hour, MaxAttempts: attempts})
-	return QueueHandler(job.Handle), nil
+	return wire.QueueHandler(job.Handle), nil
 }
 
-// optionalPositive reads a positive whole number from env, def when unset.
-func (d *Deps) optionalPositive(env string, def int) (int, error) {
-	v := d.env(env)
-	if v == "" {
-		return def, nil
+// ProcessErasure builds the erasure job worker (ErasureQueue). Environment:
+//   - EXPORTS_BUCKET (required): the person's exports are deleted from it;
+//   - SENDER_EMAIL (required): the confirmation email's From address;
+//   - MAX_ATTEMPTS (optional, default erasure.DefaultMaxAttempts): the queue's
+//     maxReceiveCount (JobMaxAttempts); the last attempt marks the request failed.
+func ProcessErasure(_ context.Context, d *wire.Deps) (any, error) {
+	bucket, err := d.Required("EXPORTS_BUCKET")
+	if err != nil {
+		return nil, err
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%s must be a positive whole number", env)
+	from, err := d.Required("SENDER_EMAIL")
+	if err != nil {
+		return nil, err
 	}
-	return n, nil
+	attempts, err := d.OptionalPositive("MAX_ATTEMPTS", erasure.DefaultMaxAttempts)
+	if err != nil {
+		return nil, err
+	}
+	job := erasure.New(d.Store, blob.New(blob.NewClient(d.AWS), bucket, ""), mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from},
+		d.Log, erasure.Options{MaxAttempts: attempts})
+	return wire.QueueHandler(job.Handle), nil
 }
 
 // exportDirectory answers the export's questions about the controller from the table.

@@ -4,25 +4,30 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/authorizer"
-	"github.com/livingprofile/livingprofile/shared/delivery"
-	"github.com/livingprofile/livingprofile/shared/dispatch"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
-	"github.com/livingprofile/livingprofile/shared/queue"
+	"github.com/livingprofile/livingprofile/shared/sweep"
 )
 
-// One Builder per function in template.yaml, named by its logical id.
+// The functions that use nothing but the table, one Builder each, named by logical id.
+// Functions that use another AWS service are built in the sub-package of that service, so
+// that no binary links a client it does not use.
 
 func route(d *Deps, pick func(*httpapi.API) httpapi.Handler) (any, error) {
-	return HTTPHandler(pick(d.api(nil))), nil
+	return HTTPHandler(pick(d.API(nil))), nil
 }
+
+func webhookRoute(d *Deps, pick func(*httpapi.API) httpapi.Handler) (any, error) {
+	return HTTPHandler(pick(d.API(nil).WithWebhooks(d.Webhooks(), nil))), nil
+}
+
+// Webhooks returns the webhook endpoint use cases over the table.
+func (d *Deps) Webhooks() *app.Webhooks { return app.NewWebhooks(d.Store, time.Now, d.AllowLoopback()) }
 
 // Authorizer builds the API key authorizer.
 func Authorizer(_ context.Context, d *Deps) (any, error) {
-	return AuthorizerHandler(authorizer.New(d.store, d.log, keyCacheTTL).Handle), nil
+	return AuthorizerHandler(authorizer.New(d.Store, d.Log, KeyCacheTTL).Handle), nil
 }
 
 // CreateProfile builds POST /v1/profiles.
@@ -68,20 +73,6 @@ func PutCatalog(_ context.Context, d *Deps) (any, error) { return route(d, (*htt
 // Sync builds POST /v1/sync.
 func Sync(_ context.Context, d *Deps) (any, error) { return route(d, (*httpapi.API).Sync) }
 
-// CreatePortalLink builds POST /v1/portal-links; it alone reads the signing secret.
-func CreatePortalLink(ctx context.Context, d *Deps) (any, error) {
-	signer, err := d.portalSigner(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return HTTPHandler(d.api(signer).PortalLinks()), nil
-}
-
-func webhookRoute(d *Deps, pick func(*httpapi.API) httpapi.Handler) (any, error) {
-	a := d.api(nil).WithWebhooks(app.NewWebhooks(d.store, time.Now, d.allowLoopback()), nil)
-	return HTTPHandler(pick(a)), nil
-}
-
 // CreateWebhook builds POST /v1/webhooks.
 func CreateWebhook(_ context.Context, d *Deps) (any, error) {
 	return webhookRoute(d, (*httpapi.API).CreateWebhook)
@@ -107,50 +98,27 @@ func ListWebhookDeliveries(_ context.Context, d *Deps) (any, error) {
 	return webhookRoute(d, (*httpapi.API).ListWebhookDeliveries)
 }
 
-// RedriveWebhookDeliveries builds POST /v1/webhooks/{id}/redrive; it alone reads the
-// dead-letter queue.
-func RedriveWebhookDeliveries(_ context.Context, d *Deps) (any, error) {
-	dlq, err := d.queue("DELIVERY_DLQ_URL")
-	if err != nil {
-		return nil, err
-	}
-	main, err := d.queue("DELIVERY_QUEUE_URL")
-	if err != nil {
-		return nil, err
-	}
-	a := d.api(nil).WithWebhooks(app.NewWebhooks(d.store, time.Now, d.allowLoopback()), delivery.NewRedriver(d.store, dlq, main))
-	return HTTPHandler(a.RedriveWebhookDeliveries()), nil
+// CreateRequest builds POST /v1/requests.
+func CreateRequest(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).CreateRequest)
 }
 
-// DispatchEvents builds the outbox stream handler.
-func DispatchEvents(_ context.Context, d *Deps) (any, error) {
-	q, err := d.queue("DELIVERY_QUEUE_URL")
-	if err != nil {
-		return nil, err
-	}
-	var jobs dispatch.Jobs
-	if erasure, export := d.env("ERASURE_QUEUE_URL"), d.env("EXPORT_QUEUE_URL"); erasure != "" || export != "" {
-		jobs = queue.NewJobs(sqs.NewFromConfig(d.aws), erasure, export)
-	}
-	return StreamHandler(dispatch.New(d.store, q, jobs, d.log).Handle), nil
+// ListRequests builds GET /v1/requests.
+func ListRequests(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).ListRequests)
 }
 
-// DeliverWebhooks builds the webhook delivery worker.
-func DeliverWebhooks(_ context.Context, d *Deps) (any, error) {
-	q, err := d.queue("DELIVERY_QUEUE_URL")
-	if err != nil {
-		return nil, err
-	}
-	attempts, err := d.positive("MAX_ATTEMPTS")
-	if err != nil {
-		return nil, err
-	}
-	base, err := d.positive("RETRY_BASE_SECONDS")
-	if err != nil {
-		return nil, err
-	}
-	w := delivery.NewWorker(d.store, q, d.log, delivery.Options{
-		MaxAttempts: attempts, RetryBase: time.Duration(base) * time.Second, AllowLoopback: d.allowLoopback(),
-	})
-	return QueueHandler(w.Handle), nil
+// CancelRequest builds POST /v1/requests/{id}/cancel.
+func CancelRequest(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).CancelRequest)
+}
+
+// CompleteRequest builds POST /v1/requests/{id}/completion.
+func CompleteRequest(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).CompleteRequest)
+}
+
+// SweepDeadlines builds the hourly deadline sweeper.
+func SweepDeadlines(_ context.Context, d *Deps) (any, error) {
+	return ScheduleHandler(sweep.New(d.Store, d.Log, time.Now).Handle), nil
 }

@@ -1,0 +1,65 @@
+// Package emails builds the request routes that email the person through SES: extensions
+// and denials.
+package emails
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/httpapi"
+	"github.com/livingprofile/livingprofile/shared/mail"
+	"github.com/livingprofile/livingprofile/shared/wire"
+)
+
+// mailingRoute builds a request route whose use case emails the person, from SENDER_EMAIL
+// (required).
+func mailingRoute(d *wire.Deps, pick func(*httpapi.API) httpapi.Handler) (any, error) {
+	from, err := d.Required("SENDER_EMAIL")
+	if err != nil {
+		return nil, err
+	}
+	n := requestMail{sender: mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from}, log: d.Log}
+	api := httpapi.New(d.Profiles().WithNotifier(n), d.Log, nil, d.Env("PORTAL_BASE_URL"))
+	return wire.HTTPHandler(pick(api)), nil
+}
+
+// ExtendRequest builds POST /v1/requests/{id}/extension; it tells the person by email.
+func ExtendRequest(_ context.Context, d *wire.Deps) (any, error) {
+	return mailingRoute(d, (*httpapi.API).ExtendRequest)
+}
+
+// DenyRequest builds POST /v1/requests/{id}/denial; it tells the person by email.
+func DenyRequest(_ context.Context, d *wire.Deps) (any, error) {
+	return mailingRoute(d, (*httpapi.API).DenyRequest)
+}
+
+// requestMail is the app.Notifier that emails people about their requests (package mail),
+// in the request's locale. Failures are logged without personal data.
+type requestMail struct {
+	sender mail.Sender
+	log    *slog.Logger
+}
+
+func (m requestMail) NotifyExtension(ctx context.Context, r *dsr.Request, to string) error {
+	data := map[string]string{"dueAt": mail.Date(r.DueAt, r.Locale), "requestId": r.ID}
+	if x := r.Extension; x != nil {
+		data["reason"], data["months"] = x.Reason, strconv.Itoa(x.Months)
+	}
+	return m.logged(ctx, r, "extension", m.sender.Send(ctx, to, r.Locale, mail.RequestExtended, data))
+}
+
+func (m requestMail) NotifyDenial(ctx context.Context, r *dsr.Request, to string) error {
+	data := map[string]string{"reason": r.DenialReason, "requestId": r.ID}
+	return m.logged(ctx, r, "denial", m.sender.Send(ctx, to, r.Locale, mail.RequestDenied, data))
+}
+
+func (m requestMail) logged(ctx context.Context, r *dsr.Request, what string, err error) error {
+	if err != nil {
+		m.log.ErrorContext(ctx, "request notice not sent", "notice", what, "tenant", r.Tenant, "requestId", r.ID, "err", err)
+	}
+	return err
+}

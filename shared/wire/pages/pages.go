@@ -1,0 +1,189 @@
+// Package pages builds the hosted portal's functions and the portal-links route: the ones
+// that sign with the portal secret (Secrets Manager). The portal's sign-in (SES) and export
+// download (S3) are built in the sub-packages login and download, so that no other page
+// links those clients. shared/portal/ROUTES.md lists the routes, environment and IAM actions.
+package pages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/portal"
+	"github.com/livingprofile/livingprofile/shared/portal/session"
+	"github.com/livingprofile/livingprofile/shared/portallink"
+	"github.com/livingprofile/livingprofile/shared/wire"
+)
+
+// Every portal function but PortalGpc reads the portal secret (PORTAL_SECRET_ARN) at init —
+// AWSCURRENT, and AWSPREVIOUS when the secret has one, so that a rotation signs with the
+// new key and still accepts sessions, form tokens and links of the old one.
+
+// secrets reads the portal signing secret's current version and, if it has one, its
+// previous version.
+func secrets(ctx context.Context, d *wire.Deps) (portallink.Key, []portallink.Key, error) {
+	arn, err := d.Required("PORTAL_SECRET_ARN")
+	if err != nil {
+		return portallink.Key{}, nil, err
+	}
+	sm := secretsmanager.NewFromConfig(d.AWS)
+	read := func(stage string) (portallink.Key, error) {
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn, VersionStage: aws.String(stage)})
+		if err != nil {
+			return portallink.Key{}, err
+		}
+		return portallink.ParseSecret(aws.ToString(out.SecretString))
+	}
+	cur, err := read("AWSCURRENT")
+	if err != nil {
+		return portallink.Key{}, nil, fmt.Errorf("read portal secret: %w", err)
+	}
+	prev, err := read("AWSPREVIOUS")
+	var nf *smtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return cur, nil, nil // never rotated
+	case err != nil:
+		return portallink.Key{}, nil, fmt.Errorf("read previous portal secret: %w", err)
+	case prev.Secret == cur.Secret:
+		return cur, nil, nil
+	}
+	return cur, []portallink.Key{prev}, nil
+}
+
+// Option adds one optional part (mailer, requests, exports) to a portal's configuration.
+type Option func(*wire.Deps, *portal.Config) error
+
+// WithRequests gives the portal the data-subject requests use case, for the pages that
+// show or make requests.
+func WithRequests(d *wire.Deps, cfg *portal.Config) error {
+	cfg.Requests = requests{Service: d.Profiles(), st: d.Store}
+	return nil
+}
+
+// Route builds one portal route's handler with the options its function needs.
+func Route(ctx context.Context, d *wire.Deps, pick func(*portal.Portal) portal.Handler, opts ...Option) (any, error) {
+	cur, prev, err := secrets(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := session.NewKeys(cur, prev...)
+	if err != nil {
+		return nil, err
+	}
+	links, err := portallink.NewSigner(append([]portallink.Key{cur}, prev...)...)
+	if err != nil {
+		return nil, err
+	}
+	cfg := portal.Config{
+		Profiles: d.Profiles(), Store: d.Store, Brands: brands{d.Store}, Keys: keys, Links: links,
+		BaseURL: d.Env("PORTAL_BASE_URL"), Log: d.Log,
+	}
+	for _, opt := range opts {
+		if err := opt(d, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	p, err := portal.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return wire.HTTPHandler(pick(p)), nil
+}
+
+// CreatePortalLink builds POST /v1/portal-links; of the brand routes it alone reads the
+// signing secret (AWSCURRENT only: new links are signed with the current key).
+func CreatePortalLink(ctx context.Context, d *wire.Deps) (any, error) {
+	cur, _, err := secrets(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := portallink.NewSigner(cur)
+	if err != nil {
+		return nil, err
+	}
+	return wire.HTTPHandler(d.API(signer).PortalLinks()), nil
+}
+
+// PortalOpen builds GET|POST /portal/{tenant}/t/{token}.
+func PortalOpen(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Open)
+}
+
+// PortalLogout builds POST /portal/{tenant}/logout.
+func PortalLogout(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Logout)
+}
+
+// PortalOverview builds GET /portal/{tenant}.
+func PortalOverview(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Overview, WithRequests)
+}
+
+// PortalDetails builds GET|POST /portal/{tenant}/details.
+func PortalDetails(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Details)
+}
+
+// PortalSubscriptions builds GET|POST /portal/{tenant}/subscriptions.
+func PortalSubscriptions(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Subscriptions)
+}
+
+// PortalConsents builds GET|POST /portal/{tenant}/consents.
+func PortalConsents(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Consents)
+}
+
+// PortalRights builds GET|POST /portal/{tenant}/rights and /portal/{tenant}/rights/erase.
+func PortalRights(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Rights, WithRequests)
+}
+
+// PortalHistory builds GET /portal/{tenant}/history and /portal/{tenant}/receipts/{purpose}.
+func PortalHistory(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).History)
+}
+
+// PortalUnsubscribe builds GET|POST /portal/{tenant}/unsubscribe/{token}.
+func PortalUnsubscribe(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Unsubscribe)
+}
+
+// PortalGpc builds GET /.well-known/gpc.json; it reads nothing.
+func PortalGpc(context.Context, *wire.Deps) (any, error) {
+	return wire.HTTPHandler(portal.GPCHandler()), nil
+}
+
+// brands reads a tenant's name and branding; a disabled tenant has no portal.
+type brands struct{ st *dynamo.Store }
+
+func (b brands) Brand(ctx context.Context, tenant string) (portal.Brand, error) {
+	t, err := b.st.Tenant(ctx, tenant)
+	if err != nil {
+		return portal.Brand{}, err
+	}
+	if t.Disabled {
+		return portal.Brand{}, errs.E(errs.NotFound, "tenant not found")
+	}
+	return portal.Brand{Name: t.Name, LogoURL: t.Branding.LogoURL, PrimaryColor: t.Branding.PrimaryColor,
+		BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}, nil
+}
+
+// requests is the requests use case plus the store's listing of a person's requests.
+type requests struct {
+	*app.Service
+	st *dynamo.Store
+}
+
+func (x requests) RequestsOfProfile(ctx context.Context, tenant, profileID string) ([]dsr.Request, error) {
+	return x.st.RequestsOfProfile(ctx, tenant, profileID)
+}
