@@ -50,7 +50,7 @@ type oneTenant struct {
 
 func (o *oneTenant) Tenants(context.Context) ([]string, error) { return []string{o.tenant}, nil }
 
-func (o *oneTenant) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prev int64, evs []ledger.Event, t *dynamo.Tombstone) error {
+func (o *oneTenant) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prev int64, evs []ledger.Event, t *dsr.Tombstone) error {
 	o.mu.Lock()
 	hook := o.beforeSave
 	o.beforeSave = nil

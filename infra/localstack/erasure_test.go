@@ -33,6 +33,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/awserr"
 	"github.com/livingprofile/livingprofile/shared/blob"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
@@ -462,6 +463,7 @@ func newJobRig(t *testing.T, cfg aws.Config, opts erasure.Options) jobRig {
 	exports := blob.New(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), exportsBucket(), "")
 	sender := mail.Sender{Client: sesv2.NewFromConfig(cfg), From: senderEmail}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts.Transient = awserr.Transient
 	return jobRig{job: erasure.New(store, exports, sender, log, opts), store: store}
 }
 

@@ -329,16 +329,7 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 		}
 		return res, s.store.PutRecord(ctx, tenant, rec)
 	}
-	next.Version++
-	next.UpdatedAt = now
-	events := profile.Events(changes, now, w.Actor, w.RequestID)
-	for i := range events {
-		e := &events[i]
-		next.LedgerSeq++
-		e.ID, e.Tenant, e.ProfileID, e.Seq = NewID("ev_"), tenant, next.ID, next.LedgerSeq
-		ledger.Seal(next.LedgerHead, e)
-		next.LedgerHead = e.Hash
-	}
+	events := sealChanges(tenant, next, changes, now, w.Actor, w.RequestID)
 	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: w.NotErased}
 	if w.Render != nil {
 		if c.Record, err = w.Render(res); err != nil {
@@ -378,4 +369,21 @@ func prefix(err error, parent string) error {
 		out.Code = errs.Invalid
 	}
 	return &out
+}
+
+// sealChanges makes next the version after changes: it bumps the version and appends the
+// changes' ledger events to next's chain, each with its id, sequence number and hash over
+// the previous head. It is the one place that extends a person's chain.
+func sealChanges(tenant string, next *profile.Profile, changes []profile.Change, now time.Time, actor ledger.Actor, requestID string) []ledger.Event {
+	next.Version++
+	next.UpdatedAt = now
+	events := profile.Events(changes, now, actor, requestID)
+	for i := range events {
+		e := &events[i]
+		next.LedgerSeq++
+		e.ID, e.Tenant, e.ProfileID, e.Seq = NewID("ev_"), tenant, next.ID, next.LedgerSeq
+		ledger.Seal(next.LedgerHead, e)
+		next.LedgerHead = e.Hash
+	}
+	return events
 }

@@ -315,16 +315,7 @@ func (s *Service) putRecord(ctx context.Context, tenant string, w RequestWrite, 
 // commitRequests commits changes to the profile cur (next is its changed copy) with the
 // requests, the sealed ledger events and the idempotency record, in one transaction.
 func (s *Service) commitRequests(ctx context.Context, tenant string, cur, next *profile.Profile, changes []profile.Change, reqs []*dsr.Request, w RequestWrite, rec *Record, now time.Time) error {
-	next.Version++
-	next.UpdatedAt = now
-	events := profile.Events(changes, now, w.Actor, w.RequestID)
-	for i := range events {
-		e := &events[i]
-		next.LedgerSeq++
-		e.ID, e.Tenant, e.ProfileID, e.Seq = NewID("ev_"), tenant, next.ID, next.LedgerSeq
-		ledger.Seal(next.LedgerHead, e)
-		next.LedgerHead = e.Hash
-	}
+	events := sealChanges(tenant, next, changes, now, w.Actor, w.RequestID)
 	return s.store.Commit(ctx, tenant, Commit{Profile: next, PrevVersion: cur.Version, Events: events, Record: rec, Requests: reqs})
 }
 

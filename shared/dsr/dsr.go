@@ -280,3 +280,18 @@ type CreatedEvent struct {
 	ID   string `json:"id"`
 	Type Type   `json:"type"`
 }
+
+// Tombstone records that a profile was erased. It holds no personal data: ids, a time and a
+// count. The erasure job also keeps its progress in it. The store keeps it for as long as
+// the erasure must be provable.
+type Tombstone struct {
+	Tenant    string    `json:"tenant"`
+	ProfileID string    `json:"profileId"`
+	RequestID string    `json:"requestId"` // the erasure request
+	ErasedAt  time.Time `json:"erasedAt"`  // when the erasure began; its events carry this time
+	// IdentitiesSuppressed is how many identities were recorded by Suppress.
+	IdentitiesSuppressed int `json:"identitiesSuppressed"`
+	// Notified says the erasure's events are in the outbox and its recipients are recorded
+	// on the request.
+	Notified bool `json:"notified"`
+}

@@ -35,20 +35,6 @@ const lockedVersion = -1
 // recordsIndexPK is the GSI1 partition listing the idempotency records of one profile.
 func recordsIndexPK(t, profileID string) string { return "T#" + t + "#PREC#" + profileID }
 
-// Tombstone records that a profile was erased. It holds no personal data: ids, a time and a
-// count. The erasure job also keeps its progress in it.
-type Tombstone struct {
-	Tenant    string    `json:"tenant"`
-	ProfileID string    `json:"profileId"`
-	RequestID string    `json:"requestId"` // the erasure request
-	ErasedAt  time.Time `json:"erasedAt"`  // when the erasure began; its events carry this time
-	// IdentitiesSuppressed is how many identities were recorded by Suppress.
-	IdentitiesSuppressed int `json:"identitiesSuppressed"`
-	// Notified says the erasure's events are in the outbox and its recipients are recorded
-	// on the request.
-	Notified bool `json:"notified"`
-}
-
 // LockProfile freezes a profile for its erasure and returns it as frozen, with one
 // UpdateItem: from then on every Commit to it fails as stale (so no identity, event, outbox
 // item or idempotency record can be added), while reads still see it until it is deleted.
@@ -81,7 +67,7 @@ func (st *Store) LockProfile(ctx context.Context, tenant, id string) (*profile.P
 }
 
 // Tombstone reads an erased profile's tombstone; NotFound when there is none.
-func (st *Store) Tombstone(ctx context.Context, tenant, profileID string) (*Tombstone, error) {
+func (st *Store) Tombstone(ctx context.Context, tenant, profileID string) (*dsr.Tombstone, error) {
 	item, err := st.get(ctx, profilePK(tenant, profileID), skErased)
 	if err != nil {
 		return nil, fmt.Errorf("tombstone: %w", err)
@@ -89,12 +75,12 @@ func (st *Store) Tombstone(ctx context.Context, tenant, profileID string) (*Tomb
 	if item == nil {
 		return nil, notFound("tombstone")
 	}
-	return decode[Tombstone](item)
+	return decode[dsr.Tombstone](item)
 }
 
 // PutTombstone writes t. With create it keeps a tombstone that exists (the first erasure
 // attempt's time and count stand) and returns the stored one; without, it replaces it.
-func (st *Store) PutTombstone(ctx context.Context, t *Tombstone, create bool) (*Tombstone, error) {
+func (st *Store) PutTombstone(ctx context.Context, t *dsr.Tombstone, create bool) (*dsr.Tombstone, error) {
 	doc, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("encode tombstone: %w", err)
@@ -353,7 +339,7 @@ func (st *Store) deleteChunk(ctx context.Context, chunk []map[string]types.Attri
 // PutOutbox) and, when t is set, the tombstone t: the request's new state and its events
 // are stored together or not at all. A concurrent change of the request (or events already
 // written under the same ids) fails it with errs.ErrStale, writing nothing.
-func (st *Store) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *Tombstone) error {
+func (st *Store) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dsr.Tombstone) error {
 	if prevVersion < 1 {
 		return fmt.Errorf("request %s: SaveRequestWithEvents only updates stored requests", r.ID)
 	}

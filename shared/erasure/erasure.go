@@ -48,11 +48,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/smithy-go"
 
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/mail"
@@ -72,13 +70,13 @@ type Store interface {
 	SaveRequest(ctx context.Context, r *dsr.Request, prevVersion int64) error
 	Profile(ctx context.Context, tenant, id string) (*profile.Profile, error)
 	LockProfile(ctx context.Context, tenant, id string) (*profile.Profile, error)
-	PutTombstone(ctx context.Context, t *dynamo.Tombstone, create bool) (*dynamo.Tombstone, error)
+	PutTombstone(ctx context.Context, t *dsr.Tombstone, create bool) (*dsr.Tombstone, error)
 	Suppress(ctx context.Context, tenant string, ids []profile.Identity) error
 	RequestsOfProfile(ctx context.Context, tenant, profileID string) ([]dsr.Request, error)
 	PendingOutbox(ctx context.Context, tenant, profileID string) (int, error)
 	DeleteProfileData(ctx context.Context, tenant, profileID string, ids []profile.Identity) (int, error)
 	DeleteProfileRecords(ctx context.Context, tenant, profileID string) (int, error)
-	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dynamo.Tombstone) error
+	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dsr.Tombstone) error
 	Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error)
 	Deliveries
 }
@@ -121,6 +119,10 @@ type Options struct {
 	RetryBase time.Duration
 	// Parallel bounds the jobs of one batch run at once (default 5).
 	Parallel int
+	// Transient reports whether an error of the store, the bucket or the mailer is the
+	// service saying "slow down" or another passing condition worth a retry; the
+	// composition root passes the AWS classifier. Default: errs.TooManyRequests only.
+	Transient func(error) bool
 }
 
 // Job is the erasure worker. It is safe for concurrent use.
@@ -147,6 +149,9 @@ func New(store Store, exports Exports, mailer Mailer, log *slog.Logger, opts Opt
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 5
+	}
+	if opts.Transient == nil {
+		opts.Transient = func(err error) bool { return errs.CodeOf(err) == errs.TooManyRequests }
 	}
 	return &Job{store: store, exports: exports, mailer: mailer, log: log, opts: opts, now: time.Now}
 }
@@ -206,7 +211,7 @@ type run struct {
 	last    bool // the last attempt the queue makes
 	req     *dsr.Request
 	prof    *profile.Profile // as locked; nil when it is gone
-	tomb    *dynamo.Tombstone
+	tomb    *dsr.Tombstone
 	done    bool // nothing (more) to do
 	emailed bool
 }
@@ -250,7 +255,7 @@ func (j *Job) attempt(ctx context.Context, m dsr.JobMessage, last bool, stop Ste
 func (j *Job) retry(ctx context.Context, log *slog.Logger, step Step, fn func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !retryable(err) || attempt >= j.opts.Retries {
+		if err == nil || !j.retryable(err) || attempt >= j.opts.Retries {
 			return err
 		}
 		wait := min(j.opts.RetryBase<<(attempt-1), 5*time.Second)
@@ -262,24 +267,10 @@ func (j *Job) retry(ctx context.Context, log *slog.Logger, step Step, fn func() 
 	}
 }
 
-// throttleCodes are the AWS error codes of throttling.
-var throttleCodes = map[string]bool{
-	"ProvisionedThroughputExceededException": true, "ThrottlingException": true, "RequestLimitExceeded": true,
-	"Throttling": true, "TooManyRequestsException": true, "SlowDown": true, "LimitExceededException": true,
-}
-
-// Throttled reports whether err is storage (or another AWS service) saying "slow down".
-func Throttled(err error) bool {
-	var ae smithy.APIError
-	if errors.As(err, &ae) && throttleCodes[ae.ErrorCode()] {
-		return true
-	}
-	// A transaction cancelled by throttling reports it per item.
-	return errs.CodeOf(err) == errs.TooManyRequests || strings.Contains(err.Error(), "ThrottlingError")
-}
-
-func retryable(err error) bool {
-	return Throttled(err) || errors.Is(err, errs.ErrStale) || strings.Contains(err.Error(), "TransactionConflict")
+// retryable reports whether a step that failed with err may be tried again: the service
+// said slow down (Options.Transient), or a concurrent change made the write stale.
+func (j *Job) retryable(err error) bool {
+	return j.opts.Transient(err) || errors.Is(err, errs.ErrStale)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -383,7 +374,7 @@ func (r *run) identities() []profile.Identity {
 
 // tombstone writes (or finds) the record of the erasure.
 func (j *Job) tombstone(ctx context.Context, r *run) error {
-	t, err := j.store.PutTombstone(ctx, &dynamo.Tombstone{
+	t, err := j.store.PutTombstone(ctx, &dsr.Tombstone{
 		Tenant: r.req.Tenant, ProfileID: r.req.ProfileID, RequestID: r.req.ID,
 		ErasedAt: j.now().UTC().Truncate(time.Millisecond), IdentitiesSuppressed: len(r.identities()),
 	}, true)
@@ -563,7 +554,7 @@ func stableID(parts ...string) string {
 // Events returns the events an erasure emits, the same for every attempt: profile.erased
 // (Subject: the request id; New: the request id and how many identities were suppressed)
 // and request.completed (as the requests API emits it), both at the tombstone's time.
-func Events(r *dsr.Request, t *dynamo.Tombstone) []ledger.Event {
+func Events(r *dsr.Request, t *dsr.Tombstone) []ledger.Event {
 	erased := ledger.Event{
 		ID: stableID("erasure", r.Tenant, r.ID, EventErased), Tenant: r.Tenant, ProfileID: r.ProfileID,
 		Type: EventErased, At: t.ErasedAt, Actor: Actor, Subject: r.ID,
@@ -695,7 +686,7 @@ func (j *Job) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventRe
 func (j *Job) markFailed(ctx context.Context, m dsr.JobMessage, attempts int, cause error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	reason := fmt.Sprintf("the erasure gave up after %d attempts: %s; an operator must redrive the job from the erasure dead-letter queue", attempts, failureClass(cause))
+	reason := fmt.Sprintf("the erasure gave up after %d attempts: %s; an operator must redrive the job from the erasure dead-letter queue", attempts, j.failureClass(cause))
 	log := j.log.With("tenant", m.Tenant, "requestId", m.RequestID)
 	err := j.retry(ctx, log, StepComplete, func() error {
 		req, err := j.store.Request(ctx, m.Tenant, m.RequestID)
@@ -711,11 +702,11 @@ func (j *Job) markFailed(ctx context.Context, m dsr.JobMessage, attempts int, ca
 }
 
 // failureClass says in a few words, without personal data, why the job failed.
-func failureClass(err error) string {
+func (j *Job) failureClass(err error) string {
 	switch {
 	case errors.Is(err, errOutboxPending):
 		return "events of the person were still waiting for dispatch"
-	case Throttled(err):
+	case j.opts.Transient(err):
 		return "the database kept throttling"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "it ran out of time"

@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/smithy-go"
-
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/erasure"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/export"
@@ -26,8 +23,8 @@ func request() *dsr.Request {
 	return r
 }
 
-func tomb() *dynamo.Tombstone {
-	return &dynamo.Tombstone{Tenant: "acme", ProfileID: "p_bbbbbbbbbbbbbbbbbbbbbbbbbb", RequestID: "rq_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+func tomb() *dsr.Tombstone {
+	return &dsr.Tombstone{Tenant: "acme", ProfileID: "p_bbbbbbbbbbbbbbbbbbbbbbbbbb", RequestID: "rq_aaaaaaaaaaaaaaaaaaaaaaaaaa",
 		ErasedAt: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC), IdentitiesSuppressed: 3}
 }
 
@@ -119,30 +116,6 @@ func TestRefreshRecipients(t *testing.T) {
 	r.Recipients = append(r.Recipients, dsr.Recipient{EndpointID: "wh_broken", DeliveryID: "d4"})
 	if _, err := erasure.RefreshRecipients(context.Background(), d, r); err == nil {
 		t.Error("a store error was swallowed")
-	}
-}
-
-func TestThrottled(t *testing.T) {
-	cases := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"throttling", fmt.Errorf("put: %w", &smithy.GenericAPIError{Code: "ThrottlingException"}), true},
-		{"provisioned throughput", fmt.Errorf("get: %w", &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException"}), true},
-		{"request limit", &smithy.GenericAPIError{Code: "RequestLimitExceeded"}, true},
-		{"SES", &smithy.GenericAPIError{Code: "TooManyRequestsException"}, true},
-		{"unprocessed items", fmt.Errorf("batch: %w", errs.E(errs.TooManyRequests, "the store is busy; retry")), true},
-		{"transaction", errors.New("TransactionCanceledException: Transaction cancelled [ThrottlingError, None]"), true},
-		{"validation", &smithy.GenericAPIError{Code: "ValidationException"}, false},
-		{"not found", errs.E(errs.NotFound, "profile not found"), false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := erasure.Throttled(c.err); got != c.want {
-				t.Fatalf("Throttled = %v, want %v", got, c.want)
-			}
-		})
 	}
 }
 

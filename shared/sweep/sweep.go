@@ -22,7 +22,6 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 )
@@ -34,7 +33,7 @@ type Store interface {
 	Request(ctx context.Context, tenant, id string) (*dsr.Request, error)
 	// SaveRequestWithEvents saves r and writes an outbox item for evs in one transaction;
 	// a concurrent change fails it with errs.ErrStale (t is always nil here).
-	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dynamo.Tombstone) error
+	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dsr.Tombstone) error
 }
 
 // Actor is who the sweeper's events name as their source.

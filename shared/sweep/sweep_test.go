@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/sweep"
@@ -52,7 +51,7 @@ func (f *fakeStore) Request(_ context.Context, _, id string) (*dsr.Request, erro
 	return &c, nil
 }
 
-func (f *fakeStore) SaveRequestWithEvents(_ context.Context, r *dsr.Request, prev int64, evs []ledger.Event, t *dynamo.Tombstone) error {
+func (f *fakeStore) SaveRequestWithEvents(_ context.Context, r *dsr.Request, prev int64, evs []ledger.Event, t *dsr.Tombstone) error {
 	if i := f.interfer; i != nil {
 		f.interfer = nil
 		i(f.reqs[r.ID])

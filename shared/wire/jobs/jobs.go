@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/livingprofile/livingprofile/shared/awserr"
 	"github.com/livingprofile/livingprofile/shared/blob"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/erasure"
@@ -75,7 +76,7 @@ func ProcessErasure(_ context.Context, d *wire.Deps) (any, error) {
 		return nil, err
 	}
 	job := erasure.New(d.Store, blob.New(blob.NewClient(d.AWS), bucket, ""), mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from},
-		d.Log, erasure.Options{MaxAttempts: attempts})
+		d.Log, erasure.Options{MaxAttempts: attempts, Transient: awserr.Transient})
 	return wire.QueueHandler(job.Handle), nil
 }
 
