@@ -74,7 +74,9 @@ func TestMain(m *testing.M) {
 var seq atomic.Int64
 
 // unique returns a string no other call returns.
-func unique(tag string) string { return fmt.Sprintf("%s-%d-%d", tag, time.Now().UnixNano(), seq.Add(1)) }
+func unique(tag string) string {
+	return fmt.Sprintf("%s-%d-%d", tag, time.Now().UnixNano(), seq.Add(1))
+}
 
 var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}}
 
