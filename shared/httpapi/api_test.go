@@ -15,7 +15,9 @@ import (
 	"github.com/livingprofile/livingprofile/shared/httpapi"
 )
 
-func api() *httpapi.API { return httpapi.New(env.svc, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, "") }
+func api() *httpapi.API {
+	return httpapi.New(env.svc, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil, "")
+}
 
 // req is one invocation: the authorizer's context (tenant and scopes; none when tenant is
 // empty), path parameters, headers and body.
