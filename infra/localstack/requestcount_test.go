@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -153,6 +154,10 @@ func TestRequestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Deliveries of the events these requests cause stay on this machine.
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer hooks.Close()
+
 	c := &countClient{t: t, base: st.URL, key: key}
 	// The first request with the key is the one the authorizer reads it for.
 	c.send(routeRequest{method: "GET", path: "/v1/catalog", status: 200})
@@ -182,7 +187,7 @@ func TestRequestCounts(t *testing.T) {
 	}
 	newWebhook := func() string {
 		r := c.send(routeRequest{method: "POST", path: "/v1/webhooks", status: 201,
-			body: map[string]any{"url": "https://hooks.example.com/lp", "eventTypes": []string{"consent.changed"}}})
+			body: map[string]any{"url": hooks.URL + "/lp", "eventTypes": []string{"consent.changed"}}})
 		return r["id"].(string)
 	}
 	reasonText := "We need to collect your records from two archived systems."
@@ -239,7 +244,7 @@ func TestRequestCounts(t *testing.T) {
 		},
 		"POST /v1/webhooks": func() routeRequest {
 			return routeRequest{method: "POST", path: "/v1/webhooks", status: 201,
-				body: map[string]any{"url": "https://hooks.example.com/lp", "eventTypes": []string{"consent.changed"}}}
+				body: map[string]any{"url": hooks.URL + "/lp", "eventTypes": []string{"consent.changed"}}}
 		},
 		"GET /v1/webhooks": func() routeRequest { return routeRequest{method: "GET", path: "/v1/webhooks", status: 200} },
 		"DELETE /v1/webhooks/{id}": func() routeRequest {
