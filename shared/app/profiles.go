@@ -26,6 +26,10 @@ type Write struct {
 	Marks []SyncMark
 	// NotErased guards the change against erased identities (see Commit.NotErased).
 	NotErased []profile.Identity
+	// Current, when set, is the profile as the caller has just read it: the first attempt
+	// applies the change to it instead of reading it again. The commit is conditioned on
+	// its version, so a change made since makes it stale, and the retry reads afresh.
+	Current *profile.Profile
 }
 
 // Result is the outcome of a write.
@@ -284,9 +288,12 @@ type applyFunc func(p *profile.Profile, now time.Time) (changes []profile.Change
 // update loads, applies and commits, retrying on concurrent changes unless If-Match was given.
 func (s *Service) update(ctx context.Context, tenant, id string, cat *catalog.Catalog, w Write, apply applyFunc) (Result, error) {
 	for attempt := 1; ; attempt++ {
-		cur, err := s.store.Profile(ctx, tenant, id)
-		if err != nil {
-			return Result{}, err
+		cur := w.Current
+		if attempt > 1 || cur == nil || cur.ID != id {
+			var err error
+			if cur, err = s.store.Profile(ctx, tenant, id); err != nil {
+				return Result{}, err
+			}
 		}
 		res, err := s.commit(ctx, tenant, cur, cat, w, apply)
 		if errors.Is(err, errs.ErrStale) && w.IfMatch == nil && attempt < maxAttempts {

@@ -30,9 +30,10 @@ func (r *rc) flash() {
 	}
 }
 
-// write is the app.Write of a change the person makes in the portal.
+// write is the app.Write of a portal change: the person is the actor, and the profile
+// read for this request is the basis of the change, so that a change costs no second read.
 func (r *rc) write() app.Write {
-	return app.Write{Actor: PersonActor, RequestID: r.requestID}
+	return app.Write{Actor: PersonActor, RequestID: r.requestID, Current: r.prof}
 }
 
 // --------------------------------------------------------------------------- overview
