@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/livingprofile/livingprofile/shared/wire"
-	"github.com/livingprofile/livingprofile/shared/wire/pages"
+	"github.com/livingprofile/livingprofile/shared/wire/gpc"
 )
 
-func main() { wire.Main("PortalGpc", pages.PortalGpc) }
+func main() { wire.Main("PortalGpc", gpc.PortalGpc) }

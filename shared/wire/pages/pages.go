@@ -158,11 +158,6 @@ func PortalUnsubscribe(ctx context.Context, d *wire.Deps) (any, error) {
 	return Route(ctx, d, (*portal.Portal).Unsubscribe)
 }
 
-// PortalGpc builds GET /.well-known/gpc.json; it reads nothing.
-func PortalGpc(context.Context, *wire.Deps) (any, error) {
-	return wire.HTTPHandler(portal.GPCHandler()), nil
-}
-
 // brands reads a tenant's name and branding; a disabled tenant has no portal.
 type brands struct{ st *dynamo.Store }
 

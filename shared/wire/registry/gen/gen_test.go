@@ -1,4 +1,4 @@
-package registry_test
+package gen_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/livingprofile/livingprofile/shared/wire/registry"
+	"github.com/livingprofile/livingprofile/shared/wire/registry/gen"
 )
 
 var update = flag.Bool("update", false, "rewrite registry_gen.go from functions/*/main.go")
@@ -15,22 +15,22 @@ var update = flag.Bool("update", false, "rewrite registry_gen.go from functions/
 // TestGeneratedTableIsCurrent fails when registry_gen.go is not what functions/*/main.go
 // say, so the table cannot drift from the binaries that are deployed.
 func TestGeneratedTableIsCurrent(t *testing.T) {
-	root := filepath.Join("..", "..", "..")
-	want, err := registry.Generate(root)
+	root := filepath.Join("..", "..", "..", "..")
+	want, err := gen.Generate(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *update {
-		if err := os.WriteFile("registry_gen.go", want, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("..", "registry_gen.go"), want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := os.ReadFile("registry_gen.go")
+	got, err := os.ReadFile(filepath.Join("..", "registry_gen.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("registry_gen.go is stale: run go test ./shared/wire/registry -update\n--- want ---\n%s", want)
+		t.Fatalf("registry_gen.go is stale: run go test ./shared/wire/registry/gen -update\n--- want ---\n%s", want)
 	}
 }
 
@@ -52,7 +52,7 @@ func TestGenerateRefusesOtherMains(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if src, err := registry.Generate(root); err == nil {
+			if src, err := gen.Generate(root); err == nil {
 				t.Fatalf("accepted:\n%s", src)
 			}
 		})

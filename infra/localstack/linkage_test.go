@@ -1,0 +1,80 @@
+package localstack
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// linked are the SDK packages whose presence in a binary must match its policy: a function
+// links a service's client exactly when template.yaml lets it call that service.
+var linked = map[string]string{
+	"github.com/aws/aws-sdk-go-v2/service/sesv2":          "ses:",
+	"github.com/aws/aws-sdk-go-v2/service/s3":             "s3:",
+	"github.com/aws/aws-sdk-go-v2/service/sqs":            "sqs:",
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager": "secretsmanager:",
+}
+
+// neverLinked are packages no deployed function may link: the shared-config/SSO credential
+// chain, since functions take their configuration from the runtime.
+var neverLinked = []string{
+	"github.com/aws/aws-sdk-go-v2/config",
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds",
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
+}
+
+// TestFunctionsLinkOnlyWhatTheyUse checks the import graph of every function's main, as
+// built for Lambda: it links the client of an AWS service if and only if its policy allows
+// an action of that service, and never the packages in neverLinked. Binary size and cold
+// start follow from the import graph, so this keeps them from creeping back.
+func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
+	root := RepoRoot()
+	allowed, err := policyActions(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-f", "{{.Dir}}|{{join .Deps \" \"}}", "./functions/...")
+	cmd.Dir = root
+	cmd.Env = append(cmd.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	camel := regexp.MustCompile(`(^|-)([a-z])`)
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		dir, deps, _ := strings.Cut(line, "|")
+		id := camel.ReplaceAllStringFunc(filepath.Base(dir), func(s string) string { return strings.ToUpper(strings.TrimPrefix(s, "-")) })
+		actions, ok := allowed[id]
+		if !ok {
+			t.Errorf("functions/%s: no function %s in template.yaml", filepath.Base(dir), id)
+			continue
+		}
+		seen++
+		imports := strings.Fields(deps)
+		for pkg, prefix := range linked {
+			links := slices.Contains(imports, pkg)
+			may := false
+			for a := range actions {
+				may = may || strings.HasPrefix(a, prefix)
+			}
+			switch {
+			case links && !may:
+				t.Errorf("%s links %s but its policy allows no %s action", id, pkg, prefix)
+			case may && !links:
+				t.Errorf("%s may call %s* but does not link %s: its policy allows more than it uses", id, prefix, pkg)
+			}
+		}
+		for _, pkg := range neverLinked {
+			if slices.Contains(imports, pkg) {
+				t.Errorf("%s links %s", id, pkg)
+			}
+		}
+	}
+	if seen != len(allowed) {
+		t.Errorf("go list found %d functions, template.yaml has %d", seen, len(allowed))
+	}
+}
