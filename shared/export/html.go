@@ -2,168 +2,20 @@ package export
 
 import (
 	"bufio"
+	"context"
 	"fmt"
-	"html/template"
 	"io"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
-
-// index.html is three templates: the page up to the ledger table's body, one ledger row
-// (executed per event while the ledger is read, into a spool), and the page's end. Every
-// value goes through html/template's contextual escaping. The page has no scripts and no
-// external assets, and its Content-Security-Policy forbids both.
-var pageTemplates = template.Must(template.New("page").Parse(`
-{{- define "head" -}}
-<!DOCTYPE html>
-<html lang="{{.M.Lang}}">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{{.Title}}</title>
-<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b;line-height:1.5}
-h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}h3{margin-top:1.6rem}
-table{border-collapse:collapse;width:100%;margin:.6rem 0;font-size:.92rem}
-th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f3f3f3}.muted{color:#666}.ok{color:#1a6e1a}.warn{color:#a00}code{font-size:.85rem}
-</style>
-</head>
-<body>
-<header>
-<h1>{{.Title}}</h1>
-<p>{{.M.Intro}}</p>
-<dl>
-<dt>{{.M.Generated}}</dt><dd>{{.Generated}}</dd>
-<dt>{{.M.RequestLabel}}</dt><dd>{{.RequestType}} <code>{{.RequestID}}</code></dd>
-<dt>{{.M.ProfileLabel}}</dt><dd><code>{{.ProfileID}}</code></dd>
-</dl>
-</header>
-<main>
-<section id="files">
-<h2>{{.M.FilesTitle}}</h2>
-<p>{{.M.FilesIntro}}</p>
-<ul>{{range .Files}}<li><code>{{.Name}}</code> – {{.Text}}</li>{{end}}</ul>
-</section>
-
-<section id="identities">
-<h2>{{.M.IdentitiesTitle}}</h2>
-<table><thead><tr><th>{{.M.Type}}</th><th>{{.M.Value}}</th></tr></thead><tbody>
-{{range .Identities}}<tr><td>{{.Label}}</td><td>{{.Value}}</td></tr>
-{{end}}</tbody></table>
-</section>
-
-<section id="attributes">
-<h2>{{.M.AttributesTitle}}</h2>
-{{if .Attributes}}<table><thead><tr><th>{{.M.Name}}</th><th>{{.M.Value}}</th><th>{{.M.UpdatedAt}}</th></tr></thead><tbody>
-{{range .Attributes}}<tr><td>{{.Label}}</td><td>{{.Value}}</td><td>{{.UpdatedAt}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>{{.M.None}}</p>{{end}}
-</section>
-
-<section id="consents">
-<h2>{{.M.ConsentsTitle}}</h2>
-{{if .Consents}}<table><thead><tr><th>{{.M.Purpose}}</th><th>{{.M.Status}}</th><th>{{.M.LegalBasis}}</th><th>{{.M.NoticeVersion}}</th><th>{{.M.UpdatedAt}}</th><th>{{.M.ExpiresAt}}</th><th>{{.M.Source}}</th></tr></thead><tbody>
-{{range .Consents}}<tr><td>{{.Purpose}}</td><td>{{.Status}}</td><td>{{.Basis}}</td><td>{{.Notice}}</td><td>{{.UpdatedAt}}</td><td>{{.ExpiresAt}}</td><td>{{.Source}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>{{.M.None}}</p>{{end}}
-</section>
-
-<section id="subscriptions">
-<h2>{{.M.SubscriptionsTitle}}</h2>
-{{if .Subscriptions}}<table><thead><tr><th>{{.M.Topic}}</th><th>{{.M.Status}}</th><th>{{.M.Channels}}</th><th>{{.M.Frequency}}</th><th>{{.M.UpdatedAt}}</th><th>{{.M.Source}}</th></tr></thead><tbody>
-{{range .Subscriptions}}<tr><td>{{.Topic}}</td><td>{{.Status}}</td><td>{{.Channels}}</td><td>{{.Frequency}}</td><td>{{.UpdatedAt}}</td><td>{{.Source}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>{{.M.None}}</p>{{end}}
-</section>
-
-<section id="rights">
-<h2>{{.M.RightsTitle}}</h2>
-<ul>
-<li>{{.M.Restricted}}: {{.Rights.Restricted}}</li>
-<li>{{.M.AutomatedOptOut}}: {{.Rights.AutomatedOptOut}}</li>
-<li>{{.M.Objections}}: {{if .Rights.Objections}}{{range $i, $o := .Rights.Objections}}{{if $i}}; {{end}}{{$o}}{{end}}{{else}}{{.M.None}}{{end}}</li>
-</ul>
-</section>
-
-<section id="requests">
-<h2>{{.M.RequestsTitle}}</h2>
-<table><thead><tr><th>{{.M.Type}}</th><th>{{.M.Status}}</th><th>{{.M.Received}}</th><th>{{.M.Due}}</th><th>{{.M.Completed}}</th><th>{{.M.Verification}}</th></tr></thead><tbody>
-{{range .Requests}}<tr><td>{{.Type}} <code class="muted">{{.ID}}</code></td><td>{{.Status}}</td><td>{{.Received}}</td><td>{{.Due}}</td><td>{{.Completed}}</td><td>{{.Verification}}</td></tr>
-{{end}}</tbody></table>
-</section>
-
-<section id="art15">
-<h2>{{.M.Art15Title}}</h2>
-<p>{{.M.Art15Intro}}</p>
-
-<section id="purposes">
-<h3>{{.M.PurposesTitle}}</h3>
-<table><thead><tr><th>{{.M.Purpose}}</th><th>{{.M.LegalBasis}}</th><th>{{.M.Retention}}</th><th>{{.M.Notes}}</th></tr></thead><tbody>
-{{range .Purposes}}<tr data-purpose="{{.ID}}" data-legal-basis="{{.BasisCode}}"><td><strong>{{.Name}}</strong>{{if .Description}}<br>{{.Description}}{{end}}</td><td>{{.Basis}}</td><td>{{.Retention}}</td><td>{{range .Notes}}{{.}} {{end}}</td></tr>
-{{end}}</tbody></table>
-</section>
-
-<section id="categories">
-<h3>{{.M.CategoriesTitle}}</h3>
-<ul>{{range .Categories}}<li>{{.}}</li>{{end}}</ul>
-</section>
-
-<section id="recipients">
-<h3>{{.M.RecipientsTitle}}</h3>
-{{if .Recipients}}<p>{{.M.RecipientsIntro}}</p>
-<table><thead><tr><th>{{.M.Recipient}}</th><th>{{.M.Host}}</th></tr></thead><tbody>
-{{range .Recipients}}<tr data-host="{{.Host}}"><td>{{.Description}}</td><td>{{.Host}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>{{.M.NoRecipients}}</p>{{end}}
-</section>
-
-<section id="sources">
-<h3>{{.M.SourcesTitle}}</h3>
-<p>{{.M.SourcesIntro}}</p>
-<table><thead><tr><th>{{.M.Source}}</th><th>{{.M.Events}}</th><th>{{.M.First}}</th><th>{{.M.Last}}</th></tr></thead><tbody>
-{{range .Sources}}<tr data-kind="{{.Kind}}"><td>{{.Label}}</td><td>{{.Events}}</td><td>{{.First}}</td><td>{{.Last}}</td></tr>
-{{end}}</tbody></table>
-</section>
-
-<section id="automated-decisions">
-<h3>{{.M.AutomatedTitle}}</h3>
-{{if .Automated}}<p>{{.M.AutomatedIntro}}</p><ul>{{range .Automated}}<li>{{.}}</li>{{end}}</ul>{{else}}<p>{{.M.NoAutomated}}</p>{{end}}
-</section>
-
-<section id="your-rights">
-<h3>{{.M.YourRightsTitle}}</h3>
-<ul>{{range .M.Rights}}<li>{{.}}</li>{{end}}</ul>
-</section>
-
-<section id="complaint">
-<h3>{{.M.ComplaintTitle}}</h3>
-<p>{{.M.Complaint}}</p>
-</section>
-</section>
-
-<section id="ledger">
-<h2>{{.M.LedgerTitle}}</h2>
-<p>{{.M.LedgerIntro}}</p>
-{{if .Ledger.Verified}}<p class="ok">{{.M.LedgerVerified}}</p>{{else}}<p class="warn">{{.LedgerBroken}}</p>{{end}}
-<table><thead><tr><th>{{.M.Seq}}</th><th>{{.M.At}}</th><th>{{.M.Event}}</th><th>{{.M.Subject}}</th><th>{{.M.Actor}}</th><th>{{.M.Value}}</th></tr></thead><tbody>
-{{end}}
-
-{{- define "row" -}}
-<tr><td>{{.Seq}}</td><td>{{.At}}</td><td>{{.Type}}</td><td>{{.Subject}}</td><td>{{.Actor}}</td><td><code>{{.New}}</code></td></tr>
-{{end}}
-
-{{- define "tail" -}}
-</tbody></table>
-</section>
-</main>
-</body>
-</html>
-{{end}}`))
 
 type htmlFile struct{ Name, Text string }
 type htmlPair struct{ Label, Value string }
@@ -228,10 +80,12 @@ func (b *builder) actorLabel(a ledger.Actor) string {
 
 // htmlRows returns the function that writes one ledger row of index.html to w.
 func (b *builder) htmlRows(w *bufio.Writer) func(ledger.Event) error {
-	row := pageTemplates.Lookup("row")
 	return func(e ledger.Event) error {
 		r := htmlRow{Seq: fmt.Sprint(e.Seq), At: htmlTime(e.At), Type: e.Type, Subject: b.subjectLabel(e), Actor: b.actorLabel(e.Actor), New: compact(e.New)}
-		if err := row.Execute(w, r); err != nil {
+		if err := ledgerRowHTML(r).Render(context.Background(), w); err != nil {
+			return fmt.Errorf("export: %s: %w", FileHTML, err)
+		}
+		if err := w.WriteByte('\n'); err != nil {
 			return fmt.Errorf("export: %s: %w", FileHTML, err)
 		}
 		return nil
@@ -348,13 +202,8 @@ func (b *builder) writeHTML(w io.Writer, sources []Source, rows *spool) error {
 			First: htmlTime(s.FirstAt), Last: htmlTime(s.LastAt)})
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if err := pageTemplates.ExecuteTemplate(bw, "head", pg); err != nil {
-		return fmt.Errorf("export: %s: %w", FileHTML, err)
-	}
-	if err := rows.copyTo(bw); err != nil {
-		return err
-	}
-	if err := pageTemplates.ExecuteTemplate(bw, "tail", pg); err != nil {
+	copyRows := templ.ComponentFunc(func(_ context.Context, w io.Writer) error { return rows.copyTo(w) })
+	if err := indexPage(pg, copyRows).Render(context.Background(), bw); err != nil {
 		return fmt.Errorf("export: %s: %w", FileHTML, err)
 	}
 	if err := bw.Flush(); err != nil {

@@ -1,6 +1,7 @@
 // Package mail sends the product's transactional emails through SES v2: sign-in links and
 // notices about data-subject requests, in English or Polish, each as a subject, a plain-text
-// body and a simple HTML body rendered from templates embedded in the binary. The emails carry
+// body (plain Go) and a simple HTML body (templ components, compiled into the binary: nothing
+// is parsed at run time). The emails carry
 // no tracking (no pixels, no rewritten links), and nothing here logs an address.
 //
 // Locally the embedded emulator keeps every email SES v2 "sent" (GET /kumo/ses/v2/sent-emails;
@@ -8,15 +9,12 @@
 package mail
 
 import (
-	"bytes"
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
+	"html"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,36 +64,8 @@ func Required(kind Kind) []string { return slices.Clone(required[kind]) }
 // Locales are the languages emails are written in; DefaultLocale serves every other one.
 var Locales = []string{"en", "pl"}
 
-// DefaultLocale is the language of emails for a locale without templates.
+// DefaultLocale is the language of emails for a locale not in Locales.
 const DefaultLocale = "en"
-
-//go:embed templates/*.tmpl
-var files embed.FS
-
-type set struct {
-	text *template.Template     // "subject" and "text"
-	html *htmltemplate.Template // "html"
-}
-
-// templates maps "<kind>.<locale>" to its parsed templates. They are embedded, so a parse
-// error is a build mistake that the package's tests catch: it panics at init.
-var templates = func() map[string]set {
-	out := map[string]set{}
-	for _, k := range Kinds {
-		for _, l := range Locales {
-			name := "templates/" + string(k) + "." + l + ".tmpl"
-			src, err := files.ReadFile(name)
-			if err != nil {
-				panic("mail: missing template " + name)
-			}
-			out[string(k)+"."+l] = set{
-				text: template.Must(template.New(name).Option("missingkey=zero").Parse(string(src))),
-				html: htmltemplate.Must(htmltemplate.New(name).Option("missingkey=zero").Parse(string(src))),
-			}
-		}
-	}
-	return out
-}()
 
 // Message is a rendered email.
 type Message struct {
@@ -106,7 +76,7 @@ type Message struct {
 }
 
 // Locale returns the language emails for locale are written in: its language part
-// ("pl-PL" is "pl") when there are templates for it, else DefaultLocale.
+// ("pl-PL" is "pl") when it is one of Locales, else DefaultLocale.
 func Locale(locale string) string {
 	lang, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(locale)), "-")
 	lang, _, _ = strings.Cut(lang, "_")
@@ -132,27 +102,24 @@ func Render(kind Kind, locale string, data map[string]string) (Message, error) {
 		data = map[string]string{}
 	}
 	lang := Locale(locale)
-	t := templates[string(kind)+"."+lang]
-	var subject, text, html bytes.Buffer
-	if err := t.text.ExecuteTemplate(&subject, "subject", data); err != nil {
-		return Message{}, fmt.Errorf("mail: render %s subject: %w", kind, err)
+	l, ok := letters[string(kind)+"."+lang]
+	if !ok {
+		return Message{}, fmt.Errorf("mail: no %s email in %q", kind, lang)
 	}
-	if err := t.text.ExecuteTemplate(&text, "text", data); err != nil {
-		return Message{}, fmt.Errorf("mail: render %s text: %w", kind, err)
-	}
-	if err := t.html.ExecuteTemplate(&html, "html", data); err != nil {
+	var body strings.Builder
+	if err := l.html(data).Render(context.Background(), &body); err != nil {
 		return Message{}, fmt.Errorf("mail: render %s html: %w", kind, err)
 	}
 	return Message{
 		Locale:  lang,
-		Subject: strings.Join(strings.Fields(subject.String()), " "),
-		Text:    strings.TrimSpace(text.String()) + "\n",
+		Subject: l.subject,
+		Text:    l.text(data) + "\n",
 		HTML: `<!DOCTYPE html>
 <html lang="` + lang + `">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>` +
-			htmltemplate.HTMLEscapeString(strings.Join(strings.Fields(subject.String()), " ")) + `</title></head>
+			html.EscapeString(l.subject) + `</title></head>
 <body style="font-family: -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif; line-height: 1.5; color: #222; max-width: 36em; margin: 1em auto; padding: 0 1em;">
-` + strings.TrimSpace(html.String()) + `
+` + body.String() + `
 </body>
 </html>
 `,

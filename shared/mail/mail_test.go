@@ -77,6 +77,25 @@ func TestRenderOptionalKeys(t *testing.T) {
 	}
 }
 
+// TestRenderSanitizesLinks: a link that is not a web URL never becomes a clickable one in
+// the HTML body (the text body shows it as given, a mail client does not run it).
+func TestRenderSanitizesLinks(t *testing.T) {
+	for _, link := range []string{"javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<script>x</script>", "vbscript:x"} {
+		for _, k := range []mail.Kind{mail.LoginLink, mail.ExportReady} {
+			t.Run(string(k)+"/"+link, func(t *testing.T) {
+				m, err := mail.Render(k, "en", map[string]string{"link": link})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lower := strings.ToLower(m.HTML)
+				if strings.Contains(lower, "javascript:") || strings.Contains(lower, "data:") || strings.Contains(lower, "vbscript:") || strings.Contains(lower, "<script") {
+					t.Fatalf("unsafe link kept: %s", m.HTML)
+				}
+			})
+		}
+	}
+}
+
 func TestRenderRefuses(t *testing.T) {
 	cases := []struct {
 		name string

@@ -3,7 +3,7 @@ package portal
 import "strings"
 
 // field is one labelled form control with its hint and error, ready to render: the
-// "field" template links them with aria-describedby and marks errors with aria-invalid.
+// formField component links them with aria-describedby and marks errors with aria-invalid.
 type field struct {
 	ID, Name, Label, Hint string
 	Error, ErrorPrefix    string

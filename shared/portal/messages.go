@@ -1,7 +1,7 @@
 package portal
 
 // messages are the portal's own texts, by language. Every key exists in every language
-// (TestMessagesComplete), and every key a template or handler uses exists
+// (TestMessagesComplete), and every key a page or handler uses exists
 // (TestTemplatesUseKnownKeys). Arguments are fmt verbs.
 var messages = map[string]map[string]string{
 	"en": {

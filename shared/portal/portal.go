@@ -1,4 +1,4 @@
-// Package portal is the hosted customer portal: server-rendered pages (html/template, one
+// Package portal is the hosted customer portal: server-rendered pages (templ components, one
 // embedded style sheet, no JavaScript, no third-party assets) where a person sees and
 // changes what a brand holds about them — details, subscriptions, consents, GDPR rights and
 // the consent ledger — in English or Polish, under the brand's colours.

@@ -2,44 +2,25 @@ package portal
 
 import (
 	"bytes"
-	"embed"
+	"context"
+	_ "embed"
 	"fmt"
-	"html/template"
 	"net/url"
 	"strings"
-)
 
-//go:embed templates/*.html
-var templateFS embed.FS
+	"github.com/a-h/templ"
+)
 
 //go:embed static/portal.css
 var baseCSS string
 
-// pages are the page templates, each with the layout.
-var pages = func() map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html"))
-	out := map[string]*template.Template{}
-	entries, err := templateFS.ReadDir("templates")
-	if err != nil {
-		panic(err)
-	}
-	for _, e := range entries {
-		name := strings.TrimSuffix(e.Name(), ".html")
-		if name == "layout" {
-			continue
-		}
-		out[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+e.Name()))
-	}
-	return out
-}()
-
-// view is what the layout and a page template render.
+// view is what the layout and a page component render.
 type view struct {
 	tmpl     string
 	Lang     string
 	Title    string
 	Theme    Theme
-	CSS      template.CSS
+	CSS      string // the style sheet, theme colours first (see Theme.css)
 	Base     string
 	SignedIn bool
 	Nav      []navItem
@@ -52,7 +33,7 @@ type view struct {
 }
 
 // CSRF is the form token of the page's binding (made, with its pre-sign-in cookie, only
-// when a template asks for it).
+// when a page asks for it).
 func (v *view) CSRF() string {
 	if v.r == nil || v.r.tenant == "" {
 		return ""
@@ -106,7 +87,7 @@ var sections = [][2]string{
 // view builds the view of a page in this request's language, theme and session.
 func (r *rc) view(tmpl, title string, data any) *view {
 	css, styleSrc := r.theme.css()
-	v := &view{tmpl: tmpl, Lang: r.lang, Title: title, Theme: r.theme, CSS: template.CSS(css), styleSrc: styleSrc,
+	v := &view{tmpl: tmpl, Lang: r.lang, Title: title, Theme: r.theme, CSS: css, styleSrc: styleSrc,
 		Base: r.base(), SignedIn: r.sess != nil, Data: data, Notices: r.notices, r: r}
 	if r.tenant == "" {
 		v.Base = ""
@@ -122,14 +103,65 @@ func (r *rc) view(tmpl, title string, data any) *view {
 	return v
 }
 
+// documentTitle is the page's <title>: marked as an error while the page shows errors.
+func (v *view) documentTitle() string {
+	t := v.Title + " – " + v.Theme.Name
+	if len(v.Errors) > 0 {
+		t = v.T("error.titlePrefix") + " " + t
+	}
+	return t
+}
+
+// styleElement is the page's inline style sheet. It is written as it is (the CSP allows it
+// by its hash, so it must not be altered): Theme.css makes it from validated "#rrggbb"
+// colours and the embedded sheet, and a sheet that could end the element is refused.
+func styleElement(css string) templ.Component {
+	if strings.Contains(strings.ToLower(css), "</style") {
+		return templ.Raw("", fmt.Errorf("style sheet ends its element"))
+	}
+	return templ.Raw("<style>" + css + "</style>")
+}
+
+// content is the component of v's page; the page named must be the one of its data.
+func (v *view) content() (templ.Component, error) {
+	var c templ.Component
+	var name string
+	switch d := v.Data.(type) {
+	case overviewData:
+		c, name = overviewContent(v, d), "overview"
+	case detailsData:
+		c, name = detailsContent(v, d), "details"
+	case subscriptionsData:
+		c, name = subscriptionsContent(v, d), "subscriptions"
+	case consentsData:
+		c, name = consentsContent(v, d), "consents"
+	case rightsData:
+		c, name = rightsContent(v, d), "rights"
+	case eraseData:
+		c, name = eraseContent(v, d), "erase"
+	case historyData:
+		c, name = historyContent(v, d), "history"
+	case loginData:
+		c, name = loginContent(v, d), "login"
+	case messageData:
+		c, name = messageContent(v, d), "message"
+	case unsubscribeData:
+		c, name = unsubscribeContent(v, d), "unsubscribe"
+	}
+	if c == nil || name != v.tmpl {
+		return nil, fmt.Errorf("no page %q for its data", v.tmpl)
+	}
+	return c, nil
+}
+
 // renderView renders v and returns the page and its Content-Security-Policy.
 func (p *Portal) renderView(v *view) ([]byte, string, error) {
-	t, ok := pages[v.tmpl]
-	if !ok {
-		return nil, "", fmt.Errorf("no template %q", v.tmpl)
+	c, err := v.content()
+	if err != nil {
+		return nil, "", err
 	}
 	var b bytes.Buffer
-	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
+	if err := layout(v, c).Render(context.Background(), &b); err != nil {
 		return nil, "", fmt.Errorf("render %s: %w", v.tmpl, err)
 	}
 	img := "'none'"
