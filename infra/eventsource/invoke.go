@@ -5,8 +5,8 @@
 //     handler and deletes what the handler processed, with partial batch failures
 //     (ReportBatchItemFailures). Failed messages stay in the queue, reappear after its
 //     visibility timeout and are redriven to the dead-letter queue by the queue itself.
-//   - [Schedule] invokes a handler on a rate(), cron() or at() expression, with the event an
-//     EventBridge rule sends; [ParseExpression] computes the fire times.
+//   - [Schedule] invokes a handler on a rate() expression ([ParseRate]), with the event an
+//     EventBridge rule sends.
 //   - [Outbox] delivers the items of a transactional outbox as DynamoDB stream INSERT
 //     records, by polling an index, because the embedded emulator's stream does not record
 //     TransactWriteItems writes.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -93,8 +92,7 @@ var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 // secrets (generated as GenerateSecretString asks) in the services cfg points at, and returns
 // their physical identities.
 //
-// Physical names are "<stackName>-<LogicalID>"; queue names get ".fifo" for FIFO queues, and
-// bucket names are lower-cased. Provision is idempotent: a resource that exists is kept with
+// Physical names are "<stackName>-<LogicalID>", bucket names lower-cased. Provision is idempotent: a resource that exists is kept with
 // its data (items, messages, objects, and a secret's value); only its settings that can be
 // changed in place (queue attributes, TTL, lifecycle rules) are brought in line with the
 // template. Drift it cannot fix, such as a missing index, is logged as a warning; a table
@@ -181,7 +179,7 @@ func (p *provisioner) createTable(ctx context.Context, name string, t template.T
 	in := &dynamodb.CreateTableInput{
 		TableName:   &name,
 		KeySchema:   keySchema(t.KeySchema),
-		BillingMode: ddbtypes.BillingMode(t.BillingMode),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
 	}
 	for _, a := range t.AttributeDefinitions {
 		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
@@ -189,26 +187,10 @@ func (p *provisioner) createTable(ctx context.Context, name string, t template.T
 			AttributeType: ddbtypes.ScalarAttributeType(a.AttributeType),
 		})
 	}
-	provisioned := in.BillingMode == ddbtypes.BillingModeProvisioned
-	if provisioned {
-		in.ProvisionedThroughput = throughput(t.Throughput)
-	}
 	for _, ix := range t.GSIs {
-		g := ddbtypes.GlobalSecondaryIndex{
-			IndexName:  aws.String(ix.Name),
-			KeySchema:  keySchema(ix.KeySchema),
-			Projection: projection(ix.Projection),
-		}
-		if provisioned {
-			g.ProvisionedThroughput = throughput(ix.Throughput)
-		}
-		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, g)
-	}
-	for _, ix := range t.LSIs {
-		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{
-			IndexName:  aws.String(ix.Name),
-			KeySchema:  keySchema(ix.KeySchema),
-			Projection: projection(ix.Projection),
+		proj := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection), NonKeyAttributes: ix.NonKeyAttributes}
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
+			IndexName: aws.String(ix.Name), KeySchema: keySchema(ix.KeySchema), Projection: proj,
 		})
 	}
 	if t.StreamViewType != "" {
@@ -297,22 +279,6 @@ func keySchema(ks []template.KeyElement) []ddbtypes.KeySchemaElement {
 	return out
 }
 
-func projection(p template.Projection) *ddbtypes.Projection {
-	out := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(p.Type)}
-	if len(p.NonKeyAttributes) > 0 {
-		out.NonKeyAttributes = p.NonKeyAttributes
-	}
-	return out
-}
-
-func throughput(t template.Throughput) *ddbtypes.ProvisionedThroughput {
-	// Emulators need some capacity for PROVISIONED tables even when the template leaves it out.
-	return &ddbtypes.ProvisionedThroughput{
-		ReadCapacityUnits:  aws.Int64(max(t.Read, 1)),
-		WriteCapacityUnits: aws.Int64(max(t.Write, 1)),
-	}
-}
-
 // queues provisions queues in dependency order, so that a dead-letter queue's ARN is known
 // before the redrive policy that names it.
 func (p *provisioner) queues(ctx context.Context, queues []template.Queue) error {
@@ -354,7 +320,7 @@ func (p *provisioner) queues(ctx context.Context, queues []template.Queue) error
 }
 
 func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
-	name := queueName(p.stack, q.LogicalID, q.FIFO)
+	name := p.name(q.LogicalID)
 	if len(name) > 80 {
 		return fmt.Errorf("queue name %q is longer than 80 characters; use a shorter stack name", name)
 	}
@@ -366,11 +332,6 @@ func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
 	}
 	setInt("VisibilityTimeout", q.VisibilityTimeout)
 	setInt("MessageRetentionPeriod", q.MessageRetentionPeriod)
-	setInt("DelaySeconds", q.DelaySeconds)
-	setInt("ReceiveMessageWaitTimeSeconds", q.ReceiveWaitTimeSeconds)
-	if q.FIFO {
-		attrs["ContentBasedDeduplication"] = strconv.FormatBool(q.ContentBasedDeduplication)
-	}
 	if q.RedriveTarget != "" {
 		policy, err := json.Marshal(map[string]string{
 			"deadLetterTargetArn": p.out[q.RedriveTarget].ARN,
@@ -387,13 +348,7 @@ func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
 	var notFound *sqstypes.QueueDoesNotExist
 	switch {
 	case errors.As(err, &notFound) || errorCode(err) == "AWS.SimpleQueueService.NonExistentQueue":
-		create := &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs}
-		if q.FIFO {
-			// FifoQueue can only be given at creation.
-			create.Attributes = maps.Clone(attrs)
-			create.Attributes["FifoQueue"] = "true"
-		}
-		out, err := p.sqs.CreateQueue(ctx, create)
+		out, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs})
 		if err != nil {
 			return fmt.Errorf("create: %w", err)
 		}
@@ -435,16 +390,6 @@ func (p *provisioner) reachableQueueURL(raw string) string {
 		return raw
 	}
 	return strings.TrimSuffix(*p.cfg.BaseEndpoint, "/") + u.EscapedPath()
-}
-
-// queueName is the physical queue name: SQS names allow letters, digits, '-' and '_', and a
-// FIFO queue's name must end in ".fifo".
-func queueName(stack, logicalID string, fifo bool) string {
-	name := stack + "-" + logicalID
-	if fifo {
-		name += ".fifo"
-	}
-	return name
 }
 
 func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {

@@ -91,9 +91,6 @@ func Build(ctx context.Context, build Builder, env func(string) string, awsCfg a
 		return nil, errors.New("TABLE_NAME is not set")
 	}
 	d := &Deps{env: env, aws: awsCfg, log: log, store: dynamo.New(dynamodb.NewFromConfig(awsCfg), table)}
-	if env("OUTBOX_INDEX") == "true" {
-		d.store.IndexOutbox() // only the local stack, which polls the outbox instead of a stream
-	}
 	return build(ctx, d)
 }
 
