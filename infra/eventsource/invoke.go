@@ -26,6 +26,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,9 @@ func newFunction(name, region, account string, timeout time.Duration) function {
 	}
 	return f
 }
+
+// String names the function in errors.
+func (f function) String() string { return cmp.Or(f.name, "handler") }
 
 // panicError is a handler panic, recovered.
 type panicError struct {

@@ -230,7 +230,7 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 	if err != nil {
 		s.log.ErrorContext(ctx, "sqs event source: invocation failed; the batch returns to the queue after its visibility timeout",
 			append([]any{"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids}, errorAttrs(err)...)...)
-		return len(msgs), fmt.Errorf("invoke %s: %w", s.name(), err)
+		return len(msgs), fmt.Errorf("invoke %s: %w", s.fn, err)
 	}
 	done := msgs
 	if s.ReportBatchItemFailures && len(resp.BatchItemFailures) > 0 {
@@ -238,7 +238,7 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 		for _, f := range resp.BatchItemFailures {
 			if f.ItemIdentifier == "" || !slices.Contains(ids, f.ItemIdentifier) {
 				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a message of the batch; the whole batch failed",
-					s.name(), f.ItemIdentifier)
+					s.fn, f.ItemIdentifier)
 				s.log.ErrorContext(ctx, "sqs event source: invalid partial batch response; the batch returns to the queue after its visibility timeout",
 					"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids, "err", err.Error())
 				return len(msgs), err
@@ -255,13 +255,6 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 		return len(msgs), err
 	}
 	return len(msgs), nil
-}
-
-func (s *SQS) name() string {
-	if s.FunctionName != "" {
-		return s.FunctionName
-	}
-	return "handler"
 }
 
 // delete deletes msgs, ten per DeleteMessageBatch. It goes on when ctx is cancelled: the

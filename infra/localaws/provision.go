@@ -45,7 +45,7 @@ type Physical map[string]Resource
 
 // Refs returns the map [template.Template.Resolve] takes: "LogicalID" to what !Ref returns for
 // the resource's type (a table's or bucket's name, a queue's URL, a secret's ARN), and
-// "LogicalID.Attribute" to what !GetAtt returns (Arn, StreamArn, QueueName, QueueUrl, ...).
+// "LogicalID.Attribute" to what !GetAtt returns (Arn, StreamArn, QueueName).
 func (p Physical) Refs() map[string]string {
 	out := make(map[string]string, 4*len(p))
 	for id, r := range p {
@@ -62,13 +62,10 @@ func (p Physical) Refs() map[string]string {
 		case typeQueue:
 			out[id] = r.URL
 			set("QueueName", r.Name)
-			set("QueueUrl", r.URL)
 		case typeBucket:
 			out[id] = r.Name
-			set("DomainName", r.Name+".s3.amazonaws.com")
 		case typeSecret:
 			out[id] = r.ARN
-			set("Id", r.ARN)
 		default:
 			out[id] = r.Name
 		}
@@ -279,41 +276,27 @@ func keySchema(ks []template.KeyElement) []ddbtypes.KeySchemaElement {
 	return out
 }
 
-// queues provisions queues in dependency order, so that a dead-letter queue's ARN is known
-// before the redrive policy that names it.
+// queues provisions the dead-letter queues first, so that their ARNs are known before the
+// redrive policies that name them. A dead-letter queue that redrives again is not supported.
 func (p *provisioner) queues(ctx context.Context, queues []template.Queue) error {
-	byID := map[string]template.Queue{}
+	isDLQ := map[string]bool{}
 	for _, q := range queues {
-		byID[q.LogicalID] = q
+		isDLQ[q.RedriveTarget] = q.RedriveTarget != ""
 	}
-	state := map[string]int{} // 0 new, 1 in progress, 2 done
-	var visit func(q template.Queue) error
-	visit = func(q template.Queue) error {
-		switch state[q.LogicalID] {
-		case 1:
-			return fmt.Errorf("provision queue %s: redrive policies form a cycle", q.LogicalID)
-		case 2:
-			return nil
-		}
-		state[q.LogicalID] = 1
-		if q.RedriveTarget != "" {
-			dlq, ok := byID[q.RedriveTarget]
-			if !ok {
-				return fmt.Errorf("provision queue %s: dead-letter queue %s is not an AWS::SQS::Queue", q.LogicalID, q.RedriveTarget)
+	for _, dlqFirst := range []bool{true, false} {
+		for _, q := range queues {
+			if isDLQ[q.LogicalID] != dlqFirst {
+				continue
 			}
-			if err := visit(dlq); err != nil {
-				return err
+			var err error
+			if _, ok := p.out[q.RedriveTarget]; q.RedriveTarget != "" && !ok {
+				err = fmt.Errorf("dead-letter queue %s is not an AWS::SQS::Queue the local stack can provision first", q.RedriveTarget)
+			} else {
+				err = p.queue(ctx, q)
 			}
-		}
-		if err := p.queue(ctx, q); err != nil {
-			return fmt.Errorf("provision queue %s: %w", q.LogicalID, err)
-		}
-		state[q.LogicalID] = 2
-		return nil
-	}
-	for _, q := range queues {
-		if err := visit(q); err != nil {
-			return err
+			if err != nil {
+				return fmt.Errorf("provision queue %s: %w", q.LogicalID, err)
+			}
 		}
 	}
 	return nil

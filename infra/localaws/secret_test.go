@@ -69,9 +69,9 @@ func TestPhysicalRefs(t *testing.T) {
 	refs := p.Refs()
 	tests := []struct{ key, want string }{
 		{"T", "s-T"}, {"T.Arn", "arn:t"}, {"T.StreamArn", "arn:t/stream/1"},
-		{"Q", "http://h/0/s-Q"}, {"Q.Arn", "arn:q"}, {"Q.QueueName", "s-Q"}, {"Q.QueueUrl", "http://h/0/s-Q"},
+		{"Q", "http://h/0/s-Q"}, {"Q.Arn", "arn:q"}, {"Q.QueueName", "s-Q"},
 		{"B", "s-b"}, {"B.Arn", "arn:aws:s3:::s-b"},
-		{"S", "arn:s"}, {"S.Id", "arn:s"},
+		{"S", "arn:s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

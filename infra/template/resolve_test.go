@@ -56,9 +56,9 @@ func TestResolve(t *testing.T) {
 		{"if not", `!If [IsNotProd, yes, no]`, nil, "yes", ""},
 		{"if not false", `!If [IsNotProd, yes, no]`, map[string]string{"Stage": "prod"}, "no", ""},
 		{"if unknown condition", `!If [Nope, a, b]`, nil, "", "unknown condition Nope"},
-		{"join unsupported", `!Join ["-", [a, b]]`, nil, "", "Fn::Join is not supported by the local stack"},
-		{"find in map unsupported", `!FindInMap [M, a, b]`, nil, "", "Fn::FindInMap is not supported"},
-		{"import value unsupported", `!ImportValue shared-vpc`, nil, "", "Fn::ImportValue is not supported"},
+		{"join unsupported", `{"Fn::Join": ["-", [a, b]]}`, nil, "", "Fn::Join is not supported by the local stack"},
+		{"find in map unsupported", `{"Fn::FindInMap": [M, a, b]}`, nil, "", "Fn::FindInMap is not supported"},
+		{"import value unsupported", `{"Fn::ImportValue": shared-vpc}`, nil, "", "Fn::ImportValue is not supported"},
 		{"unknown reference", `!Ref Missing`, nil, "", "Ref Missing: unknown parameter or resource"},
 		{"unknown attribute", `!GetAtt ProfilesTable.Nope`, nil, "", "ProfilesTable.Nope"},
 		{"parameter without value", `!Ref AlarmEmail`, nil, "", "parameter has no value"},
@@ -87,7 +87,7 @@ func TestResolve(t *testing.T) {
 func TestUnsupportedCondition(t *testing.T) {
 	tpl, err := Parse([]byte(`Parameters: {A: {Type: String, Default: x}}
 Conditions:
-  Both: !And [!Equals [!Ref A, x], !Equals [!Ref A, y]]
+  Both: {"Fn::And": [!Equals [!Ref A, x], !Equals [!Ref A, y]]}
 Resources: {}
 `))
 	if err != nil {

@@ -192,7 +192,7 @@ func TestParseErrors(t *testing.T) {
 		yaml    string
 		wantErr string
 	}{
-		{"unknown tag", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: !Reff X\n", "unknown tag !Reff"},
+		{"unknown tag", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: !Reff X\n", "tag !Reff is unknown"},
 		{"duplicate key", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Q:\n    Type: AWS::SQS::Queue\n", `duplicate key "Q"`},
 		{"getatt without attribute", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !GetAtt Q\n", "want Resource.Attribute"},
 		{"no resources", "Parameters: {}\n", "no Resources"},
@@ -212,7 +212,8 @@ func TestParseErrors(t *testing.T) {
           Type: SQS
           Properties: {Queue: !GetAtt Q.Arn, ScalingConfig: {MaximumConcurrency: 2}}
 `, "unsupported properties ScalingConfig"},
-		{"unsupported intrinsic", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !Select [0, [\"3\"]]\n", "Fn::Select is not supported"},
+		{"unsupported intrinsic", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: {Fn::Select: [0, [\"3\"]]}\n", "Fn::Select is not supported"},
+		{"unsupported short form", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !Select [0, [\"3\"]]\n", "tag !Select is unknown or not supported"},
 		{"fifo queue", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n", "unsupported properties FifoQueue"},
 		{"provisioned table", "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties: {BillingMode: PROVISIONED}\n", "only PAY_PER_REQUEST"},
 		{"simple table", "Resources:\n  T:\n    Type: AWS::Serverless::SimpleTable\n", "not supported"},
@@ -385,8 +386,9 @@ func TestValueIntrinsicForms(t *testing.T) {
 		{"short getatt", "!GetAtt Queue.Arn", "Fn::GetAtt", `["Queue","Arn"]`},
 		{"long getatt", "{Fn::GetAtt: [Queue, Arn]}", "Fn::GetAtt", `["Queue","Arn"]`},
 		{"short sub list", "!Sub [\"${A}\", {A: x}]", "Fn::Sub", `["${A}",{"A":"x"}]`},
-		{"short condition", "!Condition IsProd", "Condition", `"IsProd"`},
-		{"nested short forms", "!Join ['', [!Ref A, !Base64 b]]", "Fn::Join", `["",[{"Ref":"A"},{"Fn::Base64":"b"}]]`},
+		{"short if", "!If [C, a, b]", "Fn::If", `["C","a","b"]`},
+		{"nested short forms", "!Not [!Equals [!Ref A, b]]", "Fn::Not", `[{"Fn::Equals":[{"Ref":"A"},"b"]}]`},
+		{"long form of an unsupported intrinsic", "{Fn::Join: ['', [a]]}", "Fn::Join", `["",["a"]]`},
 		{"plain map is not intrinsic", "{Name: x}", "", ""},
 	}
 	for _, tt := range tests {
