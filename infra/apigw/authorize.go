@@ -31,21 +31,13 @@ type cachedDecision struct {
 	expires time.Time
 }
 
-// identity returns the identity-source values in the order the authorizer declares them,
-// and false when one is missing or empty: API Gateway then answers 401 without invoking the
-// authorizer.
+// identity returns the identity-source header values in the order the authorizer declares
+// them, and false when one is missing or empty: API Gateway then answers 401 without
+// invoking the authorizer.
 func (a *authorizer) identity(r *http.Request) ([]string, bool) {
-	values := make([]string, 0, len(a.cfg.IdentityHeaders)+len(a.cfg.IdentityQueryStrings))
+	values := make([]string, 0, len(a.cfg.IdentityHeaders))
 	for _, h := range a.cfg.IdentityHeaders {
 		v := strings.Join(r.Header.Values(h), ",")
-		if v == "" {
-			return nil, false
-		}
-		values = append(values, v)
-	}
-	query := r.URL.Query()
-	for _, q := range a.cfg.IdentityQueryStrings {
-		v := strings.Join(query[q], ",")
 		if v == "" {
 			return nil, false
 		}

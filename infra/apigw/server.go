@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -56,7 +57,8 @@ type Config struct {
 
 // Server is an http.Handler serving the API. It is safe for concurrent use.
 type Server struct {
-	routes  []*route // in matching order, see sortRoutes
+	mux     *http.ServeMux
+	keys    []string // the route keys, sorted
 	stage   string
 	region  string
 	account string
@@ -80,16 +82,20 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.Default()
 	}
 	authConfigs := map[string]template.Authorizer{}
+	var errs []error
 	if cfg.API != nil {
-		s.stage = cmp.Or(cfg.API.StageName, "$default")
 		authConfigs = cfg.API.Authorizers
+		if st := cmp.Or(cfg.API.StageName, "$default"); st != "$default" {
+			errs = append(errs, fmt.Errorf("stage %q: only the $default stage is emulated", st))
+		}
 	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeMessage(w, http.StatusNotFound, "Not Found") })
 	fns := map[string]template.Function{}
 	for _, f := range cfg.Functions {
 		fns[f.LogicalID] = f
 	}
 
-	var errs []error
 	auths := map[string]*authorizer{}
 	usedHandlers := map[string]bool{}
 	keys := map[string]string{}
@@ -104,20 +110,25 @@ func New(cfg Config) (*Server, error) {
 		}
 		usedHandlers[f.LogicalID] = true
 		for _, r := range f.Routes {
-			rt, err := newRoute(f, h, r)
-			if err == nil && r.Authorizer != template.NoAuthorizer {
+			rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: f, handler: h}
+			if other, dup := keys[rt.key]; dup {
+				errs = append(errs, fmt.Errorf("route %s is declared by %s and %s", rt.key, other, f.LogicalID))
+				continue
+			}
+			var err error
+			if r.PayloadFormatVersion != "2.0" {
+				err = fmt.Errorf("payload format %q: only 2.0 is emulated", r.PayloadFormatVersion)
+			} else if r.Authorizer != template.NoAuthorizer {
 				rt.auth, err = authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
+			}
+			if err == nil {
+				err = register(s.mux, rt, r.Path, func(w http.ResponseWriter, req *http.Request) { s.serve(w, req, rt) })
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("function %s route %s: %w", f.LogicalID, r.Key(), err))
 				continue
 			}
-			if other, dup := keys[rt.key]; dup {
-				errs = append(errs, fmt.Errorf("route %s is declared by %s and %s", rt.key, other, f.LogicalID))
-				continue
-			}
 			keys[rt.key] = f.LogicalID
-			s.routes = append(s.routes, rt)
 		}
 	}
 	usedAuthorizers := map[string]bool{}
@@ -137,24 +148,8 @@ func New(cfg Config) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("apigw: %w", err)
 	}
-	sortRoutes(s.routes)
+	s.keys = slices.Sorted(maps.Keys(keys))
 	return s, nil
-}
-
-func newRoute(f template.Function, h wire.HTTPHandler, r template.Route) (*route, error) {
-	if r.PayloadFormatVersion != "2.0" {
-		return nil, fmt.Errorf("payload format %q: only 2.0 is emulated", r.PayloadFormatVersion)
-	}
-	rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: f, handler: h}
-	if r.Path == template.DefaultRoute {
-		return rt, nil
-	}
-	segs, err := parsePath(r.Path)
-	if err != nil {
-		return nil, err
-	}
-	rt.segments = segs
-	return rt, nil
 }
 
 func authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
@@ -189,14 +184,8 @@ func authorizerFor(name string, configs map[string]template.Authorizer, fns map[
 	return a, nil
 }
 
-// RouteKeys returns the served route keys in matching order.
-func (s *Server) RouteKeys() []string {
-	keys := make([]string, len(s.routes))
-	for i, r := range s.routes {
-		keys[i] = r.key
-	}
-	return keys
-}
+// RouteKeys returns the served route keys, sorted.
+func (s *Server) RouteKeys() []string { return slices.Clone(s.keys) }
 
 // ServeHTTP serves one request as API Gateway would. Every request gets an access log line
 // with the request id, method, route key, status and latency; never a path, query value,
@@ -206,13 +195,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	// API Gateway returns its request id on every response.
 	w.Header().Set("Apigw-Requestid", reqID)
-	rec := &statusWriter{ResponseWriter: w}
-	routeKey := "-"
+	rec := &statusWriter{ResponseWriter: w, requestID: reqID, start: start, routeKey: "-"}
 	defer func() {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http api request",
 			slog.String("request_id", reqID),
 			slog.String("method", r.Method),
-			slog.String("route_key", routeKey),
+			slog.String("route_key", rec.routeKey),
 			slog.Int("status", rec.status),
 			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 		)
@@ -222,13 +210,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeMessage(rec, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	rawPath := r.URL.EscapedPath()
-	rt, params := s.find(r.Method, rawPath)
-	if rt == nil {
+	// ServeMux would redirect to the cleaned path; API Gateway matches no route.
+	if raw := r.URL.EscapedPath(); path.Clean(raw) != raw && path.Clean(raw)+"/" != raw {
 		writeMessage(rec, http.StatusNotFound, "Not Found")
 		return
 	}
-	routeKey = rt.key
+	s.mux.ServeHTTP(rec, r)
+}
+
+// serve serves a request that ServeMux matched to rt.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
+	rec := w.(*statusWriter)
+	// ServeMux lets HEAD match a GET route; API Gateway does not.
+	if rt.method != "ANY" && rt.method != r.Method {
+		writeMessage(rec, http.StatusNotFound, "Not Found")
+		return
+	}
+	rec.routeKey = rt.key
+	var params map[string]string
+	for _, name := range rt.params {
+		if params == nil {
+			params = map[string]string{}
+		}
+		params[name] = r.PathValue(name)
+	}
+	start := rec.start
+	rawPath := r.URL.EscapedPath()
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	switch {
 	case err != nil:
@@ -238,7 +245,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeMessage(rec, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	ev := s.event(r, rt, rawPath, params, body, reqID, start)
+	ev := s.event(r, rt, rawPath, params, body, rec.requestID, start)
 
 	if rt.auth != nil {
 		lambdaCtx, ok := s.authorize(r, rec, rt, ev)
@@ -252,40 +259,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	resp, err := invoke(ctx, rt.handler, ev)
 	if err != nil {
-		s.logFailure(r.Context(), reqID, rt.fn.LogicalID, err)
+		s.logFailure(r.Context(), rec.requestID, rt.fn.LogicalID, err)
 		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
 	if err := writeResponse(rec, resp); err != nil {
-		s.logFailure(r.Context(), reqID, rt.fn.LogicalID, err)
+		s.logFailure(r.Context(), rec.requestID, rt.fn.LogicalID, err)
 		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
 	}
-}
-
-// find returns the route API Gateway would pick for the request and its path parameters,
-// or nil when none matches (or the path lacks the stage prefix of a named stage).
-func (s *Server) find(method, rawPath string) (*route, map[string]string) {
-	path := rawPath
-	if s.stage != "$default" {
-		rest, ok := strings.CutPrefix(path, "/"+s.stage)
-		if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
-			return nil, nil
-		}
-		path = cmp.Or(rest, "/")
-	}
-	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	for _, rt := range s.routes {
-		if rt.segments == nil {
-			if rt.method == "ANY" || rt.method == method {
-				return rt, nil
-			}
-			continue
-		}
-		if params, ok := rt.match(method, parts); ok {
-			return rt, params
-		}
-	}
-	return nil, nil
 }
 
 // authorize runs the route's authorizer. It writes the error response and returns false
@@ -414,10 +395,14 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 	_, _ = w.Write(b)
 }
 
-// statusWriter remembers the status for the access log.
+// statusWriter carries a request's id, start and route key to the route's handler, and
+// remembers the status, for the access log.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	requestID string
+	start     time.Time
+	routeKey  string
+	status    int
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -3,7 +3,6 @@ package eventsource
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -76,72 +75,4 @@ func cloneBytes(b []byte) []byte {
 		return []byte{}
 	}
 	return slices.Clone(b)
-}
-
-// itemSize is the size DynamoDB accounts for an item: the UTF-8 lengths of attribute names
-// plus the sizes of their values.
-func itemSize(item map[string]ddbtypes.AttributeValue) int64 {
-	var n int64
-	for k, v := range item {
-		n += int64(len(k)) + valueSize(v)
-	}
-	return n
-}
-
-// valueSize follows DynamoDB's item size rules: strings and binaries by length, numbers by
-// about one byte per two significant digits plus one, booleans and nulls one byte, lists and
-// maps three bytes plus one per element plus their contents.
-func valueSize(v ddbtypes.AttributeValue) int64 {
-	switch v := v.(type) {
-	case *ddbtypes.AttributeValueMemberS:
-		return int64(len(v.Value))
-	case *ddbtypes.AttributeValueMemberN:
-		return numberSize(v.Value)
-	case *ddbtypes.AttributeValueMemberB:
-		return int64(len(v.Value))
-	case *ddbtypes.AttributeValueMemberBOOL, *ddbtypes.AttributeValueMemberNULL:
-		return 1
-	case *ddbtypes.AttributeValueMemberL:
-		n := int64(3)
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *ddbtypes.AttributeValueMemberM:
-		n := int64(3)
-		for k, e := range v.Value {
-			n += 1 + int64(len(k)) + valueSize(e)
-		}
-		return n
-	case *ddbtypes.AttributeValueMemberSS:
-		var n int64
-		for _, s := range v.Value {
-			n += int64(len(s))
-		}
-		return n
-	case *ddbtypes.AttributeValueMemberNS:
-		var n int64
-		for _, s := range v.Value {
-			n += numberSize(s)
-		}
-		return n
-	case *ddbtypes.AttributeValueMemberBS:
-		var n int64
-		for _, b := range v.Value {
-			n += int64(len(b))
-		}
-		return n
-	}
-	return 0
-}
-
-func numberSize(s string) int64 {
-	digits := strings.TrimLeft(strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, strings.SplitN(strings.ToLower(s), "e", 2)[0]), "0")
-	digits = strings.TrimRight(digits, "0")
-	return int64((len(digits)+1)/2 + 1)
 }

@@ -92,34 +92,3 @@ func TestConvertAttributeErrors(t *testing.T) {
 		t.Errorf("error = %v, want it to name outer and inner", err)
 	}
 }
-
-func TestItemSize(t *testing.T) {
-	tests := []struct {
-		name string
-		item map[string]ddbtypes.AttributeValue
-		want int64
-	}{
-		{"strings", map[string]ddbtypes.AttributeValue{"PK": &sv{Value: "abc"}, "SK": &sv{Value: "é"}}, 2 + 3 + 2 + 2},
-		{"numbers", map[string]ddbtypes.AttributeValue{
-			"a": &ddbtypes.AttributeValueMemberN{Value: "0"},      // 1
-			"b": &ddbtypes.AttributeValueMemberN{Value: "12345"},  // 3 + 1
-			"c": &ddbtypes.AttributeValueMemberN{Value: "-1.5e9"}, // 1 + 1
-			"d": &ddbtypes.AttributeValueMemberN{Value: "1000"},   // 1 + 1
-		}, 4 + 1 + 4 + 2 + 2},
-		{"booleans and nulls", map[string]ddbtypes.AttributeValue{
-			"t": &ddbtypes.AttributeValueMemberBOOL{Value: true}, "n": &ddbtypes.AttributeValueMemberNULL{Value: true},
-		}, 2 + 2},
-		{"documents", map[string]ddbtypes.AttributeValue{
-			"l": &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{&sv{Value: "ab"}}},                                     // 3 + 1 + 2
-			"m": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"k": &sv{Value: "v"}}},                        // 3 + 1 + 1 + 1
-			"s": &ddbtypes.AttributeValueMemberSS{Value: []string{"x", "yz"}}, "b": &ddbtypes.AttributeValueMemberB{Value: []byte{1, 2}}, // 3, 2
-		}, 1 + 6 + 1 + 6 + 1 + 3 + 1 + 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := itemSize(tt.item); got != tt.want {
-				t.Errorf("itemSize = %d, want %d", got, tt.want)
-			}
-		})
-	}
-}

@@ -5,8 +5,8 @@
 //     handler and deletes what the handler processed, with partial batch failures
 //     (ReportBatchItemFailures). Failed messages stay in the queue, reappear after its
 //     visibility timeout and are redriven to the dead-letter queue by the queue itself.
-//   - [Schedule] invokes a handler on a rate(), cron() or at() expression, with the event an
-//     EventBridge rule sends; [ParseExpression] computes the fire times.
+//   - [Schedule] invokes a handler on a rate() expression ([ParseRate]), with the event an
+//     EventBridge rule sends.
 //   - [Outbox] delivers the items of a transactional outbox as DynamoDB stream INSERT
 //     records, by polling an index, because the embedded emulator's stream does not record
 //     TransactWriteItems writes.
@@ -26,6 +26,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,9 @@ func newFunction(name, region, account string, timeout time.Duration) function {
 	}
 	return f
 }
+
+// String names the function in errors.
+func (f function) String() string { return cmp.Or(f.name, "handler") }
 
 // panicError is a handler panic, recovered.
 type panicError struct {

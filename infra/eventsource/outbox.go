@@ -35,7 +35,7 @@ const (
 // items from an index instead and presents each as the stream record of its INSERT
 // (StreamViewType NEW_AND_OLD_IMAGES): eventName INSERT, eventVersion 1.1, eventSource
 // aws:dynamodb, the table's key attributes in Keys, every attribute in NewImage, a sequence
-// number, the record's size and the stream's ARN.
+// number and the stream's ARN (no SizeBytes: nothing reads it).
 //
 // Every Interval it queries each of PartitionKeys on Index, oldest sort key first, up to
 // BatchSize items, and invokes Handler with one batch per partition key, as Lambda invokes
@@ -248,7 +248,7 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 		o.log.ErrorContext(ctx, "outbox: invocation failed; the batch will be retried",
 			append([]any{"function", o.FunctionName, "partition", pk, "records", len(ev.Records),
 				"first_sequence_number", first, "last_sequence_number", last}, errorAttrs(err)...)...)
-		return len(ev.Records), fmt.Errorf("invoke %s: %w", o.name(), err)
+		return len(ev.Records), fmt.Errorf("invoke %s: %w", o.fn, err)
 	}
 	if len(resp.BatchItemFailures) > 0 {
 		// Lambda checkpoints before the lowest failed sequence number and retries from there.
@@ -261,7 +261,7 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 			i, ok := seqs[f.ItemIdentifier]
 			if !ok {
 				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a sequence number of the batch; the whole batch failed",
-					o.name(), f.ItemIdentifier)
+					o.fn, f.ItemIdentifier)
 				o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried",
 					"function", o.FunctionName, "partition", pk, "err", err.Error())
 				return len(ev.Records), err
@@ -273,13 +273,6 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 			"retried", len(ev.Records)-from)
 	}
 	return len(ev.Records), nil
-}
-
-func (o *Outbox) name() string {
-	if o.FunctionName != "" {
-		return o.FunctionName
-	}
-	return "handler"
 }
 
 // event builds the stream event for the items of one partition key, and remembers their
@@ -327,7 +320,6 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 				Keys:                        keyImage,
 				NewImage:                    image,
 				SequenceNumber:              rid.sequence,
-				SizeBytes:                   itemSize(keys) + itemSize(item),
 				StreamViewType:              string(ddbtypes.StreamViewTypeNewAndOldImages),
 			},
 			EventID:        rid.eventID,

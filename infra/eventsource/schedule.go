@@ -12,11 +12,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// ScheduleHandler is the handler of a function with a Schedule or ScheduleV2 event.
+// ScheduleHandler is the handler of a function with a Schedule event.
 type ScheduleHandler = func(context.Context, events.EventBridgeEvent) error
 
-// Schedule invokes Handler at the times of a schedule expression, as an EventBridge rule (SAM
-// Schedule) or EventBridge Scheduler schedule (SAM ScheduleV2) does.
+// Schedule invokes Handler at the times of a rate expression, as an EventBridge rule (SAM
+// Schedule) does.
 //
 // The handler receives the event a scheduled rule sends: version "0", a fresh id,
 // detail-type "Scheduled Event", source "aws.events", the account and region, the scheduled
@@ -28,11 +28,8 @@ type ScheduleHandler = func(context.Context, events.EventBridgeEvent) error
 // ran (or the machine slept) is skipped, not caught up. A failed invocation is logged and not
 // retried.
 type Schedule struct {
-	// Expression is rate(...), cron(...) or at(...); see [ParseExpressionIn].
+	// Expression is rate(...); see [ParseRate].
 	Expression string
-	// Timezone is the IANA time zone cron() and at() are evaluated in
-	// (ScheduleExpressionTimezone); empty means UTC.
-	Timezone string
 	// Input is the JSON the function receives instead of the scheduled event; empty sends the
 	// event.
 	Input   string
@@ -59,11 +56,10 @@ type Schedule struct {
 // maxWait bounds one sleep, so that a clock that jumps (a laptop waking up) is noticed.
 const maxWait = 30 * time.Second
 
-// Run invokes the handler at every fire time from now on until ctx is cancelled, or until
-// the expression has no further fire time (an at() that passed), and then returns nil. It
-// returns an error at once when the schedule is misconfigured.
+// Run invokes the handler at every fire time from now on until ctx is cancelled, and then
+// returns nil. It returns an error at once when the schedule is misconfigured.
 func (s *Schedule) Run(ctx context.Context) error {
-	next, err := s.parse()
+	rate, err := s.parse()
 	if err != nil {
 		return err
 	}
@@ -71,8 +67,8 @@ func (s *Schedule) Run(ctx context.Context) error {
 	if wait == nil {
 		wait = sleep
 	}
-	at := next(now())
-	for !at.IsZero() {
+	at := now().Add(rate)
+	for {
 		for d := at.Sub(now()); d > 0; d = at.Sub(now()) {
 			if !wait(ctx, min(d, maxWait)) {
 				return nil
@@ -83,8 +79,8 @@ func (s *Schedule) Run(ctx context.Context) error {
 		}
 		// Fire logs a failed invocation.
 		_ = s.Fire(ctx, at)
-		n, skipped := next(at), 0
-		for t := now(); !n.IsZero() && !n.After(t); n = next(n) {
+		n, skipped := at.Add(rate), 0
+		for t := now(); !n.After(t); n = n.Add(rate) {
 			skipped++
 		}
 		if skipped > 0 {
@@ -93,8 +89,6 @@ func (s *Schedule) Run(ctx context.Context) error {
 		}
 		at = n
 	}
-	log.InfoContext(ctx, "schedule: no further fire time", "function", s.FunctionName, "expression", s.Expression)
-	return nil
 }
 
 // Fire invokes the handler once, as the schedule does at the fire time at, and returns the
@@ -150,21 +144,14 @@ func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
 	return nil
 }
 
-func (s *Schedule) parse() (func(time.Time) time.Time, error) {
+func (s *Schedule) parse() (time.Duration, error) {
 	if s.Handler == nil {
-		return nil, fmt.Errorf("schedule %q: Handler is nil", s.Expression)
-	}
-	loc := time.UTC
-	if s.Timezone != "" {
-		var err error
-		if loc, err = time.LoadLocation(s.Timezone); err != nil {
-			return nil, fmt.Errorf("schedule %q: time zone: %w", s.Expression, err)
-		}
+		return 0, fmt.Errorf("schedule %q: Handler is nil", s.Expression)
 	}
 	if s.Input != "" && !json.Valid([]byte(s.Input)) {
-		return nil, fmt.Errorf("schedule %q: Input is not JSON", s.Expression)
+		return 0, fmt.Errorf("schedule %q: Input is not JSON", s.Expression)
 	}
-	return ParseExpressionIn(s.Expression, loc)
+	return ParseRate(s.Expression)
 }
 
 func (s *Schedule) clock() func() time.Time {

@@ -47,8 +47,8 @@ const (
 //   - otherwise every message is deleted.
 //
 // A message received more often than the queue's redrive policy allows is moved to its
-// dead-letter queue by the queue on receive (kumo, LocalStack and AWS all do). For a queue
-// that does not, set MaxReceiveCount and DeadLetterQueueURL and the mapping moves it.
+// dead-letter queue by the queue itself on receive (the embedded emulator does, as AWS), so
+// the mapping needs no redrive of its own.
 //
 // Use a *SQS: it must not be copied once used.
 type SQS struct {
@@ -72,15 +72,6 @@ type SQS struct {
 	// Timeout is the function's timeout: the deadline of each invocation's context. Zero
 	// means DefaultTimeout.
 	Timeout time.Duration
-	// Pollers is how many batches may be in flight at once (Lambda runs up to 5 per queue to
-	// start with). Zero means 1.
-	Pollers int
-	// MaxReceiveCount and DeadLetterQueueURL emulate a redrive policy for queues that do not
-	// redrive by themselves: a message whose ApproximateReceiveCount exceeds MaxReceiveCount
-	// is sent to DeadLetterQueueURL and deleted instead of being delivered. Leave them zero
-	// when the queue has its own redrive policy.
-	MaxReceiveCount    int
-	DeadLetterQueueURL string
 	// Log receives the mapping's log; nil means slog.Default().
 	Log *slog.Logger
 
@@ -93,18 +84,14 @@ type SQS struct {
 	log       *slog.Logger
 }
 
-// Run polls the queue with Pollers concurrent pollers until ctx is cancelled, then waits for
-// the invocations in flight and returns nil. It returns an error at once when the mapping is
-// misconfigured. Errors of the queue (a failed receive or delete) are logged and retried.
+// Run polls the queue, one batch in flight at a time, until ctx is cancelled, then returns
+// nil once the invocation in flight has ended. It returns an error at once when the mapping
+// is misconfigured. Errors of the queue (a failed receive or delete) are logged and retried.
 func (s *SQS) Run(ctx context.Context) error {
 	if err := s.init(ctx); err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	for range max(s.Pollers, 1) {
-		wg.Go(func() { s.poll(ctx) })
-	}
-	wg.Wait()
+	s.poll(ctx)
 	return nil
 }
 
@@ -166,10 +153,6 @@ func (s *SQS) init(ctx context.Context) error {
 		return fmt.Errorf("sqs event source %s: BatchSize %d needs a BatchWindow of at least 1s", s.QueueURL, batch)
 	case s.BatchWindow < 0 || s.BatchWindow > 5*time.Minute:
 		return fmt.Errorf("sqs event source %s: BatchWindow %s is not between 0 and 5m", s.QueueURL, s.BatchWindow)
-	case s.Pollers < 0:
-		return fmt.Errorf("sqs event source %s: Pollers is negative", s.QueueURL)
-	case (s.MaxReceiveCount > 0) != (s.DeadLetterQueueURL != ""):
-		return fmt.Errorf("sqs event source %s: MaxReceiveCount and DeadLetterQueueURL must be set together", s.QueueURL)
 	}
 	s.batchSize = batch
 	arn := s.QueueARN
@@ -236,7 +219,6 @@ func (s *SQS) receive(ctx context.Context, n int) ([]sqstypes.Message, error) {
 
 // deliver invokes the handler with msgs and deletes what it processed. See [SQS].
 func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error) {
-	msgs = s.redrive(ctx, msgs)
 	if len(msgs) == 0 {
 		return 0, nil
 	}
@@ -248,7 +230,7 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 	if err != nil {
 		s.log.ErrorContext(ctx, "sqs event source: invocation failed; the batch returns to the queue after its visibility timeout",
 			append([]any{"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids}, errorAttrs(err)...)...)
-		return len(msgs), fmt.Errorf("invoke %s: %w", s.name(), err)
+		return len(msgs), fmt.Errorf("invoke %s: %w", s.fn, err)
 	}
 	done := msgs
 	if s.ReportBatchItemFailures && len(resp.BatchItemFailures) > 0 {
@@ -256,7 +238,7 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 		for _, f := range resp.BatchItemFailures {
 			if f.ItemIdentifier == "" || !slices.Contains(ids, f.ItemIdentifier) {
 				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a message of the batch; the whole batch failed",
-					s.name(), f.ItemIdentifier)
+					s.fn, f.ItemIdentifier)
 				s.log.ErrorContext(ctx, "sqs event source: invalid partial batch response; the batch returns to the queue after its visibility timeout",
 					"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids, "err", err.Error())
 				return len(msgs), err
@@ -273,48 +255,6 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 		return len(msgs), err
 	}
 	return len(msgs), nil
-}
-
-func (s *SQS) name() string {
-	if s.FunctionName != "" {
-		return s.FunctionName
-	}
-	return "handler"
-}
-
-// redrive moves the messages received more than MaxReceiveCount times to the dead-letter
-// queue, when the mapping emulates a redrive policy, and returns the others.
-func (s *SQS) redrive(ctx context.Context, msgs []sqstypes.Message) []sqstypes.Message {
-	if s.MaxReceiveCount <= 0 {
-		return msgs
-	}
-	keep := msgs[:0:0]
-	for _, m := range msgs {
-		n, _ := strconv.Atoi(m.Attributes[string(sqstypes.MessageSystemAttributeNameApproximateReceiveCount)])
-		if n <= s.MaxReceiveCount {
-			keep = append(keep, m)
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_, err := s.Client.SendMessage(ctx, &sqs.SendMessageInput{
-			QueueUrl:          &s.DeadLetterQueueURL,
-			MessageBody:       m.Body,
-			MessageAttributes: m.MessageAttributes,
-		})
-		if err == nil {
-			_, err = s.Client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &s.QueueURL, ReceiptHandle: m.ReceiptHandle})
-		}
-		cancel()
-		if err != nil {
-			s.log.ErrorContext(ctx, "sqs event source: moving a message to the dead-letter queue failed",
-				"function", s.FunctionName, "queue", s.QueueURL, "message_id", aws.ToString(m.MessageId), "err", err.Error())
-			continue
-		}
-		s.log.WarnContext(ctx, "sqs event source: message moved to the dead-letter queue",
-			"function", s.FunctionName, "queue", s.QueueURL, "message_id", aws.ToString(m.MessageId),
-			"receive_count", n, "dead_letter_queue", s.DeadLetterQueueURL)
-	}
-	return keep
 }
 
 // delete deletes msgs, ten per DeleteMessageBatch. It goes on when ctx is cancelled: the

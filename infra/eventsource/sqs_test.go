@@ -330,7 +330,7 @@ func TestSQSRedriveToDeadLetterQueue(t *testing.T) {
 
 	var counts recorder[string]
 	s := &SQS{
-		Client: q.client, QueueURL: q.url, Pollers: 2, Log: testLog(),
+		Client: q.client, QueueURL: q.url, Log: testLog(),
 		Handler: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			for _, r := range ev.Records {
 				counts.add(r.Attributes["ApproximateReceiveCount"])
@@ -359,49 +359,6 @@ func TestSQSRedriveToDeadLetterQueue(t *testing.T) {
 	}
 	if v, f := q.counts(t); v != 0 || f != 0 {
 		t.Errorf("source queue holds %d visible and %d in-flight messages, want none", v, f)
-	}
-}
-
-func TestSQSEmulatedRedrive(t *testing.T) {
-	t.Parallel()
-	cfg := startAWS(t)
-	dlq := newQueue(t, cfg, nil)
-	q := newQueue(t, cfg, map[string]string{"VisibilityTimeout": "1"}) // no redrive policy
-	_, err := q.client.SendMessage(t.Context(), &sqs.SendMessageInput{
-		QueueUrl: &q.url, MessageBody: aws.String("poison"),
-		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"kind": {DataType: aws.String("String"), StringValue: aws.String("k")}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var calls recorder[events.SQSEvent]
-	s := &SQS{
-		Client: q.client, QueueURL: q.url, MaxReceiveCount: 1, DeadLetterQueueURL: dlq.url, Log: testLog(),
-		Handler: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-			calls.add(ev)
-			return events.SQSEventResponse{}, errors.New("always fails")
-		},
-	}
-	if n, err := s.Once(t.Context()); n != 1 || err == nil {
-		t.Fatalf("first Once = %d, %v; want 1 and the handler's error", n, err)
-	}
-	eventually(t, 8*time.Second, "the second receive", func() bool {
-		_, _ = s.Once(t.Context())
-		v, f := q.counts(t)
-		return v == 0 && f == 0
-	})
-	if n := len(calls.all()); n != 1 {
-		t.Errorf("handler invoked %d times, want 1: the second receive exceeds MaxReceiveCount 1", n)
-	}
-	out, err := dlq.client.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
-		QueueUrl: &dlq.url, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != "poison" ||
-		aws.ToString(out.Messages[0].MessageAttributes["kind"].StringValue) != "k" {
-		t.Errorf("dead-letter queue holds %+v, want the poison message with its attributes", out.Messages)
 	}
 }
 
@@ -441,7 +398,7 @@ func TestSQSRunDeliversAndStops(t *testing.T) {
 	q := newQueue(t, cfg, nil)
 	var rec recorder[string]
 	s := &SQS{
-		Client: q.client, QueueURL: q.url, Pollers: 3, Log: testLog(),
+		Client: q.client, QueueURL: q.url, Log: testLog(),
 		Handler: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			for _, r := range ev.Records {
 				rec.add(r.Body)
@@ -475,7 +432,6 @@ func TestSQSConfigErrors(t *testing.T) {
 		{"no handler", &SQS{Client: c, QueueURL: "u"}, "Handler is nil"},
 		{"batch too large", &SQS{Client: c, QueueURL: "u", QueueARN: "a", Handler: h, BatchSize: 10001, BatchWindow: time.Second}, "not between 1 and 10000"},
 		{"large batch without window", &SQS{Client: c, QueueURL: "u", QueueARN: "a", Handler: h, BatchSize: 11}, "needs a BatchWindow"},
-		{"half a redrive policy", &SQS{Client: c, QueueURL: "u", QueueARN: "a", Handler: h, MaxReceiveCount: 3}, "must be set together"},
 		{"unknown queue", &SQS{Client: c, QueueURL: aws.ToString(cfg.BaseEndpoint) + "/000000000000/" + unique(t, "missing"), Handler: h}, "get queue ARN"},
 	}
 	for _, tt := range tests {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -46,7 +45,7 @@ type Physical map[string]Resource
 
 // Refs returns the map [template.Template.Resolve] takes: "LogicalID" to what !Ref returns for
 // the resource's type (a table's or bucket's name, a queue's URL, a secret's ARN), and
-// "LogicalID.Attribute" to what !GetAtt returns (Arn, StreamArn, QueueName, QueueUrl, ...).
+// "LogicalID.Attribute" to what !GetAtt returns (Arn, StreamArn, QueueName).
 func (p Physical) Refs() map[string]string {
 	out := make(map[string]string, 4*len(p))
 	for id, r := range p {
@@ -63,13 +62,10 @@ func (p Physical) Refs() map[string]string {
 		case typeQueue:
 			out[id] = r.URL
 			set("QueueName", r.Name)
-			set("QueueUrl", r.URL)
 		case typeBucket:
 			out[id] = r.Name
-			set("DomainName", r.Name+".s3.amazonaws.com")
 		case typeSecret:
 			out[id] = r.ARN
-			set("Id", r.ARN)
 		default:
 			out[id] = r.Name
 		}
@@ -93,8 +89,7 @@ var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 // secrets (generated as GenerateSecretString asks) in the services cfg points at, and returns
 // their physical identities.
 //
-// Physical names are "<stackName>-<LogicalID>"; queue names get ".fifo" for FIFO queues, and
-// bucket names are lower-cased. Provision is idempotent: a resource that exists is kept with
+// Physical names are "<stackName>-<LogicalID>", bucket names lower-cased. Provision is idempotent: a resource that exists is kept with
 // its data (items, messages, objects, and a secret's value); only its settings that can be
 // changed in place (queue attributes, TTL, lifecycle rules) are brought in line with the
 // template. Drift it cannot fix, such as a missing index, is logged as a warning; a table
@@ -181,7 +176,7 @@ func (p *provisioner) createTable(ctx context.Context, name string, t template.T
 	in := &dynamodb.CreateTableInput{
 		TableName:   &name,
 		KeySchema:   keySchema(t.KeySchema),
-		BillingMode: ddbtypes.BillingMode(t.BillingMode),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
 	}
 	for _, a := range t.AttributeDefinitions {
 		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
@@ -189,26 +184,10 @@ func (p *provisioner) createTable(ctx context.Context, name string, t template.T
 			AttributeType: ddbtypes.ScalarAttributeType(a.AttributeType),
 		})
 	}
-	provisioned := in.BillingMode == ddbtypes.BillingModeProvisioned
-	if provisioned {
-		in.ProvisionedThroughput = throughput(t.Throughput)
-	}
 	for _, ix := range t.GSIs {
-		g := ddbtypes.GlobalSecondaryIndex{
-			IndexName:  aws.String(ix.Name),
-			KeySchema:  keySchema(ix.KeySchema),
-			Projection: projection(ix.Projection),
-		}
-		if provisioned {
-			g.ProvisionedThroughput = throughput(ix.Throughput)
-		}
-		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, g)
-	}
-	for _, ix := range t.LSIs {
-		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{
-			IndexName:  aws.String(ix.Name),
-			KeySchema:  keySchema(ix.KeySchema),
-			Projection: projection(ix.Projection),
+		proj := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection), NonKeyAttributes: ix.NonKeyAttributes}
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
+			IndexName: aws.String(ix.Name), KeySchema: keySchema(ix.KeySchema), Projection: proj,
 		})
 	}
 	if t.StreamViewType != "" {
@@ -297,64 +276,34 @@ func keySchema(ks []template.KeyElement) []ddbtypes.KeySchemaElement {
 	return out
 }
 
-func projection(p template.Projection) *ddbtypes.Projection {
-	out := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(p.Type)}
-	if len(p.NonKeyAttributes) > 0 {
-		out.NonKeyAttributes = p.NonKeyAttributes
-	}
-	return out
-}
-
-func throughput(t template.Throughput) *ddbtypes.ProvisionedThroughput {
-	// Emulators need some capacity for PROVISIONED tables even when the template leaves it out.
-	return &ddbtypes.ProvisionedThroughput{
-		ReadCapacityUnits:  aws.Int64(max(t.Read, 1)),
-		WriteCapacityUnits: aws.Int64(max(t.Write, 1)),
-	}
-}
-
-// queues provisions queues in dependency order, so that a dead-letter queue's ARN is known
-// before the redrive policy that names it.
+// queues provisions the dead-letter queues first, so that their ARNs are known before the
+// redrive policies that name them. A dead-letter queue that redrives again is not supported.
 func (p *provisioner) queues(ctx context.Context, queues []template.Queue) error {
-	byID := map[string]template.Queue{}
+	isDLQ := map[string]bool{}
 	for _, q := range queues {
-		byID[q.LogicalID] = q
+		isDLQ[q.RedriveTarget] = q.RedriveTarget != ""
 	}
-	state := map[string]int{} // 0 new, 1 in progress, 2 done
-	var visit func(q template.Queue) error
-	visit = func(q template.Queue) error {
-		switch state[q.LogicalID] {
-		case 1:
-			return fmt.Errorf("provision queue %s: redrive policies form a cycle", q.LogicalID)
-		case 2:
-			return nil
-		}
-		state[q.LogicalID] = 1
-		if q.RedriveTarget != "" {
-			dlq, ok := byID[q.RedriveTarget]
-			if !ok {
-				return fmt.Errorf("provision queue %s: dead-letter queue %s is not an AWS::SQS::Queue", q.LogicalID, q.RedriveTarget)
+	for _, dlqFirst := range []bool{true, false} {
+		for _, q := range queues {
+			if isDLQ[q.LogicalID] != dlqFirst {
+				continue
 			}
-			if err := visit(dlq); err != nil {
-				return err
+			var err error
+			if _, ok := p.out[q.RedriveTarget]; q.RedriveTarget != "" && !ok {
+				err = fmt.Errorf("dead-letter queue %s is not an AWS::SQS::Queue the local stack can provision first", q.RedriveTarget)
+			} else {
+				err = p.queue(ctx, q)
 			}
-		}
-		if err := p.queue(ctx, q); err != nil {
-			return fmt.Errorf("provision queue %s: %w", q.LogicalID, err)
-		}
-		state[q.LogicalID] = 2
-		return nil
-	}
-	for _, q := range queues {
-		if err := visit(q); err != nil {
-			return err
+			if err != nil {
+				return fmt.Errorf("provision queue %s: %w", q.LogicalID, err)
+			}
 		}
 	}
 	return nil
 }
 
 func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
-	name := queueName(p.stack, q.LogicalID, q.FIFO)
+	name := p.name(q.LogicalID)
 	if len(name) > 80 {
 		return fmt.Errorf("queue name %q is longer than 80 characters; use a shorter stack name", name)
 	}
@@ -366,11 +315,6 @@ func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
 	}
 	setInt("VisibilityTimeout", q.VisibilityTimeout)
 	setInt("MessageRetentionPeriod", q.MessageRetentionPeriod)
-	setInt("DelaySeconds", q.DelaySeconds)
-	setInt("ReceiveMessageWaitTimeSeconds", q.ReceiveWaitTimeSeconds)
-	if q.FIFO {
-		attrs["ContentBasedDeduplication"] = strconv.FormatBool(q.ContentBasedDeduplication)
-	}
 	if q.RedriveTarget != "" {
 		policy, err := json.Marshal(map[string]string{
 			"deadLetterTargetArn": p.out[q.RedriveTarget].ARN,
@@ -387,13 +331,7 @@ func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
 	var notFound *sqstypes.QueueDoesNotExist
 	switch {
 	case errors.As(err, &notFound) || errorCode(err) == "AWS.SimpleQueueService.NonExistentQueue":
-		create := &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs}
-		if q.FIFO {
-			// FifoQueue can only be given at creation.
-			create.Attributes = maps.Clone(attrs)
-			create.Attributes["FifoQueue"] = "true"
-		}
-		out, err := p.sqs.CreateQueue(ctx, create)
+		out, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs})
 		if err != nil {
 			return fmt.Errorf("create: %w", err)
 		}
@@ -435,16 +373,6 @@ func (p *provisioner) reachableQueueURL(raw string) string {
 		return raw
 	}
 	return strings.TrimSuffix(*p.cfg.BaseEndpoint, "/") + u.EscapedPath()
-}
-
-// queueName is the physical queue name: SQS names allow letters, digits, '-' and '_', and a
-// FIFO queue's name must end in ".fifo".
-func queueName(stack, logicalID string, fifo bool) string {
-	name := stack + "-" + logicalID
-	if fifo {
-		name += ".fifo"
-	}
-	return name
 }
 
 func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {

@@ -136,16 +136,6 @@ func TestProvision(t *testing.T) {
 				t.Errorf("URL = %s, want %s", got, want)
 			}
 		}},
-		{"fifo queue", func(t *testing.T, ctx context.Context) {
-			r := phys["WebhookQueue"]
-			if r.Name != name+"-WebhookQueue.fifo" {
-				t.Errorf("name = %s, want the .fifo suffix", r.Name)
-			}
-			a := queueAttributes(t, ctx, q, r.URL)
-			if a["FifoQueue"] != "true" || a["ContentBasedDeduplication"] != "true" {
-				t.Errorf("attributes = %v", a)
-			}
-		}},
 		{"bucket with lifecycle", func(t *testing.T, ctx context.Context) {
 			b := phys["ExportsBucket"].Name
 			if b != strings.ToLower(name+"-ExportsBucket") {
@@ -348,7 +338,11 @@ func TestProvisionKeySchemaDrift(t *testing.T) {
 	name := uniqueStack(t)
 	tpl, err := template.Parse([]byte(`Resources:
   T:
-    Type: AWS::Serverless::SimpleTable
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
 `))
 	if err != nil {
 		t.Fatal(err)

@@ -45,40 +45,19 @@ func generateSecretString(g template.GenerateSecretString) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// password draws g.Length characters uniformly from the included classes, minus
-// ExcludeCharacters. With RequireEachIncludedType it draws again until every included class
-// appears, which keeps the draw uniform over the passwords that qualify.
+// password draws g.Length characters uniformly from lower- and upper-case letters, digits
+// and (unless excluded) punctuation, drawing again until every class appears, as
+// GetRandomPassword's RequireEachIncludedType default does; redrawing keeps the draw uniform
+// over the passwords that qualify.
 func password(g template.GenerateSecretString) (string, error) {
-	var classes []string
-	add := func(exclude bool, chars string) {
-		if exclude {
-			return
-		}
-		kept := strings.Map(func(r rune) rune {
-			if strings.ContainsRune(g.ExcludeCharacters, r) {
-				return -1
-			}
-			return r
-		}, chars)
-		if kept != "" {
-			classes = append(classes, kept)
-		}
+	classes := []string{lowerChars, upperChars, digitChars}
+	if !g.ExcludePunctuation {
+		classes = append(classes, punctuationChars)
 	}
-	add(g.ExcludeLowercase, lowerChars)
-	add(g.ExcludeUppercase, upperChars)
-	add(g.ExcludeNumbers, digitChars)
-	add(g.ExcludePunctuation, punctuationChars)
-	add(!g.IncludeSpace, " ")
-
+	if g.Length < len(classes) || g.Length > 4096 {
+		return "", fmt.Errorf("PasswordLength %d is outside %d..4096", g.Length, len(classes))
+	}
 	alphabet := strings.Join(classes, "")
-	switch {
-	case g.Length < 1 || g.Length > 4096:
-		return "", fmt.Errorf("PasswordLength %d is outside 1..4096", g.Length)
-	case alphabet == "":
-		return "", fmt.Errorf("GenerateSecretString excludes every character")
-	case g.RequireEachIncludedType && g.Length < len(classes):
-		return "", fmt.Errorf("PasswordLength %d is too short to include all %d character types", g.Length, len(classes))
-	}
 	n := big.NewInt(int64(len(alphabet)))
 	out := make([]byte, g.Length)
 	for {
@@ -89,7 +68,7 @@ func password(g template.GenerateSecretString) (string, error) {
 			}
 			out[i] = alphabet[k.Int64()]
 		}
-		if !g.RequireEachIncludedType || hasEach(string(out), classes) {
+		if hasEach(string(out), classes) {
 			return string(out), nil
 		}
 	}

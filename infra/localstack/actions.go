@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
-	"gopkg.in/yaml.v3"
 )
 
 // actionLog records, per function, the IAM actions its AWS calls need, so tests can check
@@ -95,76 +93,16 @@ func (s *Stack) Actions() map[string][]string {
 	return out
 }
 
-// policyActions reads, per function, the actions its inline policies in template.yaml allow.
-func policyActions(path string) (map[string]map[string]bool, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	get := func(n *yaml.Node, key string) *yaml.Node {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i+1]
-			}
-		}
-		return nil
-	}
-	out := map[string]map[string]bool{}
-	res := get(doc.Content[0], "Resources")
-	for i := 0; i+1 < len(res.Content); i += 2 {
-		id, r := res.Content[i].Value, res.Content[i+1]
-		if t := get(r, "Type"); t == nil || t.Value != "AWS::Serverless::Function" {
-			continue
-		}
-		out[id] = map[string]bool{}
-		pols := get(get(r, "Properties"), "Policies")
-		if pols == nil {
-			continue
-		}
-		for _, p := range pols.Content {
-			st := get(p, "Statement")
-			if st == nil {
-				continue
-			}
-			for _, s := range st.Content {
-				if e := get(s, "Effect"); e == nil || e.Value != "Allow" {
-					continue
-				}
-				a := get(s, "Action")
-				if a == nil {
-					continue
-				}
-				if a.Kind == yaml.ScalarNode {
-					out[id][a.Value] = true
-				}
-				for _, x := range a.Content {
-					out[id][x.Value] = true
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
 // CheckPolicies compares every AWS call the functions made so far with their policies in
-// template.yaml and names each call a policy does not allow: AWS would refuse it, and the
-// emulator enforces no IAM, so tests call this after exercising the functions.
+// template.yaml (inline and managed, see template.Function.Actions) and names each call a
+// policy does not allow: AWS would refuse it, and the emulator enforces no IAM, so tests
+// call this after exercising the functions.
 func (st *Stack) CheckPolicies() error {
-	allowed, err := policyActions(st.templatePath)
-	if err != nil {
-		return err
-	}
 	var missing []string
 	for fn, actions := range st.Actions() {
+		f, _ := st.Template.Function(fn)
 		for _, a := range actions {
-			if !allowed[fn][a] {
+			if !slices.Contains(f.Actions, a) {
 				missing = append(missing, fmt.Sprintf("%s needs %s", fn, a))
 			}
 		}

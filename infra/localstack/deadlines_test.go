@@ -100,7 +100,6 @@ func TestDeadlineSweeper(t *testing.T) {
 	tn := deadlineTenant(t)
 	clk := &sweepClock{}
 	st := dynamo.New(env.db, env.stack.Table)
-	st.IndexOutbox() // the local stack's dispatcher polls the outbox index
 	svc := app.New(st, clk.now, 0)
 	store := &oneTenant{Store: st, tenant: tn}
 	sw := sweep.New(store, slog.New(slog.NewJSONHandler(io.Discard, nil)), clk.now)
@@ -283,7 +282,6 @@ func TestSweepDeadlinesScheduled(t *testing.T) {
 	ctx := context.Background()
 	tn := deadlineTenant(t)
 	st := dynamo.New(env.db, env.stack.Table)
-	st.IndexOutbox()
 	received := time.Now().AddDate(0, -2, 0)
 	svc := app.New(st, func() time.Time { return received }, 0)
 	w := app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "deadline-test"}}

@@ -459,7 +459,6 @@ type jobRig struct {
 func newJobRig(t *testing.T, cfg aws.Config, opts erasure.Options) jobRig {
 	t.Helper()
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.stack.Table)
-	store.IndexOutbox() // as the local stack's stores: its dispatcher polls the index
 	exports := blob.New(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), exportsBucket(), "")
 	sender := mail.Sender{Client: sesv2.NewFromConfig(cfg), From: senderEmail}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

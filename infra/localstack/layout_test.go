@@ -20,15 +20,6 @@ func dirOf(id string) string {
 	return strings.ToLower(regexp.MustCompile(`([a-z0-9])([A-Z])`).ReplaceAllString(id, "$1-$2"))
 }
 
-// emulatedOtherwise are stream settings the local stack honours by construction: its outbox
-// poller reads only outbox items (the FilterCriteria), retries until the dispatcher deletes
-// them (so nothing needs the on-failure destination), and polls every 100 ms.
-var emulatedOtherwise = map[string]bool{
-	"Events.Outbox.FilterCriteria":                 true,
-	"Events.Outbox.DestinationConfig":              true,
-	"Events.Outbox.MaximumBatchingWindowInSeconds": true,
-}
-
 // TestLayoutMatches cross-checks that every function in template.yaml has its directory
 // under functions/ whose main wires that same function's builder, a row in the generated
 // registry, and its routes served locally (the Makefile builds any function by the same
@@ -45,11 +36,6 @@ func TestLayoutMatches(t *testing.T) {
 		inTemplate = append(inTemplate, fn.LogicalID)
 		if fn.BuildMethod != "makefile" || fn.Handler != "bootstrap" {
 			t.Errorf("%s: build method %q handler %q", fn.LogicalID, fn.BuildMethod, fn.Handler)
-		}
-		for _, u := range fn.Unknown {
-			if !emulatedOtherwise[u] {
-				t.Errorf("%s: template property %s is not emulated by the local stack", fn.LogicalID, u)
-			}
 		}
 		if len(fn.Routes)+len(fn.Queues)+len(fn.Streams)+len(fn.Schedules) == 0 && !authorizers[fn.LogicalID] {
 			t.Errorf("%s has no route, queue, stream or schedule and is not the authorizer", fn.LogicalID)

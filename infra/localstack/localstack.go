@@ -31,7 +31,6 @@ import (
 	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/template"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/wire"
 	"github.com/livingprofile/livingprofile/shared/wire/registry"
 )
@@ -75,12 +74,11 @@ type Stack struct {
 	// built from it (see [PathStyleS3]).
 	HandlerAWS aws.Config
 
-	stackName    string
-	templatePath string
-	actions      actionLog
-	server       *http.Server
-	stopWorkers  context.CancelFunc
-	workers      sync.WaitGroup
+	stackName   string
+	actions     actionLog
+	server      *http.Server
+	stopWorkers context.CancelFunc
+	workers     sync.WaitGroup
 	// schedules are the scheduled functions' event sources by logical id, in event-name order.
 	schedules map[string][]*eventsource.Schedule
 }
@@ -111,7 +109,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{AWS: aws, Template: tpl, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName, templatePath: o.Template}
+	// Every client of the local stack, the functions' and the tests', indexes outbox items.
+	aws.AWS.APIOptions = append(aws.AWS.APIOptions, indexOutbox)
+	s := &Stack{AWS: aws, Template: tpl, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
 	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName); err != nil {
 		return fail(fmt.Errorf("provision: %w", err))
@@ -151,8 +151,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		// Local receivers listen on loopback over plain http.
 		env["ALLOW_HTTP_LOOPBACK"] = "true"
-		// The emulator's stream misses transactional writes: index outbox items for the poller.
-		env["OUTBOX_INDEX"] = "true"
 		build, ok := registry.Builder(fn.LogicalID)
 		if !ok {
 			return fail(fmt.Errorf("no builder for function %s", fn.LogicalID))
@@ -205,7 +203,7 @@ const outboxPoll = 100 * time.Millisecond
 // runWorkers starts the event sources of the queue, stream and scheduled functions: SQS
 // pollers as Lambda's event source mappings; because the emulator's stream misses
 // transactional writes, an outbox poller that hands the dispatcher the same records the
-// stream would; and a timer per enabled Schedule or ScheduleV2 event, as EventBridge.
+// stream would (see indexOutbox); and a timer per enabled Schedule event, as EventBridge.
 func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorkers = cancel
@@ -243,7 +241,7 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 				return fmt.Errorf("%s has a stream event but its handler is %T", w.fn.LogicalID, w.handler)
 			}
 			src := &eventsource.Outbox{
-				DB: db, Table: s.Table, Index: "GSI1", PartitionKeys: dynamo.OutboxPartitions(),
+				DB: db, Table: s.Table, Index: outboxIndex, PartitionKeys: outboxPartitions(),
 				Interval: outboxPoll, BatchSize: st.BatchSize, StreamARN: s.Physical[st.TableLogicalID].StreamARN,
 				Handler: h, FunctionName: w.fn.LogicalID, Timeout: timeout, Log: log,
 			}
@@ -270,21 +268,14 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 	return nil
 }
 
-// schedule builds the event source of one Schedule or ScheduleV2 event, checking its
-// expression and time zone now so that a mistake fails Start rather than a background timer.
+// schedule builds the event source of one Schedule event, checking its expression now so
+// that a mistake fails Start rather than a background timer.
 func (s *Stack) schedule(fn template.Function, ev template.Schedule, h wire.ScheduleHandler, timeout time.Duration, log *slog.Logger) (*eventsource.Schedule, error) {
-	loc := time.UTC
-	if ev.Timezone != "" {
-		var err error
-		if loc, err = time.LoadLocation(ev.Timezone); err != nil {
-			return nil, fmt.Errorf("%s event %s: time zone: %w", fn.LogicalID, ev.Event, err)
-		}
-	}
-	if _, err := eventsource.ParseExpressionIn(ev.Expression, loc); err != nil {
+	if _, err := eventsource.ParseRate(ev.Expression); err != nil {
 		return nil, fmt.Errorf("%s event %s: %w", fn.LogicalID, ev.Event, err)
 	}
 	return &eventsource.Schedule{
-		Expression: ev.Expression, Timezone: ev.Timezone, Input: ev.Input, Handler: h,
+		Expression: ev.Expression, Input: ev.Input, Handler: h,
 		// SAM names the rule after the stack, the function and the event.
 		Name:   s.stackName + "-" + fn.LogicalID + ev.Event,
 		Region: s.AWS.AWS.Region, Account: eventsource.DefaultAccount,

@@ -1,51 +1,52 @@
 package template
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 )
 
 // function parses an AWS::Serverless::Function merged with Globals.Function.
-func (p *parser) function(id, cond string, props map[string]Value, metadata Value) error {
-	// Globals apply property by property; a function's own value wins. Environment
-	// variables merge key by key, as SAM does.
+func (p *parser) function(id string, props map[string]Value, metadata Value) error {
+	// Globals apply property by property; a function's own value wins. Maps (Environment
+	// variables, LoggingConfig) merge key by key, as SAM does.
 	merged := maps.Clone(p.globalFn)
 	if merged == nil {
 		merged = map[string]Value{}
 	}
 	maps.Copy(merged, props)
 
-	f := Function{LogicalID: id, Condition: cond, Environment: map[string]Value{}}
+	f := Function{LogicalID: id, Environment: map[string]Value{}}
 	var err error
-	if f.CodeURI, err = p.str(merged["CodeUri"], "CodeUri"); err != nil {
-		// CodeUri may also be {Bucket, Key}; the local stack builds from a directory only.
-		return err
-	}
 	if f.Handler, err = p.str(merged["Handler"], "Handler"); err != nil {
 		return err
-	}
-	if f.Runtime, err = p.str(merged["Runtime"], "Runtime"); err != nil {
-		return err
-	}
-	if f.Architectures, err = p.stringList(merged["Architectures"], "Architectures"); err != nil {
-		return err
-	}
-	if f.Timeout, err = p.integer(merged["Timeout"], "Timeout", 3); err != nil {
-		return err
-	}
-	if f.MemorySize, err = p.integer(merged["MemorySize"], "MemorySize", 128); err != nil {
-		return err
-	}
-	for _, src := range []map[string]Value{p.globalFn, props} {
-		env, _ := src["Environment"].Map()
-		vars, _ := env["Variables"].Map()
-		maps.Copy(f.Environment, vars)
 	}
 	if md, ok := metadata.Map(); ok {
 		f.BuildMethod, _ = md["BuildMethod"].Literal()
 	}
-
+	if f.Timeout, err = p.integer(merged["Timeout"], "Timeout", 3); err != nil {
+		return err
+	}
+	logging := map[string]Value{}
+	for _, src := range []map[string]Value{p.globalFn, props} {
+		env, _ := src["Environment"].Map()
+		vars, _ := env["Variables"].Map()
+		maps.Copy(f.Environment, vars)
+		lc, _ := src["LoggingConfig"].Map()
+		maps.Copy(logging, lc)
+	}
+	if lg := logging["LogGroup"]; !lg.IsNull() {
+		group, attr, ok := target(lg)
+		if !ok || attr != "" || !p.logGroups[group] {
+			return fmt.Errorf("LoggingConfig.LogGroup must be a !Ref to an AWS::Logs::LogGroup, got %s", lg)
+		}
+		f.LogGroup = group
+	}
+	if f.Actions, err = p.policyActions(props["Policies"]); err != nil {
+		return err
+	}
 	events, _ := props["Events"].Map()
 	for _, name := range sortedKeys(events) {
 		if err := p.event(&f, name, events[name]); err != nil {
@@ -56,6 +57,49 @@ func (p *parser) function(id, cond string, props map[string]Value, metadata Valu
 	return nil
 }
 
+// policyActions returns the actions the Allow statements of Policies grant. Each entry must
+// be an inline policy document or a !Ref to an AWS::IAM::ManagedPolicy of the template, so
+// that every permission a function has can be read here (SAM policy templates and AWS
+// managed policies cannot).
+func (p *parser) policyActions(v Value) ([]string, error) {
+	policies, ok := v.List()
+	if !ok && !v.IsNull() {
+		return nil, fmt.Errorf("Policies: want a list, got %s", v)
+	}
+	set := map[string]bool{}
+	for i, pol := range policies {
+		doc := pol
+		if id, attr, isRef := target(pol); isRef && attr == "" {
+			if doc, ok = p.managed[id]; !ok {
+				return nil, fmt.Errorf("Policies[%d]: %s is not an AWS::IAM::ManagedPolicy of the template", i, id)
+			}
+		}
+		m, _ := doc.Map()
+		statements, _ := m["Statement"].List()
+		if len(statements) == 0 {
+			return nil, fmt.Errorf("Policies[%d]: want a policy document with a Statement list, or a !Ref to an AWS::IAM::ManagedPolicy, got %s", i, pol)
+		}
+		for _, s := range statements {
+			sm, _ := s.Map()
+			if effect, _ := sm["Effect"].Literal(); effect != "Allow" {
+				continue
+			}
+			if a, ok := sm["Action"].Literal(); ok {
+				set[a] = true
+				continue
+			}
+			actions, err := p.stringList(sm["Action"], fmt.Sprintf("Policies[%d] Action", i))
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range actions {
+				set[a] = true
+			}
+		}
+	}
+	return sortedKeys(set), nil
+}
+
 // event adds one entry of a function's Events to f.
 func (p *parser) event(f *Function, name string, v Value) error {
 	ev, ok := v.Map()
@@ -64,25 +108,11 @@ func (p *parser) event(f *Function, name string, v Value) error {
 	}
 	typ, _ := ev["Type"].Literal()
 	props, _ := ev["Properties"].Map()
-	// note records a valid property that the local stack does not emulate.
-	note := func(keys ...string) {
-		for _, k := range keys {
-			if _, set := props[k]; set {
-				f.Unknown = append(f.Unknown, "Events."+name+"."+k)
-			}
-		}
-	}
 	switch typ {
 	case "HttpApi":
-		r, err := p.route(f.LogicalID, name, props)
+		r, err := p.route(name, props)
 		if err != nil {
 			return err
-		}
-		note("RouteSettings", "TimeoutInMillis")
-		if auth, ok := props["Auth"].Map(); ok {
-			if _, set := auth["AuthorizationScopes"]; set {
-				f.Unknown = append(f.Unknown, "Events."+name+".Auth.AuthorizationScopes")
-			}
 		}
 		f.Routes = append(f.Routes, r)
 	case "SQS":
@@ -90,33 +120,27 @@ func (p *parser) event(f *Function, name string, v Value) error {
 		if err != nil {
 			return err
 		}
-		note("FilterCriteria", "KmsKeyArn", "MetricsConfig", "ScalingConfig", "ProvisionedPollerConfig")
 		f.Queues = append(f.Queues, q)
 	case "DynamoDB":
 		s, err := p.streamEvent(name, props)
 		if err != nil {
 			return err
 		}
-		note("DestinationConfig", "FilterCriteria", "KmsKeyArn", "MaximumBatchingWindowInSeconds",
-			"MaximumRecordAgeInSeconds", "MetricsConfig", "ParallelizationFactor",
-			"StartingPositionTimestamp", "TumblingWindowInSeconds")
 		f.Streams = append(f.Streams, s)
-	case "Schedule", "ScheduleV2":
-		s, err := p.schedule(name, typ, props)
+	case "Schedule":
+		s, err := p.schedule(name, props)
 		if err != nil {
 			return err
 		}
-		note("DeadLetterConfig", "RetryPolicy", "FlexibleTimeWindow", "StartDate", "EndDate")
 		f.Schedules = append(f.Schedules, s)
 	default:
-		f.Unknown = append(f.Unknown, fmt.Sprintf("Events.%s (%s)", name, typ))
+		return fmt.Errorf("events of type %q are not emulated by the local stack", typ)
 	}
 	return nil
 }
 
-func (p *parser) route(fn, name string, props map[string]Value) (Route, error) {
-	if err := checkKeys(props, "HttpApi", "ApiId", "Auth", "Method", "Path",
-		"PayloadFormatVersion", "RouteSettings", "TimeoutInMillis"); err != nil {
+func (p *parser) route(name string, props map[string]Value) (Route, error) {
+	if err := checkKeys(props, "HttpApi", "ApiId", "Auth", "Method", "Path", "PayloadFormatVersion"); err != nil {
 		return Route{}, err
 	}
 	r := Route{Event: name, PayloadFormatVersion: "2.0"}
@@ -127,14 +151,8 @@ func (p *parser) route(fn, name string, props map[string]Value) (Route, error) {
 	if r.Path, err = p.str(props["Path"], "Path"); err != nil {
 		return Route{}, err
 	}
-	switch {
-	case r.Method == "" && r.Path == "":
-		// An HttpApi event without Method and Path is the API's catch-all route.
-		r.Method, r.Path = "ANY", DefaultRoute
-	case r.Method == "" || r.Path == "":
-		return Route{}, fmt.Errorf("HttpApi: Method and Path must be set together")
-	case !strings.HasPrefix(r.Path, "/"):
-		return Route{}, fmt.Errorf("HttpApi: Path %q must start with /", r.Path)
+	if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
+		return Route{}, fmt.Errorf("HttpApi: want a Method and a Path starting with / (the $default route is not supported), got %q %q", r.Method, r.Path)
 	}
 	r.Method = strings.ToUpper(r.Method)
 	if v, ok, err := p.scalar(props["PayloadFormatVersion"], "PayloadFormatVersion"); err != nil {
@@ -143,29 +161,24 @@ func (p *parser) route(fn, name string, props map[string]Value) (Route, error) {
 		r.PayloadFormatVersion = v
 	}
 	if auth, ok := props["Auth"].Map(); ok {
-		if err := checkKeys(auth, "HttpApi Auth", "Authorizer", "AuthorizationScopes"); err != nil {
+		if err := checkKeys(auth, "HttpApi Auth", "Authorizer"); err != nil {
 			return Route{}, err
 		}
 		if r.Authorizer, err = p.str(auth["Authorizer"], "Auth.Authorizer"); err != nil {
 			return Route{}, err
 		}
 	}
-	api := ImplicitHTTPAPI
-	if v := props["ApiId"]; !v.IsNull() {
-		id, attr, ok := target(v)
-		if !ok || attr != "" {
-			return Route{}, fmt.Errorf("HttpApi: ApiId must be a !Ref to an AWS::Serverless::HttpApi, got %s", v)
-		}
-		api = id
+	api, attr, ok := target(props["ApiId"])
+	if !ok || attr != "" {
+		return Route{}, fmt.Errorf("HttpApi: ApiId must be a !Ref to an AWS::Serverless::HttpApi, got %s", props["ApiId"])
 	}
-	p.routeAPIs[fn+"/"+name] = api
+	p.routeAPIs[api] = true
 	return r, nil
 }
 
 func (p *parser) sqsEvent(name string, props map[string]Value) (QueueEvent, error) {
-	if err := checkKeys(props, "SQS", "Queue", "BatchSize", "Enabled", "FilterCriteria",
-		"FunctionResponseTypes", "KmsKeyArn", "MaximumBatchingWindowInSeconds", "MetricsConfig",
-		"ScalingConfig", "ProvisionedPollerConfig"); err != nil {
+	if err := checkKeys(props, "SQS", "Queue", "BatchSize", "Enabled", "FunctionResponseTypes",
+		"MaximumBatchingWindowInSeconds"); err != nil {
 		return QueueEvent{}, err
 	}
 	id, attr, ok := target(props["Queue"])
@@ -189,12 +202,14 @@ func (p *parser) sqsEvent(name string, props map[string]Value) (QueueEvent, erro
 	return q, nil
 }
 
+// streamEvent parses a DynamoDB event. The local stack's outbox poller stands in for the
+// stream (see package eventsource): it offers only outbox items, which is what the
+// template's FilterCriteria selects, and retries what the handler did not delete, so the
+// retry settings need no emulation of their own.
 func (p *parser) streamEvent(name string, props map[string]Value) (StreamEvent, error) {
 	if err := checkKeys(props, "DynamoDB", "BatchSize", "BisectBatchOnFunctionError",
-		"DestinationConfig", "Enabled", "FilterCriteria", "FunctionResponseTypes", "KmsKeyArn",
-		"MaximumBatchingWindowInSeconds", "MaximumRecordAgeInSeconds", "MaximumRetryAttempts",
-		"MetricsConfig", "ParallelizationFactor", "StartingPosition", "StartingPositionTimestamp",
-		"Stream", "TumblingWindowInSeconds"); err != nil {
+		"FilterCriteria", "FunctionResponseTypes", "MaximumBatchingWindowInSeconds",
+		"MaximumRetryAttempts", "StartingPosition", "Stream", "DestinationConfig"); err != nil {
 		return StreamEvent{}, err
 	}
 	id, attr, ok := target(props["Stream"])
@@ -203,50 +218,23 @@ func (p *parser) streamEvent(name string, props map[string]Value) (StreamEvent, 
 	}
 	s := StreamEvent{Event: name, TableLogicalID: id}
 	var err error
-	if s.StartingPosition, err = p.str(props["StartingPosition"], "StartingPosition"); err != nil {
-		return StreamEvent{}, err
-	}
 	if s.BatchSize, err = p.integer(props["BatchSize"], "BatchSize", 100); err != nil {
-		return StreamEvent{}, err
-	}
-	if s.FunctionResponseTypes, err = p.stringList(props["FunctionResponseTypes"], "FunctionResponseTypes"); err != nil {
-		return StreamEvent{}, err
-	}
-	if s.MaximumRetryAttempts, err = p.integer(props["MaximumRetryAttempts"], "MaximumRetryAttempts", -1); err != nil {
-		return StreamEvent{}, err
-	}
-	if s.BisectBatchOnFunctionError, err = p.boolean(props["BisectBatchOnFunctionError"], "BisectBatchOnFunctionError", false); err != nil {
-		return StreamEvent{}, err
-	}
-	if s.Enabled, err = p.boolean(props["Enabled"], "Enabled", true); err != nil {
 		return StreamEvent{}, err
 	}
 	return s, nil
 }
 
-func (p *parser) schedule(name, typ string, props map[string]Value) (Schedule, error) {
-	exprKey := "Schedule"
-	known := []string{"Schedule", "DeadLetterConfig", "Description", "Enabled", "Input", "Name",
-		"RetryPolicy", "State", "Target"}
-	if typ == "ScheduleV2" {
-		exprKey = "ScheduleExpression"
-		known = []string{"ScheduleExpression", "ScheduleExpressionTimezone", "DeadLetterConfig",
-			"Description", "EndDate", "FlexibleTimeWindow", "GroupName", "Input", "KmsKeyArn", "Name",
-			"OmitName", "PermissionsBoundary", "RetryPolicy", "RoleArn", "StartDate", "State"}
-	}
-	if err := checkKeys(props, typ, known...); err != nil {
+func (p *parser) schedule(name string, props map[string]Value) (Schedule, error) {
+	if err := checkKeys(props, "Schedule", "Schedule", "Description", "Enabled", "Input", "Name"); err != nil {
 		return Schedule{}, err
 	}
 	s := Schedule{Event: name}
 	var err error
-	if s.Expression, err = p.str(props[exprKey], exprKey); err != nil {
+	if s.Expression, err = p.str(props["Schedule"], "Schedule"); err != nil {
 		return Schedule{}, err
 	}
 	if s.Expression == "" {
-		return Schedule{}, fmt.Errorf("%s: %s is required", typ, exprKey)
-	}
-	if s.Timezone, err = p.str(props["ScheduleExpressionTimezone"], "ScheduleExpressionTimezone"); err != nil {
-		return Schedule{}, err
+		return Schedule{}, fmt.Errorf("Schedule: Schedule is required")
 	}
 	if s.Input, err = p.str(props["Input"], "Input"); err != nil {
 		return Schedule{}, err
@@ -254,50 +242,32 @@ func (p *parser) schedule(name, typ string, props map[string]Value) (Schedule, e
 	if s.Enabled, err = p.boolean(props["Enabled"], "Enabled", true); err != nil {
 		return Schedule{}, err
 	}
-	state, err := p.str(props["State"], "State")
-	if err != nil {
-		return Schedule{}, err
-	}
-	if state != "" {
-		s.Enabled = state == "ENABLED"
-	}
 	return s, nil
 }
 
 // httpAPI builds t.HTTPAPI from the API the routes belong to and fills in each route's
 // effective authorizer.
 func (p *parser) httpAPI() error {
-	ids := map[string]bool{}
-	for _, api := range p.routeAPIs {
-		ids[api] = true
-	}
-	if len(ids) == 0 {
-		// An API without routes still matters to the local stack when it is the only one.
-		for id := range p.apis {
-			ids[id] = true
-		}
-	}
+	ids := slices.Sorted(maps.Keys(p.routeAPIs))
 	switch len(ids) {
 	case 0:
 		return nil
 	case 1:
 	default:
-		return fmt.Errorf("routes belong to %d HTTP APIs %v; the local stack serves one", len(ids), sortedKeys(ids))
+		return fmt.Errorf("routes belong to %d HTTP APIs %v; the local stack serves one", len(ids), ids)
 	}
-	id := sortedKeys(ids)[0]
-	props, explicit := p.apis[id]
-	if !explicit && id != ImplicitHTTPAPI {
-		return fmt.Errorf("HttpApi events refer to %s, which is not an AWS::Serverless::HttpApi", id)
+	props, ok := p.apis[ids[0]]
+	if !ok {
+		return fmt.Errorf("HttpApi events refer to %s, which is not an AWS::Serverless::HttpApi", ids[0])
 	}
 	merged := maps.Clone(p.globalAPI)
 	if merged == nil {
 		merged = map[string]Value{}
 	}
 	maps.Copy(merged, props)
-
-	api, err := p.api(id, merged)
+	api, err := p.api(ids[0], merged)
 	if err != nil {
-		return fmt.Errorf("HTTP API %s: %w", id, err)
+		return fmt.Errorf("HTTP API %s: %w", ids[0], err)
 	}
 	p.t.HTTPAPI = api
 
@@ -310,12 +280,7 @@ func (p *parser) httpAPI() error {
 		f := &p.t.Functions[i]
 		for j := range f.Routes {
 			r := &f.Routes[j]
-			if r.Authorizer == "" {
-				r.Authorizer = api.DefaultAuthorizer
-			}
-			if r.Authorizer == "" {
-				r.Authorizer = NoAuthorizer
-			}
+			r.Authorizer = cmp.Or(r.Authorizer, api.DefaultAuthorizer, NoAuthorizer)
 			if _, ok := api.Authorizers[r.Authorizer]; !ok && r.Authorizer != NoAuthorizer {
 				return fmt.Errorf("function %s route %s: unknown authorizer %q", f.LogicalID, r.Key(), r.Authorizer)
 			}
@@ -337,19 +302,9 @@ func (p *parser) api(id string, props map[string]Value) (*HTTPAPI, error) {
 	} else if ok {
 		api.StageName = s
 	}
-	if rs, ok := props["DefaultRouteSettings"].Map(); ok {
-		if api.Throttling.BurstLimit, err = p.integer(rs["ThrottlingBurstLimit"], "ThrottlingBurstLimit", 0); err != nil {
-			return nil, err
-		}
-		if api.Throttling.RateLimit, err = p.number(rs["ThrottlingRateLimit"], "ThrottlingRateLimit"); err != nil {
-			return nil, err
-		}
-	}
 	auth, _ := props["Auth"].Map()
-	if on, err := p.boolean(auth["EnableIamAuthorizer"], "EnableIamAuthorizer", false); err != nil {
+	if err := checkKeys(auth, "Auth", "DefaultAuthorizer", "Authorizers"); err != nil {
 		return nil, err
-	} else if on {
-		return nil, fmt.Errorf("EnableIamAuthorizer is not supported by the local stack")
 	}
 	if api.DefaultAuthorizer, err = p.str(auth["DefaultAuthorizer"], "DefaultAuthorizer"); err != nil {
 		return nil, err
@@ -378,11 +333,9 @@ func (p *parser) authorizer(name string, v Value) (Authorizer, error) {
 	if !ok {
 		return Authorizer{}, fmt.Errorf("not a mapping")
 	}
-	if _, jwt := m["JwtConfiguration"]; jwt {
-		return Authorizer{}, fmt.Errorf("JWT authorizers are not supported by the local stack")
-	}
-	if err := checkKeys(m, "authorizer", "FunctionArn", "FunctionInvokeRole", "Identity",
-		"AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "EnableFunctionDefaultPermissions"); err != nil {
+	// JWT authorizers, invoke roles and identity sources other than headers are not emulated.
+	if err := checkKeys(m, "authorizer", "FunctionArn", "Identity", "AuthorizerPayloadFormatVersion",
+		"EnableSimpleResponses", "EnableFunctionDefaultPermissions"); err != nil {
 		return Authorizer{}, err
 	}
 	fn, attr, ok := target(m["FunctionArn"])
@@ -398,19 +351,11 @@ func (p *parser) authorizer(name string, v Value) (Authorizer, error) {
 		return Authorizer{}, err
 	}
 	id, _ := m["Identity"].Map()
-	if err := checkKeys(id, "Identity", "Headers", "QueryStrings", "Context", "StageVariables", "ReauthorizeEvery"); err != nil {
+	if err := checkKeys(id, "Identity", "Headers", "ReauthorizeEvery"); err != nil {
 		return Authorizer{}, err
 	}
 	if a.IdentityHeaders, err = p.stringList(id["Headers"], "Identity.Headers"); err != nil {
 		return Authorizer{}, err
-	}
-	if a.IdentityQueryStrings, err = p.stringList(id["QueryStrings"], "Identity.QueryStrings"); err != nil {
-		return Authorizer{}, err
-	}
-	for _, k := range []string{"Context", "StageVariables"} {
-		if _, set := id[k]; set {
-			return Authorizer{}, fmt.Errorf("Identity.%s is not supported by the local stack", k)
-		}
 	}
 	// Without ReauthorizeEvery the CloudFormation authorizer has no result TTL, which
 	// API Gateway treats as caching disabled.
@@ -420,8 +365,8 @@ func (p *parser) authorizer(name string, v Value) (Authorizer, error) {
 	if a.CacheTTLSeconds < 0 || a.CacheTTLSeconds > 3600 {
 		return Authorizer{}, fmt.Errorf("Identity.ReauthorizeEvery %d is outside 0..3600", a.CacheTTLSeconds)
 	}
-	if a.CacheTTLSeconds > 0 && len(a.IdentityHeaders)+len(a.IdentityQueryStrings) == 0 {
-		return Authorizer{}, fmt.Errorf("caching (ReauthorizeEvery) needs identity sources")
+	if a.CacheTTLSeconds > 0 && len(a.IdentityHeaders) == 0 {
+		return Authorizer{}, fmt.Errorf("caching (ReauthorizeEvery) needs identity headers")
 	}
 	return a, nil
 }

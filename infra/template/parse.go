@@ -24,23 +24,14 @@ func ParseWith(data []byte, overrides map[string]string) (*Template, error) {
 	if !ok {
 		return nil, errors.New("parse template: not a mapping")
 	}
-
-	t := &Template{
-		Parameters: map[string]Parameter{},
-		Conditions: map[string]Value{},
-		Mappings:   map[string]Value{},
-	}
+	t := &Template{Parameters: map[string]Parameter{}, Conditions: map[string]Value{}}
 	if err := t.parseParameters(top["Parameters"]); err != nil {
 		return nil, err
 	}
 	if m, ok := top["Conditions"].Map(); ok {
 		maps.Copy(t.Conditions, m)
 	}
-	if m, ok := top["Mappings"].Map(); ok {
-		maps.Copy(t.Mappings, m)
-	}
-
-	p := &parser{t: t, defaults: map[string]string{}}
+	p := &parser{t: t, defaults: map[string]string{}, managed: map[string]Value{}}
 	for name, prm := range t.Parameters {
 		if prm.HasDefault {
 			p.defaults[name] = prm.Default
@@ -74,7 +65,6 @@ func (t *Template) parseParameters(v Value) error {
 			return fmt.Errorf("parameter %s: not a mapping", name)
 		}
 		p := Parameter{}
-		p.Type, _ = pm["Type"].Literal()
 		if d, ok := pm["Default"].Literal(); ok {
 			p.Default, p.HasDefault = d, true
 		}
@@ -98,15 +88,31 @@ type parser struct {
 	defaults  map[string]string
 	globalFn  map[string]Value
 	globalAPI map[string]Value
+	// managed are the AWS::IAM::ManagedPolicy resources' policy documents by logical id.
+	managed map[string]Value
+	// logGroups are the logical ids of the AWS::Logs::LogGroup resources.
+	logGroups map[string]bool
 	// apis are the AWS::Serverless::HttpApi resources' properties by logical id.
 	apis map[string]map[string]Value
-	// routeAPIs maps "function/event" to the API logical id the route belongs to.
-	routeAPIs map[string]string
+	// routeAPIs are the logical ids the routes' ApiId refer to.
+	routeAPIs map[string]bool
 }
 
 func (p *parser) resources(resources map[string]Value) error {
 	p.apis = map[string]map[string]Value{}
-	p.routeAPIs = map[string]string{}
+	p.logGroups = map[string]bool{}
+	p.routeAPIs = map[string]bool{}
+	// Functions refer to managed policies and log groups wherever they stand in the file.
+	for id, rv := range resources {
+		r, _ := rv.Map()
+		props, _ := r["Properties"].Map()
+		switch typ, _ := r["Type"].Literal(); typ {
+		case "AWS::IAM::ManagedPolicy":
+			p.managed[id] = props["PolicyDocument"]
+		case "AWS::Logs::LogGroup":
+			p.logGroups[id] = true
+		}
+	}
 	var errs []error
 	for _, id := range sortedKeys(resources) {
 		r, ok := resources[id].Map()
@@ -116,25 +122,28 @@ func (p *parser) resources(resources map[string]Value) error {
 		}
 		typ, _ := r["Type"].Literal()
 		props, _ := r["Properties"].Map()
-		cond, _ := r["Condition"].Literal()
 		var err error
 		switch typ {
 		case "AWS::Serverless::Function":
-			err = p.function(id, cond, props, r["Metadata"])
+			err = p.function(id, props, r["Metadata"])
 		case "AWS::Serverless::HttpApi":
 			p.apis[id] = props
 		case "AWS::DynamoDB::Table":
-			err = p.table(id, cond, props)
-		case "AWS::Serverless::SimpleTable":
-			err = p.simpleTable(id, cond, props)
+			err = p.table(id, props)
 		case "AWS::SQS::Queue":
-			err = p.queue(id, cond, props)
+			err = p.queue(id, props)
 		case "AWS::S3::Bucket":
-			err = p.bucket(id, cond, props)
+			err = p.bucket(id, props)
 		case "AWS::SecretsManager::Secret":
-			err = p.secret(id, cond, props)
+			err = p.secret(id, props)
+		case "AWS::Serverless::SimpleTable", "AWS::Serverless::Api", "AWS::Serverless::StateMachine":
+			err = fmt.Errorf("%s is not supported by the local stack", typ)
 		default:
-			p.t.Other = append(p.t.Other, Resource{LogicalID: id, Type: typ})
+			// Roles, keys, alarms, log groups, ...: nothing the local stack creates.
+			continue
+		}
+		if _, set := r["Condition"]; set && err == nil {
+			err = errors.New("a Condition on a resource the local stack creates is not supported")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resource %s: %w", id, err))
@@ -147,7 +156,7 @@ func (p *parser) resources(resources map[string]Value) error {
 }
 
 // scalar resolves a scalar property: a literal, or an intrinsic over parameter defaults
-// (a Ref to a parameter, an !If on a condition, a !FindInMap, ...). ok is false when v is null.
+// (a Ref to a parameter, an !If on a condition). ok is false when v is null.
 func (p *parser) scalar(v Value, what string) (s string, ok bool, err error) {
 	if v.IsNull() {
 		return "", false, nil
@@ -174,18 +183,6 @@ func (p *parser) integer(v Value, what string, def int) (int, error) {
 		return 0, fmt.Errorf("%s: %q is not an integer", what, s)
 	}
 	return n, nil
-}
-
-func (p *parser) number(v Value, what string) (float64, error) {
-	s, ok, err := p.scalar(v, what)
-	if err != nil || !ok {
-		return 0, err
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a number", what, s)
-	}
-	return f, nil
 }
 
 func (p *parser) boolean(v Value, what string, def bool) (bool, error) {
@@ -221,21 +218,14 @@ func (p *parser) stringList(v Value, what string) ([]string, error) {
 
 // target returns the logical id a Ref or Fn::GetAtt points at, and the GetAtt attribute.
 func target(v Value) (id, attr string, ok bool) {
-	name, arg, isFn := v.Intrinsic()
-	if !isFn {
-		return "", "", false
-	}
+	name, arg, _ := v.Intrinsic()
 	switch name {
 	case "Ref":
 		id, ok = arg.Literal()
 		return id, "", ok
 	case "Fn::GetAtt":
-		if s, isStr := arg.Literal(); isStr {
-			id, attr, ok = strings.Cut(s, ".")
-			return id, attr, ok
-		}
-		l, isList := arg.List()
-		if !isList || len(l) != 2 {
+		l, _ := arg.List()
+		if len(l) != 2 {
 			return "", "", false
 		}
 		id, ok1 := l[0].Literal()
@@ -245,8 +235,8 @@ func target(v Value) (id, attr string, ok bool) {
 	return "", "", false
 }
 
-// checkKeys fails on keys that are not in known, so that a typo in an event is an error
-// instead of a silently missing feature.
+// checkKeys fails on keys that are not in known, so that a typo or a property the local
+// stack does not emulate is an error instead of a silently missing feature.
 func checkKeys(m map[string]Value, what string, known ...string) error {
 	var bad []string
 	for k := range m {
@@ -256,7 +246,7 @@ func checkKeys(m map[string]Value, what string, known ...string) error {
 	}
 	if len(bad) > 0 {
 		slices.Sort(bad)
-		return fmt.Errorf("%s: unknown properties %s", what, strings.Join(bad, ", "))
+		return fmt.Errorf("%s: unknown or unsupported properties %s", what, strings.Join(bad, ", "))
 	}
 	return nil
 }

@@ -1,10 +1,8 @@
 package template
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -16,24 +14,16 @@ var ErrNoValue = errors.New("AWS::NoValue")
 //
 // physical maps a logical id to what !Ref returns for that resource (a table's name, a
 // queue's URL, ...) and "LogicalID.Attribute" to what !GetAtt returns ("Jobs.Arn",
-// "Table.StreamArn", "Jobs.QueueName", ...). params maps parameter names and pseudo
-// parameters ("AWS::Region", see [PseudoParameters]) to their values; parameters win over
-// resources, as in CloudFormation.
+// "Table.StreamArn", ...). params maps parameter names and pseudo parameters
+// ("AWS::Region", see [PseudoParameters]) to their values; parameters win over resources,
+// as in CloudFormation.
 //
-// It handles Ref, Fn::GetAtt, Fn::Sub, Fn::If (on the template's conditions, evaluated with
-// params), Fn::Join, Fn::Select, Fn::Split, Fn::FindInMap, Fn::GetAZs and Fn::Base64. Anything
-// it cannot resolve, such as Fn::ImportValue or a reference missing from both maps, is an
-// error that names it; a value that is AWS::NoValue is an error wrapping [ErrNoValue].
+// It handles Ref, Fn::GetAtt, Fn::Sub and Fn::If on conditions of Fn::Equals and Fn::Not.
+// Any other intrinsic, or a reference missing from both maps, is an error that names it; a
+// value that is AWS::NoValue is an error wrapping [ErrNoValue].
 func (t *Template) Resolve(v Value, physical, params map[string]string) (string, error) {
 	r := &resolver{t: t, physical: physical, params: params}
 	return r.scalar(v)
-}
-
-// Condition evaluates the named condition (Fn::Equals, Fn::Not, Fn::And, Fn::Or and
-// Condition references) against params.
-func (t *Template) Condition(name string, params map[string]string) (bool, error) {
-	r := &resolver{t: t, params: params}
-	return r.condition(name)
 }
 
 // Environment resolves fn's environment variables with [Template.Resolve]. Variables that
@@ -62,8 +52,6 @@ type resolver struct {
 	t        *Template
 	physical map[string]string
 	params   map[string]string
-	// evaluating holds the conditions being evaluated, to reject cycles.
-	evaluating map[string]bool
 }
 
 func (r *resolver) scalar(v Value) (string, error) {
@@ -93,57 +81,24 @@ func (r *resolver) scalar(v Value) (string, error) {
 	case "Fn::Sub":
 		return r.sub(arg)
 	case "Fn::If":
-		branch, err := r.ifBranch(arg)
-		if err != nil {
-			return "", err
-		}
-		return r.scalar(branch)
-	case "Fn::Join":
 		l, ok := arg.List()
-		if !ok || len(l) != 2 {
-			return "", fmt.Errorf("Fn::Join: want [delimiter, list], got %s", arg)
+		if !ok || len(l) != 3 {
+			return "", fmt.Errorf("Fn::If: want [condition, then, else], got %s", arg)
 		}
-		delim, err := r.scalar(l[0])
+		cond, ok := l[0].Literal()
+		if !ok {
+			return "", fmt.Errorf("Fn::If: condition must be a name, got %s", l[0])
+		}
+		yes, err := r.condition(cond)
 		if err != nil {
-			return "", fmt.Errorf("Fn::Join delimiter: %w", err)
+			return "", fmt.Errorf("Fn::If: %w", err)
 		}
-		parts, err := r.list(l[1])
-		if err != nil {
-			return "", fmt.Errorf("Fn::Join: %w", err)
+		if yes {
+			return r.scalar(l[1])
 		}
-		return strings.Join(parts, delim), nil
-	case "Fn::Select":
-		l, ok := arg.List()
-		if !ok || len(l) != 2 {
-			return "", fmt.Errorf("Fn::Select: want [index, list], got %s", arg)
-		}
-		is, err := r.scalar(l[0])
-		if err != nil {
-			return "", fmt.Errorf("Fn::Select index: %w", err)
-		}
-		parts, err := r.list(l[1])
-		if err != nil {
-			return "", fmt.Errorf("Fn::Select: %w", err)
-		}
-		i, err := strconv.Atoi(is)
-		if err != nil || i < 0 || i >= len(parts) {
-			return "", fmt.Errorf("Fn::Select: index %q out of range for %d elements", is, len(parts))
-		}
-		return parts[i], nil
-	case "Fn::FindInMap":
-		found, err := r.findInMap(arg)
-		if err != nil {
-			return "", err
-		}
-		return r.scalar(found)
-	case "Fn::Base64":
-		s, err := r.scalar(arg)
-		if err != nil {
-			return "", fmt.Errorf("Fn::Base64: %w", err)
-		}
-		return base64.StdEncoding.EncodeToString([]byte(s)), nil
+		return r.scalar(l[2])
 	default:
-		return "", fmt.Errorf("%s cannot be resolved by the local stack", name)
+		return "", fmt.Errorf("%s is not supported by the local stack", name)
 	}
 }
 
@@ -171,21 +126,12 @@ func (r *resolver) getAtt(id, attr string) (string, error) {
 	return "", fmt.Errorf("Fn::GetAtt %s.%s: unknown resource attribute", id, attr)
 }
 
-// sub expands Fn::Sub: "${Name}" is a Ref (or a variable), "${Id.Attr}" a GetAtt, and
-// "${!Text}" the literal "${Text}".
+// sub expands Fn::Sub: "${Name}" is a Ref, "${Id.Attr}" a GetAtt, and "${!Text}" the literal
+// "${Text}". The [string, variables] form is not supported.
 func (r *resolver) sub(arg Value) (string, error) {
 	tmpl, ok := arg.Literal()
-	var vars map[string]Value
 	if !ok {
-		l, isList := arg.List()
-		if !isList || len(l) != 2 {
-			return "", fmt.Errorf("Fn::Sub: want a string or [string, variables], got %s", arg)
-		}
-		tmpl, ok = l[0].Literal()
-		vars, _ = l[1].Map()
-		if !ok {
-			return "", fmt.Errorf("Fn::Sub: template must be a string, got %s", l[0])
-		}
+		return "", fmt.Errorf("Fn::Sub: want a string (variables are not supported), got %s", arg)
 	}
 	var b strings.Builder
 	for {
@@ -208,9 +154,7 @@ func (r *resolver) sub(arg Value) (string, error) {
 		}
 		var s string
 		var err error
-		if v, ok := vars[name]; ok {
-			s, err = r.scalar(v)
-		} else if id, attr, isAtt := strings.Cut(name, "."); isAtt {
+		if id, attr, isAtt := strings.Cut(name, "."); isAtt {
 			s, err = r.getAtt(id, attr)
 		} else {
 			s, err = r.ref(name)
@@ -222,129 +166,12 @@ func (r *resolver) sub(arg Value) (string, error) {
 	}
 }
 
-// list resolves a value used as a list: a literal list, Fn::Split, Fn::GetAZs, Fn::If,
-// Fn::FindInMap, or a Ref to a list parameter. AWS::NoValue elements are dropped, as in
-// CloudFormation.
-func (r *resolver) list(v Value) ([]string, error) {
-	if l, ok := v.List(); ok {
-		out := make([]string, 0, len(l))
-		for _, e := range l {
-			s, err := r.scalar(e)
-			if errors.Is(err, ErrNoValue) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	name, arg, ok := v.Intrinsic()
-	if !ok {
-		return nil, fmt.Errorf("%s is not a list", v)
-	}
-	switch name {
-	case "Fn::Split":
-		l, ok := arg.List()
-		if !ok || len(l) != 2 {
-			return nil, fmt.Errorf("Fn::Split: want [delimiter, string], got %s", arg)
-		}
-		delim, err := r.scalar(l[0])
-		if err != nil {
-			return nil, err
-		}
-		s, err := r.scalar(l[1])
-		if err != nil {
-			return nil, err
-		}
-		return strings.Split(s, delim), nil
-	case "Fn::GetAZs":
-		region, err := r.scalar(arg)
-		if err != nil {
-			return nil, err
-		}
-		if region == "" {
-			region = r.params["AWS::Region"]
-		}
-		return []string{region + "a", region + "b", region + "c"}, nil
-	case "Fn::If":
-		branch, err := r.ifBranch(arg)
-		if err != nil {
-			return nil, err
-		}
-		return r.list(branch)
-	case "Fn::FindInMap":
-		found, err := r.findInMap(arg)
-		if err != nil {
-			return nil, err
-		}
-		return r.list(found)
-	case "Ref":
-		// A CommaDelimitedList or List<...> parameter.
-		s, err := r.scalar(v)
-		if err != nil {
-			return nil, err
-		}
-		return strings.Split(s, ","), nil
-	}
-	return nil, fmt.Errorf("%s is not a list", name)
-}
-
-func (r *resolver) ifBranch(arg Value) (Value, error) {
-	l, ok := arg.List()
-	if !ok || len(l) != 3 {
-		return Value{}, fmt.Errorf("Fn::If: want [condition, then, else], got %s", arg)
-	}
-	cond, ok := l[0].Literal()
-	if !ok {
-		return Value{}, fmt.Errorf("Fn::If: condition must be a name, got %s", l[0])
-	}
-	yes, err := r.condition(cond)
-	if err != nil {
-		return Value{}, fmt.Errorf("Fn::If: %w", err)
-	}
-	if yes {
-		return l[1], nil
-	}
-	return l[2], nil
-}
-
-func (r *resolver) findInMap(arg Value) (Value, error) {
-	l, ok := arg.List()
-	if !ok || len(l) != 3 {
-		return Value{}, fmt.Errorf("Fn::FindInMap: want [map, key, key], got %s", arg)
-	}
-	keys := make([]string, 3)
-	for i, e := range l {
-		s, err := r.scalar(e)
-		if err != nil {
-			return Value{}, fmt.Errorf("Fn::FindInMap: %w", err)
-		}
-		keys[i] = s
-	}
-	top, _ := r.t.Mappings[keys[0]].Map()
-	second, _ := top[keys[1]].Map()
-	v, ok := second[keys[2]]
-	if !ok {
-		return Value{}, fmt.Errorf("Fn::FindInMap: %s/%s/%s not found", keys[0], keys[1], keys[2])
-	}
-	return v, nil
-}
-
+// condition evaluates the named condition.
 func (r *resolver) condition(name string) (bool, error) {
 	expr, ok := r.t.Conditions[name]
 	if !ok {
 		return false, fmt.Errorf("unknown condition %s", name)
 	}
-	if r.evaluating[name] {
-		return false, fmt.Errorf("condition %s refers to itself", name)
-	}
-	if r.evaluating == nil {
-		r.evaluating = map[string]bool{}
-	}
-	r.evaluating[name] = true
-	defer delete(r.evaluating, name)
 	ok, err := r.boolean(expr)
 	if err != nil {
 		return false, fmt.Errorf("condition %s: %w", name, err)
@@ -352,28 +179,12 @@ func (r *resolver) condition(name string) (bool, error) {
 	return ok, nil
 }
 
-// boolean evaluates a condition expression.
+// boolean evaluates a condition expression of Fn::Equals and Fn::Not.
 func (r *resolver) boolean(v Value) (bool, error) {
-	name, arg, ok := v.Intrinsic()
-	if !ok {
-		return false, fmt.Errorf("%s is not a condition function", v)
-	}
-	if name == "Condition" {
-		cond, ok := arg.Literal()
-		if !ok {
-			return false, fmt.Errorf("Condition: want a name, got %s", arg)
-		}
-		return r.condition(cond)
-	}
-	l, ok := arg.List()
-	if !ok {
-		return false, fmt.Errorf("%s: want a list, got %s", name, arg)
-	}
-	switch name {
-	case "Fn::Equals":
-		if len(l) != 2 {
-			return false, fmt.Errorf("Fn::Equals: want 2 values, got %d", len(l))
-		}
+	name, arg, _ := v.Intrinsic()
+	l, _ := arg.List()
+	switch {
+	case name == "Fn::Equals" && len(l) == 2:
 		a, err := r.scalar(l[0])
 		if err != nil {
 			return false, err
@@ -383,28 +194,9 @@ func (r *resolver) boolean(v Value) (bool, error) {
 			return false, err
 		}
 		return a == b, nil
-	case "Fn::Not":
-		if len(l) != 1 {
-			return false, fmt.Errorf("Fn::Not: want 1 condition, got %d", len(l))
-		}
+	case name == "Fn::Not" && len(l) == 1:
 		b, err := r.boolean(l[0])
 		return !b, err
-	case "Fn::And", "Fn::Or":
-		if len(l) < 2 || len(l) > 10 {
-			return false, fmt.Errorf("%s: want 2 to 10 conditions, got %d", name, len(l))
-		}
-		and := name == "Fn::And"
-		for _, e := range l {
-			b, err := r.boolean(e)
-			if err != nil {
-				return false, err
-			}
-			if b != and {
-				// The first false (And) or true (Or) decides.
-				return b, nil
-			}
-		}
-		return and, nil
 	}
-	return false, fmt.Errorf("%s is not a condition function", name)
+	return false, fmt.Errorf("%s is not a condition the local stack supports (Fn::Equals [a, b] or Fn::Not [condition])", v)
 }

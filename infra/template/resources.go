@@ -4,11 +4,24 @@ import (
 	"fmt"
 )
 
-func (p *parser) table(id, cond string, props map[string]Value) error {
-	t := Table{LogicalID: id, Condition: cond}
+func (p *parser) table(id string, props map[string]Value) error {
+	if err := checkKeys(props, "table", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
+		"BillingMode", "PointInTimeRecoverySpecification", "SSESpecification", "StreamSpecification",
+		"TimeToLiveSpecification", "DeletionProtectionEnabled", "TableName"); err != nil {
+		return err
+	}
+	if mode, err := p.str(props["BillingMode"], "BillingMode"); err != nil {
+		return err
+	} else if mode != "PAY_PER_REQUEST" {
+		return fmt.Errorf("BillingMode %q: only PAY_PER_REQUEST is supported by the local stack", mode)
+	}
+	t := Table{LogicalID: id}
 	var err error
 	if t.KeySchema, err = p.keySchema(props["KeySchema"], "KeySchema"); err != nil {
 		return err
+	}
+	if len(t.KeySchema) == 0 {
+		return fmt.Errorf("KeySchema is required")
 	}
 	defs, _ := props["AttributeDefinitions"].List()
 	for i, d := range defs {
@@ -23,20 +36,28 @@ func (p *parser) table(id, cond string, props map[string]Value) error {
 		}
 		t.AttributeDefinitions = append(t.AttributeDefinitions, ad)
 	}
-	if t.BillingMode, err = p.str(props["BillingMode"], "BillingMode"); err != nil {
-		return err
-	}
-	if t.BillingMode == "" {
-		t.BillingMode = "PROVISIONED" // CloudFormation's default
-	}
-	if t.Throughput, err = p.throughput(props["ProvisionedThroughput"]); err != nil {
-		return err
-	}
-	if t.GSIs, err = p.indexes(props["GlobalSecondaryIndexes"], "GlobalSecondaryIndexes"); err != nil {
-		return err
-	}
-	if t.LSIs, err = p.indexes(props["LocalSecondaryIndexes"], "LocalSecondaryIndexes"); err != nil {
-		return err
+	gsis, _ := props["GlobalSecondaryIndexes"].List()
+	for i, e := range gsis {
+		m, _ := e.Map()
+		w := fmt.Sprintf("GlobalSecondaryIndexes[%d]", i)
+		var ix Index
+		if ix.Name, err = p.str(m["IndexName"], w+".IndexName"); err != nil {
+			return err
+		}
+		if ix.KeySchema, err = p.keySchema(m["KeySchema"], w+".KeySchema"); err != nil {
+			return err
+		}
+		proj, _ := m["Projection"].Map()
+		if ix.Projection, err = p.str(proj["ProjectionType"], w+".Projection.ProjectionType"); err != nil {
+			return err
+		}
+		if ix.Projection == "" {
+			ix.Projection = "KEYS_ONLY" // DynamoDB's default
+		}
+		if ix.NonKeyAttributes, err = p.stringList(proj["NonKeyAttributes"], w+".Projection.NonKeyAttributes"); err != nil {
+			return err
+		}
+		t.GSIs = append(t.GSIs, ix)
 	}
 	if ttl, ok := props["TimeToLiveSpecification"].Map(); ok {
 		on, err := p.boolean(ttl["Enabled"], "TimeToLiveSpecification.Enabled", false)
@@ -53,43 +74,6 @@ func (p *parser) table(id, cond string, props map[string]Value) error {
 		if t.StreamViewType, err = p.str(st["StreamViewType"], "StreamSpecification.StreamViewType"); err != nil {
 			return err
 		}
-	}
-	if len(t.KeySchema) == 0 {
-		return fmt.Errorf("KeySchema is required")
-	}
-	p.t.Tables = append(p.t.Tables, t)
-	return nil
-}
-
-// simpleTable turns an AWS::Serverless::SimpleTable into the table SAM deploys for it.
-func (p *parser) simpleTable(id, cond string, props map[string]Value) error {
-	name, typ := "id", "String"
-	if pk, ok := props["PrimaryKey"].Map(); ok {
-		var err error
-		if name, err = p.str(pk["Name"], "PrimaryKey.Name"); err != nil {
-			return err
-		}
-		if typ, err = p.str(pk["Type"], "PrimaryKey.Type"); err != nil {
-			return err
-		}
-	}
-	short := map[string]string{"String": "S", "Number": "N", "Binary": "B"}[typ]
-	if short == "" {
-		return fmt.Errorf("PrimaryKey.Type %q: want String, Number or Binary", typ)
-	}
-	t := Table{
-		LogicalID:            id,
-		Condition:            cond,
-		KeySchema:            []KeyElement{{AttributeName: name, KeyType: "HASH"}},
-		AttributeDefinitions: []AttributeDefinition{{AttributeName: name, AttributeType: short}},
-		BillingMode:          "PAY_PER_REQUEST",
-	}
-	if v := props["ProvisionedThroughput"]; !v.IsNull() {
-		var err error
-		if t.Throughput, err = p.throughput(v); err != nil {
-			return err
-		}
-		t.BillingMode = "PROVISIONED"
 	}
 	p.t.Tables = append(p.t.Tables, t)
 	return nil
@@ -114,75 +98,18 @@ func (p *parser) keySchema(v Value, what string) ([]KeyElement, error) {
 	return out, nil
 }
 
-func (p *parser) indexes(v Value, what string) ([]Index, error) {
-	l, _ := v.List()
-	var out []Index
-	for i, e := range l {
-		m, _ := e.Map()
-		w := fmt.Sprintf("%s[%d]", what, i)
-		var ix Index
-		var err error
-		if ix.Name, err = p.str(m["IndexName"], w+".IndexName"); err != nil {
-			return nil, err
-		}
-		if ix.KeySchema, err = p.keySchema(m["KeySchema"], w+".KeySchema"); err != nil {
-			return nil, err
-		}
-		proj, _ := m["Projection"].Map()
-		if ix.Projection.Type, err = p.str(proj["ProjectionType"], w+".Projection.ProjectionType"); err != nil {
-			return nil, err
-		}
-		if ix.Projection.Type == "" {
-			ix.Projection.Type = "KEYS_ONLY" // DynamoDB's default
-		}
-		if ix.Projection.NonKeyAttributes, err = p.stringList(proj["NonKeyAttributes"], w+".Projection.NonKeyAttributes"); err != nil {
-			return nil, err
-		}
-		if ix.Throughput, err = p.throughput(m["ProvisionedThroughput"]); err != nil {
-			return nil, err
-		}
-		out = append(out, ix)
-	}
-	return out, nil
-}
-
-func (p *parser) throughput(v Value) (Throughput, error) {
-	m, ok := v.Map()
-	if !ok {
-		return Throughput{}, nil
-	}
-	r, err := p.integer(m["ReadCapacityUnits"], "ReadCapacityUnits", 0)
-	if err != nil {
-		return Throughput{}, err
-	}
-	w, err := p.integer(m["WriteCapacityUnits"], "WriteCapacityUnits", 0)
-	if err != nil {
-		return Throughput{}, err
-	}
-	return Throughput{Read: int64(r), Write: int64(w)}, nil
-}
-
-func (p *parser) queue(id, cond string, props map[string]Value) error {
-	q := Queue{LogicalID: id, Condition: cond}
-	ints := []struct {
-		key string
-		dst *int
-	}{
-		{"VisibilityTimeout", &q.VisibilityTimeout},
-		{"MessageRetentionPeriod", &q.MessageRetentionPeriod},
-		{"DelaySeconds", &q.DelaySeconds},
-		{"ReceiveMessageWaitTimeSeconds", &q.ReceiveWaitTimeSeconds},
-	}
-	var err error
-	for _, f := range ints {
-		if *f.dst, err = p.integer(props[f.key], f.key, 0); err != nil {
-			return err
-		}
-	}
-	if q.FIFO, err = p.boolean(props["FifoQueue"], "FifoQueue", false); err != nil {
+func (p *parser) queue(id string, props map[string]Value) error {
+	// FIFO queues, delays and long-poll defaults are not emulated.
+	if err := checkKeys(props, "queue", "QueueName", "VisibilityTimeout", "MessageRetentionPeriod",
+		"SqsManagedSseEnabled", "RedrivePolicy", "RedriveAllowPolicy"); err != nil {
 		return err
 	}
-	if q.ContentBasedDeduplication, err = p.boolean(props["ContentBasedDeduplication"], "ContentBasedDeduplication", false); err != nil {
+	q := Queue{LogicalID: id}
+	var err error
+	if q.VisibilityTimeout, err = p.integer(props["VisibilityTimeout"], "VisibilityTimeout", 0); err != nil {
+		return err
+	}
+	if q.MessageRetentionPeriod, err = p.integer(props["MessageRetentionPeriod"], "MessageRetentionPeriod", 0); err != nil {
 		return err
 	}
 	if rp := props["RedrivePolicy"]; !rp.IsNull() {
@@ -203,8 +130,8 @@ func (p *parser) queue(id, cond string, props map[string]Value) error {
 	return nil
 }
 
-func (p *parser) bucket(id, cond string, props map[string]Value) error {
-	b := Bucket{LogicalID: id, Condition: cond}
+func (p *parser) bucket(id string, props map[string]Value) error {
+	b := Bucket{LogicalID: id}
 	lc, _ := props["LifecycleConfiguration"].Map()
 	rules, _ := lc["Rules"].List()
 	for i, r := range rules {
@@ -226,48 +153,26 @@ func (p *parser) bucket(id, cond string, props map[string]Value) error {
 	return nil
 }
 
-func (p *parser) secret(id, cond string, props map[string]Value) error {
-	s := Secret{LogicalID: id, Condition: cond}
+func (p *parser) secret(id string, props map[string]Value) error {
+	s := Secret{LogicalID: id}
 	var err error
 	if s.SecretString, err = p.str(props["SecretString"], "SecretString"); err != nil {
 		return err
 	}
 	if g, ok := props["GenerateSecretString"].Map(); ok {
 		if err := checkKeys(g, "GenerateSecretString", "SecretStringTemplate", "GenerateStringKey",
-			"PasswordLength", "ExcludeCharacters", "ExcludePunctuation", "ExcludeUppercase",
-			"ExcludeLowercase", "ExcludeNumbers", "IncludeSpace", "RequireEachIncludedType"); err != nil {
+			"PasswordLength", "ExcludePunctuation"); err != nil {
 			return err
 		}
 		gen := &GenerateSecretString{}
-		strs := []struct {
-			key string
-			dst *string
-		}{
-			{"SecretStringTemplate", &gen.Template},
-			{"GenerateStringKey", &gen.Key},
-			{"ExcludeCharacters", &gen.ExcludeCharacters},
+		if gen.Template, err = p.str(g["SecretStringTemplate"], "SecretStringTemplate"); err != nil {
+			return err
 		}
-		for _, f := range strs {
-			if *f.dst, err = p.str(g[f.key], f.key); err != nil {
-				return err
-			}
+		if gen.Key, err = p.str(g["GenerateStringKey"], "GenerateStringKey"); err != nil {
+			return err
 		}
-		bools := []struct {
-			key string
-			def bool
-			dst *bool
-		}{
-			{"ExcludePunctuation", false, &gen.ExcludePunctuation},
-			{"ExcludeUppercase", false, &gen.ExcludeUppercase},
-			{"ExcludeLowercase", false, &gen.ExcludeLowercase},
-			{"ExcludeNumbers", false, &gen.ExcludeNumbers},
-			{"IncludeSpace", false, &gen.IncludeSpace},
-			{"RequireEachIncludedType", true, &gen.RequireEachIncludedType},
-		}
-		for _, f := range bools {
-			if *f.dst, err = p.boolean(g[f.key], f.key, f.def); err != nil {
-				return err
-			}
+		if gen.ExcludePunctuation, err = p.boolean(g["ExcludePunctuation"], "ExcludePunctuation", false); err != nil {
+			return err
 		}
 		if gen.Length, err = p.integer(g["PasswordLength"], "PasswordLength", 32); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,16 +47,24 @@ func TestParseFixtureFunctions(t *testing.T) {
 		check func(t *testing.T, f Function)
 	}{
 		{"globals apply", "GetProfileFunction", func(t *testing.T, f Function) {
-			if f.Handler != "bootstrap" || f.Runtime != "provided.al2023" || f.Timeout != 10 || f.MemorySize != 256 {
-				t.Errorf("handler/runtime/timeout/memory = %q/%q/%d/%d", f.Handler, f.Runtime, f.Timeout, f.MemorySize)
-			}
-			if !reflect.DeepEqual(f.Architectures, []string{"arm64"}) || f.BuildMethod != "makefile" || f.CodeURI != "." {
-				t.Errorf("architectures/build/code = %v/%q/%q", f.Architectures, f.BuildMethod, f.CodeURI)
+			if f.Timeout != 10 || f.LogGroup != "FunctionLogs" || len(f.Actions) != 0 || f.Handler != "bootstrap" || f.BuildMethod != "makefile" {
+				t.Errorf("timeout/log group/actions/handler/build = %d/%q/%v/%q/%q", f.Timeout, f.LogGroup, f.Actions, f.Handler, f.BuildMethod)
 			}
 		}},
-		{"own value beats globals", "AuthorizerFunction", func(t *testing.T, f Function) {
-			if f.MemorySize != 128 {
-				t.Errorf("MemorySize = %d, want 128", f.MemorySize)
+		{"own values beat globals", "AuthorizerFunction", func(t *testing.T, f Function) {
+			if f.Timeout != 5 || f.LogGroup != "AuthorizerLogs" {
+				t.Errorf("timeout/log group = %d/%q, want 5/AuthorizerLogs", f.Timeout, f.LogGroup)
+			}
+		}},
+		{"managed and inline policies", "AuthorizerFunction", func(t *testing.T, f Function) {
+			if want := []string{"dynamodb:GetItem", "kms:Decrypt"}; !reflect.DeepEqual(f.Actions, want) {
+				t.Errorf("Actions = %v, want %v", f.Actions, want)
+			}
+		}},
+		{"deny statements grant nothing", "ErasureWorkerFunction", func(t *testing.T, f Function) {
+			want := []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "sqs:DeleteMessage", "sqs:ReceiveMessage"}
+			if !reflect.DeepEqual(f.Actions, want) {
+				t.Errorf("Actions = %v, want %v", f.Actions, want)
 			}
 		}},
 		{"timeout from parameter default", "ErasureWorkerFunction", func(t *testing.T, f Function) {
@@ -81,9 +90,6 @@ func TestParseFixtureFunctions(t *testing.T) {
 			if !reflect.DeepEqual(f.Routes, want) {
 				t.Errorf("Routes = %+v, want %+v", f.Routes, want)
 			}
-			if !reflect.DeepEqual(f.Unknown, []string{"Events.FindProfile.TimeoutInMillis"}) {
-				t.Errorf("Unknown = %v", f.Unknown)
-			}
 		}},
 		{"route without authorizer", "PortalFunction", func(t *testing.T, f Function) {
 			want := []Route{{Event: "Portal", Method: "ANY", Path: "/portal/{proxy+}", Authorizer: NoAuthorizer, PayloadFormatVersion: "2.0"}}
@@ -91,7 +97,7 @@ func TestParseFixtureFunctions(t *testing.T) {
 				t.Errorf("Routes = %+v, want %+v", f.Routes, want)
 			}
 		}},
-		{"sqs event and unknown event type", "ErasureWorkerFunction", func(t *testing.T, f Function) {
+		{"sqs event", "ErasureWorkerFunction", func(t *testing.T, f Function) {
 			want := []QueueEvent{{Event: "Jobs", QueueLogicalID: "ErasureJobsQueue", BatchSize: 5,
 				FunctionResponseTypes: []string{"ReportBatchItemFailures"}, Enabled: true}}
 			if !reflect.DeepEqual(f.Queues, want) {
@@ -100,22 +106,18 @@ func TestParseFixtureFunctions(t *testing.T) {
 			if !f.Queues[0].ReportsBatchItemFailures() {
 				t.Error("ReportsBatchItemFailures = false")
 			}
-			if !reflect.DeepEqual(f.Unknown, []string{"Events.Upload (S3)"}) {
-				t.Errorf("Unknown = %v", f.Unknown)
-			}
 		}},
 		{"schedules", "DeadlineSweepFunction", func(t *testing.T, f Function) {
 			want := []Schedule{
 				{Event: "Hourly", Expression: "rate(1 hour)", Enabled: true},
-				{Event: "Nightly", Expression: "cron(0 3 * * ? *)", Timezone: "Europe/Warsaw", Input: `{"kind":"nightly"}`, Enabled: false},
+				{Event: "Nightly", Expression: "rate(1 day)", Input: `{"kind":"nightly"}`, Enabled: false},
 			}
 			if !reflect.DeepEqual(f.Schedules, want) {
 				t.Errorf("Schedules = %+v, want %+v", f.Schedules, want)
 			}
 		}},
 		{"stream event", "EventsDispatcherFunction", func(t *testing.T, f Function) {
-			want := []StreamEvent{{Event: "Outbox", TableLogicalID: "ProfilesTable", StartingPosition: "TRIM_HORIZON",
-				BatchSize: 50, FunctionResponseTypes: []string{"ReportBatchItemFailures"}, MaximumRetryAttempts: 5, Enabled: true}}
+			want := []StreamEvent{{Event: "Outbox", TableLogicalID: "ProfilesTable", BatchSize: 50}}
 			if !reflect.DeepEqual(f.Streams, want) {
 				t.Errorf("Streams = %+v, want %+v", f.Streams, want)
 			}
@@ -144,7 +146,6 @@ func TestParseFixtureResources(t *testing.T) {
 				IdentityHeaders: []string{"Authorization"}, CacheTTLSeconds: 60,
 				SimpleResponses: true, PayloadVersion: "2.0",
 			}},
-			Throttling: Throttling{BurstLimit: 200, RateLimit: 100.5},
 		}},
 		{"table", tpl.Tables, []Table{{
 			LogicalID: "ProfilesTable",
@@ -154,24 +155,21 @@ func TestParseFixtureResources(t *testing.T) {
 			GSIs: []Index{{
 				Name:       "gsi1",
 				KeySchema:  []KeyElement{{"gsi1pk", "HASH"}, {"gsi1sk", "RANGE"}},
-				Projection: Projection{Type: "INCLUDE", NonKeyAttributes: []string{"status", "dueAt"}},
+				Projection: "INCLUDE", NonKeyAttributes: []string{"status", "dueAt"},
 			}},
 			TTLAttribute:   "expiresAt",
 			StreamViewType: "NEW_AND_OLD_IMAGES",
-			BillingMode:    "PAY_PER_REQUEST",
 		}}},
 		{"queues", tpl.Queues, []Queue{
 			{LogicalID: "ErasureJobsDLQ", MessageRetentionPeriod: 1209600},
 			{LogicalID: "ErasureJobsQueue", VisibilityTimeout: 120, MessageRetentionPeriod: 345600,
 				RedriveTarget: "ErasureJobsDLQ", MaxReceiveCount: 3},
-			{LogicalID: "WebhookQueue", VisibilityTimeout: 60, FIFO: true, ContentBasedDeduplication: true},
 		}},
 		{"bucket uses the enabled rule", tpl.Buckets, []Bucket{{LogicalID: "ExportsBucket", LifecycleExpirationDays: 7}}},
 		{"secret", tpl.Secrets, []Secret{{LogicalID: "SigningKeySecret", Generate: &GenerateSecretString{
-			Template: `{"kid":"v1"}`, Key: "secret", Length: 48, ExcludePunctuation: true, RequireEachIncludedType: true,
+			Template: `{"kid":"v1"}`, Key: "secret", Length: 48, ExcludePunctuation: true,
 		}}}},
-		{"other resources", tpl.Other, []Resource{{LogicalID: "ErasureDLQAlarm", Type: "AWS::CloudWatch::Alarm"}}},
-		{"parameters", tpl.Parameters["Stage"], Parameter{Type: "String", Default: "dev", HasDefault: true, AllowedValues: []string{"dev", "prod"}}},
+		{"parameters", tpl.Parameters["Stage"], Parameter{Default: "dev", HasDefault: true, AllowedValues: []string{"dev", "prod"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +185,6 @@ func TestParseErrors(t *testing.T) {
   Fn:
     Type: AWS::Serverless::Function
     Properties:
-      CodeUri: .
       Events:
 `
 	tests := []struct {
@@ -195,21 +192,40 @@ func TestParseErrors(t *testing.T) {
 		yaml    string
 		wantErr string
 	}{
-		{"unknown tag", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: !Reff X\n", "unknown tag !Reff"},
+		{"unknown tag", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: !Reff X\n", "tag !Reff is unknown"},
 		{"duplicate key", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Q:\n    Type: AWS::SQS::Queue\n", `duplicate key "Q"`},
 		{"getatt without attribute", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      X: !GetAtt Q\n", "want Resource.Attribute"},
 		{"no resources", "Parameters: {}\n", "no Resources"},
 		{"typo in event property", "Resources:" + fn + `        E:
           Type: HttpApi
-          Properties: {Method: GET, Path: /x, Authoriser: NONE}
-`, "unknown properties Authoriser"},
+          Properties: {ApiId: !Ref Api, Method: GET, Path: /x, Authoriser: NONE}
+`, "unsupported properties Authoriser"},
 		{"method without path", "Resources:" + fn + `        E:
           Type: HttpApi
-          Properties: {Method: GET}
-`, "Method and Path must be set together"},
+          Properties: {ApiId: !Ref Api, Method: GET}
+`, "want a Method and a Path"},
+		{"unsupported event type", "Resources:" + fn + `        E:
+          Type: S3
+          Properties: {Bucket: !Ref B, Events: s3:ObjectCreated:*}
+`, `events of type "S3" are not emulated`},
+		{"unsupported event property", "Resources:" + fn + `        E:
+          Type: SQS
+          Properties: {Queue: !GetAtt Q.Arn, ScalingConfig: {MaximumConcurrency: 2}}
+`, "unsupported properties ScalingConfig"},
+		{"unsupported intrinsic", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: {Fn::Select: [0, [\"3\"]]}\n", "Fn::Select is not supported"},
+		{"unsupported short form", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !Select [0, [\"3\"]]\n", "tag !Select is unknown or not supported"},
+		{"fifo queue", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n", "unsupported properties FifoQueue"},
+		{"provisioned table", "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties: {BillingMode: PROVISIONED}\n", "only PAY_PER_REQUEST"},
+		{"simple table", "Resources:\n  T:\n    Type: AWS::Serverless::SimpleTable\n", "not supported"},
+		{"conditional queue", "Conditions: {C: !Equals [a, a]}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Condition: C\n", "Condition on a resource"},
+		{"sam policy template", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Policies: [{DynamoDBReadPolicy: {TableName: t}}]\n", "want a policy document"},
+		{"ref to a role", "Resources:\n  R:\n    Type: AWS::IAM::Role\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Policies: [!Ref R]\n", "R is not an AWS::IAM::ManagedPolicy"},
+		{"log group by name", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      LoggingConfig: {LogGroup: /my/group}\n", "LogGroup must be a !Ref"},
 		{"unknown authorizer", "Resources:" + fn + `        E:
           Type: HttpApi
-          Properties: {Method: GET, Path: /x, Auth: {Authorizer: Missing}}
+          Properties: {ApiId: !Ref Api, Method: GET, Path: /x, Auth: {Authorizer: Missing}}
+  Api:
+    Type: AWS::Serverless::HttpApi
 `, `unknown authorizer "Missing"`},
 		{"sqs queue by name", "Resources:" + fn + `        E:
           Type: SQS
@@ -221,11 +237,13 @@ func TestParseErrors(t *testing.T) {
 `, "Schedule is required"},
 		{"two apis", "Resources:" + fn + `        A:
           Type: HttpApi
-          Properties: {Method: GET, Path: /a}
+          Properties: {ApiId: !Ref Api, Method: GET, Path: /a}
         B:
           Type: HttpApi
           Properties: {ApiId: !Ref Other, Method: GET, Path: /b}
   Other:
+    Type: AWS::Serverless::HttpApi
+  Api:
     Type: AWS::Serverless::HttpApi
 `, "the local stack serves one"},
 		{"jwt authorizer", `Globals:
@@ -236,7 +254,10 @@ func TestParseErrors(t *testing.T) {
           JwtConfiguration: {issuer: x}
 Resources:` + fn + `        E:
           Type: HttpApi
-`, "JWT authorizers are not supported"},
+          Properties: {ApiId: !Ref Api, Method: GET, Path: /x}
+  Api:
+    Type: AWS::Serverless::HttpApi
+`, "unsupported properties JwtConfiguration"},
 		{"authorizer function missing", `Globals:
   HttpApi:
     Auth:
@@ -246,6 +267,9 @@ Resources:` + fn + `        E:
           AuthorizerPayloadFormatVersion: "2.0"
 Resources:` + fn + `        E:
           Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: GET, Path: /x}
+  Api:
+    Type: AWS::Serverless::HttpApi
 `, "function Nope is not"},
 		{"timeout not a number", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: soon\n", `"soon" is not an integer`},
 		{"timeout from unknown parameter", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !Ref Missing\n", "Ref Missing"},
@@ -257,27 +281,6 @@ Resources:` + fn + `        E:
 				t.Fatalf("Parse error = %v, want it to contain %q", err, tt.wantErr)
 			}
 		})
-	}
-}
-
-func TestParseDefaultRoute(t *testing.T) {
-	tpl, err := Parse([]byte(`Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-    Properties:
-      Events:
-        All:
-          Type: HttpApi
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := mustFunction(t, tpl, "Fn")
-	if len(f.Routes) != 1 || f.Routes[0].Key() != DefaultRoute || f.Routes[0].Authorizer != NoAuthorizer {
-		t.Errorf("Routes = %+v, want one $default route without authorizer", f.Routes)
-	}
-	if tpl.HTTPAPI == nil || tpl.HTTPAPI.LogicalID != ImplicitHTTPAPI {
-		t.Errorf("HTTPAPI = %+v, want the implicit API", tpl.HTTPAPI)
 	}
 }
 
@@ -336,6 +339,24 @@ func TestRepoTemplate(t *testing.T) {
 	routes := map[string]string{}
 	for _, f := range tpl.Functions {
 		t.Run(f.LogicalID, func(t *testing.T) {
+			if f.LogGroup == "" {
+				t.Errorf("%s logs to Lambda's default log group, which has no retention", f.LogicalID)
+			}
+			// Exactly the table-key access the function's table access needs: decrypt to
+			// read, and also generate data keys and encrypt to write.
+			var reads, writes bool
+			for _, a := range f.Actions {
+				switch a {
+				case "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan":
+					reads = true
+				case "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:TransactWriteItems", "dynamodb:BatchWriteItem":
+					writes = true
+				}
+			}
+			has := func(a string) bool { return slices.Contains(f.Actions, a) }
+			if has("kms:Decrypt") != (reads || writes) || has("kms:GenerateDataKey") != writes || has("kms:Encrypt") != writes {
+				t.Errorf("table access read=%v write=%v, but KMS actions %v", reads, writes, f.Actions)
+			}
 			triggers := len(f.Routes) + len(f.Queues) + len(f.Streams) + len(f.Schedules)
 			if triggers == 0 && !authorizers[f.LogicalID] {
 				t.Errorf("%s has no route, queue, stream or schedule and is not an authorizer", f.LogicalID)
@@ -365,9 +386,9 @@ func TestValueIntrinsicForms(t *testing.T) {
 		{"short getatt", "!GetAtt Queue.Arn", "Fn::GetAtt", `["Queue","Arn"]`},
 		{"long getatt", "{Fn::GetAtt: [Queue, Arn]}", "Fn::GetAtt", `["Queue","Arn"]`},
 		{"short sub list", "!Sub [\"${A}\", {A: x}]", "Fn::Sub", `["${A}",{"A":"x"}]`},
-		{"short condition", "!Condition IsProd", "Condition", `"IsProd"`},
-		{"getazs empty", "!GetAZs ''", "Fn::GetAZs", `""`},
-		{"nested short forms", "!Join ['', [!Ref A, !Base64 b]]", "Fn::Join", `["",[{"Ref":"A"},{"Fn::Base64":"b"}]]`},
+		{"short if", "!If [C, a, b]", "Fn::If", `["C","a","b"]`},
+		{"nested short forms", "!Not [!Equals [!Ref A, b]]", "Fn::Not", `[{"Fn::Equals":[{"Ref":"A"},"b"]}]`},
+		{"long form of an unsupported intrinsic", "{Fn::Join: ['', [a]]}", "Fn::Join", `["",["a"]]`},
 		{"plain map is not intrinsic", "{Name: x}", "", ""},
 	}
 	for _, tt := range tests {

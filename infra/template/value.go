@@ -91,28 +91,15 @@ func (v Value) plain() any {
 	}
 }
 
-// shortForms maps each short-form intrinsic tag to its long-form key.
+// shortForms maps the short-form intrinsic tags the local stack resolves to their long-form
+// keys; any other tag is an error at parse time.
 var shortForms = map[string]string{
-	"!Ref":          "Ref",
-	"!Condition":    "Condition",
-	"!Base64":       "Fn::Base64",
-	"!Cidr":         "Fn::Cidr",
-	"!FindInMap":    "Fn::FindInMap",
-	"!GetAtt":       "Fn::GetAtt",
-	"!GetAZs":       "Fn::GetAZs",
-	"!ImportValue":  "Fn::ImportValue",
-	"!Join":         "Fn::Join",
-	"!Select":       "Fn::Select",
-	"!Split":        "Fn::Split",
-	"!Sub":          "Fn::Sub",
-	"!Transform":    "Fn::Transform",
-	"!And":          "Fn::And",
-	"!Equals":       "Fn::Equals",
-	"!If":           "Fn::If",
-	"!Not":          "Fn::Not",
-	"!Or":           "Fn::Or",
-	"!Length":       "Fn::Length",
-	"!ToJsonString": "Fn::ToJsonString",
+	"!Ref":    "Ref",
+	"!GetAtt": "Fn::GetAtt",
+	"!Sub":    "Fn::Sub",
+	"!If":     "Fn::If",
+	"!Equals": "Fn::Equals",
+	"!Not":    "Fn::Not",
 }
 
 // fromNode converts a YAML node to a Value, normalizing short-form intrinsic tags.
@@ -166,7 +153,7 @@ func fromNode(n *yaml.Node) (Value, error) {
 	}
 	long, ok := shortForms[n.Tag]
 	if !ok {
-		return Value{}, fmt.Errorf("line %d: unknown tag %s", n.Line, n.Tag)
+		return Value{}, fmt.Errorf("line %d: tag %s is unknown or not supported by the local stack", n.Line, n.Tag)
 	}
 	// !GetAtt accepts "Resource.Attribute"; the long form is a two-element list.
 	if s, isScalar := inner.Literal(); long == "Fn::GetAtt" && isScalar {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,8 +15,7 @@ import (
 
 // Outbox is one committed change's events, written in the change's transaction. The
 // table's stream hands it to the dispatcher, which deletes it once every event is queued
-// for delivery. The local stack, whose emulated stream misses transactional writes, has
-// stores index outbox items (IndexOutbox) and polls OutboxPartitions instead.
+// for delivery.
 type Outbox struct {
 	Tenant    string         `json:"tenant"`
 	ProfileID string         `json:"profileId"`
@@ -46,15 +44,9 @@ func (st *Store) outboxItem(tenant, profileID string, version int64, evs []ledge
 	if err != nil {
 		return nil, fmt.Errorf("encode outbox: %w", err)
 	}
-	h := fnv.New32a()
-	h.Write([]byte(profileID))
 	now := st.now()
 	it := key(outboxPK(tenant, evs[0].ID), skOutbox)
 	it[attrDoc], it[attrTTL] = s(string(b)), n(now.Add(outboxTTL).Unix())
-	if st.indexOutbox {
-		it[attrGSI1PK] = s(OutboxPartitions()[h.Sum32()%outboxShards])
-		it[attrGSI1SK] = s(fmt.Sprintf("%020d#%s", now.UnixNano(), evs[0].ID))
-	}
 	return it, nil
 }
 
@@ -81,8 +73,3 @@ func (st *Store) DeleteOutbox(ctx context.Context, o *Outbox) error {
 	}
 	return nil
 }
-
-// IndexOutbox makes this store index its outbox items under OutboxPartitions, for the
-// local stack's outbox poller. In AWS the stream delivers them and nothing reads such an
-// index, so it would only add write cost and a table-wide hot key; leave it off there.
-func (st *Store) IndexOutbox() { st.indexOutbox = true }

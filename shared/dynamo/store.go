@@ -67,8 +67,7 @@ type Store struct {
 	now   func() time.Time
 	salts sync.Map // tenant -> suppression salt ([]byte); a tenant's salt never changes
 
-	noOutbox    bool
-	indexOutbox bool
+	noOutbox bool
 }
 
 // New returns a Store over table.
