@@ -2,22 +2,17 @@ package authorizer_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/livingprofile/livingprofile/infra/localaws"
-	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/infra/testenv"
 	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/authorizer"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
@@ -29,29 +24,10 @@ import (
 var store *dynamo.Store
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	aws, err := localaws.Start(ctx, localaws.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start emulator:", err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer aws.Close()
-		_, file, _, _ := runtime.Caller(0)
-		tpl, err := template.Load(filepath.Join(filepath.Dir(file), "..", "..", "template.yaml"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "template:", err)
-			return 1
-		}
-		phys, err := localaws.Provision(ctx, aws.AWS, tpl, fmt.Sprintf("authz%d", time.Now().UnixNano()%1e6))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "provision:", err)
-			return 1
-		}
-		store = dynamo.New(dynamodb.NewFromConfig(aws.AWS), phys["ProfileTable"].Name)
-		return m.Run()
-	}()
-	os.Exit(code)
+	os.Exit(testenv.Run(m, "authz", func(_ context.Context, e *testenv.Env) error {
+		store = e.Store
+		return nil
+	}))
 }
 
 // countingKeys is the store, counting the reads the authorizer makes.

@@ -3,25 +3,20 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/livingprofile/livingprofile/infra/localaws"
-	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/infra/testenv"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/delivery"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
@@ -39,30 +34,11 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	aws, err := localaws.Start(ctx, localaws.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start emulator:", err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer aws.Close()
-		_, file, _, _ := runtime.Caller(0)
-		tpl, err := template.Load(filepath.Join(filepath.Dir(file), "..", "..", "template.yaml"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "template:", err)
-			return 1
-		}
-		phys, err := localaws.Provision(ctx, aws.AWS, tpl, fmt.Sprintf("delivery%d", time.Now().UnixNano()%1e6))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "provision:", err)
-			return 1
-		}
-		env.store = dynamo.New(dynamodb.NewFromConfig(aws.AWS), phys["ProfileTable"].Name)
-		env.queue = queue.New(sqs.NewFromConfig(aws.AWS), phys["WebhookDeliveryQueue"].URL)
-		return m.Run()
-	}()
-	os.Exit(code)
+	os.Exit(testenv.Run(m, "delivery", func(_ context.Context, e *testenv.Env) error {
+		env.store = e.Store
+		env.queue = queue.New(sqs.NewFromConfig(e.AWS), e.Physical["WebhookDeliveryQueue"].URL)
+		return nil
+	}))
 }
 
 const tenant = "acme"

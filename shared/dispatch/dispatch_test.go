@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,9 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/livingprofile/livingprofile/infra/eventsource"
-	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/seed"
-	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/infra/testenv"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dispatch"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
@@ -46,32 +43,12 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	aws, err := localaws.Start(ctx, localaws.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start emulator:", err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer aws.Close()
-		_, file, _, _ := runtime.Caller(0)
-		tpl, err := template.Load(filepath.Join(filepath.Dir(file), "..", "..", "template.yaml"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "template:", err)
-			return 1
-		}
-		phys, err := localaws.Provision(ctx, aws.AWS, tpl, fmt.Sprintf("dispatch%d", time.Now().UnixNano()%1e6))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "provision:", err)
-			return 1
-		}
-		env.db, env.table = dynamodb.NewFromConfig(aws.AWS), phys["ProfileTable"].Name
-		env.store = dynamo.New(env.db, env.table)
+	os.Exit(testenv.Run(m, "dispatch", func(_ context.Context, e *testenv.Env) error {
+		env.db, env.table, env.store = e.DB, e.Table, e.Store
 		env.svc = app.New(env.store, time.Now, 0)
-		env.queue = queue.New(sqs.NewFromConfig(aws.AWS), phys["WebhookDeliveryQueue"].URL)
-		return m.Run()
-	}()
-	os.Exit(code)
+		env.queue = queue.New(sqs.NewFromConfig(e.AWS), e.Physical["WebhookDeliveryQueue"].URL)
+		return nil
+	}))
 }
 
 var seq atomic.Int64

@@ -4,17 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/seed"
-	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/infra/testenv"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/ledger"
@@ -34,41 +31,19 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	ctx := context.Background()
-	aws, err := localaws.Start(ctx, localaws.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start emulator:", err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer aws.Close()
-		_, file, _, _ := runtime.Caller(0)
-		tpl, err := template.Load(filepath.Join(filepath.Dir(file), "..", "..", "template.yaml"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "template:", err)
-			return 1
-		}
-		phys, err := localaws.Provision(ctx, aws.AWS, tpl, fmt.Sprintf("httpapi%d", time.Now().UnixNano()%1e6))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "provision:", err)
-			return 1
-		}
-		env.db, env.table = dynamodb.NewFromConfig(aws.AWS), phys["ProfileTable"].Name
-		env.store = dynamo.New(env.db, env.table)
+	os.Exit(testenv.Run(m, "httpapi", func(ctx context.Context, e *testenv.Env) error {
+		env.db, env.table, env.store = e.DB, e.Table, e.Store
 		env.svc = app.New(env.store, time.Now, 0)
 		for _, t := range []string{tenant, otherTenant} {
 			if err := seed.Tenant(ctx, env.store, t, t); err != nil {
-				fmt.Fprintln(os.Stderr, "seed:", err)
-				return 1
+				return err
 			}
 			if _, err := seed.LoadCatalog(ctx, env.svc, t, seed.DemoCatalog); err != nil {
-				fmt.Fprintln(os.Stderr, "catalog:", err)
-				return 1
+				return err
 			}
 		}
-		return m.Run()
-	}()
-	os.Exit(code)
+		return nil
+	}))
 }
 
 var seq atomic.Int64
