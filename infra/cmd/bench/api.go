@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"sync"
-	"sync/atomic"
+	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -25,15 +23,22 @@ import (
 
 const benchTenant = "bench"
 
+// operator is the actor of the bench's own writes through the use cases.
+var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "bench"}}
+
 // fixture is the seeded data the measured requests use.
 type fixture struct {
 	readKey, writeKey string
 	readKeyID         string
 	ids, emails       []string
-	// granted is the marketing consent state of each profile; the write phase flips it,
-	// each worker only the profiles it owns.
+	// granted is the marketing consent state of each profile; writers flip it, each worker
+	// only the profiles it owns (see owned).
 	granted []bool
 }
+
+// owned is the k-th profile worker w of workers owns: those with index%workers == w, so
+// that no two workers write one profile at the same time.
+func (f *fixture) owned(w, workers, k int) int { return (k%(len(f.ids)/workers))*workers + w }
 
 // seedFixture creates the bench tenant, the demo catalog, a read and a write API key and
 // n profiles (one email identity each; every other one with marketing consent granted at
@@ -66,7 +71,7 @@ func seedFixture(ctx context.Context, st *localstack.Stack, n int) (*fixture, er
 		if f.granted[i] {
 			in.Consents = map[string]profile.ConsentInput{"marketing": {Status: profile.Granted, NoticeVersion: 2, Locale: "en"}}
 		}
-		res, err := svc.CreateProfile(ctx, benchTenant, in, app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "bench"}})
+		res, err := svc.CreateProfile(ctx, benchTenant, in, operator)
 		if err != nil {
 			return nil, fmt.Errorf("seed profile %d: %w", i, err)
 		}
@@ -173,10 +178,7 @@ func operations(batch int) []operation {
 			}},
 		{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, key: func(f *fixture) string { return f.writeKey },
 			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				// Worker w owns the profiles i with i%n == w (of the first len/n*n), so no two
-				// workers write one profile at the same time and each can flip its state.
-				owned := len(f.ids) / n
-				i := (k%owned)*n + w
+				i := f.owned(w, n, k)
 				f.granted[i] = !f.granted[i]
 				status := "withdrawn"
 				if f.granted[i] {
@@ -202,128 +204,18 @@ func want200(status int, body []byte, v any) error {
 	return nil
 }
 
-// opResult is the measurement of one operation.
-type opResult struct {
-	Name     string  `json:"name"`
-	Requests int     `json:"requests"`
-	Clients  int     `json:"clients"`
-	Errors   int     `json:"errors"`
-	Error    string  `json:"firstError,omitempty"`
-	P50Ms    float64 `json:"p50Ms"`
-	P99Ms    float64 `json:"p99Ms"`
-	MeanMs   float64 `json:"meanMs"`
-	MaxMs    float64 `json:"maxMs"`
-	OpsPerS  float64 `json:"opsPerSecond"`
-	Checks   int     `json:"checksPerRequest,omitempty"`
-	// DynamoDB is DynamoDB requests (attempts sent) per operation, by operation name.
-	DynamoDB map[string]float64 `json:"dynamodbRequestsPerOp"`
-	// DynamoDBCalls is SDK calls per operation, by operation name (equal to DynamoDB unless
-	// the SDK retried).
-	DynamoDBCalls map[string]float64 `json:"dynamodbCallsPerOp"`
-	// ReadUnits and WriteUnits are consumed capacity per operation; nil when not reported.
-	ReadUnits  *float64 `json:"readCapacityUnitsPerOp"`
-	WriteUnits *float64 `json:"writeCapacityUnitsPerOp"`
-	// CapacityReported counts the DynamoDB responses that carried ConsumedCapacity, out of
-	// CapacityResponses.
-	CapacityReported  int64   `json:"capacityReportedResponses"`
-	CapacityResponses int64   `json:"capacityResponses"`
-	WallSeconds       float64 `json:"wallSeconds"`
+// client sends JSON requests with a bearer key to the stack's HTTP API.
+type client struct {
+	url string
+	*http.Client
 }
 
-type loader struct {
-	url     string
-	client  *http.Client
-	fix     *fixture
-	counter *ddbCounter
-	workers int
+func newClient(url string, conns int) *client {
+	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true}
+	return &client{url: url, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-// run sends warmup unmeasured requests, then n measured requests, of op, from l.workers
-// concurrent clients, and returns the measurement. Each worker keeps its own request
-// sequence k, so the warm-up and the measured phase continue one sequence.
-func (l *loader) run(ctx context.Context, op operation, warmup, n int) opResult {
-	next := make([]int, l.workers) // per-worker k
-	var (
-		errMu    sync.Mutex
-		errCount int
-		firstErr error
-	)
-	phase := func(total int, lat [][]time.Duration) {
-		var issued atomic.Int64
-		var wg sync.WaitGroup
-		for w := range l.workers {
-			wg.Go(func() {
-				for issued.Add(1) <= int64(total) {
-					k := next[w]
-					next[w]++
-					path, body, check := op.request(l.fix, w, l.workers, k)
-					t0 := time.Now()
-					status, resp, err := l.do(ctx, op.method, path, op.key(l.fix), body)
-					d := time.Since(t0)
-					if err == nil {
-						err = check(status, resp)
-					}
-					if lat != nil {
-						lat[w] = append(lat[w], d)
-					}
-					if err != nil {
-						errMu.Lock()
-						errCount++
-						if firstErr == nil {
-							firstErr = err
-						}
-						errMu.Unlock()
-					}
-				}
-			})
-		}
-		wg.Wait()
-	}
-	if warmup > 0 {
-		phase(warmup, nil)
-	}
-	errMu.Lock()
-	warmErrs, warmErr := errCount, firstErr
-	errCount, firstErr = 0, nil
-	errMu.Unlock()
-
-	lat := make([][]time.Duration, l.workers)
-	l.counter.start()
-	t0 := time.Now()
-	phase(n, lat)
-	wall := time.Since(t0)
-	snap := l.counter.stop()
-
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	var sum time.Duration
-	for _, d := range all {
-		sum += d
-	}
-	r := opResult{
-		Name: op.name, Requests: len(all), Clients: l.workers, Errors: errCount, Checks: op.checks,
-		P50Ms: ms(percentile(all, 0.50)), P99Ms: ms(percentile(all, 0.99)), MaxMs: ms(all[len(all)-1]),
-		MeanMs: ms(sum / time.Duration(len(all))), OpsPerS: float64(len(all)) / wall.Seconds(),
-		DynamoDB: perOp(snap.Attempts, len(all)), DynamoDBCalls: perOp(snap.Calls, len(all)),
-		CapacityReported: snap.Reported, CapacityResponses: snap.Responses, WallSeconds: wall.Seconds(),
-	}
-	if snap.Reported > 0 {
-		ru, wu := snap.ReadUnits/float64(len(all)), snap.WriteUnits/float64(len(all))
-		r.ReadUnits, r.WriteUnits = &ru, &wu
-	}
-	if firstErr != nil {
-		r.Error = firstErr.Error()
-	}
-	if warmErr != nil {
-		r.Errors += warmErrs
-		if r.Error == "" {
-			r.Error = "warm-up: " + warmErr.Error()
-		}
-	}
-	return r
-}
-
-func (l *loader) do(ctx context.Context, method, path, key string, body any) (int, []byte, error) {
+func (c *client) do(ctx context.Context, method, path, key string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -332,7 +224,7 @@ func (l *loader) do(ctx context.Context, method, path, key string, body any) (in
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.url+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -340,19 +232,91 @@ func (l *loader) do(ctx context.Context, method, path, key string, body any) (in
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := l.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, b, err
 }
 
-func perOp(counts map[string]int64, n int) map[string]float64 {
+// opResult is the measurement of one operation.
+type opResult struct {
+	Name    string `json:"name"`
+	Clients int    `json:"clients"`
+	Errors  int    `json:"errors"`
+	Error   string `json:"firstError,omitempty"`
+	dist
+	OpsPerS float64 `json:"opsPerSecond"`
+	Checks  int     `json:"checksPerRequest,omitempty"`
+	// DynamoDB is DynamoDB requests (attempts sent) per operation, by operation name;
+	// DynamoDBCalls SDK calls (equal unless the SDK retried).
+	DynamoDB      map[string]float64 `json:"dynamodbRequestsPerOp"`
+	DynamoDBCalls map[string]float64 `json:"dynamodbCallsPerOp"`
+	// ReadUnits and WriteUnits are consumed capacity per operation; nil when not reported.
+	ReadUnits         *float64 `json:"readCapacityUnitsPerOp"`
+	WriteUnits        *float64 `json:"writeCapacityUnitsPerOp"`
+	CapacityReported  int64    `json:"capacityReportedResponses"`
+	CapacityResponses int64    `json:"capacityResponses"`
+}
+
+// apiBench sends, per operation, cfg.warmup unmeasured and then cfg.requests measured
+// requests from cfg.clients concurrent clients through the stack's HTTP API, checking
+// every answer against the seeded state.
+func apiBench(ctx context.Context, b *bench) ([]opResult, error) {
+	cfg, fix := b.cfg, b.fix
+	c := newClient(b.st.URL, 4*cfg.clients)
+	defer c.CloseIdleConnections()
+	var out []opResult
+	for _, op := range operations(cfg.batch) {
+		seq := make([]int, cfg.clients)
+		call := func(w, k int) error {
+			path, body, check := op.request(fix, w, cfg.clients, k)
+			status, resp, err := c.do(ctx, op.method, path, op.key(fix), body)
+			if err != nil {
+				return err
+			}
+			return check(status, resp)
+		}
+		warm := load(cfg.warmup, seq, call)
+		b.counter.start()
+		l := load(cfg.requests, seq, call)
+		snap := b.counter.stop()
+		n := len(l.lat)
+		r := opResult{Name: op.name, Clients: cfg.clients, Errors: l.errors + warm.errors, Checks: op.checks,
+			dist: distOf(l.lat), OpsPerS: float64(n) / l.wall.Seconds(),
+			DynamoDB: perOp(snap.Attempts, n), DynamoDBCalls: perOp(snap.Calls, n),
+			CapacityReported: snap.Reported, CapacityResponses: snap.Responses}
+		if snap.Reported > 0 {
+			ru, wu := snap.ReadUnits/float64(n), snap.WriteUnits/float64(n)
+			r.ReadUnits, r.WriteUnits = &ru, &wu
+		}
+		if first := cmpErr(warm.first, l.first); first != nil {
+			r.Error = first.Error()
+		}
+		out = append(out, r)
+		fmt.Fprintf(progress, "  measured %-44s %7.0f ops/s, %d errors\n", op.name, r.OpsPerS, r.Errors)
+		if r.Errors > 0 {
+			return out, fmt.Errorf("%s: %d failed requests, first: %s", r.Name, r.Errors, r.Error)
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func perOp[V int | int64](counts map[string]V, n int) map[string]float64 {
 	out := make(map[string]float64, len(counts))
 	for k, v := range counts {
 		out[k] = float64(v) / float64(n)
@@ -360,30 +324,63 @@ func perOp(counts map[string]int64, n int) map[string]float64 {
 	return out
 }
 
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
+func sum(m map[string]float64) float64 {
+	var t float64
+	for _, v := range m {
+		t += v
 	}
-	rank := int(p*float64(len(sorted))+0.999999999) - 1
-	return sorted[max(0, min(rank, len(sorted)-1))]
+	return t
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// apiBench measures every operation through the running stack's HTTP API.
-func apiBench(ctx context.Context, cfg config, counter *ddbCounter, st *localstack.Stack, fix *fixture) ([]opResult, error) {
-	tr := &http.Transport{MaxIdleConns: 4 * cfg.clients, MaxIdleConnsPerHost: 4 * cfg.clients, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	l := &loader{url: st.URL, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, fix: fix, counter: counter, workers: cfg.clients}
-	var out []opResult
-	for _, op := range operations(cfg.batch) {
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		r := l.run(ctx, op, cfg.warmup, cfg.requests)
-		out = append(out, r)
-		fmt.Fprintf(progress, "  measured %-44s %7.0f ops/s, %d errors\n", op.name, r.OpsPerS, r.Errors)
+// capacityNote explains the consumed-capacity figures.
+func capacityNote(rep *report, cfg config) string {
+	var responses, reported int64
+	for _, r := range rep.API {
+		responses += r.CapacityResponses
+		reported += r.CapacityReported
 	}
-	return out, nil
+	switch {
+	case !cfg.capacity:
+		return "not requested (-capacity=false)."
+	case reported == 0:
+		return fmt.Sprintf("not reported by the emulator: ReturnConsumedCapacity=TOTAL was added to all %d DynamoDB "+
+			"calls of the measured phases and none of the answers carried ConsumedCapacity. Derive units from the "+
+			"request counts and item sizes instead.", responses)
+	case reported < responses:
+		return fmt.Sprintf("reported for %d of %d DynamoDB answers; the figures are sums of what was reported.", reported, responses)
+	}
+	return fmt.Sprintf("reported by the endpoint for all %d DynamoDB answers (ReturnConsumedCapacity=TOTAL).", responses)
+}
+
+func printAPI(w io.Writer, rep *report, cfg config) {
+	fmt.Fprintf(w, "1. Brand API through the local stack (HTTP -> API Gateway emulation -> handlers -> emulator)\n")
+	para(w, "%d measured requests per operation from %d concurrent clients, after %d warm-up requests (warm "+
+		"containers: catalog and API-key caches filled); %d seeded profiles, half with marketing consent granted; "+
+		"every answer is checked against the seeded state.", cfg.requests, cfg.clients, cfg.warmup, cfg.profiles)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "   operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation")
+	for _, r := range rep.API {
+		ddb := formatCounts(r.DynamoDB, 3)
+		if r.Checks > 1 {
+			ddb += fmt.Sprintf("  (%.4f per check)", sum(r.DynamoDB)/float64(r.Checks))
+		}
+		if retries := sum(r.DynamoDB) - sum(r.DynamoDBCalls); retries > 0 {
+			ddb += fmt.Sprintf("  incl. %.3f retries", retries)
+		}
+		fmt.Fprintf(tw, "   %s\t%.2f\t%.2f\t%.0f\t%d\t%s\n", r.Name, r.P50Ms, r.P99Ms, r.OpsPerS, r.Errors, ddb)
+	}
+	tw.Flush()
+	para(w, "Consumed capacity: %s", rep.CapacityNote)
+	for _, r := range rep.API {
+		if r.ReadUnits != nil {
+			fmt.Fprintf(w, "     %-44s %.2f RCU + %.2f WCU per operation\n", r.Name, *r.ReadUnits, *r.WriteUnits)
+		}
+	}
+	para(w, "Per-tenant reads every request needs are amortised by the warm-container caches (API Gateway's "+
+		"authorizer result cache, the authorizer's key cache, the catalog cache); when one expires during a measured "+
+		"phase its read shows as a fraction of a request per operation. Latency and ops/s include the HTTP client, "+
+		"the API Gateway emulation and the emulator, all in this process on %d CPUs: compare them between operations "+
+		"and revisions, not with AWS figures.", rep.NumCPU)
+	fmt.Fprintln(w)
 }

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -23,10 +23,10 @@ import (
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
-// eventType is the event section 5 subscribes to and produces.
+// eventType is the event section 6 subscribes to and produces.
 const eventType = "consent.changed"
 
-// eventsReport is section 5: consent changes through the HTTP API until their webhook
+// eventsReport is section 6: consent changes through the HTTP API until their webhook
 // deliveries arrive at a loopback receiver.
 type eventsReport struct {
 	Changes int `json:"changes"`
@@ -47,11 +47,7 @@ type eventsReport struct {
 	// 50 ms from the last write (0 when not seen).
 	LastWriteToOutboxEmptySeconds float64 `json:"lastWriteToOutboxEmptySeconds"`
 	// Latency is receive time minus the event's occurredAt, first delivery of each event.
-	LatencyP50Ms  float64 `json:"deliveryLatencyP50Ms"`
-	LatencyP99Ms  float64 `json:"deliveryLatencyP99Ms"`
-	LatencyMeanMs float64 `json:"deliveryLatencyMeanMs"`
-	LatencyMinMs  float64 `json:"deliveryLatencyMinMs"`
-	LatencyMaxMs  float64 `json:"deliveryLatencyMaxMs"`
+	Latency dist `json:"deliveryLatency"`
 	// Delivered counts distinct event ids verified; Duplicates further verified deliveries of
 	// them (up to DuplicateGraceSeconds after the last); Unexpected deliveries of events this
 	// phase did not make; BadSignatures deliveries that did not verify.
@@ -145,7 +141,8 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 // makes cfg.events consent changes through the HTTP API from cfg.clients clients on
 // distinct profiles, and waits (at most cfg.eventsTimeout after the last write) until
 // every change's event has been delivered. The webhook is deleted afterwards.
-func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixture) (rep *eventsReport, err error) {
+func eventsOut(ctx context.Context, b *bench) (rep *eventsReport, err error) {
+	cfg, st, fix := b.cfg, b.st, b.fix
 	rep = &eventsReport{Changes: cfg.events, Clients: cfg.clients, Pipeline: pipeline(st), DuplicateGraceSeconds: duplicateGrace.Seconds()}
 	db := dynamodb.NewFromConfig(st.AWS.AWS)
 	store := dynamo.New(db, st.Table)
@@ -165,15 +162,13 @@ func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixtu
 	for _, id := range fix.ids {
 		profiles[id] = true
 	}
-	owned := len(fix.ids) / cfg.clients
 	rc := newReceiver(cfg.events, profiles)
 	defer rc.srv.Close()
 
-	tr := &http.Transport{MaxIdleConns: 4 * cfg.clients, MaxIdleConnsPerHost: 4 * cfg.clients, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	l := &loader{url: st.URL, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, fix: fix, workers: cfg.clients}
+	c := newClient(st.URL, 4*cfg.clients)
+	defer c.CloseIdleConnections()
 
-	status, body, err := l.do(ctx, http.MethodPost, "/v1/webhooks", adminKey, map[string]any{
+	status, body, err := c.do(ctx, http.MethodPost, "/v1/webhooks", adminKey, map[string]any{
 		"url": rc.srv.URL + "/hook", "eventTypes": []string{eventType}, "description": "bench receiver",
 	})
 	if err == nil && status != http.StatusCreated {
@@ -195,7 +190,7 @@ func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixtu
 		// Delete even when the context was cancelled; a failed delete fails the phase.
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		status, body, derr := l.do(dctx, http.MethodDelete, "/v1/webhooks/"+hook.ID, adminKey, nil)
+		status, body, derr := c.do(dctx, http.MethodDelete, "/v1/webhooks/"+hook.ID, adminKey, nil)
 		if derr == nil && status != http.StatusNoContent {
 			derr = fmt.Errorf("status %d: %s", status, body)
 		}
@@ -210,49 +205,30 @@ func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixtu
 	rc.mu.Unlock()
 
 	// The writes: worker w flips the marketing consent of the profiles it owns.
-	var (
-		issued   atomic.Int64
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
+	var mu sync.Mutex
 	expected := map[string]int{}
 	first := time.Now()
-	for w := range cfg.clients {
-		wg.Go(func() {
-			mine := map[string]int{}
-			for k := 0; issued.Add(1) <= int64(cfg.events); k++ {
-				i := (k%owned)*cfg.clients + w
-				next := "granted"
-				if fix.granted[i] {
-					next = "withdrawn"
-				}
-				status, body, err := l.do(ctx, http.MethodPut, "/v1/profiles/"+fix.ids[i]+"/consents/marketing", fix.writeKey,
-					map[string]any{"status": next, "noticeVersion": 2})
-				if err == nil {
-					err = want200(status, body, nil)
-				}
-				if err == nil {
-					fix.granted[i] = !fix.granted[i]
-					mine[fix.ids[i]]++
-				}
-				if err != nil {
-					mu.Lock()
-					rep.WriteErrors++
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
+	l := load(cfg.events, make([]int, cfg.clients), func(w, k int) error {
+		i := fix.owned(w, cfg.clients, k)
+		next := "granted"
+		if fix.granted[i] {
+			next = "withdrawn"
+		}
+		status, body, err := c.do(ctx, http.MethodPut, "/v1/profiles/"+fix.ids[i]+"/consents/marketing", fix.writeKey,
+			map[string]any{"status": next, "noticeVersion": 2})
+		if err == nil {
+			err = want200(status, body, nil)
+		}
+		if err == nil {
+			fix.granted[i] = !fix.granted[i]
 			mu.Lock()
-			for id, n := range mine {
-				expected[id] += n
-			}
+			expected[fix.ids[i]]++
 			mu.Unlock()
-		})
-	}
-	wg.Wait()
+		}
+		return err
+	})
+	rep.WriteErrors = l.errors
+	firstErr := l.first
 	lastWrite := time.Now()
 	rep.WritesSeconds = lastWrite.Sub(first).Seconds()
 	rep.WritesPerS = float64(cfg.events) / rep.WritesSeconds
@@ -310,20 +286,8 @@ func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixtu
 	if timedOut {
 		waitErr = fmt.Errorf("only %d of %d events delivered within %v of the last write", rep.Delivered, cfg.events, cfg.eventsTimeout)
 	}
-	lat := slices.Sorted(func(yield func(time.Duration) bool) {
-		for _, d := range rc.arrived {
-			if !yield(d) {
-				return
-			}
-		}
-	})
-	if len(lat) > 0 {
-		var sum time.Duration
-		for _, d := range lat {
-			sum += d
-		}
-		rep.LatencyP50Ms, rep.LatencyP99Ms = ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99))
-		rep.LatencyMeanMs, rep.LatencyMinMs, rep.LatencyMaxMs = ms(sum/time.Duration(len(lat))), ms(lat[0]), ms(lat[len(lat)-1])
+	rep.Latency = distOf(slices.Collect(maps.Values(rc.arrived)))
+	if len(rc.arrived) > 0 {
 		rep.EndToEndSeconds = rc.last.Sub(first).Seconds()
 		rep.LastWriteToLastDeliverySeconds = rc.last.Sub(lastWrite).Seconds()
 		if rep.Delivered == cfg.events {
@@ -372,15 +336,14 @@ func pipeline(st *localstack.Stack) string {
 	return dispatch + " -> " + deliver
 }
 
-// printEvents prints section 5.
 func printEvents(w io.Writer, e *eventsReport) {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("5. Events out through the local stack (PUT consent -> outbox -> dispatcher -> SQS -> delivery worker -> receiver)\n")
-	p("%s\n\n", wrap(fmt.Sprintf("%d consent changes (PUT /v1/profiles/{id}/consents/marketing, alternating "+
+	fmt.Fprintf(w, "6. Events out through the local stack (PUT consent -> outbox -> dispatcher -> SQS -> delivery worker -> receiver)\n")
+	para(w, "%d consent changes (PUT /v1/profiles/{id}/consents/marketing, alternating "+
 		"granted/withdrawn) from %d concurrent clients on distinct profiles; one webhook for %s, registered with "+
 		"POST /v1/webhooks (admin key) and deleted afterwards, received by an httptest server on 127.0.0.1 that "+
 		"verifies every signature (webhook.Verify) and answers 204. Pipeline: %s. Earlier phases' outbox items "+
-		"were drained first (%.1fs).", e.Changes, e.Clients, eventType, e.Pipeline, e.OutboxDrainSeconds), "   ", 100))
+		"were drained first (%.1fs).", e.Changes, e.Clients, eventType, e.Pipeline, e.OutboxDrainSeconds)
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "   writes\t%d in %.2fs (%.0f/s), %d errors\n", e.Changes, e.WritesSeconds, e.WritesPerS, e.WriteErrors)
 	if e.EventsPerS > 0 {
@@ -394,7 +357,7 @@ func printEvents(w io.Writer, e *eventsReport) {
 			e.LastWriteToOutboxEmptySeconds)
 	}
 	fmt.Fprintf(tw, "   delivery latency (received - occurredAt)\tp50 %.1f ms, p99 %.1f ms, mean %.1f ms, min %.1f ms, max %.1f ms\n",
-		e.LatencyP50Ms, e.LatencyP99Ms, e.LatencyMeanMs, e.LatencyMinMs, e.LatencyMaxMs)
+		e.Latency.P50Ms, e.Latency.P99Ms, e.Latency.MeanMs, e.Latency.MinMs, e.Latency.MaxMs)
 	match := "per-profile counts match"
 	if !e.PerProfileMatch {
 		match = "per-profile counts DO NOT match"
@@ -407,5 +370,5 @@ func printEvents(w io.Writer, e *eventsReport) {
 	fmt.Fprintf(tw, "   also received\t%d duplicate deliveries%s, %d unexpected events, %d bad signatures\n",
 		e.Duplicates, grace, e.Unexpected, e.BadSignatures)
 	tw.Flush()
-	p("\n")
+	fmt.Fprintln(w)
 }

@@ -1,33 +1,33 @@
 // Command bench measures the product on one machine and prints a report (`make bench`):
 //
-//  1. every hot brand-API operation through the local stack's HTTP API (embedded AWS
+//  1. api: every hot brand-API operation through the local stack's HTTP API (embedded AWS
 //     emulator, API Gateway emulation, the real handlers): DynamoDB requests per operation
-//     by operation name (counted by an SDK middleware in the handlers' clients), consumed
-//     capacity where the endpoint reports it, p50/p99 latency and throughput;
-//  2. the stripped linux/arm64 size of every function binary of template.yaml, built with
-//     the production flags;
-//  3. the cold start of a real function (GetProfile) under aws-lambda-rie beside the
-//     hello-world aws-lambda-go baseline, measured in the same run;
-//  4. what the outbox item costs a consent write: app.Service.PutConsent over a dynamo.Store
-//     with and without DisableOutbox, in alternating rounds: latency and items per
-//     TransactWriteItems;
-//  5. events out through the local stack: consent changes through the HTTP API until a
-//     verifying loopback webhook receiver has every event: end-to-end events/s and delivery
-//     latency;
-//  6. data-subject requests of a person with 1,000 ledger events: access (export ZIP, its
-//     download) and erasure through the HTTP API and the stack's job workers, and the job
-//     handlers called directly, without the queue;
-//  7. the hosted portal's pages: HTML bytes (plain and gzipped) and latency through the
-//     local stack, and the page handlers called directly.
+//     by operation name, consumed capacity where the endpoint reports it, p50/p99 latency
+//     and throughput;
+//  2. throughput: consent checks/s through the HTTP API beside raw BatchGetItem/s (the
+//     checks' own requests, replayed) from as many clients straight to the emulator;
+//  3. sizes: the stripped linux/arm64 size of every function of template.yaml (production
+//     flags) against the 9 MiB budget;
+//  4. cold: cold starts under aws-lambda-rie of GetProfile, CheckConsent, PortalOverview and
+//     ProcessExport beside a same-job baseline (aws-lambda-go, the DynamoDB client, one
+//     GetItem) and hello-world, with GODEBUG=inittrace=1 totals;
+//  5. outbox: what the outbox item costs a consent write (app.Service.PutConsent over a
+//     dynamo.Store with and without DisableOutbox, in alternating rounds);
+//  6. events: consent changes through the HTTP API until a verifying loopback webhook
+//     receiver has every event: events/s and delivery latency;
+//  7. dsr: access (export ZIP, its download) and erasure of persons with 1,000 ledger
+//     events, through the HTTP API and the stack's workers, and the job handlers called
+//     directly;
+//  8. portal: the hosted portal's pages: HTML bytes and latency through the stack, and the
+//     page handlers called directly.
 //
 // Usage:
 //
-//	go run ./infra/cmd/bench [-n 2000] [-c 8] [-cold-runs 5] [-outbox-n 2000] [-events 1000]
-//	    [-dsr-persons 3] [-dsr-events 1000] [-portal-n 200] [-json report.json]
+//	go run ./infra/cmd/bench [-only api,cold,...] [-n 2000] [-c 8] [-json report.json] ...
 //
-// The client, the API emulation, the handlers and the emulator all share this process and
-// its CPUs: latencies and throughput compare operations and revisions on one machine; they
-// are not Lambda or DynamoDB service figures. Request counts per operation are exact.
+// The client, the API emulation, the handlers and the emulator share this process and its
+// CPUs: latencies compare operations and revisions on one machine; they are not Lambda or
+// DynamoDB service figures. Request counts per operation are exact.
 package main
 
 import (
@@ -47,7 +47,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/smithy-go/middleware"
@@ -58,33 +57,32 @@ import (
 // progress receives progress lines; the report itself goes to stdout.
 var progress io.Writer = os.Stderr
 
+// sections are the report's sections in the order they print.
+var sections = []string{"api", "throughput", "sizes", "cold", "outbox", "events", "dsr", "portal"}
+
 type config struct {
+	only                                       map[string]bool
 	requests, clients, warmup, profiles, batch int
-	coldRuns                                   int
+	coldRuns, traceRuns                        int
 	rieDir, jsonPath                           string
 	capacity                                   bool
-	skipAPI, skipSizes, skipCold               bool
 	outboxN, outboxRounds, events              int
 	eventsTimeout                              time.Duration
-	skipOutbox, skipEvents                     bool
 	dsrPersons, dsrEvents, portalN             int
-	skipDSR, skipPortal                        bool
 }
 
 // report is everything the bench measured; -json writes it as JSON.
 type report struct {
 	Command      string             `json:"command"`
 	GoVersion    string             `json:"goVersion"`
-	GOOS         string             `json:"goos"`
-	GOARCH       string             `json:"goarch"`
+	Platform     string             `json:"platform"`
 	NumCPU       int                `json:"numCPU"`
-	GOMAXPROCS   int                `json:"gomaxprocs"`
 	CPUModel     string             `json:"cpuModel,omitempty"`
 	Emulator     string             `json:"emulator"`
 	Started      time.Time          `json:"started"`
-	Settings     map[string]int     `json:"settings"`
 	API          []opResult         `json:"api,omitempty"`
 	CapacityNote string             `json:"capacityNote,omitempty"`
+	Throughput   *throughputReport  `json:"consentThroughput,omitempty"`
 	Sizes        []sizeResult       `json:"functionSizesArm64,omitempty"`
 	Cold         *coldReport        `json:"coldStart,omitempty"`
 	Outbox       *outboxReport      `json:"outboxCost,omitempty"`
@@ -99,31 +97,26 @@ type report struct {
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.requests, "n", 2000, "measured requests per operation")
+	only := flag.String("only", strings.Join(sections, ","), "comma-separated sections to run")
+	flag.IntVar(&cfg.requests, "n", 2000, "measured requests per operation (and per throughput variant)")
 	flag.IntVar(&cfg.clients, "c", 8, "concurrent clients")
 	flag.IntVar(&cfg.warmup, "warmup", 100, "unmeasured warm-up requests per operation (fill the warm-container caches)")
 	flag.IntVar(&cfg.profiles, "profiles", 400, "profiles to seed (at least -batch and -c)")
 	flag.IntVar(&cfg.batch, "batch", 100, "checks per batch request (1-100)")
-	flag.IntVar(&cfg.coldRuns, "cold-runs", 5, "cold starts per binary (median reported)")
+	flag.IntVar(&cfg.coldRuns, "cold-runs", 7, "timed cold starts per binary (median reported)")
+	flag.IntVar(&cfg.traceRuns, "trace-runs", 3, "verified GODEBUG=inittrace=1 starts per binary (median reported)")
 	flag.StringVar(&cfg.rieDir, "rie-dir", "", "where to build and cache aws-lambda-rie (default: the user cache directory)")
 	flag.StringVar(&cfg.jsonPath, "json", "", "also write the report as JSON to this file")
 	flag.BoolVar(&cfg.capacity, "capacity", true, "ask DynamoDB for ReturnConsumedCapacity=TOTAL on the handlers' calls")
-	flag.BoolVar(&cfg.skipAPI, "skip-api", false, "skip the API measurements")
-	flag.BoolVar(&cfg.skipSizes, "skip-sizes", false, "skip the arm64 binary sizes")
-	flag.BoolVar(&cfg.skipCold, "skip-cold", false, "skip the cold starts")
 	flag.IntVar(&cfg.outboxN, "outbox-n", 2000, "measured consent writes per outbox variant (with and without)")
 	flag.IntVar(&cfg.outboxRounds, "outbox-rounds", 20, "alternating rounds the outbox writes are split into")
 	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
 	flag.DurationVar(&cfg.eventsTimeout, "events-timeout", 120*time.Second, "longest wait for the deliveries after the last change")
-	flag.BoolVar(&cfg.skipOutbox, "skip-outbox", false, "skip the outbox cost")
-	flag.BoolVar(&cfg.skipEvents, "skip-events", false, "skip the events-out measurement")
 	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API, and as many by calling the job handlers")
 	flag.IntVar(&cfg.dsrEvents, "dsr-events", 1000, "ledger events of each data-subject-request and portal person")
 	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
-	flag.BoolVar(&cfg.skipDSR, "skip-dsr", false, "skip the data-subject requests")
-	flag.BoolVar(&cfg.skipPortal, "skip-portal", false, "skip the portal pages")
 	flag.Parse()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(*only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		flag.Usage()
 		os.Exit(2)
@@ -148,16 +141,23 @@ func main() {
 	}
 }
 
-func (c *config) validate() error {
+func (c *config) validate(only string) error {
+	c.only = map[string]bool{}
+	for _, s := range strings.Split(only, ",") {
+		if s = strings.TrimSpace(s); !slices.Contains(sections, s) {
+			return fmt.Errorf("-only: unknown section %q (sections: %s)", s, strings.Join(sections, ", "))
+		}
+		c.only[s] = true
+	}
 	switch {
 	case c.requests < 1 || c.clients < 1 || c.warmup < 0:
 		return errors.New("-n and -c must be at least 1, -warmup at least 0")
 	case c.batch < 1 || c.batch > 100:
 		return errors.New("-batch must be 1 to 100")
-	case c.profiles < c.batch || c.profiles < c.clients:
-		return fmt.Errorf("-profiles must be at least -batch (%d) and -c (%d)", c.batch, c.clients)
-	case c.coldRuns < 1:
-		return errors.New("-cold-runs must be at least 1")
+	case c.profiles < c.batch || c.profiles < c.clients || c.profiles < 16:
+		return fmt.Errorf("-profiles must be at least 16, -batch (%d) and -c (%d)", c.batch, c.clients)
+	case c.coldRuns < 1 || c.traceRuns < 1:
+		return errors.New("-cold-runs and -trace-runs must be at least 1")
 	case c.outboxRounds < 1 || c.outboxN < c.outboxRounds:
 		return errors.New("-outbox-rounds must be at least 1 and -outbox-n at least -outbox-rounds")
 	case c.events < 1 || c.eventsTimeout <= 0:
@@ -175,229 +175,125 @@ func (c *config) validate() error {
 	return nil
 }
 
+// bench is what the phases share: the running stack, its seeded data and the meters
+// installed in its handlers.
+type bench struct {
+	cfg       config
+	root      string
+	stackName string
+	st        *localstack.Stack
+	fix       *fixture
+	counter   *ddbCounter
+	timer     *sdkTimer
+	jobs      *jobClock
+	// handlers are the stack's own handlers, by logical id, as built (before any wrapping),
+	// for the sections that call them directly.
+	handlers map[string]any
+}
+
 func run(ctx context.Context, cfg config) *report {
 	start := time.Now()
 	rep := &report{
-		Command: command(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(),
-		Emulator: "github.com/sivchari/kumo " + moduleVersion("github.com/sivchari/kumo"),
-		Started:  start.UTC().Truncate(time.Second),
-		Settings: map[string]int{
-			"requestsPerOperation": cfg.requests, "clients": cfg.clients, "warmupPerOperation": cfg.warmup,
-			"profiles": cfg.profiles, "batch": cfg.batch, "coldRuns": cfg.coldRuns,
-			"outboxWritesPerVariant": cfg.outboxN, "outboxRounds": cfg.outboxRounds,
-			"eventChanges": cfg.events, "eventsTimeoutSeconds": int(cfg.eventsTimeout / time.Second),
-			"dsrPersonsPerPath": cfg.dsrPersons, "dsrLedgerEvents": cfg.dsrEvents, "portalRequestsPerPage": cfg.portalN,
-		},
+		Command: command(), GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
+		NumCPU: runtime.NumCPU(), CPUModel: cpuModel(), Started: start.UTC().Truncate(time.Second),
+		Emulator:     "github.com/sivchari/kumo " + moduleVersion("github.com/sivchari/kumo"),
 		PhaseSeconds: map[string]float64{},
 	}
 	defer func() { rep.TotalSeconds = time.Since(start).Seconds() }()
-	fail := func(phase string, err error) {
-		rep.Failures = append(rep.Failures, phase+": "+err.Error())
-		fmt.Fprintf(progress, "bench: %s failed: %v\n", phase, err)
-	}
 	phase := func(name string, f func() error) {
 		t0 := time.Now()
 		fmt.Fprintf(progress, "bench: %s ...\n", name)
 		if err := f(); err != nil {
-			fail(name, err)
+			rep.Failures = append(rep.Failures, name+": "+err.Error())
+			fmt.Fprintf(progress, "bench: %s failed: %v\n", name, err)
 		}
 		rep.PhaseSeconds[name] = time.Since(t0).Seconds()
 		rep.phases = append(rep.phases, name)
 	}
-
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		fail("setup", err)
+	b := &bench{cfg: cfg, counter: newDDBCounter(cfg.capacity), timer: &sdkTimer{}, jobs: newJobClock(), handlers: map[string]any{}}
+	var err error
+	phase("setup", func() error {
+		b.root, err = moduleRoot(ctx)
+		return err
+	})
+	if b.root == "" {
 		return rep
 	}
-
-	if !cfg.skipAPI || !cfg.skipCold || !cfg.skipOutbox || !cfg.skipEvents || !cfg.skipDSR || !cfg.skipPortal {
-		counter := newDDBCounter(cfg.capacity)
-		jobs := newJobClock()
-		stackName := fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6)
-		var st *localstack.Stack
-		var fix *fixture
+	needStack := slices.ContainsFunc(sections, func(s string) bool { return s != "sizes" && cfg.only[s] })
+	if needStack {
+		b.stackName = fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6)
 		phase("start local stack and seed", func() error {
-			st, err = localstack.Start(ctx, localstack.Options{
-				Template:   filepath.Join(root, "template.yaml"),
-				StackName:  stackName,
-				APIOptions: []func(*middleware.Stack) error{counter.apiOption},
-				// Times the stack's export and erasure workers per request (section 6).
-				Wrap: jobs.wrap,
+			b.st, err = localstack.Start(ctx, localstack.Options{
+				Template: filepath.Join(b.root, "template.yaml"), StackName: b.stackName,
+				APIOptions: []func(*middleware.Stack) error{b.counter.apiOption, b.timer.apiOption},
+				Wrap:       b.wrap,
 			})
 			if err != nil {
 				return fmt.Errorf("start local stack: %w", err)
 			}
-			fix, err = seedFixture(ctx, st, cfg.profiles)
+			b.fix, err = seedFixture(ctx, b.st, cfg.profiles)
 			return err
 		})
-		if st != nil {
-			defer st.Close()
-		}
-		if fix != nil && !cfg.skipAPI {
-			phase("API operations", func() error {
-				rep.API, err = apiBench(ctx, cfg, counter, st, fix)
-				if err != nil {
-					return err
-				}
-				for _, r := range rep.API {
-					if r.Errors > 0 {
-						return fmt.Errorf("%s: %d failed requests, first: %s", r.Name, r.Errors, r.Error)
-					}
-				}
-				return nil
-			})
-			rep.CapacityNote = capacityNote(rep, cfg)
-		}
-		if fix != nil && !cfg.skipOutbox {
-			phase("outbox cost on a write", func() error {
-				rep.Outbox, err = outboxCost(ctx, cfg, st, fix)
-				return err
-			})
-		}
-		if fix != nil && !cfg.skipEvents {
-			phase("events out", func() error {
-				rep.Events, err = eventsOut(ctx, cfg, st, fix)
-				return err
-			})
-		}
-		if fix != nil && !cfg.skipDSR {
-			phase("data-subject requests", func() error {
-				rep.DSR, err = dsrBench(ctx, cfg, st, stackName, jobs, fix)
-				return err
-			})
-		}
-		if fix != nil && !cfg.skipPortal {
-			phase("portal pages", func() error {
-				rep.Portal, err = portalBench(ctx, cfg, st, stackName, fix)
-				return err
-			})
-		}
-		if fix != nil && !cfg.skipCold {
-			phase("cold starts", func() error {
-				cctx, cancel := context.WithTimeout(ctx, coldTimeout)
-				defer cancel()
-				rep.Cold, err = coldStarts(cctx, cfg, st, fix)
-				return err
-			})
-		}
-		if st != nil {
-			st.Close()
+		if b.st != nil {
+			defer b.st.Close()
 		}
 	}
-	if !cfg.skipSizes {
-		phase("arm64 function sizes", func() error {
-			rep.Sizes, err = functionSizes(ctx, root)
-			return err
-		})
+	stackPhase := func(section, name string, f func() error) {
+		if cfg.only[section] && b.fix != nil {
+			phase(name, f)
+		}
+	}
+	stackPhase("api", "API operations", func() error {
+		rep.API, err = apiBench(ctx, b)
+		rep.CapacityNote = capacityNote(rep, cfg)
+		return err
+	})
+	stackPhase("throughput", "consent throughput", func() error { rep.Throughput, err = throughput(ctx, b); return err })
+	stackPhase("outbox", "outbox cost on a write", func() error { rep.Outbox, err = outboxCost(ctx, b); return err })
+	stackPhase("events", "events out", func() error { rep.Events, err = eventsOut(ctx, b); return err })
+	stackPhase("dsr", "data-subject requests", func() error { rep.DSR, err = dsrBench(ctx, b); return err })
+	stackPhase("portal", "portal pages", func() error { rep.Portal, err = portalBench(ctx, b); return err })
+	stackPhase("cold", "cold starts", func() error {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		rep.Cold, err = coldStarts(cctx, b)
+		return err
+	})
+	if b.st != nil {
+		b.st.Close()
+	}
+	if cfg.only["sizes"] {
+		phase("arm64 function sizes", func() error { rep.Sizes, err = functionSizes(ctx, b.root); return err })
 	}
 	return rep
 }
 
-// capacityNote explains the consumed-capacity column.
-func capacityNote(rep *report, cfg config) string {
-	var responses, reported int64
-	for _, r := range rep.API {
-		responses += r.CapacityResponses
-		reported += r.CapacityReported
-	}
-	switch {
-	case !cfg.capacity:
-		return "not requested (-capacity=false)."
-	case reported == 0:
-		return fmt.Sprintf("not reported by the emulator: ReturnConsumedCapacity=TOTAL was added to all %d DynamoDB "+
-			"calls of the measured phases and none of the answers carried ConsumedCapacity (%s parses the "+
-			"parameter but does not compute capacity). Derive units from the request counts and item sizes "+
-			"instead.", responses, rep.Emulator)
-	case reported < responses:
-		return fmt.Sprintf("reported for %d of %d DynamoDB answers; the figures are sums of what was reported.", reported, responses)
-	}
-	return fmt.Sprintf("reported by the endpoint for all %d DynamoDB answers (ReturnConsumedCapacity=TOTAL).", responses)
+// wrap is the stack's Options.Wrap: it keeps every handler for the direct calls and puts
+// the job clock around the stack's job workers.
+func (b *bench) wrap(logicalID string, h any) any {
+	b.handlers[logicalID] = h
+	return b.jobs.wrap(logicalID, h)
 }
 
 func printReport(w io.Writer, rep *report, cfg config) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("Living Profile benchmark\n")
-	p("  command   %s\n", rep.Command)
-	p("  go        %s %s/%s, %d CPUs (GOMAXPROCS %d)", rep.GoVersion, rep.GOOS, rep.GOARCH, rep.NumCPU, rep.GOMAXPROCS)
+	p("Living Profile benchmark\n  command   %s\n  go        %s %s, %d CPUs", rep.Command, rep.GoVersion, rep.Platform, rep.NumCPU)
 	if rep.CPUModel != "" {
 		p(", %s", rep.CPUModel)
 	}
-	p("\n  emulator  %s (embedded, in this process)\n", rep.Emulator)
-	p("  started   %s\n\n", rep.Started.Format(time.RFC3339))
-
+	p("\n  emulator  %s (embedded, in this process)\n  started   %s\n\n", rep.Emulator, rep.Started.Format(time.RFC3339))
 	if len(rep.API) > 0 {
-		p("1. Brand API through the local stack (HTTP -> API Gateway emulation -> handlers -> emulator)\n")
-		p("   %d measured requests per operation from %d concurrent clients, after %d warm-up requests\n",
-			cfg.requests, cfg.clients, cfg.warmup)
-		p("   (warm containers: catalog and API-key caches filled, as in steady state); %d seeded profiles,\n", cfg.profiles)
-		p("   half with marketing consent granted; every answer is checked against the seeded state.\n\n")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "   operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation")
-		for _, r := range rep.API {
-			ddb := formatCounts(r.DynamoDB)
-			if r.Checks > 1 {
-				ddb += fmt.Sprintf("  (%.4f per check)", total(r.DynamoDB)/float64(r.Checks))
-			}
-			if retries := total(r.DynamoDB) - total(r.DynamoDBCalls); retries > 0 {
-				ddb += fmt.Sprintf("  incl. %.3f retries", retries)
-			}
-			fmt.Fprintf(tw, "   %s\t%.2f\t%.2f\t%.0f\t%d\t%s\n", r.Name, r.P50Ms, r.P99Ms, r.OpsPerS, r.Errors, ddb)
-		}
-		tw.Flush()
-		p("\n%s\n", wrap("Consumed capacity: "+rep.CapacityNote, "   ", 100))
-		for _, r := range rep.API {
-			if r.ReadUnits != nil {
-				p("     %-44s %.2f RCU + %.2f WCU per operation\n", r.Name, *r.ReadUnits, *r.WriteUnits)
-			}
-		}
-		p("%s\n", wrap("Per-tenant reads every request needs are amortised by the warm-container caches "+
-			"(API Gateway's authorizer result cache, the authorizer's key cache, the catalog cache); when one "+
-			"expires during a measured phase its read shows as a fraction of a request per operation.", "   ", 100))
-		p("%s\n\n", wrap(fmt.Sprintf("Latency and ops/s include the HTTP client, the API Gateway emulation and the "+
-			"emulator, all in this process on %d CPUs: compare them between operations and revisions, not with "+
-			"AWS figures.", rep.NumCPU), "   ", 100))
+		printAPI(w, rep, cfg)
 	}
-
+	if rep.Throughput != nil {
+		printThroughput(w, rep.Throughput)
+	}
 	if len(rep.Sizes) > 0 {
-		p("2. Function binaries, stripped, linux/arm64 (as deployed)\n")
-		p("   %s\n\n", sizeCommand)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "   function\tdirectory\tbytes\tMiB")
-		var sum int64
-		for _, s := range rep.Sizes {
-			fmt.Fprintf(tw, "   %s\t%s\t%d\t%.2f\n", s.LogicalID, s.Dir, s.Bytes, s.MiB)
-			sum += s.Bytes
-		}
-		fmt.Fprintf(tw, "   total (%d functions)\t\t%d\t%.2f\n", len(rep.Sizes), sum, float64(sum)/(1<<20))
-		tw.Flush()
-		if same := slices.IndexFunc(rep.Sizes, func(s sizeResult) bool { return s.Bytes != rep.Sizes[0].Bytes }) < 0; same && len(rep.Sizes) > 1 {
-			p("%s\n", wrap(fmt.Sprintf("All %d binaries have the same size: each main only calls wire.Main(<LogicalId>), "+
-				"so every binary links every function's handler.", len(rep.Sizes)), "   ", 100))
-		}
-		p("\n")
+		printSizes(w, rep.Sizes)
 	}
-
 	if rep.Cold != nil {
-		c := rep.Cold
-		p("3. Cold start under aws-lambda-rie %s (linux/%s bootstraps for this host, production flags)\n", c.RIEVersion, c.GOARCH)
-		p("%s\n\n", wrap(fmt.Sprintf("From starting the emulator to the first complete answer; %d cold starts of each "+
-			"binary, alternating. %s reads a seeded profile from the embedded emulator (AWS_ENDPOINT_URL), so its "+
-			"figure includes the SDK's initialisation and a real GetItem over loopback.", c.Runs, coldFunction), "   ", 100))
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "   binary\tbytes\tmedian ms\tmin ms\tmax ms\truns ms\tfirst answer (verified)")
-		for _, r := range c.Results {
-			runs := make([]string, len(r.RunsMs))
-			for i, v := range r.RunsMs {
-				runs[i] = fmt.Sprintf("%.1f", v)
-			}
-			fmt.Fprintf(tw, "   %s\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\n", r.Name, r.Bytes, r.MedianMs, r.MinMs, r.MaxMs, strings.Join(runs, " "), r.Answer)
-		}
-		tw.Flush()
-		p("   %s costs %+.1f ms over the baseline (median).\n\n", coldFunction, c.DeltaMedianMs)
+		printCold(w, rep.Cold)
 	}
-
 	if rep.Outbox != nil {
 		printOutbox(w, rep.Outbox)
 	}
@@ -410,7 +306,6 @@ func printReport(w io.Writer, rep *report, cfg config) {
 	if rep.Portal != nil {
 		printPortal(w, rep.Portal)
 	}
-
 	p("Time:")
 	for _, ph := range rep.phases {
 		p(" %s %.1fs;", ph, rep.PhaseSeconds[ph])
@@ -424,40 +319,30 @@ func printReport(w io.Writer, rep *report, cfg config) {
 	}
 }
 
-// wrap breaks text into lines of at most width columns, each starting with indent.
-func wrap(text, indent string, width int) string {
+// para prints text wrapped at 100 columns, indented by three spaces.
+func para(w io.Writer, format string, a ...any) {
 	var lines []string
-	line := indent
-	for _, word := range strings.Fields(text) {
-		if len(line) > len(indent) && len(line)+1+len(word) > width {
+	line := "  "
+	for _, word := range strings.Fields(fmt.Sprintf(format, a...)) {
+		if len(line)+1+len(word) > 100 && len(line) > 3 {
 			lines = append(lines, line)
-			line = indent
+			line = "  "
 		}
-		if len(line) > len(indent) {
-			line += " "
-		}
-		line += word
+		line += " " + word
 	}
-	return strings.Join(append(lines, line), "\n")
+	fmt.Fprintln(w, strings.Join(append(lines, line), "\n"))
 }
 
-func formatCounts(m map[string]float64) string {
+// formatCounts formats counts per operation, sorted by name.
+func formatCounts[V int | int64 | float64](m map[string]V, prec int) string {
 	if len(m) == 0 {
 		return "none"
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %.3f", k, m[k]))
+		parts = append(parts, fmt.Sprintf("%s %.*f", k, prec, float64(m[k])))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func total(m map[string]float64) float64 {
-	var t float64
-	for _, v := range m {
-		t += v
-	}
-	return t
 }
 
 // command is how this run was started, without machine paths: "go run ./infra/cmd/bench"
@@ -488,6 +373,21 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("run the bench inside the module (go env GOMOD is empty)")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// goTool is the go command: GOROOT/bin/go when GOROOT is set (go run sets it), else "go".
+func goTool() string {
+	if r := os.Getenv("GOROOT"); r != "" {
+		if p := filepath.Join(r, "bin", "go"); fileExists(p) {
+			return p
+		}
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func moduleVersion(path string) string {
