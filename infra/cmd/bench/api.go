@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"text/tabwriter"
+	"runtime"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -82,110 +83,81 @@ func seedFixture(ctx context.Context, st *localstack.Stack, n int) (*fixture, er
 
 // operation is one kind of API request the bench measures.
 type operation struct {
-	name   string
-	method string
-	key    func(f *fixture) string
+	name, method string
+	write        bool // uses the write key
+	checks       int  // consent checks one request answers (0 for other operations)
 	// request returns the path and JSON body of the worker's k-th request (k counts from 0
 	// per worker, warm-up included) and a check of the answer.
 	request func(f *fixture, worker, workers, k int) (path string, body any, check func(status int, body []byte) error)
-	// checks is how many consent checks one request answers (0 for other operations).
-	checks int
 }
 
-func operations(batch int) []operation {
-	readKey := func(f *fixture) string { return f.readKey }
-	// pick spreads the requests of all workers over the profiles.
-	pick := func(f *fixture, worker, workers, k int) int { return (k*workers + worker) % len(f.ids) }
-	wantCheck := func(wantAllowed bool, wantID string) func(int, []byte) error {
-		return func(status int, body []byte) error {
-			var r struct {
+// checkOp is a consent-check operation of n checks per request (1: the single form), each
+// by profile id or, where byEmail says so, by email identity; every answer is compared with
+// the seeded state.
+func checkOp(name string, n int, byEmail func(j int) bool) operation {
+	return operation{name: name, method: http.MethodPost, checks: n, request: func(f *fixture, w, workers, k int) (string, any, func(int, []byte) error) {
+		specs, want := make([]map[string]any, n), make([]int, n)
+		for j := range specs {
+			i := ((k*workers+w)*n + j) % len(f.ids)
+			want[j], specs[j] = i, map[string]any{"profileId": f.ids[i], "purpose": "marketing"}
+			if byEmail(j) {
+				specs[j] = map[string]any{"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing"}
+			}
+		}
+		var body any = map[string]any{"checks": specs}
+		if n == 1 {
+			body = specs[0]
+		}
+		return "/v1/consent-checks", body, func(status int, b []byte) error {
+			type result struct {
 				Allowed   *bool  `json:"allowed"`
-				Reason    string `json:"reason"`
 				ProfileID string `json:"profileId"`
 			}
-			if err := want200(status, body, &r); err != nil {
+			var r struct {
+				result
+				Results []result `json:"results"`
+			}
+			if err := want200(status, b, &r); err != nil {
 				return err
 			}
-			if r.Allowed == nil || *r.Allowed != wantAllowed || r.ProfileID != wantID {
-				return fmt.Errorf("check answered %s, want allowed=%v for %s", body, wantAllowed, wantID)
+			if n == 1 {
+				r.Results = []result{r.result}
+			}
+			if len(r.Results) != n {
+				return fmt.Errorf("answered %d results, want %d", len(r.Results), n)
+			}
+			for j, res := range r.Results {
+				if i := want[j]; res.Allowed == nil || *res.Allowed != f.granted[i] || res.ProfileID != f.ids[i] {
+					return fmt.Errorf("check %d answered %s, want allowed=%v for %s", j, b, f.granted[i], f.ids[i])
+				}
 			}
 			return nil
 		}
-	}
+	}}
+}
+
+func operations(batch int) []operation {
 	return []operation{
-		{name: "consent check by id", method: http.MethodPost, key: readKey, checks: 1,
+		checkOp("consent check by id", 1, func(int) bool { return false }),
+		checkOp("consent check by identity (email)", 1, func(int) bool { return true }),
+		checkOp(fmt.Sprintf("batch of %d checks (ids + emails)", batch), batch, func(j int) bool { return j%2 == 1 }),
+		{name: "profile read (GET /v1/profiles/{id})", method: http.MethodGet,
 			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				i := pick(f, w, n, k)
-				return "/v1/consent-checks", map[string]any{"profileId": f.ids[i], "purpose": "marketing"}, wantCheck(f.granted[i], f.ids[i])
-			}},
-		{name: "consent check by identity (email)", method: http.MethodPost, key: readKey, checks: 1,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				i := pick(f, w, n, k)
-				return "/v1/consent-checks", map[string]any{
-					"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing",
-				}, wantCheck(f.granted[i], f.ids[i])
-			}},
-		{name: fmt.Sprintf("batch of %d checks (ids + emails)", batch), method: http.MethodPost, key: readKey, checks: batch,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				checks := make([]map[string]any, batch)
-				want := make([]int, batch)
-				first := (k*n + w) * batch
-				for j := range checks {
-					i := (first + j) % len(f.ids)
-					want[j] = i
-					if j%2 == 0 {
-						checks[j] = map[string]any{"profileId": f.ids[i], "purpose": "marketing"}
-					} else {
-						checks[j] = map[string]any{"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing"}
-					}
-				}
-				return "/v1/consent-checks", map[string]any{"checks": checks}, func(status int, body []byte) error {
-					var r struct {
-						Results []struct {
-							Allowed   bool   `json:"allowed"`
-							ProfileID string `json:"profileId"`
-						} `json:"results"`
-					}
-					if err := want200(status, body, &r); err != nil {
-						return err
-					}
-					if len(r.Results) != batch {
-						return fmt.Errorf("batch answered %d results, want %d", len(r.Results), batch)
-					}
-					for j, res := range r.Results {
-						if i := want[j]; res.ProfileID != f.ids[i] || res.Allowed != f.granted[i] {
-							return fmt.Errorf("batch result %d is %+v, want allowed=%v for %s", j, res, f.granted[i], f.ids[i])
-						}
-					}
-					return nil
-				}
-			}},
-		{name: "profile read (GET /v1/profiles/{id})", method: http.MethodGet, key: readKey,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				id := f.ids[pick(f, w, n, k)]
+				id := f.ids[(k*n+w)%len(f.ids)]
 				return "/v1/profiles/" + id, nil, func(status int, body []byte) error {
-					var r struct {
-						ID string `json:"id"`
-					}
-					if err := want200(status, body, &r); err != nil {
+					var r struct{ ID string }
+					if err := want200(status, body, &r); err != nil || r.ID == id {
 						return err
 					}
-					if r.ID != id {
-						return fmt.Errorf("read profile %s, got %s", id, r.ID)
-					}
-					return nil
+					return fmt.Errorf("read profile %s, got %s", id, r.ID)
 				}
 			}},
-		{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, key: func(f *fixture) string { return f.writeKey },
+		{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, write: true,
 			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
 				i := f.owned(w, n, k)
 				f.granted[i] = !f.granted[i]
-				status := "withdrawn"
-				if f.granted[i] {
-					status = "granted"
-				}
-				return "/v1/profiles/" + f.ids[i] + "/consents/marketing",
-					map[string]any{"status": status, "noticeVersion": 2},
+				status := map[bool]string{true: "granted", false: "withdrawn"}[f.granted[i]]
+				return "/v1/profiles/" + f.ids[i] + "/consents/marketing", map[string]any{"status": status, "noticeVersion": 2},
 					func(code int, body []byte) error { return want200(code, body, nil) }
 			}},
 	}
@@ -241,39 +213,30 @@ func (c *client) do(ctx context.Context, method, path, key string, body any) (in
 	return resp.StatusCode, b, err
 }
 
-// opResult is the measurement of one operation.
-type opResult struct {
-	Name    string `json:"name"`
-	Clients int    `json:"clients"`
-	Errors  int    `json:"errors"`
-	Error   string `json:"firstError,omitempty"`
-	dist
-	OpsPerS float64 `json:"opsPerSecond"`
-	Checks  int     `json:"checksPerRequest,omitempty"`
-	// DynamoDB is DynamoDB requests (attempts sent) per operation, by operation name;
-	// DynamoDBCalls SDK calls (equal unless the SDK retried).
-	DynamoDB      map[string]float64 `json:"dynamodbRequestsPerOp"`
-	DynamoDBCalls map[string]float64 `json:"dynamodbCallsPerOp"`
-	// ReadUnits and WriteUnits are consumed capacity per operation; nil when not reported.
-	ReadUnits         *float64 `json:"readCapacityUnitsPerOp"`
-	WriteUnits        *float64 `json:"writeCapacityUnitsPerOp"`
-	CapacityReported  int64    `json:"capacityReportedResponses"`
-	CapacityResponses int64    `json:"capacityResponses"`
-}
-
 // apiBench sends, per operation, cfg.warmup unmeasured and then cfg.requests measured
 // requests from cfg.clients concurrent clients through the stack's HTTP API, checking
-// every answer against the seeded state.
-func apiBench(ctx context.Context, b *bench) ([]opResult, error) {
+// every answer against the seeded state, and counts the handlers' DynamoDB requests.
+func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, fix := b.cfg, b.fix
+	para(w, "%d measured requests per operation from %d concurrent clients, after %d warm-up requests (warm "+
+		"containers: catalog and API-key caches filled); %d seeded profiles, half with marketing consent granted; "+
+		"every answer is checked against the seeded state. DynamoDB requests are HTTP requests sent (retries "+
+		"included), counted in the handlers' SDK clients; a warm-container cache expiring during a phase shows as "+
+		"a fraction of a request. Latency includes the client, the API Gateway emulation and the emulator, all in "+
+		"this process on %d CPUs.", cfg.requests, cfg.clients, cfg.warmup, cfg.profiles, runtime.NumCPU())
 	c := newClient(b.st.URL, 4*cfg.clients)
 	defer c.CloseIdleConnections()
-	var out []opResult
+	rows := []string{"operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation"}
+	defer func() { fmt.Fprintln(w); table(w, rows...) }()
 	for _, op := range operations(cfg.batch) {
 		seq := make([]int, cfg.clients)
-		call := func(w, k int) error {
-			path, body, check := op.request(fix, w, cfg.clients, k)
-			status, resp, err := c.do(ctx, op.method, path, op.key(fix), body)
+		call := func(worker, k int) error {
+			path, body, check := op.request(fix, worker, cfg.clients, k)
+			key := fix.readKey
+			if op.write {
+				key = fix.writeKey
+			}
+			status, resp, err := c.do(ctx, op.method, path, key, body)
 			if err != nil {
 				return err
 			}
@@ -282,35 +245,18 @@ func apiBench(ctx context.Context, b *bench) ([]opResult, error) {
 		warm := load(cfg.warmup, seq, call)
 		b.counter.start()
 		l := load(cfg.requests, seq, call)
-		snap := b.counter.stop()
-		n := len(l.lat)
-		r := opResult{Name: op.name, Clients: cfg.clients, Errors: l.errors + warm.errors, Checks: op.checks,
-			dist: distOf(l.lat), OpsPerS: float64(n) / l.wall.Seconds(),
-			DynamoDB: perOp(snap.Attempts, n), DynamoDBCalls: perOp(snap.Calls, n),
-			CapacityReported: snap.Reported, CapacityResponses: snap.Responses}
-		if snap.Reported > 0 {
-			ru, wu := snap.ReadUnits/float64(n), snap.WriteUnits/float64(n)
-			r.ReadUnits, r.WriteUnits = &ru, &wu
+		calls, attempts := b.counter.stop()
+		d, n := distOf(l.lat), len(l.lat)
+		ddb := formatCounts(perOp(attempts, n), 3)
+		if op.checks > 1 {
+			ddb += fmt.Sprintf("  (%.4f per check)", sum(perOp(attempts, n))/float64(op.checks))
 		}
-		if first := cmpErr(warm.first, l.first); first != nil {
-			r.Error = first.Error()
+		if retries := sum(perOp(attempts, n)) - sum(perOp(calls, n)); retries > 0 {
+			ddb += fmt.Sprintf("  incl. %.3f retries", retries)
 		}
-		out = append(out, r)
-		fmt.Fprintf(progress, "  measured %-44s %7.0f ops/s, %d errors\n", op.name, r.OpsPerS, r.Errors)
-		if r.Errors > 0 {
-			return out, fmt.Errorf("%s: %d failed requests, first: %s", r.Name, r.Errors, r.Error)
-		}
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-}
-
-func cmpErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
+		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.0f\t%d\t%s", op.name, d.P50Ms, d.P99Ms, float64(n)/l.wall.Seconds(), l.errors+warm.errors, ddb))
+		if err := cmp.Or(warm.first, l.first, ctx.Err()); err != nil {
+			return fmt.Errorf("%s: %d failed requests, first: %w", op.name, l.errors+warm.errors, err)
 		}
 	}
 	return nil
@@ -330,57 +276,4 @@ func sum(m map[string]float64) float64 {
 		t += v
 	}
 	return t
-}
-
-// capacityNote explains the consumed-capacity figures.
-func capacityNote(rep *report, cfg config) string {
-	var responses, reported int64
-	for _, r := range rep.API {
-		responses += r.CapacityResponses
-		reported += r.CapacityReported
-	}
-	switch {
-	case !cfg.capacity:
-		return "not requested (-capacity=false)."
-	case reported == 0:
-		return fmt.Sprintf("not reported by the emulator: ReturnConsumedCapacity=TOTAL was added to all %d DynamoDB "+
-			"calls of the measured phases and none of the answers carried ConsumedCapacity. Derive units from the "+
-			"request counts and item sizes instead.", responses)
-	case reported < responses:
-		return fmt.Sprintf("reported for %d of %d DynamoDB answers; the figures are sums of what was reported.", reported, responses)
-	}
-	return fmt.Sprintf("reported by the endpoint for all %d DynamoDB answers (ReturnConsumedCapacity=TOTAL).", responses)
-}
-
-func printAPI(w io.Writer, rep *report, cfg config) {
-	fmt.Fprintf(w, "1. Brand API through the local stack (HTTP -> API Gateway emulation -> handlers -> emulator)\n")
-	para(w, "%d measured requests per operation from %d concurrent clients, after %d warm-up requests (warm "+
-		"containers: catalog and API-key caches filled); %d seeded profiles, half with marketing consent granted; "+
-		"every answer is checked against the seeded state.", cfg.requests, cfg.clients, cfg.warmup, cfg.profiles)
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "   operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation")
-	for _, r := range rep.API {
-		ddb := formatCounts(r.DynamoDB, 3)
-		if r.Checks > 1 {
-			ddb += fmt.Sprintf("  (%.4f per check)", sum(r.DynamoDB)/float64(r.Checks))
-		}
-		if retries := sum(r.DynamoDB) - sum(r.DynamoDBCalls); retries > 0 {
-			ddb += fmt.Sprintf("  incl. %.3f retries", retries)
-		}
-		fmt.Fprintf(tw, "   %s\t%.2f\t%.2f\t%.0f\t%d\t%s\n", r.Name, r.P50Ms, r.P99Ms, r.OpsPerS, r.Errors, ddb)
-	}
-	tw.Flush()
-	para(w, "Consumed capacity: %s", rep.CapacityNote)
-	for _, r := range rep.API {
-		if r.ReadUnits != nil {
-			fmt.Fprintf(w, "     %-44s %.2f RCU + %.2f WCU per operation\n", r.Name, *r.ReadUnits, *r.WriteUnits)
-		}
-	}
-	para(w, "Per-tenant reads every request needs are amortised by the warm-container caches (API Gateway's "+
-		"authorizer result cache, the authorizer's key cache, the catalog cache); when one expires during a measured "+
-		"phase its read shows as a fraction of a request per operation. Latency and ops/s include the HTTP client, "+
-		"the API Gateway emulation and the emulator, all in this process on %d CPUs: compare them between operations "+
-		"and revisions, not with AWS figures.", rep.NumCPU)
-	fmt.Fprintln(w)
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,8 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 	"unicode"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -43,14 +41,6 @@ const (
 	baselinePkg, helloPkg       = "./infra/cmd/bench/testdata/ddbget", "./infra/rie/testdata/hello"
 )
 
-// sizeResult is the size of one deployed bootstrap.
-type sizeResult struct {
-	Name  string `json:"name"`
-	Dir   string `json:"dir"`
-	Bytes int64  `json:"bytes"`
-	Over  bool   `json:"overBudget"`
-}
-
 // functionDir maps a template logical id to its directory under functions/:
 // CreatePortalLink -> create-portal-link.
 func functionDir(logicalID string) string {
@@ -68,73 +58,58 @@ func functionDir(logicalID string) string {
 }
 
 // functionSizes builds every function of template.yaml and both baselines for linux/arm64
-// with the production flags, in one go build (so packages are compiled once), and returns
-// each bootstrap's size.
-func functionSizes(ctx context.Context, root string) ([]sizeResult, error) {
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+// with the production flags, in one go build (so packages are compiled once), and prints
+// each bootstrap's size against the budget.
+func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
+	tpl, err := template.Load(filepath.Join(b.root, "template.yaml"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dir, err := os.MkdirTemp("", "lp-bench-sizes-")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.RemoveAll(dir)
-	var out []sizeResult
+	names, dirs := []string{}, []string{}
 	for _, fn := range tpl.Functions {
-		d := "functions/" + functionDir(fn.LogicalID)
-		if !fileExists(filepath.Join(root, d, "main.go")) {
-			return nil, fmt.Errorf("function %s: no %s/main.go", fn.LogicalID, d)
-		}
-		out = append(out, sizeResult{Name: fn.LogicalID, Dir: d})
+		names, dirs = append(names, fn.LogicalID), append(dirs, "functions/"+functionDir(fn.LogicalID))
 	}
-	out = append(out, sizeResult{Name: "(same-job baseline)", Dir: baselinePkg[2:]}, sizeResult{Name: "(hello-world)", Dir: helloPkg[2:]})
+	names, dirs = append(names, "(same-job baseline)", "(hello-world)"), append(dirs, baselinePkg[2:], helloPkg[2:])
 	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}
-	for _, s := range out {
-		args = append(args, "./"+s.Dir)
+	for _, d := range dirs {
+		args = append(args, "./"+d)
 	}
 	cmd := exec.CommandContext(ctx, goTool(), args...)
-	cmd.Dir = root
+	cmd.Dir = b.root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build (linux/arm64): %w\n%s", err, b)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build (linux/arm64): %w\n%s", err, out)
 	}
-	for i := range out {
+	fmt.Fprintf(w, "   GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags=\"-s -w\"; budget %d bytes (9 MiB)\n\n", sizeBudget)
+	rows := []string{"function\tdirectory\tbytes\tMiB\tbudget"}
+	var total int64
+	var over int
+	for i, name := range names {
 		// With -o <dir>/ and several main packages, go build names each binary after the
 		// last element of its import path.
-		fi, err := os.Stat(filepath.Join(dir, filepath.Base(out[i].Dir)))
+		fi, err := os.Stat(filepath.Join(dir, filepath.Base(dirs[i])))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", out[i].Name, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		out[i].Bytes, out[i].Over = fi.Size(), fi.Size() > sizeBudget
+		mark, fn := "ok", i < len(tpl.Functions)
+		if fi.Size() > sizeBudget {
+			mark = fmt.Sprintf("OVER by %d", fi.Size()-sizeBudget)
+		}
+		if fn {
+			total += fi.Size()
+		}
+		if fn && fi.Size() > sizeBudget {
+			over++
+		}
+		rows = append(rows, fmt.Sprintf("%s\t%s\t%d\t%.2f\t%s", name, dirs[i], fi.Size(), float64(fi.Size())/(1<<20), mark))
 	}
-	return out, nil
-}
-
-func printSizes(w io.Writer, sizes []sizeResult) {
-	fmt.Fprintf(w, "3. Function binaries, stripped, linux/arm64 (as deployed), budget %d bytes (9 MiB) each\n", sizeBudget)
-	fmt.Fprintln(w, `   GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags="-s -w"`)
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "   function\tdirectory\tbytes\tMiB\tbudget")
-	var total int64
-	var funcs, over int
-	for _, s := range sizes {
-		mark := "ok"
-		if s.Over {
-			mark = fmt.Sprintf("OVER by %d", s.Bytes-sizeBudget)
-		}
-		if !strings.HasPrefix(s.Name, "(") {
-			total, funcs = total+s.Bytes, funcs+1
-			if s.Over {
-				over++
-			}
-		}
-		fmt.Fprintf(tw, "   %s\t%s\t%d\t%.2f\t%s\n", s.Name, s.Dir, s.Bytes, float64(s.Bytes)/(1<<20), mark)
-	}
-	fmt.Fprintf(tw, "   total (%d functions)\t\t%d\t%.2f\t%d over budget\n", funcs, total, float64(total)/(1<<20), over)
-	tw.Flush()
-	fmt.Fprintln(w)
+	table(w, append(rows, fmt.Sprintf("total (%d functions)\t\t%d\t%.2f\t%d over budget", len(tpl.Functions), total, float64(total)/(1<<20), over))...)
+	return nil
 }
 
 // initTrace sums GODEBUG=inittrace=1's lines of one process start.
@@ -159,39 +134,18 @@ func parseInitTrace(logs string) initTrace {
 	return t
 }
 
-// coldResult is the cold-start measurement of one bootstrap.
-type coldResult struct {
-	Name    string    `json:"name"`
-	Package string    `json:"package"`
-	Bytes   int64     `json:"bytes"`
-	RunsMs  []float64 `json:"runsMs"`
-	spread
-	// Init is the median, per figure, over the traced starts.
-	Init initTrace `json:"initTrace"`
-	// Answer describes the verified first answer.
-	Answer string `json:"answer"`
-	// VsBaseline and VsHello are the median over the baselines' medians (0 for those).
-	VsBaseline float64 `json:"vsSameJobBaseline,omitempty"`
-	VsHello    float64 `json:"vsHelloWorld,omitempty"`
-}
-
-// coldReport is section 4.
-type coldReport struct {
-	RIEVersion string       `json:"rieVersion"`
-	GOARCH     string       `json:"goarch"`
-	Runs       int          `json:"runs"`
-	TraceRuns  int          `json:"traceRuns"`
-	Results    []coldResult `json:"results"`
-}
-
+// coldCase is one measured bootstrap.
 type coldCase struct {
-	res       coldResult
+	name, pkg string
 	bootstrap string
 	env       []string
 	// payload returns the next invocation's event (ProcessExport needs a fresh request each).
 	payload func() ([]byte, error)
 	// verify checks an answer and describes it.
 	verify func([]byte) (string, error)
+	answer string
+	runs   []float64   // ms
+	traces []initTrace // of the verified starts
 }
 
 // coldStarts builds the baselines and the measured functions for the host, then per binary
@@ -199,15 +153,15 @@ type coldCase struct {
 // first answer, and then measures cfg.coldRuns cold starts of each, alternating between the
 // binaries so that all see the same machine state. The functions get the environment the
 // stack gives them and read the seeded data from the running emulator.
-func coldStarts(ctx context.Context, b *bench) (*coldReport, error) {
+func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	st, fix := b.st, b.fix
 	rieBin, err := rie.Build(ctx, b.cfg.rieDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dir, err := os.MkdirTemp("", "lp-bench-cold-")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.RemoveAll(dir)
 	awsEnv := []string{"AWS_ENDPOINT_URL=" + st.AWS.Endpoint, "AWS_REGION=" + st.AWS.AWS.Region, "AWS_DEFAULT_REGION=" + st.AWS.AWS.Region,
@@ -217,7 +171,7 @@ func coldStarts(ctx context.Context, b *bench) (*coldReport, error) {
 	// The baseline reads the item GetProfile reads: its key, captured from one request.
 	key, err := profileKey(ctx, b)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	id, email, granted := fix.ids[0], fix.emails[0], fix.granted[0]
 	apiCall := func(method, route, path, body string, params map[string]string) events.APIGatewayV2HTTPRequest {
@@ -239,23 +193,21 @@ func coldStarts(ctx context.Context, b *bench) (*coldReport, error) {
 	}
 	portal, _, err := signIn(ctx, b, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	overviewKey, err := routeKey(st, "PortalOverview", "/portal/{tenant}")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
-	quiet := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
-	quiet.DisableOutbox()
-	svc := app.New(quiet, time.Now, time.Minute)
+	svc := quietService(st)
 	var exportID string
 	exports := 0
 	newExport := func() ([]byte, error) {
 		// A fresh access request per start, recorded without an outbox item so that the
 		// stack's own worker never sees it, each of another profile.
 		exports++
-		res, err := svc.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: fix.ids[len(fix.ids)-exports], Type: dsr.Access,
+		res, err := svc.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: fix.ids[len(fix.ids)-1-exports%len(fix.ids)], Type: dsr.Access,
 			Verification: dsr.AttestedBrand}, app.RequestWrite{Actor: operator.Actor})
 		if err != nil {
 			return nil, fmt.Errorf("access request: %w", err)
@@ -265,7 +217,7 @@ func coldStarts(ctx context.Context, b *bench) (*coldReport, error) {
 	}
 
 	cases := []*coldCase{
-		{res: coldResult{Name: "hello-world (aws-lambda-go)", Package: helloPkg}, payload: fixed(map[string]string{"name": "bench"}),
+		{name: "hello-world (aws-lambda-go)", pkg: helloPkg, payload: fixed(map[string]string{"name": "bench"}),
 			verify: func(out []byte) (string, error) {
 				var g struct{ Message string }
 				if json.Unmarshal(out, &g) != nil || g.Message != "hello, bench" {
@@ -273,7 +225,7 @@ func coldStarts(ctx context.Context, b *bench) (*coldReport, error) {
 				}
 				return fmt.Sprintf("%q", g.Message), nil
 			}},
-		{res: coldResult{Name: "same-job baseline (1 GetItem)", Package: baselinePkg}, env: append([]string{"TABLE_NAME=" + st.Table}, awsEnv...),
+		{name: "same-job baseline (1 GetItem)", pkg: baselinePkg, env: append([]string{"TABLE_NAME=" + st.Table}, awsEnv...),
 			payload: fixed(map[string]any{"key": key}),
 			verify: func(out []byte) (string, error) {
 				var a struct{ Found bool }
@@ -282,14 +234,14 @@ func coldStarts(ctx context.Context, b *bench) (*coldReport, error) {
 				}
 				return "GetProfile's item read from DynamoDB", nil
 			}},
-		{res: coldResult{Name: "GetProfile"}, verify: apiAnswer(id),
+		{name: "GetProfile", verify: apiAnswer(id),
 			payload: fixed(apiCall(http.MethodGet, "/v1/profiles/{id}", "/v1/profiles/"+id, "", map[string]string{"id": id}))},
-		{res: coldResult{Name: "CheckConsent"}, verify: apiAnswer(fmt.Sprintf(`"allowed":%v`, granted)),
+		{name: "CheckConsent", verify: apiAnswer(fmt.Sprintf(`"allowed":%v`, granted)),
 			payload: fixed(apiCall(http.MethodPost, "/v1/consent-checks", "/v1/consent-checks", `{"profileId":"`+id+`","purpose":"marketing"}`, nil))},
-		{res: coldResult{Name: "PortalOverview"}, verify: apiAnswer(email),
+		{name: "PortalOverview", verify: apiAnswer(email),
 			payload: fixed(portalEvent(strings.TrimPrefix(st.URL, "http://"), overviewKey, "/portal/"+benchTenant,
 				map[string]string{"tenant": benchTenant}, portal.cookies))},
-		{res: coldResult{Name: "ProcessExport"}, payload: newExport,
+		{name: "ProcessExport", payload: newExport,
 			verify: func(out []byte) (string, error) {
 				var resp events.SQSEventResponse
 				if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) > 0 {
@@ -303,59 +255,76 @@ func coldStarts(ctx context.Context, b *bench) (*coldReport, error) {
 			}},
 	}
 	for _, c := range cases {
-		if c.res.Package == "" {
-			c.res.Package = "./functions/" + functionDir(c.res.Name)
-			env, err := functionEnv(st, b.stackName, c.res.Name)
+		if c.pkg == "" {
+			c.pkg = "./functions/" + functionDir(c.name)
+			env, err := functionEnv(st, b.stackName, c.name)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, k := range slices.Sorted(maps.Keys(env)) {
 				c.env = append(c.env, k+"="+env[k])
 			}
 			c.env = append(c.env, awsEnv...)
-			c.env = append(c.env, "AWS_LAMBDA_FUNCTION_NAME="+c.res.Name)
+			c.env = append(c.env, "AWS_LAMBDA_FUNCTION_NAME="+c.name)
 		}
-		c.bootstrap = filepath.Join(dir, filepath.Base(c.res.Package), "bootstrap")
-		if err := rie.BuildFunction(ctx, c.res.Package, c.bootstrap, runtime.GOARCH); err != nil {
-			return nil, err
+		c.bootstrap = filepath.Join(dir, filepath.Base(c.pkg), "bootstrap")
+		if err := rie.BuildFunction(ctx, c.pkg, c.bootstrap, runtime.GOARCH); err != nil {
+			return err
 		}
-		fi, err := os.Stat(c.bootstrap)
-		if err != nil {
-			return nil, err
-		}
-		c.res.Bytes = fi.Size()
-		var traces []initTrace
 		for range b.cfg.traceRuns {
 			t, answer, err := traced(ctx, rieBin, c)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", c.res.Name, err)
+				return fmt.Errorf("%s: %w", c.name, err)
 			}
-			traces, c.res.Answer = append(traces, t), answer
+			c.traces, c.answer = append(c.traces, t), answer
 		}
-		c.res.Init = medianTrace(traces)
 	}
 	for range b.cfg.coldRuns {
 		for _, c := range cases {
 			payload, err := c.payload()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			d, err := rie.ColdStart(ctx, rieBin, c.bootstrap, c.env, payload)
 			if err != nil {
-				return nil, fmt.Errorf("cold start of %s: %w", c.res.Name, err)
+				return fmt.Errorf("cold start of %s: %w", c.name, err)
 			}
-			c.res.RunsMs = append(c.res.RunsMs, ms(d))
+			c.runs = append(c.runs, ms(d))
 		}
 	}
-	rep := &coldReport{RIEVersion: rie.Version, GOARCH: runtime.GOARCH, Runs: b.cfg.coldRuns, TraceRuns: b.cfg.traceRuns}
-	for _, c := range cases {
-		c.res.spread = spreadOf(c.res.RunsMs)
-		if len(rep.Results) >= 2 {
-			c.res.VsHello, c.res.VsBaseline = c.res.Median/rep.Results[0].Median, c.res.Median/rep.Results[1].Median
+	para(w, "From starting the emulator to the first complete answer (linux/%s); median of %d cold starts per "+
+		"binary, alternating. The functions get the stack's environment and read the seeded data from the embedded "+
+		"emulator (AWS_ENDPOINT_URL): their figures include the SDK's initialisation and real DynamoDB calls over "+
+		"loopback; PortalOverview is signed in, ProcessExport exports a fresh request each start. Baselines: "+
+		"hello-world (%s) and the same job (%s: aws-lambda-go, the DynamoDB client configured from environment "+
+		"variables only, one GetItem of the item GetProfile reads). Goals (not asserted): at most %.2fx the same-job "+
+		"baseline and %.1fx hello-world. init: GODEBUG=inittrace=1 of the bootstrap, summed over its packages "+
+		"(median of %d verified starts).", runtime.GOARCH, b.cfg.coldRuns, helloPkg, baselinePkg, goalVsBaseline, goalVsHello, b.cfg.traceRuns)
+	fmt.Fprintln(w)
+	goal := func(r, g float64) string {
+		if r > g {
+			return fmt.Sprintf("%.2fx (over %.2fx)", r, g)
 		}
-		rep.Results = append(rep.Results, c.res)
+		return fmt.Sprintf("%.2fx (met)", r)
 	}
-	return rep, nil
+	rows := []string{"binary\tmedian ms\tmin\tmax\tvs same-job\tvs hello\tinit pkgs\tinit ms\tinit bytes\tinit allocs\tfirst answer (verified)"}
+	var runs []string
+	medians := make([]float64, len(cases))
+	for i, c := range cases {
+		sp := spreadOf(c.runs)
+		medians[i] = sp.Median
+		vs := "\t"
+		if i >= 2 {
+			vs = goal(sp.Median/medians[1], goalVsBaseline) + "\t" + goal(sp.Median/medians[0], goalVsHello)
+		}
+		t := medianTrace(c.traces)
+		rows = append(rows, fmt.Sprintf("%s\t%.1f\t%.1f\t%.1f\t%s\t%d\t%.2f\t%d\t%d\t%s", c.name, sp.Median, sp.Min, sp.Max, vs,
+			t.Packages, t.ClockMs, t.Bytes, t.Allocs, c.answer))
+		runs = append(runs, fmt.Sprintf("%s: %s", c.name, strings.Trim(fmt.Sprintf("%.1f", c.runs), "[]")))
+	}
+	table(w, rows...)
+	para(w, "Runs, ms: %s.", strings.Join(runs, "; "))
+	return nil
 }
 
 // traced starts c's bootstrap under the emulator with GODEBUG=inittrace=1, invokes it once,
@@ -406,39 +375,31 @@ func medianTrace(ts []initTrace) initTrace {
 // attribute name -> string value, captured from one GET through the HTTP API.
 func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
 	id := b.fix.ids[0]
-	var key map[string]string
-	b.counter.mu.Lock()
-	b.counter.capture = func(op string, params any) {
-		in, ok := params.(*dynamodb.GetItemInput)
-		if !ok {
-			return
-		}
-		k := map[string]string{}
-		for name, v := range in.Key {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				k[name] = s.Value
-			}
-		}
-		if len(k) == len(in.Key) && slices.ContainsFunc(slices.Collect(maps.Values(k)), func(v string) bool { return strings.Contains(v, id) }) {
-			key = k
-		}
-	}
-	b.counter.mu.Unlock()
 	c := newClient(b.st.URL, 1)
 	defer c.CloseIdleConnections()
-	b.counter.start()
-	status, body, err := c.do(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil)
-	b.counter.stop()
-	b.counter.mu.Lock()
-	b.counter.capture = nil
-	b.counter.mu.Unlock()
-	if err == nil {
-		err = want200(status, body, nil)
+	inputs, err := b.counter.captured(func() error {
+		status, body, err := c.do(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil)
+		if err == nil {
+			err = want200(status, body, nil)
+		}
+		return err
+	})
+	for _, p := range inputs {
+		in, ok := p.(*dynamodb.GetItemInput)
+		if !ok {
+			continue
+		}
+		key := map[string]string{}
+		for name, v := range in.Key {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				key[name] = s.Value
+			}
+		}
+		if len(key) == len(in.Key) && slices.ContainsFunc(slices.Collect(maps.Values(key)), func(v string) bool { return strings.Contains(v, id) }) {
+			return key, err
+		}
 	}
-	if err == nil && key == nil {
-		err = fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id)
-	}
-	return key, err
+	return nil, cmp.Or(err, fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id))
 }
 
 // functionEnv is the environment the local stack gives a function: the template's
@@ -460,42 +421,4 @@ func functionEnv(st *localstack.Stack, stackName, logicalID string) (map[string]
 	}
 	env["ALLOW_HTTP_LOOPBACK"], env["OUTBOX_INDEX"] = "true", "true"
 	return env, nil
-}
-
-func printCold(w io.Writer, c *coldReport) {
-	fmt.Fprintf(w, "4. Cold start under aws-lambda-rie %s (linux/%s bootstraps for this host, production flags)\n", c.RIEVersion, c.GOARCH)
-	para(w, "From starting the emulator to the first complete answer; median of %d cold starts per binary, "+
-		"alternating. The functions get the stack's environment and read the seeded data from the embedded emulator "+
-		"(AWS_ENDPOINT_URL), so their figures include the SDK's initialisation and real DynamoDB calls over loopback; "+
-		"PortalOverview is signed in (session cookie), ProcessExport exports a fresh request each start. Baselines: "+
-		"hello-world (%s) and the same job (%s: aws-lambda-go, the DynamoDB client configured from environment "+
-		"variables, one GetItem of the item GetProfile reads). Goals: at most %.2fx the same-job baseline and %.1fx "+
-		"hello-world (not asserted). init: GODEBUG=inittrace=1 of the bootstrap, summed over its packages (median of "+
-		"%d verified starts).", c.Runs, helloPkg, baselinePkg, goalVsBaseline, goalVsHello, c.TraceRuns)
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "   binary\tbytes\tmedian ms\tmin\tmax\tvs same-job\tvs hello\tinit pkgs\tinit ms\tinit bytes\tinit allocs\tfirst answer (verified)")
-	goal := func(r, g float64) string {
-		if r == 0 {
-			return ""
-		}
-		mark := "met"
-		if r > g {
-			mark = "over"
-		}
-		return fmt.Sprintf("%.2fx (%s)", r, mark)
-	}
-	for _, r := range c.Results {
-		fmt.Fprintf(tw, "   %s\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\t%d\t%.2f\t%d\t%d\t%s\n", r.Name, r.Bytes, r.Median, r.Min, r.Max,
-			goal(r.VsBaseline, goalVsBaseline), goal(r.VsHello, goalVsHello), r.Init.Packages, r.Init.ClockMs, r.Init.Bytes, r.Init.Allocs, r.Answer)
-	}
-	tw.Flush()
-	for _, r := range c.Results {
-		var runs bytes.Buffer
-		for _, v := range r.RunsMs {
-			fmt.Fprintf(&runs, " %.1f", v)
-		}
-		fmt.Fprintf(w, "   runs ms %-30s%s\n", r.Name, runs.String())
-	}
-	fmt.Fprintln(w)
 }

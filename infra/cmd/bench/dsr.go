@@ -40,29 +40,11 @@ const (
 	dsrBound = 60 * time.Second      // the longest the client waits for one request
 )
 
-// dsrReport is section 7.
-type dsrReport struct {
-	Persons         int     `json:"personsPerPath"`
-	LedgerEvents    int     `json:"ledgerEventsPerPerson"`
-	GenerateSeconds float64 `json:"generateSeconds"`
-	// Table items when the API runs and the direct runs began (see tableItems).
-	ItemsBeforeAPI    int64  `json:"tableItemsBeforeAPI"`
-	ItemsBeforeDirect int64  `json:"tableItemsBeforeDirect"`
-	Pickup            string `json:"pickup"`
-	// Figures are, in print order, each measured figure's values over the persons.
-	Figures []*figure `json:"figures"`
-	// ExportCalls and ErasureCalls are the directly called handlers' SDK calls, per person.
-	ExportCalls  []map[string]int `json:"exportSdkCalls"`
-	ErasureCalls []map[string]int `json:"erasureSdkCalls"`
-	Invocations  []string         `json:"workerInvocations"`
-}
-
+// figure is one measured figure's values over the persons.
 type figure struct {
-	Name   string    `json:"name"`
-	Unit   string    `json:"unit"`
-	Indent bool      `json:"-"`
-	Values []float64 `json:"values"`
-	spread
+	name, unit string
+	indent     bool
+	values     []float64
 }
 
 // figuresOf makes the figures named by "name|unit", indented when the name starts with ">".
@@ -70,7 +52,7 @@ func figuresOf(specs ...string) []*figure {
 	out := make([]*figure, len(specs))
 	for i, s := range specs {
 		name, unit, _ := strings.Cut(s, "|")
-		out[i] = &figure{Name: strings.TrimPrefix(name, ">"), Unit: unit, Indent: strings.HasPrefix(name, ">")}
+		out[i] = &figure{name: strings.TrimPrefix(name, ">"), unit: unit, indent: strings.HasPrefix(name, ">")}
 	}
 	return out
 }
@@ -105,68 +87,85 @@ type requestView struct {
 
 // dsrBench measures section 7: half the persons through the HTTP API and the stack's
 // workers, the other half by calling the stack's job handlers directly.
-func dsrBench(ctx context.Context, b *bench) (*dsrReport, error) {
+func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st := b.cfg, b.st
-	rep := &dsrReport{Persons: cfg.dsrPersons, LedgerEvents: cfg.dsrEvents, Pickup: jobPickup(st)}
 	db := dynamodb.NewFromConfig(st.AWS.AWS)
 	store := dynamo.New(db, st.Table)
 	reqKey, k, err := seed.Key(ctx, store, benchTenant, "bench-requests", []apikey.Scope{apikey.Requests})
 	if err != nil {
-		return nil, fmt.Errorf("seed requests key: %w", err)
+		return fmt.Errorf("seed requests key: %w", err)
 	}
 	svc := quietService(st)
 	t0 := time.Now()
 	people, err := newPersons(ctx, svc, "dsr", 2*cfg.dsrPersons, cfg.dsrEvents, k.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rep.GenerateSeconds = time.Since(t0).Seconds()
-	fmt.Fprintf(progress, "  %d persons with %d ledger events each written in %.1fs\n", len(people), cfg.dsrEvents, rep.GenerateSeconds)
+	generated := time.Since(t0)
 	c := newClient(st.URL, 4)
 	defer c.CloseIdleConnections()
 	exportJob, ok1 := b.handlers["ProcessExport"].(queueHandler)
 	erasureJob, ok2 := b.handlers["ProcessErasure"].(queueHandler)
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("the job handlers are %T and %T, not queue handlers", b.handlers["ProcessExport"], b.handlers["ProcessErasure"])
+		return fmt.Errorf("the job handlers are %T and %T, not queue handlers", b.handlers["ProcessExport"], b.handlers["ProcessErasure"])
 	}
 	apiFigs, directFigs := apiFigures(), directFigures()
 	record := func(figs []*figure, v []float64) {
 		for i, f := range figs {
-			f.Values = append(f.Values, v[i])
+			f.values = append(f.values, v[i])
 		}
 	}
+	var items [2]int64
+	var invocations []string
+	var calls [2][]map[string]int
 	for i, p := range people {
-		if i == 0 {
-			rep.ItemsBeforeAPI, err = tableItems(ctx, db, st.Table)
-		} else if i == cfg.dsrPersons {
-			rep.ItemsBeforeDirect, err = tableItems(ctx, db, st.Table)
-		}
-		if err != nil {
-			return nil, err
+		if i%cfg.dsrPersons == 0 {
+			if items[i/cfg.dsrPersons], err = tableItems(ctx, db, st.Table); err != nil {
+				return err
+			}
 		}
 		if i < cfg.dsrPersons {
 			v, inv, err := dsrThroughAPI(ctx, c, b.jobs, reqKey, b.fix.readKey, p)
 			if err != nil {
-				return nil, fmt.Errorf("person %s through the API: %w", p.ID, err)
+				return fmt.Errorf("person %s through the API: %w", p.ID, err)
 			}
 			record(apiFigs, v)
-			rep.Invocations = append(rep.Invocations, inv)
-			fmt.Fprintf(progress, "  API: access %.0f ms (job %.0f ms), ZIP %.0f bytes; erasure %.0f ms (job %.0f ms)\n", v[0], v[3], v[5], v[7], v[10])
+			invocations = append(invocations, inv)
 			continue
 		}
-		v, calls, err := dsrDirect(ctx, c, svc, store, db, st.Table, b.timer, [2]queueHandler{exportJob, erasureJob}, b.fix.readKey, p)
+		v, cs, err := dsrDirect(ctx, c, svc, store, db, st.Table, b.timer, [2]queueHandler{exportJob, erasureJob}, b.fix.readKey, p)
 		if err != nil {
-			return nil, fmt.Errorf("person %s, handlers called directly: %w", p.ID, err)
+			return fmt.Errorf("person %s, handlers called directly: %w", p.ID, err)
 		}
 		record(directFigs, v)
-		rep.ExportCalls, rep.ErasureCalls = append(rep.ExportCalls, calls[0]), append(rep.ErasureCalls, calls[1])
-		fmt.Fprintf(progress, "  direct: ProcessExport %.0f ms, ZIP %.0f bytes; ProcessErasure %.0f ms\n", v[0], v[2], v[3])
+		calls[0], calls[1] = append(calls[0], cs[0]), append(calls[1], cs[1])
 	}
-	rep.Figures = append(apiFigs, directFigs...)
-	for _, f := range rep.Figures {
-		f.spread = spreadOf(f.Values)
+	para(w, "%d persons per path, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and exactly %d "+
+		"ledger events by four kinds of actor (written in %.1fs, not measured). Through the API: POST /v1/requests "+
+		"(attested), then GET /v1/requests/{id} every %.0f ms until completed; the presigned download is checked "+
+		"(size, sha256, the ZIP's files) and the profile answers 404 after the erasure. Pickup: outbox poller -> "+
+		"DispatchEvents -> SQS -> %s; the job's own time is clocked around the stack's worker. Directly: a request "+
+		"recorded without an outbox item, then the stack's own handler invoked with the SQS event. Table items: %d "+
+		"before the API runs, %d before the direct runs (the emulator's Query walks every item).",
+		cfg.dsrPersons, cfg.dsrEvents, generated.Seconds(), ms(dsrPoll), jobPickup(st), items[0], items[1])
+	fmt.Fprintln(w)
+	rows := []string{"figure\tunit\tmedian\tmin\tmax"}
+	for _, f := range append(apiFigs, directFigs...) {
+		name, num, sp := f.name, "%.1f", spreadOf(f.values)
+		if f.indent {
+			name = "  " + name
+		}
+		if f.unit == "bytes" {
+			num = "%.0f"
+		}
+		rows = append(rows, fmt.Sprintf("%s\t%s\t"+num+"\t"+num+"\t"+num, name, f.unit, sp.Median, sp.Min, sp.Max))
 	}
-	return rep, nil
+	table(w, rows...)
+	para(w, "SDK calls of ProcessExport called directly (median per job): %s.", callsSummary(calls[0]))
+	para(w, "SDK calls of ProcessErasure called directly (median per job): %s. Its calls overlap (it deletes in "+
+		"parallel), so their summed time can exceed the handler's.", callsSummary(calls[1]))
+	para(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
+	return nil
 }
 
 // quietService is the use cases over a store that writes no outbox items: nobody needs
@@ -385,39 +384,6 @@ func callsSummary(runs []map[string]int) string {
 	return fmt.Sprintf("%g calls: %s", spreadOf(total).Median, strings.Join(parts, ", "))
 }
 
-func printDSR(w io.Writer, d *dsrReport) {
-	fmt.Fprintf(w, "7. Data-subject requests of a %d-event person: export (access) and erasure\n", d.LedgerEvents)
-	para(w, "%d persons per path, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and exactly %d "+
-		"ledger events by four kinds of actor (written in %.1fs, not measured). Through the API: POST /v1/requests "+
-		"(attested), then GET /v1/requests/{id} every %.0f ms until completed; the presigned download is checked "+
-		"(size, sha256, the ZIP's files) and the profile answers 404 after the erasure. Pickup: outbox poller -> "+
-		"DispatchEvents -> SQS -> %s; the job's own time is clocked around the stack's worker. Directly: a request "+
-		"recorded without an outbox item, then the stack's own handler invoked with the SQS event. Table items: %d "+
-		"before the API runs, %d before the direct runs (the emulator's Query walks every item).",
-		d.Persons, d.LedgerEvents, d.GenerateSeconds, ms(dsrPoll), d.Pickup, d.ItemsBeforeAPI, d.ItemsBeforeDirect)
-	fmt.Fprintln(w)
-	width := len("figure")
-	for _, f := range d.Figures {
-		width = max(width, len(f.Name)+2)
-	}
-	fmt.Fprintf(w, "   %-*s  %-5s  %10s  %10s  %10s\n", width, "figure", "unit", "median", "min", "max")
-	for _, f := range d.Figures {
-		name, num := f.Name, "%10.1f"
-		if f.Indent {
-			name = "  " + name
-		}
-		if f.Unit == "bytes" {
-			num = "%10.0f"
-		}
-		fmt.Fprintf(w, "   %-*s  %-5s  "+num+"  "+num+"  "+num+"\n", width, name, f.Unit, f.Median, f.Min, f.Max)
-	}
-	para(w, "SDK calls of ProcessExport called directly (median per job): %s.", callsSummary(d.ExportCalls))
-	para(w, "SDK calls of ProcessErasure called directly (median per job): %s. Its calls overlap (it deletes in "+
-		"parallel), so their summed time can exceed the handler's.", callsSummary(d.ErasureCalls))
-	para(w, "Worker invocations per person (access+erasure): %s.", strings.Join(d.Invocations, ", "))
-	fmt.Fprintln(w)
-}
-
 // person is a profile of the bench tenant made for sections 7 and 8.
 type person struct {
 	ID, Email string
@@ -486,24 +452,16 @@ func newPerson(ctx context.Context, svc *app.Service, tag string, events int, ke
 
 // newPersons makes n persons, up to 3 at a time.
 func newPersons(ctx context.Context, svc *app.Service, tag string, n, events int, keyID string) ([]person, error) {
-	out := make([]person, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, 3)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i], errs[i] = newPerson(ctx, svc, tag, events, keyID)
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	var mu sync.Mutex
+	var out []person
+	l := load(n, make([]int, 3), func(int, int) error {
+		p, err := newPerson(ctx, svc, tag, events, keyID)
+		mu.Lock()
+		defer mu.Unlock()
+		out = append(out, p)
+		return err
+	})
+	return out, l.first
 }
 
 // tableItems counts the items of the table (a Scan with Select COUNT). The embedded

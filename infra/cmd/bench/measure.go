@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/livingprofile/livingprofile/shared/dsr"
@@ -119,32 +116,22 @@ func load(n int, seq []int, do func(w, k int) error) loadResult {
 }
 
 // ddbCounter counts the DynamoDB requests of the clients it is installed in (an SDK API
-// option), per operation name, while it is on. Calls are counted in the Initialize step
-// (one per SDK call), attempts in the Finalize step after the retry middleware (one per
-// HTTP request sent). With capacity on it asks for ReturnConsumedCapacity=TOTAL on every
-// call that accepts it and sums the ConsumedCapacity returned, if any. It also counts the
-// items of TransactWriteItems calls and, when capture is set, hands it every input.
+// option), per operation name, while it is on: calls in the Initialize step (one per SDK
+// call), attempts in the Finalize step after the retry middleware (one per HTTP request
+// sent). It also counts the items of TransactWriteItems calls and, when capture is set,
+// hands it every input.
 type ddbCounter struct {
-	on       atomic.Bool
-	capacity bool
+	on atomic.Bool
 
 	mu                  sync.Mutex
-	snap                ddbSnapshot
-	capture             func(op string, params any)
+	calls, attempts     map[string]int64
+	capture             func(params any)
 	minItems, maxItems  int
 	transacts, txnItems int64
 }
 
-// ddbSnapshot is what a ddbCounter saw while it was on.
-type ddbSnapshot struct {
-	Calls, Attempts     map[string]int64
-	Responses, Reported int64 // successful calls; those that carried ConsumedCapacity
-	ReadUnits           float64
-	WriteUnits          float64
-}
-
-func newDDBCounter(capacity bool) *ddbCounter {
-	c := &ddbCounter{capacity: capacity}
+func newDDBCounter() *ddbCounter {
+	c := &ddbCounter{}
 	c.start()
 	c.on.Store(false)
 	return c
@@ -153,63 +140,56 @@ func newDDBCounter(capacity bool) *ddbCounter {
 // start clears the counts and starts counting.
 func (c *ddbCounter) start() {
 	c.mu.Lock()
-	c.snap = ddbSnapshot{Calls: map[string]int64{}, Attempts: map[string]int64{}}
+	c.calls, c.attempts = map[string]int64{}, map[string]int64{}
 	c.transacts, c.txnItems, c.minItems, c.maxItems = 0, 0, 0, 0
 	c.mu.Unlock()
 	c.on.Store(true)
 }
 
-// stop stops counting and returns what was counted since start.
-func (c *ddbCounter) stop() ddbSnapshot {
+// stop stops counting and returns the calls and attempts counted since start.
+func (c *ddbCounter) stop() (calls, attempts map[string]int64) {
 	c.on.Store(false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.snap
-	s.Calls, s.Attempts = maps.Clone(s.Calls), maps.Clone(s.Attempts)
-	return s
+	return maps.Clone(c.calls), maps.Clone(c.attempts)
+}
+
+// captured returns the inputs of the DynamoDB calls f causes.
+func (c *ddbCounter) captured(f func() error) ([]any, error) {
+	var inputs []any
+	c.start()
+	c.mu.Lock()
+	c.capture = func(params any) { inputs = append(inputs, params) }
+	c.mu.Unlock()
+	err := f()
+	c.stop()
+	c.mu.Lock()
+	c.capture = nil
+	c.mu.Unlock()
+	return inputs, err
 }
 
 func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
 	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchCountDynamoDBCalls",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			if !c.on.Load() || awsmiddleware.GetServiceID(ctx) != dynamodb.ServiceID {
-				return next.HandleInitialize(ctx, in)
-			}
-			op := awsmiddleware.GetOperationName(ctx)
-			if c.capacity {
-				in.Parameters = withCapacity(in.Parameters)
-			}
-			c.mu.Lock()
-			c.snap.Calls[op]++
-			if t, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
-				n := len(t.TransactItems)
-				if c.transacts == 0 || n < c.minItems {
-					c.minItems = n
-				}
-				c.maxItems = max(c.maxItems, n)
-				c.transacts++
-				c.txnItems += int64(n)
-			}
-			if c.capture != nil {
-				c.capture(op, in.Parameters)
-			}
-			c.mu.Unlock()
-			out, md, err := next.HandleInitialize(ctx, in)
-			if err == nil {
-				read, units, ok := consumed(op, out.Result)
+			if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
 				c.mu.Lock()
-				c.snap.Responses++
-				if ok {
-					c.snap.Reported++
-					if read {
-						c.snap.ReadUnits += units
-					} else {
-						c.snap.WriteUnits += units
+				c.calls[awsmiddleware.GetOperationName(ctx)]++
+				if t, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
+					n := len(t.TransactItems)
+					if c.transacts == 0 || n < c.minItems {
+						c.minItems = n
 					}
+					c.maxItems = max(c.maxItems, n)
+					c.transacts++
+					c.txnItems += int64(n)
+				}
+				if c.capture != nil {
+					c.capture(in.Parameters)
 				}
 				c.mu.Unlock()
 			}
-			return out, md, err
+			return next.HandleInitialize(ctx, in)
 		}), middleware.After)
 	if err != nil {
 		return err
@@ -218,55 +198,11 @@ func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
 				c.mu.Lock()
-				c.snap.Attempts[awsmiddleware.GetOperationName(ctx)]++
+				c.attempts[awsmiddleware.GetOperationName(ctx)]++
 				c.mu.Unlock()
 			}
 			return next.HandleFinalize(ctx, in)
 		}), middleware.After)
-}
-
-// withCapacity returns a shallow copy of a DynamoDB operation input that asks for the total
-// consumed capacity, unless the input has no such field or the caller already asked for
-// something. The caller's struct is never modified.
-func withCapacity(params any) any {
-	v := reflect.ValueOf(params)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return params
-	}
-	f := v.Elem().FieldByName("ReturnConsumedCapacity")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[types.ReturnConsumedCapacity]() || f.String() != "" {
-		return params
-	}
-	cp := reflect.New(v.Elem().Type())
-	cp.Elem().Set(v.Elem())
-	cp.Elem().FieldByName("ReturnConsumedCapacity").SetString(string(types.ReturnConsumedCapacityTotal))
-	return cp.Interface()
-}
-
-// consumed sums the capacity units an operation's output reports (its ConsumedCapacity,
-// one or a list); read tells read from write operations by name; ok is false when the
-// output carries none.
-func consumed(op string, result any) (read bool, units float64, ok bool) {
-	read = strings.HasPrefix(op, "Get") || strings.HasPrefix(op, "BatchGet") || strings.HasPrefix(op, "TransactGet") ||
-		op == "Query" || op == "Scan"
-	v := reflect.ValueOf(result)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return read, 0, false
-	}
-	var list []types.ConsumedCapacity
-	switch f := v.Elem().FieldByName("ConsumedCapacity"); {
-	case !f.IsValid():
-	case f.Type() == reflect.TypeFor[*types.ConsumedCapacity]() && !f.IsNil():
-		list = append(list, *f.Interface().(*types.ConsumedCapacity))
-	case f.Type() == reflect.TypeFor[[]types.ConsumedCapacity]():
-		list = f.Interface().([]types.ConsumedCapacity)
-	}
-	for _, c := range list {
-		if c.CapacityUnits != nil {
-			units += *c.CapacityUnits
-		}
-	}
-	return read, units, len(list) > 0
 }
 
 // sdkTimer counts and times the AWS SDK calls (per call, retries included) of the clients

@@ -37,44 +37,6 @@ type httpHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events
 // and key caches of the stack's handlers and of the directly called ones).
 const portalWarmup = 10
 
-// portalReport is section 8.
-type portalReport struct {
-	Requests     int `json:"requestsPerPage"`
-	Warmup       int `json:"warmupPerPage"`
-	LedgerEvents int `json:"ledgerEvents"`
-	// TableItems is the table's size when the pages were measured (see tableItems).
-	TableItems int64 `json:"tableItems"`
-	// SignIn is GET of the brand link's page and POST of its Continue form (one each).
-	OpenGetMs  float64      `json:"openLinkGetMs"`
-	OpenPostMs float64      `json:"openLinkPostMs"`
-	Pages      []portalPage `json:"pages"`
-}
-
-// portalPage is the measurement of one page.
-type portalPage struct {
-	Name     string `json:"name"`
-	Function string `json:"function"`
-	RouteKey string `json:"routeKey"`
-	SignedIn bool   `json:"signedIn"`
-	// Bytes is the HTML body as sent (the portal does not compress; API Gateway does not
-	// either); its median over the measured answers, and the range when they differ (form
-	// tokens). GzipBytes is the median answer gzipped at the default level (6).
-	Bytes     int `json:"htmlBytes"`
-	BytesMin  int `json:"htmlBytesMin"`
-	BytesMax  int `json:"htmlBytesMax"`
-	GzipBytes int `json:"gzipBytes"`
-	// HTTP is the latency as the client sees it through the local stack.
-	HTTP dist `json:"http"`
-	// Direct is the handler invoked directly (no HTTP, no API Gateway emulation); SDK the
-	// summed time of its AWS SDK calls (the emulator over loopback) in each invocation;
-	// Rest the handler's time minus that: session, page logic and template rendering.
-	Direct      dist               `json:"direct"`
-	DirectSDK   dist               `json:"directSdk"`
-	DirectRest  dist               `json:"directRest"`
-	DirectBytes int                `json:"directHtmlBytes"`
-	SDKCalls    map[string]float64 `json:"sdkCallsPerRequest"`
-}
-
 // portalTarget is one page the bench opens.
 type portalTarget struct {
 	name, function, route string // route: the template's path
@@ -198,53 +160,52 @@ func routeKey(st *localstack.Stack, function, path string) (string, error) {
 }
 
 // portalBench measures section 8.
-func portalBench(ctx context.Context, b *bench) (*portalReport, error) {
+func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st := b.cfg, b.st
-	rep := &portalReport{Requests: cfg.portalN, Warmup: portalWarmup, LedgerEvents: cfg.dsrEvents}
 	db := dynamodb.NewFromConfig(st.AWS.AWS)
 	_, k, err := seed.Key(ctx, dynamo.New(db, st.Table), benchTenant, "bench-portal", []apikey.Scope{apikey.Write})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	svc := quietService(st)
 	p, err := newPerson(ctx, svc, "portal", cfg.dsrEvents, k.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// An open request, so that the overview and the rights page list one.
 	if _, err := svc.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
 		app.RequestWrite{Actor: operator.Actor}); err != nil {
-		return nil, fmt.Errorf("rectification request: %w", err)
+		return fmt.Errorf("rectification request: %w", err)
 	}
 	topic, err := mintLink(ctx, b, map[string]any{"profileId": p.ID, "topic": "newsletter"})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	unsub := strings.Trim(fmt.Sprint(topic["listUnsubscribe"]), "<>")
 	unsubURL, err := url.Parse(unsub)
 	if err != nil || !strings.HasPrefix(unsubURL.Path, "/portal/"+benchTenant+"/unsubscribe/") {
-		return nil, fmt.Errorf("portal link: listUnsubscribe %q", unsub)
+		return fmt.Errorf("portal link: listUnsubscribe %q", unsub)
 	}
 	unsubToken := strings.TrimPrefix(unsubURL.Path, "/portal/"+benchTenant+"/unsubscribe/")
 	// A second link, never used: its landing page (the Continue button) is measured too.
 	spare, err := mintLink(ctx, b, map[string]any{"profileId": p.ID})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	spareURL, err := url.Parse(fmt.Sprint(spare["url"]))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	spareToken := strings.TrimPrefix(spareURL.Path, "/portal/"+benchTenant+"/t/")
 	br, took, err := signIn(ctx, b, p.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rep.OpenGetMs, rep.OpenPostMs = ms(took[0]), ms(took[1])
 	defer br.client.CloseIdleConnections()
 
-	if rep.TableItems, err = tableItems(ctx, db, st.Table); err != nil {
-		return nil, err
+	tableSize, err := tableItems(ctx, db, st.Table)
+	if err != nil {
+		return err
 	}
 	base := "/portal/" + benchTenant
 	signedInMarker := `action="` + base + `/logout"`
@@ -277,11 +238,11 @@ func portalBench(ctx context.Context, b *bench) (*portalReport, error) {
 	routeKeys := make([]string, len(targets))
 	for i, t := range targets {
 		if routeKeys[i], err = routeKey(st, t.function, t.route); err != nil {
-			return nil, err
+			return err
 		}
 		var ok bool
 		if handlers[i], ok = b.handlers[t.function].(httpHandler); !ok {
-			return nil, fmt.Errorf("%s's handler is %T", t.function, b.handlers[t.function])
+			return fmt.Errorf("%s's handler is %T", t.function, b.handlers[t.function])
 		}
 	}
 	host := strings.TrimPrefix(st.URL, "http://")
@@ -290,7 +251,7 @@ func portalBench(ctx context.Context, b *bench) (*portalReport, error) {
 	type acc struct {
 		http, direct, sdk, rest []time.Duration
 		sizes                   []int
-		body, directBody        []byte
+		body                    []byte
 		calls                   map[string]int
 	}
 	accs := make([]acc, len(targets))
@@ -321,7 +282,7 @@ func portalBench(ctx context.Context, b *bench) (*portalReport, error) {
 				err = check(t, status, hdr.Get("Content-Type"), body)
 			}
 			if err != nil {
-				return rep, fmt.Errorf("through the stack: %w", err)
+				return fmt.Errorf("through the stack: %w", err)
 			}
 
 			ev := portalEvent(host, routeKeys[i], t.path, t.params, direct)
@@ -334,7 +295,7 @@ func portalBench(ctx context.Context, b *bench) (*portalReport, error) {
 				err = check(t, resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body))
 			}
 			if err != nil {
-				return rep, fmt.Errorf("called directly: %w", err)
+				return fmt.Errorf("called directly: %w", err)
 			}
 			for _, line := range resp.Cookies {
 				if c, err := http.ParseSetCookie(line); err == nil {
@@ -347,13 +308,25 @@ func portalBench(ctx context.Context, b *bench) (*portalReport, error) {
 			a.http, a.direct, a.sdk, a.rest = append(a.http, d), append(a.direct, dd), append(a.sdk, spent), append(a.rest, dd-spent)
 			a.sizes = append(a.sizes, len(body))
 			if a.body == nil {
-				a.body, a.directBody = body, []byte(resp.Body)
+				a.body = body
 			}
 			for op, n := range calls {
 				a.calls[op] += n
 			}
 		}
 	}
+	para(w, "A person like section 7's (%d ledger events, plus an open rectification request), signed in as a "+
+		"browser would: POST /v1/portal-links, GET of the link (%.1f ms), POST of its Continue form (%.1f ms, 303 with "+
+		"the session cookie). The client carries the __Host- cookies itself and sends no Sec-GPC, so no page writes. "+
+		"%d measured GETs per page after %d warm-up rounds, the pages in turn, one client. \"link landing\" is a "+
+		"second, unused link's page.", cfg.dsrEvents, ms(took[0]), ms(took[1]), cfg.portalN, portalWarmup)
+	para(w, "HTTP: as the client sees it through the local stack. hdl: the stack's own handler invoked directly with "+
+		"the events.APIGatewayV2HTTPRequest the emulation would send, right after each HTTP request; SDK is the summed "+
+		"time of its AWS SDK calls in that invocation (the embedded emulator over loopback), rest the handler minus "+
+		"that: session, page logic and html/template rendering. Bytes are the uncompressed HTML as sent (median; "+
+		"spread is the largest minus the smallest) and the same body gzipped at level 6. Milliseconds.")
+	fmt.Fprintln(w)
+	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
 	for i, t := range targets {
 		a := accs[i]
 		sizes := slices.Sorted(slices.Values(a.sizes))
@@ -361,17 +334,20 @@ func portalBench(ctx context.Context, b *bench) (*portalReport, error) {
 		zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 		_, _ = zw.Write(a.body)
 		_ = zw.Close()
-		pg := portalPage{Name: t.name, Function: t.function, RouteKey: routeKeys[i], SignedIn: t.signedIn,
-			Bytes: sizes[len(sizes)/2], BytesMin: sizes[0], BytesMax: sizes[len(sizes)-1], GzipBytes: gz.Len(),
-			HTTP: distOf(a.http), Direct: distOf(a.direct), DirectSDK: distOf(a.sdk), DirectRest: distOf(a.rest),
-			DirectBytes: len(a.directBody), SDKCalls: map[string]float64{}}
-		for op, n := range a.calls {
-			pg.SDKCalls[op] = float64(n) / float64(len(a.direct))
+		var calls []string
+		for _, op := range slices.Sorted(maps.Keys(a.calls)) {
+			calls = append(calls, fmt.Sprintf("%s %.2f", strings.TrimPrefix(op, "DynamoDB."), float64(a.calls[op])/float64(len(a.direct))))
 		}
-		rep.Pages = append(rep.Pages, pg)
-		fmt.Fprintf(progress, "  %-26s %6d bytes (gzip %5d)  HTTP p50 %.2f ms  handler p50 %.2f ms\n", t.name, pg.Bytes, pg.GzipBytes, pg.HTTP.P50Ms, pg.Direct.P50Ms)
+		h, d, sdk, rest := distOf(a.http), distOf(a.direct), distOf(a.sdk), distOf(a.rest)
+		rows = append(rows, fmt.Sprintf("%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s", t.name, sizes[len(sizes)/2],
+			sizes[len(sizes)-1]-sizes[0], gz.Len(), h.P50Ms, h.P99Ms, d.P50Ms, d.P99Ms, sdk.P50Ms, rest.P50Ms, strings.Join(calls, ", ")))
 	}
-	return rep, nil
+	table(w, rows...)
+	para(w, "SDK calls are DynamoDB operations unless named otherwise; a cache expiring during the run shows as a "+
+		"fraction of a call. The overview, rights and history pages each make one Query; the emulator's Query walks "+
+		"every item of the table (%d items here), so their SDK time reflects the emulator and the table's size more "+
+		"than the page.", tableSize)
+	return nil
 }
 
 // portalEvent is the payload format 2.0 event the API Gateway emulation would send for a
@@ -395,37 +371,4 @@ func portalEvent(host, routeKey, path string, params, cookies map[string]string)
 				SourceIP: "127.0.0.1", UserAgent: "Go-http-client/1.1"},
 		},
 	}
-}
-
-func printPortal(w io.Writer, r *portalReport) {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("8. Portal pages: HTML bytes and render time per page\n")
-	para(w, "A person like section 7's (%d ledger events, plus an open rectification request), signed in as a "+
-		"browser would: POST /v1/portal-links, GET of the link (%.1f ms), POST of its Continue form (%.1f ms, 303 with "+
-		"the session cookie). The client carries the __Host- cookies itself and sends no Sec-GPC, so no page writes. "+
-		"%d measured GETs per page after %d warm-up rounds, the pages in turn, one client. \"link landing\" is a "+
-		"second, unused link's page.", r.LedgerEvents, r.OpenGetMs, r.OpenPostMs, r.Requests, r.Warmup)
-	para(w, "HTTP: as the client sees it through the local stack. Handler: the stack's own handler invoked directly "+
-		"with the events.APIGatewayV2HTTPRequest the emulation would send, right after each HTTP request; \"SDK\" is "+
-		"the summed time of its AWS SDK calls in that invocation (the embedded emulator over loopback), \"rest\" the "+
-		"handler minus that: session, page logic and html/template rendering. Bytes are the uncompressed HTML as sent "+
-		"and the same body gzipped at level 6.")
-	fmt.Fprintln(w)
-	p("   %-26s %6s %6s %6s  %8s %8s  %8s %8s  %7s %7s  %s\n", "page", "bytes", "spread", "gzip", "HTTP p50", "p99",
-		"hdl p50", "p99", "SDK p50", "rest", "SDK calls per request")
-	for _, g := range r.Pages {
-		rng := fmt.Sprint(g.BytesMax - g.BytesMin)
-		var calls []string
-		for _, op := range slices.Sorted(maps.Keys(g.SDKCalls)) {
-			calls = append(calls, fmt.Sprintf("%s %.2f", strings.TrimPrefix(op, "DynamoDB."), g.SDKCalls[op]))
-		}
-		p("   %-26s %6d %6s %6d  %8.2f %8.2f  %8.2f %8.2f  %7.2f %7.2f  %s\n", g.Name, g.Bytes, rng, g.GzipBytes,
-			g.HTTP.P50Ms, g.HTTP.P99Ms, g.Direct.P50Ms, g.Direct.P99Ms, g.DirectSDK.P50Ms, g.DirectRest.P50Ms, strings.Join(calls, ", "))
-	}
-	para(w, "Milliseconds; \"spread\" is the largest minus the smallest body among the page's measured answers; "+
-		"\"hdl\" is the handler called directly; SDK calls are DynamoDB operations unless named otherwise. A cache "+
-		"expiring during the run shows as a fraction of a call. The overview, rights and history pages each make one "+
-		"Query; the emulator's Query walks every item of the table (%d items here), so their SDK time reflects the "+
-		"emulator and the table's size more than the page.", r.TableItems)
-	fmt.Fprintln(w)
 }

@@ -10,31 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
-// throughputReport is section 2: what the stack around a consent check leaves of the
-// emulator's own BatchGetItem rate.
-type throughputReport struct {
-	Clients  int `json:"clients"`
-	Requests int `json:"requestsPerVariant"`
-	// Keys is how many distinct captured BatchGetItem inputs the raw variant replays.
-	Keys int `json:"capturedInputs"`
-	// HTTP is consent checks by id through the HTTP API; Raw the checks' own BatchGetItem
-	// requests sent straight to the emulator.
-	HTTP  throughputVariant `json:"http"`
-	Raw   throughputVariant `json:"rawBatchGetItem"`
-	Ratio float64           `json:"httpOverRaw"`
-}
-
-type throughputVariant struct {
-	PerS   float64 `json:"perSecond"`
-	Errors int     `json:"errors"`
-	dist
-}
-
 // throughput captures the BatchGetItem input of one consent check by id per profile (up to
-// 64), then measures, in rounds that alternate the order (AB, BA), cfg.requests checks
-// through the HTTP API and cfg.requests replays of the captured inputs from a plain
-// DynamoDB client, both from cfg.clients concurrent clients.
-func throughput(ctx context.Context, b *bench) (*throughputReport, error) {
+// 64), then measures, in two rounds that alternate the order, cfg.requests checks through
+// the HTTP API and cfg.requests replays of the captured inputs from a plain DynamoDB client
+// straight to the emulator, both from cfg.clients concurrent clients.
+func throughput(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, fix := b.cfg, b.fix
 	c := newClient(b.st.URL, 4*cfg.clients)
 	defer c.CloseIdleConnections()
@@ -53,93 +33,71 @@ func throughput(ctx context.Context, b *bench) (*throughputReport, error) {
 		}
 		return nil
 	}
-
-	var inputs []*dynamodb.BatchGetItemInput
-	b.counter.mu.Lock()
-	b.counter.capture = func(op string, params any) {
-		if in, ok := params.(*dynamodb.BatchGetItemInput); ok {
-			cp := *in
-			cp.ReturnConsumedCapacity = "" // as the handler sends it when nothing counts
-			inputs = append(inputs, &cp)
-		}
-	}
-	b.counter.mu.Unlock()
-	b.counter.start()
 	n := min(64, len(fix.ids))
-	var err error
-	for i := range n {
-		if err = check(i); err != nil {
-			break
-		}
-	}
-	b.counter.stop()
-	b.counter.mu.Lock()
-	b.counter.capture = nil
-	b.counter.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if len(inputs) != n {
-		return nil, fmt.Errorf("%d consent checks made %d BatchGetItem calls; the raw variant needs exactly one each", n, len(inputs))
-	}
-
-	db := dynamodb.NewFromConfig(b.st.AWS.AWS)
-	raw := func(_, k int) error {
-		in := inputs[k%len(inputs)]
-		out, err := db.BatchGetItem(ctx, in)
-		if err != nil {
-			return err
-		}
-		if len(out.UnprocessedKeys) > 0 || len(out.Responses[b.st.Table]) != 1 {
-			return fmt.Errorf("BatchGetItem answered %d items and %d unprocessed tables", len(out.Responses[b.st.Table]), len(out.UnprocessedKeys))
+	params, err := b.counter.captured(func() error {
+		for i := range n {
+			if err := check(i); err != nil {
+				return err
+			}
 		}
 		return nil
+	})
+	if err != nil {
+		return err
 	}
-	viaHTTP := func(w, k int) error { return check((k*cfg.clients + w) % len(fix.ids)) }
-	rep := &throughputReport{Clients: cfg.clients, Requests: cfg.requests, Keys: len(inputs)}
+	var inputs []*dynamodb.BatchGetItemInput
+	for _, p := range params {
+		if in, ok := p.(*dynamodb.BatchGetItemInput); ok {
+			inputs = append(inputs, in)
+		}
+	}
+	if len(inputs) != n {
+		return fmt.Errorf("%d consent checks made %d BatchGetItem calls; the raw variant needs exactly one each", n, len(inputs))
+	}
+	db := dynamodb.NewFromConfig(b.st.AWS.AWS)
 	variants := []struct {
-		res  *throughputVariant
-		do   func(w, k int) error
+		name string
+		do   func(worker, k int) error
 		seq  []int
 		lat  []time.Duration
 		wall time.Duration
-	}{{res: &rep.HTTP, do: viaHTTP, seq: make([]int, cfg.clients)}, {res: &rep.Raw, do: raw, seq: make([]int, cfg.clients)}}
+	}{
+		{name: "consent checks via HTTP", do: func(worker, k int) error { return check((k*cfg.clients + worker) % len(fix.ids)) }},
+		{name: "raw BatchGetItem", do: func(_, k int) error {
+			out, err := db.BatchGetItem(ctx, inputs[k%len(inputs)])
+			if err == nil && (len(out.UnprocessedKeys) > 0 || len(out.Responses[b.st.Table]) != 1) {
+				err = fmt.Errorf("BatchGetItem answered %d items, %d unprocessed tables", len(out.Responses[b.st.Table]), len(out.UnprocessedKeys))
+			}
+			return err
+		}},
+	}
 	for i := range variants {
 		v := &variants[i]
+		v.seq = make([]int, cfg.clients)
 		if warm := load(cfg.warmup, v.seq, v.do); warm.first != nil {
-			return nil, fmt.Errorf("warm-up: %w", warm.first)
+			return fmt.Errorf("%s warm-up: %w", v.name, warm.first)
 		}
 	}
 	for round, order := range [][]int{{0, 1}, {1, 0}} {
 		for _, i := range order {
 			v := &variants[i]
 			l := load(cfg.requests/2+round*(cfg.requests%2), v.seq, v.do)
-			v.lat, v.wall = append(v.lat, l.lat...), v.wall+l.wall
-			v.res.Errors += l.errors
 			if l.first != nil {
-				return nil, l.first
+				return fmt.Errorf("%s: %d errors, first: %w", v.name, l.errors, l.first)
 			}
+			v.lat, v.wall = append(v.lat, l.lat...), v.wall+l.wall
 		}
 	}
-	for _, v := range variants {
-		v.res.dist, v.res.PerS = distOf(v.lat), float64(len(v.lat))/v.wall.Seconds()
-	}
-	rep.Ratio = rep.HTTP.PerS / rep.Raw.PerS
-	fmt.Fprintf(progress, "  %.0f checks/s through HTTP, %.0f BatchGetItem/s raw\n", rep.HTTP.PerS, rep.Raw.PerS)
-	return rep, nil
-}
-
-func printThroughput(w io.Writer, t *throughputReport) {
-	fmt.Fprintf(w, "2. Consent checks/s through the stack beside raw BatchGetItem/s to the same emulator\n")
 	para(w, "%d requests per variant from %d concurrent clients, in two rounds of alternating order after warm-up. "+
-		"HTTP: POST /v1/consent-checks by profile id (checked). Raw: the BatchGetItem inputs the checks themselves "+
-		"sent (captured from %d checks, same keys and options), replayed by a plain SDK client straight to the "+
-		"embedded emulator.", t.Requests, t.Clients, t.Keys)
-	for _, v := range []struct {
-		name string
-		r    throughputVariant
-	}{{"consent checks via HTTP", t.HTTP}, {"raw BatchGetItem", t.Raw}} {
-		fmt.Fprintf(w, "   %-26s %8.0f /s   p50 %6.2f ms   p99 %6.2f ms   errors %d\n", v.name, v.r.PerS, v.r.P50Ms, v.r.P99Ms, v.r.Errors)
+		"HTTP: POST /v1/consent-checks by profile id (answers checked). Raw: the BatchGetItem inputs those checks "+
+		"sent (captured from %d checks: same keys and options), replayed by a plain SDK client straight to the "+
+		"embedded emulator.", cfg.requests, cfg.clients, n)
+	var rate [2]float64
+	for i, v := range variants {
+		d := distOf(v.lat)
+		rate[i] = float64(len(v.lat)) / v.wall.Seconds()
+		fmt.Fprintf(w, "   %-26s %8.0f /s   p50 %6.2f ms   p99 %6.2f ms\n", v.name, rate[i], d.P50Ms, d.P99Ms)
 	}
-	fmt.Fprintf(w, "   ratio checks/s : BatchGetItem/s = %.2f (the stack keeps %.0f%% of the emulator's rate)\n\n", t.Ratio, 100*t.Ratio)
+	fmt.Fprintf(w, "   ratio checks/s : BatchGetItem/s = %.2f (the stack keeps %.0f%% of the emulator's rate)\n", rate[0]/rate[1], 100*rate[0]/rate[1])
+	return nil
 }
