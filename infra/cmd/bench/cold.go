@@ -114,10 +114,10 @@ func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
 
 // initTrace sums GODEBUG=inittrace=1's lines of one process start.
 type initTrace struct {
-	Packages int     `json:"packages"`
-	ClockMs  float64 `json:"clockMs"`
-	Bytes    int64   `json:"bytes"`
-	Allocs   int64   `json:"allocs"`
+	Packages int
+	ClockMs  float64
+	Bytes    int64
+	Allocs   int64
 }
 
 // initLine is one package's line: "init <pkg> @<start> ms, <clock> ms clock, <bytes> bytes, <allocs> allocs".

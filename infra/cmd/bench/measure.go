@@ -22,12 +22,11 @@ import (
 
 // dist is a distribution of durations in milliseconds.
 type dist struct {
-	N      int     `json:"n"`
-	P50Ms  float64 `json:"p50Ms"`
-	P99Ms  float64 `json:"p99Ms"`
-	MeanMs float64 `json:"meanMs"`
-	MinMs  float64 `json:"minMs"`
-	MaxMs  float64 `json:"maxMs"`
+	P50Ms  float64
+	P99Ms  float64
+	MeanMs float64
+	MinMs  float64
+	MaxMs  float64
 }
 
 func distOf(ds []time.Duration) dist {
@@ -39,7 +38,7 @@ func distOf(ds []time.Duration) dist {
 	for _, d := range s {
 		sum += d
 	}
-	return dist{N: len(s), P50Ms: ms(percentile(s, 0.50)), P99Ms: ms(percentile(s, 0.99)),
+	return dist{P50Ms: ms(percentile(s, 0.50)), P99Ms: ms(percentile(s, 0.99)),
 		MeanMs: ms(sum / time.Duration(len(s))), MinMs: ms(s[0]), MaxMs: ms(s[len(s)-1])}
 }
 
@@ -56,9 +55,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // spread is the median, minimum and maximum of a few values.
 type spread struct {
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
+	Median float64
+	Min    float64
+	Max    float64
 }
 
 func spreadOf(v []float64) spread {
