@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"sync"
-	"sync/atomic"
+	"runtime"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -25,15 +24,22 @@ import (
 
 const benchTenant = "bench"
 
+// operator is the actor of the bench's own writes through the use cases.
+var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "bench"}}
+
 // fixture is the seeded data the measured requests use.
 type fixture struct {
 	readKey, writeKey string
 	readKeyID         string
 	ids, emails       []string
-	// granted is the marketing consent state of each profile; the write phase flips it,
-	// each worker only the profiles it owns.
+	// granted is the marketing consent state of each profile; writers flip it, each worker
+	// only the profiles it owns (see owned).
 	granted []bool
 }
+
+// owned is the k-th profile worker w of workers owns: those with index%workers == w, so
+// that no two workers write one profile at the same time.
+func (f *fixture) owned(w, workers, k int) int { return (k%(len(f.ids)/workers))*workers + w }
 
 // seedFixture creates the bench tenant, the demo catalog, a read and a write API key and
 // n profiles (one email identity each; every other one with marketing consent granted at
@@ -66,7 +72,7 @@ func seedFixture(ctx context.Context, st *localstack.Stack, n int) (*fixture, er
 		if f.granted[i] {
 			in.Consents = map[string]profile.ConsentInput{"marketing": {Status: profile.Granted, NoticeVersion: 2, Locale: "en"}}
 		}
-		res, err := svc.CreateProfile(ctx, benchTenant, in, app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "bench"}})
+		res, err := svc.CreateProfile(ctx, benchTenant, in, operator)
 		if err != nil {
 			return nil, fmt.Errorf("seed profile %d: %w", i, err)
 		}
@@ -77,113 +83,81 @@ func seedFixture(ctx context.Context, st *localstack.Stack, n int) (*fixture, er
 
 // operation is one kind of API request the bench measures.
 type operation struct {
-	name   string
-	method string
-	key    func(f *fixture) string
+	name, method string
+	write        bool // uses the write key
+	checks       int  // consent checks one request answers (0 for other operations)
 	// request returns the path and JSON body of the worker's k-th request (k counts from 0
 	// per worker, warm-up included) and a check of the answer.
 	request func(f *fixture, worker, workers, k int) (path string, body any, check func(status int, body []byte) error)
-	// checks is how many consent checks one request answers (0 for other operations).
-	checks int
 }
 
-func operations(batch int) []operation {
-	readKey := func(f *fixture) string { return f.readKey }
-	// pick spreads the requests of all workers over the profiles.
-	pick := func(f *fixture, worker, workers, k int) int { return (k*workers + worker) % len(f.ids) }
-	wantCheck := func(wantAllowed bool, wantID string) func(int, []byte) error {
-		return func(status int, body []byte) error {
-			var r struct {
+// checkOp is a consent-check operation of n checks per request (1: the single form), each
+// by profile id or, where byEmail says so, by email identity; every answer is compared with
+// the seeded state.
+func checkOp(name string, n int, byEmail func(j int) bool) operation {
+	return operation{name: name, method: http.MethodPost, checks: n, request: func(f *fixture, w, workers, k int) (string, any, func(int, []byte) error) {
+		specs, want := make([]map[string]any, n), make([]int, n)
+		for j := range specs {
+			i := ((k*workers+w)*n + j) % len(f.ids)
+			want[j], specs[j] = i, map[string]any{"profileId": f.ids[i], "purpose": "marketing"}
+			if byEmail(j) {
+				specs[j] = map[string]any{"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing"}
+			}
+		}
+		var body any = map[string]any{"checks": specs}
+		if n == 1 {
+			body = specs[0]
+		}
+		return "/v1/consent-checks", body, func(status int, b []byte) error {
+			type result struct {
 				Allowed   *bool  `json:"allowed"`
-				Reason    string `json:"reason"`
 				ProfileID string `json:"profileId"`
 			}
-			if err := want200(status, body, &r); err != nil {
+			var r struct {
+				result
+				Results []result `json:"results"`
+			}
+			if err := want200(status, b, &r); err != nil {
 				return err
 			}
-			if r.Allowed == nil || *r.Allowed != wantAllowed || r.ProfileID != wantID {
-				return fmt.Errorf("check answered %s, want allowed=%v for %s", body, wantAllowed, wantID)
+			if n == 1 {
+				r.Results = []result{r.result}
+			}
+			if len(r.Results) != n {
+				return fmt.Errorf("answered %d results, want %d", len(r.Results), n)
+			}
+			for j, res := range r.Results {
+				if i := want[j]; res.Allowed == nil || *res.Allowed != f.granted[i] || res.ProfileID != f.ids[i] {
+					return fmt.Errorf("check %d answered %s, want allowed=%v for %s", j, b, f.granted[i], f.ids[i])
+				}
 			}
 			return nil
 		}
-	}
+	}}
+}
+
+func operations(batch int) []operation {
 	return []operation{
-		{name: "consent check by id", method: http.MethodPost, key: readKey, checks: 1,
+		checkOp("consent check by id", 1, func(int) bool { return false }),
+		checkOp("consent check by identity (email)", 1, func(int) bool { return true }),
+		checkOp(fmt.Sprintf("batch of %d checks (ids + emails)", batch), batch, func(j int) bool { return j%2 == 1 }),
+		{name: "profile read (GET /v1/profiles/{id})", method: http.MethodGet,
 			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				i := pick(f, w, n, k)
-				return "/v1/consent-checks", map[string]any{"profileId": f.ids[i], "purpose": "marketing"}, wantCheck(f.granted[i], f.ids[i])
-			}},
-		{name: "consent check by identity (email)", method: http.MethodPost, key: readKey, checks: 1,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				i := pick(f, w, n, k)
-				return "/v1/consent-checks", map[string]any{
-					"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing",
-				}, wantCheck(f.granted[i], f.ids[i])
-			}},
-		{name: fmt.Sprintf("batch of %d checks (ids + emails)", batch), method: http.MethodPost, key: readKey, checks: batch,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				checks := make([]map[string]any, batch)
-				want := make([]int, batch)
-				first := (k*n + w) * batch
-				for j := range checks {
-					i := (first + j) % len(f.ids)
-					want[j] = i
-					if j%2 == 0 {
-						checks[j] = map[string]any{"profileId": f.ids[i], "purpose": "marketing"}
-					} else {
-						checks[j] = map[string]any{"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing"}
-					}
-				}
-				return "/v1/consent-checks", map[string]any{"checks": checks}, func(status int, body []byte) error {
-					var r struct {
-						Results []struct {
-							Allowed   bool   `json:"allowed"`
-							ProfileID string `json:"profileId"`
-						} `json:"results"`
-					}
-					if err := want200(status, body, &r); err != nil {
-						return err
-					}
-					if len(r.Results) != batch {
-						return fmt.Errorf("batch answered %d results, want %d", len(r.Results), batch)
-					}
-					for j, res := range r.Results {
-						if i := want[j]; res.ProfileID != f.ids[i] || res.Allowed != f.granted[i] {
-							return fmt.Errorf("batch result %d is %+v, want allowed=%v for %s", j, res, f.granted[i], f.ids[i])
-						}
-					}
-					return nil
-				}
-			}},
-		{name: "profile read (GET /v1/profiles/{id})", method: http.MethodGet, key: readKey,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				id := f.ids[pick(f, w, n, k)]
+				id := f.ids[(k*n+w)%len(f.ids)]
 				return "/v1/profiles/" + id, nil, func(status int, body []byte) error {
-					var r struct {
-						ID string `json:"id"`
-					}
-					if err := want200(status, body, &r); err != nil {
+					var r struct{ ID string }
+					if err := want200(status, body, &r); err != nil || r.ID == id {
 						return err
 					}
-					if r.ID != id {
-						return fmt.Errorf("read profile %s, got %s", id, r.ID)
-					}
-					return nil
+					return fmt.Errorf("read profile %s, got %s", id, r.ID)
 				}
 			}},
-		{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, key: func(f *fixture) string { return f.writeKey },
+		{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, write: true,
 			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				// Worker w owns the profiles i with i%n == w (of the first len/n*n), so no two
-				// workers write one profile at the same time and each can flip its state.
-				owned := len(f.ids) / n
-				i := (k%owned)*n + w
+				i := f.owned(w, n, k)
 				f.granted[i] = !f.granted[i]
-				status := "withdrawn"
-				if f.granted[i] {
-					status = "granted"
-				}
-				return "/v1/profiles/" + f.ids[i] + "/consents/marketing",
-					map[string]any{"status": status, "noticeVersion": 2},
+				status := map[bool]string{true: "granted", false: "withdrawn"}[f.granted[i]]
+				return "/v1/profiles/" + f.ids[i] + "/consents/marketing", map[string]any{"status": status, "noticeVersion": 2},
 					func(code int, body []byte) error { return want200(code, body, nil) }
 			}},
 	}
@@ -202,128 +176,18 @@ func want200(status int, body []byte, v any) error {
 	return nil
 }
 
-// opResult is the measurement of one operation.
-type opResult struct {
-	Name     string  `json:"name"`
-	Requests int     `json:"requests"`
-	Clients  int     `json:"clients"`
-	Errors   int     `json:"errors"`
-	Error    string  `json:"firstError,omitempty"`
-	P50Ms    float64 `json:"p50Ms"`
-	P99Ms    float64 `json:"p99Ms"`
-	MeanMs   float64 `json:"meanMs"`
-	MaxMs    float64 `json:"maxMs"`
-	OpsPerS  float64 `json:"opsPerSecond"`
-	Checks   int     `json:"checksPerRequest,omitempty"`
-	// DynamoDB is DynamoDB requests (attempts sent) per operation, by operation name.
-	DynamoDB map[string]float64 `json:"dynamodbRequestsPerOp"`
-	// DynamoDBCalls is SDK calls per operation, by operation name (equal to DynamoDB unless
-	// the SDK retried).
-	DynamoDBCalls map[string]float64 `json:"dynamodbCallsPerOp"`
-	// ReadUnits and WriteUnits are consumed capacity per operation; nil when not reported.
-	ReadUnits  *float64 `json:"readCapacityUnitsPerOp"`
-	WriteUnits *float64 `json:"writeCapacityUnitsPerOp"`
-	// CapacityReported counts the DynamoDB responses that carried ConsumedCapacity, out of
-	// CapacityResponses.
-	CapacityReported  int64   `json:"capacityReportedResponses"`
-	CapacityResponses int64   `json:"capacityResponses"`
-	WallSeconds       float64 `json:"wallSeconds"`
+// client sends JSON requests with a bearer key to the stack's HTTP API.
+type client struct {
+	url string
+	*http.Client
 }
 
-type loader struct {
-	url     string
-	client  *http.Client
-	fix     *fixture
-	counter *ddbCounter
-	workers int
+func newClient(url string, conns int) *client {
+	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true}
+	return &client{url: url, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-// run sends warmup unmeasured requests, then n measured requests, of op, from l.workers
-// concurrent clients, and returns the measurement. Each worker keeps its own request
-// sequence k, so the warm-up and the measured phase continue one sequence.
-func (l *loader) run(ctx context.Context, op operation, warmup, n int) opResult {
-	next := make([]int, l.workers) // per-worker k
-	var (
-		errMu    sync.Mutex
-		errCount int
-		firstErr error
-	)
-	phase := func(total int, lat [][]time.Duration) {
-		var issued atomic.Int64
-		var wg sync.WaitGroup
-		for w := range l.workers {
-			wg.Go(func() {
-				for issued.Add(1) <= int64(total) {
-					k := next[w]
-					next[w]++
-					path, body, check := op.request(l.fix, w, l.workers, k)
-					t0 := time.Now()
-					status, resp, err := l.do(ctx, op.method, path, op.key(l.fix), body)
-					d := time.Since(t0)
-					if err == nil {
-						err = check(status, resp)
-					}
-					if lat != nil {
-						lat[w] = append(lat[w], d)
-					}
-					if err != nil {
-						errMu.Lock()
-						errCount++
-						if firstErr == nil {
-							firstErr = err
-						}
-						errMu.Unlock()
-					}
-				}
-			})
-		}
-		wg.Wait()
-	}
-	if warmup > 0 {
-		phase(warmup, nil)
-	}
-	errMu.Lock()
-	warmErrs, warmErr := errCount, firstErr
-	errCount, firstErr = 0, nil
-	errMu.Unlock()
-
-	lat := make([][]time.Duration, l.workers)
-	l.counter.start()
-	t0 := time.Now()
-	phase(n, lat)
-	wall := time.Since(t0)
-	snap := l.counter.stop()
-
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	var sum time.Duration
-	for _, d := range all {
-		sum += d
-	}
-	r := opResult{
-		Name: op.name, Requests: len(all), Clients: l.workers, Errors: errCount, Checks: op.checks,
-		P50Ms: ms(percentile(all, 0.50)), P99Ms: ms(percentile(all, 0.99)), MaxMs: ms(all[len(all)-1]),
-		MeanMs: ms(sum / time.Duration(len(all))), OpsPerS: float64(len(all)) / wall.Seconds(),
-		DynamoDB: perOp(snap.Attempts, len(all)), DynamoDBCalls: perOp(snap.Calls, len(all)),
-		CapacityReported: snap.Reported, CapacityResponses: snap.Responses, WallSeconds: wall.Seconds(),
-	}
-	if snap.Reported > 0 {
-		ru, wu := snap.ReadUnits/float64(len(all)), snap.WriteUnits/float64(len(all))
-		r.ReadUnits, r.WriteUnits = &ru, &wu
-	}
-	if firstErr != nil {
-		r.Error = firstErr.Error()
-	}
-	if warmErr != nil {
-		r.Errors += warmErrs
-		if r.Error == "" {
-			r.Error = "warm-up: " + warmErr.Error()
-		}
-	}
-	return r
-}
-
-func (l *loader) do(ctx context.Context, method, path, key string, body any) (int, []byte, error) {
+func (c *client) do(ctx context.Context, method, path, key string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -332,7 +196,7 @@ func (l *loader) do(ctx context.Context, method, path, key string, body any) (in
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.url+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -340,19 +204,65 @@ func (l *loader) do(ctx context.Context, method, path, key string, body any) (in
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := l.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, b, err
 }
 
-func perOp(counts map[string]int64, n int) map[string]float64 {
+// apiBench sends, per operation, cfg.warmup unmeasured and then cfg.requests measured
+// requests from cfg.clients concurrent clients through the stack's HTTP API, checking
+// every answer against the seeded state, and counts the handlers' DynamoDB requests.
+func apiBench(ctx context.Context, b *bench, w io.Writer) error {
+	cfg, fix := b.cfg, b.fix
+	para(w, "%d measured requests per operation from %d concurrent clients, after %d warm-up requests (warm "+
+		"containers: catalog and API-key caches filled); %d seeded profiles, half with marketing consent granted; "+
+		"every answer is checked against the seeded state. DynamoDB requests are HTTP requests sent (retries "+
+		"included), counted in the handlers' SDK clients; a warm-container cache expiring during a phase shows as "+
+		"a fraction of a request. Latency includes the client, the API Gateway emulation and the emulator, all in "+
+		"this process on %d CPUs.", cfg.requests, cfg.clients, cfg.warmup, cfg.profiles, runtime.NumCPU())
+	c := newClient(b.st.URL, 4*cfg.clients)
+	defer c.CloseIdleConnections()
+	rows := []string{"operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation"}
+	defer func() { fmt.Fprintln(w); table(w, rows...) }()
+	for _, op := range operations(cfg.batch) {
+		seq := make([]int, cfg.clients)
+		call := func(worker, k int) error {
+			path, body, check := op.request(fix, worker, cfg.clients, k)
+			key := fix.readKey
+			if op.write {
+				key = fix.writeKey
+			}
+			status, resp, err := c.do(ctx, op.method, path, key, body)
+			if err != nil {
+				return err
+			}
+			return check(status, resp)
+		}
+		warm := load(cfg.warmup, seq, call)
+		b.counter.start()
+		l := load(cfg.requests, seq, call)
+		calls, attempts := b.counter.stop()
+		d, n := distOf(l.lat), len(l.lat)
+		ddb := formatCounts(perOp(attempts, n), 3)
+		if op.checks > 1 {
+			ddb += fmt.Sprintf("  (%.4f per check)", sum(perOp(attempts, n))/float64(op.checks))
+		}
+		if retries := sum(perOp(attempts, n)) - sum(perOp(calls, n)); retries > 0 {
+			ddb += fmt.Sprintf("  incl. %.3f retries", retries)
+		}
+		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.0f\t%d\t%s", op.name, d.P50Ms, d.P99Ms, float64(n)/l.wall.Seconds(), l.errors+warm.errors, ddb))
+		if err := cmp.Or(warm.first, l.first, ctx.Err()); err != nil {
+			return fmt.Errorf("%s: %d failed requests, first: %w", op.name, l.errors+warm.errors, err)
+		}
+	}
+	return nil
+}
+
+func perOp[V int | int64](counts map[string]V, n int) map[string]float64 {
 	out := make(map[string]float64, len(counts))
 	for k, v := range counts {
 		out[k] = float64(v) / float64(n)
@@ -360,30 +270,10 @@ func perOp(counts map[string]int64, n int) map[string]float64 {
 	return out
 }
 
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
+func sum(m map[string]float64) float64 {
+	var t float64
+	for _, v := range m {
+		t += v
 	}
-	rank := int(p*float64(len(sorted))+0.999999999) - 1
-	return sorted[max(0, min(rank, len(sorted)-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// apiBench measures every operation through the running stack's HTTP API.
-func apiBench(ctx context.Context, cfg config, counter *ddbCounter, st *localstack.Stack, fix *fixture) ([]opResult, error) {
-	tr := &http.Transport{MaxIdleConns: 4 * cfg.clients, MaxIdleConnsPerHost: 4 * cfg.clients, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	l := &loader{url: st.URL, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, fix: fix, counter: counter, workers: cfg.clients}
-	var out []opResult
-	for _, op := range operations(cfg.batch) {
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		r := l.run(ctx, op, cfg.warmup, cfg.requests)
-		out = append(out, r)
-		fmt.Fprintf(progress, "  measured %-44s %7.0f ops/s, %d errors\n", op.name, r.OpsPerS, r.Errors)
-	}
-	return out, nil
+	return t
 }

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
-	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,47 +22,8 @@ import (
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
-// eventType is the event section 5 subscribes to and produces.
+// eventType is the event section 6 subscribes to and produces.
 const eventType = "consent.changed"
-
-// eventsReport is section 5: consent changes through the HTTP API until their webhook
-// deliveries arrive at a loopback receiver.
-type eventsReport struct {
-	Changes int `json:"changes"`
-	Clients int `json:"clients"`
-	// Pipeline describes the event sources as the template configures them.
-	Pipeline string `json:"pipeline"`
-	// OutboxDrainSeconds is the wait for earlier phases' outbox items before registering.
-	OutboxDrainSeconds float64 `json:"outboxDrainSeconds"`
-	WritesSeconds      float64 `json:"writesSeconds"`
-	WritesPerS         float64 `json:"writesPerSecond"`
-	WriteErrors        int     `json:"writeErrors"`
-	// EndToEndSeconds runs from the first write to the last distinct event's verified delivery.
-	EndToEndSeconds float64 `json:"firstWriteToLastDeliverySeconds"`
-	EventsPerS      float64 `json:"eventsPerSecond"`
-	// LastWriteToLastDelivery is how long the pipeline ran on after the writes.
-	LastWriteToLastDeliverySeconds float64 `json:"lastWriteToLastDeliverySeconds"`
-	// LastWriteToOutboxEmpty is when the dispatcher had taken every outbox item, polled every
-	// 50 ms from the last write (0 when not seen).
-	LastWriteToOutboxEmptySeconds float64 `json:"lastWriteToOutboxEmptySeconds"`
-	// Latency is receive time minus the event's occurredAt, first delivery of each event.
-	LatencyP50Ms  float64 `json:"deliveryLatencyP50Ms"`
-	LatencyP99Ms  float64 `json:"deliveryLatencyP99Ms"`
-	LatencyMeanMs float64 `json:"deliveryLatencyMeanMs"`
-	LatencyMinMs  float64 `json:"deliveryLatencyMinMs"`
-	LatencyMaxMs  float64 `json:"deliveryLatencyMaxMs"`
-	// Delivered counts distinct event ids verified; Duplicates further verified deliveries of
-	// them (up to DuplicateGraceSeconds after the last); Unexpected deliveries of events this
-	// phase did not make; BadSignatures deliveries that did not verify.
-	Delivered             int     `json:"distinctEventsDelivered"`
-	Duplicates            int     `json:"duplicateDeliveries"`
-	Unexpected            int     `json:"unexpectedDeliveries"`
-	BadSignatures         int     `json:"badSignatures"`
-	DuplicateGraceSeconds float64 `json:"duplicateGraceSeconds"`
-	// PerProfileMatch is true when every profile got exactly as many events as changes.
-	PerProfileMatch bool `json:"perProfileCountsMatch"`
-	WebhookDeleted  bool `json:"webhookDeleted"`
-}
 
 // duplicateGrace is how long the receiver keeps listening for duplicates after the last
 // distinct event arrived.
@@ -145,43 +105,32 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 // makes cfg.events consent changes through the HTTP API from cfg.clients clients on
 // distinct profiles, and waits (at most cfg.eventsTimeout after the last write) until
 // every change's event has been delivered. The webhook is deleted afterwards.
-func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixture) (rep *eventsReport, err error) {
-	rep = &eventsReport{Changes: cfg.events, Clients: cfg.clients, Pipeline: pipeline(st), DuplicateGraceSeconds: duplicateGrace.Seconds()}
+func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
+	cfg, st, fix := b.cfg, b.st, b.fix
 	db := dynamodb.NewFromConfig(st.AWS.AWS)
-	store := dynamo.New(db, st.Table)
-	adminKey, _, err := seed.Key(ctx, store, benchTenant, "bench-admin", []apikey.Scope{apikey.Admin})
+	adminKey, _, err := seed.Key(ctx, dynamo.New(db, st.Table), benchTenant, "bench-admin", []apikey.Scope{apikey.Admin})
 	if err != nil {
-		return nil, fmt.Errorf("seed admin key: %w", err)
+		return fmt.Errorf("seed admin key: %w", err)
 	}
 	// Earlier phases' changes are still being dispatched: wait, or their events would reach
 	// the receiver too.
-	d, err := waitOutboxEmpty(ctx, db, st.Table, drainTimeout)
-	rep.OutboxDrainSeconds = d.Seconds()
+	drained, err := waitOutboxEmpty(ctx, db, st.Table, drainTimeout)
 	if err != nil {
-		return nil, err
+		return err
 	}
-
 	profiles := map[string]bool{}
 	for _, id := range fix.ids {
 		profiles[id] = true
 	}
-	owned := len(fix.ids) / cfg.clients
 	rc := newReceiver(cfg.events, profiles)
 	defer rc.srv.Close()
-
-	tr := &http.Transport{MaxIdleConns: 4 * cfg.clients, MaxIdleConnsPerHost: 4 * cfg.clients, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	l := &loader{url: st.URL, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, fix: fix, workers: cfg.clients}
-
-	status, body, err := l.do(ctx, http.MethodPost, "/v1/webhooks", adminKey, map[string]any{
-		"url": rc.srv.URL + "/hook", "eventTypes": []string{eventType}, "description": "bench receiver",
-	})
+	c := newClient(st.URL, 4*cfg.clients)
+	defer c.CloseIdleConnections()
+	status, body, err := c.do(ctx, http.MethodPost, "/v1/webhooks", adminKey, map[string]any{
+		"url": rc.srv.URL + "/hook", "eventTypes": []string{eventType}, "description": "bench receiver"})
+	var hook struct{ ID, Secret string }
 	if err == nil && status != http.StatusCreated {
 		err = fmt.Errorf("status %d: %s", status, body)
-	}
-	var hook struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
 	}
 	if err == nil {
 		if err = json.Unmarshal(body, &hook); err == nil && (hook.ID == "" || hook.Secret == "") {
@@ -189,84 +138,53 @@ func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixtu
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("register webhook: %w", err)
+		return fmt.Errorf("register webhook: %w", err)
 	}
 	defer func() {
 		// Delete even when the context was cancelled; a failed delete fails the phase.
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		status, body, derr := l.do(dctx, http.MethodDelete, "/v1/webhooks/"+hook.ID, adminKey, nil)
+		status, body, derr := c.do(dctx, http.MethodDelete, "/v1/webhooks/"+hook.ID, adminKey, nil)
 		if derr == nil && status != http.StatusNoContent {
 			derr = fmt.Errorf("status %d: %s", status, body)
 		}
-		rep.WebhookDeleted = derr == nil
 		if derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete webhook %s: %w", hook.ID, derr))
 		}
 	}()
 	rc.mu.Lock()
-	rc.secret = hook.Secret
-	rc.since = time.Now()
+	rc.secret, rc.since = hook.Secret, time.Now()
 	rc.mu.Unlock()
 
 	// The writes: worker w flips the marketing consent of the profiles it owns.
-	var (
-		issued   atomic.Int64
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
+	var mu sync.Mutex
 	expected := map[string]int{}
 	first := time.Now()
-	for w := range cfg.clients {
-		wg.Go(func() {
-			mine := map[string]int{}
-			for k := 0; issued.Add(1) <= int64(cfg.events); k++ {
-				i := (k%owned)*cfg.clients + w
-				next := "granted"
-				if fix.granted[i] {
-					next = "withdrawn"
-				}
-				status, body, err := l.do(ctx, http.MethodPut, "/v1/profiles/"+fix.ids[i]+"/consents/marketing", fix.writeKey,
-					map[string]any{"status": next, "noticeVersion": 2})
-				if err == nil {
-					err = want200(status, body, nil)
-				}
-				if err == nil {
-					fix.granted[i] = !fix.granted[i]
-					mine[fix.ids[i]]++
-				}
-				if err != nil {
-					mu.Lock()
-					rep.WriteErrors++
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
+	l := load(cfg.events, make([]int, cfg.clients), func(worker, k int) error {
+		i := fix.owned(worker, cfg.clients, k)
+		next := map[bool]string{true: "withdrawn", false: "granted"}[fix.granted[i]]
+		status, body, err := c.do(ctx, http.MethodPut, "/v1/profiles/"+fix.ids[i]+"/consents/marketing", fix.writeKey,
+			map[string]any{"status": next, "noticeVersion": 2})
+		if err == nil {
+			err = want200(status, body, nil)
+		}
+		if err == nil {
+			fix.granted[i] = !fix.granted[i]
 			mu.Lock()
-			for id, n := range mine {
-				expected[id] += n
-			}
+			expected[fix.ids[i]]++
 			mu.Unlock()
-		})
-	}
-	wg.Wait()
+		}
+		return err
+	})
 	lastWrite := time.Now()
-	rep.WritesSeconds = lastWrite.Sub(first).Seconds()
-	rep.WritesPerS = float64(cfg.events) / rep.WritesSeconds
-	fmt.Fprintf(progress, "  %d consent changes written in %.2fs; waiting for their deliveries ...\n", cfg.events, rep.WritesSeconds)
-	if firstErr != nil {
-		return rep, fmt.Errorf("%d of %d consent writes failed, first: %w", rep.WriteErrors, cfg.events, firstErr)
+	if l.first != nil {
+		return fmt.Errorf("%d of %d consent writes failed, first: %w", l.errors, cfg.events, l.first)
 	}
-
+	fmt.Fprintf(progress, "  %d consent changes written in %.2fs; waiting for their deliveries ...\n", cfg.events, l.wall.Seconds())
 	// Watch the outbox, to tell the dispatcher's share of the time from the delivery's.
-	var (
-		watch     sync.WaitGroup
-		emptyAt   time.Time
-		watchDone = make(chan struct{})
-	)
+	var watch sync.WaitGroup
+	var emptyAt time.Time
+	watchDone := make(chan struct{})
 	watch.Go(func() {
 		for {
 			if n, err := outboxPending(ctx, db, st.Table); err == nil && n == 0 {
@@ -282,75 +200,63 @@ func eventsOut(ctx context.Context, cfg config, st *localstack.Stack, fix *fixtu
 			}
 		}
 	})
-
 	var waitErr error
-	timedOut := false
 	select {
 	case <-rc.done:
-		// Late duplicates would arrive now, if any.
-		select {
+		select { // late duplicates would arrive now, if any
 		case <-time.After(duplicateGrace):
 		case <-ctx.Done():
 		}
 	case <-time.After(cfg.eventsTimeout):
-		timedOut = true
+		waitErr = fmt.Errorf("not every event was delivered within %v of the last write", cfg.eventsTimeout)
 	case <-ctx.Done():
 		waitErr = ctx.Err()
 	}
-
 	close(watchDone)
 	watch.Wait()
-	if !emptyAt.IsZero() {
-		rep.LastWriteToOutboxEmptySeconds = emptyAt.Sub(lastWrite).Seconds()
-	}
 
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rep.Delivered, rep.Duplicates, rep.Unexpected, rep.BadSignatures = len(rc.arrived), rc.dups, rc.unexpected, rc.badSig
-	if timedOut {
-		waitErr = fmt.Errorf("only %d of %d events delivered within %v of the last write", rep.Delivered, cfg.events, cfg.eventsTimeout)
-	}
-	lat := slices.Sorted(func(yield func(time.Duration) bool) {
-		for _, d := range rc.arrived {
-			if !yield(d) {
-				return
-			}
-		}
-	})
-	if len(lat) > 0 {
-		var sum time.Duration
-		for _, d := range lat {
-			sum += d
-		}
-		rep.LatencyP50Ms, rep.LatencyP99Ms = ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99))
-		rep.LatencyMeanMs, rep.LatencyMinMs, rep.LatencyMaxMs = ms(sum/time.Duration(len(lat))), ms(lat[0]), ms(lat[len(lat)-1])
-		rep.EndToEndSeconds = rc.last.Sub(first).Seconds()
-		rep.LastWriteToLastDeliverySeconds = rc.last.Sub(lastWrite).Seconds()
-		if rep.Delivered == cfg.events {
-			rep.EventsPerS = float64(cfg.events) / rep.EndToEndSeconds
-		}
-	}
 	var mismatch []string
 	for id, n := range expected {
 		if got := rc.perProfile[id]; got != n {
 			mismatch = append(mismatch, fmt.Sprintf("%s: %d events for %d changes", id, got, n))
 		}
 	}
-	rep.PerProfileMatch = len(mismatch) == 0
-	fmt.Fprintf(progress, "  %d of %d events delivered, %d duplicates, %d unexpected, %d bad signatures\n",
-		rep.Delivered, cfg.events, rep.Duplicates, rep.Unexpected, rep.BadSignatures)
+	slices.Sort(mismatch)
+	para(w, "%d consent changes (PUT /v1/profiles/{id}/consents/marketing, alternating granted/withdrawn) from %d "+
+		"concurrent clients on distinct profiles; one webhook for %s, registered with POST /v1/webhooks (admin key) and "+
+		"deleted afterwards, received by an httptest server on 127.0.0.1 that verifies every signature "+
+		"(webhook.Verify) and answers 204. Pipeline: %s. Earlier phases' outbox items were drained first (%.1fs).",
+		cfg.events, cfg.clients, eventType, pipeline(st), drained.Seconds())
+	fmt.Fprintln(w)
+	end := rc.last.Sub(first).Seconds()
+	rows := []string{fmt.Sprintf("writes\t%d in %.2fs (%.0f/s)", cfg.events, lastWrite.Sub(first).Seconds(), float64(cfg.events)/lastWrite.Sub(first).Seconds())}
+	if len(rc.arrived) == cfg.events {
+		rows = append(rows, fmt.Sprintf("first write -> last delivery\t%.2fs: %.0f events/s end to end", end, float64(cfg.events)/end))
+	} else {
+		rows = append(rows, fmt.Sprintf("first write -> last delivery\tincomplete (%.2fs to the last event received)", end))
+	}
+	rows = append(rows, fmt.Sprintf("last write -> last delivery\t%.2fs", rc.last.Sub(lastWrite).Seconds()))
+	if !emptyAt.IsZero() {
+		rows = append(rows, fmt.Sprintf("last write -> outbox empty\t%.2fs (every item dispatched; polled every 50 ms)", emptyAt.Sub(lastWrite).Seconds()))
+	}
+	lat := distOf(slices.Collect(maps.Values(rc.arrived)))
+	table(w, append(rows,
+		fmt.Sprintf("delivery latency (received - occurredAt)\tp50 %.1f ms, p99 %.1f ms, mean %.1f ms, min %.1f ms, max %.1f ms",
+			lat.P50Ms, lat.P99Ms, lat.MeanMs, lat.MinMs, lat.MaxMs),
+		fmt.Sprintf("delivered\t%d distinct event ids for %d changes, %d profiles whose counts do not match", len(rc.arrived), cfg.events, len(mismatch)),
+		fmt.Sprintf("also received\t%d duplicate deliveries (until %v after the last), %d unexpected events, %d bad signatures",
+			rc.dups, duplicateGrace, rc.unexpected, rc.badSig))...)
 	switch {
 	case waitErr != nil:
-		return rep, waitErr
-	case rep.BadSignatures > 0:
-		return rep, fmt.Errorf("%d deliveries did not verify, first: %s", rep.BadSignatures, rc.firstBad)
-	case rep.Delivered != cfg.events:
-		return rep, fmt.Errorf("%d distinct events delivered for %d changes", rep.Delivered, cfg.events)
+		return waitErr
+	case rc.badSig > 0:
+		return fmt.Errorf("%d deliveries did not verify, first: %s", rc.badSig, rc.firstBad)
 	case len(mismatch) > 0:
-		slices.Sort(mismatch)
-		return rep, fmt.Errorf("events do not match the changes per profile (%d profiles), first: %s", len(mismatch), mismatch[0])
+		return fmt.Errorf("events do not match the changes per profile (%d profiles), first: %s", len(mismatch), mismatch[0])
 	}
-	return rep, nil
+	return nil
 }
 
 // pipeline describes the dispatcher's and the delivery worker's event sources as the
@@ -370,42 +276,4 @@ func pipeline(st *localstack.Stack) string {
 		}
 	}
 	return dispatch + " -> " + deliver
-}
-
-// printEvents prints section 5.
-func printEvents(w io.Writer, e *eventsReport) {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("5. Events out through the local stack (PUT consent -> outbox -> dispatcher -> SQS -> delivery worker -> receiver)\n")
-	p("%s\n\n", wrap(fmt.Sprintf("%d consent changes (PUT /v1/profiles/{id}/consents/marketing, alternating "+
-		"granted/withdrawn) from %d concurrent clients on distinct profiles; one webhook for %s, registered with "+
-		"POST /v1/webhooks (admin key) and deleted afterwards, received by an httptest server on 127.0.0.1 that "+
-		"verifies every signature (webhook.Verify) and answers 204. Pipeline: %s. Earlier phases' outbox items "+
-		"were drained first (%.1fs).", e.Changes, e.Clients, eventType, e.Pipeline, e.OutboxDrainSeconds), "   ", 100))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "   writes\t%d in %.2fs (%.0f/s), %d errors\n", e.Changes, e.WritesSeconds, e.WritesPerS, e.WriteErrors)
-	if e.EventsPerS > 0 {
-		fmt.Fprintf(tw, "   first write -> last delivery\t%.2fs: %.0f events/s end to end\n", e.EndToEndSeconds, e.EventsPerS)
-	} else {
-		fmt.Fprintf(tw, "   first write -> last delivery\tincomplete (%.2fs to the last event received)\n", e.EndToEndSeconds)
-	}
-	fmt.Fprintf(tw, "   last write -> last delivery\t%.2fs\n", e.LastWriteToLastDeliverySeconds)
-	if e.LastWriteToOutboxEmptySeconds > 0 {
-		fmt.Fprintf(tw, "   last write -> outbox empty\t%.2fs (every item dispatched: queued for delivery and deleted; polled every 50 ms)\n",
-			e.LastWriteToOutboxEmptySeconds)
-	}
-	fmt.Fprintf(tw, "   delivery latency (received - occurredAt)\tp50 %.1f ms, p99 %.1f ms, mean %.1f ms, min %.1f ms, max %.1f ms\n",
-		e.LatencyP50Ms, e.LatencyP99Ms, e.LatencyMeanMs, e.LatencyMinMs, e.LatencyMaxMs)
-	match := "per-profile counts match"
-	if !e.PerProfileMatch {
-		match = "per-profile counts DO NOT match"
-	}
-	fmt.Fprintf(tw, "   delivered\t%d distinct event ids for %d changes, %s\n", e.Delivered, e.Changes, match)
-	grace := ""
-	if e.Delivered == e.Changes {
-		grace = fmt.Sprintf(" (until %.0fs after the last)", e.DuplicateGraceSeconds)
-	}
-	fmt.Fprintf(tw, "   also received\t%d duplicate deliveries%s, %d unexpected events, %d bad signatures\n",
-		e.Duplicates, grace, e.Unexpected, e.BadSignatures)
-	tw.Flush()
-	p("\n")
 }

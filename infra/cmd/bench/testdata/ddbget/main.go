@@ -1,0 +1,52 @@
+// Command ddbget is the bench's same-job cold-start baseline: aws-lambda-go, the SDK's
+// DynamoDB client and one GetItem per invocation, nothing else. Its AWS configuration comes
+// from environment variables only (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, AWS_ENDPOINT_URL) and not from config.LoadDefaultConfig, which would
+// link the shared-config, SSO and STS credential chain. A function doing the same job
+// cannot start much faster than this.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// request names the item to read: attribute name -> string value of its key.
+type request struct {
+	Key map[string]string `json:"key"`
+}
+
+type answer struct {
+	Found bool `json:"found"`
+	Attrs int  `json:"attributes"`
+}
+
+func main() {
+	cfg := aws.Config{
+		Region: os.Getenv("AWS_REGION"),
+		Credentials: credentials.NewStaticCredentialsProvider(
+			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")),
+	}
+	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
+		cfg.BaseEndpoint = aws.String(ep)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	table := os.Getenv("TABLE_NAME")
+	lambda.Start(func(ctx context.Context, req request) (answer, error) {
+		key := make(map[string]types.AttributeValue, len(req.Key))
+		for k, v := range req.Key {
+			key[k] = &types.AttributeValueMemberS{Value: v}
+		}
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key})
+		if err != nil {
+			return answer{}, err
+		}
+		return answer{Found: out.Item != nil, Attrs: len(out.Item)}, nil
+	})
+}
