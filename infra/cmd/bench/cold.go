@@ -419,6 +419,6 @@ func functionEnv(st *localstack.Stack, stackName, logicalID string) (map[string]
 	if err != nil {
 		return nil, fmt.Errorf("environment of %s: %w", logicalID, err)
 	}
-	env["ALLOW_HTTP_LOOPBACK"], env["OUTBOX_INDEX"] = "true", "true"
+	env["ALLOW_HTTP_LOOPBACK"] = "true"
 	return env, nil
 }

@@ -323,7 +323,7 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	para(w, "HTTP: as the client sees it through the local stack. hdl: the stack's own handler invoked directly with "+
 		"the events.APIGatewayV2HTTPRequest the emulation would send, right after each HTTP request; SDK is the summed "+
 		"time of its AWS SDK calls in that invocation (the embedded emulator over loopback), rest the handler minus "+
-		"that: session, page logic and html/template rendering. Bytes are the uncompressed HTML as sent (median; "+
+		"that: session, page logic and templ rendering. Bytes are the uncompressed HTML as sent (median; "+
 		"spread is the largest minus the smallest) and the same body gzipped at level 6. Milliseconds.")
 	fmt.Fprintln(w)
 	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
