@@ -7,23 +7,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livingprofile/livingprofile/infra/testenv"
+
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
-func email() string { return unique("person") + "@example.com" }
+func email() string { return testenv.Unique("person") + "@example.com" }
 
 // TestCreateOrMatch: a create names a new person, one with a known identity matches that
 // person (adding the new identities), and one naming two people is refused.
 func TestCreateOrMatch(t *testing.T) {
 	ctx := context.Background()
 	a, b := email(), email()
-	first, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: []app.IdentityInput{{Type: "email", Value: a}}}, operator)
+	first, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: []app.IdentityInput{{Type: "email", Value: a}}}, testenv.Operator)
 	if err != nil || !first.Created {
 		t.Fatalf("create: %+v, %v", first, err)
 	}
-	other, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: []app.IdentityInput{{Type: "email", Value: b}}}, operator)
+	other, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: []app.IdentityInput{{Type: "email", Value: b}}}, testenv.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +41,11 @@ func TestCreateOrMatch(t *testing.T) {
 		{"the new phone alone", []app.IdentityInput{{Type: "phone", Value: "+48601234567"}}, first.Profile.ID, false, ""},
 		{"identities of two people", []app.IdentityInput{{Type: "email", Value: a}, {Type: "email", Value: b}}, "", false, errs.Conflict},
 		{"unknown identity type", []app.IdentityInput{{Type: "ssn", Value: "1"}}, "", false, errs.Invalid},
-		{"a new person", []app.IdentityInput{{Type: "customer_id", Value: unique("c")}}, "", true, ""},
+		{"a new person", []app.IdentityInput{{Type: "customer_id", Value: testenv.Unique("c")}}, "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: tt.in}, operator)
+			res, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: tt.in}, testenv.Operator)
 			if tt.code != "" {
 				if errs.CodeOf(err) != tt.code {
 					t.Fatalf("err %v, want code %s", err, tt.code)
@@ -86,7 +88,7 @@ func verified(t *testing.T, id string) []string {
 func TestConsents(t *testing.T) {
 	ctx := context.Background()
 	addr := email()
-	res, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: []app.IdentityInput{{Type: "email", Value: addr}}}, operator)
+	res, err := env.svc.CreateProfile(ctx, tenant, app.Create{Identities: []app.IdentityInput{{Type: "email", Value: addr}}}, testenv.Operator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ func TestConsents(t *testing.T) {
 	events := len(verified(t, id))
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			r, err := env.svc.PutConsent(ctx, tenant, id, "marketing", s.in, operator)
+			r, err := env.svc.PutConsent(ctx, tenant, id, "marketing", s.in, testenv.Operator)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,14 +132,14 @@ func TestConsents(t *testing.T) {
 		})
 	}
 	t.Run("unknown purpose", func(t *testing.T) {
-		_, err := env.svc.PutConsent(ctx, tenant, id, "nosuchpurpose", profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1}, operator)
+		_, err := env.svc.PutConsent(ctx, tenant, id, "nosuchpurpose", profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1}, testenv.Operator)
 		if errs.CodeOf(err) != errs.Invalid && errs.CodeOf(err) != errs.NotFound {
 			t.Fatalf("unknown purpose: %v", err)
 		}
 	})
 	t.Run("stale If-Match", func(t *testing.T) {
 		v := int64(1)
-		w := operator
+		w := testenv.Operator
 		w.IfMatch = &v
 		_, err := env.svc.PutConsent(ctx, tenant, id, "marketing", profile.ConsentInput{Status: profile.Denied, NoticeVersion: 2}, w)
 		if errs.CodeOf(err) != errs.PreconditionFailed {
@@ -151,7 +153,7 @@ func TestConsents(t *testing.T) {
 func TestChecks(t *testing.T) {
 	ctx := context.Background()
 	p := newPerson(t, tenant)
-	if _, err := env.svc.PutConsent(ctx, tenant, p.ID, "marketing", profile.ConsentInput{Status: profile.Granted, NoticeVersion: 2}, operator); err != nil {
+	if _, err := env.svc.PutConsent(ctx, tenant, p.ID, "marketing", profile.ConsentInput{Status: profile.Granted, NoticeVersion: 2}, testenv.Operator); err != nil {
 		t.Fatal(err)
 	}
 	refs := map[string]app.CheckInput{"id": {ProfileID: p.ID}}
@@ -221,7 +223,7 @@ func TestSync(t *testing.T) {
 		return app.SyncChange{ID: id, Identity: &app.IdentityInput{Type: "email", Value: addr}, OccurredAt: at,
 			Attributes: map[string]any{"givenName": name}}
 	}
-	c1, c2, c3 := unique("c"), unique("c"), unique("c")
+	c1, c2, c3 := testenv.Unique("c"), testenv.Unique("c"), testenv.Unique("c")
 	batches := []struct {
 		name    string
 		changes []app.SyncChange
@@ -255,7 +257,7 @@ func TestSync(t *testing.T) {
 		})
 	}
 	t.Run("invalid batch", func(t *testing.T) {
-		_, err := env.svc.Sync(ctx, tenant, app.SyncBatch{Source: "CRM!", Changes: []app.SyncChange{change(unique("c"), now, "X")}})
+		_, err := env.svc.Sync(ctx, tenant, app.SyncBatch{Source: "CRM!", Changes: []app.SyncChange{change(testenv.Unique("c"), now, "X")}})
 		var e *errs.Error
 		if !errors.As(err, &e) || e.Code != errs.Invalid {
 			t.Fatalf("invalid source: %v", err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livingprofile/livingprofile/infra/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -38,7 +40,7 @@ func TestProfileReads(t *testing.T) {
 	}
 	t.Run("lookup", func(t *testing.T) {
 		q := newPerson(t, tenant)
-		missing := app.Ref{Identity: profile.Identity{Type: "email", Value: unique("nobody") + "@example.com"}}
+		missing := app.Ref{Identity: profile.Identity{Type: "email", Value: testenv.Unique("nobody") + "@example.com"}}
 		refs := []app.Ref{{ID: p.ID}, {Identity: q.Identities[0]}, {Identity: p.Identities[1]}, missing, {ID: "p_" + strings.Repeat("a", 26)}}
 		got, err := env.store.Lookup(ctx, tenant, refs)
 		if err != nil {
@@ -56,7 +58,7 @@ func TestProfileReads(t *testing.T) {
 		if errs.CodeOf(err) != errs.NotFound {
 			t.Fatalf("Profile of an unknown id: %v, want NotFound", err)
 		}
-		_, err = env.store.ProfileByIdentity(ctx, tenant, profile.Identity{Type: "email", Value: unique("x") + "@example.com"})
+		_, err = env.store.ProfileByIdentity(ctx, tenant, profile.Identity{Type: "email", Value: testenv.Unique("x") + "@example.com"})
 		if errs.CodeOf(err) != errs.NotFound {
 			t.Fatalf("ProfileByIdentity of an unknown identity: %v, want NotFound", err)
 		}
@@ -68,7 +70,7 @@ func change(t testing.TB, p *profile.Profile, prev int64) app.Commit {
 	t.Helper()
 	next := p.Clone()
 	next.Version = prev + 1
-	next.Attributes = map[string]any{"givenName": unique("n")}
+	next.Attributes = map[string]any{"givenName": testenv.Unique("n")}
 	evs := profile.Events([]profile.Change{{Type: profile.EventProfileUpdated, Subject: "attributes"}}, time.Now(), ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}, "")
 	for i := range evs {
 		next.LedgerSeq++
@@ -135,7 +137,7 @@ func TestCommit(t *testing.T) {
 // TestIdempotencyRecords: a record is stored once per key, and the first one stays.
 func TestIdempotencyRecords(t *testing.T) {
 	ctx := context.Background()
-	key := unique("idem")
+	key := testenv.Unique("idem")
 	first := &app.Record{Key: key, Fingerprint: "f1", Status: 201, Body: []byte(`{"a":1}`), CreatedAt: time.Now()}
 	tests := []struct {
 		name string
@@ -165,7 +167,7 @@ func TestIdempotencyRecords(t *testing.T) {
 	t.Run("committed with a change", func(t *testing.T) {
 		p := newPerson(t, tenant)
 		c := change(t, p, p.Version)
-		c.Record = &app.Record{Key: unique("idem"), Fingerprint: "f", Status: 200, Body: []byte(`{}`), CreatedAt: time.Now()}
+		c.Record = &app.Record{Key: testenv.Unique("idem"), Fingerprint: "f", Status: 200, Body: []byte(`{}`), CreatedAt: time.Now()}
 		if err := env.store.Commit(ctx, tenant, c); err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +183,7 @@ func TestIdempotencyRecords(t *testing.T) {
 // bound keeps later ones out; other tenants' requests never show.
 func TestRequestsByDueDate(t *testing.T) {
 	ctx := context.Background()
-	tn := "due" + strings.ReplaceAll(unique("t"), "-", "")[:12]
+	tn := "due" + strings.ReplaceAll(testenv.Unique("t"), "-", "")[:12]
 	base := time.Now().UTC().Add(-time.Hour)
 	var ids []string
 	// Saved in an order different from their due dates.
@@ -262,7 +264,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	})
 	t.Run("same identity in both tenants", func(t *testing.T) {
-		res, err := env.svc.CreateProfile(ctx, otherTenant, app.Create{Identities: []app.IdentityInput{{Type: p.Identities[0].Type, Value: p.Identities[0].Value}}}, operator)
+		res, err := env.svc.CreateProfile(ctx, otherTenant, app.Create{Identities: []app.IdentityInput{{Type: p.Identities[0].Type, Value: p.Identities[0].Value}}}, testenv.Operator)
 		if err != nil || !res.Created || res.Profile.ID == p.ID {
 			t.Fatalf("the other tenant's create with the same email: %+v, %v", res, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/livingprofile/livingprofile/infra/testenv"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/livingprofile/livingprofile/shared/apikey"
@@ -37,7 +39,7 @@ func invoke(t *testing.T, h httpapi.Handler, r req) events.APIGatewayV2HTTPRespo
 		hd[strings.ToLower(k)] = v
 	}
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", Headers: hd, PathParameters: r.params, QueryStringParameters: r.query, Body: r.body,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: unique("req")}}
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: testenv.Unique("req")}}
 	if r.tenant != "" {
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{
 			authorizer.CtxTenant: r.tenant, authorizer.CtxKeyID: "key1", authorizer.CtxScopes: apikey.FormatScopes(r.scopes)}}
@@ -55,7 +57,7 @@ var admin = []apikey.Scope{apikey.Admin}
 func createdProfile(t *testing.T) string {
 	t.Helper()
 	resp := invoke(t, api().CreateProfile(), req{tenant: tenant, scopes: admin,
-		body: `{"identities":[{"type":"email","value":"` + unique("p") + `@example.com"}]}`})
+		body: `{"identities":[{"type":"email","value":"` + testenv.Unique("p") + `@example.com"}]}`})
 	if resp.StatusCode != 201 {
 		t.Fatalf("create: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -144,7 +146,7 @@ func TestETag(t *testing.T) {
 func TestIdempotencyKey(t *testing.T) {
 	a := api()
 	id := createdProfile(t)
-	key := map[string]string{"Idempotency-Key": unique("k")}
+	key := map[string]string{"Idempotency-Key": testenv.Unique("k")}
 	put := func(body string) events.APIGatewayV2HTTPResponse {
 		return invoke(t, a.PutConsent(), req{tenant: tenant, scopes: admin, params: map[string]string{"id": id, "purpose": "marketing"}, headers: key, body: body})
 	}
