@@ -37,12 +37,11 @@ func New(client *s3.Client, bucket, kmsKeyID string) *Store {
 	return &Store{client: client, presign: s3.NewPresignClient(client), bucket: bucket, kmsKey: kmsKeyID, now: time.Now}
 }
 
-// NewClient returns an S3 client for cfg that addresses buckets by path when cfg points at
-// an endpoint of its own (BaseEndpoint, as for an emulator), which emulators need; on AWS
-// it uses virtual-hosted addressing.
+// NewClient returns an S3 client for cfg that addresses buckets by path when it is pointed
+// at an endpoint of its own (AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3, as for an emulator),
+// which emulators need; on AWS it uses virtual-hosted addressing.
 func NewClient(cfg aws.Config) *s3.Client {
-	custom := cfg.BaseEndpoint != nil
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = o.UsePathStyle || custom })
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = o.UsePathStyle || o.BaseEndpoint != nil })
 }
 
 // Bucket returns the bucket's name.
