@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -67,17 +69,35 @@ type Commit struct {
 	Requests []*dsr.Request
 }
 
-// Record is a stored response to an idempotent write: a replay gets it back verbatim.
+// Record is the stored outcome of an idempotent write, committed with the change itself:
+// a replay of the same request is answered from it, and another request under the same key
+// is refused. Outcome is the write's result as its writer encoded it: the use cases store
+// their Result, RequestResult or catalog as JSON, and an edge that writes without a use case
+// stores what it needs. This package never reads it.
 type Record struct {
-	Key         string      `json:"key"` // digest of key id, method, path and Idempotency-Key
-	Fingerprint string      `json:"fingerprint"`
-	Status      int         `json:"status"`
-	Headers     [][2]string `json:"headers,omitempty"`
-	Body        []byte      `json:"body"`
-	CreatedAt   time.Time   `json:"createdAt"`
-	// ProfileID names the profile the stored answer shows, if any: the erasure job finds
-	// and deletes a person's records by it.
+	Key         string          `json:"key"` // digest of key id, method, path and Idempotency-Key
+	Fingerprint string          `json:"fingerprint"`
+	Outcome     json.RawMessage `json:"outcome"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	// ProfileID names the profile the outcome shows, if any: the erasure job finds and
+	// deletes a person's records by it.
 	ProfileID string `json:"profileId,omitempty"`
+}
+
+// Idempotency names an idempotent write: the caller's scoped key and a fingerprint of its
+// request, under which the use case stores the write's outcome with the change.
+type Idempotency struct{ Key, Fingerprint string }
+
+// record returns the record of outcome, or nil for a write that is not idempotent.
+func (i *Idempotency) record(outcome any, profileID string, now time.Time) (*Record, error) {
+	if i == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(outcome)
+	if err != nil {
+		return nil, fmt.Errorf("encode outcome: %w", err)
+	}
+	return &Record{Key: i.Key, Fingerprint: i.Fingerprint, Outcome: b, CreatedAt: now.UTC(), ProfileID: profileID}, nil
 }
 
 // Clock returns the current time; tests replace it.

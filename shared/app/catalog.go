@@ -10,8 +10,9 @@ import (
 )
 
 // PutCatalog replaces the tenant's catalog after validating it. With ifMatch the write
-// fails unless the stored catalog is at that version.
-func (s *Service) PutCatalog(ctx context.Context, tenant string, c *catalog.Catalog, ifMatch *int, render func(*catalog.Catalog) (*Record, error)) (*catalog.Catalog, error) {
+// fails unless the stored catalog is at that version. With idem the stored catalog is kept
+// as the write's outcome.
+func (s *Service) PutCatalog(ctx context.Context, tenant string, c *catalog.Catalog, ifMatch *int, idem *Idempotency) (*catalog.Catalog, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -27,12 +28,9 @@ func (s *Service) PutCatalog(ctx context.Context, tenant string, c *catalog.Cata
 	}
 	next := *c
 	next.Version, next.UpdatedAt = prev+1, s.now().UTC()
-	var rec *Record
-	if render != nil {
-		var err error
-		if rec, err = render(&next); err != nil {
-			return nil, err
-		}
+	rec, err := idem.record(&next, "", next.UpdatedAt)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.store.PutCatalog(ctx, tenant, &next, prev, rec); err != nil {
 		if errors.Is(err, errs.ErrStale) {

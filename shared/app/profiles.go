@@ -20,8 +20,8 @@ type Write struct {
 	// IfMatch, when set, makes the write fail with PreconditionFailed unless the profile
 	// is at this version. Without it a concurrent change is retried transparently.
 	IfMatch *int64
-	// Render, when set, builds the idempotency record committed with the change.
-	Render func(Result) (*Record, error)
+	// Idempotency, when set, stores the write's Result with the change (see Record).
+	Idempotency *Idempotency
 	// Marks are committed with the change, if it changes the profile (see Commit.Marks).
 	Marks []SyncMark
 	// NotErased guards the change against erased identities (see Commit.NotErased).
@@ -34,9 +34,9 @@ type Write struct {
 
 // Result is the outcome of a write.
 type Result struct {
-	Profile *profile.Profile
-	Created bool
-	Changed bool
+	Profile *profile.Profile `json:"profile"`
+	Created bool             `json:"created"`
+	Changed bool             `json:"changed"`
 }
 
 // IdentityInput is an identity as a caller typed it.
@@ -327,21 +327,16 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 	res := Result{Profile: next, Created: cur == nil, Changed: len(changes) > 0}
 	if !res.Changed {
 		res.Profile = cur
-		if w.Render == nil {
-			return res, nil
-		}
-		rec, err := w.Render(res)
-		if err != nil {
-			return Result{}, err
+		rec, err := w.Idempotency.record(res, cur.ID, now)
+		if err != nil || rec == nil {
+			return res, err
 		}
 		return res, s.store.PutRecord(ctx, tenant, rec)
 	}
 	events := sealChanges(tenant, next, changes, now, w.Actor, w.RequestID)
 	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: w.NotErased}
-	if w.Render != nil {
-		if c.Record, err = w.Render(res); err != nil {
-			return Result{}, err
-		}
+	if c.Record, err = w.Idempotency.record(res, next.ID, now); err != nil {
+		return Result{}, err
 	}
 	if err := s.store.Commit(ctx, tenant, c); err != nil {
 		if errors.Is(err, errs.ErrStale) && w.IfMatch != nil {

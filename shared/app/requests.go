@@ -102,16 +102,16 @@ type RequestInput struct {
 type RequestWrite struct {
 	Actor     ledger.Actor
 	RequestID string
-	// Render, when set, builds the idempotency record stored with the change.
-	Render func(RequestResult) (*Record, error)
+	// Idempotency, when set, stores the write's RequestResult with the change (see Record).
+	Idempotency *Idempotency
 }
 
 // RequestResult is the outcome of creating or changing a request.
 type RequestResult struct {
-	Request *dsr.Request
+	Request *dsr.Request `json:"request"`
 	// Duplicate says an open request of the same type for the same person existed, and
 	// Request is that one: nothing was created.
-	Duplicate bool
+	Duplicate bool `json:"duplicate"`
 }
 
 // RequestState is the Old and New value of request.updated and request.completed ledger
@@ -231,7 +231,7 @@ func (s *Service) createRequest(ctx context.Context, tenant string, p *profile.P
 	}
 	r.MarkDeadlines(now)
 	res := RequestResult{Request: r}
-	rec, err := render(w, res)
+	rec, err := s.record(w, res)
 	if err != nil {
 		return RequestResult{}, err
 	}
@@ -296,16 +296,17 @@ func (s *Service) openDuplicate(ctx context.Context, tenant, profileID, dedupKey
 	return nil, s.store.ClearDuplicate(ctx, tenant, profileID, dedupKey, id)
 }
 
-func render(w RequestWrite, res RequestResult) (*Record, error) {
-	if w.Render == nil {
-		return nil, nil
-	}
-	return w.Render(res)
+// record is the idempotency record of res, nil for a write without Idempotency. It never
+// holds the address the person is notified at: no answer shows it.
+func (s *Service) record(w RequestWrite, res RequestResult) (*Record, error) {
+	r := *res.Request
+	r.NotifyEmail = ""
+	return w.Idempotency.record(RequestResult{Request: &r, Duplicate: res.Duplicate}, r.ProfileID, s.now())
 }
 
 // putRecord stores the idempotency record of an answer that changed nothing.
 func (s *Service) putRecord(ctx context.Context, tenant string, w RequestWrite, res RequestResult) error {
-	rec, err := render(w, res)
+	rec, err := s.record(w, res)
 	if err != nil || rec == nil {
 		return err
 	}
@@ -497,7 +498,7 @@ func (s *Service) changeRequest(ctx context.Context, tenant, id string, w Reques
 		}
 		r.Version, r.UpdatedAt = prev+1, now
 		r.MarkDeadlines(now)
-		rec, err := render(w, RequestResult{Request: r})
+		rec, err := s.record(w, RequestResult{Request: r})
 		if err != nil {
 			return nil, err
 		}

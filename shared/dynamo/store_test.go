@@ -138,14 +138,14 @@ func TestCommit(t *testing.T) {
 func TestIdempotencyRecords(t *testing.T) {
 	ctx := context.Background()
 	key := testenv.Unique("idem")
-	first := &app.Record{Key: key, Fingerprint: "f1", Status: 201, Body: []byte(`{"a":1}`), CreatedAt: time.Now()}
+	first := &app.Record{Key: key, Fingerprint: "f1", Outcome: []byte(`{"a":1}`), CreatedAt: time.Now()}
 	tests := []struct {
 		name string
 		rec  *app.Record
 		ok   bool
 	}{
 		{"first", first, true},
-		{"again with the same key", &app.Record{Key: key, Fingerprint: "f2", Status: 200, Body: []byte(`{}`), CreatedAt: time.Now()}, false},
+		{"again with the same key", &app.Record{Key: key, Fingerprint: "f2", Outcome: []byte(`{}`), CreatedAt: time.Now()}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestIdempotencyRecords(t *testing.T) {
 				t.Fatalf("PutRecord: %v, want ok=%v", err, tt.ok)
 			}
 			got, err := env.store.Record(ctx, tenant, key)
-			if err != nil || got.Fingerprint != "f1" || got.Status != 201 || string(got.Body) != `{"a":1}` {
+			if err != nil || got.Fingerprint != "f1" || string(got.Outcome) != `{"a":1}` {
 				t.Fatalf("Record = %+v, %v; want the first", got, err)
 			}
 		})
@@ -167,7 +167,7 @@ func TestIdempotencyRecords(t *testing.T) {
 	t.Run("committed with a change", func(t *testing.T) {
 		p := newPerson(t, tenant)
 		c := change(t, p, p.Version)
-		c.Record = &app.Record{Key: testenv.Unique("idem"), Fingerprint: "f", Status: 200, Body: []byte(`{}`), CreatedAt: time.Now()}
+		c.Record = &app.Record{Key: testenv.Unique("idem"), Fingerprint: "f", Outcome: []byte(`{}`), CreatedAt: time.Now()}
 		if err := env.store.Commit(ctx, tenant, c); err != nil {
 			t.Fatal(err)
 		}

@@ -44,8 +44,9 @@ func profileID(r *request) (string, error) {
 	return id, nil
 }
 
-// profileResponse renders a profile with its ETag.
-func profileResponse(res app.Result, st int) *response {
+// profileResponse renders a profile with its ETag: 200, or 201 with Location when created.
+func profileResponse(res app.Result) *response {
+	st := 200
 	h := map[string]string{"ETag": etag(res.Profile.Version)}
 	if res.Created {
 		st = 201
@@ -67,7 +68,7 @@ func (a *API) GetProfile() Handler {
 		if err != nil {
 			return nil, err
 		}
-		return profileResponse(app.Result{Profile: p}, 200), nil
+		return profileResponse(app.Result{Profile: p}), nil
 	}}.handler()
 }
 
@@ -87,7 +88,7 @@ func (a *API) FindProfile() Handler {
 		if err != nil {
 			return nil, err
 		}
-		return profileResponse(app.Result{Profile: p}, 200), nil
+		return profileResponse(app.Result{Profile: p}), nil
 	}}.handler()
 }
 
@@ -100,7 +101,7 @@ type createBody struct {
 
 // CreateProfile serves POST /v1/profiles: create, or match by identity.
 func (a *API) CreateProfile() Handler {
-	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true,
+	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(profileResponse),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b createBody
 			if err := r.decode(&b); err != nil {
@@ -114,12 +115,11 @@ func (a *API) CreateProfile() Handler {
 			for k, s := range b.Subscriptions {
 				in.Subscriptions[k] = s.input()
 			}
-			render := func(res app.Result) *response { return profileResponse(res, 200) }
-			res, err := a.app.CreateProfile(ctx, r.tenant, in, r.write(nil, render))
+			res, err := a.app.CreateProfile(ctx, r.tenant, in, r.write(nil))
 			if err != nil {
 				return nil, err
 			}
-			return render(res), nil
+			return profileResponse(res), nil
 		}}.handler()
 }
 
@@ -150,7 +150,7 @@ func (a *API) UpdateProfile() Handler {
 // profileWrite is the shape of every write to an existing profile: the {id} path
 // parameter, optional If-Match, a strict JSON body of type B, and the profile as answer.
 func profileWrite[B any](a *API, call func(ctx context.Context, r *request, id string, b B, w app.Write) (app.Result, error)) Handler {
-	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true,
+	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(profileResponse),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			id, err := profileID(r)
 			if err != nil {
@@ -164,12 +164,11 @@ func profileWrite[B any](a *API, call func(ctx context.Context, r *request, id s
 			if err := r.decode(&b); err != nil {
 				return nil, err
 			}
-			render := func(res app.Result) *response { return profileResponse(res, 200) }
-			res, err := call(ctx, r, id, b, r.write(ifMatch, render))
+			res, err := call(ctx, r, id, b, r.write(ifMatch))
 			if err != nil {
 				return nil, err
 			}
-			return render(res), nil
+			return profileResponse(res), nil
 		}}.handler()
 }
 
@@ -290,7 +289,7 @@ func (a *API) GetCatalog() Handler {
 
 // PutCatalog serves PUT /v1/catalog (admin scope).
 func (a *API) PutCatalog() Handler {
-	return route{api: a, scope: apikey.Admin, hasBody: true, maxBody: catalogBody, idempotent: true,
+	return route{api: a, scope: apikey.Admin, hasBody: true, maxBody: catalogBody, idempotent: true, replayed: replayAs(catalogResponse),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			ifMatch, err := r.ifMatch()
 			if err != nil {
@@ -305,19 +304,17 @@ func (a *API) PutCatalog() Handler {
 				v := int(*ifMatch)
 				im = &v
 			}
-			render := func(c *catalog.Catalog) *response {
-				return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}
-			}
-			var rec func(*catalog.Catalog) (*app.Record, error)
-			if r.idemKey != "" {
-				rec = func(c *catalog.Catalog) (*app.Record, error) { return r.record(render(c)) }
-			}
-			out, err := a.app.PutCatalog(ctx, r.tenant, &c, im, rec)
+			out, err := a.app.PutCatalog(ctx, r.tenant, &c, im, r.idempotency())
 			if err != nil {
 				return nil, err
 			}
-			return render(out), nil
+			return catalogResponse(out), nil
 		}}.handler()
+}
+
+// catalogResponse renders a catalog with its ETag.
+func catalogResponse(c *catalog.Catalog) *response {
+	return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}
 }
 
 type linkBody struct {

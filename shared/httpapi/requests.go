@@ -90,14 +90,15 @@ func requestID(r *request) (string, error) {
 }
 
 // requestWrite is the app.RequestWrite of this HTTP request: the API key is the actor, and
-// with an Idempotency-Key the response is stored with the change.
-func (r *request) requestWrite(created bool) app.RequestWrite {
-	w := app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorAPIKey, ID: r.keyID}, RequestID: r.requestID}
-	if r.idemKey != "" {
-		w.Render = func(res app.RequestResult) (*app.Record, error) { return r.record(requestResponse(res, created)) }
-	}
-	return w
+// with an Idempotency-Key the use case stores its result with the change.
+func (r *request) requestWrite() app.RequestWrite {
+	return app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorAPIKey, ID: r.keyID}, RequestID: r.requestID, Idempotency: r.idempotency()}
 }
+
+// createdRequest and changedRequest render the answer to a new request and to a change of
+// one (see requestResponse).
+func createdRequest(res app.RequestResult) *response { return requestResponse(res, true) }
+func changedRequest(res app.RequestResult) *response { return requestResponse(res, false) }
 
 type requestBody struct {
 	ProfileID string             `json:"profileId"`
@@ -132,7 +133,7 @@ func (b requestBody) verification() (dsr.Verification, error) {
 // for a person given by profileId or identity. 201 when created; 200 with duplicate: true
 // and the existing request when an open one of the same type exists for the person.
 func (a *API) CreateRequest() Handler {
-	return route{api: a, scope: apikey.Requests, hasBody: true, maxBody: smallBody, idempotent: true,
+	return route{api: a, scope: apikey.Requests, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(createdRequest),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b requestBody
 			if err := r.decode(&b); err != nil {
@@ -143,11 +144,11 @@ func (a *API) CreateRequest() Handler {
 				return nil, err
 			}
 			in := app.RequestInput{ProfileID: b.ProfileID, Identity: b.Identity, Type: b.Type, Purpose: b.Purpose, Verification: v, Locale: b.Locale}
-			res, err := a.app.CreateRequest(ctx, r.tenant, in, r.requestWrite(true))
+			res, err := a.app.CreateRequest(ctx, r.tenant, in, r.requestWrite())
 			if err != nil {
 				return nil, err
 			}
-			return requestResponse(res, true), nil
+			return createdRequest(res), nil
 		}}.handler()
 }
 
@@ -240,6 +241,7 @@ const (
 // strict JSON body of type B (none when B is struct{}), and the request as answer.
 func requestChange[B any](a *API, body bodyUse, call func(ctx context.Context, r *request, id string, b B, w app.RequestWrite) (*dsr.Request, error)) Handler {
 	return route{api: a, scope: apikey.Requests, hasBody: body != noBody, optional: body == optionalBody, maxBody: smallBody, idempotent: true,
+		replayed: replayAs(changedRequest),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			id, err := requestID(r)
 			if err != nil {
@@ -251,11 +253,11 @@ func requestChange[B any](a *API, body bodyUse, call func(ctx context.Context, r
 					return nil, err
 				}
 			}
-			req, err := call(ctx, r, id, b, r.requestWrite(false))
+			req, err := call(ctx, r, id, b, r.requestWrite())
 			if err != nil {
 				return nil, err
 			}
-			return requestResponse(app.RequestResult{Request: req}, false), nil
+			return changedRequest(app.RequestResult{Request: req}), nil
 		}}.handler()
 }
 

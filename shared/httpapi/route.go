@@ -27,7 +27,6 @@ import (
 	"github.com/livingprofile/livingprofile/shared/authorizer"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
-	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
 // Handler is the Lambda handler of one HTTP API route (payload format 2.0).
@@ -48,7 +47,10 @@ type route struct {
 	hasBody    bool
 	optional   bool // with hasBody: an empty body is allowed (r.body stays nil)
 	idempotent bool
-	serve      func(context.Context, *request) (*response, error)
+	// replayed rebuilds the response from the outcome a use case stored for an
+	// Idempotency-Key (see app.Record). Without it the outcome is a stored answer (record).
+	replayed func(outcome json.RawMessage) (*response, error)
+	serve    func(context.Context, *request) (*response, error)
 }
 
 // request is what a route's work sees.
@@ -217,11 +219,46 @@ func (rt route) replay(ctx context.Context, r *request) (*response, error) {
 	if rec.Fingerprint != r.idemPrint {
 		return nil, errs.E(errs.Conflict, "this Idempotency-Key was used with a different request")
 	}
-	h := map[string]string{"Idempotent-Replayed": "true"}
-	for _, kv := range rec.Headers {
-		h[kv[0]] = kv[1]
+	replayed := rt.replayed
+	if replayed == nil {
+		replayed = storedAnswer
 	}
-	return &response{status: rec.Status, body: json.RawMessage(rec.Body), headers: h}, nil
+	resp, err := replayed(rec.Outcome)
+	if err != nil {
+		return nil, fmt.Errorf("replay idempotency record: %w", err)
+	}
+	if resp.headers == nil {
+		resp.headers = map[string]string{}
+	}
+	resp.headers["Idempotent-Replayed"] = "true"
+	return resp, nil
+}
+
+// replayAs returns a replayed for routes whose use case stores a T (app.Result,
+// app.RequestResult, a catalog): the replay renders it as the first answer was rendered.
+func replayAs[T any](render func(T) *response) func(json.RawMessage) (*response, error) {
+	return func(outcome json.RawMessage) (*response, error) {
+		var v T
+		if err := json.Unmarshal(outcome, &v); err != nil {
+			return nil, err
+		}
+		return render(v), nil
+	}
+}
+
+// answer is the outcome the edge stores itself, for writes that no use case records.
+type answer struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+func storedAnswer(outcome json.RawMessage) (*response, error) {
+	var a answer
+	if err := json.Unmarshal(outcome, &a); err != nil {
+		return nil, err
+	}
+	return &response{status: a.Status, body: a.Body, headers: a.Headers}, nil
 }
 
 func digest(parts ...string) string {
@@ -233,27 +270,24 @@ func digest(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// record turns a response into an idempotency record.
+// record turns a response into an idempotency record of the edge's own (see answer).
 func (r *request) record(resp *response) (*app.Record, error) {
 	b, err := json.Marshal(resp.body)
 	if err != nil {
 		return nil, fmt.Errorf("encode response: %w", err)
 	}
-	rec := &app.Record{Key: r.idemKey, Fingerprint: r.idemPrint, Status: resp.status, Body: b, CreatedAt: time.Now().UTC(),
-		ProfileID: answerProfile(resp.body, b)}
-	for k, v := range resp.headers {
-		rec.Headers = append(rec.Headers, [2]string{k, v})
+	outcome, err := json.Marshal(answer{Status: resp.status, Headers: resp.headers, Body: b})
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
 	}
-	return rec, nil
+	return &app.Record{Key: r.idemKey, Fingerprint: r.idemPrint, Outcome: outcome, CreatedAt: time.Now().UTC(),
+		ProfileID: answerProfile(b)}, nil
 }
 
-// answerProfile names the profile an answer shows: a profile itself, or an object with a
-// top-level "profileId" (a request, a portal link). Records are tagged with it, so that the
-// erasure job can delete the stored answers of an erased person.
-func answerProfile(body any, encoded []byte) string {
-	if p, ok := body.(*profile.Profile); ok && p != nil {
-		return p.ID
-	}
+// answerProfile names the profile an answer shows: an object with a top-level
+// "profileId" (a portal link). Records are tagged with it, so that the erasure job can
+// delete the stored answers of an erased person.
+func answerProfile(encoded []byte) string {
 	var v struct {
 		ProfileID string `json:"profileId"`
 	}
@@ -276,14 +310,19 @@ func (r *request) remember(ctx context.Context, a *API, resp *response) error {
 	return a.app.PutRecord(ctx, r.tenant, rec)
 }
 
-// write returns the app.Write for this request; render builds the response the use case's
-// result will get, so that it can be stored with the change for replays.
-func (r *request) write(ifMatch *int64, render func(app.Result) *response) app.Write {
-	w := app.Write{Actor: ledger.Actor{Kind: ledger.ActorAPIKey, ID: r.keyID}, RequestID: r.requestID, IfMatch: ifMatch}
-	if r.idemKey != "" {
-		w.Render = func(res app.Result) (*app.Record, error) { return r.record(render(res)) }
+// idempotency is the app.Idempotency of this request, nil without an Idempotency-Key.
+func (r *request) idempotency() *app.Idempotency {
+	if r.idemKey == "" {
+		return nil
 	}
-	return w
+	return &app.Idempotency{Key: r.idemKey, Fingerprint: r.idemPrint}
+}
+
+// write returns the app.Write for this request: the API key is the actor, and with an
+// Idempotency-Key the use case stores its result with the change.
+func (r *request) write(ifMatch *int64) app.Write {
+	return app.Write{Actor: ledger.Actor{Kind: ledger.ActorAPIKey, ID: r.keyID}, RequestID: r.requestID, IfMatch: ifMatch,
+		Idempotency: r.idempotency()}
 }
 
 func (r *request) header(name string) string { return r.ev.Headers[name] }

@@ -109,9 +109,9 @@ func (a *API) Sync() Handler {
 				if err != nil {
 					return nil, err
 				}
-				if len(rec.Body) > maxSyncRecord {
+				if len(rec.Outcome) > maxSyncRecord {
 					a.log.WarnContext(ctx, "sync answer too large to store for Idempotency-Key replays",
-						"requestId", r.requestID, "tenant", r.tenant, "bytes", len(rec.Body))
+						"requestId", r.requestID, "tenant", r.tenant, "bytes", len(rec.Outcome))
 					return resp, nil
 				}
 				if err := a.app.PutRecord(ctx, r.tenant, rec); err != nil {
