@@ -27,32 +27,48 @@ import (
 // AWSCURRENT, and AWSPREVIOUS when the secret has one, so that a rotation signs with the
 // new key and still accepts sessions, form tokens and links of the old one.
 
-// secrets reads the portal signing secret's current version and, if it has one, its
-// previous version.
-func secrets(ctx context.Context, d *wire.Deps) (portallink.Key, []portallink.Key, error) {
+// secret reads one version stage of the portal signing secret.
+type secret func(stage string) (portallink.Key, error)
+
+func secretOf(ctx context.Context, d *wire.Deps) (secret, error) {
 	arn, err := d.Required("PORTAL_SECRET_ARN")
+	if err != nil {
+		return nil, err
+	}
+	sm := secretsmanager.NewFromConfig(d.AWS)
+	return func(stage string) (portallink.Key, error) {
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn, VersionStage: aws.String(stage)})
+		if err != nil {
+			return portallink.Key{}, fmt.Errorf("read portal secret %s: %w", stage, err)
+		}
+		return portallink.ParseSecret(aws.ToString(out.SecretString))
+	}, nil
+}
+
+// secrets reads the portal signing secret's current version and, if it has one, its
+// previous version. Both are read at once: this is on every portal function's cold start.
+func secrets(ctx context.Context, d *wire.Deps) (portallink.Key, []portallink.Key, error) {
+	read, err := secretOf(ctx, d)
 	if err != nil {
 		return portallink.Key{}, nil, err
 	}
-	sm := secretsmanager.NewFromConfig(d.AWS)
-	read := func(stage string) (portallink.Key, error) {
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn, VersionStage: aws.String(stage)})
-		if err != nil {
-			return portallink.Key{}, err
-		}
-		return portallink.ParseSecret(aws.ToString(out.SecretString))
-	}
+	var prev portallink.Key
+	var prevErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		prev, prevErr = read("AWSPREVIOUS")
+	}()
 	cur, err := read("AWSCURRENT")
-	if err != nil {
-		return portallink.Key{}, nil, fmt.Errorf("read portal secret: %w", err)
-	}
-	prev, err := read("AWSPREVIOUS")
+	<-done
 	var nf *smtypes.ResourceNotFoundException
 	switch {
-	case errors.As(err, &nf):
-		return cur, nil, nil // never rotated
 	case err != nil:
-		return portallink.Key{}, nil, fmt.Errorf("read previous portal secret: %w", err)
+		return portallink.Key{}, nil, err
+	case errors.As(prevErr, &nf):
+		return cur, nil, nil // never rotated
+	case prevErr != nil:
+		return portallink.Key{}, nil, prevErr
 	case prev.Secret == cur.Secret:
 		return cur, nil, nil
 	}
@@ -102,7 +118,11 @@ func Route(ctx context.Context, d *wire.Deps, pick func(*portal.Portal) portal.H
 // CreatePortalLink builds POST /v1/portal-links; of the brand routes it alone reads the
 // signing secret (AWSCURRENT only: new links are signed with the current key).
 func CreatePortalLink(ctx context.Context, d *wire.Deps) (any, error) {
-	cur, _, err := secrets(ctx, d)
+	read, err := secretOf(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := read("AWSCURRENT")
 	if err != nil {
 		return nil, err
 	}
