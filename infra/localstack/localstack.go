@@ -241,7 +241,7 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 				return fmt.Errorf("%s has a stream event but its handler is %T", w.fn.LogicalID, w.handler)
 			}
 			src := &eventsource.Outbox{
-				DB: db, Table: s.Table, Index: outboxIndex, PartitionKeys: outboxPartitions(),
+				DB: db, Table: s.Table, Index: outboxIndex, PartitionKeys: OutboxPartitions(),
 				Interval: outboxPoll, BatchSize: st.BatchSize, StreamARN: s.Physical[st.TableLogicalID].StreamARN,
 				Handler: h, FunctionName: w.fn.LogicalID, Timeout: timeout, Log: log,
 			}

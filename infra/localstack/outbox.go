@@ -19,7 +19,7 @@ import (
 // The embedded emulator's table stream misses TransactWriteItems writes, so the local stack
 // finds the outbox items its dispatcher would get from the stream on the table's GSI1
 // instead: indexOutbox adds the index attributes to every outbox item a client of the local
-// stack writes, and an eventsource.Outbox polls outboxPartitions. Deployed functions write no
+// stack writes, and an eventsource.Outbox polls OutboxPartitions. Deployed functions write no
 // such attributes, so in AWS the index holds no outbox item and no hot partition.
 //
 // The item layout is the profile table's (shared/dynamo): outbox items have the sort key
@@ -36,8 +36,9 @@ const (
 	outboxPKPrefix = "OUTBOX#"
 )
 
-// outboxPartitions are the GSI1 partition keys outbox items are indexed under.
-func outboxPartitions() []string {
+// OutboxPartitions are the GSI1 partition keys outbox items are indexed under on the local
+// stack, oldest first within each.
+func OutboxPartitions() []string {
 	out := make([]string, outboxShards)
 	for i := range out {
 		out[i] = outboxPKPrefix + strconv.Itoa(i)
@@ -102,7 +103,7 @@ func indexed(item map[string]types.AttributeValue) (map[string]types.AttributeVa
 	h.Write([]byte(o.ProfileID))
 	at := time.Now().UnixNano()
 	out := maps.Clone(item)
-	out[attrIndexPK] = &types.AttributeValueMemberS{Value: outboxPartitions()[h.Sum32()%outboxShards]}
+	out[attrIndexPK] = &types.AttributeValueMemberS{Value: OutboxPartitions()[h.Sum32()%outboxShards]}
 	out[attrIndexSK] = &types.AttributeValueMemberS{Value: fmt.Sprintf("%020d#%s", at, pk.Value)}
 	return out, nil
 }

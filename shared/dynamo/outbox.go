@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -24,19 +23,6 @@ type Outbox struct {
 	// PK and SK locate the item, for deleting it after dispatch.
 	PK string `json:"-"`
 	SK string `json:"-"`
-}
-
-// outboxShards spreads pending outbox items over GSI1 partitions when they are indexed.
-const outboxShards = 4
-
-// OutboxPartitions are the GSI1 partition keys under which pending outbox items are
-// indexed, oldest first within each.
-func OutboxPartitions() []string {
-	out := make([]string, outboxShards)
-	for i := range out {
-		out[i] = "OUTBOX#" + strconv.Itoa(i)
-	}
-	return out
 }
 
 func (st *Store) outboxItem(tenant, profileID string, version int64, evs []ledger.Event) (map[string]types.AttributeValue, error) {

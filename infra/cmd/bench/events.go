@@ -266,7 +266,7 @@ func pipeline(st *localstack.Stack) string {
 	for _, fn := range st.Template.Functions {
 		for _, s := range fn.Streams {
 			dispatch = fmt.Sprintf("%s (outbox poller standing in for the table stream, BatchSize %d per outbox partition, %d partitions)",
-				fn.LogicalID, s.BatchSize, len(dynamo.OutboxPartitions()))
+				fn.LogicalID, s.BatchSize, len(localstack.OutboxPartitions()))
 		}
 		for _, q := range fn.Queues {
 			if fn.LogicalID == "DeliverWebhooks" {

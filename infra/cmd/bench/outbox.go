@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -152,7 +153,7 @@ const drainTimeout = 120 * time.Second
 // outbox poller reads.
 func outboxPending(ctx context.Context, db *dynamodb.Client, table string) (int64, error) {
 	var total int64
-	for _, pk := range dynamo.OutboxPartitions() {
+	for _, pk := range localstack.OutboxPartitions() {
 		var start map[string]types.AttributeValue
 		for {
 			out, err := db.Query(ctx, &dynamodb.QueryInput{
