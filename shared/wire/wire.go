@@ -34,6 +34,8 @@ type Deps struct {
 	AWS   aws.Config
 	Log   *slog.Logger
 	Store *dynamo.Store
+
+	profiles *app.Service
 }
 
 // Builder builds one function's handler: an HTTPHandler, AuthorizerHandler, QueueHandler,
@@ -41,8 +43,14 @@ type Deps struct {
 // exactly the AWS clients it uses, so a binary links only its own handler.
 type Builder func(context.Context, *Deps) (any, error)
 
-// Profiles returns the profile and request use cases over the table.
-func (d *Deps) Profiles() *app.Service { return app.New(d.Store, time.Now, CatalogCacheTTL) }
+// Profiles returns the function's one profile and request use-case service over the table,
+// so that every part of a handler shares its warm catalog cache.
+func (d *Deps) Profiles() *app.Service {
+	if d.profiles == nil {
+		d.profiles = app.New(d.Store, time.Now, CatalogCacheTTL)
+	}
+	return d.profiles
+}
 
 // API returns the brand API over Profiles. links is only needed by the portal-links route.
 func (d *Deps) API(links *portallink.Signer) *httpapi.API {
