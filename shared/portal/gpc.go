@@ -74,7 +74,7 @@ func (p *Portal) honourGPC(r *rc, write bool) error {
 	if len(objections) > 0 {
 		res, err := p.cfg.Profiles.UpdateProfile(r.ctx, r.tenant, r.prof.ID,
 			app.Patch{Rights: &profile.RightsInput{Objections: objections}},
-			app.Write{Actor: GPCActor, RequestID: r.requestID})
+			app.Write{Actor: GPCActor, RequestID: r.requestID, Current: r.prof})
 		if err != nil {
 			return err
 		}

@@ -114,13 +114,21 @@ func (r *rc) prepare(need access) (*result, error) {
 		return nil, errs.E(errs.NotFound, "no such portal")
 	}
 	r.self = r.base()
-	brand, err := r.p.brands.Get(r.ctx, r.tenant, func(ctx context.Context) (Brand, error) { return r.p.cfg.Brands.Brand(ctx, r.tenant) })
-	if err != nil {
-		return nil, err
+	// The brand and the catalog are independent reads (each cached per container): at once.
+	var brand Brand
+	errBrand, errCat := concurrently(func() (err error) {
+		brand, err = r.p.brands.Get(r.ctx, r.tenant, func(ctx context.Context) (Brand, error) { return r.p.cfg.Brands.Brand(ctx, r.tenant) })
+		return err
+	}, func() (err error) {
+		r.cat, err = r.p.cfg.Profiles.Catalog(r.ctx, r.tenant)
+		return err
+	})
+	if errBrand != nil {
+		return nil, errBrand
 	}
 	r.theme = NewTheme(brand)
-	if r.cat, err = r.p.cfg.Profiles.Catalog(r.ctx, r.tenant); err != nil {
-		return nil, err
+	if errCat != nil {
+		return nil, errCat
 	}
 	r.lang = r.negotiate("") // now with the catalog's default locale
 	if r.method == http.MethodPost {
@@ -141,18 +149,25 @@ func (r *rc) signIn(gpc bool) (*result, error) {
 	raw, had := r.cookies[session.CookieName(r.tenant)]
 	s, err := r.p.cfg.Keys.Open(r.tenant, raw, now)
 	if err == nil {
-		revoked, rerr := r.p.cfg.Store.PortalSessionRevoked(r.ctx, r.tenant, s.ID)
-		if rerr != nil {
-			return nil, rerr
-		}
-		if revoked {
-			err = session.ErrInvalid
-		}
-	}
-	if err == nil {
-		r.prof, err = r.p.cfg.Profiles.GetProfile(r.ctx, r.tenant, s.ProfileID)
-		if err != nil && errs.CodeOf(err) != errs.NotFound {
-			return nil, err
+		// Whether the session was revoked and the person's profile: two reads on every
+		// signed-in request, made at once; a revoked session's profile is dropped unseen.
+		var revoked bool
+		errRevoked, errProfile := concurrently(func() (err error) {
+			revoked, err = r.p.cfg.Store.PortalSessionRevoked(r.ctx, r.tenant, s.ID)
+			return err
+		}, func() (err error) {
+			r.prof, err = r.p.cfg.Profiles.GetProfile(r.ctx, r.tenant, s.ProfileID)
+			return err
+		})
+		switch {
+		case errRevoked != nil:
+			return nil, errRevoked
+		case revoked:
+			r.prof, err = nil, session.ErrInvalid
+		case errProfile != nil && errs.CodeOf(errProfile) != errs.NotFound:
+			return nil, errProfile
+		default:
+			err = errProfile
 		}
 	}
 	if err != nil {
@@ -170,6 +185,24 @@ func (r *rc) signIn(gpc bool) (*result, error) {
 		return nil, err
 	}
 	return nil, r.keepSession()
+}
+
+// concurrently runs a and b at once and returns their errors. A panic in b is an internal
+// error, as serve makes of one in a.
+func concurrently(a, b func() error) (errA, errB error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if v := recover(); v != nil {
+				errB = errs.E(errs.Internal, fmt.Sprint("panic in a concurrent read: ", v))
+			}
+		}()
+		errB = b()
+	}()
+	errA = a()
+	<-done
+	return errA, errB
 }
 
 // keepSession re-issues the session cookie, extending its idle time.
