@@ -47,8 +47,8 @@ func (p *parser) policyActions(props object) []string {
 		at := fmt.Sprintf("%s[%d]", props.path("Policies"), i)
 		m, _ := asMap(pol)
 		doc := object{at: at, m: m}
-		if id, attr, isRef := target(pol); isRef && attr == "" {
-			if doc, isRef = p.managed[id]; !isRef {
+		if id, attr, ok := target(pol); ok && attr == "" {
+			if doc, ok = p.managed[id]; !ok {
 				p.fail(at, "%s is not an AWS::IAM::ManagedPolicy of the template", id)
 				continue
 			}

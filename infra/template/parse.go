@@ -194,12 +194,12 @@ func (p *parser) boolean(o object, key string, def bool) bool {
 	return convert(p, o, key, def, strconv.ParseBool, "a boolean")
 }
 
-func convert[T any](p *parser, o object, key string, def T, parse func(string) (T, error), kind string) T {
+func convert[T any](p *parser, o object, key string, def T, conv func(string) (T, error), kind string) T {
 	s, ok := p.scalar(o, key)
 	if !ok {
 		return def
 	}
-	v, err := parse(s)
+	v, err := conv(s)
 	if err != nil {
 		p.fail(o.path(key), "%q is not %s", s, kind)
 		return def

@@ -9,8 +9,9 @@
 //
 // Parsing is strict where leniency would make the local stack silently differ from the
 // deployed one: unknown tags, duplicate keys, intrinsics it cannot resolve, event types and
-// properties it does not emulate, resource conditions and routes that name a missing
-// authorizer are errors.
+// properties it does not emulate, resource conditions, references to resources the template
+// lacks and routes that name a missing authorizer are errors, all of them reported at once,
+// each with its path in the template ("Resources.Jobs.Properties.VisibilityTimeout: ...").
 package template
 
 import (
