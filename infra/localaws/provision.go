@@ -43,7 +43,7 @@ type Resource struct {
 // Physical maps a logical id of the template to the resource provisioned for it.
 type Physical map[string]Resource
 
-// Refs returns the map [template.Template.Resolve] takes: "LogicalID" to what !Ref returns for
+// Refs returns the map [template.Template.Environment] takes: "LogicalID" to what !Ref returns for
 // the resource's type (a table's or bucket's name, a queue's URL, a secret's ARN), and
 // "LogicalID.Attribute" to what !GetAtt returns (Arn, StreamArn, QueueName).
 func (p Physical) Refs() map[string]string {

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,245 +11,275 @@ import (
 )
 
 // Parse parses a SAM template. See the package documentation for what it rejects.
-func Parse(data []byte) (*Template, error) { return ParseWith(data, nil) }
+func Parse(data []byte) (*Template, error) { return parse(data, nil) }
 
-// ParseWith is Parse with parameter values that override the defaults wherever the
-// template's settings refer to parameters, as `sam deploy --parameter-overrides` does.
-// An override of an undeclared parameter is an error.
-func ParseWith(data []byte, overrides map[string]string) (*Template, error) {
+func parse(data []byte, overrides map[string]string) (*Template, error) {
 	root, err := parseValue(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
 	}
-	top, ok := root.Map()
+	m, ok := asMap(root)
 	if !ok {
 		return nil, errors.New("parse template: not a mapping")
 	}
-	t := &Template{Parameters: map[string]Parameter{}, Conditions: map[string]Value{}}
-	if err := t.parseParameters(top["Parameters"]); err != nil {
-		return nil, err
-	}
-	if m, ok := top["Conditions"].Map(); ok {
-		maps.Copy(t.Conditions, m)
-	}
-	p := &parser{t: t, defaults: map[string]string{}, managed: map[string]Value{}}
-	for name, prm := range t.Parameters {
-		if prm.HasDefault {
-			p.defaults[name] = prm.Default
-		}
-	}
-	for name, v := range overrides {
-		if _, ok := t.Parameters[name]; !ok {
-			return nil, fmt.Errorf("parse template: override of unknown parameter %s", name)
-		}
-		p.defaults[name] = v
-	}
-	globals, _ := top["Globals"].Map()
-	p.globalFn, _ = globals["Function"].Map()
-	p.globalAPI, _ = globals["HttpApi"].Map()
-
-	resources, ok := top["Resources"].Map()
-	if !ok {
+	if _, ok := asMap(m["Resources"]); !ok {
 		return nil, errors.New("parse template: no Resources")
 	}
-	if err := p.resources(resources); err != nil {
-		return nil, err
+	t := &Template{params: map[string]parameter{}}
+	p := &parser{t: t, params: map[string]string{}, types: map[string]string{},
+		managed: map[string]object{}, apis: map[string]object{}, routeAPIs: map[string]bool{}}
+	top := object{m: m}
+	t.conditions = p.object(top, "Conditions").m
+	p.parameters(p.object(top, "Parameters"), overrides)
+	globals := p.object(top, "Globals")
+	p.globalFn, p.globalAPI = p.object(globals, "Function"), p.object(globals, "HttpApi")
+	p.resources(p.object(top, "Resources"))
+	if len(p.problems) == 0 {
+		p.httpAPI()
+	}
+	if len(p.problems) > 0 {
+		slices.Sort(p.problems)
+		return nil, fmt.Errorf("parse template: %s", strings.Join(slices.Compact(p.problems), "; "))
 	}
 	return t, nil
 }
 
-func (t *Template) parseParameters(v Value) error {
-	params, _ := v.Map()
-	for name, pv := range params {
-		pm, ok := pv.Map()
-		if !ok {
-			return fmt.Errorf("parameter %s: not a mapping", name)
-		}
-		p := Parameter{}
-		if d, ok := pm["Default"].Literal(); ok {
-			p.Default, p.HasDefault = d, true
-		}
-		allowed, _ := pm["AllowedValues"].List()
-		for _, a := range allowed {
-			s, ok := a.Literal()
-			if !ok {
-				return fmt.Errorf("parameter %s: AllowedValues: not a scalar: %s", name, a)
-			}
-			p.AllowedValues = append(p.AllowedValues, s)
-		}
-		t.Parameters[name] = p
-	}
-	return nil
+// parameter is a template parameter.
+type parameter struct {
+	def        string // meaningful only when hasDefault
+	hasDefault bool
+	allowed    []string
 }
 
-// parser carries what resource parsing needs besides the template itself.
+// parameters reads the template's parameters into p.t, and the values scalar properties are
+// resolved with into p.params: overrides first, then defaults.
+func (p *parser) parameters(o object, overrides map[string]string) {
+	for name := range o.m {
+		prm := p.object(o, name)
+		def, hasDefault := p.scalar(prm, "Default")
+		p.t.params[name] = parameter{def: def, hasDefault: hasDefault, allowed: p.strings(prm, "AllowedValues")}
+		if hasDefault {
+			p.params[name] = def
+		}
+	}
+	for name, v := range overrides {
+		if _, ok := p.t.params[name]; !ok {
+			p.fail("Parameters", "override of unknown parameter %s", name)
+		}
+		p.params[name] = v
+	}
+}
+
+// parser carries what resource parsing needs besides the template itself. It records every
+// problem it finds rather than stopping at the first, so that one run names them all.
 type parser struct {
 	t *Template
-	// defaults are the parameter defaults scalar properties are resolved with.
-	defaults  map[string]string
-	globalFn  map[string]Value
-	globalAPI map[string]Value
+	// params are the parameter values scalar properties are resolved with.
+	params    map[string]string
+	globalFn  object
+	globalAPI object
+	// types are the resources' types by logical id.
+	types map[string]string
 	// managed are the AWS::IAM::ManagedPolicy resources' policy documents by logical id.
-	managed map[string]Value
-	// logGroups are the logical ids of the AWS::Logs::LogGroup resources.
-	logGroups map[string]bool
+	managed map[string]object
 	// apis are the AWS::Serverless::HttpApi resources' properties by logical id.
-	apis map[string]map[string]Value
+	apis map[string]object
 	// routeAPIs are the logical ids the routes' ApiId refer to.
 	routeAPIs map[string]bool
+	problems  []string
 }
 
-func (p *parser) resources(resources map[string]Value) error {
-	p.apis = map[string]map[string]Value{}
-	p.logGroups = map[string]bool{}
-	p.routeAPIs = map[string]bool{}
-	// Functions refer to managed policies and log groups wherever they stand in the file.
-	for id, rv := range resources {
-		r, _ := rv.Map()
-		props, _ := r["Properties"].Map()
-		switch typ, _ := r["Type"].Literal(); typ {
-		case "AWS::IAM::ManagedPolicy":
-			p.managed[id] = props["PolicyDocument"]
-		case "AWS::Logs::LogGroup":
-			p.logGroups[id] = true
-		}
-	}
-	var errs []error
-	for _, id := range sortedKeys(resources) {
-		r, ok := resources[id].Map()
-		if !ok {
-			errs = append(errs, fmt.Errorf("resource %s: not a mapping", id))
-			continue
-		}
-		typ, _ := r["Type"].Literal()
-		props, _ := r["Properties"].Map()
-		var err error
-		switch typ {
-		case "AWS::Serverless::Function":
-			err = p.function(id, props, r["Metadata"])
-		case "AWS::Serverless::HttpApi":
-			p.apis[id] = props
-		case "AWS::DynamoDB::Table":
-			err = p.table(id, props)
-		case "AWS::SQS::Queue":
-			err = p.queue(id, props)
-		case "AWS::S3::Bucket":
-			err = p.bucket(id, props)
-		case "AWS::SecretsManager::Secret":
-			err = p.secret(id, props)
-		case "AWS::Serverless::SimpleTable", "AWS::Serverless::Api", "AWS::Serverless::StateMachine":
-			err = fmt.Errorf("%s is not supported by the local stack", typ)
-		default:
-			// Roles, keys, alarms, log groups, ...: nothing the local stack creates.
-			continue
-		}
-		if _, set := r["Condition"]; set && err == nil {
-			err = errors.New("a Condition on a resource the local stack creates is not supported")
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("resource %s: %w", id, err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return p.httpAPI()
+// object is one mapping of the template with its path in the template
+// ("Resources.Queue.Properties"), so that every problem names where it is.
+type object struct {
+	at string
+	m  map[string]any
+	// from is the path of the mapping each key was merged from, if any.
+	from map[string]string
 }
 
-// scalar resolves a scalar property: a literal, or an intrinsic over parameter defaults
-// (a Ref to a parameter, an !If on a condition). ok is false when v is null.
-func (p *parser) scalar(v Value, what string) (s string, ok bool, err error) {
-	if v.IsNull() {
-		return "", false, nil
+func (o object) path(key string) string {
+	if o.at == "" {
+		return key
 	}
-	s, err = p.t.Resolve(v, nil, p.defaults)
+	return cmp.Or(o.from[key], o.at) + "." + key
+}
+
+// merged returns own's keys over globals', as SAM applies Globals property by property.
+func merged(globals, own object) object {
+	o := object{at: own.at, m: map[string]any{}, from: map[string]string{}}
+	for _, src := range []object{globals, own} {
+		for k, v := range src.m {
+			o.m[k], o.from[k] = v, src.at
+		}
+	}
+	return o
+}
+
+// fail records a problem of the template at path.
+func (p *parser) fail(path, format string, args ...any) {
+	p.problems = append(p.problems, path+": "+fmt.Sprintf(format, args...))
+}
+
+// mapping returns v, found at path, as a mapping; it is empty when v is null.
+func (p *parser) mapping(path string, v any) object {
+	m, ok := asMap(v)
+	if !ok && v != nil {
+		p.fail(path, "want a mapping, got %s", show(v))
+	}
+	return object{at: path, m: m}
+}
+
+// object returns the mapping at o's key; it is empty when the key is absent.
+func (p *parser) object(o object, key string) object { return p.mapping(o.path(key), o.m[key]) }
+
+func (p *parser) list(o object, key string) []any {
+	v := o.m[key]
+	l, ok := v.([]any)
+	if !ok && v != nil {
+		p.fail(o.path(key), "want a list, got %s", show(v))
+	}
+	return l
+}
+
+// objects returns the mappings of the list at o's key.
+func (p *parser) objects(o object, key string) []object {
+	var out []object
+	for i, v := range p.list(o, key) {
+		out = append(out, p.mapping(fmt.Sprintf("%s[%d]", o.path(key), i), v))
+	}
+	return out
+}
+
+// strings resolves the elements of the list at o's key.
+func (p *parser) strings(o object, key string) []string {
+	var out []string
+	for i, v := range p.list(o, key) {
+		if s, ok := p.resolve(fmt.Sprintf("%s[%d]", o.path(key), i), v); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// resolve resolves v, found at path, over the parameter values: a literal, a Ref to a
+// parameter, an !If on a condition, ...
+func (p *parser) resolve(path string, v any) (string, bool) {
+	s, err := p.t.resolve(v, nil, p.params)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: %w", what, err)
+		p.fail(path, "%v", err)
+		return "", false
 	}
-	return s, true, nil
+	return s, true
 }
 
-func (p *parser) str(v Value, what string) (string, error) {
-	s, _, err := p.scalar(v, what)
-	return s, err
+// scalar resolves o's key; ok is false when it is absent or null, or does not resolve.
+func (p *parser) scalar(o object, key string) (s string, ok bool) {
+	if o.m[key] == nil {
+		return "", false
+	}
+	return p.resolve(o.path(key), o.m[key])
 }
 
-func (p *parser) integer(v Value, what string, def int) (int, error) {
-	s, ok, err := p.scalar(v, what)
-	if err != nil || !ok {
-		return def, err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not an integer", what, s)
-	}
-	return n, nil
+func (p *parser) str(o object, key string) string {
+	s, _ := p.scalar(o, key)
+	return s
 }
 
-func (p *parser) boolean(v Value, what string, def bool) (bool, error) {
-	s, ok, err := p.scalar(v, what)
-	if err != nil || !ok {
-		return def, err
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, fmt.Errorf("%s: %q is not a boolean", what, s)
-	}
-	return b, nil
+func (p *parser) integer(o object, key string, def int) int {
+	return convert(p, o, key, def, strconv.Atoi, "an integer")
 }
 
-func (p *parser) stringList(v Value, what string) ([]string, error) {
-	if v.IsNull() {
-		return nil, nil
-	}
-	l, ok := v.List()
+func (p *parser) boolean(o object, key string, def bool) bool {
+	return convert(p, o, key, def, strconv.ParseBool, "a boolean")
+}
+
+func convert[T any](p *parser, o object, key string, def T, conv func(string) (T, error), kind string) T {
+	s, ok := p.scalar(o, key)
 	if !ok {
-		return nil, fmt.Errorf("%s: not a list", what)
+		return def
 	}
-	out := make([]string, 0, len(l))
-	for i, e := range l {
-		s, err := p.str(e, fmt.Sprintf("%s[%d]", what, i))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
+	v, err := conv(s)
+	if err != nil {
+		p.fail(o.path(key), "%q is not %s", s, kind)
+		return def
 	}
-	return out, nil
+	return v
 }
 
-// target returns the logical id a Ref or Fn::GetAtt points at, and the GetAtt attribute.
-func target(v Value) (id, attr string, ok bool) {
-	name, arg, _ := v.Intrinsic()
-	switch name {
-	case "Ref":
-		id, ok = arg.Literal()
-		return id, "", ok
-	case "Fn::GetAtt":
-		l, _ := arg.List()
-		if len(l) != 2 {
-			return "", "", false
-		}
-		id, ok1 := l[0].Literal()
-		attr, ok2 := l[1].Literal()
-		return id, attr, ok1 && ok2
+// ref returns the logical id o's key refers to: with !Ref when attr is "", else with
+// !GetAtt <id>.<attr>. When typ is not "", the resource must be one of that type.
+func (p *parser) ref(o object, key, attr, typ string) string {
+	id, a, ok := target(o.m[key])
+	want := "a !Ref to an " + typ
+	if attr != "" {
+		want = "!GetAtt <id>." + attr
 	}
-	return "", "", false
+	switch {
+	case !ok || a != attr:
+		p.fail(o.path(key), "must be %s, got %s", want, show(o.m[key]))
+	case typ != "" && p.types[id] != typ:
+		p.fail(o.path(key), "%s is not an %s of the template", id, typ)
+	default:
+		return id
+	}
+	return ""
 }
 
-// checkKeys fails on keys that are not in known, so that a typo or a property the local
-// stack does not emulate is an error instead of a silently missing feature.
-func checkKeys(m map[string]Value, what string, known ...string) error {
+// known records a problem for the keys of o that are not in keys, so that a typo or a
+// property the local stack does not emulate is an error instead of a silently missing
+// feature.
+func (p *parser) known(o object, keys ...string) {
 	var bad []string
-	for k := range m {
-		if !slices.Contains(known, k) {
+	for k := range o.m {
+		if !slices.Contains(keys, k) {
 			bad = append(bad, k)
 		}
 	}
 	if len(bad) > 0 {
 		slices.Sort(bad)
-		return fmt.Errorf("%s: unknown or unsupported properties %s", what, strings.Join(bad, ", "))
+		p.fail(o.at, "unknown or unsupported properties %s", strings.Join(bad, ", "))
 	}
-	return nil
+}
+
+func (p *parser) resources(resources object) {
+	// Functions refer to managed policies, log groups and APIs wherever they stand in the file.
+	for id, v := range resources.m {
+		r, _ := asMap(v)
+		p.types[id], _ = r["Type"].(string)
+		props, _ := asMap(r["Properties"])
+		if p.types[id] == "AWS::IAM::ManagedPolicy" {
+			doc, _ := asMap(props["PolicyDocument"])
+			p.managed[id] = object{at: resources.path(id) + ".Properties.PolicyDocument", m: doc}
+		}
+	}
+	for _, id := range sortedKeys(resources.m) {
+		r := p.object(resources, id)
+		props := p.object(r, "Properties")
+		switch typ := p.types[id]; typ {
+		case "AWS::Serverless::Function":
+			p.t.Functions = append(p.t.Functions, p.function(id, props, p.object(r, "Metadata")))
+		case "AWS::Serverless::HttpApi":
+			p.apis[id] = props
+		case "AWS::DynamoDB::Table":
+			p.t.Tables = append(p.t.Tables, p.table(id, props))
+		case "AWS::SQS::Queue":
+			p.t.Queues = append(p.t.Queues, p.queue(id, props))
+		case "AWS::S3::Bucket":
+			p.t.Buckets = append(p.t.Buckets, p.bucket(id, props))
+		case "AWS::SecretsManager::Secret":
+			p.t.Secrets = append(p.t.Secrets, p.secret(id, props))
+		case "AWS::Serverless::SimpleTable", "AWS::Serverless::Api", "AWS::Serverless::StateMachine":
+			p.fail(r.at, "%s is not supported by the local stack", typ)
+			continue
+		default:
+			// Roles, keys, alarms, log groups, ...: nothing the local stack creates.
+			continue
+		}
+		if _, set := r.m["Condition"]; set {
+			p.fail(r.at, "a Condition on a resource the local stack creates is not supported")
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -6,35 +6,37 @@ import (
 	"strings"
 )
 
-// ErrNoValue is returned (wrapped) by [Template.Resolve] when a value resolves to
-// AWS::NoValue, meaning the property or environment variable is to be left out.
-var ErrNoValue = errors.New("AWS::NoValue")
+// errNoValue is returned (wrapped) by resolve when a value resolves to AWS::NoValue,
+// meaning the property or environment variable is to be left out.
+var errNoValue = errors.New("AWS::NoValue")
 
-// Resolve turns v into the string CloudFormation would give it.
+// resolve turns v into the string CloudFormation would give it, with physical and params as
+// [Template.Environment] takes them. Any intrinsic it does not handle, or a reference
+// missing from both maps, is an error that names it; a value that is AWS::NoValue is an
+// error wrapping errNoValue.
+func (t *Template) resolve(v any, physical, params map[string]string) (string, error) {
+	r := &resolver{t: t, physical: physical, params: params}
+	return r.scalar(v)
+}
+
+// Environment resolves fn's environment variables to what CloudFormation would give them.
 //
 // physical maps a logical id to what !Ref returns for that resource (a table's name, a
 // queue's URL, ...) and "LogicalID.Attribute" to what !GetAtt returns ("Jobs.Arn",
 // "Table.StreamArn", ...). params maps parameter names and pseudo parameters
 // ("AWS::Region", see [PseudoParameters]) to their values; parameters win over resources,
-// as in CloudFormation.
+// as in CloudFormation. The intrinsics are Ref, Fn::GetAtt, Fn::Sub and Fn::If on
+// conditions of Fn::Equals and Fn::Not.
 //
-// It handles Ref, Fn::GetAtt, Fn::Sub and Fn::If on conditions of Fn::Equals and Fn::Not.
-// Any other intrinsic, or a reference missing from both maps, is an error that names it; a
-// value that is AWS::NoValue is an error wrapping [ErrNoValue].
-func (t *Template) Resolve(v Value, physical, params map[string]string) (string, error) {
-	r := &resolver{t: t, physical: physical, params: params}
-	return r.scalar(v)
-}
-
-// Environment resolves fn's environment variables with [Template.Resolve]. Variables that
-// resolve to AWS::NoValue are left out; every other failure is reported, naming the variable.
+// Variables that resolve to AWS::NoValue are left out; every other failure is reported,
+// naming the variable.
 func (t *Template) Environment(fn Function, physical, params map[string]string) (map[string]string, error) {
-	out := make(map[string]string, len(fn.Environment))
+	out := make(map[string]string, len(fn.env))
 	var errs []error
-	for _, k := range sortedKeys(fn.Environment) {
-		s, err := t.Resolve(fn.Environment[k], physical, params)
+	for _, k := range sortedKeys(fn.env) {
+		s, err := t.resolve(fn.env[k], physical, params)
 		switch {
-		case errors.Is(err, ErrNoValue):
+		case errors.Is(err, errNoValue):
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: %w", k, err))
 		default:
@@ -54,40 +56,37 @@ type resolver struct {
 	params   map[string]string
 }
 
-func (r *resolver) scalar(v Value) (string, error) {
-	if s, ok := v.Literal(); ok {
+func (r *resolver) scalar(v any) (string, error) {
+	if s, ok := v.(string); ok {
 		return s, nil
 	}
-	name, arg, ok := v.Intrinsic()
+	name, arg, ok := intrinsic(v)
 	if !ok {
-		if v.IsNull() {
-			return "", errors.New("null is not a string")
-		}
-		return "", fmt.Errorf("%s is not a string", v)
+		return "", fmt.Errorf("%s is not a string", show(v))
 	}
 	switch name {
 	case "Ref":
-		id, ok := arg.Literal()
+		id, ok := arg.(string)
 		if !ok {
-			return "", fmt.Errorf("Ref: want a name, got %s", arg)
+			return "", fmt.Errorf("Ref: want a name, got %s", show(arg))
 		}
 		return r.ref(id)
 	case "Fn::GetAtt":
 		id, attr, ok := target(v)
 		if !ok {
-			return "", fmt.Errorf("Fn::GetAtt: want [Resource, Attribute], got %s", arg)
+			return "", fmt.Errorf("Fn::GetAtt: want [Resource, Attribute], got %s", show(arg))
 		}
 		return r.getAtt(id, attr)
 	case "Fn::Sub":
 		return r.sub(arg)
 	case "Fn::If":
-		l, ok := arg.List()
-		if !ok || len(l) != 3 {
-			return "", fmt.Errorf("Fn::If: want [condition, then, else], got %s", arg)
+		l, _ := arg.([]any)
+		if len(l) != 3 {
+			return "", fmt.Errorf("Fn::If: want [condition, then, else], got %s", show(arg))
 		}
-		cond, ok := l[0].Literal()
+		cond, ok := l[0].(string)
 		if !ok {
-			return "", fmt.Errorf("Fn::If: condition must be a name, got %s", l[0])
+			return "", fmt.Errorf("Fn::If: condition must be a name, got %s", show(l[0]))
 		}
 		yes, err := r.condition(cond)
 		if err != nil {
@@ -105,12 +104,12 @@ func (r *resolver) scalar(v Value) (string, error) {
 // ref resolves !Ref name: AWS::NoValue, then a parameter, then a resource.
 func (r *resolver) ref(name string) (string, error) {
 	if name == "AWS::NoValue" {
-		return "", fmt.Errorf("Ref %s: %w", name, ErrNoValue)
+		return "", fmt.Errorf("Ref %s: %w", name, errNoValue)
 	}
 	if s, ok := r.params[name]; ok {
 		return s, nil
 	}
-	if _, isParam := r.t.Parameters[name]; isParam {
+	if _, isParam := r.t.params[name]; isParam {
 		return "", fmt.Errorf("Ref %s: parameter has no value", name)
 	}
 	if s, ok := r.physical[name]; ok {
@@ -128,10 +127,10 @@ func (r *resolver) getAtt(id, attr string) (string, error) {
 
 // sub expands Fn::Sub: "${Name}" is a Ref, "${Id.Attr}" a GetAtt, and "${!Text}" the literal
 // "${Text}". The [string, variables] form is not supported.
-func (r *resolver) sub(arg Value) (string, error) {
-	tmpl, ok := arg.Literal()
+func (r *resolver) sub(arg any) (string, error) {
+	tmpl, ok := arg.(string)
 	if !ok {
-		return "", fmt.Errorf("Fn::Sub: want a string (variables are not supported), got %s", arg)
+		return "", fmt.Errorf("Fn::Sub: want a string (variables are not supported), got %s", show(arg))
 	}
 	var b strings.Builder
 	for {
@@ -168,7 +167,7 @@ func (r *resolver) sub(arg Value) (string, error) {
 
 // condition evaluates the named condition.
 func (r *resolver) condition(name string) (bool, error) {
-	expr, ok := r.t.Conditions[name]
+	expr, ok := r.t.conditions[name]
 	if !ok {
 		return false, fmt.Errorf("unknown condition %s", name)
 	}
@@ -180,9 +179,9 @@ func (r *resolver) condition(name string) (bool, error) {
 }
 
 // boolean evaluates a condition expression of Fn::Equals and Fn::Not.
-func (r *resolver) boolean(v Value) (bool, error) {
-	name, arg, _ := v.Intrinsic()
-	l, _ := arg.List()
+func (r *resolver) boolean(v any) (bool, error) {
+	name, arg, _ := intrinsic(v)
+	l, _ := arg.([]any)
 	switch {
 	case name == "Fn::Equals" && len(l) == 2:
 		a, err := r.scalar(l[0])
@@ -198,5 +197,5 @@ func (r *resolver) boolean(v Value) (bool, error) {
 		b, err := r.boolean(l[0])
 		return !b, err
 	}
-	return false, fmt.Errorf("%s is not a condition the local stack supports (Fn::Equals [a, b] or Fn::Not [condition])", v)
+	return false, fmt.Errorf("%s is not a condition the local stack supports (Fn::Equals [a, b] or Fn::Not [condition])", show(v))
 }

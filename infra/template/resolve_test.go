@@ -67,7 +67,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tpl.Resolve(mustParse(t, tt.expr), fixturePhysical, fixtureParams(tt.params))
+			got, err := tpl.resolve(mustParse(t, tt.expr), fixturePhysical, fixtureParams(tt.params))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Resolve(%s) = %q, %v; want error containing %q", tt.expr, got, err, tt.wantErr)
@@ -93,7 +93,7 @@ Resources: {}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tpl.Resolve(mustParse(t, `!If [Both, a, b]`), nil, map[string]string{"A": "x"}); err == nil || !strings.Contains(err.Error(), "not a condition the local stack supports") {
+	if _, err := tpl.resolve(mustParse(t, `!If [Both, a, b]`), nil, map[string]string{"A": "x"}); err == nil || !strings.Contains(err.Error(), "not a condition the local stack supports") {
 		t.Fatalf("error = %v, want Fn::And rejected", err)
 	}
 }
@@ -145,7 +145,7 @@ func TestEnvironment(t *testing.T) {
 	t.Run("unresolved variable is an error naming it", func(t *testing.T) {
 		physical := map[string]string{"ProfilesTable": "t"}
 		_, err := tpl.Environment(mustFunction(t, tpl, "PortalFunction"), physical, fixtureParams(nil))
-		if err == nil || !strings.Contains(err.Error(), "EXPORTS_BUCKET") || errors.Is(err, ErrNoValue) {
+		if err == nil || !strings.Contains(err.Error(), "EXPORTS_BUCKET") || errors.Is(err, errNoValue) {
 			t.Fatalf("err = %v, want an error naming EXPORTS_BUCKET", err)
 		}
 	})

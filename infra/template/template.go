@@ -5,12 +5,13 @@
 // It understands what template.yaml uses and nothing more: the intrinsics Ref, Fn::GetAtt,
 // Fn::Sub and Fn::If (on conditions made of Fn::Equals and Fn::Not), in short or long form,
 // resolved through parameter defaults while parsing and against physical resource names
-// with [Template.Resolve].
+// with [Template.Environment].
 //
 // Parsing is strict where leniency would make the local stack silently differ from the
 // deployed one: unknown tags, duplicate keys, intrinsics it cannot resolve, event types and
-// properties it does not emulate, resource conditions and routes that name a missing
-// authorizer are errors.
+// properties it does not emulate, resource conditions, references to resources the template
+// lacks and routes that name a missing authorizer are errors, all of them reported at once,
+// each with its path in the template ("Resources.Jobs.Properties.VisibilityTimeout: ...").
 package template
 
 import (
@@ -23,10 +24,8 @@ import (
 // Template is the part of a SAM template the local stack acts on. Slices are sorted by
 // logical id, so that two parses of the same file are equal.
 type Template struct {
-	// Parameters are the template's parameters by name.
-	Parameters map[string]Parameter
-	// Conditions are the template's condition expressions by name.
-	Conditions map[string]Value
+	params     map[string]parameter
+	conditions map[string]any
 
 	Functions []Function
 	Tables    []Table
@@ -35,14 +34,6 @@ type Template struct {
 	Secrets   []Secret
 	// HTTPAPI is the HTTP API the routes belong to, or nil when there is none.
 	HTTPAPI *HTTPAPI
-}
-
-// Parameter is a template parameter.
-type Parameter struct {
-	// Default is the default value; meaningful only when HasDefault.
-	Default       string
-	HasDefault    bool
-	AllowedValues []string
 }
 
 // Function is an AWS::Serverless::Function, merged with Globals.Function.
@@ -54,9 +45,9 @@ type Function struct {
 	BuildMethod string
 	// Timeout is in seconds; Lambda's default of 3 when the template does not set it.
 	Timeout int
-	// Environment holds the environment variables, Globals.Function.Environment.Variables
+	// env holds the environment variables, Globals.Function.Environment.Variables
 	// overridden by the function's own; resolve them with [Template.Environment].
-	Environment map[string]Value
+	env map[string]any
 	// LogGroup is the logical id of the AWS::Logs::LogGroup that LoggingConfig.LogGroup
 	// refers to (the function's own or Globals'), or "" for Lambda's default group.
 	LogGroup string
@@ -73,8 +64,6 @@ type Function struct {
 
 // Route is an HttpApi event: one route of the HTTP API.
 type Route struct {
-	// Event is the event's name in the template.
-	Event string
 	// Method is upper case; "ANY" matches every method.
 	Method string
 	// Path is the path template ("/v1/profiles/{id}", "/files/{proxy+}").
@@ -103,8 +92,6 @@ type QueueEvent struct {
 	// FunctionResponseTypes holds "ReportBatchItemFailures" when the function reports
 	// partial batch failures.
 	FunctionResponseTypes []string
-	// Enabled is false when the event source mapping is disabled.
-	Enabled bool
 }
 
 // ReportsBatchItemFailures reports whether the function returns partial batch failures.
@@ -207,18 +194,14 @@ type GenerateSecretString struct {
 
 // HTTPAPI is the AWS::Serverless::HttpApi the routes belong to, merged with Globals.HttpApi.
 type HTTPAPI struct {
-	LogicalID string
 	// StageName is "$default" unless the template says otherwise.
 	StageName string
-	// DefaultAuthorizer is the authorizer of routes that do not name one, or "".
-	DefaultAuthorizer string
 	// Authorizers are the Lambda authorizers by name.
 	Authorizers map[string]Authorizer
 }
 
 // Authorizer is a Lambda authorizer of an HTTP API.
 type Authorizer struct {
-	Name string
 	// FunctionLogicalID is the authorizer function.
 	FunctionLogicalID string
 	// IdentityHeaders are the identity-source headers ($request.header.X).
@@ -234,13 +217,15 @@ type Authorizer struct {
 // Load reads and parses the SAM template at path.
 func Load(path string) (*Template, error) { return LoadWith(path, nil) }
 
-// LoadWith reads and parses the template at path with parameter overrides (see ParseWith).
+// LoadWith reads and parses the template at path with parameter values that override the
+// defaults wherever the template's settings refer to parameters, as
+// `sam deploy --parameter-overrides` does. An override of an undeclared parameter is an error.
 func LoadWith(path string, overrides map[string]string) (*Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
 	}
-	t, err := ParseWith(data, overrides)
+	t, err := parse(data, overrides)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -260,19 +245,19 @@ func (t *Template) Function(logicalID string) (Function, bool) {
 // ParameterValues returns every parameter's value: overrides first, then the default.
 // It fails when a parameter has neither, or when a value is not one of AllowedValues.
 func (t *Template) ParameterValues(overrides map[string]string) (map[string]string, error) {
-	out := make(map[string]string, len(t.Parameters))
+	out := make(map[string]string, len(t.params))
 	var problems []string
-	for _, name := range sortedKeys(t.Parameters) {
-		p := t.Parameters[name]
+	for _, name := range sortedKeys(t.params) {
+		p := t.params[name]
 		v, ok := overrides[name]
-		if !ok && p.HasDefault {
-			v, ok = p.Default, true
+		if !ok && p.hasDefault {
+			v, ok = p.def, true
 		}
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("parameter %s has no value", name))
-		case len(p.AllowedValues) > 0 && !slices.Contains(p.AllowedValues, v):
-			problems = append(problems, fmt.Sprintf("parameter %s: %q is not one of %v", name, v, p.AllowedValues))
+		case len(p.allowed) > 0 && !slices.Contains(p.allowed, v):
+			problems = append(problems, fmt.Sprintf("parameter %s: %q is not one of %v", name, v, p.allowed))
 		default:
 			out[name] = v
 		}

@@ -74,32 +74,32 @@ func TestParseFixtureFunctions(t *testing.T) {
 		}},
 		{"environment merges globals", "PortalFunction", func(t *testing.T, f Function) {
 			for _, k := range []string{"TABLE_NAME", "STAGE", "EXPORTS_BUCKET", "SIGNING_SECRET_ARN"} {
-				if _, ok := f.Environment[k]; !ok {
+				if _, ok := f.env[k]; !ok {
 					t.Errorf("Environment lacks %s", k)
 				}
 			}
-			if name, _, _ := f.Environment["LOG_LEVEL"].Intrinsic(); name != "Fn::If" {
-				t.Errorf("LOG_LEVEL = %s, want the function's own Fn::If", f.Environment["LOG_LEVEL"])
+			if name, _, _ := intrinsic(f.env["LOG_LEVEL"]); name != "Fn::If" {
+				t.Errorf("LOG_LEVEL = %s, want the function's own Fn::If", show(f.env["LOG_LEVEL"]))
 			}
 		}},
 		{"routes with default authorizer", "GetProfileFunction", func(t *testing.T, f Function) {
 			want := []Route{
-				{Event: "FindProfile", Method: "GET", Path: "/v1/profiles", Authorizer: "ApiKeyAuthorizer", PayloadFormatVersion: "2.0"},
-				{Event: "GetProfile", Method: "GET", Path: "/v1/profiles/{id}", Authorizer: "ApiKeyAuthorizer", PayloadFormatVersion: "2.0"},
+				{Method: "GET", Path: "/v1/profiles", Authorizer: "ApiKeyAuthorizer", PayloadFormatVersion: "2.0"},
+				{Method: "GET", Path: "/v1/profiles/{id}", Authorizer: "ApiKeyAuthorizer", PayloadFormatVersion: "2.0"},
 			}
 			if !reflect.DeepEqual(f.Routes, want) {
 				t.Errorf("Routes = %+v, want %+v", f.Routes, want)
 			}
 		}},
 		{"route without authorizer", "PortalFunction", func(t *testing.T, f Function) {
-			want := []Route{{Event: "Portal", Method: "ANY", Path: "/portal/{proxy+}", Authorizer: NoAuthorizer, PayloadFormatVersion: "2.0"}}
+			want := []Route{{Method: "ANY", Path: "/portal/{proxy+}", Authorizer: NoAuthorizer, PayloadFormatVersion: "2.0"}}
 			if !reflect.DeepEqual(f.Routes, want) {
 				t.Errorf("Routes = %+v, want %+v", f.Routes, want)
 			}
 		}},
 		{"sqs event", "ErasureWorkerFunction", func(t *testing.T, f Function) {
 			want := []QueueEvent{{Event: "Jobs", QueueLogicalID: "ErasureJobsQueue", BatchSize: 5,
-				FunctionResponseTypes: []string{"ReportBatchItemFailures"}, Enabled: true}}
+				FunctionResponseTypes: []string{"ReportBatchItemFailures"}}}
 			if !reflect.DeepEqual(f.Queues, want) {
 				t.Errorf("Queues = %+v, want %+v", f.Queues, want)
 			}
@@ -138,12 +138,10 @@ func TestParseFixtureResources(t *testing.T) {
 		want any
 	}{
 		{"http api", tpl.HTTPAPI, &HTTPAPI{
-			LogicalID:         "HttpApi",
-			StageName:         "$default",
-			DefaultAuthorizer: "ApiKeyAuthorizer",
+			StageName: "$default",
 			Authorizers: map[string]Authorizer{"ApiKeyAuthorizer": {
-				Name: "ApiKeyAuthorizer", FunctionLogicalID: "AuthorizerFunction",
-				IdentityHeaders: []string{"Authorization"}, CacheTTLSeconds: 60,
+				FunctionLogicalID: "AuthorizerFunction",
+				IdentityHeaders:   []string{"Authorization"}, CacheTTLSeconds: 60,
 				SimpleResponses: true, PayloadVersion: "2.0",
 			}},
 		}},
@@ -169,7 +167,7 @@ func TestParseFixtureResources(t *testing.T) {
 		{"secret", tpl.Secrets, []Secret{{LogicalID: "SigningKeySecret", Generate: &GenerateSecretString{
 			Template: `{"kid":"v1"}`, Key: "secret", Length: 48, ExcludePunctuation: true,
 		}}}},
-		{"parameters", tpl.Parameters["Stage"], Parameter{Default: "dev", HasDefault: true, AllowedValues: []string{"dev", "prod"}}},
+		{"parameters", tpl.params["Stage"], parameter{def: "dev", hasDefault: true, allowed: []string{"dev", "prod"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +218,7 @@ func TestParseErrors(t *testing.T) {
 		{"conditional queue", "Conditions: {C: !Equals [a, a]}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Condition: C\n", "Condition on a resource"},
 		{"sam policy template", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Policies: [{DynamoDBReadPolicy: {TableName: t}}]\n", "want a policy document"},
 		{"ref to a role", "Resources:\n  R:\n    Type: AWS::IAM::Role\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Policies: [!Ref R]\n", "R is not an AWS::IAM::ManagedPolicy"},
-		{"log group by name", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      LoggingConfig: {LogGroup: /my/group}\n", "LogGroup must be a !Ref"},
+		{"log group by name", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      LoggingConfig: {LogGroup: /my/group}\n", "LogGroup: must be a !Ref to an AWS::Logs::LogGroup"},
 		{"unknown authorizer", "Resources:" + fn + `        E:
           Type: HttpApi
           Properties: {ApiId: !Ref Api, Method: GET, Path: /x, Auth: {Authorizer: Missing}}
@@ -230,7 +228,7 @@ func TestParseErrors(t *testing.T) {
 		{"sqs queue by name", "Resources:" + fn + `        E:
           Type: SQS
           Properties: {Queue: jobs}
-`, "Queue must be !GetAtt"},
+`, "Queue: must be !GetAtt"},
 		{"schedule without expression", "Resources:" + fn + `        E:
           Type: Schedule
           Properties: {Enabled: true}
@@ -270,7 +268,19 @@ Resources:` + fn + `        E:
           Properties: {ApiId: !Ref Api, Method: GET, Path: /x}
   Api:
     Type: AWS::Serverless::HttpApi
-`, "function Nope is not"},
+`, "Nope is not an AWS::Serverless::Function"},
+		{"disabled sqs event", "Resources:" + fn + `        E:
+          Type: SQS
+          Properties: {Queue: !GetAtt Q.Arn, Enabled: false}
+  Q:
+    Type: AWS::SQS::Queue
+`, "disabled SQS events are not emulated"},
+		{"sqs queue missing", "Resources:" + fn + `        E:
+          Type: SQS
+          Properties: {Queue: !GetAtt Nope.Arn}
+`, "Queue: Nope is not an AWS::SQS::Queue"},
+		{"problem in globals names globals", "Globals:\n  Function:\n    Timeout: soon\nResources:\n  F:\n    Type: AWS::Serverless::Function\n", `Globals.Function.Timeout: "soon" is not an integer`},
+		{"properties not a mapping", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: [a]\n", `Resources.Q.Properties: want a mapping, got ["a"]`},
 		{"timeout not a number", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: soon\n", `"soon" is not an integer`},
 		{"timeout from unknown parameter", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !Ref Missing\n", "Ref Missing"},
 	}
@@ -397,15 +407,15 @@ func TestValueIntrinsicForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			name, arg, ok := v.Intrinsic()
+			name, arg, ok := intrinsic(v)
 			if tt.wantName == "" {
 				if ok {
-					t.Fatalf("Intrinsic() = %s, want none", name)
+					t.Fatalf("intrinsic() = %s, want none", name)
 				}
 				return
 			}
-			if name != tt.wantName || arg.String() != tt.wantArg {
-				t.Errorf("Intrinsic() = %s %s, want %s %s", name, arg, tt.wantName, tt.wantArg)
+			if name != tt.wantName || show(arg) != tt.wantArg {
+				t.Errorf("intrinsic() = %s %s, want %s %s", name, show(arg), tt.wantName, tt.wantArg)
 			}
 		})
 	}
@@ -413,13 +423,13 @@ func TestValueIntrinsicForms(t *testing.T) {
 
 func TestErrNoValueIsDistinct(t *testing.T) {
 	tpl := loadFixture(t)
-	_, err := tpl.Resolve(mustParse(t, `!Ref AWS::NoValue`), nil, nil)
-	if !errors.Is(err, ErrNoValue) {
-		t.Fatalf("err = %v, want ErrNoValue", err)
+	_, err := tpl.resolve(mustParse(t, `!Ref AWS::NoValue`), nil, nil)
+	if !errors.Is(err, errNoValue) {
+		t.Fatalf("err = %v, want errNoValue", err)
 	}
 }
 
-func mustParse(t *testing.T, s string) Value {
+func mustParse(t *testing.T, s string) any {
 	t.Helper()
 	v, err := parseValue([]byte(s))
 	if err != nil {
