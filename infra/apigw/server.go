@@ -24,9 +24,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/google/uuid"
 
+	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
@@ -74,7 +73,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		stage:   "$default",
 		region:  cmp.Or(cfg.Region, "eu-central-1"),
-		account: cmp.Or(cfg.AccountID, "000000000000"),
+		account: cmp.Or(cfg.AccountID, eventsource.DefaultAccount),
 		apiID:   cmp.Or(cfg.APIID, "local"),
 		log:     cfg.Logger,
 	}
@@ -110,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		usedHandlers[f.LogicalID] = true
 		for _, r := range f.Routes {
-			rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: f, handler: h}
+			rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: s.function(f), handler: h}
 			if other, dup := keys[rt.key]; dup {
 				errs = append(errs, fmt.Errorf("route %s is declared by %s and %s", rt.key, other, f.LogicalID))
 				continue
@@ -119,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 			if r.PayloadFormatVersion != "2.0" {
 				err = fmt.Errorf("payload format %q: only 2.0 is emulated", r.PayloadFormatVersion)
 			} else if r.Authorizer != template.NoAuthorizer {
-				rt.auth, err = authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
+				rt.auth, err = s.authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
 			}
 			if err == nil {
 				err = register(s.mux, rt, r.Path, func(w http.ResponseWriter, req *http.Request) { s.serve(w, req, rt) })
@@ -133,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	usedAuthorizers := map[string]bool{}
 	for _, a := range auths {
-		usedAuthorizers[a.fn.LogicalID] = true
+		usedAuthorizers[a.fn.Name] = true
 	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Handlers)) {
 		if !usedHandlers[id] {
@@ -152,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
+func (s *Server) authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
 	handlers map[string]wire.AuthorizerHandler, built map[string]*authorizer,
 ) (*authorizer, error) {
 	if a, ok := built[name]; ok {
@@ -175,7 +174,7 @@ func authorizerFor(name string, configs map[string]template.Authorizer, fns map[
 	}
 	a := &authorizer{
 		cfg:     ac,
-		fn:      fn,
+		fn:      s.function(fn),
 		handler: h,
 		ttl:     time.Duration(ac.CacheTTLSeconds) * time.Second,
 		cache:   map[string]cachedDecision{},
@@ -255,16 +254,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
 	}
 
-	ctx, cancel := s.lambdaContext(r.Context(), rt.fn)
-	defer cancel()
-	resp, err := invoke(ctx, rt.handler, ev)
-	if err != nil {
-		s.logFailure(r.Context(), rec.requestID, rt.fn.LogicalID, err)
-		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
-		return
+	resp, err := eventsource.Invoke(r.Context(), rt.fn, rt.handler, ev)
+	if err == nil {
+		err = writeResponse(rec, resp)
 	}
-	if err := writeResponse(rec, resp); err != nil {
-		s.logFailure(r.Context(), rec.requestID, rt.fn.LogicalID, err)
+	if err != nil {
+		s.logFailure(r.Context(), rec.requestID, rt.fn.Name, err)
 		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
 	}
 }
@@ -291,11 +286,9 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 		RequestContext:        ev.RequestContext,
 		PathParameters:        ev.PathParameters,
 	}
-	ctx, cancel := s.lambdaContext(r.Context(), rt.auth.fn)
-	defer cancel()
-	resp, _, err := rt.auth.decide(ctx, req)
+	resp, _, err := rt.auth.decide(r.Context(), req)
 	if err != nil {
-		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.LogicalID, err)
+		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.Name, err)
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
 		return nil, false
 	}
@@ -305,41 +298,19 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 	}
 	// The deployed function receives the context as JSON: numbers become float64 and slices
 	// []any. Round-tripping it here makes the local handler see exactly those types.
-	lambdaCtx, err := viaJSON(resp.Context)
+	lambdaCtx, err := eventsource.ViaJSON(resp.Context)
 	if err != nil {
-		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.LogicalID, fmt.Errorf("authorizer context: %w", err))
+		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.Name, fmt.Errorf("authorizer context: %w", err))
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
 		return nil, false
 	}
 	return lambdaCtx, true
 }
 
-func viaJSON(m map[string]any) (map[string]any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	err = json.Unmarshal(b, &out)
-	return out, err
-}
-
-// lambdaContext gives a handler what the Lambda runtime gives it: a deadline at the function's
-// timeout and a lambdacontext with a fresh request id. It is detached from the client's
-// connection, because a Lambda invocation runs on when the caller goes away.
-func (s *Server) lambdaContext(parent context.Context, fn template.Function) (context.Context, context.CancelFunc) {
-	timeout := time.Duration(fn.Timeout) * time.Second
-	if timeout <= 0 {
-		timeout = 3 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
-	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
-		AwsRequestID:       uuid.NewString(),
-		InvokedFunctionArn: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.region, s.account, fn.LogicalID),
-	}), cancel
+// function is what the Lambda runtime tells f's handler about f. A handler that returns
+// after its deadline still has its response served: the integration timeout is not emulated.
+func (s *Server) function(f template.Function) eventsource.Function {
+	return eventsource.NewFunction(f.LogicalID, s.region, s.account, time.Duration(f.Timeout)*time.Second)
 }
 
 // logFailure logs a failed invocation the way the function's CloudWatch log would show it.
@@ -349,8 +320,8 @@ func (s *Server) logFailure(ctx context.Context, reqID, fn string, err error) {
 		slog.String("function", fn),
 		slog.String("error", err.Error()),
 	}
-	if p, ok := errors.AsType[*panicError](err); ok {
-		attrs = append(attrs, slog.String("stack", p.stack))
+	if p, ok := errors.AsType[*eventsource.PanicError](err); ok {
+		attrs = append(attrs, slog.String("stack", p.Stack))
 	}
 	s.log.LogAttrs(ctx, slog.LevelError, "function invocation failed", attrs...)
 }

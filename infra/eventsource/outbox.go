@@ -76,7 +76,7 @@ type Outbox struct {
 	indexPK   string   // the index's partition key attribute name
 	streamARN string
 	region    string
-	fn        function
+	fn        Function
 	log       *slog.Logger
 
 	mu   sync.Mutex
@@ -206,7 +206,7 @@ func (o *Outbox) init(ctx context.Context) error {
 	}
 	_, account := arnParts(aws.ToString(d.Table.TableArn))
 	o.region = o.DB.Options().Region
-	o.fn = newFunction(o.FunctionName, o.region, account, o.Timeout)
+	o.fn = NewFunction(o.FunctionName, o.region, account, o.Timeout)
 	o.log = o.Log
 	if o.log == nil {
 		o.log = slog.Default()

@@ -122,7 +122,7 @@ func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
 	if s.Input != "" {
 		ev = events.EventBridgeEvent{}
 	}
-	fn := newFunction(s.FunctionName, region, account, s.Timeout)
+	fn := NewFunction(s.FunctionName, region, account, s.Timeout)
 	h := func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
 		return struct{}{}, s.Handler(ctx, ev)
 	}

@@ -80,7 +80,7 @@ type SQS struct {
 	batchSize int
 	arn       string
 	region    string
-	fn        function
+	fn        Function
 	log       *slog.Logger
 }
 
@@ -174,7 +174,7 @@ func (s *SQS) init(ctx context.Context) error {
 	if s.region == "" {
 		s.region = arnRegion
 	}
-	s.fn = newFunction(s.FunctionName, s.region, account, s.Timeout)
+	s.fn = NewFunction(s.FunctionName, s.region, account, s.Timeout)
 	s.log = s.Log
 	if s.log == nil {
 		s.log = slog.Default()
