@@ -102,7 +102,7 @@ func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stac
 		stack: stackName,
 		ddb:   dynamodb.NewFromConfig(cfg),
 		sqs:   sqs.NewFromConfig(cfg),
-		s3:    NewS3(cfg),
+		s3:    s3.NewFromConfig(cfg),
 		sm:    secretsmanager.NewFromConfig(cfg),
 		out:   Physical{},
 		cfg:   cfg,

@@ -50,8 +50,8 @@ type Options struct {
 type Stack struct {
 	// Endpoint is the base URL every client talks to, or "" for real AWS.
 	Endpoint string
-	// AWS is the configuration to build SDK clients from. For S3 use NewS3, which adds the
-	// path-style addressing emulators need.
+	// AWS is the configuration to build SDK clients from. With an emulator, every S3 client
+	// built from it addresses buckets by path, as emulators need.
 	AWS aws.Config
 	// Embedded reports whether the emulator runs inside this process.
 	Embedded bool
@@ -104,15 +104,13 @@ func emulatorConfig(endpoint, region string) aws.Config {
 		// them. (kumo accepts both.)
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		// Emulators serve buckets under the path, not as host names; presigned links follow.
+		ServiceOptions: []func(string, any){func(serviceID string, opts any) {
+			if o, ok := opts.(*s3.Options); ok && serviceID == s3.ServiceID {
+				o.UsePathStyle = true
+			}
+		}},
 	}
-}
-
-// NewS3 returns an S3 client for cfg. When cfg points at an emulator (BaseEndpoint set) it
-// uses path-style addressing, because emulators serve buckets under the path rather than as
-// host names.
-func NewS3(cfg aws.Config, optFns ...func(*s3.Options)) *s3.Client {
-	pathStyle := func(o *s3.Options) { o.UsePathStyle = cfg.BaseEndpoint != nil }
-	return s3.NewFromConfig(cfg, append([]func(*s3.Options){pathStyle}, optFns...)...)
 }
 
 // Close stops the embedded emulator; it is a no-op for other endpoints and safe to call twice.

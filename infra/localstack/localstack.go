@@ -23,7 +23,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
@@ -70,8 +69,7 @@ type Stack struct {
 	// Table is the physical name of the profile table.
 	Table string
 	// HandlerAWS is the AWS configuration the functions' handlers are built from: AWS plus
-	// Options.APIOptions, and, with an emulator, path-style addressing for every S3 client
-	// built from it (see [PathStyleS3]).
+	// Options.APIOptions.
 	HandlerAWS aws.Config
 
 	stackName   string
@@ -135,11 +133,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	var workers []worker
 	handlerAWS := aws.AWS.Copy()
 	handlerAWS.APIOptions = append(handlerAWS.APIOptions, o.APIOptions...)
-	if handlerAWS.BaseEndpoint != nil {
-		// However a handler builds its S3 client (s3.NewFromConfig), it must address buckets
-		// by path: the emulator does not serve bucket host names. Presigned links follow.
-		handlerAWS.ServiceOptions = append(handlerAWS.ServiceOptions, PathStyleS3)
-	}
 	s.HandlerAWS = handlerAWS
 	for _, fn := range tpl.Functions {
 		env, err := tpl.Environment(fn, s.Physical.Refs(), params)
@@ -292,14 +285,6 @@ func (s *Stack) FireSchedule(ctx context.Context, logicalID string) error {
 		return fmt.Errorf("%s is not a function with a schedule", logicalID)
 	}
 	return srcs[0].Fire(ctx, time.Now())
-}
-
-// PathStyleS3 is an aws.Config ServiceOptions entry that makes every S3 client built from the
-// configuration address buckets by path (http://host/bucket/key), as emulators need.
-func PathStyleS3(serviceID string, opts any) {
-	if o, ok := opts.(*s3.Options); ok && serviceID == s3.ServiceID {
-		o.UsePathStyle = true
-	}
 }
 
 // Close stops the server, the event sources and the AWS services.
