@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -142,13 +141,4 @@ func errorAttrs(err error) []any {
 		attrs = append(attrs, "stack", p.Stack)
 	}
 	return attrs
-}
-
-// arnParts splits an ARN into its region and account; both are empty when s is not an ARN.
-func arnParts(s string) (region, account string) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) < 6 || parts[0] != "arn" {
-		return "", ""
-	}
-	return parts[3], parts[4]
 }

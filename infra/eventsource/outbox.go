@@ -1,9 +1,9 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,8 +14,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
 )
 
 // DynamoDBHandler is the handler of a function with a DynamoDB stream event source.
@@ -103,11 +105,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	if err := o.init(ctx); err != nil {
 		return err
 	}
-	interval := o.Interval
-	if interval <= 0 {
-		interval = DefaultOutboxInterval
-	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(cmp.Or(o.Interval, DefaultOutboxInterval))
 	defer t.Stop()
 	for {
 		// once logs what fails.
@@ -153,13 +151,7 @@ func (o *Outbox) init(ctx context.Context) error {
 	if o.ready {
 		return nil
 	}
-	o.index, o.batchSize = o.Index, o.BatchSize
-	if o.index == "" {
-		o.index = "GSI1"
-	}
-	if o.batchSize == 0 {
-		o.batchSize = DefaultOutboxBatchSize
-	}
+	o.index, o.batchSize = cmp.Or(o.Index, "GSI1"), cmp.Or(o.BatchSize, DefaultOutboxBatchSize)
 	switch {
 	case o.DB == nil:
 		return errors.New("outbox: DB is nil")
@@ -171,6 +163,8 @@ func (o *Outbox) init(ctx context.Context) error {
 		return fmt.Errorf("outbox %s: no PartitionKeys", o.Table)
 	case o.batchSize < 1 || o.batchSize > 10000:
 		return fmt.Errorf("outbox %s: BatchSize %d is not between 1 and 10000", o.Table, o.batchSize)
+	case o.Interval < 0:
+		return fmt.Errorf("outbox %s: Interval %s is negative", o.Table, o.Interval)
 	}
 	d, err := o.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &o.Table})
 	if err != nil {
@@ -197,20 +191,12 @@ func (o *Outbox) init(ctx context.Context) error {
 			o.indexPK = aws.ToString(k.AttributeName)
 		}
 	}
-	o.streamARN = o.StreamARN
-	if o.streamARN == "" {
-		o.streamARN = aws.ToString(d.Table.LatestStreamArn)
-	}
-	if o.streamARN == "" {
-		o.streamARN = aws.ToString(d.Table.TableArn) + "/stream/1970-01-01T00:00:00.000"
-	}
-	_, account := arnParts(aws.ToString(d.Table.TableArn))
+	o.streamARN = cmp.Or(o.StreamARN, aws.ToString(d.Table.LatestStreamArn),
+		aws.ToString(d.Table.TableArn)+"/stream/1970-01-01T00:00:00.000")
+	table, _ := arn.Parse(aws.ToString(d.Table.TableArn)) // empty parts when it is no ARN
 	o.region = o.DB.Options().Region
-	o.fn = NewFunction(o.FunctionName, o.region, account, o.Timeout)
-	o.log = o.Log
-	if o.log == nil {
-		o.log = slog.Default()
-	}
+	o.fn = NewFunction(o.FunctionName, o.region, table.AccountID, o.Timeout)
+	o.log = cmp.Or(o.Log, slog.Default())
 	o.ready = true
 	return nil
 }
@@ -287,24 +273,13 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(items))}
 	for _, item := range items {
 		keys := make(map[string]ddbtypes.AttributeValue, len(o.keys))
-		var id strings.Builder
 		for _, k := range o.keys {
 			v, ok := item[k]
 			if !ok {
 				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
 			}
 			keys[k] = v
-			fmt.Fprintf(&id, "%s\x00", keyString(v))
 		}
-		rid, ok := before[id.String()]
-		if !ok {
-			rid = recordID{
-				eventID:  newEventID(),
-				sequence: fmt.Sprintf("%021d", sequence.Add(1)),
-				created:  time.Now().Truncate(time.Second),
-			}
-		}
-		now[id.String()] = rid
 		keyImage, err := ConvertItem(keys)
 		if err != nil {
 			return events.DynamoDBEvent{}, err
@@ -313,6 +288,21 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 		if err != nil {
 			return events.DynamoDBEvent{}, err
 		}
+		// The key image's JSON identifies the item: a map marshals in key order.
+		id, err := json.Marshal(keyImage)
+		if err != nil {
+			return events.DynamoDBEvent{}, err
+		}
+		rid, ok := before[string(id)]
+		if !ok {
+			rid = recordID{
+				// Shaped like a stream record's eventID: 32 hex digits.
+				eventID:  strings.ReplaceAll(uuid.NewString(), "-", ""),
+				sequence: fmt.Sprintf("%021d", sequence.Add(1)),
+				created:  time.Now().Truncate(time.Second),
+			}
+		}
+		now[string(id)] = rid
 		ev.Records = append(ev.Records, events.DynamoDBEventRecord{
 			AWSRegion: o.region,
 			Change: events.DynamoDBStreamRecord{
@@ -331,24 +321,4 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 	}
 	o.seen[pk] = now
 	return ev, nil
-}
-
-// keyString renders a key attribute (S, N or B) for identity.
-func keyString(v ddbtypes.AttributeValue) string {
-	switch v := v.(type) {
-	case *ddbtypes.AttributeValueMemberS:
-		return "S" + v.Value
-	case *ddbtypes.AttributeValueMemberN:
-		return "N" + v.Value
-	case *ddbtypes.AttributeValueMemberB:
-		return "B" + hex.EncodeToString(v.Value)
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// newEventID returns an id shaped like a stream record's eventID: 32 hex digits.
-func newEventID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

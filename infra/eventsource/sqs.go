@@ -1,6 +1,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5" //nolint:gosec // SQS defines its checksums as MD5.
 	"encoding/binary"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -136,10 +138,7 @@ func (s *SQS) init(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
-	batch := s.BatchSize
-	if batch == 0 {
-		batch = maxReceive
-	}
+	batch := cmp.Or(s.BatchSize, maxReceive)
 	switch {
 	case s.Client == nil:
 		return errors.New("sqs event source: Client is nil")
@@ -155,8 +154,8 @@ func (s *SQS) init(ctx context.Context) error {
 		return fmt.Errorf("sqs event source %s: BatchWindow %s is not between 0 and 5m", s.QueueURL, s.BatchWindow)
 	}
 	s.batchSize = batch
-	arn := s.QueueARN
-	if arn == "" {
+	s.arn = s.QueueARN
+	if s.arn == "" {
 		out, err := s.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 			QueueUrl:       &s.QueueURL,
 			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
@@ -164,21 +163,14 @@ func (s *SQS) init(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sqs event source %s: get queue ARN: %w", s.QueueURL, err)
 		}
-		arn = out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+		s.arn = out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 	}
-	arnRegion, account := arnParts(arn)
-	s.arn = arn
+	queue, _ := arn.Parse(s.arn) // empty parts when it is no ARN
 	// The region the client talks to is where the queue is; the embedded emulator puts
 	// us-east-1 into every queue ARN whatever the region.
-	s.region = s.Client.Options().Region
-	if s.region == "" {
-		s.region = arnRegion
-	}
-	s.fn = NewFunction(s.FunctionName, s.region, account, s.Timeout)
-	s.log = s.Log
-	if s.log == nil {
-		s.log = slog.Default()
-	}
+	s.region = cmp.Or(s.Client.Options().Region, queue.Region)
+	s.fn = NewFunction(s.FunctionName, s.region, queue.AccountID, s.Timeout)
+	s.log = cmp.Or(s.Log, slog.Default())
 	s.ready = true
 	return nil
 }
