@@ -47,44 +47,38 @@ type Config struct {
 	// handler.
 	Authorizers map[string]wire.AuthorizerHandler
 
-	// Region, AccountID and APIID appear in the events (routeArn, requestContext, function
-	// ARNs); they default to "eu-central-1", "000000000000" and "local".
-	Region, AccountID, APIID string
+	// Region appears in the events and ARNs; it defaults to "eu-central-1".
+	Region string
 	// Logger receives the access log and invocation failures; it defaults to slog.Default().
 	Logger *slog.Logger
 }
 
 // Server is an http.Handler serving the API. It is safe for concurrent use.
 type Server struct {
-	mux     *http.ServeMux
-	keys    []string // the route keys, sorted
-	stage   string
-	region  string
-	account string
-	apiID   string
-	log     *slog.Logger
+	mux    *http.ServeMux
+	keys   []string // the route keys, sorted
+	region string
+	log    *slog.Logger
 }
+
+// The stage, account and API id in the events and ARNs.
+const (
+	stage   = "$default"
+	account = eventsource.DefaultAccount
+	apiID   = "local"
+)
 
 // New checks cfg and builds the server. It fails, naming every problem, when a route has no
 // handler, a handler or authorizer handler serves no route, a route uses an authorizer that
 // is unknown, lacks a handler or is not payload 2.0 with simple responses, a route is not
 // payload format 2.0, a path template is malformed, or two routes have the same route key.
 func New(cfg Config) (*Server, error) {
-	s := &Server{
-		stage:   "$default",
-		region:  cmp.Or(cfg.Region, "eu-central-1"),
-		account: cmp.Or(cfg.AccountID, eventsource.DefaultAccount),
-		apiID:   cmp.Or(cfg.APIID, "local"),
-		log:     cfg.Logger,
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
+	s := &Server{region: cmp.Or(cfg.Region, "eu-central-1"), log: cmp.Or(cfg.Logger, slog.Default())}
 	authConfigs := map[string]template.Authorizer{}
 	var errs []error
 	if cfg.API != nil {
 		authConfigs = cfg.API.Authorizers
-		if st := cmp.Or(cfg.API.StageName, "$default"); st != "$default" {
+		if st := cmp.Or(cfg.API.StageName, stage); st != stage {
 			errs = append(errs, fmt.Errorf("stage %q: only the $default stage is emulated", st))
 		}
 	}
@@ -94,8 +88,29 @@ func New(cfg Config) (*Server, error) {
 	for _, f := range cfg.Functions {
 		fns[f.LogicalID] = f
 	}
+	auths := map[string]*authorizer{} // by name
+	authorizerFor := func(name string) (*authorizer, error) {
+		if a, ok := auths[name]; ok {
+			return a, nil
+		}
+		ac, ok := authConfigs[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown authorizer %q", name)
+		}
+		if ac.PayloadVersion != "2.0" || !ac.SimpleResponses {
+			return nil, fmt.Errorf("authorizer %s: only payload 2.0 with simple responses is emulated", name)
+		}
+		h, ok := cfg.Authorizers[ac.FunctionLogicalID]
+		if !ok {
+			return nil, fmt.Errorf("authorizer %s: no handler for function %s", name, ac.FunctionLogicalID)
+		}
+		// A function the template does not declare has the default timeout.
+		fn := s.function(template.Function{LogicalID: ac.FunctionLogicalID, Timeout: fns[ac.FunctionLogicalID].Timeout})
+		auths[name] = &authorizer{cfg: ac, fn: fn, handler: h, ttl: time.Duration(ac.CacheTTLSeconds) * time.Second,
+			cache: map[string]cachedDecision{}}
+		return auths[name], nil
+	}
 
-	auths := map[string]*authorizer{}
 	usedHandlers := map[string]bool{}
 	keys := map[string]string{}
 	for _, f := range cfg.Functions {
@@ -118,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 			if r.PayloadFormatVersion != "2.0" {
 				err = fmt.Errorf("payload format %q: only 2.0 is emulated", r.PayloadFormatVersion)
 			} else if r.Authorizer != template.NoAuthorizer {
-				rt.auth, err = s.authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
+				rt.auth, err = authorizerFor(r.Authorizer)
 			}
 			if err == nil {
 				err = register(s.mux, rt, r.Path, func(w http.ResponseWriter, req *http.Request) { s.serve(w, req, rt) })
@@ -149,38 +164,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.keys = slices.Sorted(maps.Keys(keys))
 	return s, nil
-}
-
-func (s *Server) authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
-	handlers map[string]wire.AuthorizerHandler, built map[string]*authorizer,
-) (*authorizer, error) {
-	if a, ok := built[name]; ok {
-		return a, nil
-	}
-	ac, ok := configs[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown authorizer %q", name)
-	}
-	if ac.PayloadVersion != "2.0" || !ac.SimpleResponses {
-		return nil, fmt.Errorf("authorizer %s: only payload 2.0 with simple responses is emulated", name)
-	}
-	h, ok := handlers[ac.FunctionLogicalID]
-	if !ok {
-		return nil, fmt.Errorf("authorizer %s: no handler for function %s", name, ac.FunctionLogicalID)
-	}
-	fn, ok := fns[ac.FunctionLogicalID]
-	if !ok {
-		fn = template.Function{LogicalID: ac.FunctionLogicalID, Timeout: 3}
-	}
-	a := &authorizer{
-		cfg:     ac,
-		fn:      s.function(fn),
-		handler: h,
-		ttl:     time.Duration(ac.CacheTTLSeconds) * time.Second,
-		cache:   map[string]cachedDecision{},
-	}
-	built[name] = a
-	return a, nil
 }
 
 // RouteKeys returns the served route keys, sorted.
@@ -226,15 +209,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		return
 	}
 	rec.routeKey = rt.key
-	var params map[string]string
-	for _, name := range rt.params {
-		if params == nil {
-			params = map[string]string{}
-		}
-		params[name] = r.PathValue(name)
-	}
-	start := rec.start
-	rawPath := r.URL.EscapedPath()
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	switch {
 	case err != nil:
@@ -244,7 +218,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		writeMessage(rec, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	ev := s.event(r, rt, rawPath, params, body, rec.requestID, start)
+	ev := s.event(r, rt, body, rec.requestID, rec.start)
 
 	if rt.auth != nil {
 		lambdaCtx, ok := s.authorize(r, rec, rt, ev)
@@ -275,7 +249,7 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 	req := events.APIGatewayV2CustomAuthorizerV2Request{
 		Version:               "2.0",
 		Type:                  "REQUEST",
-		RouteArn:              fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", s.region, s.account, s.apiID, s.stage, r.Method, ev.RawPath),
+		RouteArn:              fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", s.region, account, apiID, stage, r.Method, ev.RawPath),
 		IdentitySource:        values,
 		RouteKey:              ev.RouteKey,
 		RawPath:               ev.RawPath,
@@ -310,7 +284,7 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 // function is what the Lambda runtime tells f's handler about f. A handler that returns
 // after its deadline still has its response served: the integration timeout is not emulated.
 func (s *Server) function(f template.Function) eventsource.Function {
-	return eventsource.NewFunction(f.LogicalID, s.region, s.account, time.Duration(f.Timeout)*time.Second)
+	return eventsource.NewFunction(f.LogicalID, s.region, account, time.Duration(f.Timeout)*time.Second)
 }
 
 // logFailure logs a failed invocation the way the function's CloudWatch log would show it.
