@@ -289,15 +289,8 @@ func (s *Server) function(f template.Function) eventsource.Function {
 
 // logFailure logs a failed invocation the way the function's CloudWatch log would show it.
 func (s *Server) logFailure(ctx context.Context, reqID, fn string, err error) {
-	attrs := []slog.Attr{
-		slog.String("request_id", reqID),
-		slog.String("function", fn),
-		slog.String("error", err.Error()),
-	}
-	if p, ok := errors.AsType[*eventsource.PanicError](err); ok {
-		attrs = append(attrs, slog.String("stack", p.Stack))
-	}
-	s.log.LogAttrs(ctx, slog.LevelError, "function invocation failed", attrs...)
+	s.log.ErrorContext(ctx, "function invocation failed",
+		append([]any{"request_id", reqID, "function", fn}, eventsource.ErrorAttrs(err)...)...)
 }
 
 // writeResponse writes a handler's response. It checks the response before writing anything,

@@ -133,9 +133,9 @@ func ViaJSON[T any](v T) (T, error) {
 	return out, err
 }
 
-// errorAttrs returns log attributes for a failed invocation: the error and, for a panic,
+// ErrorAttrs returns log attributes for a failed invocation: the error and, for a panic,
 // its stack.
-func errorAttrs(err error) []any {
+func ErrorAttrs(err error) []any {
 	attrs := []any{"err", err.Error()}
 	if p, ok := errors.AsType[*PanicError](err); ok {
 		attrs = append(attrs, "stack", p.Stack)

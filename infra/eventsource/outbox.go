@@ -233,7 +233,7 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 	if err != nil {
 		o.log.ErrorContext(ctx, "outbox: invocation failed; the batch will be retried",
 			append([]any{"function", o.FunctionName, "partition", pk, "records", len(ev.Records),
-				"first_sequence_number", first, "last_sequence_number", last}, errorAttrs(err)...)...)
+				"first_sequence_number", first, "last_sequence_number", last}, ErrorAttrs(err)...)...)
 		return len(ev.Records), fmt.Errorf("invoke %s: %w", o.fn, err)
 	}
 	if len(resp.BatchItemFailures) > 0 {

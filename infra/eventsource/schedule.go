@@ -129,7 +129,7 @@ func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
 	}
 	if err != nil {
 		s.logger().ErrorContext(ctx, "schedule: invocation failed",
-			append([]any{"function", s.FunctionName, "expression", s.Expression, "time", ev.Time}, errorAttrs(err)...)...)
+			append([]any{"function", s.FunctionName, "expression", s.Expression, "time", ev.Time}, ErrorAttrs(err)...)...)
 		return fmt.Errorf("invoke %s: %w", s.FunctionName, err)
 	}
 	return nil

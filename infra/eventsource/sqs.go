@@ -221,7 +221,7 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 	resp, err := invoke(ctx, s.fn, s.Handler, s.event(msgs))
 	if err != nil {
 		s.log.ErrorContext(ctx, "sqs event source: invocation failed; the batch returns to the queue after its visibility timeout",
-			append([]any{"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids}, errorAttrs(err)...)...)
+			append([]any{"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids}, ErrorAttrs(err)...)...)
 		return len(msgs), fmt.Errorf("invoke %s: %w", s.fn, err)
 	}
 	done := msgs
