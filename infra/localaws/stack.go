@@ -11,6 +11,7 @@
 package localaws
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -63,10 +64,7 @@ type Stack struct {
 // another endpoint, the credentials are the static pair "local"/"local" and the developer's
 // AWS configuration is not read, so a local run can never reach a real account by accident.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
-	region := opts.Region
-	if region == "" {
-		region = DefaultRegion
-	}
+	region := cmp.Or(opts.Region, DefaultRegion)
 	switch opts.Endpoint {
 	case RealAWS:
 		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))

@@ -235,22 +235,11 @@ func (in *Instance) exitError() error {
 	return fmt.Errorf("rie: %w (invoke API %s, Runtime API %s: %v)\n%s", errExitedEarly, in.addr, in.apiAddr, in.waitErr, in.Logs())
 }
 
-// InvokeError is returned by Invoke when the emulator answers with a
-// non-2xx status (e.g. 502 when the bootstrap crashed during init).
-// A handler that returns an error is not an InvokeError: as with Lambda's
-// Invoke API, the emulator answers 200 with the error document
-// ({"errorMessage":...,"errorType":...}) as the body.
-type InvokeError struct {
-	StatusCode int
-	Body       []byte
-}
-
-func (e *InvokeError) Error() string {
-	return fmt.Sprintf("rie: invoke answered %d: %s", e.StatusCode, bytes.TrimSpace(e.Body))
-}
-
 // Invoke posts payload to the emulator's invoke API and returns the
-// function's response payload.
+// function's response payload. An answer that is not 2xx (e.g. 502 when the
+// bootstrap crashed during init) is an error; a handler's error is not: as
+// with Lambda's Invoke API, the emulator answers 200 with the error document
+// ({"errorMessage":...,"errorType":...}) as the body.
 func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL()+InvokePath, bytes.NewReader(payload))
 	if err != nil {
@@ -267,7 +256,7 @@ func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 		return nil, fmt.Errorf("rie: invoke: reading answer: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, &InvokeError{StatusCode: resp.StatusCode, Body: body}
+		return nil, fmt.Errorf("rie: invoke answered %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 	}
 	return body, nil
 }
