@@ -2,6 +2,7 @@ package apigw
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -59,6 +60,13 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 		}
 	}
 	resp, err = eventsource.Invoke(ctx, a.fn, a.handler, req)
+	if err == nil {
+		// A deployed authorizer's response reaches API Gateway as JSON, so the route's function
+		// sees the context's numbers as float64 and its slices as []any; so does the local one.
+		if resp, err = eventsource.ViaJSON(resp); err != nil {
+			err = fmt.Errorf("authorizer response: %w", err)
+		}
+	}
 	if err != nil {
 		return resp, false, err
 	}

@@ -117,9 +117,6 @@ func (s *Server) headers(r *http.Request, sourceIP string) (map[string]string, [
 // query decodes the query string; repeated parameters are joined by commas, as API Gateway
 // does. It returns nil for an empty query, so the field is absent from the event.
 func query(raw string) map[string]string {
-	if raw == "" {
-		return nil
-	}
 	// ParseQuery keeps what it could decode when part of the query is malformed, as API
 	// Gateway passes on what it can.
 	values, _ := url.ParseQuery(raw)

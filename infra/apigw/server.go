@@ -270,15 +270,7 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 		writeMessage(w, http.StatusForbidden, "Forbidden")
 		return nil, false
 	}
-	// The deployed function receives the context as JSON: numbers become float64 and slices
-	// []any. Round-tripping it here makes the local handler see exactly those types.
-	lambdaCtx, err := eventsource.ViaJSON(resp.Context)
-	if err != nil {
-		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.Name, fmt.Errorf("authorizer context: %w", err))
-		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
-		return nil, false
-	}
-	return lambdaCtx, true
+	return resp.Context, true
 }
 
 // function is what the Lambda runtime tells f's handler about f. A handler that returns

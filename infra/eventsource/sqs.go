@@ -93,7 +93,23 @@ func (s *SQS) Run(ctx context.Context) error {
 	if err := s.init(ctx); err != nil {
 		return err
 	}
-	s.poll(ctx)
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		msgs, err := s.batch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			s.log.WarnContext(ctx, "sqs event source: receive failed", "function", s.FunctionName,
+				"queue", s.QueueURL, "err", err.Error(), "retry_in", backoff.String())
+			sleep(ctx, backoff)
+			continue
+		}
+		backoff = 0
+		// deliver logs failed invocations itself.
+		_, _ = s.deliver(ctx, msgs)
+	}
 	return nil
 }
 
@@ -110,26 +126,6 @@ func (s *SQS) Once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return s.deliver(ctx, msgs)
-}
-
-func (s *SQS) poll(ctx context.Context) {
-	backoff := time.Duration(0)
-	for ctx.Err() == nil {
-		msgs, err := s.batch(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			s.log.WarnContext(ctx, "sqs event source: receive failed", "function", s.FunctionName,
-				"queue", s.QueueURL, "err", err.Error(), "retry_in", backoff.String())
-			sleep(ctx, backoff)
-			continue
-		}
-		backoff = 0
-		// deliver logs failed invocations itself.
-		_, _ = s.deliver(ctx, msgs)
-	}
 }
 
 func (s *SQS) init(ctx context.Context) error {
