@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,8 +109,8 @@ func (o *Outbox) Run(ctx context.Context) error {
 	t := time.NewTicker(cmp.Or(o.Interval, DefaultOutboxInterval))
 	defer t.Stop()
 	for {
-		// once logs what fails.
-		_, _ = o.once(ctx)
+		// Once logs what fails.
+		_, _ = o.Once(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -126,10 +127,6 @@ func (o *Outbox) Once(ctx context.Context) (int, error) {
 	if err := o.init(ctx); err != nil {
 		return 0, err
 	}
-	return o.once(ctx)
-}
-
-func (o *Outbox) once(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, pk := range o.PartitionKeys {
@@ -238,14 +235,10 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 	}
 	if len(resp.BatchItemFailures) > 0 {
 		// Lambda checkpoints before the lowest failed sequence number and retries from there.
-		seqs := map[string]int{}
-		for i, r := range ev.Records {
-			seqs[r.Change.SequenceNumber] = i
-		}
 		from := len(ev.Records)
 		for _, f := range resp.BatchItemFailures {
-			i, ok := seqs[f.ItemIdentifier]
-			if !ok {
+			i := slices.IndexFunc(ev.Records, func(r events.DynamoDBEventRecord) bool { return r.Change.SequenceNumber == f.ItemIdentifier })
+			if i < 0 {
 				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a sequence number of the batch; the whole batch failed",
 					o.fn, f.ItemIdentifier)
 				o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried",

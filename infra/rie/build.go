@@ -22,6 +22,7 @@ package rie
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"debug/buildinfo"
 	"errors"
@@ -30,6 +31,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -108,11 +111,8 @@ func upToDate(path string) bool {
 	if info.Path != MainPackage || info.Main.Path != Module || info.Main.Version != Version {
 		return false
 	}
-	settings := map[string]string{}
-	for _, s := range info.Settings {
-		settings[s.Key] = s.Value
-	}
-	return settings["GOOS"] == runtime.GOOS && settings["GOARCH"] == runtime.GOARCH
+	return slices.Contains(info.Settings, debug.BuildSetting{Key: "GOOS", Value: runtime.GOOS}) &&
+		slices.Contains(info.Settings, debug.BuildSetting{Key: "GOARCH", Value: runtime.GOARCH})
 }
 
 // BuildFunction builds a Lambda bootstrap from the Go package pkg with the
@@ -128,9 +128,7 @@ func BuildFunction(ctx context.Context, pkg, outPath string, goarch string) erro
 	if pkg == "" || outPath == "" {
 		return errors.New("rie: BuildFunction: empty package or output path")
 	}
-	if goarch == "" {
-		goarch = runtime.GOARCH
-	}
+	goarch = cmp.Or(goarch, runtime.GOARCH)
 	outPath, err := filepath.Abs(outPath)
 	if err != nil {
 		return fmt.Errorf("rie: BuildFunction: %w", err)
