@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
@@ -18,7 +18,7 @@ import (
 // authorizer is a Lambda authorizer with its result cache.
 type authorizer struct {
 	cfg     template.Authorizer
-	fn      template.Function
+	fn      eventsource.Function
 	handler wire.AuthorizerHandler
 	ttl     time.Duration
 
@@ -59,7 +59,14 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 			return d.resp, true, nil
 		}
 	}
-	resp, err = invoke(ctx, a.handler, req)
+	resp, err = eventsource.Invoke(ctx, a.fn, a.handler, req)
+	if err == nil {
+		// A deployed authorizer's response reaches API Gateway as JSON, so the route's function
+		// sees the context's numbers as float64 and its slices as []any; so does the local one.
+		if resp, err = eventsource.ViaJSON(resp); err != nil {
+			err = fmt.Errorf("authorizer response: %w", err)
+		}
+	}
 	if err != nil {
 		return resp, false, err
 	}
@@ -77,22 +84,3 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 	}
 	return resp, false, nil
 }
-
-// invoke calls a Lambda handler, turning a panic into an error as the Lambda runtime turns
-// it into a failed invocation.
-func invoke[Req, Resp any](ctx context.Context, h func(context.Context, Req) (Resp, error), req Req) (resp Resp, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = &panicError{value: p, stack: string(debug.Stack())}
-		}
-	}()
-	return h(ctx, req)
-}
-
-// panicError is a recovered handler panic with the stack it happened on.
-type panicError struct {
-	value any
-	stack string
-}
-
-func (e *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }

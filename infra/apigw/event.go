@@ -16,16 +16,25 @@ import (
 )
 
 // event builds the payload format 2.0 event API Gateway sends for the request.
-func (s *Server) event(r *http.Request, rt *route, rawPath string, params map[string]string,
-	body []byte, reqID string, now time.Time,
-) events.APIGatewayV2HTTPRequest {
+func (s *Server) event(r *http.Request, rt *route, body []byte, reqID string, now time.Time) events.APIGatewayV2HTTPRequest {
+	var params map[string]string // nil without variables, so the field is absent
+	for _, name := range rt.params {
+		if params == nil {
+			params = map[string]string{}
+		}
+		params[name] = r.PathValue(name)
+	}
+	rawPath := r.URL.EscapedPath()
 	sourceIP := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		sourceIP = host
 	}
 	headers, cookies := s.headers(r, sourceIP)
-	domain := r.Host
-	prefix, _, _ := strings.Cut(hostOnly(domain), ".")
+	host := r.Host
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		host = h
+	}
+	prefix, _, _ := strings.Cut(host, ".")
 
 	ev := events.APIGatewayV2HTTPRequest{
 		Version:               "2.0",
@@ -38,11 +47,11 @@ func (s *Server) event(r *http.Request, rt *route, rawPath string, params map[st
 		PathParameters:        params,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:     rt.key,
-			AccountID:    s.account,
-			Stage:        s.stage,
+			AccountID:    account,
+			Stage:        stage,
 			RequestID:    reqID,
-			APIID:        s.apiID,
-			DomainName:   domain,
+			APIID:        apiID,
+			DomainName:   r.Host,
 			DomainPrefix: prefix,
 			Time:         now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
 			TimeEpoch:    now.UnixMilli(),
@@ -108,9 +117,6 @@ func (s *Server) headers(r *http.Request, sourceIP string) (map[string]string, [
 // query decodes the query string; repeated parameters are joined by commas, as API Gateway
 // does. It returns nil for an empty query, so the field is absent from the event.
 func query(raw string) map[string]string {
-	if raw == "" {
-		return nil
-	}
 	// ParseQuery keeps what it could decode when part of the query is malformed, as API
 	// Gateway passes on what it can.
 	values, _ := url.ParseQuery(raw)
@@ -140,13 +146,6 @@ func isText(contentType string) bool {
 		return true
 	}
 	return false
-}
-
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return hostport
 }
 
 // newRequestID returns an id shaped like API Gateway's (base64 of 10 random bytes).

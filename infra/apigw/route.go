@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
 
@@ -14,7 +14,7 @@ type route struct {
 	key     string
 	method  string   // upper case; "ANY" matches every method
 	params  []string // the path's variable names
-	fn      template.Function
+	fn      eventsource.Function
 	handler wire.HTTPHandler
 	auth    *authorizer // nil when the route is not authorized
 }

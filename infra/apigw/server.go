@@ -24,9 +24,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/google/uuid"
 
+	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
@@ -48,44 +47,38 @@ type Config struct {
 	// handler.
 	Authorizers map[string]wire.AuthorizerHandler
 
-	// Region, AccountID and APIID appear in the events (routeArn, requestContext, function
-	// ARNs); they default to "eu-central-1", "000000000000" and "local".
-	Region, AccountID, APIID string
+	// Region appears in the events and ARNs; it defaults to "eu-central-1".
+	Region string
 	// Logger receives the access log and invocation failures; it defaults to slog.Default().
 	Logger *slog.Logger
 }
 
 // Server is an http.Handler serving the API. It is safe for concurrent use.
 type Server struct {
-	mux     *http.ServeMux
-	keys    []string // the route keys, sorted
-	stage   string
-	region  string
-	account string
-	apiID   string
-	log     *slog.Logger
+	mux    *http.ServeMux
+	keys   []string // the route keys, sorted
+	region string
+	log    *slog.Logger
 }
+
+// The stage, account and API id in the events and ARNs.
+const (
+	stage   = "$default"
+	account = eventsource.DefaultAccount
+	apiID   = "local"
+)
 
 // New checks cfg and builds the server. It fails, naming every problem, when a route has no
 // handler, a handler or authorizer handler serves no route, a route uses an authorizer that
 // is unknown, lacks a handler or is not payload 2.0 with simple responses, a route is not
 // payload format 2.0, a path template is malformed, or two routes have the same route key.
 func New(cfg Config) (*Server, error) {
-	s := &Server{
-		stage:   "$default",
-		region:  cmp.Or(cfg.Region, "eu-central-1"),
-		account: cmp.Or(cfg.AccountID, "000000000000"),
-		apiID:   cmp.Or(cfg.APIID, "local"),
-		log:     cfg.Logger,
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
+	s := &Server{region: cmp.Or(cfg.Region, "eu-central-1"), log: cmp.Or(cfg.Logger, slog.Default())}
 	authConfigs := map[string]template.Authorizer{}
 	var errs []error
 	if cfg.API != nil {
 		authConfigs = cfg.API.Authorizers
-		if st := cmp.Or(cfg.API.StageName, "$default"); st != "$default" {
+		if st := cmp.Or(cfg.API.StageName, stage); st != stage {
 			errs = append(errs, fmt.Errorf("stage %q: only the $default stage is emulated", st))
 		}
 	}
@@ -95,8 +88,29 @@ func New(cfg Config) (*Server, error) {
 	for _, f := range cfg.Functions {
 		fns[f.LogicalID] = f
 	}
+	auths := map[string]*authorizer{} // by name
+	authorizerFor := func(name string) (*authorizer, error) {
+		if a, ok := auths[name]; ok {
+			return a, nil
+		}
+		ac, ok := authConfigs[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown authorizer %q", name)
+		}
+		if ac.PayloadVersion != "2.0" || !ac.SimpleResponses {
+			return nil, fmt.Errorf("authorizer %s: only payload 2.0 with simple responses is emulated", name)
+		}
+		h, ok := cfg.Authorizers[ac.FunctionLogicalID]
+		if !ok {
+			return nil, fmt.Errorf("authorizer %s: no handler for function %s", name, ac.FunctionLogicalID)
+		}
+		// A function the template does not declare has the default timeout.
+		fn := s.function(template.Function{LogicalID: ac.FunctionLogicalID, Timeout: fns[ac.FunctionLogicalID].Timeout})
+		auths[name] = &authorizer{cfg: ac, fn: fn, handler: h, ttl: time.Duration(ac.CacheTTLSeconds) * time.Second,
+			cache: map[string]cachedDecision{}}
+		return auths[name], nil
+	}
 
-	auths := map[string]*authorizer{}
 	usedHandlers := map[string]bool{}
 	keys := map[string]string{}
 	for _, f := range cfg.Functions {
@@ -110,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		usedHandlers[f.LogicalID] = true
 		for _, r := range f.Routes {
-			rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: f, handler: h}
+			rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: s.function(f), handler: h}
 			if other, dup := keys[rt.key]; dup {
 				errs = append(errs, fmt.Errorf("route %s is declared by %s and %s", rt.key, other, f.LogicalID))
 				continue
@@ -119,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 			if r.PayloadFormatVersion != "2.0" {
 				err = fmt.Errorf("payload format %q: only 2.0 is emulated", r.PayloadFormatVersion)
 			} else if r.Authorizer != template.NoAuthorizer {
-				rt.auth, err = authorizerFor(r.Authorizer, authConfigs, fns, cfg.Authorizers, auths)
+				rt.auth, err = authorizerFor(r.Authorizer)
 			}
 			if err == nil {
 				err = register(s.mux, rt, r.Path, func(w http.ResponseWriter, req *http.Request) { s.serve(w, req, rt) })
@@ -133,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	usedAuthorizers := map[string]bool{}
 	for _, a := range auths {
-		usedAuthorizers[a.fn.LogicalID] = true
+		usedAuthorizers[a.fn.Name] = true
 	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Handlers)) {
 		if !usedHandlers[id] {
@@ -150,38 +164,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.keys = slices.Sorted(maps.Keys(keys))
 	return s, nil
-}
-
-func authorizerFor(name string, configs map[string]template.Authorizer, fns map[string]template.Function,
-	handlers map[string]wire.AuthorizerHandler, built map[string]*authorizer,
-) (*authorizer, error) {
-	if a, ok := built[name]; ok {
-		return a, nil
-	}
-	ac, ok := configs[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown authorizer %q", name)
-	}
-	if ac.PayloadVersion != "2.0" || !ac.SimpleResponses {
-		return nil, fmt.Errorf("authorizer %s: only payload 2.0 with simple responses is emulated", name)
-	}
-	h, ok := handlers[ac.FunctionLogicalID]
-	if !ok {
-		return nil, fmt.Errorf("authorizer %s: no handler for function %s", name, ac.FunctionLogicalID)
-	}
-	fn, ok := fns[ac.FunctionLogicalID]
-	if !ok {
-		fn = template.Function{LogicalID: ac.FunctionLogicalID, Timeout: 3}
-	}
-	a := &authorizer{
-		cfg:     ac,
-		fn:      fn,
-		handler: h,
-		ttl:     time.Duration(ac.CacheTTLSeconds) * time.Second,
-		cache:   map[string]cachedDecision{},
-	}
-	built[name] = a
-	return a, nil
 }
 
 // RouteKeys returns the served route keys, sorted.
@@ -227,15 +209,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		return
 	}
 	rec.routeKey = rt.key
-	var params map[string]string
-	for _, name := range rt.params {
-		if params == nil {
-			params = map[string]string{}
-		}
-		params[name] = r.PathValue(name)
-	}
-	start := rec.start
-	rawPath := r.URL.EscapedPath()
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	switch {
 	case err != nil:
@@ -245,7 +218,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		writeMessage(rec, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	ev := s.event(r, rt, rawPath, params, body, rec.requestID, start)
+	ev := s.event(r, rt, body, rec.requestID, rec.start)
 
 	if rt.auth != nil {
 		lambdaCtx, ok := s.authorize(r, rec, rt, ev)
@@ -255,16 +228,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambdaCtx}
 	}
 
-	ctx, cancel := s.lambdaContext(r.Context(), rt.fn)
-	defer cancel()
-	resp, err := invoke(ctx, rt.handler, ev)
-	if err != nil {
-		s.logFailure(r.Context(), rec.requestID, rt.fn.LogicalID, err)
-		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
-		return
+	resp, err := eventsource.Invoke(r.Context(), rt.fn, rt.handler, ev)
+	if err == nil {
+		err = writeResponse(rec, resp)
 	}
-	if err := writeResponse(rec, resp); err != nil {
-		s.logFailure(r.Context(), rec.requestID, rt.fn.LogicalID, err)
+	if err != nil {
+		s.logFailure(r.Context(), rec.requestID, rt.fn.Name, err)
 		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
 	}
 }
@@ -280,7 +249,7 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 	req := events.APIGatewayV2CustomAuthorizerV2Request{
 		Version:               "2.0",
 		Type:                  "REQUEST",
-		RouteArn:              fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", s.region, s.account, s.apiID, s.stage, r.Method, ev.RawPath),
+		RouteArn:              fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", s.region, account, apiID, stage, r.Method, ev.RawPath),
 		IdentitySource:        values,
 		RouteKey:              ev.RouteKey,
 		RawPath:               ev.RawPath,
@@ -291,11 +260,9 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 		RequestContext:        ev.RequestContext,
 		PathParameters:        ev.PathParameters,
 	}
-	ctx, cancel := s.lambdaContext(r.Context(), rt.auth.fn)
-	defer cancel()
-	resp, _, err := rt.auth.decide(ctx, req)
+	resp, _, err := rt.auth.decide(r.Context(), req)
 	if err != nil {
-		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.LogicalID, err)
+		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.Name, err)
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
 		return nil, false
 	}
@@ -303,56 +270,19 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 		writeMessage(w, http.StatusForbidden, "Forbidden")
 		return nil, false
 	}
-	// The deployed function receives the context as JSON: numbers become float64 and slices
-	// []any. Round-tripping it here makes the local handler see exactly those types.
-	lambdaCtx, err := viaJSON(resp.Context)
-	if err != nil {
-		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.LogicalID, fmt.Errorf("authorizer context: %w", err))
-		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
-		return nil, false
-	}
-	return lambdaCtx, true
+	return resp.Context, true
 }
 
-func viaJSON(m map[string]any) (map[string]any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	err = json.Unmarshal(b, &out)
-	return out, err
-}
-
-// lambdaContext gives a handler what the Lambda runtime gives it: a deadline at the function's
-// timeout and a lambdacontext with a fresh request id. It is detached from the client's
-// connection, because a Lambda invocation runs on when the caller goes away.
-func (s *Server) lambdaContext(parent context.Context, fn template.Function) (context.Context, context.CancelFunc) {
-	timeout := time.Duration(fn.Timeout) * time.Second
-	if timeout <= 0 {
-		timeout = 3 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
-	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
-		AwsRequestID:       uuid.NewString(),
-		InvokedFunctionArn: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.region, s.account, fn.LogicalID),
-	}), cancel
+// function is what the Lambda runtime tells f's handler about f. A handler that returns
+// after its deadline still has its response served: the integration timeout is not emulated.
+func (s *Server) function(f template.Function) eventsource.Function {
+	return eventsource.NewFunction(f.LogicalID, s.region, account, time.Duration(f.Timeout)*time.Second)
 }
 
 // logFailure logs a failed invocation the way the function's CloudWatch log would show it.
 func (s *Server) logFailure(ctx context.Context, reqID, fn string, err error) {
-	attrs := []slog.Attr{
-		slog.String("request_id", reqID),
-		slog.String("function", fn),
-		slog.String("error", err.Error()),
-	}
-	if p, ok := errors.AsType[*panicError](err); ok {
-		attrs = append(attrs, slog.String("stack", p.stack))
-	}
-	s.log.LogAttrs(ctx, slog.LevelError, "function invocation failed", attrs...)
+	s.log.ErrorContext(ctx, "function invocation failed",
+		append([]any{"request_id", reqID, "function", fn}, eventsource.ErrorAttrs(err)...)...)
 }
 
 // writeResponse writes a handler's response. It checks the response before writing anything,

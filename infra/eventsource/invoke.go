@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -47,37 +46,36 @@ const DefaultAccount = "000000000000"
 // default of 3 seconds.
 const DefaultTimeout = 3 * time.Second
 
-// function is what the runtime tells a handler about the function it runs in.
-type function struct {
-	name    string
-	arn     string
-	timeout time.Duration
+// Function is what the Lambda runtime tells a handler about the function it runs in.
+type Function struct {
+	Name    string
+	ARN     string
+	Timeout time.Duration
 }
 
-func newFunction(name, region, account string, timeout time.Duration) function {
+// NewFunction describes the function name in region and account (DefaultAccount when
+// empty), with its timeout (DefaultTimeout when not positive). An empty name has no ARN.
+func NewFunction(name, region, account string, timeout time.Duration) Function {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	if account == "" {
-		account = DefaultAccount
-	}
-	f := function{name: name, timeout: timeout}
+	f := Function{Name: name, Timeout: timeout}
 	if name != "" {
-		f.arn = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, name)
+		f.ARN = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, cmp.Or(account, DefaultAccount), name)
 	}
 	return f
 }
 
 // String names the function in errors.
-func (f function) String() string { return cmp.Or(f.name, "handler") }
+func (f Function) String() string { return cmp.Or(f.Name, "handler") }
 
-// panicError is a handler panic, recovered.
-type panicError struct {
-	value any
-	stack string
+// PanicError is a handler panic, recovered, with the stack it happened on.
+type PanicError struct {
+	Value any
+	Stack string
 }
 
-func (e *panicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.value) }
+func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
 
 // timeoutError is a handler that returned after its deadline.
 type timeoutError struct{ timeout time.Duration }
@@ -86,37 +84,46 @@ func (e *timeoutError) Error() string {
 	return fmt.Sprintf("Task timed out after %.2f seconds", e.timeout.Seconds())
 }
 
-// invoke runs h with ev the way the Lambda runtime would; see the package documentation.
-func invoke[E, R any](parent context.Context, fn function, h func(context.Context, E) (R, error), ev E) (resp R, err error) {
-	in, err := viaJSON(ev)
-	if err != nil {
-		return resp, fmt.Errorf("encode event: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), fn.timeout)
+// Invoke calls h with ev in the context the Lambda runtime gives a handler: a deadline at
+// fn's timeout and a lambdacontext with a fresh request id, detached from parent's
+// cancellation. A panic is returned as a *PanicError. Invoke passes ev as it is and returns
+// what h returns even after its deadline; the event sources (see the package documentation)
+// add the JSON round trip and the timeout.
+func Invoke[E, R any](parent context.Context, fn Function, h func(context.Context, E) (R, error), ev E) (resp R, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), fn.Timeout)
 	defer cancel()
-	deadline, _ := ctx.Deadline()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       uuid.NewString(),
-		InvokedFunctionArn: fn.arn,
+		InvokedFunctionArn: fn.ARN,
 	})
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				err = &panicError{value: v, stack: string(debug.Stack())}
-			}
-		}()
-		resp, err = h(ctx, in)
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: string(debug.Stack())}
+		}
 	}()
+	return h(ctx, ev)
+}
+
+// invoke runs h with ev the way the Lambda runtime would; see the package documentation.
+func invoke[E, R any](parent context.Context, fn Function, h func(context.Context, E) (R, error), ev E) (R, error) {
+	var zero R
+	in, err := ViaJSON(ev)
+	if err != nil {
+		return zero, fmt.Errorf("encode event: %w", err)
+	}
+	// Taken before Invoke sets the context's deadline, so never later than it.
+	deadline := time.Now().Add(fn.Timeout)
+	resp, err := Invoke(parent, fn, h, in)
 	if time.Now().After(deadline) {
 		// Lambda would have stopped the function at its deadline, whatever it returned.
-		var zero R
-		return zero, &timeoutError{timeout: fn.timeout}
+		return zero, &timeoutError{timeout: fn.Timeout}
 	}
 	return resp, err
 }
 
-// viaJSON round-trips v through JSON, as an event does on its way to a deployed function.
-func viaJSON[T any](v T) (T, error) {
+// ViaJSON round-trips v through JSON, as an event does on its way to a deployed function:
+// the result holds exactly the types the function would decode (float64 numbers, []any).
+func ViaJSON[T any](v T) (T, error) {
 	var out T
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -126,21 +133,12 @@ func viaJSON[T any](v T) (T, error) {
 	return out, err
 }
 
-// errorAttrs returns log attributes for a failed invocation: the error and, for a panic,
+// ErrorAttrs returns log attributes for a failed invocation: the error and, for a panic,
 // its stack.
-func errorAttrs(err error) []any {
+func ErrorAttrs(err error) []any {
 	attrs := []any{"err", err.Error()}
-	if p, ok := errors.AsType[*panicError](err); ok {
-		attrs = append(attrs, "stack", p.stack)
+	if p, ok := errors.AsType[*PanicError](err); ok {
+		attrs = append(attrs, "stack", p.Stack)
 	}
 	return attrs
-}
-
-// arnParts splits an ARN into its region and account; both are empty when s is not an ARN.
-func arnParts(s string) (region, account string) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) < 6 || parts[0] != "arn" {
-		return "", ""
-	}
-	return parts[3], parts[4]
 }

@@ -1,12 +1,13 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
 )
 
 // DynamoDBHandler is the handler of a function with a DynamoDB stream event source.
@@ -76,7 +79,7 @@ type Outbox struct {
 	indexPK   string   // the index's partition key attribute name
 	streamARN string
 	region    string
-	fn        function
+	fn        Function
 	log       *slog.Logger
 
 	mu   sync.Mutex
@@ -103,15 +106,11 @@ func (o *Outbox) Run(ctx context.Context) error {
 	if err := o.init(ctx); err != nil {
 		return err
 	}
-	interval := o.Interval
-	if interval <= 0 {
-		interval = DefaultOutboxInterval
-	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(cmp.Or(o.Interval, DefaultOutboxInterval))
 	defer t.Stop()
 	for {
-		// once logs what fails.
-		_, _ = o.once(ctx)
+		// Once logs what fails.
+		_, _ = o.Once(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -128,10 +127,6 @@ func (o *Outbox) Once(ctx context.Context) (int, error) {
 	if err := o.init(ctx); err != nil {
 		return 0, err
 	}
-	return o.once(ctx)
-}
-
-func (o *Outbox) once(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, pk := range o.PartitionKeys {
@@ -153,13 +148,7 @@ func (o *Outbox) init(ctx context.Context) error {
 	if o.ready {
 		return nil
 	}
-	o.index, o.batchSize = o.Index, o.BatchSize
-	if o.index == "" {
-		o.index = "GSI1"
-	}
-	if o.batchSize == 0 {
-		o.batchSize = DefaultOutboxBatchSize
-	}
+	o.index, o.batchSize = cmp.Or(o.Index, "GSI1"), cmp.Or(o.BatchSize, DefaultOutboxBatchSize)
 	switch {
 	case o.DB == nil:
 		return errors.New("outbox: DB is nil")
@@ -171,6 +160,8 @@ func (o *Outbox) init(ctx context.Context) error {
 		return fmt.Errorf("outbox %s: no PartitionKeys", o.Table)
 	case o.batchSize < 1 || o.batchSize > 10000:
 		return fmt.Errorf("outbox %s: BatchSize %d is not between 1 and 10000", o.Table, o.batchSize)
+	case o.Interval < 0:
+		return fmt.Errorf("outbox %s: Interval %s is negative", o.Table, o.Interval)
 	}
 	d, err := o.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &o.Table})
 	if err != nil {
@@ -197,20 +188,12 @@ func (o *Outbox) init(ctx context.Context) error {
 			o.indexPK = aws.ToString(k.AttributeName)
 		}
 	}
-	o.streamARN = o.StreamARN
-	if o.streamARN == "" {
-		o.streamARN = aws.ToString(d.Table.LatestStreamArn)
-	}
-	if o.streamARN == "" {
-		o.streamARN = aws.ToString(d.Table.TableArn) + "/stream/1970-01-01T00:00:00.000"
-	}
-	_, account := arnParts(aws.ToString(d.Table.TableArn))
+	o.streamARN = cmp.Or(o.StreamARN, aws.ToString(d.Table.LatestStreamArn),
+		aws.ToString(d.Table.TableArn)+"/stream/1970-01-01T00:00:00.000")
+	table, _ := arn.Parse(aws.ToString(d.Table.TableArn)) // empty parts when it is no ARN
 	o.region = o.DB.Options().Region
-	o.fn = newFunction(o.FunctionName, o.region, account, o.Timeout)
-	o.log = o.Log
-	if o.log == nil {
-		o.log = slog.Default()
-	}
+	o.fn = NewFunction(o.FunctionName, o.region, table.AccountID, o.Timeout)
+	o.log = cmp.Or(o.Log, slog.Default())
 	o.ready = true
 	return nil
 }
@@ -247,19 +230,15 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 	if err != nil {
 		o.log.ErrorContext(ctx, "outbox: invocation failed; the batch will be retried",
 			append([]any{"function", o.FunctionName, "partition", pk, "records", len(ev.Records),
-				"first_sequence_number", first, "last_sequence_number", last}, errorAttrs(err)...)...)
+				"first_sequence_number", first, "last_sequence_number", last}, ErrorAttrs(err)...)...)
 		return len(ev.Records), fmt.Errorf("invoke %s: %w", o.fn, err)
 	}
 	if len(resp.BatchItemFailures) > 0 {
 		// Lambda checkpoints before the lowest failed sequence number and retries from there.
-		seqs := map[string]int{}
-		for i, r := range ev.Records {
-			seqs[r.Change.SequenceNumber] = i
-		}
 		from := len(ev.Records)
 		for _, f := range resp.BatchItemFailures {
-			i, ok := seqs[f.ItemIdentifier]
-			if !ok {
+			i := slices.IndexFunc(ev.Records, func(r events.DynamoDBEventRecord) bool { return r.Change.SequenceNumber == f.ItemIdentifier })
+			if i < 0 {
 				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a sequence number of the batch; the whole batch failed",
 					o.fn, f.ItemIdentifier)
 				o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried",
@@ -287,24 +266,13 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(items))}
 	for _, item := range items {
 		keys := make(map[string]ddbtypes.AttributeValue, len(o.keys))
-		var id strings.Builder
 		for _, k := range o.keys {
 			v, ok := item[k]
 			if !ok {
 				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
 			}
 			keys[k] = v
-			fmt.Fprintf(&id, "%s\x00", keyString(v))
 		}
-		rid, ok := before[id.String()]
-		if !ok {
-			rid = recordID{
-				eventID:  newEventID(),
-				sequence: fmt.Sprintf("%021d", sequence.Add(1)),
-				created:  time.Now().Truncate(time.Second),
-			}
-		}
-		now[id.String()] = rid
 		keyImage, err := ConvertItem(keys)
 		if err != nil {
 			return events.DynamoDBEvent{}, err
@@ -313,6 +281,21 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 		if err != nil {
 			return events.DynamoDBEvent{}, err
 		}
+		// The key image's JSON identifies the item: a map marshals in key order.
+		id, err := json.Marshal(keyImage)
+		if err != nil {
+			return events.DynamoDBEvent{}, err
+		}
+		rid, ok := before[string(id)]
+		if !ok {
+			rid = recordID{
+				// Shaped like a stream record's eventID: 32 hex digits.
+				eventID:  strings.ReplaceAll(uuid.NewString(), "-", ""),
+				sequence: fmt.Sprintf("%021d", sequence.Add(1)),
+				created:  time.Now().Truncate(time.Second),
+			}
+		}
+		now[string(id)] = rid
 		ev.Records = append(ev.Records, events.DynamoDBEventRecord{
 			AWSRegion: o.region,
 			Change: events.DynamoDBStreamRecord{
@@ -331,24 +314,4 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 	}
 	o.seen[pk] = now
 	return ev, nil
-}
-
-// keyString renders a key attribute (S, N or B) for identity.
-func keyString(v ddbtypes.AttributeValue) string {
-	switch v := v.(type) {
-	case *ddbtypes.AttributeValueMemberS:
-		return "S" + v.Value
-	case *ddbtypes.AttributeValueMemberN:
-		return "N" + v.Value
-	case *ddbtypes.AttributeValueMemberB:
-		return "B" + hex.EncodeToString(v.Value)
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// newEventID returns an id shaped like a stream record's eventID: 32 hex digits.
-func newEventID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -1,6 +1,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,7 +64,10 @@ func (s *Schedule) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now, wait, log := s.clock(), s.wait, s.logger()
+	now, wait := s.Now, s.wait
+	if now == nil {
+		now = time.Now
+	}
 	if wait == nil {
 		wait = sleep
 	}
@@ -84,7 +88,7 @@ func (s *Schedule) Run(ctx context.Context) error {
 			skipped++
 		}
 		if skipped > 0 {
-			log.WarnContext(ctx, "schedule: fire times skipped because they passed", "function", s.FunctionName,
+			s.logger().WarnContext(ctx, "schedule: fire times skipped because they passed", "function", s.FunctionName,
 				"expression", s.Expression, "skipped", skipped)
 		}
 		at = n
@@ -97,17 +101,7 @@ func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
 	if s.Handler == nil {
 		return errors.New("schedule: Handler is nil")
 	}
-	region, account := s.Region, s.Account
-	if region == "" {
-		region = "us-east-1"
-	}
-	if account == "" {
-		account = DefaultAccount
-	}
-	name := s.Name
-	if name == "" {
-		name = s.FunctionName
-	}
+	region, account, name := cmp.Or(s.Region, "us-east-1"), cmp.Or(s.Account, DefaultAccount), cmp.Or(s.Name, s.FunctionName)
 	ev := events.EventBridgeEvent{
 		Version:    "0",
 		ID:         uuid.NewString(),
@@ -119,26 +113,23 @@ func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
 		Resources:  []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", region, account, name)},
 		Detail:     json.RawMessage(`{}`),
 	}
-	if s.Input != "" {
-		ev = events.EventBridgeEvent{}
-	}
-	fn := newFunction(s.FunctionName, region, account, s.Timeout)
-	h := func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
-		return struct{}{}, s.Handler(ctx, ev)
-	}
 	var err error
 	if s.Input != "" {
 		// The runtime would fail to decode the input before calling the handler.
+		ev = events.EventBridgeEvent{}
 		if err = json.Unmarshal([]byte(s.Input), &ev); err != nil {
 			err = fmt.Errorf("decode Input: %w", err)
 		}
 	}
 	if err == nil {
-		_, err = invoke(ctx, fn, h, ev)
+		h := func(ctx context.Context, ev events.EventBridgeEvent) (struct{}, error) {
+			return struct{}{}, s.Handler(ctx, ev)
+		}
+		_, err = invoke(ctx, NewFunction(s.FunctionName, region, account, s.Timeout), h, ev)
 	}
 	if err != nil {
 		s.logger().ErrorContext(ctx, "schedule: invocation failed",
-			append([]any{"function", s.FunctionName, "expression", s.Expression, "time", ev.Time}, errorAttrs(err)...)...)
+			append([]any{"function", s.FunctionName, "expression", s.Expression, "time", ev.Time}, ErrorAttrs(err)...)...)
 		return fmt.Errorf("invoke %s: %w", s.FunctionName, err)
 	}
 	return nil
@@ -154,16 +145,4 @@ func (s *Schedule) parse() (time.Duration, error) {
 	return ParseRate(s.Expression)
 }
 
-func (s *Schedule) clock() func() time.Time {
-	if s.Now != nil {
-		return s.Now
-	}
-	return time.Now
-}
-
-func (s *Schedule) logger() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
-}
+func (s *Schedule) logger() *slog.Logger { return cmp.Or(s.Log, slog.Default()) }

@@ -1,6 +1,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5" //nolint:gosec // SQS defines its checksums as MD5.
 	"encoding/binary"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
@@ -80,7 +82,7 @@ type SQS struct {
 	batchSize int
 	arn       string
 	region    string
-	fn        function
+	fn        Function
 	log       *slog.Logger
 }
 
@@ -91,7 +93,23 @@ func (s *SQS) Run(ctx context.Context) error {
 	if err := s.init(ctx); err != nil {
 		return err
 	}
-	s.poll(ctx)
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		msgs, err := s.batch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			s.log.WarnContext(ctx, "sqs event source: receive failed", "function", s.FunctionName,
+				"queue", s.QueueURL, "err", err.Error(), "retry_in", backoff.String())
+			sleep(ctx, backoff)
+			continue
+		}
+		backoff = 0
+		// deliver logs failed invocations itself.
+		_, _ = s.deliver(ctx, msgs)
+	}
 	return nil
 }
 
@@ -110,36 +128,13 @@ func (s *SQS) Once(ctx context.Context) (int, error) {
 	return s.deliver(ctx, msgs)
 }
 
-func (s *SQS) poll(ctx context.Context) {
-	backoff := time.Duration(0)
-	for ctx.Err() == nil {
-		msgs, err := s.batch(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			s.log.WarnContext(ctx, "sqs event source: receive failed", "function", s.FunctionName,
-				"queue", s.QueueURL, "err", err.Error(), "retry_in", backoff.String())
-			sleep(ctx, backoff)
-			continue
-		}
-		backoff = 0
-		// deliver logs failed invocations itself.
-		_, _ = s.deliver(ctx, msgs)
-	}
-}
-
 func (s *SQS) init(ctx context.Context) error {
 	s.setup.Lock()
 	defer s.setup.Unlock()
 	if s.ready {
 		return nil
 	}
-	batch := s.BatchSize
-	if batch == 0 {
-		batch = maxReceive
-	}
+	batch := cmp.Or(s.BatchSize, maxReceive)
 	switch {
 	case s.Client == nil:
 		return errors.New("sqs event source: Client is nil")
@@ -155,8 +150,8 @@ func (s *SQS) init(ctx context.Context) error {
 		return fmt.Errorf("sqs event source %s: BatchWindow %s is not between 0 and 5m", s.QueueURL, s.BatchWindow)
 	}
 	s.batchSize = batch
-	arn := s.QueueARN
-	if arn == "" {
+	s.arn = s.QueueARN
+	if s.arn == "" {
 		out, err := s.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 			QueueUrl:       &s.QueueURL,
 			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
@@ -164,21 +159,14 @@ func (s *SQS) init(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sqs event source %s: get queue ARN: %w", s.QueueURL, err)
 		}
-		arn = out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+		s.arn = out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 	}
-	arnRegion, account := arnParts(arn)
-	s.arn = arn
+	queue, _ := arn.Parse(s.arn) // empty parts when it is no ARN
 	// The region the client talks to is where the queue is; the embedded emulator puts
 	// us-east-1 into every queue ARN whatever the region.
-	s.region = s.Client.Options().Region
-	if s.region == "" {
-		s.region = arnRegion
-	}
-	s.fn = newFunction(s.FunctionName, s.region, account, s.Timeout)
-	s.log = s.Log
-	if s.log == nil {
-		s.log = slog.Default()
-	}
+	s.region = cmp.Or(s.Client.Options().Region, queue.Region)
+	s.fn = NewFunction(s.FunctionName, s.region, queue.AccountID, s.Timeout)
+	s.log = cmp.Or(s.Log, slog.Default())
 	s.ready = true
 	return nil
 }
@@ -229,7 +217,7 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 	resp, err := invoke(ctx, s.fn, s.Handler, s.event(msgs))
 	if err != nil {
 		s.log.ErrorContext(ctx, "sqs event source: invocation failed; the batch returns to the queue after its visibility timeout",
-			append([]any{"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids}, errorAttrs(err)...)...)
+			append([]any{"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids}, ErrorAttrs(err)...)...)
 		return len(msgs), fmt.Errorf("invoke %s: %w", s.fn, err)
 	}
 	done := msgs

@@ -102,7 +102,7 @@ func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stac
 		stack: stackName,
 		ddb:   dynamodb.NewFromConfig(cfg),
 		sqs:   sqs.NewFromConfig(cfg),
-		s3:    NewS3(cfg),
+		s3:    s3.NewFromConfig(cfg),
 		sm:    secretsmanager.NewFromConfig(cfg),
 		out:   Physical{},
 		cfg:   cfg,
@@ -143,9 +143,8 @@ func (p *provisioner) name(logicalID string) string { return p.stack + "-" + log
 func (p *provisioner) table(ctx context.Context, t template.Table) error {
 	name := p.name(t.LogicalID)
 	desc, err := p.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
-	var notFound *ddbtypes.ResourceNotFoundException
 	switch {
-	case errors.As(err, &notFound):
+	case isCode(err, "ResourceNotFoundException"):
 		if desc, err = p.createTable(ctx, name, t); err != nil {
 			return err
 		}
@@ -316,21 +315,17 @@ func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
 	setInt("VisibilityTimeout", q.VisibilityTimeout)
 	setInt("MessageRetentionPeriod", q.MessageRetentionPeriod)
 	if q.RedriveTarget != "" {
-		policy, err := json.Marshal(map[string]string{
+		policy, _ := json.Marshal(map[string]string{ // a map of strings always marshals
 			"deadLetterTargetArn": p.out[q.RedriveTarget].ARN,
 			"maxReceiveCount":     strconv.Itoa(q.MaxReceiveCount),
 		})
-		if err != nil {
-			return err
-		}
 		attrs["RedrivePolicy"] = string(policy)
 	}
 
 	var queueURL string
 	got, err := p.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &name})
-	var notFound *sqstypes.QueueDoesNotExist
 	switch {
-	case errors.As(err, &notFound) || errorCode(err) == "AWS.SimpleQueueService.NonExistentQueue":
+	case isCode(err, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"):
 		out, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name, Attributes: attrs})
 		if err != nil {
 			return fmt.Errorf("create: %w", err)
@@ -381,9 +376,8 @@ func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {
 		return err
 	}
 	_, err = p.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
-	var notFound *s3types.NotFound
 	switch {
-	case errors.As(err, &notFound) || errorCode(err) == "NoSuchBucket":
+	case isCode(err, "NotFound", "NoSuchBucket"):
 		in := &s3.CreateBucketInput{Bucket: &name}
 		// us-east-1 is the one region S3 rejects as an explicit location constraint.
 		if p.cfg.Region != "" && p.cfg.Region != "us-east-1" {
@@ -391,7 +385,7 @@ func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {
 				LocationConstraint: s3types.BucketLocationConstraint(p.cfg.Region),
 			}
 		}
-		if _, err := p.s3.CreateBucket(ctx, in); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
+		if _, err := p.s3.CreateBucket(ctx, in); err != nil && !isCode(err, "BucketAlreadyOwnedByYou") {
 			return fmt.Errorf("create: %w", err)
 		}
 		slog.InfoContext(ctx, "bucket created", "logical_id", b.LogicalID, "name", name)
@@ -433,7 +427,7 @@ func (p *provisioner) secret(ctx context.Context, s template.Secret) error {
 	d, err := p.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
 	var arn string
 	switch {
-	case errorCode(err) == "ResourceNotFoundException":
+	case isCode(err, "ResourceNotFoundException"):
 		value := s.SecretString
 		if s.Generate != nil {
 			if value, err = generateSecretString(*s.Generate); err != nil {
@@ -458,11 +452,8 @@ func (p *provisioner) secret(ctx context.Context, s template.Secret) error {
 	return nil
 }
 
-// errorCode returns the AWS error code of err, or "".
-func errorCode(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode()
-	}
-	return ""
+// isCode reports whether err is an AWS error with one of codes.
+func isCode(err error, codes ...string) bool {
+	api, ok := errors.AsType[smithy.APIError](err)
+	return ok && slices.Contains(codes, api.ErrorCode())
 }

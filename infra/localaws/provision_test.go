@@ -68,7 +68,7 @@ func TestProvision(t *testing.T) {
 	}
 	ddb := dynamodb.NewFromConfig(stack.AWS)
 	q := sqs.NewFromConfig(stack.AWS)
-	s3c := NewS3(stack.AWS)
+	s3c := s3.NewFromConfig(stack.AWS)
 	sm := secretsmanager.NewFromConfig(stack.AWS)
 
 	tests := []struct {
@@ -222,7 +222,7 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	}
 	ddb := dynamodb.NewFromConfig(stack.AWS)
 	q := sqs.NewFromConfig(stack.AWS)
-	s3c := NewS3(stack.AWS)
+	s3c := s3.NewFromConfig(stack.AWS)
 	sm := secretsmanager.NewFromConfig(stack.AWS)
 
 	table := first["ProfilesTable"].Name
@@ -420,7 +420,7 @@ func restartChild(t *testing.T, phase string) {
 	}
 	ddb := dynamodb.NewFromConfig(stack.AWS)
 	q := sqs.NewFromConfig(stack.AWS)
-	s3c := NewS3(stack.AWS)
+	s3c := s3.NewFromConfig(stack.AWS)
 	sm := secretsmanager.NewFromConfig(stack.AWS)
 	table, bucket, queue := phys["ProfilesTable"].Name, phys["ExportsBucket"].Name, phys["ErasureJobsQueue"].URL
 	key := map[string]ddbtypes.AttributeValue{

@@ -11,6 +11,7 @@
 package localaws
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -50,8 +51,8 @@ type Options struct {
 type Stack struct {
 	// Endpoint is the base URL every client talks to, or "" for real AWS.
 	Endpoint string
-	// AWS is the configuration to build SDK clients from. For S3 use NewS3, which adds the
-	// path-style addressing emulators need.
+	// AWS is the configuration to build SDK clients from. With an emulator, every S3 client
+	// built from it addresses buckets by path, as emulators need.
 	AWS aws.Config
 	// Embedded reports whether the emulator runs inside this process.
 	Embedded bool
@@ -63,10 +64,7 @@ type Stack struct {
 // another endpoint, the credentials are the static pair "local"/"local" and the developer's
 // AWS configuration is not read, so a local run can never reach a real account by accident.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
-	region := opts.Region
-	if region == "" {
-		region = DefaultRegion
-	}
+	region := cmp.Or(opts.Region, DefaultRegion)
 	switch opts.Endpoint {
 	case RealAWS:
 		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
@@ -104,15 +102,13 @@ func emulatorConfig(endpoint, region string) aws.Config {
 		// them. (kumo accepts both.)
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		// Emulators serve buckets under the path, not as host names; presigned links follow.
+		ServiceOptions: []func(string, any){func(serviceID string, opts any) {
+			if o, ok := opts.(*s3.Options); ok && serviceID == s3.ServiceID {
+				o.UsePathStyle = true
+			}
+		}},
 	}
-}
-
-// NewS3 returns an S3 client for cfg. When cfg points at an emulator (BaseEndpoint set) it
-// uses path-style addressing, because emulators serve buckets under the path rather than as
-// host names.
-func NewS3(cfg aws.Config, optFns ...func(*s3.Options)) *s3.Client {
-	pathStyle := func(o *s3.Options) { o.UsePathStyle = cfg.BaseEndpoint != nil }
-	return s3.NewFromConfig(cfg, append([]func(*s3.Options){pathStyle}, optFns...)...)
 }
 
 // Close stops the embedded emulator; it is a no-op for other endpoints and safe to call twice.

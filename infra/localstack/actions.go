@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -52,15 +53,9 @@ func (l *actionLog) middleware(fn string) func(*middleware.Stack) error {
 	return func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("RecordIAMAction",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				svc := servicePrefix[awsmiddleware.GetServiceID(ctx)]
-				if svc == "" {
-					svc = awsmiddleware.GetServiceID(ctx)
-				}
-				a := svc + ":" + awsmiddleware.GetOperationName(ctx)
-				if m, ok := iamAction[a]; ok {
-					a = m
-				}
-				actions := []string{a}
+				id := awsmiddleware.GetServiceID(ctx)
+				a := cmp.Or(servicePrefix[id], id) + ":" + awsmiddleware.GetOperationName(ctx)
+				actions := []string{cmp.Or(iamAction[a], a)}
 				// A transaction is authorized per item by the action of each item's kind.
 				if tw, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
 					for _, it := range tw.TransactItems {

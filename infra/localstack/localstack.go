@@ -23,7 +23,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
@@ -43,12 +42,9 @@ type Options struct {
 	StackName string
 	// Endpoint selects the AWS services, as localaws.Options.Endpoint.
 	Endpoint string
-	Region   string
 	// Listen is the API's address; empty picks a free loopback port.
 	Listen string
-	// PortalBaseURL overrides where portal links point; empty points them at this server.
-	PortalBaseURL string
-	Log           *slog.Logger
+	Log    *slog.Logger
 	// APIOptions are added to the SDK clients the handlers use (benchmarks count requests).
 	APIOptions []func(*middleware.Stack) error
 	// Parameters override template parameter defaults, e.g. faster webhook retries in tests.
@@ -70,8 +66,7 @@ type Stack struct {
 	// Table is the physical name of the profile table.
 	Table string
 	// HandlerAWS is the AWS configuration the functions' handlers are built from: AWS plus
-	// Options.APIOptions, and, with an emulator, path-style addressing for every S3 client
-	// built from it (see [PathStyleS3]).
+	// Options.APIOptions.
 	HandlerAWS aws.Config
 
 	stackName   string
@@ -79,8 +74,8 @@ type Stack struct {
 	server      *http.Server
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
-	// schedules are the scheduled functions' event sources by logical id, in event-name order.
-	schedules map[string][]*eventsource.Schedule
+	// schedules are the scheduled functions' first event sources (by event name), by logical id.
+	schedules map[string]*eventsource.Schedule
 }
 
 // RepoRoot returns the module root, found from this source file, so tests in any package
@@ -95,17 +90,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	if o.Template == "" {
-		o.Template = filepath.Join(RepoRoot(), "template.yaml")
-	}
-	if o.StackName == "" {
-		o.StackName = "livingprofile-local"
-	}
-	tpl, err := template.LoadWith(o.Template, o.Parameters)
+	o.StackName = cmp.Or(o.StackName, "livingprofile-local")
+	tpl, err := template.LoadWith(cmp.Or(o.Template, filepath.Join(RepoRoot(), "template.yaml")), o.Parameters)
 	if err != nil {
 		return nil, err
 	}
-	aws, err := localaws.Start(ctx, localaws.Options{Endpoint: o.Endpoint, Region: o.Region})
+	aws, err := localaws.Start(ctx, localaws.Options{Endpoint: o.Endpoint})
 	if err != nil {
 		return nil, err
 	}
@@ -121,28 +111,21 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return fail(fmt.Errorf("listen: %w", err))
 	}
 	s.URL = "http://" + ln.Addr().String()
-	overrides := map[string]string{"PortalBaseUrl": cmp.Or(o.PortalBaseURL, s.URL+"/portal")}
+	overrides := map[string]string{"PortalBaseUrl": s.URL + "/portal"}
 	maps.Copy(overrides, o.Parameters)
 	params, err := tpl.ParameterValues(overrides)
 	if err != nil {
 		return fail(err)
 	}
-	for k, v := range template.PseudoParameters(o.StackName, aws.AWS.Region, "000000000000") {
-		params[k] = v
-	}
+	maps.Copy(params, template.PseudoParameters(o.StackName, aws.AWS.Region, eventsource.DefaultAccount))
 	cfg := apigw.Config{API: tpl.HTTPAPI, Functions: tpl.Functions, Handlers: map[string]wire.HTTPHandler{},
 		Authorizers: map[string]wire.AuthorizerHandler{}, Region: aws.AWS.Region, Logger: o.Log}
 	var workers []worker
-	handlerAWS := aws.AWS.Copy()
-	handlerAWS.APIOptions = append(handlerAWS.APIOptions, o.APIOptions...)
-	if handlerAWS.BaseEndpoint != nil {
-		// However a handler builds its S3 client (s3.NewFromConfig), it must address buckets
-		// by path: the emulator does not serve bucket host names. Presigned links follow.
-		handlerAWS.ServiceOptions = append(handlerAWS.ServiceOptions, PathStyleS3)
-	}
-	s.HandlerAWS = handlerAWS
+	s.HandlerAWS = aws.AWS.Copy()
+	s.HandlerAWS.APIOptions = append(s.HandlerAWS.APIOptions, o.APIOptions...)
+	refs := s.Physical.Refs()
 	for _, fn := range tpl.Functions {
-		env, err := tpl.Environment(fn, s.Physical.Refs(), params)
+		env, err := tpl.Environment(fn, refs, params)
 		if err != nil {
 			return fail(fmt.Errorf("environment of %s: %w", fn.LogicalID, err))
 		}
@@ -155,7 +138,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if !ok {
 			return fail(fmt.Errorf("no builder for function %s", fn.LogicalID))
 		}
-		fnAWS := handlerAWS.Copy()
+		fnAWS := s.HandlerAWS.Copy()
 		fnAWS.APIOptions = append(fnAWS.APIOptions, s.actions.middleware(fn.LogicalID))
 		h, err := wire.Build(ctx, build, func(k string) string { return env[k] }, fnAWS, o.Log.With("function", fn.LogicalID))
 		if err != nil {
@@ -216,90 +199,74 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 			}
 		})
 	}
+	s.schedules = map[string]*eventsource.Schedule{}
 	for _, w := range workers {
-		timeout := time.Duration(w.fn.Timeout) * time.Second
+		id, timeout := w.fn.LogicalID, time.Duration(w.fn.Timeout)*time.Second
 		for _, q := range w.fn.Queues {
 			h, ok := w.handler.(wire.QueueHandler)
 			if !ok {
-				return fmt.Errorf("%s has an SQS event but its handler is %T", w.fn.LogicalID, w.handler)
+				return fmt.Errorf("%s has an SQS event but its handler is %T", id, w.handler)
 			}
 			res, ok := s.Physical[q.QueueLogicalID]
 			if !ok {
-				return fmt.Errorf("%s: queue %s was not provisioned", w.fn.LogicalID, q.QueueLogicalID)
+				return fmt.Errorf("%s: queue %s was not provisioned", id, q.QueueLogicalID)
 			}
 			src := &eventsource.SQS{
 				Client: sq, QueueURL: res.URL, QueueARN: res.ARN, BatchSize: q.BatchSize,
 				BatchWindow:             time.Duration(q.MaxBatchingWindowSeconds) * time.Second,
 				ReportBatchItemFailures: q.ReportsBatchItemFailures(), Handler: h,
-				FunctionName: w.fn.LogicalID, Timeout: timeout, Log: log,
+				FunctionName: id, Timeout: timeout, Log: log,
 			}
-			start(w.fn.LogicalID+"/"+q.Event, src.Run)
+			start(id+"/"+q.Event, src.Run)
 		}
 		for _, st := range w.fn.Streams {
 			h, ok := w.handler.(wire.StreamHandler)
 			if !ok {
-				return fmt.Errorf("%s has a stream event but its handler is %T", w.fn.LogicalID, w.handler)
+				return fmt.Errorf("%s has a stream event but its handler is %T", id, w.handler)
 			}
 			src := &eventsource.Outbox{
 				DB: db, Table: s.Table, Index: outboxIndex, PartitionKeys: OutboxPartitions(),
 				Interval: outboxPoll, BatchSize: st.BatchSize, StreamARN: s.Physical[st.TableLogicalID].StreamARN,
-				Handler: h, FunctionName: w.fn.LogicalID, Timeout: timeout, Log: log,
+				Handler: h, FunctionName: id, Timeout: timeout, Log: log,
 			}
-			start(w.fn.LogicalID+"/"+st.Event, src.Run)
+			start(id+"/"+st.Event, src.Run)
 		}
 		for _, ev := range w.fn.Schedules {
 			h, ok := w.handler.(wire.ScheduleHandler)
 			if !ok {
-				return fmt.Errorf("%s has a schedule event but its handler is %T", w.fn.LogicalID, w.handler)
+				return fmt.Errorf("%s has a schedule event but its handler is %T", id, w.handler)
 			}
-			src, err := s.schedule(w.fn, ev, h, timeout, log)
-			if err != nil {
-				return err
+			// Checked now, so that a mistake fails Start rather than a background timer.
+			if _, err := eventsource.ParseRate(ev.Expression); err != nil {
+				return fmt.Errorf("%s event %s: %w", id, ev.Event, err)
 			}
-			if s.schedules == nil {
-				s.schedules = map[string][]*eventsource.Schedule{}
+			src := &eventsource.Schedule{
+				Expression: ev.Expression, Input: ev.Input, Handler: h,
+				// SAM names the rule after the stack, the function and the event.
+				Name:   s.stackName + "-" + id + ev.Event,
+				Region: s.AWS.AWS.Region, Account: eventsource.DefaultAccount,
+				FunctionName: id, Timeout: timeout, Log: log,
 			}
-			s.schedules[w.fn.LogicalID] = append(s.schedules[w.fn.LogicalID], src)
+			if _, ok := s.schedules[id]; !ok {
+				s.schedules[id] = src
+			}
 			if ev.Enabled {
-				start(w.fn.LogicalID+"/"+ev.Event, src.Run)
+				start(id+"/"+ev.Event, src.Run)
 			}
 		}
 	}
 	return nil
 }
 
-// schedule builds the event source of one Schedule event, checking its expression now so
-// that a mistake fails Start rather than a background timer.
-func (s *Stack) schedule(fn template.Function, ev template.Schedule, h wire.ScheduleHandler, timeout time.Duration, log *slog.Logger) (*eventsource.Schedule, error) {
-	if _, err := eventsource.ParseRate(ev.Expression); err != nil {
-		return nil, fmt.Errorf("%s event %s: %w", fn.LogicalID, ev.Event, err)
-	}
-	return &eventsource.Schedule{
-		Expression: ev.Expression, Input: ev.Input, Handler: h,
-		// SAM names the rule after the stack, the function and the event.
-		Name:   s.stackName + "-" + fn.LogicalID + ev.Event,
-		Region: s.AWS.AWS.Region, Account: eventsource.DefaultAccount,
-		FunctionName: fn.LogicalID, Timeout: timeout, Log: log,
-	}, nil
-}
-
 // FireSchedule invokes a scheduled function now, with the event its first schedule (by event
 // name) sends, and returns the invocation's error. It works whether or not the schedule is
 // enabled, so tests and developers need not wait for the next fire time.
 func (s *Stack) FireSchedule(ctx context.Context, logicalID string) error {
-	srcs := s.schedules[logicalID]
-	if len(srcs) == 0 {
+	src, ok := s.schedules[logicalID]
+	if !ok {
 		return fmt.Errorf("%s is not a function with a schedule", logicalID)
 	}
-	return srcs[0].Fire(ctx, time.Now())
-}
-
-// PathStyleS3 is an aws.Config ServiceOptions entry that makes every S3 client built from the
-// configuration address buckets by path (http://host/bucket/key), as emulators need.
-func PathStyleS3(serviceID string, opts any) {
-	if o, ok := opts.(*s3.Options); ok && serviceID == s3.ServiceID {
-		o.UsePathStyle = true
-	}
+	return src.Fire(ctx, time.Now())
 }
 
 // Close stops the server, the event sources and the AWS services.

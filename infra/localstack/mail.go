@@ -75,10 +75,6 @@ func (s *Stack) Mailbox(ctx context.Context) ([]Email, error) {
 		return nil, fmt.Errorf("read captured emails: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read captured emails: %w", err)
-	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("read captured emails: status %d", resp.StatusCode)
 	}
@@ -93,7 +89,7 @@ func (s *Stack) Mailbox(ctx context.Context) ([]Email, error) {
 			SentAt           time.Time
 		}
 	}
-	if err := json.Unmarshal(body, &sent); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&sent); err != nil {
 		return nil, fmt.Errorf("decode captured emails: %w", err)
 	}
 	out := make([]Email, 0, len(sent.SentEmails))

@@ -22,6 +22,7 @@ package rie
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"debug/buildinfo"
 	"errors"
@@ -30,6 +31,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -76,7 +79,7 @@ func Build(ctx context.Context, outDir string) (string, error) {
 
 	cmd := exec.CommandContext(ctx, goTool(), "install", "-trimpath", "-ldflags=-s -w", MainPackage+"@"+Version)
 	cmd.Dir = tmp // outside any module: `go install pkg@version` ignores go.mod anyway
-	cmd.Env = withEnv(os.Environ(),
+	cmd.Env = append(os.Environ(),
 		"CGO_ENABLED=0",
 		"GOOS="+runtime.GOOS,
 		"GOARCH="+runtime.GOARCH,
@@ -108,11 +111,8 @@ func upToDate(path string) bool {
 	if info.Path != MainPackage || info.Main.Path != Module || info.Main.Version != Version {
 		return false
 	}
-	settings := map[string]string{}
-	for _, s := range info.Settings {
-		settings[s.Key] = s.Value
-	}
-	return settings["GOOS"] == runtime.GOOS && settings["GOARCH"] == runtime.GOARCH
+	return slices.Contains(info.Settings, debug.BuildSetting{Key: "GOOS", Value: runtime.GOOS}) &&
+		slices.Contains(info.Settings, debug.BuildSetting{Key: "GOARCH", Value: runtime.GOARCH})
 }
 
 // BuildFunction builds a Lambda bootstrap from the Go package pkg with the
@@ -128,9 +128,7 @@ func BuildFunction(ctx context.Context, pkg, outPath string, goarch string) erro
 	if pkg == "" || outPath == "" {
 		return errors.New("rie: BuildFunction: empty package or output path")
 	}
-	if goarch == "" {
-		goarch = runtime.GOARCH
-	}
+	goarch = cmp.Or(goarch, runtime.GOARCH)
 	outPath, err := filepath.Abs(outPath)
 	if err != nil {
 		return fmt.Errorf("rie: BuildFunction: %w", err)
@@ -146,7 +144,7 @@ func BuildFunction(ctx context.Context, pkg, outPath string, goarch string) erro
 		"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w",
 		"-o", outPath, pkg)
 	cmd.Dir = root
-	cmd.Env = withEnv(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("rie: go build %s (GOARCH=%s): %w\n%s", pkg, goarch, err, out)
 	}
@@ -180,22 +178,4 @@ func goTool() string {
 		}
 	}
 	return "go"
-}
-
-// withEnv returns base with each KEY=VALUE of overrides replacing any
-// earlier setting of KEY (later entries win). Order is preserved otherwise.
-func withEnv(base []string, overrides ...string) []string {
-	all := append(append([]string(nil), base...), overrides...)
-	index := map[string]int{}
-	out := make([]string, 0, len(all))
-	for _, kv := range all {
-		key, _, _ := strings.Cut(kv, "=")
-		if i, ok := index[key]; ok {
-			out[i] = kv
-			continue
-		}
-		index[key] = len(out)
-		out = append(out, kv)
-	}
-	return out
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,23 +65,16 @@ type Instance struct {
 func Start(ctx context.Context, riePath, bootstrapPath string, env []string) (*Instance, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	var lastErr error
-	for attempt := 0; attempt < startAttempts; attempt++ {
-		inst, _, err := launch(riePath, bootstrapPath, env)
-		if err != nil {
-			return nil, err
+	var inst *Instance
+	err := launchRetrying(ctx, riePath, bootstrapPath, env, func(in *Instance, _ time.Time) error {
+		if err := in.waitReady(ctx); err != nil {
+			in.Close()
+			return err
 		}
-		err = inst.waitReady(ctx)
-		if err == nil {
-			return inst, nil
-		}
-		inst.Close()
-		lastErr = err
-		if ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
-			break
-		}
-	}
-	return nil, lastErr
+		inst = in
+		return nil
+	})
+	return inst, err
 }
 
 // ColdStart measures one cold start: from just before the emulator process
@@ -95,23 +87,30 @@ func Start(ctx context.Context, riePath, bootstrapPath string, env []string) (*I
 func ColdStart(ctx context.Context, riePath, bootstrapPath string, env []string, payload []byte) (time.Duration, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	var lastErr error
-	for attempt := 0; attempt < startAttempts; attempt++ {
-		inst, t0, err := launch(riePath, bootstrapPath, env)
-		if err != nil {
-			return 0, err
+	var d time.Duration
+	err := launchRetrying(ctx, riePath, bootstrapPath, env, func(in *Instance, t0 time.Time) (err error) {
+		defer in.Close()
+		d, err = in.firstInvoke(ctx, t0, payload)
+		return err
+	})
+	return d, err
+}
+
+// launchRetrying launches the emulator and hands it to use with the time just before its
+// start, launching again (up to startAttempts times) while use fails because the emulator
+// exited before it was ready.
+func launchRetrying(ctx context.Context, riePath, bootstrapPath string, env []string, use func(*Instance, time.Time) error) error {
+	var err error
+	for range startAttempts {
+		inst, t0, launchErr := launch(riePath, bootstrapPath, env)
+		if launchErr != nil {
+			return launchErr
 		}
-		d, err := inst.firstInvoke(ctx, t0, payload)
-		inst.Close()
-		if err == nil {
-			return d, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
-			break
+		if err = use(inst, t0); err == nil || ctx.Err() != nil || !errors.Is(err, errExitedEarly) {
+			return err
 		}
 	}
-	return 0, lastErr
+	return err
 }
 
 var errExitedEarly = errors.New("emulator exited before it was ready")
@@ -136,12 +135,11 @@ func launch(riePath, bootstrapPath string, env []string) (*Instance, time.Time, 
 			return nil, time.Time{}, fmt.Errorf("rie: %s is not an executable file", p)
 		}
 	}
-	ports, err := freePorts(2)
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+	addr, apiAddr := addrs[0], addrs[1]
 
 	taskRoot := filepath.Dir(bootstrapPath)
 	base := []string{
@@ -158,7 +156,7 @@ func launch(riePath, bootstrapPath string, env []string) (*Instance, time.Time, 
 		bootstrapPath)
 	// The emulator runs the bootstrap in the emulator's working directory.
 	cmd.Dir = taskRoot
-	cmd.Env = withEnv(base, env...)
+	cmd.Env = append(base, env...) // exec uses the last value of a repeated key
 	cmd.Stdout = logs
 	cmd.Stderr = logs
 	cmd.SysProcAttr = sysProcAttr()
@@ -237,22 +235,11 @@ func (in *Instance) exitError() error {
 	return fmt.Errorf("rie: %w (invoke API %s, Runtime API %s: %v)\n%s", errExitedEarly, in.addr, in.apiAddr, in.waitErr, in.Logs())
 }
 
-// InvokeError is returned by Invoke when the emulator answers with a
-// non-2xx status (e.g. 502 when the bootstrap crashed during init).
-// A handler that returns an error is not an InvokeError: as with Lambda's
-// Invoke API, the emulator answers 200 with the error document
-// ({"errorMessage":...,"errorType":...}) as the body.
-type InvokeError struct {
-	StatusCode int
-	Body       []byte
-}
-
-func (e *InvokeError) Error() string {
-	return fmt.Sprintf("rie: invoke answered %d: %s", e.StatusCode, bytes.TrimSpace(e.Body))
-}
-
 // Invoke posts payload to the emulator's invoke API and returns the
-// function's response payload.
+// function's response payload. An answer that is not 2xx (e.g. 502 when the
+// bootstrap crashed during init) is an error; a handler's error is not: as
+// with Lambda's Invoke API, the emulator answers 200 with the error document
+// ({"errorMessage":...,"errorType":...}) as the body.
 func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL()+InvokePath, bytes.NewReader(payload))
 	if err != nil {
@@ -269,7 +256,7 @@ func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 		return nil, fmt.Errorf("rie: invoke: reading answer: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, &InvokeError{StatusCode: resp.StatusCode, Body: body}
+		return nil, fmt.Errorf("rie: invoke answered %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 	}
 	return body, nil
 }
@@ -310,25 +297,25 @@ func (in *Instance) Close() error {
 	return nil
 }
 
-// freePorts reserves n distinct free loopback TCP ports by listening on
+// freeAddrs reserves n distinct free loopback TCP addresses by listening on
 // port 0, then releases them for the emulator to bind.
-func freePorts(n int) ([]int, error) {
+func freeAddrs(n int) ([]string, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
 			l.Close()
 		}
 	}()
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
+	var addrs []string
+	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("rie: finding a free port: %w", err)
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		addrs = append(addrs, l.Addr().String())
 	}
-	return ports, nil
+	return addrs, nil
 }
 
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -265,16 +265,3 @@ func TestStartFailsForBadBootstrap(t *testing.T) {
 		t.Fatal("Start with a missing bootstrap succeeded")
 	}
 }
-
-func TestWithEnv(t *testing.T) {
-	got := withEnv([]string{"A=1", "B=2"}, "C=3", "A=4", "B=")
-	want := []string{"A=4", "B=", "C=3"}
-	if len(got) != len(want) {
-		t.Fatalf("withEnv = %q, want %q", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("withEnv = %q, want %q", got, want)
-		}
-	}
-}

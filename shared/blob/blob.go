@@ -32,7 +32,7 @@ type Store struct {
 // New returns the bucket's store. With kmsKeyID set, every Put asks for SSE-KMS with that
 // key; with it empty, Put sends no encryption header and the bucket's default encryption
 // (SSE-KMS in template.yaml) applies. Build client with path-style addressing when it
-// talks to an emulator (localaws.NewS3 does).
+// talks to an emulator (NewClient does).
 func New(client *s3.Client, bucket, kmsKeyID string) *Store {
 	return &Store{client: client, presign: s3.NewPresignClient(client), bucket: bucket, kmsKey: kmsKeyID, now: time.Now}
 }
