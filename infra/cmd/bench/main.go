@@ -1,10 +1,9 @@
 // Command bench measures the product on one machine and prints a report (`make bench`):
-// DynamoDB requests and latency per brand-API operation through the local stack, consent
-// checks/s beside raw BatchGetItem/s, the functions' stripped linux/arm64 sizes against the
-// 9 MiB budget, cold starts and init costs under aws-lambda-rie beside a same-job baseline
-// and hello-world, what the outbox adds to a write, events/s and delivery latency to a
-// verifying webhook receiver, export and erasure of a 1,000-event person, and the portal
-// pages' bytes and render time. `-only` selects sections; `-h` lists the flags.
+// DynamoDB requests and latency per brand-API operation, consent checks/s beside raw
+// BatchGetItem/s, the functions' linux/arm64 sizes against the 9 MiB budget, cold starts
+// under aws-lambda-rie beside two baselines, the outbox's cost per write, events/s and
+// delivery latency, export and erasure of a 1,000-event person, and the portal pages'
+// bytes and render time. `-only` selects sections; `-h` lists the flags.
 //
 // The client, the API emulation, the handlers and the emulator share this process and its
 // CPUs: latencies compare operations and revisions on one machine; they are not Lambda or
@@ -35,16 +34,16 @@ import (
 	"github.com/livingprofile/livingprofile/infra/rie"
 )
 
-// progress receives progress lines; the report itself goes to stdout.
-var progress io.Writer = os.Stderr
+const (
+	profiles  = 400 // seeded profiles
+	batch     = 100 // checks per batch request: the API's maximum
+	traceRuns = 3   // verified GODEBUG=inittrace=1 starts per binary
+)
 
 type config struct {
-	requests, clients, warmup, profiles, batch int
-	coldRuns, traceRuns                        int
-	rieDir                                     string
-	outboxN, outboxRounds, events              int
-	eventsTimeout                              time.Duration
-	dsrPersons, dsrEvents, portalN             int
+	requests, clients, warmup, coldRuns int
+	outboxN, events                     int
+	dsrPersons, dsrEvents, portalN      int
 }
 
 // section is one part of the report: it measures and prints its figures to w.
@@ -75,20 +74,27 @@ func main() {
 	flag.IntVar(&cfg.requests, "n", 2000, "measured requests per operation (and per throughput variant)")
 	flag.IntVar(&cfg.clients, "c", 8, "concurrent clients")
 	flag.IntVar(&cfg.warmup, "warmup", 100, "unmeasured warm-up requests per operation (fill the warm-container caches)")
-	flag.IntVar(&cfg.profiles, "profiles", 400, "profiles to seed (at least 16, -batch and -c)")
-	flag.IntVar(&cfg.batch, "batch", 100, "checks per batch request (1-100)")
 	flag.IntVar(&cfg.coldRuns, "cold-runs", 7, "timed cold starts per binary (median reported)")
-	flag.IntVar(&cfg.traceRuns, "trace-runs", 3, "verified GODEBUG=inittrace=1 starts per binary (median reported)")
-	flag.StringVar(&cfg.rieDir, "rie-dir", "", "where to build and cache aws-lambda-rie (default: the user cache directory)")
 	flag.IntVar(&cfg.outboxN, "outbox-n", 2000, "measured consent writes per outbox variant (with and without)")
-	flag.IntVar(&cfg.outboxRounds, "outbox-rounds", 20, "alternating rounds the outbox writes are split into")
 	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
-	flag.DurationVar(&cfg.eventsTimeout, "events-timeout", 120*time.Second, "longest wait for the deliveries after the last change")
 	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API, and as many by calling the job handlers")
 	flag.IntVar(&cfg.dsrEvents, "dsr-events", 1000, "ledger events of each data-subject-request and portal person")
 	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
 	flag.Parse()
-	selected, err := cfg.validate(*only)
+	selected := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		selected[strings.TrimSpace(s)] = true
+	}
+	var err error
+	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.portalN) < 1 ||
+		cfg.warmup < 0 || cfg.clients > profiles || cfg.dsrEvents < 100 {
+		err = errors.New("counts must be at least 1 (-warmup 0), -c at most 400, -dsr-events at least 100")
+	}
+	for s := range selected {
+		if !slices.ContainsFunc(sections, func(x section) bool { return x.name == s }) {
+			err = fmt.Errorf("-only: unknown section %q", s)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		flag.Usage()
@@ -99,41 +105,6 @@ func main() {
 	if failures := run(ctx, cfg, selected, os.Stdout); failures > 0 {
 		os.Exit(1)
 	}
-}
-
-func (c *config) validate(only string) (map[string]bool, error) {
-	selected := map[string]bool{}
-	for _, s := range strings.Split(only, ",") {
-		s = strings.TrimSpace(s)
-		if !slices.ContainsFunc(sections, func(x section) bool { return x.name == s }) {
-			return nil, fmt.Errorf("-only: unknown section %q", s)
-		}
-		selected[s] = true
-	}
-	switch {
-	case c.requests < 1 || c.clients < 1 || c.warmup < 0:
-		return nil, errors.New("-n and -c must be at least 1, -warmup at least 0")
-	case c.batch < 1 || c.batch > 100:
-		return nil, errors.New("-batch must be 1 to 100")
-	case c.profiles < c.batch || c.profiles < c.clients || c.profiles < 16:
-		return nil, fmt.Errorf("-profiles must be at least 16, -batch (%d) and -c (%d)", c.batch, c.clients)
-	case c.coldRuns < 1 || c.traceRuns < 1:
-		return nil, errors.New("-cold-runs and -trace-runs must be at least 1")
-	case c.outboxRounds < 1 || c.outboxN < c.outboxRounds:
-		return nil, errors.New("-outbox-rounds must be at least 1 and -outbox-n at least -outbox-rounds")
-	case c.events < 1 || c.eventsTimeout <= 0:
-		return nil, errors.New("-events must be at least 1 and -events-timeout positive")
-	case c.dsrPersons < 1 || c.dsrEvents < 100 || c.portalN < 1:
-		return nil, errors.New("-dsr-persons and -portal-n must be at least 1, -dsr-events at least 100")
-	}
-	if c.rieDir == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
-		}
-		c.rieDir = filepath.Join(dir, "livingprofile", "aws-lambda-rie")
-	}
-	return selected, nil
 }
 
 // bench is what the sections share: the running stack, its seeded data and the meters
@@ -159,7 +130,7 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	var times []string
 	timed := func(name string, f func() error) {
 		t0 := time.Now()
-		fmt.Fprintf(progress, "bench: %s ...\n", name)
+		fmt.Fprintf(os.Stderr, "bench: %s ...\n", name)
 		if err := f(); err != nil {
 			failures++
 			fmt.Fprintf(w, "   FAILED: %v\n\n", err)
@@ -169,10 +140,10 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), counter: newDDBCounter(), timer: &sdkTimer{}, jobs: newJobClock(), handlers: map[string]any{}}
-	var err error
+	b := &bench{cfg: cfg, root: localstack.RepoRoot(), counter: &ddbCounter{}, timer: &sdkTimer{}, jobs: &jobClock{}, handlers: map[string]any{}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
+			var err error
 			b.stackName = fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6)
 			b.st, err = localstack.Start(ctx, localstack.Options{
 				Template: filepath.Join(b.root, "template.yaml"), StackName: b.stackName,
@@ -185,7 +156,7 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 			if err != nil {
 				return fmt.Errorf("start local stack: %w", err)
 			}
-			b.fix, err = seedFixture(ctx, b.st, cfg.profiles)
+			b.fix, err = seedFixture(ctx, b.st)
 			return err
 		})
 		if b.st != nil {
@@ -212,18 +183,9 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	return failures
 }
 
-// para prints text wrapped at 100 columns, indented by three spaces.
-func para(w io.Writer, format string, a ...any) {
-	var lines []string
-	line := "  "
-	for _, word := range strings.Fields(fmt.Sprintf(format, a...)) {
-		if len(line)+1+len(word) > 100 && len(line) > 3 {
-			lines = append(lines, line)
-			line = "  "
-		}
-		line += " " + word
-	}
-	fmt.Fprintln(w, strings.Join(append(lines, line), "\n"))
+// note prints one line of explanation, indented by three spaces.
+func note(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "   "+format+"\n", a...)
 }
 
 // table prints rows (cells separated by tabs) aligned in columns, indented by three spaces.
@@ -239,29 +201,16 @@ func table(w io.Writer, rows ...string) {
 	}
 }
 
-// formatCounts formats counts per operation, sorted by name.
-func formatCounts[V int | int64 | float64](m map[string]V, prec int) string {
+// formatCounts formats counts per operation, sorted by name, each divided by n.
+func formatCounts(m map[string]int, n int, prec int) string {
 	if len(m) == 0 {
 		return "none"
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %.*f", k, prec, float64(m[k])))
+		parts = append(parts, fmt.Sprintf("%s %.*f", k, prec, float64(m[k])/float64(n)))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// goTool is the go command: GOROOT/bin/go when GOROOT is set (go run sets it), else "go".
-func goTool() string {
-	if p := filepath.Join(os.Getenv("GOROOT"), "bin", "go"); os.Getenv("GOROOT") != "" && fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // header is the report's first lines: how it was started (without machine paths) and on what.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -21,13 +22,7 @@ import (
 // the meters installed in the SDK clients.
 
 // dist is a distribution of durations in milliseconds.
-type dist struct {
-	P50Ms  float64
-	P99Ms  float64
-	MeanMs float64
-	MinMs  float64
-	MaxMs  float64
-}
+type dist struct{ P50, P99, Mean, Min, Max float64 }
 
 func distOf(ds []time.Duration) dist {
 	if len(ds) == 0 {
@@ -38,27 +33,15 @@ func distOf(ds []time.Duration) dist {
 	for _, d := range s {
 		sum += d
 	}
-	return dist{P50Ms: ms(percentile(s, 0.50)), P99Ms: ms(percentile(s, 0.99)),
-		MeanMs: ms(sum / time.Duration(len(s))), MinMs: ms(s[0]), MaxMs: ms(s[len(s)-1])}
-}
-
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(p*float64(len(sorted))+0.999999999) - 1
-	return sorted[max(0, min(rank, len(sorted)-1))]
+	// nearest-rank percentile
+	pct := func(p float64) time.Duration { return s[max(0, int(p*float64(len(s))+0.999999999)-1)] }
+	return dist{P50: ms(pct(0.50)), P99: ms(pct(0.99)), Mean: ms(sum / time.Duration(len(s))), Min: ms(s[0]), Max: ms(s[len(s)-1])}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // spread is the median, minimum and maximum of a few values.
-type spread struct {
-	Median float64
-	Min    float64
-	Max    float64
-}
+type spread struct{ Median, Min, Max float64 }
 
 func spreadOf(v []float64) spread {
 	if len(v) == 0 {
@@ -100,9 +83,7 @@ func load(n int, seq []int, do func(w, k int) error) loadResult {
 				if err != nil {
 					mu.Lock()
 					r.errors++
-					if r.first == nil {
-						r.first = err
-					}
+					r.first = cmp.Or(r.first, err)
 					mu.Unlock()
 				}
 			}
@@ -116,78 +97,46 @@ func load(n int, seq []int, do func(w, k int) error) loadResult {
 
 // ddbCounter counts the DynamoDB requests of the clients it is installed in (an SDK API
 // option), per operation name, while it is on: calls in the Initialize step (one per SDK
-// call), attempts in the Finalize step after the retry middleware (one per HTTP request
-// sent). It also counts the items of TransactWriteItems calls and, when capture is set,
-// hands it every input.
+// call, whose inputs it keeps), attempts in the Finalize step after the retry middleware
+// (one per HTTP request sent).
 type ddbCounter struct {
-	on atomic.Bool
-
-	mu                  sync.Mutex
-	calls, attempts     map[string]int64
-	capture             func(params any)
-	minItems, maxItems  int
-	transacts, txnItems int64
-}
-
-func newDDBCounter() *ddbCounter {
-	c := &ddbCounter{}
-	c.start()
-	c.on.Store(false)
-	return c
+	on              atomic.Bool
+	mu              sync.Mutex
+	calls, attempts map[string]int
+	inputs          []any
 }
 
 // start clears the counts and starts counting.
 func (c *ddbCounter) start() {
 	c.mu.Lock()
-	c.calls, c.attempts = map[string]int64{}, map[string]int64{}
-	c.transacts, c.txnItems, c.minItems, c.maxItems = 0, 0, 0, 0
+	c.calls, c.attempts, c.inputs = map[string]int{}, map[string]int{}, nil
 	c.mu.Unlock()
 	c.on.Store(true)
 }
 
-// stop stops counting and returns the calls and attempts counted since start.
-func (c *ddbCounter) stop() (calls, attempts map[string]int64) {
+// stop stops counting and returns what was counted since start.
+func (c *ddbCounter) stop() (calls, attempts map[string]int, inputs []any) {
 	c.on.Store(false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return maps.Clone(c.calls), maps.Clone(c.attempts)
+	return maps.Clone(c.calls), maps.Clone(c.attempts), slices.Clone(c.inputs)
 }
 
-// captured returns the inputs of the DynamoDB calls f causes.
-func (c *ddbCounter) captured(f func() error) ([]any, error) {
-	var inputs []any
-	c.start()
-	c.mu.Lock()
-	c.capture = func(params any) { inputs = append(inputs, params) }
-	c.mu.Unlock()
-	err := f()
-	c.stop()
-	c.mu.Lock()
-	c.capture = nil
-	c.mu.Unlock()
-	return inputs, err
+func (c *ddbCounter) record(ctx context.Context, f func(op string)) {
+	if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
+		c.mu.Lock()
+		f(awsmiddleware.GetOperationName(ctx))
+		c.mu.Unlock()
+	}
 }
 
 func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
 	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchCountDynamoDBCalls",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
-				c.mu.Lock()
-				c.calls[awsmiddleware.GetOperationName(ctx)]++
-				if t, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
-					n := len(t.TransactItems)
-					if c.transacts == 0 || n < c.minItems {
-						c.minItems = n
-					}
-					c.maxItems = max(c.maxItems, n)
-					c.transacts++
-					c.txnItems += int64(n)
-				}
-				if c.capture != nil {
-					c.capture(in.Parameters)
-				}
-				c.mu.Unlock()
-			}
+			c.record(ctx, func(op string) {
+				c.calls[op]++
+				c.inputs = append(c.inputs, in.Parameters)
+			})
 			return next.HandleInitialize(ctx, in)
 		}), middleware.After)
 	if err != nil {
@@ -195,11 +144,7 @@ func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
 	}
 	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchCountDynamoDBAttempts",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
-				c.mu.Lock()
-				c.attempts[awsmiddleware.GetOperationName(ctx)]++
-				c.mu.Unlock()
-			}
+			c.record(ctx, func(op string) { c.attempts[op]++ })
 			return next.HandleFinalize(ctx, in)
 		}), middleware.After)
 }
@@ -228,13 +173,12 @@ func (t *sdkTimer) apiOption(stack *middleware.Stack) error {
 			}
 			t0 := time.Now()
 			out, md, err := next.HandleInitialize(ctx, in)
-			d := time.Since(t0)
 			t.mu.Lock()
 			if t.calls == nil {
 				t.calls = map[string]int{}
 			}
 			t.calls[awsmiddleware.GetServiceID(ctx)+"."+awsmiddleware.GetOperationName(ctx)]++
-			t.spent += d
+			t.spent += time.Since(t0)
 			t.mu.Unlock()
 			return out, md, err
 		}), middleware.Before)
@@ -263,10 +207,8 @@ type jobRun struct {
 // worker took can be told apart.
 type jobClock struct {
 	mu   sync.Mutex
-	runs map[string]*jobRun // request id -> run
+	runs map[string]jobRun // request id -> run
 }
-
-func newJobClock() *jobClock { return &jobClock{runs: map[string]*jobRun{}} }
 
 func (c *jobClock) wrap(logicalID string, h any) any {
 	next, ok := h.(queueHandler)
@@ -276,33 +218,31 @@ func (c *jobClock) wrap(logicalID string, h any) any {
 	return queueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		start := time.Now()
 		resp, err := next(ctx, ev)
-		end := time.Now()
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		if c.runs == nil {
+			c.runs = map[string]jobRun{}
+		}
 		for _, rec := range ev.Records {
 			var m dsr.JobMessage
 			if json.Unmarshal([]byte(rec.Body), &m) != nil || m.RequestID == "" {
 				continue
 			}
-			r := c.runs[m.RequestID]
-			if r == nil {
-				r = &jobRun{Start: start}
-				c.runs[m.RequestID] = r
+			r, seen := c.runs[m.RequestID]
+			if !seen {
+				r.Start = start
 			}
-			r.End = end
+			r.End = time.Now()
 			r.Invocations++
+			c.runs[m.RequestID] = r
 		}
 		return resp, err
 	})
 }
 
 // run returns what the clock saw of a request's job.
-func (c *jobClock) run(requestID string) (jobRun, bool) {
+func (c *jobClock) run(requestID string) jobRun {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.runs[requestID]
-	if !ok {
-		return jobRun{}, false
-	}
-	return *r, true
+	return c.runs[requestID]
 }
