@@ -10,9 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/seed"
 	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
@@ -28,9 +25,9 @@ var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "be
 
 // fixture is the seeded data the measured requests use.
 type fixture struct {
-	readKey, writeKey string
-	readKeyID         string
-	ids, emails       []string
+	readKey, writeKey, adminKey, requestsKey string
+	readKeyID, writeKeyID                    string
+	ids, emails                              []string
 	// granted is the marketing consent state of each profile; writers flip it, each worker
 	// only the profiles it owns (see owned).
 	granted []bool
@@ -46,11 +43,10 @@ func (f *fixture) flip(i int) map[string]any {
 	return map[string]any{"status": map[bool]string{true: "granted", false: "withdrawn"}[f.granted[i]], "noticeVersion": 2}
 }
 
-// seedFixture creates the bench tenant, the demo catalog, a read and a write API key and
-// the profiles (one email identity each; every other one with marketing consent granted),
+// seedFixture creates the bench tenant, the demo catalog, an API key per scope and the
+// profiles (one email identity each; every other one with marketing consent granted),
 // directly in the table, not through the API.
-func seedFixture(ctx context.Context, st *localstack.Stack) (*fixture, error) {
-	store := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
+func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 	svc := app.New(store, time.Now, 0)
 	if err := seed.Tenant(ctx, store, benchTenant, "Bench"); err != nil {
 		return nil, fmt.Errorf("seed tenant: %w", err)
@@ -59,14 +55,16 @@ func seedFixture(ctx context.Context, st *localstack.Stack) (*fixture, error) {
 		return nil, fmt.Errorf("seed catalog: %w", err)
 	}
 	f := &fixture{}
-	var err error
-	var k apikey.Key
-	if f.readKey, k, err = seed.Key(ctx, store, benchTenant, "bench-read", []apikey.Scope{apikey.Read}); err != nil {
-		return nil, fmt.Errorf("seed read key: %w", err)
-	}
-	f.readKeyID = k.ID
-	if f.writeKey, _, err = seed.Key(ctx, store, benchTenant, "bench-write", []apikey.Scope{apikey.Write}); err != nil {
-		return nil, fmt.Errorf("seed write key: %w", err)
+	for _, k := range []struct {
+		secret, id *string
+		scope      apikey.Scope
+	}{{&f.readKey, &f.readKeyID, apikey.Read}, {&f.writeKey, &f.writeKeyID, apikey.Write},
+		{&f.adminKey, new(string), apikey.Admin}, {&f.requestsKey, new(string), apikey.Requests}} {
+		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(k.scope), []apikey.Scope{k.scope})
+		if err != nil {
+			return nil, fmt.Errorf("seed %s key: %w", k.scope, err)
+		}
+		*k.secret, *k.id = secret, key.ID
 	}
 	stamp := time.Now().UnixNano()
 	for i := range profiles {
@@ -179,8 +177,7 @@ func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 	note(w, "%d requests per operation from %d clients after %d warm-up ones; %d profiles, half with marketing consent.",
 		cfg.requests, cfg.clients, cfg.warmup, profiles)
 	note(w, "DynamoDB requests: HTTP requests the handlers' SDK clients sent (retries included) per operation.")
-	c := newClient(b.st.URL, 4*cfg.clients)
-	defer c.CloseIdleConnections()
+	c := b.c
 	rows := []string{"operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation"}
 	defer func() { fmt.Fprintln(w); table(w, rows...) }()
 	for _, op := range operations {

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
-	"github.com/livingprofile/livingprofile/infra/seed"
-	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
@@ -48,41 +44,32 @@ func jobName(t dsr.Type) string {
 // dsrBench measures section 7: half the persons through the HTTP API and the stack's
 // workers, the other half by calling the stack's job handlers directly.
 func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
-	cfg, st := b.cfg, b.st
-	db := dynamodb.NewFromConfig(st.AWS.AWS)
-	store := dynamo.New(db, st.Table)
-	reqKey, k, err := seed.Key(ctx, store, benchTenant, "bench-requests", []apikey.Scope{apikey.Requests})
-	if err != nil {
-		return fmt.Errorf("seed requests key: %w", err)
-	}
-	svc := quietService(st)
+	cfg := b.cfg
 	t0 := time.Now()
-	people, err := newPersons(ctx, svc, "dsr", 2*cfg.dsrPersons, cfg.dsrEvents, k.ID)
+	people, err := newPersons(ctx, b, "dsr", 2*cfg.dsrPersons)
 	if err != nil {
 		return err
 	}
 	generated := time.Since(t0)
-	c := newClient(st.URL, 4)
-	defer c.CloseIdleConnections()
 	var figs [2][][]figure // per path, per person
 	var items [2]int64
 	var invocations []string
-	calls := map[dsr.Type][]map[string]int{}
+	calls := map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}} // summed over the persons
 	for i, p := range people {
 		path := i / cfg.dsrPersons
 		if i%cfg.dsrPersons == 0 {
-			if items[path], err = tableItems(ctx, db, st.Table); err != nil {
+			if items[path], err = tableItems(ctx, b); err != nil {
 				return err
 			}
 		}
 		var f []figure
 		if path == 0 {
 			var inv string
-			if f, inv, err = dsrThroughAPI(ctx, c, b.jobs, reqKey, p); err != nil {
+			if f, inv, err = dsrThroughAPI(ctx, b, p); err != nil {
 				return fmt.Errorf("person %s through the API: %w", p.ID, err)
 			}
 			invocations = append(invocations, inv)
-		} else if f, err = dsrDirect(ctx, b, svc, store, db, p, calls); err != nil {
+		} else if f, err = dsrDirect(ctx, b, p, calls); err != nil {
 			return fmt.Errorf("person %s, handlers called directly: %w", p.ID, err)
 		}
 		figs[path] = append(figs[path], f)
@@ -108,7 +95,7 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	}
 	table(w, rows...)
 	for _, t := range []dsr.Type{dsr.Access, dsr.Erasure} {
-		note(w, "SDK calls of %s called directly (median per job): %s.", jobName(t), callsSummary(calls[t]))
+		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName(t), total(calls[t])/cfg.dsrPersons, formatCounts(calls[t], cfg.dsrPersons, 1))
 	}
 	note(w, "ProcessErasure deletes in parallel, so its summed SDK time can exceed the handler's.")
 	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
@@ -146,8 +133,8 @@ type requestView struct {
 // dsrThroughAPI asks for access, downloads the export, then asks for erasure, all through
 // the HTTP API with a requests-scoped key. It returns the figures and the worker
 // invocations ("access+erasure").
-func dsrThroughAPI(ctx context.Context, c *client, jobs *jobClock, key string, p person) ([]figure, string, error) {
-	access, accessInv, done, err := dsrRequest(ctx, c, jobs, key, p.ID, dsr.Access)
+func dsrThroughAPI(ctx context.Context, b *bench, p person) ([]figure, string, error) {
+	access, accessInv, done, err := dsrRequest(ctx, b, p.ID, dsr.Access)
 	if err != nil {
 		return nil, "", fmt.Errorf("access: %w", err)
 	}
@@ -156,7 +143,7 @@ func dsrThroughAPI(ctx context.Context, c *client, jobs *jobClock, key string, p
 	}
 	// The download, as the brand's system would fetch it: a plain GET of the presigned URL.
 	t0 := time.Now()
-	resp, err := c.Get(done.Download.URL)
+	resp, err := b.c.Get(done.Download.URL)
 	if err != nil {
 		return nil, "", fmt.Errorf("download: %w", err)
 	}
@@ -166,7 +153,7 @@ func dsrThroughAPI(ctx context.Context, c *client, jobs *jobClock, key string, p
 	if err != nil || resp.StatusCode != http.StatusOK || n != done.Export.Bytes {
 		return nil, "", fmt.Errorf("download: status %d, %d of %d bytes, %v", resp.StatusCode, n, done.Export.Bytes, err)
 	}
-	erasure, erasureInv, _, err := dsrRequest(ctx, c, jobs, key, p.ID, dsr.Erasure)
+	erasure, erasureInv, _, err := dsrRequest(ctx, b, p.ID, dsr.Erasure)
 	if err != nil {
 		return nil, "", fmt.Errorf("erasure: %w", err)
 	}
@@ -177,7 +164,8 @@ func dsrThroughAPI(ctx context.Context, c *client, jobs *jobClock, key string, p
 // dsrRequest posts a request, polls it every dsrPoll until it is closed (at most dsrBound),
 // and returns its timings (the last three from the job clock), the worker's invocations and
 // the completed request.
-func dsrRequest(ctx context.Context, c *client, jobs *jobClock, key, profileID string, typ dsr.Type) ([]figure, int, requestView, error) {
+func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, int, requestView, error) {
+	c, key := b.c, b.fix.requestsKey
 	var v requestView
 	t0 := time.Now()
 	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true}, http.StatusCreated, &v)
@@ -200,7 +188,7 @@ func dsrRequest(ctx context.Context, c *client, jobs *jobClock, key, profileID s
 	if err != nil {
 		return nil, 0, v, err
 	}
-	run, label := jobs.run(v.ID), map[dsr.Type]string{dsr.Access: "access", dsr.Erasure: "erasure"}[typ]
+	run, label := b.jobs.run(v.ID), map[dsr.Type]string{dsr.Access: "access", dsr.Erasure: "erasure"}[typ]
 	return []figure{
 		{label + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
 		{"  POST /v1/requests answered", "ms", posted},
@@ -214,32 +202,29 @@ func dsrRequest(ctx context.Context, c *client, jobs *jobClock, key, profileID s
 // without an outbox item (so the stack's workers never see them) and runs each job by
 // calling the stack's handler with the SQS event the queue would deliver. It returns the
 // figures and adds each job's SDK calls to calls.
-func dsrDirect(ctx context.Context, b *bench, svc *app.Service, store *dynamo.Store, db *dynamodb.Client, p person,
-	calls map[dsr.Type][]map[string]int,
-) ([]figure, error) {
+func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[string]int) ([]figure, error) {
 	var figs []figure
 	for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
 		if typ == dsr.Erasure {
 			// The erasure job would otherwise wait for the export's outbox items itself.
-			if _, err := waitOutboxEmpty(ctx, db, b.st.Table); err != nil {
+			if _, err := waitOutboxEmpty(ctx, b.db, b.st.Table); err != nil {
 				return nil, err
 			}
 		}
-		res, err := svc.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand},
+		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand},
 			app.RequestWrite{Actor: operator.Actor})
 		if err != nil {
 			return nil, err
 		}
 		job, _ := b.handlers[jobName(typ)].(queueHandler)
-		b.timer.take()
-		t0 := time.Now()
-		resp, err := job(b.timer.timed(ctx), sqsJob(res.Request.ID))
-		took := time.Since(t0)
-		c, spent := b.timer.take()
-		calls[typ] = append(calls[typ], c)
+		var resp events.SQSEventResponse
+		took, spent, err := b.timer.call(ctx, calls[typ], func(ctx context.Context) (err error) {
+			resp, err = job(ctx, sqsJob(res.Request.ID))
+			return err
+		})
 		var req *dsr.Request
 		if err == nil && len(resp.BatchItemFailures) == 0 {
-			req, err = store.Request(ctx, benchTenant, res.Request.ID)
+			req, err = b.store.Request(ctx, benchTenant, res.Request.ID)
 		}
 		if err != nil || req == nil || req.Status != dsr.Completed {
 			return nil, fmt.Errorf("%s: the handler answered %+v, %v; request %+v", typ, resp, err, req)
@@ -250,28 +235,6 @@ func dsrDirect(ctx context.Context, b *bench, svc *app.Service, store *dynamo.St
 		}
 	}
 	return figs, nil
-}
-
-// callsSummary formats SDK calls per job: the median count per operation.
-func callsSummary(runs []map[string]int) string {
-	ops := map[string][]float64{}
-	var sums []float64
-	for _, m := range runs {
-		for op := range m {
-			ops[op] = nil
-		}
-	}
-	for _, m := range runs {
-		for op := range ops {
-			ops[op] = append(ops[op], float64(m[op]))
-		}
-		sums = append(sums, float64(total(m)))
-	}
-	var parts []string
-	for _, op := range slices.Sorted(maps.Keys(ops)) {
-		parts = append(parts, fmt.Sprintf("%s %g", op, spreadOf(ops[op]).Median))
-	}
-	return fmt.Sprintf("%g calls: %s", spreadOf(sums).Median, strings.Join(parts, ", "))
 }
 
 // person is a profile of the bench tenant made for sections 7 and 8.
@@ -289,7 +252,8 @@ var (
 // identities, standard and custom attributes, a granted and a denied consent, two
 // subscriptions, and then consent toggles and attribute changes by several kinds of actor
 // until the ledger holds exactly events events.
-func newPerson(ctx context.Context, svc *app.Service, tag string, events int, keyID string) (person, error) {
+func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
+	svc, events, keyID := b.quiet, b.cfg.dsrEvents, b.fix.writeKeyID
 	n, stamp := personSeq.Add(1), time.Now().UnixNano()
 	p := person{Email: fmt.Sprintf("%s-%d-%d@example.com", tag, stamp, n)}
 	res, err := svc.CreateProfile(ctx, benchTenant, app.Create{
@@ -327,11 +291,11 @@ func newPerson(ctx context.Context, svc *app.Service, tag string, events int, ke
 }
 
 // newPersons makes n persons, up to 3 at a time.
-func newPersons(ctx context.Context, svc *app.Service, tag string, n, events int, keyID string) ([]person, error) {
+func newPersons(ctx context.Context, b *bench, tag string, n int) ([]person, error) {
 	var mu sync.Mutex
 	var out []person
 	l := load(n, make([]int, 3), func(int, int) error {
-		p, err := newPerson(ctx, svc, tag, events, keyID)
+		p, err := newPerson(ctx, b, tag)
 		mu.Lock()
 		defer mu.Unlock()
 		out = append(out, p)
@@ -343,9 +307,9 @@ func newPersons(ctx context.Context, svc *app.Service, tag string, n, events int
 // tableItems counts the items of the table (a Scan with Select COUNT). The embedded
 // emulator's Query walks every item of the table, so Query latencies there grow with this
 // number; DynamoDB reads only the queried partition.
-func tableItems(ctx context.Context, db *dynamodb.Client, table string) (int64, error) {
+func tableItems(ctx context.Context, b *bench) (int64, error) {
 	var n int64
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: &table, Select: types.SelectCount})
+	p := dynamodb.NewScanPaginator(b.db, &dynamodb.ScanInput{TableName: &b.st.Table, Select: types.SelectCount})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

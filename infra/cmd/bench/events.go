@@ -15,11 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/livingprofile/livingprofile/infra/seed"
-	"github.com/livingprofile/livingprofile/shared/apikey"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
@@ -84,11 +79,7 @@ func (r *receiver) delivered() int {
 // is deleted afterwards.
 func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
 	cfg, st, fix := b.cfg, b.st, b.fix
-	db := dynamodb.NewFromConfig(st.AWS.AWS)
-	adminKey, _, err := seed.Key(ctx, dynamo.New(db, st.Table), benchTenant, "bench-admin", []apikey.Scope{apikey.Admin})
-	if err != nil {
-		return fmt.Errorf("seed admin key: %w", err)
-	}
+	db, c, adminKey := b.db, b.c, fix.adminKey
 	// Earlier phases' changes are still being dispatched: wait, or their events would reach
 	// the receiver too.
 	drained, err := waitOutboxEmpty(ctx, db, st.Table)
@@ -98,8 +89,6 @@ func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
 	rc := &receiver{arrived: map[string]time.Duration{}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	c := newClient(st.URL, 4*cfg.clients)
-	defer c.CloseIdleConnections()
 	var hook struct{ ID, Secret string }
 	if err := c.call(ctx, http.MethodPost, "/v1/webhooks", adminKey, map[string]any{"url": srv.URL + "/hook",
 		"eventTypes": []string{eventType}, "description": "bench receiver"}, http.StatusCreated, &hook); err != nil {

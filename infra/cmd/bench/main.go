@@ -28,10 +28,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/rie"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
 )
 
 const (
@@ -118,6 +121,10 @@ type bench struct {
 	counter   *ddbCounter
 	timer     *sdkTimer
 	jobs      *jobClock
+	db        *dynamodb.Client
+	store     *dynamo.Store
+	quiet     *app.Service // over a store that writes no outbox items (see quietService)
+	c         *client      // to the stack's HTTP API
 	// handlers are the stack's own handlers, by logical id, as built (before any wrapping),
 	// for the sections that call them directly.
 	handlers map[string]any
@@ -156,11 +163,15 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 			if err != nil {
 				return fmt.Errorf("start local stack: %w", err)
 			}
-			b.fix, err = seedFixture(ctx, b.st)
+			b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
+			b.store, b.quiet = dynamo.New(b.db, b.st.Table), quietService(b.st)
+			b.c = newClient(b.st.URL, 4*cfg.clients)
+			b.fix, err = seedFixture(ctx, b.store)
 			return err
 		})
 		if b.st != nil {
 			defer b.st.Close()
+			defer b.c.CloseIdleConnections()
 		}
 	}
 	n := 0

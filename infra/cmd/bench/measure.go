@@ -150,8 +150,8 @@ func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
 }
 
 // sdkTimer counts and times the AWS SDK calls (per call, retries included) of the clients
-// it is installed in, by "Service.Operation", but only of calls whose context came from
-// timed: the handlers the bench calls directly, not the stack's concurrent traffic.
+// it is installed in, by operation ("Service.Operation" unless DynamoDB), but only of calls whose context came from
+// call: the handlers the bench calls directly, not the stack's concurrent traffic.
 type sdkTimer struct {
 	mu    sync.Mutex
 	calls map[string]int
@@ -159,11 +159,6 @@ type sdkTimer struct {
 }
 
 type timedKey struct{}
-
-// timed returns a context whose SDK calls the timer records.
-func (t *sdkTimer) timed(ctx context.Context) context.Context {
-	return context.WithValue(ctx, timedKey{}, t)
-}
 
 func (t *sdkTimer) apiOption(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchTimeSDKCalls",
@@ -173,24 +168,31 @@ func (t *sdkTimer) apiOption(stack *middleware.Stack) error {
 			}
 			t0 := time.Now()
 			out, md, err := next.HandleInitialize(ctx, in)
-			t.mu.Lock()
-			if t.calls == nil {
-				t.calls = map[string]int{}
+			op := awsmiddleware.GetOperationName(ctx)
+			if s := awsmiddleware.GetServiceID(ctx); s != dynamodb.ServiceID {
+				op = s + "." + op
 			}
-			t.calls[awsmiddleware.GetServiceID(ctx)+"."+awsmiddleware.GetOperationName(ctx)]++
+			t.mu.Lock()
+			t.calls[op]++
 			t.spent += time.Since(t0)
 			t.mu.Unlock()
 			return out, md, err
 		}), middleware.Before)
 }
 
-// take returns the calls and their summed time since the last take, and starts over.
-func (t *sdkTimer) take() (map[string]int, time.Duration) {
+// call times f, whose context the timer records, and returns how long it took and the
+// summed time of its SDK calls; it adds the calls, per operation, to calls.
+func (t *sdkTimer) call(ctx context.Context, calls map[string]int, f func(context.Context) error) (took, spent time.Duration, err error) {
+	t.mu.Lock()
+	t.calls, t.spent = calls, 0
+	t.mu.Unlock()
+	t0 := time.Now()
+	err = f(context.WithValue(ctx, timedKey{}, t))
+	took = time.Since(t0)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	calls, spent := t.calls, t.spent
-	t.calls, t.spent = map[string]int{}, 0
-	return calls, spent
+	t.calls = map[string]int{} // detached from the caller's
+	return took, t.spent, err
 }
 
 // queueHandler is the signature of an SQS-triggered function's handler.

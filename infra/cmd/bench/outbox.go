@@ -24,7 +24,6 @@ const outboxRounds = 20
 // each round starting with an empty outbox.
 func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st, fix := b.cfg, b.st, b.fix
-	plain := dynamodb.NewFromConfig(st.AWS.AWS)
 	type arm struct {
 		name    string
 		svc     *app.Service
@@ -48,7 +47,7 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	}
 	var drained time.Duration
 	drain := func() error {
-		d, err := waitOutboxEmpty(ctx, plain, st.Table)
+		d, err := waitOutboxEmpty(ctx, b.db, st.Table)
 		drained += d
 		return err
 	}
@@ -95,7 +94,7 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 			}
 			a.lat, a.wall, p50[i] = append(a.lat, l.lat...), a.wall+l.wall, distOf(l.lat).P50
 			if i == 0 {
-				left, err := outboxPending(ctx, plain, st.Table)
+				left, err := outboxPending(ctx, b.db, st.Table)
 				if err != nil {
 					return err
 				}

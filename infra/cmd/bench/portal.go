@@ -16,15 +16,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
-	"github.com/livingprofile/livingprofile/infra/seed"
 	"github.com/livingprofile/livingprofile/infra/template"
-	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 )
 
@@ -90,14 +86,12 @@ type link struct {
 
 // mintLink asks the API for a portal link of a profile, of a topic unless it is "".
 func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, error) {
-	c := newClient(b.st.URL, 1)
-	defer c.CloseIdleConnections()
 	body := map[string]any{"profileId": profileID}
 	if topic != "" {
 		body["topic"] = topic
 	}
 	var l link
-	return l, c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.writeKey, body, http.StatusCreated, &l)
+	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.writeKey, body, http.StatusCreated, &l)
 }
 
 // signIn signs in to the portal as the profile's person would: a brand link from the API,
@@ -142,18 +136,12 @@ func getRoute(st *localstack.Stack, function string) (template.Route, error) {
 // portalBench measures section 8: each page through the stack and by calling its handler.
 func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st := b.cfg, b.st
-	db := dynamodb.NewFromConfig(st.AWS.AWS)
-	_, k, err := seed.Key(ctx, dynamo.New(db, st.Table), benchTenant, "bench-portal", []apikey.Scope{apikey.Write})
-	if err != nil {
-		return err
-	}
-	svc := quietService(st)
-	p, err := newPerson(ctx, svc, "portal", cfg.dsrEvents, k.ID)
+	p, err := newPerson(ctx, b, "portal")
 	if err != nil {
 		return err
 	}
 	// An open request, so that the overview and the rights page list one.
-	if _, err := svc.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
+	if _, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
 		app.RequestWrite{Actor: operator.Actor}); err != nil {
 		return fmt.Errorf("rectification request: %w", err)
 	}
@@ -171,7 +159,7 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 		return err
 	}
 	defer br.client.CloseIdleConnections()
-	tableSize, err := tableItems(ctx, db, st.Table)
+	tableSize, err := tableItems(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -218,11 +206,11 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 			if err = cmp.Or(err, check(t.name, t.signedIn, status, hdr.Get("Content-Type"), body)); err != nil {
 				return fmt.Errorf("through the stack: %w", err)
 			}
-			b.timer.take()
-			t1 := time.Now()
-			resp, err := handler(b.timer.timed(ctx), apiEvent(st.URL, http.MethodGet, route.Key(), path, "", params, direct, nil))
-			dd := time.Since(t1)
-			c, spent := b.timer.take()
+			var resp events.APIGatewayV2HTTPResponse
+			dd, spent, err := b.timer.call(ctx, calls, func(ctx context.Context) (err error) {
+				resp, err = handler(ctx, apiEvent(st.URL, http.MethodGet, route.Key(), path, "", params, direct, nil))
+				return err
+			})
 			if err = cmp.Or(err, check(t.name, t.signedIn, resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body))); err != nil {
 				return fmt.Errorf("called directly: %w", err)
 			}
@@ -232,15 +220,13 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 				}
 			}
 			if round < portalWarmup {
+				clear(calls)
 				continue
 			}
 			lat, hdl, sdk, rest = append(lat, d), append(hdl, dd), append(sdk, spent), append(rest, dd-spent)
 			sizes = append(sizes, len(body))
 			if first == nil {
 				first = body
-			}
-			for op, n := range c {
-				calls[strings.TrimPrefix(op, "DynamoDB.")] += n
 			}
 		}
 		var gz bytes.Buffer

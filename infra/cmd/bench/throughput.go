@@ -16,10 +16,8 @@ import (
 // straight to the emulator, both from cfg.clients concurrent clients.
 func throughput(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, fix := b.cfg, b.fix
-	c := newClient(b.st.URL, 4*cfg.clients)
-	defer c.CloseIdleConnections()
 	check := func(i int) error {
-		return c.call(ctx, http.MethodPost, "/v1/consent-checks", fix.readKey,
+		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", fix.readKey,
 			map[string]any{"profileId": fix.ids[i], "purpose": "marketing"}, http.StatusOK, nil)
 	}
 	b.counter.start()
@@ -39,7 +37,6 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("64 consent checks made no BatchGetItem call to replay")
 	}
-	db := dynamodb.NewFromConfig(b.st.AWS.AWS)
 	variants := []struct {
 		name string
 		do   func(worker, k int) error
@@ -49,7 +46,7 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 	}{
 		{name: "consent checks via HTTP", do: func(worker, k int) error { return check((k*cfg.clients + worker) % len(fix.ids)) }},
 		{name: "raw BatchGetItem", do: func(_, k int) error {
-			_, err := db.BatchGetItem(ctx, inputs[k%len(inputs)])
+			_, err := b.db.BatchGetItem(ctx, inputs[k%len(inputs)])
 			return err
 		}},
 	}
