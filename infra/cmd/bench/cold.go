@@ -54,9 +54,8 @@ func functionDir(logicalID string) string {
 	return "functions/" + b.String()
 }
 
-// functionSizes builds every function of template.yaml and both baselines for linux/arm64
-// with the production flags, in one go build (so packages are compiled once), and prints
-// each bootstrap's size against the budget.
+// functionSizes builds every function of template.yaml and both baselines as deployed, in
+// one go build (so packages are compiled once), and prints their sizes against the budget.
 func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
 	tpl, err := template.Load(filepath.Join(b.root, "template.yaml"))
 	if err != nil {
@@ -139,10 +138,9 @@ type coldCase struct {
 	traces  []initTrace // of the verified starts
 }
 
-// coldStarts builds the baselines and the measured functions for the host, starts each
-// traceRuns times under aws-lambda-rie with GODEBUG=inittrace=1, verifying the answer, and
-// then times cfg.coldRuns cold starts of each, alternating between the binaries so that all
-// see the same machine state. The functions get the stack's environment and data.
+// coldStarts builds the baselines and functions for the host, starts each traceRuns times
+// with GODEBUG=inittrace=1, verifying the answer, then times cfg.coldRuns cold starts of
+// each, alternating between the binaries so that all see the same machine state.
 func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	st, fix := b.st, b.fix
 	cache, err := os.UserCacheDir()
@@ -166,7 +164,7 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	portal, _, err := signIn(ctx, b, fix.ids[0])
+	_, portal, _, err := signIn(ctx, b, fix.ids[0])
 	if err != nil {
 		return err
 	}
@@ -197,7 +195,7 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]),
 			payload: fixed(apiEvent(st.URL, "POST", "POST /v1/consent-checks", "/v1/consent-checks", check, nil, nil, auth))},
 		{name: "PortalOverview", want: fix.emails[0],
-			payload: fixed(apiEvent(st.URL, "GET", overview.Key(), "/portal/"+benchTenant, "", tenant, portal.cookies, nil))},
+			payload: fixed(apiEvent(st.URL, "GET", overview.Key(), "/portal/"+benchTenant, "", tenant, portal, nil))},
 		{name: "ProcessExport", payload: newExport, want: `"batchItemFailures"`},
 	}
 	for _, c := range cases {
@@ -265,9 +263,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-// traced starts c's bootstrap under the emulator with GODEBUG=inittrace=1, invokes it once,
-// verifies the answer (no function error or failed item, a 200 if it is an HTTP response,
-// c.want in it) and sums the bootstrap's trace lines, not the emulator's own before them.
+// traced starts c's bootstrap with GODEBUG=inittrace=1, invokes it once, verifies the
+// answer and sums the bootstrap's trace lines (not the emulator's own before them).
 func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) {
 	payload, err := c.payload()
 	if err != nil {
@@ -316,9 +313,7 @@ func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
 	return nil, cmp.Or(err, fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id))
 }
 
-// functionEnv is the environment the local stack gives a function: the template's
-// variables resolved against the provisioned resources and the parameters, plus the
-// variable the stack adds.
+// functionEnv is the environment the local stack gives a function.
 func functionEnv(b *bench, logicalID string) (map[string]string, error) {
 	st := b.st
 	fn, _ := st.Template.Function(logicalID)
@@ -335,9 +330,8 @@ func functionEnv(b *bench, logicalID string) (map[string]string, error) {
 	return env, nil
 }
 
-// apiEvent is the payload format 2.0 event the API Gateway emulation would send (see
-// infra/apigw) for a request to the stack at base, with a browser's cookies or the
-// authorizer's context.
+// apiEvent is the event the API Gateway emulation would send for a request to the stack
+// at base, with a browser's cookies or the authorizer's context.
 func apiEvent(base, method, routeKey, path, body string, params, cookies map[string]string, auth map[string]any) events.APIGatewayV2HTTPRequest {
 	host := strings.TrimPrefix(base, "http://")
 	var jar []string

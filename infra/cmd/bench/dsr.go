@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,10 +23,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
+	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
@@ -130,9 +139,8 @@ type requestView struct {
 	} `json:"download"`
 }
 
-// dsrThroughAPI asks for access, downloads the export, then asks for erasure, all through
-// the HTTP API with a requests-scoped key. It returns the figures and the worker
-// invocations ("access+erasure").
+// dsrThroughAPI asks for access, downloads the export, then asks for erasure, through the
+// HTTP API. It returns the figures and the worker invocations ("access+erasure").
 func dsrThroughAPI(ctx context.Context, b *bench, p person) ([]figure, string, error) {
 	access, accessInv, done, err := dsrRequest(ctx, b, p.ID, dsr.Access)
 	if err != nil {
@@ -161,9 +169,8 @@ func dsrThroughAPI(ctx context.Context, b *bench, p person) ([]figure, string, e
 	return append(f, erasure...), fmt.Sprintf("%d+%d", accessInv, erasureInv), nil
 }
 
-// dsrRequest posts a request, polls it every dsrPoll until it is closed (at most dsrBound),
-// and returns its timings (the last three from the job clock), the worker's invocations and
-// the completed request.
+// dsrRequest posts a request and polls it until it is closed; it returns its timings, the
+// worker's invocations and the completed request.
 func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, int, requestView, error) {
 	c, key := b.c, b.fix.requestsKey
 	var v requestView
@@ -198,10 +205,8 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (
 	}, run.Invocations, v, nil
 }
 
-// dsrDirect records an access and then an erasure request for p through the use case
-// without an outbox item (so the stack's workers never see them) and runs each job by
-// calling the stack's handler with the SQS event the queue would deliver. It returns the
-// figures and adds each job's SDK calls to calls.
+// dsrDirect records an access and then an erasure request that the stack's workers never
+// see and calls their handlers with the SQS event; it adds each job's SDK calls to calls.
 func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[string]int) ([]figure, error) {
 	var figs []figure
 	for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
@@ -217,11 +222,13 @@ func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[s
 			return nil, err
 		}
 		job, _ := b.handlers[jobName(typ)].(queueHandler)
-		var resp events.SQSEventResponse
-		took, spent, err := b.timer.call(ctx, calls[typ], func(ctx context.Context) (err error) {
-			resp, err = job(ctx, sqsJob(res.Request.ID))
-			return err
-		})
+		m := &meter{}
+		t0 := time.Now()
+		resp, err := job(m.ctx(ctx), sqsJob(res.Request.ID))
+		took := time.Since(t0)
+		for op, n := range m.calls {
+			calls[typ][op] += n
+		}
 		var req *dsr.Request
 		if err == nil && len(resp.BatchItemFailures) == 0 {
 			req, err = b.store.Request(ctx, benchTenant, res.Request.ID)
@@ -229,7 +236,7 @@ func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[s
 		if err != nil || req == nil || req.Status != dsr.Completed {
 			return nil, fmt.Errorf("%s: the handler answered %+v, %v; request %+v", typ, resp, err, req)
 		}
-		figs = append(figs, figure{jobName(typ) + " handler called directly", "ms", ms(took)}, figure{"  summed AWS SDK call time", "ms", ms(spent)})
+		figs = append(figs, figure{jobName(typ) + " handler called directly", "ms", ms(took)}, figure{"  summed AWS SDK call time", "ms", ms(m.total())})
 		if req.Export != nil {
 			figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
 		}
@@ -248,10 +255,8 @@ var (
 	phoneBase = time.Now().UnixNano() / 1000 % 1e8
 )
 
-// newPerson creates a person the way the export and erasure tests make theirs: three
-// identities, standard and custom attributes, a granted and a denied consent, two
-// subscriptions, and then consent toggles and attribute changes by several kinds of actor
-// until the ledger holds exactly events events.
+// newPerson creates a person the way the export and erasure tests make theirs, with
+// changes by several kinds of actor until the ledger holds cfg.dsrEvents events.
 func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
 	svc, events, keyID := b.quiet, b.cfg.dsrEvents, b.fix.writeKeyID
 	n, stamp := personSeq.Add(1), time.Now().UnixNano()
@@ -304,9 +309,7 @@ func newPersons(ctx context.Context, b *bench, tag string, n int) ([]person, err
 	return out, l.first
 }
 
-// tableItems counts the items of the table (a Scan with Select COUNT). The embedded
-// emulator's Query walks every item of the table, so Query latencies there grow with this
-// number; DynamoDB reads only the queried partition.
+// tableItems counts the table's items: the emulator's Query walks them all.
 func tableItems(ctx context.Context, b *bench) (int64, error) {
 	var n int64
 	p := dynamodb.NewScanPaginator(b.db, &dynamodb.ScanInput{TableName: &b.st.Table, Select: types.SelectCount})
@@ -318,4 +321,223 @@ func tableItems(ctx context.Context, b *bench) (int64, error) {
 		n += int64(page.Count)
 	}
 	return n, nil
+}
+
+// Section 8: the hosted portal's pages, through the stack and by calling their handlers.
+
+// httpHandler is the signature of an API route's handler.
+type httpHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// portalWarmup is the unmeasured rounds before the measured ones (fills the brand, catalog
+// and key caches of the stack's handlers and of the directly called ones).
+const portalWarmup = 10
+
+// jar keeps cookies by name: the portal's are __Host- Secure cookies and the stack is plain
+// http, so net/http/cookiejar would not send them.
+type jar map[string]string
+
+func (j jar) SetCookies(_ *url.URL, set []*http.Cookie) {
+	for _, c := range set {
+		if c.MaxAge < 0 {
+			delete(j, c.Name)
+		} else {
+			j[c.Name] = c.Value
+		}
+	}
+}
+
+func (j jar) Cookies(*url.URL) []*http.Cookie {
+	var out []*http.Cookie
+	for _, k := range slices.Sorted(maps.Keys(j)) {
+		out = append(out, &http.Cookie{Name: k, Value: j[k]})
+	}
+	return out
+}
+
+// fetch GETs a page, or POSTs a form unless it is nil, and returns the answer's status,
+// content type and body.
+func fetch(c *http.Client, target string, form url.Values) (int, string, []byte, error) {
+	var resp *http.Response
+	var err error
+	if form == nil {
+		resp, err = c.Get(target)
+	} else {
+		resp, err = c.PostForm(target, form)
+	}
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), body, err
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// link is the part of POST /v1/portal-links' answer the bench reads.
+type link struct {
+	URL             string `json:"url"`
+	ListUnsubscribe string `json:"listUnsubscribe"`
+}
+
+// mintLink asks the API for a portal link of a profile, of a topic unless it is "".
+func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, error) {
+	body := map[string]any{"profileId": profileID}
+	if topic != "" {
+		body["topic"] = topic
+	}
+	var l link
+	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.writeKey, body, http.StatusCreated, &l)
+}
+
+// signIn opens a brand link from the API and POSTs its Continue form; it returns the
+// browser holding the session, its cookies and how long the GET and the POST took.
+func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, jar, [2]time.Duration, error) {
+	var took [2]time.Duration
+	l, err := mintLink(ctx, b, profileID, "")
+	if err != nil {
+		return nil, nil, took, err
+	}
+	cookies := jar{}
+	br := &http.Client{Jar: cookies, Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t0 := time.Now()
+	status, _, page, err := fetch(br, l.URL, nil)
+	took[0] = time.Since(t0)
+	m := csrfField.FindSubmatch(page)
+	if err != nil || status != http.StatusOK || m == nil {
+		return nil, nil, took, fmt.Errorf("open the portal link: status %d, %v: %.300s", status, err, page)
+	}
+	t0 = time.Now()
+	status, _, page, err = fetch(br, l.URL, url.Values{"csrf": {string(m[1])}})
+	took[1] = time.Since(t0)
+	if err != nil || status != http.StatusSeeOther || cookies[session.CookieName(benchTenant)] == "" {
+		return nil, nil, took, fmt.Errorf("continue: status %d, %v: %.300s", status, err, page)
+	}
+	return br, cookies, took, nil
+}
+
+// getRoute is the template's first GET (or ANY) route of a function.
+func getRoute(st *localstack.Stack, function string) (template.Route, error) {
+	fn, _ := st.Template.Function(function)
+	for _, r := range fn.Routes {
+		if r.Method == http.MethodGet || r.Method == "ANY" {
+			return r, nil
+		}
+	}
+	return template.Route{}, fmt.Errorf("template.yaml has no GET route of %s", function)
+}
+
+// portalBench measures section 8: each page through the stack and by calling its handler.
+func portalBench(ctx context.Context, b *bench, w io.Writer) error {
+	cfg, st := b.cfg, b.st
+	p, err := newPerson(ctx, b, "portal")
+	if err != nil {
+		return err
+	}
+	// An open request, so that the overview and the rights page list one.
+	if _, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
+		app.RequestWrite{Actor: operator.Actor}); err != nil {
+		return fmt.Errorf("rectification request: %w", err)
+	}
+	topic, err := mintLink(ctx, b, p.ID, "newsletter")
+	if err != nil {
+		return err
+	}
+	// A second link, never used: its landing page (the Continue button) is measured too.
+	spare, err := mintLink(ctx, b, p.ID, "")
+	if err != nil {
+		return err
+	}
+	br, cookies, took, err := signIn(ctx, b, p.ID)
+	if err != nil {
+		return err
+	}
+	defer br.CloseIdleConnections()
+	tableSize, err := tableItems(ctx, b)
+	if err != nil {
+		return err
+	}
+	token := func(u string) string { return u[strings.LastIndex(u, "/")+1:] }
+	targets := []struct {
+		name, function, token string
+		signedIn              bool
+	}{
+		{"overview", "PortalOverview", "", true},
+		{"details", "PortalDetails", "", true},
+		{"subscriptions", "PortalSubscriptions", "", true},
+		{"consents", "PortalConsents", "", true},
+		{"rights", "PortalRights", "", true},
+		{"history", "PortalHistory", "", true},
+		{"login", "PortalLogin", "", false},
+		{"unsubscribe confirmation", "PortalUnsubscribe", token(strings.Trim(topic.ListUnsubscribe, "<>")), false},
+		{"link landing (Continue)", "PortalOpen", token(spare.URL), false},
+	}
+	signedInMarker := []byte(`action="/portal/` + benchTenant + `/logout"`)
+	check := func(name string, signedIn bool, status int, ctype string, body []byte) error {
+		if status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || bytes.Contains(body, signedInMarker) != signedIn {
+			return fmt.Errorf("%s answered %d %q (want 200, signed in %v): %.300s", name, status, ctype, signedIn, body)
+		}
+		return nil
+	}
+	direct := maps.Clone(cookies) // the directly called handlers' browser
+	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
+	for _, t := range targets {
+		route, err := getRoute(st, t.function)
+		if err != nil {
+			return err
+		}
+		params := map[string]string{"tenant": benchTenant, "token": t.token}
+		path := strings.NewReplacer("{tenant}", benchTenant, "{token}", t.token).Replace(route.Path)
+		handler, _ := b.handlers[t.function].(httpHandler)
+		var lat, hdl, sdk, rest []time.Duration
+		var sizes []int
+		var first []byte
+		m := &meter{}
+		for round := range portalWarmup + cfg.portalN {
+			if round == portalWarmup {
+				m = &meter{}
+			}
+			t0 := time.Now()
+			status, ctype, body, err := fetch(br, st.URL+path, nil)
+			d := time.Since(t0)
+			if err = cmp.Or(err, check(t.name, t.signedIn, status, ctype, body)); err != nil {
+				return fmt.Errorf("through the stack: %w", err)
+			}
+			before, t1 := m.total(), time.Now()
+			resp, err := handler(m.ctx(ctx), apiEvent(st.URL, http.MethodGet, route.Key(), path, "", params, direct, nil))
+			dd, spent := time.Since(t1), m.total()-before
+			if err = cmp.Or(err, check(t.name, t.signedIn, resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body))); err != nil {
+				return fmt.Errorf("called directly: %w", err)
+			}
+			for _, line := range resp.Cookies {
+				if c, err := http.ParseSetCookie(line); err == nil {
+					direct.SetCookies(nil, []*http.Cookie{c})
+				}
+			}
+			if round < portalWarmup {
+				continue
+			}
+			lat, hdl, sdk, rest = append(lat, d), append(hdl, dd), append(sdk, spent), append(rest, dd-spent)
+			sizes = append(sizes, len(body))
+			if first == nil {
+				first = body
+			}
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(first)
+		zw.Close()
+		h, d, s, r := distOf(lat), distOf(hdl), distOf(sdk), distOf(rest)
+		slices.Sort(sizes)
+		rows = append(rows, fmt.Sprintf("%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s", t.name, sizes[len(sizes)/2],
+			sizes[len(sizes)-1]-sizes[0], gz.Len(), h.P50, h.P99, d.P50, d.P99, s.P50, r.P50, formatCounts(m.calls, len(hdl), 2)))
+	}
+	note(w, "A person like section 7's (%d ledger events, an open request), signed in through a link (GET %.1f ms, POST Continue %.1f ms).",
+		cfg.dsrEvents, ms(took[0]), ms(took[1]))
+	note(w, "%d measured GETs per page after %d warm-up rounds, one client. hdl: the stack's handler called directly with the event;", cfg.portalN, portalWarmup)
+	note(w, "SDK: its AWS SDK calls' summed time (DynamoDB unless named), rest: the handler minus that. Bytes: HTML (median, spread), gzipped. ms.\n")
+	table(w, rows...)
+	note(w, "The emulator's Query walks every item of the table (%d here): the Query pages' SDK time reflects that more than the page.", tableSize)
+	return nil
 }

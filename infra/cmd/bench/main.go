@@ -1,18 +1,14 @@
-// Command bench measures the product on one machine and prints a report (`make bench`):
-// DynamoDB requests and latency per brand-API operation, consent checks/s beside raw
-// BatchGetItem/s, the functions' linux/arm64 sizes against the 9 MiB budget, cold starts
-// under aws-lambda-rie beside two baselines, the outbox's cost per write, events/s and
-// delivery latency, export and erasure of a 1,000-event person, and the portal pages'
-// bytes and render time. `-only` selects sections; `-h` lists the flags.
-//
-// The client, the API emulation, the handlers and the emulator share this process and its
-// CPUs: latencies compare operations and revisions on one machine; they are not Lambda or
-// DynamoDB service figures. Request counts per operation are exact.
+// Command bench measures the product on one machine and prints a report (`make bench`);
+// `-only` selects sections. The client, the API emulation, the handlers and the emulator
+// share this process and its CPUs: latencies compare operations and revisions on one
+// machine; they are not Lambda or DynamoDB service figures. Request counts are exact.
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,15 +21,20 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/rie"
 	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 )
 
@@ -119,7 +120,6 @@ type bench struct {
 	st        *localstack.Stack
 	fix       *fixture
 	counter   *ddbCounter
-	timer     *sdkTimer
 	jobs      *jobClock
 	db        *dynamodb.Client
 	store     *dynamo.Store
@@ -147,14 +147,14 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), counter: &ddbCounter{}, timer: &sdkTimer{}, jobs: &jobClock{}, handlers: map[string]any{}}
+	b := &bench{cfg: cfg, root: localstack.RepoRoot(), counter: &ddbCounter{}, jobs: &jobClock{}, handlers: map[string]any{}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
 			var err error
 			b.stackName = fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6)
 			b.st, err = localstack.Start(ctx, localstack.Options{
 				Template: filepath.Join(b.root, "template.yaml"), StackName: b.stackName,
-				APIOptions: []func(*middleware.Stack) error{b.counter.apiOption, b.timer.apiOption},
+				APIOptions: []func(*middleware.Stack) error{b.counter.apiOption, meterOption},
 				Wrap: func(logicalID string, h any) any {
 					b.handlers[logicalID] = h
 					return b.jobs.wrap(logicalID, h)
@@ -182,9 +182,7 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 		n++
 		timed(s.name, func() error {
 			fmt.Fprintf(w, "%d. %s\n", n, s.title)
-			var buf bytes.Buffer
-			err := s.run(ctx, b, &buf)
-			w.Write(buf.Bytes())
+			err := s.run(ctx, b, w)
 			if err == nil {
 				fmt.Fprintln(w)
 			}
@@ -245,4 +243,233 @@ func header() string {
 		"  emulator  github.com/sivchari/kumo %s (embedded, in this process)\n  started   %s\n\n",
 		strings.Join(os.Args[1:], " "), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, kumo,
 		time.Now().UTC().Format(time.RFC3339))
+}
+
+// The measuring pieces every section shares: distributions, the concurrent load loop and
+// the meters installed in the SDK clients.
+
+// dist is a distribution of durations in milliseconds.
+type dist struct{ P50, P99, Mean, Min, Max float64 }
+
+func distOf(ds []time.Duration) dist {
+	if len(ds) == 0 {
+		return dist{}
+	}
+	s := slices.Sorted(slices.Values(ds))
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	// nearest-rank percentile
+	pct := func(p float64) time.Duration { return s[max(0, int(p*float64(len(s))+0.999999999)-1)] }
+	return dist{P50: ms(pct(0.50)), P99: ms(pct(0.99)), Mean: ms(sum / time.Duration(len(s))), Min: ms(s[0]), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// spread is the median, minimum and maximum of a few values.
+type spread struct{ Median, Min, Max float64 }
+
+func spreadOf(v []float64) spread {
+	if len(v) == 0 {
+		return spread{}
+	}
+	s := slices.Sorted(slices.Values(v))
+	n := len(s)
+	return spread{Median: (s[(n-1)/2] + s[n/2]) / 2, Min: s[0], Max: s[n-1]}
+}
+
+// loadResult is what load measured.
+type loadResult struct {
+	lat    []time.Duration
+	wall   time.Duration
+	errors int
+	first  error
+}
+
+// load makes and times n calls of do from len(seq) concurrent workers. do gets its worker
+// w and the worker's sequence number k, from seq[w], which later loads continue.
+func load(n int, seq []int, do func(w, k int) error) loadResult {
+	var (
+		issued atomic.Int64
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		r      loadResult
+	)
+	lat := make([][]time.Duration, len(seq))
+	t0 := time.Now()
+	for w := range seq {
+		wg.Go(func() {
+			for issued.Add(1) <= int64(n) {
+				k := seq[w]
+				seq[w]++
+				t := time.Now()
+				err := do(w, k)
+				lat[w] = append(lat[w], time.Since(t))
+				if err != nil {
+					mu.Lock()
+					r.errors++
+					r.first = cmp.Or(r.first, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r.wall = time.Since(t0)
+	r.lat = slices.Concat(lat...)
+	return r
+}
+
+// ddbCounter counts, while on, the DynamoDB calls (keeping their inputs) and attempts (HTTP
+// requests sent, retries included) of the clients it is installed in, per operation.
+type ddbCounter struct {
+	on              atomic.Bool
+	mu              sync.Mutex
+	calls, attempts map[string]int
+	inputs          []any
+}
+
+// start clears the counts and starts counting.
+func (c *ddbCounter) start() {
+	c.mu.Lock()
+	c.calls, c.attempts, c.inputs = map[string]int{}, map[string]int{}, nil
+	c.mu.Unlock()
+	c.on.Store(true)
+}
+
+// stop stops counting and returns what was counted since start.
+func (c *ddbCounter) stop() (calls, attempts map[string]int, inputs []any) {
+	c.on.Store(false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.calls), maps.Clone(c.attempts), slices.Clone(c.inputs)
+}
+
+func (c *ddbCounter) record(ctx context.Context, f func(op string)) {
+	if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
+		c.mu.Lock()
+		f(awsmiddleware.GetOperationName(ctx))
+		c.mu.Unlock()
+	}
+}
+
+func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
+	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchCountDynamoDBCalls",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			c.record(ctx, func(op string) {
+				c.calls[op]++
+				c.inputs = append(c.inputs, in.Parameters)
+			})
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+	if err != nil {
+		return err
+	}
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchCountDynamoDBAttempts",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			c.record(ctx, func(op string) { c.attempts[op]++ })
+			return next.HandleFinalize(ctx, in)
+		}), middleware.After)
+}
+
+// meter accumulates the AWS SDK calls made with a context from its ctx method: their
+// number per operation ("Service.Operation" unless DynamoDB), summed time and inputs.
+type meter struct {
+	mu     sync.Mutex
+	calls  map[string]int
+	spent  time.Duration
+	inputs []any
+}
+
+type meterKey struct{}
+
+func (m *meter) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, meterKey{}, m)
+}
+
+// total is the calls' summed time so far.
+func (m *meter) total() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.spent
+}
+
+// meterOption is the SDK API option that feeds the meter of each call's context, if any.
+func meterOption(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			m, ok := ctx.Value(meterKey{}).(*meter)
+			if !ok {
+				return next.HandleInitialize(ctx, in)
+			}
+			t0 := time.Now()
+			out, md, err := next.HandleInitialize(ctx, in)
+			op := awsmiddleware.GetOperationName(ctx)
+			if s := awsmiddleware.GetServiceID(ctx); s != dynamodb.ServiceID {
+				op = s + "." + op
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.calls == nil {
+				m.calls = map[string]int{}
+			}
+			m.calls[op]++
+			m.spent += time.Since(t0)
+			m.inputs = append(m.inputs, in.Parameters)
+			return out, md, err
+		}), middleware.Before)
+}
+
+// queueHandler is the signature of an SQS-triggered function's handler.
+type queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// jobRun is what the clock saw of one request's job in the stack.
+type jobRun struct {
+	Start, End  time.Time // of the first invocation, of the last
+	Invocations int
+}
+
+// jobClock times the stack's own job workers per data-subject request, to tell the time a
+// message waited for its worker from the time the worker took.
+type jobClock struct {
+	mu   sync.Mutex
+	runs map[string]jobRun // request id -> run
+}
+
+func (c *jobClock) wrap(logicalID string, h any) any {
+	next, ok := h.(queueHandler)
+	if !ok || logicalID != "ProcessExport" && logicalID != "ProcessErasure" {
+		return h
+	}
+	return queueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		start := time.Now()
+		resp, err := next(ctx, ev)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.runs == nil {
+			c.runs = map[string]jobRun{}
+		}
+		for _, rec := range ev.Records {
+			var m dsr.JobMessage
+			if json.Unmarshal([]byte(rec.Body), &m) != nil || m.RequestID == "" {
+				continue
+			}
+			r, seen := c.runs[m.RequestID]
+			if !seen {
+				r.Start = start
+			}
+			r.End = time.Now()
+			r.Invocations++
+			c.runs[m.RequestID] = r
+		}
+		return resp, err
+	})
+}
+
+// run returns what the clock saw of a request's job.
+func (c *jobClock) run(requestID string) jobRun {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runs[requestID]
 }
