@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -224,22 +225,19 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", fix.readKey,
 			map[string]any{"profileId": fix.ids[i], "purpose": "marketing"}, http.StatusOK, nil)
 	}
-	b.counter.start()
-	for i := range 64 {
-		if err := check(i); err != nil {
-			b.counter.stop()
-			return err
+	inputs, err := captured[*dynamodb.BatchGetItemInput](b.counter, func() error {
+		for i := range 64 {
+			if err := check(i); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err == nil && len(inputs) == 0 {
+		err = errors.New("64 consent checks made no BatchGetItem call to replay")
 	}
-	_, _, params := b.counter.stop()
-	var inputs []*dynamodb.BatchGetItemInput
-	for _, p := range params {
-		if in, ok := p.(*dynamodb.BatchGetItemInput); ok {
-			inputs = append(inputs, in)
-		}
-	}
-	if len(inputs) == 0 {
-		return fmt.Errorf("64 consent checks made no BatchGetItem call to replay")
+	if err != nil {
+		return err
 	}
 	variants := []struct {
 		name string
@@ -274,7 +272,7 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 	note(w, "%d requests per variant from %d clients, in two rounds of alternating order after warm-up.", cfg.requests, cfg.clients)
 	note(w, "Raw: the %d BatchGetItem inputs 64 checks by id sent, replayed by a plain SDK client to the emulator.", len(inputs))
 	var rate [2]float64
-	rows := []string{}
+	var rows []string
 	for i, v := range variants {
 		d := distOf(v.lat)
 		rate[i] = float64(len(v.lat)) / v.wall.Seconds()

@@ -295,18 +295,17 @@ func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) 
 // attribute name -> string value, captured from one GET through the HTTP API.
 func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
 	id := b.fix.ids[0]
-	b.counter.start()
-	err := b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil, http.StatusOK, nil)
-	_, _, inputs := b.counter.stop()
-	for _, p := range inputs {
-		in, ok := p.(*dynamodb.GetItemInput)
+	inputs, err := captured[*dynamodb.GetItemInput](b.counter, func() error {
+		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil, http.StatusOK, nil)
+	})
+	for _, in := range inputs {
 		key := map[string]string{}
 		for name, v := range in.Key {
 			if s, ok := v.(*types.AttributeValueMemberS); ok {
 				key[name] = s.Value
 			}
 		}
-		if ok && slices.ContainsFunc(slices.Collect(maps.Values(key)), func(v string) bool { return strings.Contains(v, id) }) {
+		if slices.ContainsFunc(slices.Collect(maps.Values(key)), func(v string) bool { return strings.Contains(v, id) }) {
 			return key, err
 		}
 	}

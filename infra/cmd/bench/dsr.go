@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +25,6 @@ import (
 	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -55,12 +53,15 @@ func jobName(t dsr.Type) string {
 func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg := b.cfg
 	t0 := time.Now()
-	people, err := newPersons(ctx, b, "dsr", 2*cfg.dsrPersons)
-	if err != nil {
-		return err
+	people := make([]person, 2*cfg.dsrPersons)
+	var err error
+	for i := range people {
+		if people[i], err = newPerson(ctx, b, "dsr"); err != nil {
+			return err
+		}
 	}
 	generated := time.Since(t0)
-	var figs [2][][]figure // per path, per person
+	var figs [2][][]figure // through the API, directly; per person
 	var items [2]int64
 	var invocations []string
 	calls := map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}} // summed over the persons
@@ -74,12 +75,13 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 		var f []figure
 		if path == 0 {
 			var inv string
-			if f, inv, err = dsrThroughAPI(ctx, b, p); err != nil {
-				return fmt.Errorf("person %s through the API: %w", p.ID, err)
-			}
+			f, inv, err = dsrThroughAPI(ctx, b, p)
 			invocations = append(invocations, inv)
-		} else if f, err = dsrDirect(ctx, b, p, calls); err != nil {
-			return fmt.Errorf("person %s, handlers called directly: %w", p.ID, err)
+		} else {
+			f, err = dsrDirect(ctx, b, p, calls)
+		}
+		if err != nil {
+			return fmt.Errorf("person %s, %s: %w", p.ID, []string{"through the API", "handlers called directly"}[path], err)
 		}
 		figs[path] = append(figs[path], f)
 	}
@@ -109,14 +111,6 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	note(w, "ProcessErasure deletes in parallel, so its summed SDK time can exceed the handler's.")
 	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
 	return nil
-}
-
-// quietService is the use cases over a store that writes no outbox items: nobody needs
-// their events, it is much faster, and the stack's workers never see its requests.
-func quietService(st *localstack.Stack) *app.Service {
-	quiet := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
-	quiet.DisableOutbox()
-	return app.New(quiet, time.Now, time.Minute)
 }
 
 // sqsJob is the SQS event that hands a job worker the request, as the queue delivers it.
@@ -293,20 +287,6 @@ func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
 		seq = res.Profile.LedgerSeq
 	}
 	return p, nil
-}
-
-// newPersons makes n persons, up to 3 at a time.
-func newPersons(ctx context.Context, b *bench, tag string, n int) ([]person, error) {
-	var mu sync.Mutex
-	var out []person
-	l := load(n, make([]int, 3), func(int, int) error {
-		p, err := newPerson(ctx, b, tag)
-		mu.Lock()
-		defer mu.Unlock()
-		out = append(out, p)
-		return err
-	})
-	return out, l.first
 }
 
 // tableItems counts the table's items: the emulator's Query walks them all.

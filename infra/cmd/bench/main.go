@@ -123,7 +123,7 @@ type bench struct {
 	jobs      *jobClock
 	db        *dynamodb.Client
 	store     *dynamo.Store
-	quiet     *app.Service // over a store that writes no outbox items (see quietService)
+	quiet     *app.Service // over a store that writes no outbox items
 	c         *client      // to the stack's HTTP API
 	// handlers are the stack's own handlers, by logical id, as built (before any wrapping),
 	// for the sections that call them directly.
@@ -164,7 +164,11 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 				return fmt.Errorf("start local stack: %w", err)
 			}
 			b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
-			b.store, b.quiet = dynamo.New(b.db, b.st.Table), quietService(b.st)
+			// The quiet service's store writes no outbox items: nobody needs the events of the
+			// bench's own writes, it is much faster, and the stack's workers never see them.
+			quiet := dynamo.New(b.db, b.st.Table)
+			quiet.DisableOutbox()
+			b.store, b.quiet = dynamo.New(b.db, b.st.Table), app.New(quiet, time.Now, time.Minute)
 			b.c = newClient(b.st.URL, 4*cfg.clients)
 			b.fix, err = seedFixture(ctx, b.store)
 			return err
@@ -232,16 +236,9 @@ func header() string {
 			}
 		}
 	}
-	cpu := ""
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		if _, v, ok := strings.Cut(string(b), "model name"); ok {
-			v, _, _ = strings.Cut(v, "\n")
-			cpu = ", " + strings.TrimSpace(strings.TrimLeft(v, "\t :"))
-		}
-	}
-	return fmt.Sprintf("Living Profile benchmark\n  command   go run ./infra/cmd/bench %s\n  go        %s %s/%s, %d CPUs%s\n"+
+	return fmt.Sprintf("Living Profile benchmark\n  command   go run ./infra/cmd/bench %s\n  go        %s %s/%s, %d CPUs\n"+
 		"  emulator  github.com/sivchari/kumo %s (embedded, in this process)\n  started   %s\n\n",
-		strings.Join(os.Args[1:], " "), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, kumo,
+		strings.Join(os.Args[1:], " "), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), kumo,
 		time.Now().UTC().Format(time.RFC3339))
 }
 
@@ -344,6 +341,24 @@ func (c *ddbCounter) stop() (calls, attempts map[string]int, inputs []any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.calls), maps.Clone(c.attempts), slices.Clone(c.inputs)
+}
+
+// captured runs f with c on and returns the inputs of type T of the calls made meanwhile.
+func captured[T any](c *ddbCounter, f func() error) ([]T, error) {
+	c.start()
+	err := f()
+	_, _, inputs := c.stop()
+	return inputsOf[T](inputs), err
+}
+
+func inputsOf[T any](inputs []any) []T {
+	var out []T
+	for _, in := range inputs {
+		if t, ok := in.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (c *ddbCounter) record(ctx context.Context, f func(op string)) {

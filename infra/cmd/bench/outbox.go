@@ -103,11 +103,9 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	var items [2]float64
 	for i, a := range arms {
 		var sizes []int
-		for _, in := range a.m.inputs {
-			if t, ok := in.(*dynamodb.TransactWriteItemsInput); ok {
-				sizes = append(sizes, len(t.TransactItems))
-				items[i] += float64(len(t.TransactItems))
-			}
+		for _, t := range inputsOf[*dynamodb.TransactWriteItemsInput](a.m.inputs) {
+			sizes = append(sizes, len(t.TransactItems))
+			items[i] += float64(len(t.TransactItems))
 		}
 		d[i], items[i] = distOf(a.lat), items[i]/float64(len(sizes))
 		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.2f (min %d, max %d, %d calls)\t%s", a.name,
