@@ -270,7 +270,7 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 		}
 	}
 	note(w, "%d requests per variant from %d clients, in two rounds of alternating order after warm-up.", cfg.requests, cfg.clients)
-	note(w, "Raw: the %d BatchGetItem inputs 64 checks by id sent, replayed by a plain SDK client to the emulator.", len(inputs))
+	note(w, "Raw: the BatchGetItem inputs of 64 checks by id (%d), replayed by a plain SDK client straight to the emulator.", len(inputs))
 	var rate [2]float64
 	var rows []string
 	for i, v := range variants {

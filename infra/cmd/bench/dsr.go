@@ -43,10 +43,8 @@ type figure struct {
 	v          float64
 }
 
-// jobName is the worker that carries out a request of type t.
-func jobName(t dsr.Type) string {
-	return map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "ProcessErasure"}[t]
-}
+// jobName is the worker that carries out a request of each type.
+var jobName = map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "ProcessErasure"}
 
 // dsrBench measures section 7: half the persons through the HTTP API and the stack's
 // workers, the other half by calling the stack's job handlers directly.
@@ -106,7 +104,7 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	}
 	table(w, rows...)
 	for _, t := range []dsr.Type{dsr.Access, dsr.Erasure} {
-		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName(t), total(calls[t])/cfg.dsrPersons, formatCounts(calls[t], cfg.dsrPersons, 1))
+		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName[t], total(calls[t])/cfg.dsrPersons, formatCounts(calls[t], cfg.dsrPersons, 1))
 	}
 	note(w, "ProcessErasure deletes in parallel, so its summed SDK time can exceed the handler's.")
 	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
@@ -193,8 +191,8 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (
 	return []figure{
 		{map[dsr.Type]string{dsr.Access: "access", dsr.Erasure: "erasure"}[typ] + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
 		{"  POST /v1/requests answered", "ms", posted},
-		{"  POST sent -> " + jobName(typ) + " invoked", "ms", ms(run.Start.Sub(t0))},
-		{"  " + jobName(typ) + " in the stack", "ms", ms(run.End.Sub(run.Start))},
+		{"  POST sent -> " + jobName[typ] + " invoked", "ms", ms(run.Start.Sub(t0))},
+		{"  " + jobName[typ] + " in the stack", "ms", ms(run.End.Sub(run.Start))},
 		{"  job done -> completed seen by the poll", "ms", ms(seen.Sub(run.End))},
 	}, run.Invocations, v, nil
 }
@@ -215,7 +213,7 @@ func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[s
 		if err != nil {
 			return nil, err
 		}
-		job, _ := b.handlers[jobName(typ)].(queueHandler)
+		job, _ := b.handlers[jobName[typ]].(queueHandler)
 		m := &meter{}
 		t0 := time.Now()
 		resp, err := job(m.ctx(ctx), sqsJob(res.Request.ID))
@@ -230,7 +228,7 @@ func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[s
 		if err != nil || req == nil || req.Status != dsr.Completed {
 			return nil, fmt.Errorf("%s: the handler answered %+v, %v; request %+v", typ, resp, err, req)
 		}
-		figs = append(figs, figure{jobName(typ) + " handler called directly", "ms", ms(took)}, figure{"  summed AWS SDK call time", "ms", ms(m.total())})
+		figs = append(figs, figure{jobName[typ] + " handler called directly", "ms", ms(took)}, figure{"  summed AWS SDK call time", "ms", ms(m.total())})
 		if req.Export != nil {
 			figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
 		}
