@@ -5,15 +5,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/seed"
 	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
@@ -29,9 +27,9 @@ var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "be
 
 // fixture is the seeded data the measured requests use.
 type fixture struct {
-	readKey, writeKey string
-	readKeyID         string
-	ids, emails       []string
+	readKey, writeKey, adminKey, requestsKey string
+	readKeyID, writeKeyID                    string
+	ids, emails                              []string
 	// granted is the marketing consent state of each profile; writers flip it, each worker
 	// only the profiles it owns (see owned).
 	granted []bool
@@ -41,11 +39,15 @@ type fixture struct {
 // that no two workers write one profile at the same time.
 func (f *fixture) owned(w, workers, k int) int { return (k%(len(f.ids)/workers))*workers + w }
 
-// seedFixture creates the bench tenant, the demo catalog, a read and a write API key and
-// n profiles (one email identity each; every other one with marketing consent granted at
-// notice version 2), directly in the table, not through the API.
-func seedFixture(ctx context.Context, st *localstack.Stack, n int) (*fixture, error) {
-	store := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
+// flip flips the tracked consent of profile i and returns the PUT body that makes it so.
+func (f *fixture) flip(i int) map[string]any {
+	f.granted[i] = !f.granted[i]
+	return map[string]any{"status": map[bool]string{true: "granted", false: "withdrawn"}[f.granted[i]], "noticeVersion": 2}
+}
+
+// seedFixture creates the bench tenant, the demo catalog, an API key per scope and the
+// profiles (every other one with marketing consent granted) through the use cases.
+func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 	svc := app.New(store, time.Now, 0)
 	if err := seed.Tenant(ctx, store, benchTenant, "Bench"); err != nil {
 		return nil, fmt.Errorf("seed tenant: %w", err)
@@ -54,29 +56,29 @@ func seedFixture(ctx context.Context, st *localstack.Stack, n int) (*fixture, er
 		return nil, fmt.Errorf("seed catalog: %w", err)
 	}
 	f := &fixture{}
-	var err error
-	var k apikey.Key
-	if f.readKey, k, err = seed.Key(ctx, store, benchTenant, "bench-read", []apikey.Scope{apikey.Read}); err != nil {
-		return nil, fmt.Errorf("seed read key: %w", err)
+	for _, k := range []struct {
+		secret, id *string
+		scope      apikey.Scope
+	}{{&f.readKey, &f.readKeyID, apikey.Read}, {&f.writeKey, &f.writeKeyID, apikey.Write},
+		{&f.adminKey, new(string), apikey.Admin}, {&f.requestsKey, new(string), apikey.Requests}} {
+		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(k.scope), []apikey.Scope{k.scope})
+		if err != nil {
+			return nil, fmt.Errorf("seed %s key: %w", k.scope, err)
+		}
+		*k.secret, *k.id = secret, key.ID
 	}
-	f.readKeyID = k.ID
-	if f.writeKey, _, err = seed.Key(ctx, store, benchTenant, "bench-write", []apikey.Scope{apikey.Write}); err != nil {
-		return nil, fmt.Errorf("seed write key: %w", err)
-	}
-	f.ids, f.emails, f.granted = make([]string, n), make([]string, n), make([]bool, n)
 	stamp := time.Now().UnixNano()
-	for i := range n {
-		f.emails[i] = fmt.Sprintf("bench-%d-%d@example.com", stamp, i)
-		f.granted[i] = i%2 == 0
-		in := app.Create{Identities: []app.IdentityInput{{Type: "email", Value: f.emails[i]}}}
-		if f.granted[i] {
+	for i := range profiles {
+		email := fmt.Sprintf("bench-%d-%d@example.com", stamp, i)
+		in := app.Create{Identities: []app.IdentityInput{{Type: "email", Value: email}}}
+		if i%2 == 0 {
 			in.Consents = map[string]profile.ConsentInput{"marketing": {Status: profile.Granted, NoticeVersion: 2, Locale: "en"}}
 		}
 		res, err := svc.CreateProfile(ctx, benchTenant, in, operator)
 		if err != nil {
 			return nil, fmt.Errorf("seed profile %d: %w", i, err)
 		}
-		f.ids[i] = res.Profile.ID
+		f.ids, f.emails, f.granted = append(f.ids, res.Profile.ID), append(f.emails, email), append(f.granted, i%2 == 0)
 	}
 	return f, nil
 }
@@ -87,93 +89,40 @@ type operation struct {
 	write        bool // uses the write key
 	checks       int  // consent checks one request answers (0 for other operations)
 	// request returns the path and JSON body of the worker's k-th request (k counts from 0
-	// per worker, warm-up included) and a check of the answer.
-	request func(f *fixture, worker, workers, k int) (path string, body any, check func(status int, body []byte) error)
+	// per worker, warm-up included).
+	request func(f *fixture, worker, workers, k int) (path string, body any)
 }
 
-// checkOp is a consent-check operation of n checks per request (1: the single form), each
-// by profile id or, where byEmail says so, by email identity; every answer is compared with
-// the seeded state.
+// checkOp is a consent check of n profiles per request (1: the single form), by id or,
+// where byEmail says so, by email identity.
 func checkOp(name string, n int, byEmail func(j int) bool) operation {
-	return operation{name: name, method: http.MethodPost, checks: n, request: func(f *fixture, w, workers, k int) (string, any, func(int, []byte) error) {
-		specs, want := make([]map[string]any, n), make([]int, n)
+	return operation{name: name, method: http.MethodPost, checks: n, request: func(f *fixture, w, workers, k int) (string, any) {
+		specs := make([]map[string]any, n)
 		for j := range specs {
 			i := ((k*workers+w)*n + j) % len(f.ids)
-			want[j], specs[j] = i, map[string]any{"profileId": f.ids[i], "purpose": "marketing"}
+			specs[j] = map[string]any{"profileId": f.ids[i], "purpose": "marketing"}
 			if byEmail(j) {
 				specs[j] = map[string]any{"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing"}
 			}
 		}
-		var body any = map[string]any{"checks": specs}
 		if n == 1 {
-			body = specs[0]
+			return "/v1/consent-checks", specs[0]
 		}
-		return "/v1/consent-checks", body, func(status int, b []byte) error {
-			type result struct {
-				Allowed   *bool  `json:"allowed"`
-				ProfileID string `json:"profileId"`
-			}
-			var r struct {
-				result
-				Results []result `json:"results"`
-			}
-			if err := want200(status, b, &r); err != nil {
-				return err
-			}
-			if n == 1 {
-				r.Results = []result{r.result}
-			}
-			if len(r.Results) != n {
-				return fmt.Errorf("answered %d results, want %d", len(r.Results), n)
-			}
-			for j, res := range r.Results {
-				if i := want[j]; res.Allowed == nil || *res.Allowed != f.granted[i] || res.ProfileID != f.ids[i] {
-					return fmt.Errorf("check %d answered %s, want allowed=%v for %s", j, b, f.granted[i], f.ids[i])
-				}
-			}
-			return nil
-		}
+		return "/v1/consent-checks", map[string]any{"checks": specs}
 	}}
 }
 
-func operations(batch int) []operation {
-	return []operation{
-		checkOp("consent check by id", 1, func(int) bool { return false }),
-		checkOp("consent check by identity (email)", 1, func(int) bool { return true }),
-		checkOp(fmt.Sprintf("batch of %d checks (ids + emails)", batch), batch, func(j int) bool { return j%2 == 1 }),
-		{name: "profile read (GET /v1/profiles/{id})", method: http.MethodGet,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				id := f.ids[(k*n+w)%len(f.ids)]
-				return "/v1/profiles/" + id, nil, func(status int, body []byte) error {
-					var r struct{ ID string }
-					if err := want200(status, body, &r); err != nil || r.ID == id {
-						return err
-					}
-					return fmt.Errorf("read profile %s, got %s", id, r.ID)
-				}
-			}},
-		{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, write: true,
-			request: func(f *fixture, w, n, k int) (string, any, func(int, []byte) error) {
-				i := f.owned(w, n, k)
-				f.granted[i] = !f.granted[i]
-				status := map[bool]string{true: "granted", false: "withdrawn"}[f.granted[i]]
-				return "/v1/profiles/" + f.ids[i] + "/consents/marketing", map[string]any{"status": status, "noticeVersion": 2},
-					func(code int, body []byte) error { return want200(code, body, nil) }
-			}},
-	}
-}
-
-func want200(status int, body []byte, v any) error {
-	if status != http.StatusOK {
-		return fmt.Errorf("status %d: %s", status, bytes.TrimSpace(body))
-	}
-	if v == nil {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("answer is not the expected JSON: %v: %s", err, body)
-	}
-	return nil
+var operations = []operation{
+	checkOp("consent check by id", 1, func(int) bool { return false }),
+	checkOp("consent check by identity (email)", 1, func(int) bool { return true }),
+	checkOp(fmt.Sprintf("batch of %d checks (ids + emails)", batch), batch, func(j int) bool { return j%2 == 1 }),
+	{name: "profile read (GET /v1/profiles/{id})", method: http.MethodGet,
+		request: func(f *fixture, w, n, k int) (string, any) { return "/v1/profiles/" + f.ids[(k*n+w)%len(f.ids)], nil }},
+	{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, write: true,
+		request: func(f *fixture, w, n, k int) (string, any) {
+			i := f.owned(w, n, k)
+			return "/v1/profiles/" + f.ids[i] + "/consents/marketing", f.flip(i)
+		}},
 }
 
 // client sends JSON requests with a bearer key to the stack's HTTP API.
@@ -187,74 +136,73 @@ func newClient(url string, conns int) *client {
 	return &client{url: url, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-func (c *client) do(ctx context.Context, method, path, key string, body any) (int, []byte, error) {
+// call sends a request and fails unless it is answered with status want; it decodes the
+// answer into out unless out is nil.
+func (c *client) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	switch {
+	case err != nil:
+		return err
+	case resp.StatusCode != want:
+		return fmt.Errorf("%s %s answered %d: %.300s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	case out != nil:
+		return json.Unmarshal(b, out)
+	}
+	return nil
 }
 
-// apiBench sends, per operation, cfg.warmup unmeasured and then cfg.requests measured
-// requests from cfg.clients concurrent clients through the stack's HTTP API, checking
-// every answer against the seeded state, and counts the handlers' DynamoDB requests.
+// apiBench times each operation through the stack's HTTP API and counts the handlers'
+// DynamoDB requests.
 func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, fix := b.cfg, b.fix
-	para(w, "%d measured requests per operation from %d concurrent clients, after %d warm-up requests (warm "+
-		"containers: catalog and API-key caches filled); %d seeded profiles, half with marketing consent granted; "+
-		"every answer is checked against the seeded state. DynamoDB requests are HTTP requests sent (retries "+
-		"included), counted in the handlers' SDK clients; a warm-container cache expiring during a phase shows as "+
-		"a fraction of a request. Latency includes the client, the API Gateway emulation and the emulator, all in "+
-		"this process on %d CPUs.", cfg.requests, cfg.clients, cfg.warmup, cfg.profiles, runtime.NumCPU())
-	c := newClient(b.st.URL, 4*cfg.clients)
-	defer c.CloseIdleConnections()
+	note(w, "%d requests per operation from %d clients after %d warm-up ones; %d profiles, half with marketing consent.",
+		cfg.requests, cfg.clients, cfg.warmup, profiles)
+	note(w, "DynamoDB requests: HTTP requests the handlers' SDK clients sent (retries included) per operation.")
+	c := b.c
 	rows := []string{"operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation"}
 	defer func() { fmt.Fprintln(w); table(w, rows...) }()
-	for _, op := range operations(cfg.batch) {
+	for _, op := range operations {
+		key := fix.readKey
+		if op.write {
+			key = fix.writeKey
+		}
 		seq := make([]int, cfg.clients)
 		call := func(worker, k int) error {
-			path, body, check := op.request(fix, worker, cfg.clients, k)
-			key := fix.readKey
-			if op.write {
-				key = fix.writeKey
-			}
-			status, resp, err := c.do(ctx, op.method, path, key, body)
-			if err != nil {
-				return err
-			}
-			return check(status, resp)
+			path, body := op.request(fix, worker, cfg.clients, k)
+			return c.call(ctx, op.method, path, key, body, http.StatusOK, nil)
 		}
 		warm := load(cfg.warmup, seq, call)
 		b.counter.start()
 		l := load(cfg.requests, seq, call)
-		calls, attempts := b.counter.stop()
+		calls, attempts, _ := b.counter.stop()
 		d, n := distOf(l.lat), len(l.lat)
-		ddb := formatCounts(perOp(attempts, n), 3)
+		ddb := formatCounts(attempts, n, 3)
 		if op.checks > 1 {
-			ddb += fmt.Sprintf("  (%.4f per check)", sum(perOp(attempts, n))/float64(op.checks))
+			ddb += fmt.Sprintf("  (%.4f per check)", float64(total(attempts))/float64(n*op.checks))
 		}
-		if retries := sum(perOp(attempts, n)) - sum(perOp(calls, n)); retries > 0 {
-			ddb += fmt.Sprintf("  incl. %.3f retries", retries)
+		if retries := total(attempts) - total(calls); retries > 0 {
+			ddb += fmt.Sprintf("  incl. %.3f retries", float64(retries)/float64(n))
 		}
-		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.0f\t%d\t%s", op.name, d.P50Ms, d.P99Ms, float64(n)/l.wall.Seconds(), l.errors+warm.errors, ddb))
+		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.0f\t%d\t%s", op.name, d.P50, d.P99, float64(n)/l.wall.Seconds(), l.errors+warm.errors, ddb))
 		if err := cmp.Or(warm.first, l.first, ctx.Err()); err != nil {
 			return fmt.Errorf("%s: %d failed requests, first: %w", op.name, l.errors+warm.errors, err)
 		}
@@ -262,18 +210,75 @@ func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-func perOp[V int | int64](counts map[string]V, n int) map[string]float64 {
-	out := make(map[string]float64, len(counts))
-	for k, v := range counts {
-		out[k] = float64(v) / float64(n)
-	}
-	return out
-}
-
-func sum(m map[string]float64) float64 {
-	var t float64
+func total(m map[string]int) (t int) {
 	for _, v := range m {
 		t += v
 	}
 	return t
+}
+
+// throughput measures consent checks through the HTTP API beside replays of the
+// BatchGetItem inputs they send, straight to the emulator, in two rounds of alternating order.
+func throughput(ctx context.Context, b *bench, w io.Writer) error {
+	cfg, fix := b.cfg, b.fix
+	check := func(i int) error {
+		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", fix.readKey,
+			map[string]any{"profileId": fix.ids[i], "purpose": "marketing"}, http.StatusOK, nil)
+	}
+	inputs, err := captured[*dynamodb.BatchGetItemInput](b.counter, func() error {
+		for i := range 64 {
+			if err := check(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && len(inputs) == 0 {
+		err = errors.New("64 consent checks made no BatchGetItem call to replay")
+	}
+	if err != nil {
+		return err
+	}
+	variants := []struct {
+		name string
+		do   func(worker, k int) error
+		seq  []int
+		lat  []time.Duration
+		wall time.Duration
+	}{
+		{name: "consent checks via HTTP", do: func(worker, k int) error { return check((k*cfg.clients + worker) % len(fix.ids)) }},
+		{name: "raw BatchGetItem", do: func(_, k int) error {
+			_, err := b.db.BatchGetItem(ctx, inputs[k%len(inputs)])
+			return err
+		}},
+	}
+	for i := range variants {
+		v := &variants[i]
+		v.seq = make([]int, cfg.clients)
+		if warm := load(cfg.warmup, v.seq, v.do); warm.first != nil {
+			return fmt.Errorf("%s warm-up: %w", v.name, warm.first)
+		}
+	}
+	for round, order := range [][]int{{0, 1}, {1, 0}} {
+		for _, i := range order {
+			v := &variants[i]
+			l := load(cfg.requests/2+round*(cfg.requests%2), v.seq, v.do)
+			if l.first != nil {
+				return fmt.Errorf("%s: %d errors, first: %w", v.name, l.errors, l.first)
+			}
+			v.lat, v.wall = append(v.lat, l.lat...), v.wall+l.wall
+		}
+	}
+	note(w, "%d requests per variant from %d clients, in two rounds of alternating order after warm-up.", cfg.requests, cfg.clients)
+	note(w, "Raw: the BatchGetItem inputs of 64 checks by id (%d), replayed by a plain SDK client straight to the emulator.", len(inputs))
+	var rate [2]float64
+	var rows []string
+	for i, v := range variants {
+		d := distOf(v.lat)
+		rate[i] = float64(len(v.lat)) / v.wall.Seconds()
+		rows = append(rows, fmt.Sprintf("%s\t%.0f /s\tp50 %.2f ms\tp99 %.2f ms", v.name, rate[i], d.P50, d.P99))
+	}
+	table(w, rows...)
+	note(w, "ratio checks/s : BatchGetItem/s = %.2f (the stack keeps %.0f%% of the emulator's rate)", rate[0]/rate[1], 100*rate[0]/rate[1])
+	return nil
 }

@@ -1,20 +1,19 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,13 +22,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
-	"github.com/livingprofile/livingprofile/infra/seed"
-	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
-	"github.com/livingprofile/livingprofile/shared/export"
 	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
@@ -40,140 +37,78 @@ const (
 	dsrBound = 60 * time.Second      // the longest the client waits for one request
 )
 
-// figure is one measured figure's values over the persons.
+// figure is one measured value of one person; a person's figures come in print order.
 type figure struct {
 	name, unit string
-	indent     bool
-	values     []float64
+	v          float64
 }
 
-// figuresOf makes the figures named by "name|unit", indented when the name starts with ">".
-func figuresOf(specs ...string) []*figure {
-	out := make([]*figure, len(specs))
-	for i, s := range specs {
-		name, unit, _ := strings.Cut(s, "|")
-		out[i] = &figure{name: strings.TrimPrefix(name, ">"), unit: unit, indent: strings.HasPrefix(name, ">")}
-	}
-	return out
-}
-
-// apiFigures and directFigures are the figures of the two paths, in print order.
-func apiFigures() []*figure {
-	return figuresOf("access: POST -> completed seen|ms", ">POST /v1/requests answered|ms",
-		">POST sent -> ProcessExport invoked|ms", ">ProcessExport in the stack|ms", ">job done -> completed seen by the poll|ms",
-		"export ZIP (export.bytes)|bytes", "download: GET presigned download.url|ms",
-		"erasure: POST -> completed seen|ms", ">POST /v1/requests answered|ms", ">POST sent -> ProcessErasure invoked|ms",
-		">ProcessErasure in the stack|ms", ">job done -> completed seen by the poll|ms")
-}
-
-func directFigures() []*figure {
-	return figuresOf("ProcessExport handler called directly|ms", ">summed AWS SDK call time|ms",
-		">export ZIP (export.bytes)|bytes", "ProcessErasure handler called directly|ms", ">summed AWS SDK call time|ms")
-}
-
-// requestView is the part of GET /v1/requests/{id} the bench reads.
-type requestView struct {
-	ID      string     `json:"id"`
-	Status  dsr.Status `json:"status"`
-	Failure string     `json:"failure"`
-	Export  *struct {
-		Bytes  int64  `json:"bytes"`
-		SHA256 string `json:"sha256"`
-	} `json:"export"`
-	Download *struct {
-		URL string `json:"url"`
-	} `json:"download"`
-}
+// jobName is the worker that carries out a request of each type.
+var jobName = map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "ProcessErasure"}
 
 // dsrBench measures section 7: half the persons through the HTTP API and the stack's
 // workers, the other half by calling the stack's job handlers directly.
 func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
-	cfg, st := b.cfg, b.st
-	db := dynamodb.NewFromConfig(st.AWS.AWS)
-	store := dynamo.New(db, st.Table)
-	reqKey, k, err := seed.Key(ctx, store, benchTenant, "bench-requests", []apikey.Scope{apikey.Requests})
-	if err != nil {
-		return fmt.Errorf("seed requests key: %w", err)
-	}
-	svc := quietService(st)
+	cfg := b.cfg
 	t0 := time.Now()
-	people, err := newPersons(ctx, svc, "dsr", 2*cfg.dsrPersons, cfg.dsrEvents, k.ID)
-	if err != nil {
-		return err
-	}
-	generated := time.Since(t0)
-	c := newClient(st.URL, 4)
-	defer c.CloseIdleConnections()
-	exportJob, ok1 := b.handlers["ProcessExport"].(queueHandler)
-	erasureJob, ok2 := b.handlers["ProcessErasure"].(queueHandler)
-	if !ok1 || !ok2 {
-		return fmt.Errorf("the job handlers are %T and %T, not queue handlers", b.handlers["ProcessExport"], b.handlers["ProcessErasure"])
-	}
-	apiFigs, directFigs := apiFigures(), directFigures()
-	record := func(figs []*figure, v []float64) {
-		for i, f := range figs {
-			f.values = append(f.values, v[i])
+	people := make([]person, 2*cfg.dsrPersons)
+	var err error
+	for i := range people {
+		if people[i], err = newPerson(ctx, b, "dsr"); err != nil {
+			return err
 		}
 	}
+	generated := time.Since(t0)
+	var figs [2][][]figure // through the API, directly; per person
 	var items [2]int64
 	var invocations []string
-	var calls [2][]map[string]int
+	calls := map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}} // summed over the persons
 	for i, p := range people {
+		path := i / cfg.dsrPersons
 		if i%cfg.dsrPersons == 0 {
-			if items[i/cfg.dsrPersons], err = tableItems(ctx, db, st.Table); err != nil {
+			if items[path], err = tableItems(ctx, b); err != nil {
 				return err
 			}
 		}
-		if i < cfg.dsrPersons {
-			v, inv, err := dsrThroughAPI(ctx, c, b.jobs, reqKey, b.fix.readKey, p)
-			if err != nil {
-				return fmt.Errorf("person %s through the API: %w", p.ID, err)
-			}
-			record(apiFigs, v)
+		var f []figure
+		if path == 0 {
+			var inv string
+			f, inv, err = dsrThroughAPI(ctx, b, p)
 			invocations = append(invocations, inv)
-			continue
+		} else {
+			f, err = dsrDirect(ctx, b, p, calls)
 		}
-		v, cs, err := dsrDirect(ctx, c, svc, store, db, st.Table, b.timer, [2]queueHandler{exportJob, erasureJob}, b.fix.readKey, p)
 		if err != nil {
-			return fmt.Errorf("person %s, handlers called directly: %w", p.ID, err)
+			return fmt.Errorf("person %s, %s: %w", p.ID, []string{"through the API", "handlers called directly"}[path], err)
 		}
-		record(directFigs, v)
-		calls[0], calls[1] = append(calls[0], cs[0]), append(calls[1], cs[1])
+		figs[path] = append(figs[path], f)
 	}
-	para(w, "%d persons per path, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and exactly %d "+
-		"ledger events by four kinds of actor (written in %.1fs, not measured). Through the API: POST /v1/requests "+
-		"(attested), then GET /v1/requests/{id} every %.0f ms until completed; the presigned download is checked "+
-		"(size, sha256, the ZIP's files) and the profile answers 404 after the erasure. Pickup: outbox poller -> "+
-		"DispatchEvents -> SQS -> %s; the job's own time is clocked around the stack's worker. Directly: a request "+
-		"recorded without an outbox item, then the stack's own handler invoked with the SQS event. Table items: %d "+
-		"before the API runs, %d before the direct runs (the emulator's Query walks every item).",
-		cfg.dsrPersons, cfg.dsrEvents, generated.Seconds(), ms(dsrPoll), jobPickup(st), items[0], items[1])
-	fmt.Fprintln(w)
+	note(w, "%d persons per path, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and %d ledger events (written in %.1fs).",
+		cfg.dsrPersons, cfg.dsrEvents, generated.Seconds())
+	note(w, "API: POST /v1/requests, then GET /v1/requests/{id} every %.0f ms until completed; job times clocked around the stack's worker.", ms(dsrPoll))
+	note(w, "Directly: a request without an outbox item, then the stack's handler called with the SQS event. Table items: %d / %d before each.\n",
+		items[0], items[1])
 	rows := []string{"figure\tunit\tmedian\tmin\tmax"}
-	for _, f := range append(apiFigs, directFigs...) {
-		name, num, sp := f.name, "%.1f", spreadOf(f.values)
-		if f.indent {
-			name = "  " + name
+	for _, persons := range figs {
+		for j, f := range persons[0] {
+			var v []float64
+			for _, p := range persons {
+				v = append(v, p[j].v)
+			}
+			num, sp := "%.1f", spreadOf(v)
+			if f.unit == "bytes" {
+				num = "%.0f"
+			}
+			rows = append(rows, fmt.Sprintf("%s\t%s\t"+num+"\t"+num+"\t"+num, f.name, f.unit, sp.Median, sp.Min, sp.Max))
 		}
-		if f.unit == "bytes" {
-			num = "%.0f"
-		}
-		rows = append(rows, fmt.Sprintf("%s\t%s\t"+num+"\t"+num+"\t"+num, name, f.unit, sp.Median, sp.Min, sp.Max))
 	}
 	table(w, rows...)
-	para(w, "SDK calls of ProcessExport called directly (median per job): %s.", callsSummary(calls[0]))
-	para(w, "SDK calls of ProcessErasure called directly (median per job): %s. Its calls overlap (it deletes in "+
-		"parallel), so their summed time can exceed the handler's.", callsSummary(calls[1]))
-	para(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
+	for _, t := range []dsr.Type{dsr.Access, dsr.Erasure} {
+		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName[t], total(calls[t])/cfg.dsrPersons, formatCounts(calls[t], cfg.dsrPersons, 1))
+	}
+	note(w, "ProcessErasure deletes in parallel, so its summed SDK time can exceed the handler's.")
+	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
 	return nil
-}
-
-// quietService is the use cases over a store that writes no outbox items: nobody needs
-// their events, it is much faster, and the stack's workers never see its requests.
-func quietService(st *localstack.Stack) *app.Service {
-	quiet := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
-	quiet.DisableOutbox()
-	return app.New(quiet, time.Now, time.Minute)
 }
 
 // sqsJob is the SQS event that hands a job worker the request, as the queue delivers it.
@@ -183,205 +118,122 @@ func sqsJob(requestID string) events.SQSEvent {
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs"}}}
 }
 
-// dsrThroughAPI asks for access, downloads and checks the export, then asks for erasure,
-// all through the HTTP API with a requests-scoped key, and checks the profile is gone. It
-// returns the values of apiFigures and the worker invocations ("access+erasure").
-func dsrThroughAPI(ctx context.Context, c *client, jobs *jobClock, reqKey, readKey string, p person) ([]float64, string, error) {
-	access, accessInv, done, err := dsrRequest(ctx, c, jobs, reqKey, p.ID, dsr.Access)
+// requestView is the part of GET /v1/requests/{id} the bench reads.
+type requestView struct {
+	ID      string     `json:"id"`
+	Status  dsr.Status `json:"status"`
+	Failure string     `json:"failure"`
+	Export  *struct {
+		Bytes int64 `json:"bytes"`
+	} `json:"export"`
+	Download *struct {
+		URL string `json:"url"`
+	} `json:"download"`
+}
+
+// dsrThroughAPI asks for access, downloads the export, then asks for erasure, through the
+// HTTP API. It returns the figures and the worker invocations ("access+erasure").
+func dsrThroughAPI(ctx context.Context, b *bench, p person) ([]figure, string, error) {
+	access, accessInv, done, err := dsrRequest(ctx, b, p.ID, dsr.Access)
 	if err != nil {
 		return nil, "", fmt.Errorf("access: %w", err)
 	}
-	if done.Export == nil || done.Download == nil || done.Download.URL == "" {
-		return nil, "", errors.New("the completed access request has no export or download link")
+	if done.Export == nil || done.Download == nil {
+		return nil, "", fmt.Errorf("the completed access request has no export or download link")
 	}
 	// The download, as the brand's system would fetch it: a plain GET of the presigned URL.
 	t0 := time.Now()
-	resp, err := c.Get(done.Download.URL)
+	resp, err := b.c.Get(done.Download.URL)
 	if err != nil {
 		return nil, "", fmt.Errorf("download: %w", err)
 	}
-	body, err := io.ReadAll(resp.Body)
+	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	download := ms(time.Since(t0))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("download: status %d, %v: %.300s", resp.StatusCode, err, body)
+	if err != nil || resp.StatusCode != http.StatusOK || n != done.Export.Bytes {
+		return nil, "", fmt.Errorf("download: status %d, %d of %d bytes, %v", resp.StatusCode, n, done.Export.Bytes, err)
 	}
-	sum := sha256.Sum256(body)
-	if int64(len(body)) != done.Export.Bytes || hex.EncodeToString(sum[:]) != done.Export.SHA256 {
-		return nil, "", fmt.Errorf("the download (%d bytes) does not match export %+v", len(body), *done.Export)
-	}
-	if err := checkZip(body); err != nil {
-		return nil, "", err
-	}
-	erasure, erasureInv, _, err := dsrRequest(ctx, c, jobs, reqKey, p.ID, dsr.Erasure)
+	erasure, erasureInv, _, err := dsrRequest(ctx, b, p.ID, dsr.Erasure)
 	if err != nil {
 		return nil, "", fmt.Errorf("erasure: %w", err)
 	}
-	if err := wantGone(ctx, c, readKey, p.ID); err != nil {
-		return nil, "", err
-	}
-	v := append(access[:], float64(done.Export.Bytes), download)
-	return append(v, erasure[:]...), fmt.Sprintf("%d+%d", accessInv, erasureInv), nil
+	f := append(access, figure{"export ZIP (export.bytes)", "bytes", float64(n)}, figure{"download: GET presigned download.url", "ms", download})
+	return append(f, erasure...), fmt.Sprintf("%d+%d", accessInv, erasureInv), nil
 }
 
-// wantGone checks that GET /v1/profiles/{id} answers 404.
-func wantGone(ctx context.Context, c *client, readKey, id string) error {
-	status, b, err := c.do(ctx, http.MethodGet, "/v1/profiles/"+id, readKey, nil)
-	if err == nil && status != http.StatusNotFound {
-		err = fmt.Errorf("GET /v1/profiles/%s after the erasure answered %d: %.300s", id, status, b)
-	}
-	return err
-}
-
-// checkZip checks that b is the export ZIP: export.Files, in order.
-func checkZip(b []byte) error {
-	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return fmt.Errorf("the download is not a ZIP: %w", err)
-	}
-	var names []string
-	for _, f := range zr.File {
-		names = append(names, f.Name)
-	}
-	if !slices.Equal(names, export.Files) {
-		return fmt.Errorf("the ZIP holds %v, want %v", names, export.Files)
-	}
-	return nil
-}
-
-// dsrRequest posts a request, polls it every dsrPoll until it is closed (at most dsrBound),
-// and returns the timings (POST -> completed seen, the POST, POST -> job invoked, the job,
-// job done -> seen, in ms; the last three from the job clock), the worker's invocations and
-// the completed request.
-func dsrRequest(ctx context.Context, c *client, jobs *jobClock, key, profileID string, typ dsr.Type) ([5]float64, int, requestView, error) {
-	var t [5]float64
+// dsrRequest posts a request and polls it until it is closed; it returns its timings, the
+// worker's invocations and the completed request.
+func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, int, requestView, error) {
+	c, key := b.c, b.fix.requestsKey
+	ctx, cancel := context.WithTimeout(ctx, dsrBound)
+	defer cancel()
 	var v requestView
-	get := func(method, path string, body any, want int) error {
-		status, b, err := c.do(ctx, method, path, key, body)
-		if err == nil && status != want {
-			err = fmt.Errorf("%s %s answered %d: %.300s", method, path, status, b)
-		}
-		if err == nil {
-			v = requestView{}
-			err = json.Unmarshal(b, &v)
-		}
-		return err
-	}
 	t0 := time.Now()
-	err := get(http.MethodPost, "/v1/requests", map[string]any{"profileId": profileID, "type": typ, "attested": true}, http.StatusCreated)
-	t[1] = ms(time.Since(t0))
-	if err != nil {
-		return t, 0, v, err
-	}
-	id := v.ID
-	var seen time.Time
-	for v.Status == dsr.Pending || v.Status == dsr.InProgress {
+	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true}, http.StatusCreated, &v)
+	posted := ms(time.Since(t0))
+	seen := time.Now()
+	for err == nil && (v.Status == dsr.Pending || v.Status == dsr.InProgress) {
 		select {
 		case <-ctx.Done():
-			return t, 0, v, ctx.Err()
+			return nil, 0, v, fmt.Errorf("request %s still %s: %w", v.ID, v.Status, ctx.Err())
 		case <-time.After(dsrPoll):
 		}
-		err := get(http.MethodGet, "/v1/requests/"+id, nil, http.StatusOK)
-		if seen = time.Now(); err != nil {
-			return t, 0, v, err
-		}
-		if seen.Sub(t0) > dsrBound {
-			return t, 0, v, fmt.Errorf("request %s still %s after %v", id, v.Status, dsrBound)
-		}
+		err = c.call(ctx, http.MethodGet, "/v1/requests/"+v.ID, key, nil, http.StatusOK, &v)
+		seen = time.Now()
 	}
-	t[0] = ms(seen.Sub(t0))
-	run, _ := jobs.run(id)
-	if run.Invocations > 0 {
-		t[2], t[3], t[4] = ms(run.Start.Sub(t0)), ms(run.End.Sub(run.Start)), ms(seen.Sub(run.End))
+	if err == nil && v.Status != dsr.Completed {
+		err = fmt.Errorf("request %s ended %s: %s", v.ID, v.Status, v.Failure)
 	}
-	if v.Status != dsr.Completed {
-		return t, 0, v, fmt.Errorf("request %s ended %s: %s", id, v.Status, v.Failure)
+	if err != nil {
+		return nil, 0, v, err
 	}
-	return t, run.Invocations, v, nil
+	run := b.jobs.run(v.ID)
+	return []figure{
+		{map[dsr.Type]string{dsr.Access: "access", dsr.Erasure: "erasure"}[typ] + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
+		{"  POST /v1/requests answered", "ms", posted},
+		{"  POST sent -> " + jobName[typ] + " invoked", "ms", ms(run.Start.Sub(t0))},
+		{"  " + jobName[typ] + " in the stack", "ms", ms(run.End.Sub(run.Start))},
+		{"  job done -> completed seen by the poll", "ms", ms(seen.Sub(run.End))},
+	}, run.Invocations, v, nil
 }
 
-// dsrDirect records an access and then an erasure request for p through the use case
-// without an outbox item (so the stack's workers never see them) and runs each job by
-// calling the stack's handler (jobs: export, erasure) with the SQS event the queue would
-// deliver. It returns the values of directFigures and each job's SDK calls.
-func dsrDirect(ctx context.Context, c *client, svc *app.Service, store *dynamo.Store, db *dynamodb.Client, table string,
-	timer *sdkTimer, jobs [2]queueHandler, readKey string, p person,
-) ([]float64, [2]map[string]int, error) {
-	var calls [2]map[string]int
-	var v []float64
-	for i, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
+// dsrDirect records an access and then an erasure request that the stack's workers never
+// see and calls their handlers with the SQS event; it adds each job's SDK calls to calls.
+func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[string]int) ([]figure, error) {
+	var figs []figure
+	for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
 		if typ == dsr.Erasure {
 			// The erasure job would otherwise wait for the export's outbox items itself.
-			if _, err := waitOutboxEmpty(ctx, db, table, drainTimeout); err != nil {
-				return nil, calls, err
+			if _, err := waitOutboxEmpty(ctx, b.db, b.st.Table); err != nil {
+				return nil, err
 			}
 		}
-		res, err := svc.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand},
+		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand},
 			app.RequestWrite{Actor: operator.Actor})
 		if err != nil {
-			return nil, calls, err
+			return nil, err
 		}
-		timer.take()
+		job, _ := b.handlers[jobName[typ]].(queueHandler)
+		m := &meter{}
 		t0 := time.Now()
-		resp, err := jobs[i](timer.timed(ctx), sqsJob(res.Request.ID))
+		resp, err := job(m.ctx(ctx), sqsJob(res.Request.ID))
 		took := time.Since(t0)
-		var spent time.Duration
-		calls[i], spent = timer.take()
-		if err == nil && len(resp.BatchItemFailures) > 0 {
-			err = fmt.Errorf("the handler failed the message: %+v", resp.BatchItemFailures)
+		for op, n := range m.calls {
+			calls[typ][op] += n
 		}
 		var req *dsr.Request
-		if err == nil {
-			req, err = store.Request(ctx, benchTenant, res.Request.ID)
+		if err == nil && len(resp.BatchItemFailures) == 0 {
+			req, err = b.store.Request(ctx, benchTenant, res.Request.ID)
 		}
-		if err == nil && (req.Status != dsr.Completed || typ == dsr.Access && (req.Export == nil || req.Export.Bytes == 0)) {
-			err = fmt.Errorf("request after the handler: %s, export %+v, failure %q", req.Status, req.Export, req.Failure)
+		if err != nil || req == nil || req.Status != dsr.Completed {
+			return nil, fmt.Errorf("%s: the handler answered %+v, %v; request %+v", typ, resp, err, req)
 		}
-		if err != nil {
-			return nil, calls, fmt.Errorf("%s: %w", typ, err)
-		}
-		v = append(v, ms(took), ms(spent))
-		if typ == dsr.Access {
-			v = append(v, float64(req.Export.Bytes))
+		figs = append(figs, figure{jobName[typ] + " handler called directly", "ms", ms(took)}, figure{"  summed AWS SDK call time", "ms", ms(m.total())})
+		if req.Export != nil {
+			figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
 		}
 	}
-	return v, calls, wantGone(ctx, c, readKey, p.ID)
-}
-
-// jobPickup describes how the local stack feeds the job workers.
-func jobPickup(st *localstack.Stack) string {
-	var parts []string
-	for _, id := range []string{"ProcessExport", "ProcessErasure"} {
-		fn, _ := st.Template.Function(id)
-		for _, q := range fn.Queues {
-			parts = append(parts, fmt.Sprintf("%s <- %s (BatchSize %d, batching window %d s)", id, q.QueueLogicalID, q.BatchSize, q.MaxBatchingWindowSeconds))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-// callsSummary formats SDK calls per job: the median count per operation.
-func callsSummary(runs []map[string]int) string {
-	ops := map[string][]float64{}
-	var total []float64
-	for _, m := range runs {
-		for op := range m {
-			ops[op] = nil
-		}
-	}
-	for _, m := range runs {
-		t := 0
-		for op := range ops {
-			ops[op] = append(ops[op], float64(m[op]))
-			t += m[op]
-		}
-		total = append(total, float64(t))
-	}
-	var parts []string
-	for _, op := range slices.Sorted(maps.Keys(ops)) {
-		parts = append(parts, fmt.Sprintf("%s %g", op, spreadOf(ops[op]).Median))
-	}
-	return fmt.Sprintf("%g calls: %s", spreadOf(total).Median, strings.Join(parts, ", "))
+	return figs, nil
 }
 
 // person is a profile of the bench tenant made for sections 7 and 8.
@@ -395,12 +247,10 @@ var (
 	phoneBase = time.Now().UnixNano() / 1000 % 1e8
 )
 
-// newPerson creates a person the way the export and erasure tests make theirs, through the
-// use cases over a store without outbox items (nobody subscribes to them, and it is much
-// faster): three identities, standard and custom attributes, a granted and a denied
-// consent, two subscriptions, and then consent toggles and attribute changes by several
-// kinds of actor until the ledger holds exactly events events.
-func newPerson(ctx context.Context, svc *app.Service, tag string, events int, keyID string) (person, error) {
+// newPerson creates a person the way the export and erasure tests make theirs, with
+// changes by several kinds of actor until the ledger holds cfg.dsrEvents events.
+func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
+	svc, events, keyID := b.quiet, b.cfg.dsrEvents, b.fix.writeKeyID
 	n, stamp := personSeq.Add(1), time.Now().UnixNano()
 	p := person{Email: fmt.Sprintf("%s-%d-%d@example.com", tag, stamp, n)}
 	res, err := svc.CreateProfile(ctx, benchTenant, app.Create{
@@ -417,9 +267,6 @@ func newPerson(ctx context.Context, svc *app.Service, tag string, events int, ke
 	if err != nil {
 		return p, fmt.Errorf("create person: %w", err)
 	}
-	if !res.Created {
-		return p, fmt.Errorf("person %s matched an existing profile %s", p.Email, res.Profile.ID)
-	}
 	p.ID = res.Profile.ID
 	actors := []ledger.Actor{{Kind: ledger.ActorAPIKey, ID: keyID}, {Kind: ledger.ActorPortal}, {Kind: ledger.ActorSync, ID: "crm"}, {Kind: ledger.ActorOperator, ID: "support"}}
 	granted := false
@@ -429,10 +276,7 @@ func newPerson(ctx context.Context, svc *app.Service, tag string, events int, ke
 			res, err = svc.UpdateProfile(ctx, benchTenant, p.ID, app.Patch{Attributes: map[string]any{"shoe_size": float64(36 + i%10)}}, w)
 		} else {
 			granted = !granted
-			status := profile.Withdrawn
-			if granted {
-				status = profile.Granted
-			}
+			status := map[bool]profile.ConsentStatus{true: profile.Granted, false: profile.Withdrawn}[granted]
 			res, err = svc.PutConsent(ctx, benchTenant, p.ID, "personalisation", profile.ConsentInput{Status: status, NoticeVersion: 2}, w)
 		}
 		if err != nil {
@@ -440,37 +284,13 @@ func newPerson(ctx context.Context, svc *app.Service, tag string, events int, ke
 		}
 		seq = res.Profile.LedgerSeq
 	}
-	cur, err := svc.GetProfile(ctx, benchTenant, p.ID)
-	if err != nil {
-		return p, err
-	}
-	if cur.LedgerSeq != int64(events) {
-		return p, fmt.Errorf("person %s has %d ledger events, want %d", p.ID, cur.LedgerSeq, events)
-	}
 	return p, nil
 }
 
-// newPersons makes n persons, up to 3 at a time.
-func newPersons(ctx context.Context, svc *app.Service, tag string, n, events int, keyID string) ([]person, error) {
-	var mu sync.Mutex
-	var out []person
-	l := load(n, make([]int, 3), func(int, int) error {
-		p, err := newPerson(ctx, svc, tag, events, keyID)
-		mu.Lock()
-		defer mu.Unlock()
-		out = append(out, p)
-		return err
-	})
-	return out, l.first
-}
-
-// tableItems counts the items of the table (a Scan with Select COUNT). The embedded
-// emulator's Query filters every item of the table (kumo's MemoryStorage.Query walks the
-// table's items), so Query latencies there grow with this number; DynamoDB reads only the
-// queried partition.
-func tableItems(ctx context.Context, db *dynamodb.Client, table string) (int64, error) {
+// tableItems counts the table's items: the emulator's Query walks them all.
+func tableItems(ctx context.Context, b *bench) (int64, error) {
 	var n int64
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: &table, Select: types.SelectCount})
+	p := dynamodb.NewScanPaginator(b.db, &dynamodb.ScanInput{TableName: &b.st.Table, Select: types.SelectCount})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -479,4 +299,223 @@ func tableItems(ctx context.Context, db *dynamodb.Client, table string) (int64, 
 		n += int64(page.Count)
 	}
 	return n, nil
+}
+
+// Section 8: the hosted portal's pages, through the stack and by calling their handlers.
+
+// httpHandler is the signature of an API route's handler.
+type httpHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// portalWarmup is the unmeasured rounds before the measured ones (fills the brand, catalog
+// and key caches of the stack's handlers and of the directly called ones).
+const portalWarmup = 10
+
+// jar keeps cookies by name: the portal's are __Host- Secure cookies and the stack is plain
+// http, so net/http/cookiejar would not send them.
+type jar map[string]string
+
+func (j jar) SetCookies(_ *url.URL, set []*http.Cookie) {
+	for _, c := range set {
+		if c.MaxAge < 0 {
+			delete(j, c.Name)
+		} else {
+			j[c.Name] = c.Value
+		}
+	}
+}
+
+func (j jar) Cookies(*url.URL) []*http.Cookie {
+	var out []*http.Cookie
+	for _, k := range slices.Sorted(maps.Keys(j)) {
+		out = append(out, &http.Cookie{Name: k, Value: j[k]})
+	}
+	return out
+}
+
+// fetch GETs a page, or POSTs a form unless it is nil, and returns the answer's status,
+// content type and body.
+func fetch(c *http.Client, target string, form url.Values) (int, string, []byte, error) {
+	var resp *http.Response
+	var err error
+	if form == nil {
+		resp, err = c.Get(target)
+	} else {
+		resp, err = c.PostForm(target, form)
+	}
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), body, err
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// link is the part of POST /v1/portal-links' answer the bench reads.
+type link struct {
+	URL             string `json:"url"`
+	ListUnsubscribe string `json:"listUnsubscribe"`
+}
+
+// mintLink asks the API for a portal link of a profile, of a topic unless it is "".
+func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, error) {
+	body := map[string]any{"profileId": profileID}
+	if topic != "" {
+		body["topic"] = topic
+	}
+	var l link
+	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.writeKey, body, http.StatusCreated, &l)
+}
+
+// signIn opens a brand link from the API and POSTs its Continue form; it returns the
+// browser holding the session, its cookies and how long the GET and the POST took.
+func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, jar, [2]time.Duration, error) {
+	var took [2]time.Duration
+	l, err := mintLink(ctx, b, profileID, "")
+	if err != nil {
+		return nil, nil, took, err
+	}
+	cookies := jar{}
+	br := &http.Client{Jar: cookies, Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t0 := time.Now()
+	status, _, page, err := fetch(br, l.URL, nil)
+	took[0] = time.Since(t0)
+	m := csrfField.FindSubmatch(page)
+	if err != nil || status != http.StatusOK || m == nil {
+		return nil, nil, took, fmt.Errorf("open the portal link: status %d, %v: %.300s", status, err, page)
+	}
+	t0 = time.Now()
+	status, _, page, err = fetch(br, l.URL, url.Values{"csrf": {string(m[1])}})
+	took[1] = time.Since(t0)
+	if err != nil || status != http.StatusSeeOther || cookies[session.CookieName(benchTenant)] == "" {
+		return nil, nil, took, fmt.Errorf("continue: status %d, %v: %.300s", status, err, page)
+	}
+	return br, cookies, took, nil
+}
+
+// getRoute is the template's first GET (or ANY) route of a function.
+func getRoute(st *localstack.Stack, function string) (template.Route, error) {
+	fn, _ := st.Template.Function(function)
+	for _, r := range fn.Routes {
+		if r.Method == http.MethodGet || r.Method == "ANY" {
+			return r, nil
+		}
+	}
+	return template.Route{}, fmt.Errorf("template.yaml has no GET route of %s", function)
+}
+
+// portalBench measures section 8: each page through the stack and by calling its handler.
+func portalBench(ctx context.Context, b *bench, w io.Writer) error {
+	cfg, st := b.cfg, b.st
+	p, err := newPerson(ctx, b, "portal")
+	if err != nil {
+		return err
+	}
+	// An open request, so that the overview and the rights page list one.
+	if _, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
+		app.RequestWrite{Actor: operator.Actor}); err != nil {
+		return fmt.Errorf("rectification request: %w", err)
+	}
+	topic, err := mintLink(ctx, b, p.ID, "newsletter")
+	if err != nil {
+		return err
+	}
+	// A second link, never used: its landing page (the Continue button) is measured too.
+	spare, err := mintLink(ctx, b, p.ID, "")
+	if err != nil {
+		return err
+	}
+	br, cookies, took, err := signIn(ctx, b, p.ID)
+	if err != nil {
+		return err
+	}
+	defer br.CloseIdleConnections()
+	tableSize, err := tableItems(ctx, b)
+	if err != nil {
+		return err
+	}
+	token := func(u string) string { return u[strings.LastIndex(u, "/")+1:] }
+	targets := []struct {
+		name, function, token string
+		signedIn              bool
+	}{
+		{"overview", "PortalOverview", "", true},
+		{"details", "PortalDetails", "", true},
+		{"subscriptions", "PortalSubscriptions", "", true},
+		{"consents", "PortalConsents", "", true},
+		{"rights", "PortalRights", "", true},
+		{"history", "PortalHistory", "", true},
+		{"login", "PortalLogin", "", false},
+		{"unsubscribe confirmation", "PortalUnsubscribe", token(strings.Trim(topic.ListUnsubscribe, "<>")), false},
+		{"link landing (Continue)", "PortalOpen", token(spare.URL), false},
+	}
+	signedInMarker := []byte(`action="/portal/` + benchTenant + `/logout"`)
+	check := func(name string, signedIn bool, status int, ctype string, body []byte) error {
+		if status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || bytes.Contains(body, signedInMarker) != signedIn {
+			return fmt.Errorf("%s answered %d %q (want 200, signed in %v): %.300s", name, status, ctype, signedIn, body)
+		}
+		return nil
+	}
+	direct := maps.Clone(cookies) // the directly called handlers' browser
+	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
+	for _, t := range targets {
+		route, err := getRoute(st, t.function)
+		if err != nil {
+			return err
+		}
+		params := map[string]string{"tenant": benchTenant, "token": t.token}
+		path := strings.NewReplacer("{tenant}", benchTenant, "{token}", t.token).Replace(route.Path)
+		handler, _ := b.handlers[t.function].(httpHandler)
+		var lat, hdl, sdk, rest []time.Duration
+		var sizes []int
+		var first []byte
+		m := &meter{}
+		for round := range portalWarmup + cfg.portalN {
+			if round == portalWarmup {
+				m = &meter{}
+			}
+			t0 := time.Now()
+			status, ctype, body, err := fetch(br, st.URL+path, nil)
+			d := time.Since(t0)
+			if err = cmp.Or(err, check(t.name, t.signedIn, status, ctype, body)); err != nil {
+				return fmt.Errorf("through the stack: %w", err)
+			}
+			before, t1 := m.total(), time.Now()
+			resp, err := handler(m.ctx(ctx), apiEvent(st.URL, http.MethodGet, route.Key(), path, "", params, direct, nil))
+			dd, spent := time.Since(t1), m.total()-before
+			if err = cmp.Or(err, check(t.name, t.signedIn, resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body))); err != nil {
+				return fmt.Errorf("called directly: %w", err)
+			}
+			for _, line := range resp.Cookies {
+				if c, err := http.ParseSetCookie(line); err == nil {
+					direct.SetCookies(nil, []*http.Cookie{c})
+				}
+			}
+			if round < portalWarmup {
+				continue
+			}
+			lat, hdl, sdk, rest = append(lat, d), append(hdl, dd), append(sdk, spent), append(rest, dd-spent)
+			sizes = append(sizes, len(body))
+			if first == nil {
+				first = body
+			}
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(first)
+		zw.Close()
+		h, d, s, r := distOf(lat), distOf(hdl), distOf(sdk), distOf(rest)
+		slices.Sort(sizes)
+		rows = append(rows, fmt.Sprintf("%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s", t.name, sizes[len(sizes)/2],
+			sizes[len(sizes)-1]-sizes[0], gz.Len(), h.P50, h.P99, d.P50, d.P99, s.P50, r.P50, formatCounts(m.calls, len(hdl), 2)))
+	}
+	note(w, "A person like section 7's (%d ledger events, an open request), signed in through a link (GET %.1f ms, POST Continue %.1f ms).",
+		cfg.dsrEvents, ms(took[0]), ms(took[1]))
+	note(w, "%d measured GETs per page after %d warm-up rounds, one client. hdl: the stack's handler called directly with the event;", cfg.portalN, portalWarmup)
+	note(w, "SDK: its AWS SDK calls' summed time (DynamoDB unless named), rest: the handler minus that. Bytes: HTML (median, spread), gzipped. ms.\n")
+	table(w, rows...)
+	note(w, "The emulator's Query walks every item of the table (%d here): the Query pages' SDK time reflects that more than the page.", tableSize)
+	return nil
 }

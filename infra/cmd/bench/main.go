@@ -1,19 +1,14 @@
-// Command bench measures the product on one machine and prints a report (`make bench`):
-// DynamoDB requests and latency per brand-API operation through the local stack, consent
-// checks/s beside raw BatchGetItem/s, the functions' stripped linux/arm64 sizes against the
-// 9 MiB budget, cold starts and init costs under aws-lambda-rie beside a same-job baseline
-// and hello-world, what the outbox adds to a write, events/s and delivery latency to a
-// verifying webhook receiver, export and erasure of a 1,000-event person, and the portal
-// pages' bytes and render time. `-only` selects sections; `-h` lists the flags.
-//
-// The client, the API emulation, the handlers and the emulator share this process and its
-// CPUs: latencies compare operations and revisions on one machine; they are not Lambda or
-// DynamoDB service figures. Request counts per operation are exact.
+// Command bench measures the product on one machine and prints a report (`make bench`);
+// `-only` selects sections. The client, the API emulation, the handlers and the emulator
+// share this process and its CPUs: latencies compare operations and revisions on one
+// machine; they are not Lambda or DynamoDB service figures. Request counts are exact.
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,25 +21,33 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/rie"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
 )
 
-// progress receives progress lines; the report itself goes to stdout.
-var progress io.Writer = os.Stderr
+const (
+	profiles  = 400 // seeded profiles
+	batch     = 100 // checks per batch request: the API's maximum
+	traceRuns = 3   // verified GODEBUG=inittrace=1 starts per binary
+)
 
 type config struct {
-	requests, clients, warmup, profiles, batch int
-	coldRuns, traceRuns                        int
-	rieDir                                     string
-	outboxN, outboxRounds, events              int
-	eventsTimeout                              time.Duration
-	dsrPersons, dsrEvents, portalN             int
+	requests, clients, warmup, coldRuns int
+	outboxN, events                     int
+	dsrPersons, dsrEvents, portalN      int
 }
 
 // section is one part of the report: it measures and prints its figures to w.
@@ -75,20 +78,27 @@ func main() {
 	flag.IntVar(&cfg.requests, "n", 2000, "measured requests per operation (and per throughput variant)")
 	flag.IntVar(&cfg.clients, "c", 8, "concurrent clients")
 	flag.IntVar(&cfg.warmup, "warmup", 100, "unmeasured warm-up requests per operation (fill the warm-container caches)")
-	flag.IntVar(&cfg.profiles, "profiles", 400, "profiles to seed (at least 16, -batch and -c)")
-	flag.IntVar(&cfg.batch, "batch", 100, "checks per batch request (1-100)")
 	flag.IntVar(&cfg.coldRuns, "cold-runs", 7, "timed cold starts per binary (median reported)")
-	flag.IntVar(&cfg.traceRuns, "trace-runs", 3, "verified GODEBUG=inittrace=1 starts per binary (median reported)")
-	flag.StringVar(&cfg.rieDir, "rie-dir", "", "where to build and cache aws-lambda-rie (default: the user cache directory)")
 	flag.IntVar(&cfg.outboxN, "outbox-n", 2000, "measured consent writes per outbox variant (with and without)")
-	flag.IntVar(&cfg.outboxRounds, "outbox-rounds", 20, "alternating rounds the outbox writes are split into")
 	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
-	flag.DurationVar(&cfg.eventsTimeout, "events-timeout", 120*time.Second, "longest wait for the deliveries after the last change")
 	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API, and as many by calling the job handlers")
 	flag.IntVar(&cfg.dsrEvents, "dsr-events", 1000, "ledger events of each data-subject-request and portal person")
 	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
 	flag.Parse()
-	selected, err := cfg.validate(*only)
+	selected := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		selected[strings.TrimSpace(s)] = true
+	}
+	var err error
+	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.portalN) < 1 ||
+		cfg.warmup < 0 || cfg.clients > profiles || cfg.dsrEvents < 100 {
+		err = errors.New("counts must be at least 1 (-warmup 0), -c at most 400, -dsr-events at least 100")
+	}
+	for s := range selected {
+		if !slices.ContainsFunc(sections, func(x section) bool { return x.name == s }) {
+			err = fmt.Errorf("-only: unknown section %q", s)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		flag.Usage()
@@ -101,41 +111,6 @@ func main() {
 	}
 }
 
-func (c *config) validate(only string) (map[string]bool, error) {
-	selected := map[string]bool{}
-	for _, s := range strings.Split(only, ",") {
-		s = strings.TrimSpace(s)
-		if !slices.ContainsFunc(sections, func(x section) bool { return x.name == s }) {
-			return nil, fmt.Errorf("-only: unknown section %q", s)
-		}
-		selected[s] = true
-	}
-	switch {
-	case c.requests < 1 || c.clients < 1 || c.warmup < 0:
-		return nil, errors.New("-n and -c must be at least 1, -warmup at least 0")
-	case c.batch < 1 || c.batch > 100:
-		return nil, errors.New("-batch must be 1 to 100")
-	case c.profiles < c.batch || c.profiles < c.clients || c.profiles < 16:
-		return nil, fmt.Errorf("-profiles must be at least 16, -batch (%d) and -c (%d)", c.batch, c.clients)
-	case c.coldRuns < 1 || c.traceRuns < 1:
-		return nil, errors.New("-cold-runs and -trace-runs must be at least 1")
-	case c.outboxRounds < 1 || c.outboxN < c.outboxRounds:
-		return nil, errors.New("-outbox-rounds must be at least 1 and -outbox-n at least -outbox-rounds")
-	case c.events < 1 || c.eventsTimeout <= 0:
-		return nil, errors.New("-events must be at least 1 and -events-timeout positive")
-	case c.dsrPersons < 1 || c.dsrEvents < 100 || c.portalN < 1:
-		return nil, errors.New("-dsr-persons and -portal-n must be at least 1, -dsr-events at least 100")
-	}
-	if c.rieDir == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
-		}
-		c.rieDir = filepath.Join(dir, "livingprofile", "aws-lambda-rie")
-	}
-	return selected, nil
-}
-
 // bench is what the sections share: the running stack, its seeded data and the meters
 // installed in its handlers.
 type bench struct {
@@ -145,8 +120,11 @@ type bench struct {
 	st        *localstack.Stack
 	fix       *fixture
 	counter   *ddbCounter
-	timer     *sdkTimer
 	jobs      *jobClock
+	db        *dynamodb.Client
+	store     *dynamo.Store
+	quiet     *app.Service // over a store that writes no outbox items
+	c         *client      // to the stack's HTTP API
 	// handlers are the stack's own handlers, by logical id, as built (before any wrapping),
 	// for the sections that call them directly.
 	handlers map[string]any
@@ -159,7 +137,7 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	var times []string
 	timed := func(name string, f func() error) {
 		t0 := time.Now()
-		fmt.Fprintf(progress, "bench: %s ...\n", name)
+		fmt.Fprintf(os.Stderr, "bench: %s ...\n", name)
 		if err := f(); err != nil {
 			failures++
 			fmt.Fprintf(w, "   FAILED: %v\n\n", err)
@@ -169,14 +147,14 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), counter: newDDBCounter(), timer: &sdkTimer{}, jobs: newJobClock(), handlers: map[string]any{}}
-	var err error
+	b := &bench{cfg: cfg, root: localstack.RepoRoot(), counter: &ddbCounter{}, jobs: &jobClock{}, handlers: map[string]any{}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
+			var err error
 			b.stackName = fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6)
 			b.st, err = localstack.Start(ctx, localstack.Options{
 				Template: filepath.Join(b.root, "template.yaml"), StackName: b.stackName,
-				APIOptions: []func(*middleware.Stack) error{b.counter.apiOption, b.timer.apiOption},
+				APIOptions: []func(*middleware.Stack) error{b.counter.apiOption, meterOption},
 				Wrap: func(logicalID string, h any) any {
 					b.handlers[logicalID] = h
 					return b.jobs.wrap(logicalID, h)
@@ -185,11 +163,19 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 			if err != nil {
 				return fmt.Errorf("start local stack: %w", err)
 			}
-			b.fix, err = seedFixture(ctx, b.st, cfg.profiles)
+			b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
+			// The quiet service's store writes no outbox items: nobody needs the events of the
+			// bench's own writes, it is much faster, and the stack's workers never see them.
+			quiet := dynamo.New(b.db, b.st.Table)
+			quiet.DisableOutbox()
+			b.store, b.quiet = dynamo.New(b.db, b.st.Table), app.New(quiet, time.Now, time.Minute)
+			b.c = newClient(b.st.URL, 4*cfg.clients)
+			b.fix, err = seedFixture(ctx, b.store)
 			return err
 		})
 		if b.st != nil {
 			defer b.st.Close()
+			defer b.c.CloseIdleConnections()
 		}
 	}
 	n := 0
@@ -200,9 +186,7 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 		n++
 		timed(s.name, func() error {
 			fmt.Fprintf(w, "%d. %s\n", n, s.title)
-			var buf bytes.Buffer
-			err := s.run(ctx, b, &buf)
-			w.Write(buf.Bytes())
+			err := s.run(ctx, b, w)
 			if err == nil {
 				fmt.Fprintln(w)
 			}
@@ -212,18 +196,9 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	return failures
 }
 
-// para prints text wrapped at 100 columns, indented by three spaces.
-func para(w io.Writer, format string, a ...any) {
-	var lines []string
-	line := "  "
-	for _, word := range strings.Fields(fmt.Sprintf(format, a...)) {
-		if len(line)+1+len(word) > 100 && len(line) > 3 {
-			lines = append(lines, line)
-			line = "  "
-		}
-		line += " " + word
-	}
-	fmt.Fprintln(w, strings.Join(append(lines, line), "\n"))
+// note prints one line of explanation, indented by three spaces.
+func note(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "   "+format+"\n", a...)
 }
 
 // table prints rows (cells separated by tabs) aligned in columns, indented by three spaces.
@@ -239,29 +214,16 @@ func table(w io.Writer, rows ...string) {
 	}
 }
 
-// formatCounts formats counts per operation, sorted by name.
-func formatCounts[V int | int64 | float64](m map[string]V, prec int) string {
+// formatCounts formats counts per operation, sorted by name, each divided by n.
+func formatCounts(m map[string]int, n int, prec int) string {
 	if len(m) == 0 {
 		return "none"
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %.*f", k, prec, float64(m[k])))
+		parts = append(parts, fmt.Sprintf("%s %.*f", k, prec, float64(m[k])/float64(n)))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// goTool is the go command: GOROOT/bin/go when GOROOT is set (go run sets it), else "go".
-func goTool() string {
-	if p := filepath.Join(os.Getenv("GOROOT"), "bin", "go"); os.Getenv("GOROOT") != "" && fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // header is the report's first lines: how it was started (without machine paths) and on what.
@@ -274,15 +236,255 @@ func header() string {
 			}
 		}
 	}
-	cpu := ""
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		if _, v, ok := strings.Cut(string(b), "model name"); ok {
-			v, _, _ = strings.Cut(v, "\n")
-			cpu = ", " + strings.TrimSpace(strings.TrimLeft(v, "\t :"))
+	return fmt.Sprintf("Living Profile benchmark\n  command   go run ./infra/cmd/bench %s\n  go        %s %s/%s, %d CPUs\n"+
+		"  emulator  github.com/sivchari/kumo %s (embedded, in this process)\n  started   %s\n\n",
+		strings.Join(os.Args[1:], " "), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), kumo,
+		time.Now().UTC().Format(time.RFC3339))
+}
+
+// The measuring pieces every section shares: distributions, the concurrent load loop and
+// the meters installed in the SDK clients.
+
+// dist is a distribution of durations in milliseconds.
+type dist struct{ P50, P99, Mean, Min, Max float64 }
+
+func distOf(ds []time.Duration) dist {
+	if len(ds) == 0 {
+		return dist{}
+	}
+	s := slices.Sorted(slices.Values(ds))
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	// nearest-rank percentile
+	pct := func(p float64) time.Duration { return s[max(0, int(p*float64(len(s))+0.999999999)-1)] }
+	return dist{P50: ms(pct(0.50)), P99: ms(pct(0.99)), Mean: ms(sum / time.Duration(len(s))), Min: ms(s[0]), Max: ms(s[len(s)-1])}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// spread is the median, minimum and maximum of a few values.
+type spread struct{ Median, Min, Max float64 }
+
+func spreadOf(v []float64) spread {
+	if len(v) == 0 {
+		return spread{}
+	}
+	s := slices.Sorted(slices.Values(v))
+	n := len(s)
+	return spread{Median: (s[(n-1)/2] + s[n/2]) / 2, Min: s[0], Max: s[n-1]}
+}
+
+// loadResult is what load measured.
+type loadResult struct {
+	lat    []time.Duration
+	wall   time.Duration
+	errors int
+	first  error
+}
+
+// load makes and times n calls of do from len(seq) concurrent workers. do gets its worker
+// w and the worker's sequence number k, from seq[w], which later loads continue.
+func load(n int, seq []int, do func(w, k int) error) loadResult {
+	var (
+		issued atomic.Int64
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		r      loadResult
+	)
+	lat := make([][]time.Duration, len(seq))
+	t0 := time.Now()
+	for w := range seq {
+		wg.Go(func() {
+			for issued.Add(1) <= int64(n) {
+				k := seq[w]
+				seq[w]++
+				t := time.Now()
+				err := do(w, k)
+				lat[w] = append(lat[w], time.Since(t))
+				if err != nil {
+					mu.Lock()
+					r.errors++
+					r.first = cmp.Or(r.first, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r.wall = time.Since(t0)
+	r.lat = slices.Concat(lat...)
+	return r
+}
+
+// ddbCounter counts, while on, the DynamoDB calls (keeping their inputs) and attempts (HTTP
+// requests sent, retries included) of the clients it is installed in, per operation.
+type ddbCounter struct {
+	on              atomic.Bool
+	mu              sync.Mutex
+	calls, attempts map[string]int
+	inputs          []any
+}
+
+// start clears the counts and starts counting.
+func (c *ddbCounter) start() {
+	c.mu.Lock()
+	c.calls, c.attempts, c.inputs = map[string]int{}, map[string]int{}, nil
+	c.mu.Unlock()
+	c.on.Store(true)
+}
+
+// stop stops counting and returns what was counted since start.
+func (c *ddbCounter) stop() (calls, attempts map[string]int, inputs []any) {
+	c.on.Store(false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.calls), maps.Clone(c.attempts), slices.Clone(c.inputs)
+}
+
+// captured runs f with c on and returns the inputs of type T of the calls made meanwhile.
+func captured[T any](c *ddbCounter, f func() error) ([]T, error) {
+	c.start()
+	err := f()
+	_, _, inputs := c.stop()
+	return inputsOf[T](inputs), err
+}
+
+func inputsOf[T any](inputs []any) []T {
+	var out []T
+	for _, in := range inputs {
+		if t, ok := in.(T); ok {
+			out = append(out, t)
 		}
 	}
-	return fmt.Sprintf("Living Profile benchmark\n  command   go run ./infra/cmd/bench %s\n  go        %s %s/%s, %d CPUs%s\n"+
-		"  emulator  github.com/sivchari/kumo %s (embedded, in this process)\n  started   %s\n\n",
-		strings.Join(os.Args[1:], " "), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, kumo,
-		time.Now().UTC().Format(time.RFC3339))
+	return out
+}
+
+func (c *ddbCounter) record(ctx context.Context, f func(op string)) {
+	if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
+		c.mu.Lock()
+		f(awsmiddleware.GetOperationName(ctx))
+		c.mu.Unlock()
+	}
+}
+
+func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
+	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchCountDynamoDBCalls",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			c.record(ctx, func(op string) {
+				c.calls[op]++
+				c.inputs = append(c.inputs, in.Parameters)
+			})
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+	if err != nil {
+		return err
+	}
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchCountDynamoDBAttempts",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			c.record(ctx, func(op string) { c.attempts[op]++ })
+			return next.HandleFinalize(ctx, in)
+		}), middleware.After)
+}
+
+// meter accumulates the AWS SDK calls made with a context from its ctx method: their
+// number per operation ("Service.Operation" unless DynamoDB), summed time and inputs.
+type meter struct {
+	mu     sync.Mutex
+	calls  map[string]int
+	spent  time.Duration
+	inputs []any
+}
+
+type meterKey struct{}
+
+func (m *meter) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, meterKey{}, m)
+}
+
+// total is the calls' summed time so far.
+func (m *meter) total() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.spent
+}
+
+// meterOption is the SDK API option that feeds the meter of each call's context, if any.
+func meterOption(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			m, ok := ctx.Value(meterKey{}).(*meter)
+			if !ok {
+				return next.HandleInitialize(ctx, in)
+			}
+			t0 := time.Now()
+			out, md, err := next.HandleInitialize(ctx, in)
+			op := awsmiddleware.GetOperationName(ctx)
+			if s := awsmiddleware.GetServiceID(ctx); s != dynamodb.ServiceID {
+				op = s + "." + op
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.calls == nil {
+				m.calls = map[string]int{}
+			}
+			m.calls[op]++
+			m.spent += time.Since(t0)
+			m.inputs = append(m.inputs, in.Parameters)
+			return out, md, err
+		}), middleware.Before)
+}
+
+// queueHandler is the signature of an SQS-triggered function's handler.
+type queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// jobRun is what the clock saw of one request's job in the stack.
+type jobRun struct {
+	Start, End  time.Time // of the first invocation, of the last
+	Invocations int
+}
+
+// jobClock times the stack's own job workers per data-subject request, to tell the time a
+// message waited for its worker from the time the worker took.
+type jobClock struct {
+	mu   sync.Mutex
+	runs map[string]jobRun // request id -> run
+}
+
+func (c *jobClock) wrap(logicalID string, h any) any {
+	next, ok := h.(queueHandler)
+	if !ok || logicalID != "ProcessExport" && logicalID != "ProcessErasure" {
+		return h
+	}
+	return queueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		start := time.Now()
+		resp, err := next(ctx, ev)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.runs == nil {
+			c.runs = map[string]jobRun{}
+		}
+		for _, rec := range ev.Records {
+			var m dsr.JobMessage
+			if json.Unmarshal([]byte(rec.Body), &m) != nil || m.RequestID == "" {
+				continue
+			}
+			r, seen := c.runs[m.RequestID]
+			if !seen {
+				r.Start = start
+			}
+			r.End = time.Now()
+			r.Invocations++
+			c.runs[m.RequestID] = r
+		}
+		return resp, err
+	})
+}
+
+// run returns what the clock saw of a request's job.
+func (c *jobClock) run(requestID string) jobRun {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runs[requestID]
 }

@@ -1,10 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,180 +23,148 @@ import (
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/profile"
+	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
-// outboxCost measures consent writes through app.Service.PutConsent over a store that writes
-// the outbox item and one that does not (DisableOutbox), in alternating rounds (AB, BA, ...),
-// each round starting with an empty outbox.
+// outboxRounds is how many alternating rounds the outbox writes are split into.
+const outboxRounds = 20
+
+// outboxCost measures consent writes over a store that writes the outbox item and one that
+// does not, in rounds that alternate the order, each starting with an empty outbox.
 func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st, fix := b.cfg, b.st, b.fix
-	plain := dynamodb.NewFromConfig(st.AWS.AWS)
-	if hooks, err := dynamo.New(plain, st.Table).Endpoints(ctx, benchTenant); err != nil || len(hooks) > 0 {
-		return fmt.Errorf("the outbox phase needs a tenant without webhooks: %d, %v", len(hooks), err)
-	}
 	type arm struct {
-		name    string
-		svc     *app.Service
-		counter *ddbCounter
-		lat     []time.Duration
-		wall    time.Duration
+		name string
+		svc  *app.Service
+		m    *meter // of the measured writes
+		lat  []time.Duration
+		wall time.Duration
+		p50s []float64 // per round
 	}
-	arms := make([]*arm, 2)
-	for i, name := range []string{"with outbox", "DisableOutbox"} {
-		c := newDDBCounter()
-		awsCfg := st.AWS.AWS.Copy()
-		// Copy shares the slice: clip it so this append never writes into another config's.
-		awsCfg.APIOptions = append(slices.Clip(awsCfg.APIOptions), c.apiOption)
-		store := dynamo.New(dynamodb.NewFromConfig(awsCfg), st.Table)
-		if i == 1 {
+	var arms []*arm
+	for _, name := range []string{"with outbox", "DisableOutbox"} {
+		store := dynamo.New(dynamodb.NewFromConfig(st.HandlerAWS), st.Table) // metered
+		if name == "DisableOutbox" {
 			store.DisableOutbox()
 		}
-		arms[i] = &arm{name: name, svc: app.New(store, time.Now, time.Minute), counter: c}
+		arms = append(arms, &arm{name: name, svc: app.New(store, time.Now, time.Minute), m: &meter{}})
 	}
 	var drained time.Duration
-	drain := func() error {
-		d, err := waitOutboxEmpty(ctx, plain, st.Table, drainTimeout)
-		drained += d
-		return err
-	}
+	var dispatched int64
 	seq := make([]int, cfg.clients) // shared by both variants: each write flips a profile
-	write := func(a *arm) func(worker, k int) error {
-		return func(worker, k int) error {
-			i := fix.owned(worker, cfg.clients, k)
-			want := profile.Withdrawn
-			if !fix.granted[i] {
-				want = profile.Granted
-			}
-			res, err := a.svc.PutConsent(ctx, benchTenant, fix.ids[i], "marketing", profile.ConsentInput{Status: want, NoticeVersion: 2}, operator)
-			if err == nil && !res.Changed {
-				err = fmt.Errorf("writing %s to profile %s changed nothing", want, fix.ids[i])
-			}
-			if err == nil {
-				fix.granted[i] = want == profile.Granted
-			}
+	// writes makes n writes with a's service; warm-up ones (not metered) fill its caches.
+	writes := func(a *arm, n int, warmup bool) error {
+		d, err := waitOutboxEmpty(ctx, b.db, st.Table)
+		drained += d
+		if err != nil {
 			return err
 		}
-	}
-	// Warm-up: fills each service's catalog cache and the clients' connections.
-	if err := drain(); err != nil {
-		return err
-	}
-	for _, a := range arms {
-		if l := load(cfg.warmup, seq, write(a)); l.first != nil {
-			return fmt.Errorf("%s warm-up: %d failed writes, first: %w", a.name, l.errors, l.first)
+		mctx := a.m.ctx(ctx)
+		if warmup {
+			mctx = ctx
 		}
-	}
-	var roundDelta []float64
-	var dispatched int64
-	slower := 0
-	for r := range cfg.outboxRounds {
-		n := cfg.outboxN / cfg.outboxRounds
-		if r < cfg.outboxN%cfg.outboxRounds {
-			n++
+		l := load(n, seq, func(worker, k int) error {
+			i := fix.owned(worker, cfg.clients, k)
+			want := map[bool]profile.ConsentStatus{true: profile.Withdrawn, false: profile.Granted}[fix.granted[i]]
+			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[i], "marketing", profile.ConsentInput{Status: want, NoticeVersion: 2}, operator)
+			if err == nil {
+				fix.granted[i] = !fix.granted[i]
+			}
+			return err
+		})
+		if l.first != nil || warmup {
+			return cmp.Or(l.first, ctx.Err())
 		}
-		var p50 [2]float64
+		a.lat, a.wall, a.p50s = append(a.lat, l.lat...), a.wall+l.wall, append(a.p50s, distOf(l.lat).P50)
+		if a == arms[0] {
+			left, err := outboxPending(ctx, b.db, st.Table)
+			dispatched += int64(n) - left
+			return err
+		}
+		return nil
+	}
+	for r := range outboxRounds + 1 { // round 0 is the warm-up
+		n := cfg.warmup
+		if r > 0 {
+			n = cfg.outboxN / outboxRounds
+			if r <= cfg.outboxN%outboxRounds {
+				n++
+			}
+		}
 		for _, i := range []int{r % 2, 1 - r%2} {
-			a := arms[i]
-			if err := drain(); err != nil {
-				return err
-			}
-			a.counter.on.Store(true)
-			l := load(n, seq, write(a))
-			a.counter.on.Store(false)
-			if l.first != nil {
-				return fmt.Errorf("%s: %d failed writes, first: %w", a.name, l.errors, l.first)
-			}
-			a.lat, a.wall, p50[i] = append(a.lat, l.lat...), a.wall+l.wall, distOf(l.lat).P50Ms
-			if i == 0 {
-				left, err := outboxPending(ctx, plain, st.Table)
-				if err != nil {
-					return err
-				}
-				dispatched += int64(n) - left
+			if err := writes(arms[i], n, r == 0); err != nil {
+				return fmt.Errorf("%s: %w", arms[i].name, err)
 			}
 		}
-		roundDelta = append(roundDelta, p50[0]-p50[1])
-		if p50[0] > p50[1] {
-			slower++
-		}
 	}
-	if err := drain(); err != nil {
-		return err
-	}
-	para(w, "%d writes per variant from %d concurrent workers, alternating granted/withdrawn on distinct profiles "+
-		"(each worker owns its profiles), in %d rounds that alternate the variants' order (AB, BA, ...), each round "+
-		"starting with an empty outbox, after %d warm-up writes per variant. Both services are app.New(store, "+
-		"time.Now, time.Minute); one store called DisableOutbox. No webhook is registered, so the dispatcher only "+
-		"deletes the outbox items.", cfg.outboxN, cfg.clients, cfg.outboxRounds, cfg.warmup)
-	fmt.Fprintln(w)
+	note(w, "%d writes per variant from %d workers on profiles they own, in %d rounds alternating the order (AB, BA, ...),", cfg.outboxN, cfg.clients, outboxRounds)
+	note(w, "each starting with an empty outbox, after %d warm-up writes. No webhook: the dispatcher only deletes the items.\n", cfg.warmup)
 	rows := []string{"variant\tp50 ms\tp99 ms\tmean ms\tmax ms\twrites/s\titems per TransactWriteItems\tDynamoDB calls per write"}
 	var d [2]dist
 	var items [2]float64
 	for i, a := range arms {
-		c := a.counter
-		calls, _ := c.stop()
-		d[i] = distOf(a.lat)
-		items[i] = float64(c.txnItems) / float64(max(1, c.transacts))
+		var sizes []int
+		for _, t := range inputsOf[*dynamodb.TransactWriteItemsInput](a.m.inputs) {
+			sizes = append(sizes, len(t.TransactItems))
+			items[i] += float64(len(t.TransactItems))
+		}
+		d[i], items[i] = distOf(a.lat), items[i]/float64(len(sizes))
 		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.2f (min %d, max %d, %d calls)\t%s", a.name,
-			d[i].P50Ms, d[i].P99Ms, d[i].MeanMs, d[i].MaxMs, float64(len(a.lat))/a.wall.Seconds(),
-			items[i], c.minItems, c.maxItems, c.transacts, formatCounts(perOp(calls, len(a.lat)), 3)))
+			d[i].P50, d[i].P99, d[i].Mean, d[i].Max, float64(len(a.lat))/a.wall.Seconds(),
+			items[i], slices.Min(sizes), slices.Max(sizes), len(sizes), formatCounts(a.m.calls, len(a.lat), 3)))
 	}
 	rel := func(with, without float64) string {
 		return fmt.Sprintf("%+.2f (%+.0f%%)", with-without, 100*(with-without)/without)
 	}
-	table(w, append(rows, fmt.Sprintf("outbox costs\t%s\t%s\t%s\t\t\t%+.2f\t", rel(d[0].P50Ms, d[1].P50Ms),
-		rel(d[0].P99Ms, d[1].P99Ms), rel(d[0].MeanMs, d[1].MeanMs), items[0]-items[1]))...)
-	para(w, "Paired by round (robust to drift between rounds): the with-outbox p50 exceeded the DisableOutbox p50 of "+
-		"the same round in %d of %d rounds; median difference %+.2f ms. The local stack's dispatcher runs in this "+
-		"process: it had already taken %d of the %d with-outbox items when their rounds ended, on the same CPUs, so "+
-		"the with-outbox latencies include some of that work; on AWS it is a separate Lambda. Waiting for the outbox "+
-		"to drain took %.1fs (not measured).", slower, len(roundDelta), spreadOf(roundDelta).Median, dispatched, cfg.outboxN, drained.Seconds())
+	table(w, append(rows, fmt.Sprintf("outbox costs\t%s\t%s\t%s\t\t\t%+.2f\t", rel(d[0].P50, d[1].P50),
+		rel(d[0].P99, d[1].P99), rel(d[0].Mean, d[1].Mean), items[0]-items[1]))...)
+	var delta []float64
+	slower := 0
+	for r, p := range arms[0].p50s {
+		delta = append(delta, p-arms[1].p50s[r])
+		if p > arms[1].p50s[r] {
+			slower++
+		}
+	}
+	note(w, "Paired by round: with-outbox p50 above DisableOutbox p50 in %d of %d rounds; median difference %+.2f ms.",
+		slower, len(delta), spreadOf(delta).Median)
+	note(w, "The dispatcher (in this process, same CPUs) had taken %d of %d items as their rounds ended; draining took %.1fs (not measured).",
+		dispatched, cfg.outboxN, drained.Seconds())
 	return nil
 }
-
-// drainTimeout bounds one wait for the outbox to empty.
-const drainTimeout = 120 * time.Second
 
 // outboxPending counts the outbox items not yet dispatched, on the index the local stack's
 // outbox poller reads.
 func outboxPending(ctx context.Context, db *dynamodb.Client, table string) (int64, error) {
-	var total int64
+	var n int64
 	for _, pk := range localstack.OutboxPartitions() {
-		var start map[string]types.AttributeValue
-		for {
-			out, err := db.Query(ctx, &dynamodb.QueryInput{
-				TableName: &table, IndexName: aws.String("GSI1"), Select: types.SelectCount,
-				KeyConditionExpression:    aws.String("GSI1PK = :pk"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
-				ExclusiveStartKey:         start,
-			})
+		p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
+			TableName: &table, IndexName: aws.String("GSI1"), Select: types.SelectCount,
+			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
 			if err != nil {
 				return 0, fmt.Errorf("count outbox items: %w", err)
 			}
-			total += int64(out.Count)
-			if len(out.LastEvaluatedKey) == 0 {
-				break
-			}
-			start = out.LastEvaluatedKey
+			n += int64(page.Count)
 		}
 	}
-	return total, nil
+	return n, nil
 }
 
-// waitOutboxEmpty waits until the dispatcher has taken every outbox item, up to timeout,
-// and returns how long it waited.
-func waitOutboxEmpty(ctx context.Context, db *dynamodb.Client, table string, timeout time.Duration) (time.Duration, error) {
+// waitOutboxEmpty waits until the dispatcher has taken every outbox item, up to two
+// minutes, and returns how long it waited.
+func waitOutboxEmpty(ctx context.Context, db *dynamodb.Client, table string) (time.Duration, error) {
 	t0 := time.Now()
 	for {
 		n, err := outboxPending(ctx, db, table)
-		if err != nil {
+		switch {
+		case err != nil || n == 0:
 			return time.Since(t0), err
-		}
-		if n == 0 {
-			return time.Since(t0), nil
-		}
-		if time.Since(t0) > timeout {
-			return time.Since(t0), fmt.Errorf("%d outbox items still pending after %v: the dispatcher is not keeping up or is stuck", n, timeout)
+		case time.Since(t0) > 2*time.Minute:
+			return time.Since(t0), fmt.Errorf("%d outbox items still pending after 2m: the dispatcher is stuck", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -196,4 +172,131 @@ func waitOutboxEmpty(ctx context.Context, db *dynamodb.Client, table string, tim
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+const (
+	eventType = "consent.changed" // the event section 6 subscribes to and produces
+	// duplicateGrace is how long the receiver keeps listening for duplicates after the
+	// last distinct event arrived.
+	duplicateGrace = time.Second
+	eventsTimeout  = 2 * time.Minute // the longest wait for the deliveries after the last write
+)
+
+// receiver is the webhook endpoint: it verifies every delivery's signature as a customer
+// would and records the first arrival of each event.
+type receiver struct {
+	mu                    sync.Mutex
+	secret                string
+	since, last           time.Time                // the last: arrival of the latest distinct event
+	arrived               map[string]time.Duration // event id -> receive time minus occurredAt
+	dups, unexpected, bad int
+	firstBad              error
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	now := time.Now()
+	id := req.Header.Get(webhook.HeaderID)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := webhook.Verify(r.secret, id, req.Header.Get(webhook.HeaderTimestamp), req.Header.Get(webhook.HeaderSignature), body, now, 5*time.Minute)
+	var e webhook.Event
+	if err == nil && (json.Unmarshal(body, &e) != nil || e.ID != id) {
+		err = fmt.Errorf("body %.200s does not match its Webhook-Id %q", body, id)
+	}
+	_, seen := r.arrived[e.ID]
+	switch {
+	case err != nil:
+		r.bad++
+		r.firstBad = cmp.Or(r.firstBad, err)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	case e.Type != eventType || e.Tenant != benchTenant || e.OccurredAt.Before(r.since):
+		r.unexpected++
+	case seen:
+		r.dups++
+	default:
+		r.arrived[e.ID] = now.Sub(e.OccurredAt)
+		r.last = now
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// eventsOut registers a verifying webhook receiver, makes cfg.events consent changes
+// through the HTTP API and waits until every change's event has been delivered.
+func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
+	cfg, st, fix := b.cfg, b.st, b.fix
+	db, c, adminKey := b.db, b.c, fix.adminKey
+	// Earlier phases' changes are still being dispatched: wait, or their events would reach
+	// the receiver too.
+	drained, err := waitOutboxEmpty(ctx, db, st.Table)
+	if err != nil {
+		return err
+	}
+	rc := &receiver{arrived: map[string]time.Duration{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	var hook struct{ ID, Secret string }
+	if err := c.call(ctx, http.MethodPost, "/v1/webhooks", adminKey, map[string]any{"url": srv.URL + "/hook",
+		"eventTypes": []string{eventType}, "description": "bench receiver"}, http.StatusCreated, &hook); err != nil {
+		return fmt.Errorf("register webhook: %w", err)
+	}
+	defer func() { // even when the context was cancelled; a failed delete fails the phase
+		err = errors.Join(err, c.call(context.WithoutCancel(ctx), http.MethodDelete, "/v1/webhooks/"+hook.ID, adminKey, nil, http.StatusNoContent, nil))
+	}()
+	rc.mu.Lock()
+	rc.secret, rc.since = hook.Secret, time.Now()
+	rc.mu.Unlock()
+
+	first := time.Now()
+	l := load(cfg.events, make([]int, cfg.clients), func(worker, k int) error {
+		i := fix.owned(worker, cfg.clients, k)
+		return c.call(ctx, http.MethodPut, "/v1/profiles/"+fix.ids[i]+"/consents/marketing", fix.writeKey, fix.flip(i), http.StatusOK, nil)
+	})
+	lastWrite := time.Now()
+	if l.first != nil {
+		return fmt.Errorf("%d of %d consent writes failed, first: %w", l.errors, cfg.events, l.first)
+	}
+	fmt.Fprintf(os.Stderr, "  %d consent changes written in %.2fs; waiting for their deliveries ...\n", cfg.events, l.wall.Seconds())
+	// Poll the outbox too, to tell the dispatcher's share of the time from the delivery's.
+	var emptyAt time.Time
+	var waitErr error
+	for done := false; !done && waitErr == nil; {
+		rc.mu.Lock()
+		done = len(rc.arrived) == cfg.events && !emptyAt.IsZero()
+		rc.mu.Unlock()
+		if n, err := outboxPending(ctx, db, st.Table); emptyAt.IsZero() && err == nil && n == 0 {
+			emptyAt = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			waitErr = ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+			if time.Since(lastWrite) > eventsTimeout {
+				waitErr = fmt.Errorf("not every event was delivered within %v of the last write", eventsTimeout)
+			}
+		}
+	}
+	time.Sleep(duplicateGrace) // late duplicates would arrive now, if any
+
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	note(w, "%d consent changes (PUT .../consents/marketing) from %d clients on distinct profiles; one webhook for %s,", cfg.events, cfg.clients, eventType)
+	note(w, "received by an httptest server that verifies every signature (webhook.Verify). Earlier outbox items drained first (%.1fs).\n", drained.Seconds())
+	end := rc.last.Sub(first).Seconds()
+	writes := lastWrite.Sub(first).Seconds()
+	lat := distOf(slices.Collect(maps.Values(rc.arrived)))
+	table(w, fmt.Sprintf("writes\t%d in %.2fs (%.0f/s)", cfg.events, writes, float64(cfg.events)/writes),
+		fmt.Sprintf("first write -> last delivery\t%.2fs: %.0f events/s end to end", end, float64(len(rc.arrived))/end),
+		fmt.Sprintf("last write -> last delivery\t%.2fs", rc.last.Sub(lastWrite).Seconds()),
+		fmt.Sprintf("last write -> outbox empty\t%.2fs (polled every 50 ms)", emptyAt.Sub(lastWrite).Seconds()),
+		fmt.Sprintf("delivery latency (received - occurredAt)\tp50 %.1f ms, p99 %.1f ms, mean %.1f ms, min %.1f ms, max %.1f ms",
+			lat.P50, lat.P99, lat.Mean, lat.Min, lat.Max),
+		fmt.Sprintf("delivered\t%d distinct event ids for %d changes", len(rc.arrived), cfg.events),
+		fmt.Sprintf("also received\t%d duplicate deliveries (until %v after the last), %d unexpected events, %d bad signatures",
+			rc.dups, duplicateGrace, rc.unexpected, rc.bad))
+	if rc.bad > 0 {
+		waitErr = errors.Join(waitErr, fmt.Errorf("%d deliveries did not verify, first: %w", rc.bad, rc.firstBad))
+	}
+	return waitErr
 }
