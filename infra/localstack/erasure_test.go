@@ -100,7 +100,7 @@ func newPerson(t *testing.T) *person {
 	p.id = r.json(t)["id"].(string)
 	must(t, do(t, call{method: "PATCH", path: "/v1/profiles/" + p.id, key: "write", headers: map[string]string{"Idempotency-Key": p.idemPatch},
 		body: map[string]any{"attributes": map[string]any{"familyName": p.newFamily}}}), 200)
-	must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "write", headers: map[string]string{"Idempotency-Key": p.idemLink},
+	must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "links", headers: map[string]string{"Idempotency-Key": p.idemLink},
 		body: map[string]any{"profileId": p.id}}), 201)
 	a, _ := postSync(t, batch("crm", sc(p.syncID, p.email, time.Now().Add(-time.Second), map[string]any{
 		"subscriptions": map[string]any{"offers": map[string]any{"status": "subscribed", "channels": []string{"email"}, "frequency": "weekly"}},
