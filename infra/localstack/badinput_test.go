@@ -105,7 +105,7 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			if rt.valid == "" {
-				p := isProblem(t, send("admin", `{"x":1}`, nil))
+				p := isProblem(t, send("all", `{"x":1}`, nil))
 				if p["status"] != float64(400) {
 					t.Fatalf("body on a GET: %v", p)
 				}
@@ -131,7 +131,7 @@ func TestBadInput(t *testing.T) {
 					continue // reads take neither
 				}
 				t.Run(c.name, func(t *testing.T) {
-					p := isProblem(t, send("admin", c.body, c.headers))
+					p := isProblem(t, send("all", c.body, c.headers))
 					if p["status"] != c.status {
 						t.Fatalf("status %v, want %v: %v", p["status"], c.status, p)
 					}
