@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/smithy-go"
 
 	"github.com/livingprofile/livingprofile/infra/localaws"
@@ -149,7 +148,10 @@ func TestSendThroughEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := mail.Sender{Client: sesv2.NewFromConfig(st.AWS), From: "no-reply@example.com"}
+	s, err := mail.NewSender(ctx, st.AWS, "no-reply@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	to := "mail-test-" + time.Now().Format("150405.000000") + "@example.com"
 	if err := s.Send(ctx, to, "pl", mail.RequestExtended, map[string]string{"reason": "Wiele wniosków", "dueAt": "1 maja 2026", "months": "2"}); err != nil {
 		t.Fatal(err)
@@ -203,8 +205,11 @@ func TestSendErrorsWithholdAddresses(t *testing.T) {
 	defer srv.Close()
 	cfg := aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-	s := mail.Sender{Client: sesv2.NewFromConfig(cfg), From: "no-reply@example.com"}
-	err := s.Send(ctx, "secret.person@example.com", "en", mail.ErasureDone, nil)
+	s, err := mail.NewSender(ctx, cfg, "no-reply@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Send(ctx, "secret.person@example.com", "en", mail.ErasureDone, nil)
 	var ae smithy.APIError
 	if err == nil || strings.Contains(err.Error(), "secret.person") || !errors.As(err, &ae) || ae.ErrorCode() != "MessageRejected" {
 		t.Fatalf("error %v", err)
