@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,13 +135,14 @@ func (c *Client) Presign(ctx context.Context, u *url.URL, expiry time.Duration) 
 		return "", time.Time{}, err
 	}
 	q := u.Query()
-	q.Set("X-Amz-Expires", fmt.Sprint(int64(expiry/time.Second)))
+	q.Set("X-Amz-Expires", strconv.FormatInt(int64(expiry/time.Second), 10))
 	signed := *u
 	signed.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, signed.String(), nil)
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	req.URL = &signed // keeps the caller's escaping (RawPath), which S3 signs as sent
 	now := c.now()
 	s, _, err := c.signer.PresignHTTP(ctx, creds, req, UnsignedPayload, c.service.SigningName, c.region, now)
 	if err != nil {
