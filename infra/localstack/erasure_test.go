@@ -25,7 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -459,8 +458,14 @@ type jobRig struct {
 func newJobRig(t *testing.T, cfg aws.Config, opts erasure.Options) jobRig {
 	t.Helper()
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.stack.Table)
-	exports := blob.New(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), exportsBucket(), "")
-	sender := mail.Sender{Client: sesv2.NewFromConfig(cfg), From: senderEmail}
+	exports, err := blob.New(context.Background(), cfg, exportsBucket(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSender(context.Background(), cfg, senderEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts.Transient = awserr.Transient
 	return jobRig{job: erasure.New(store, exports, sender, log, opts), store: store}
