@@ -74,12 +74,7 @@ func (a *API) GetProfile() Handler {
 
 // FindProfile serves GET /v1/profiles?identity=type:value.
 func (a *API) FindProfile() Handler {
-	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
-		for k := range r.ev.QueryStringParameters {
-			if k != "identity" {
-				return nil, errs.Field(k, "is not a known query parameter")
-			}
-		}
+	return route{api: a, scope: apikey.Read, query: []string{"identity"}, serve: func(ctx context.Context, r *request) (*response, error) {
 		q := r.ev.QueryStringParameters["identity"]
 		if q == "" {
 			return nil, errs.Field("identity", "identity=type:value is required")
@@ -241,7 +236,7 @@ func (a *API) CheckConsent() Handler {
 
 // ListEvents serves GET /v1/profiles/{id}/events?after=&limit=.
 func (a *API) ListEvents() Handler {
-	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, scope: apikey.Read, query: []string{"after", "limit"}, serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := profileID(r)
 		if err != nil {
 			return nil, err
@@ -254,8 +249,6 @@ func (a *API) ListEvents() Handler {
 				after, perr = strconv.ParseInt(v, 10, 64)
 			case "limit":
 				limit, perr = strconv.Atoi(v)
-			default:
-				return nil, errs.Field(k, "is not a known query parameter")
 			}
 			if perr != nil {
 				return nil, errs.Field(k, "must be a whole number")
