@@ -2,6 +2,7 @@ package portal
 
 import (
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
@@ -198,4 +200,40 @@ func mustTime(s string) time.Time {
 		panic(err)
 	}
 	return tm
+}
+
+func TestCheckForm(t *testing.T) {
+	tests := []struct {
+		name, route   string
+		form          url.Values
+		field, reason string // "" when accepted
+	}{
+		{"clean", "POST /portal/{tenant}/consents", url.Values{"csrf": {"x"}, "purpose": {"marketing"}}, "", ""},
+		{"checkbox group repeats", "POST /portal/{tenant}/rights", url.Values{"action": {"objections"}, "object": {"a", "b"}}, "", ""},
+		{"prefixed fields", "POST /portal/{tenant}/subscriptions", url.Values{"sub.news.email": {"on"}, "freq.news": {"weekly"}}, "", ""},
+		{"attribute fields keep lines", "POST /portal/{tenant}/details", url.Values{"attr-address": {"1 Main St\r\nTown\t"}}, "", ""},
+		{"unknown field", "POST /portal/{tenant}/consents", url.Values{"next": {"/x"}}, "next", "is not a field of this form"},
+		{"unknown route takes only csrf", "POST /portal/{tenant}/elsewhere", url.Values{"a": {"1"}}, "a", "is not a field of this form"},
+		{"duplicate", "POST /portal/{tenant}/consents", url.Values{"decision": {"grant", "withdraw"}}, "decision", "appears more than once"},
+		{"invalid UTF-8", "POST /portal/{tenant}/login", url.Values{"email": {"a\xff@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"NUL", "POST /portal/{tenant}/login", url.Values{"email": {"a\x00@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"DEL", "POST /portal/{tenant}/login", url.Values{"email": {"a\x7f@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"C1", "POST /portal/{tenant}/login", url.Values{"email": {"a\u009b@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"newline in a name", "POST /portal/{tenant}/login", url.Values{"em\nail": {"x"}}, "em\nail", "is not a field name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkForm(tt.route, tt.form)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("checkForm = %v, want nil", err)
+				}
+				return
+			}
+			e, ok := errs.As(err)
+			if !ok || e.Code != errs.Invalid || len(e.Fields) != 1 || e.Fields[0] != (errs.FieldError{Field: tt.field, Reason: tt.reason}) {
+				t.Fatalf("checkForm = %#v, want %q: %q", err, tt.field, tt.reason)
+			}
+		})
+	}
 }
