@@ -276,7 +276,7 @@ func (a *API) GetCatalog() Handler {
 		if err != nil {
 			return nil, err
 		}
-		return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}, nil
+		return catalogResponse(c), nil
 	}}.handler()
 }
 
@@ -305,9 +305,24 @@ func (a *API) PutCatalog() Handler {
 		}}.handler()
 }
 
-// catalogResponse renders a catalog with its ETag.
+// catalogResponse renders a catalog with its ETag. Lists a catalog was stored without are
+// shown as [], not null, so that the catalog read back can be sent again as it is: input
+// refuses null.
 func catalogResponse(c *catalog.Catalog) *response {
-	return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}
+	v := *c
+	if v.Purposes == nil {
+		v.Purposes = []catalog.Purpose{}
+	}
+	if v.Channels == nil {
+		v.Channels = []catalog.Channel{}
+	}
+	if v.Topics == nil {
+		v.Topics = []catalog.Topic{}
+	}
+	if v.Notices == nil {
+		v.Notices = []catalog.Notice{}
+	}
+	return &response{status: 200, body: &v, headers: map[string]string{"ETag": etag(int64(v.Version))}}
 }
 
 type linkBody struct {
