@@ -257,6 +257,12 @@ func walk(t *testing.T, in []byte, v any) {
 		if broken(v) {
 			t.Fatalf("Valid accepted %q with the string %q", in, v)
 		}
+		// encoding/json reads a lone surrogate or invalid UTF-8 as U+FFFD: one that the
+		// input does not spell out was made from one.
+		if strings.ContainsRune(v, utf8.RuneError) && !strings.Contains(string(in), "\uFFFD") &&
+			!strings.Contains(strings.ToLower(string(in)), `\ufffd`) {
+			t.Fatalf("Valid accepted %q, which encoding/json reads with U+FFFD: %q", in, v)
+		}
 	case []any:
 		for _, e := range v {
 			walk(t, in, e)

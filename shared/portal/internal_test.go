@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/dsr"
@@ -236,4 +237,42 @@ func TestCheckForm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheckForm: checkForm never panics, and any form it takes has only the route's fields,
+// each once (checkbox groups aside), in valid UTF-8 without control characters.
+func FuzzCheckForm(f *testing.F) {
+	for _, s := range []string{"csrf=x&purpose=marketing&decision=grant", "decision=a&decision=b", "purpose=%ff", "purpose=%00",
+		"%c2%85=1", "object=a&object=b&action=objections", "attr-address=a%0D%0Ab"} {
+		f.Add("POST /portal/{tenant}/consents", s)
+		f.Add("POST /portal/{tenant}/rights", s)
+	}
+	f.Fuzz(func(t *testing.T, route, body string) {
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			return
+		}
+		if checkForm(route, form) != nil {
+			return
+		}
+		known := formFields[strings.TrimPrefix(route, "POST ")]
+		for name, vs := range form {
+			if known == nil && name != "csrf" || known != nil && !known(name) {
+				t.Fatalf("took the field %q on %s", name, route)
+			}
+			if len(vs) > 1 && !repeatable[name] {
+				t.Fatalf("took %q %d times", name, len(vs))
+			}
+			if !clean(name, false) {
+				t.Fatalf("took the name %q", name)
+			}
+			for _, v := range vs {
+				if !utf8.ValidString(v) || strings.ContainsFunc(v, func(c rune) bool {
+					return (c < 0x20 || 0x7f <= c && c <= 0x9f) && c != '\t' && c != '\n' && c != '\r'
+				}) {
+					t.Fatalf("took the value %q", v)
+				}
+			}
+		}
+	})
 }
