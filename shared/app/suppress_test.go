@@ -86,7 +86,9 @@ func wantErased(t *testing.T, err error, field string, id profile.Identity) {
 	}
 }
 
-func input(id profile.Identity) app.IdentityInput { return app.IdentityInput{Type: id.Type, Value: id.Value} }
+func input(id profile.Identity) app.IdentityInput {
+	return app.IdentityInput{Type: id.Type, Value: id.Value}
+}
 
 // TestErasedIdentitiesRefused: after an erasure, none of the identities the person ever had
 // (held at the erasure, or removed before it) can be attached again by a create, a PATCH
