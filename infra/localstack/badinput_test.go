@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // route is one API route with a valid body, used as the base for hostile variants.
@@ -142,6 +143,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	fresh := time.Now().UTC().Format(time.RFC3339) // signup evidence captured just now
 	hostile := []struct {
 		name, method, path, body, field string
 	}{
@@ -170,6 +172,17 @@ func TestBadInput(t *testing.T) {
 		{"find bad identity", "GET", "/v1/profiles?identity=email:nope", "", "identity"},
 		{"events bad limit", "GET", "/v1/profiles/" + id + "/events?limit=1000", "", "limit"},
 		{"events bad cursor", "GET", "/v1/profiles/" + id + "/events?after=abc", "", "after"},
+		{"stale signup evidence", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"2020-01-01T00:00:00Z","noticeVersion":2}}`, "signupEvidence.capturedAt"},
+		{"future signup evidence", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"2099-01-01T00:00:00Z","noticeVersion":2}}`, "signupEvidence.capturedAt"},
+		{"malformed capturedAt", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"yesterday","noticeVersion":2}}`, "signupEvidence.capturedAt"},
+		{"capturedAt wrong type", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":1700000000,"noticeVersion":2}}`, "signupEvidence.capturedAt"},
+		{"unknown evidence method", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"assumed","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.method"},
+		{"evidence source with spaces", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.source"},
+		{"evidence notice wrong type", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":"2"}}`, "signupEvidence.noticeVersion"},
+		{"evidence of an old notice", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":1}}`, "signupEvidence.noticeVersion"},
+		{"evidence without the consent", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.purpose"},
+		{"evidence for a contract purpose", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"service","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.purpose"},
+		{"evidence wrong type", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":"yes"}`, "signupEvidence"},
 	}
 	for _, h := range hostile {
 		t.Run(h.name, func(t *testing.T) {
