@@ -131,6 +131,42 @@ func (st *Store) Suppress(ctx context.Context, tenant string, ids []profile.Iden
 	return nil
 }
 
+// SuppressUnheld records those of ids (normalized) that no profile holds, each with one
+// TransactWriteItems: the suppression and a ConditionCheck that no identity item exists.
+// So a profile that took one of them first keeps it (that one is not suppressed), and a write
+// that comes later is refused by the suppression; nothing can slip in between. The erasure
+// job calls it for the identities a person had removed before. It is idempotent.
+func (st *Store) SuppressUnheld(ctx context.Context, tenant string, ids []profile.Identity) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	salt, err := st.salt(ctx, tenant, true)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(map[string]any{"at": st.now().UTC()})
+	if err != nil {
+		return fmt.Errorf("encode suppression: %w", err)
+	}
+	for _, id := range ids {
+		it := suppressionKey(tenant, salt, id)
+		it[attrDoc] = s(string(doc))
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &st.table, Item: it}},
+			{ConditionCheck: &types.ConditionCheck{TableName: &st.table, Key: key(identityPK(tenant, id), skIdentity),
+				ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		}})
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) && len(tce.CancellationReasons) == 2 && aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+			continue // another profile holds it now: it is that person's
+		}
+		if err != nil {
+			return fmt.Errorf("put suppression: %w", err)
+		}
+	}
+	return nil
+}
+
 // Suppressed reports whether any of ids (normalized) was recorded by Suppress, with one
 // BatchGetItem (the tenant's salt is read once per warm container).
 func (st *Store) Suppressed(ctx context.Context, tenant string, ids []profile.Identity) (bool, error) {

@@ -78,6 +78,8 @@ type Store interface {
 	LockProfile(ctx context.Context, tenant, id string) (*profile.Profile, error)
 	PutTombstone(ctx context.Context, t *dsr.Tombstone, create bool) (*dsr.Tombstone, error)
 	Suppress(ctx context.Context, tenant string, ids []profile.Identity) error
+	// SuppressUnheld suppresses those of ids no profile holds, each atomically with that check.
+	SuppressUnheld(ctx context.Context, tenant string, ids []profile.Identity) error
 	RequestsOfProfile(ctx context.Context, tenant, profileID string) ([]dsr.Request, error)
 	PendingOutbox(ctx context.Context, tenant, profileID string) (int, error)
 	DeleteProfileData(ctx context.Context, tenant, profileID string, ids []profile.Identity) (int, error)
@@ -443,8 +445,17 @@ func (j *Job) tombstone(ctx context.Context, r *run) error {
 	return nil
 }
 
+// suppress records the identities of the person. The current ones belong to the frozen
+// profile until step delete, so no other write can take them; a removed one may be taken by
+// a create at any moment, so its suppression is written under the check that nobody holds it.
 func (j *Job) suppress(ctx context.Context, r *run) error {
-	return j.store.Suppress(ctx, r.req.Tenant, r.identities())
+	if r.prof == nil {
+		return nil
+	}
+	if err := j.store.Suppress(ctx, r.req.Tenant, r.prof.Identities); err != nil {
+		return err
+	}
+	return j.store.SuppressUnheld(ctx, r.req.Tenant, r.removed)
 }
 
 // outboxPoll is how often the job looks again at the person's pending outbox items.
