@@ -39,7 +39,7 @@ var ErrErased = errors.New("the person was erased")
 type ErasedError struct{ Identity profile.Identity }
 
 func (e *ErasedError) Error() string {
-	return "a " + e.Identity.Type + " identity belongs to an erased person"
+	return "an identity of type " + e.Identity.Type + " belongs to an erased person"
 }
 func (e *ErasedError) Is(target error) bool { return target == ErrErased }
 
