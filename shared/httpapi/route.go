@@ -89,6 +89,8 @@ func status(c errs.Code) int {
 		return http.StatusBadRequest
 	case errs.NotFound:
 		return http.StatusNotFound
+	case errs.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case errs.Conflict:
 		return http.StatusConflict
 	case errs.PreconditionFailed:
