@@ -41,9 +41,7 @@ func RouteNotFound(log *slog.Logger) Handler {
 }
 
 // allowedMethods returns, sorted, the methods of the routes whose path template matches
-// rawPath as API Gateway matches it: segment by segment on the escaped path, literals
-// exactly, {name} one non-empty segment, {name+} all the rest, if
-// it is not empty.
+// rawPath (see matches).
 func allowedMethods(rawPath string) []string {
 	var allow []string
 	for _, key := range routes {
@@ -56,6 +54,9 @@ func allowedMethods(rawPath string) []string {
 	return allow
 }
 
+// matches reports whether the path template matches rawPath as API Gateway matches it:
+// segment by segment on the escaped path (so %2F stays inside its segment), literals exactly,
+// {name} one non-empty segment, {name+} all the rest if it is not empty.
 func matches(tmpl, path string) bool {
 	want, got := strings.Split(tmpl, "/"), strings.Split(path, "/")
 	for i, seg := range want {
