@@ -93,6 +93,8 @@ func status(c errs.Code) int {
 		return http.StatusBadRequest
 	case errs.NotFound:
 		return http.StatusNotFound
+	case errs.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case errs.Conflict, errs.Erased:
 		return http.StatusConflict
 	case errs.PreconditionFailed:
