@@ -24,10 +24,11 @@ const (
 	Write    Scope = "write"
 	Requests Scope = "requests"
 	Admin    Scope = "admin"
+	Attest   Scope = "attest"
 )
 
 // AllScopes lists every scope.
-var AllScopes = []Scope{Read, Write, Requests, Admin}
+var AllScopes = []Scope{Read, Write, Requests, Admin, Attest}
 
 // Key is the stored form of an API key.
 type Key struct {

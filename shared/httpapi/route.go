@@ -62,6 +62,7 @@ type request struct {
 	body      []byte
 	idemKey   string // digest of the scoped Idempotency-Key, "" without one
 	idemPrint string
+	scopes    []apikey.Scope // what the caller's key carries
 }
 
 // response is what a route's work returns.
@@ -145,6 +146,7 @@ func (rt route) run(ctx context.Context, r *request) (*response, error) {
 	if !apikey.ValidTenant(r.tenant) || r.keyID == "" || !ok {
 		return nil, errs.E(errs.Unauthorized, "an API key is required")
 	}
+	r.scopes = granted
 	if !apikey.Allows(granted, rt.scope) {
 		return nil, errs.E(errs.Forbidden, fmt.Sprintf("this API key lacks the %s scope", rt.scope))
 	}
