@@ -290,7 +290,7 @@ func (s *Service) createRequestLinks(ctx context.Context, tenant string, p *prof
 		}
 	}
 	next := p.Clone()
-	created := dsr.CreatedEvent{ID: r.ID, Type: r.Type, Hold: r.Waiting(now), Verification: r.Verification, AttestationReason: r.AttestationReason}
+	created := dsr.CreatedEvent{ID: r.ID, Type: r.Type, Hold: r.Waiting(), Verification: r.Verification, AttestationReason: r.AttestationReason}
 	changes := []profile.Change{{Type: EventRequestCreated, Subject: string(r.Type), New: created}}
 	if r.Type.Immediate() {
 		c, err := next.SetRights(cat, rightsOf(r), now) // the purpose was checked above
@@ -667,7 +667,7 @@ func (s *Service) UseLink(ctx context.Context, tenant, token string, w RequestWr
 		if err := r.Confirm(token, cat.ErasureCoolOff(), now); err != nil {
 			return "", err
 		}
-		if r.Waiting(now) {
+		if r.Waiting() {
 			return EventRequestConfirmed, nil
 		}
 		return EventRequestReleased, nil

@@ -349,14 +349,11 @@ type Tombstone struct {
 	Notified bool `json:"notified"`
 }
 
-// Waiting reports whether the request's job must not run at now: it awaits the person's
-// confirmation, or it is confirmed but within its cool-off, or its release was not yet
-// recorded. Jobs refuse such requests; the dispatcher never queues them.
-func (r *Request) Waiting(now time.Time) bool {
-	if r.Status == AwaitingVerification {
-		return true
-	}
-	return r.CoolOffUntil != nil && (r.ReleasedAt == nil || now.Before(*r.CoolOffUntil))
+// Waiting reports whether the request's job must not run: it awaits the person's
+// confirmation, or it is confirmed but its cool-off was not yet released (by the sweeper,
+// once it ended). Jobs refuse such requests; the dispatcher never queues them.
+func (r *Request) Waiting() bool {
+	return r.Status == AwaitingVerification || r.CoolOffUntil != nil && r.ReleasedAt == nil
 }
 
 // Timer is when the sweeper must look at the request next: its confirmation expiry while

@@ -49,7 +49,7 @@ func TestConfirmOnce(t *testing.T) {
 			if tt.ok != (err == nil) || err != nil && !errors.Is(err, dsr.ErrLinkUsed) {
 				t.Fatalf("err %v, want ok=%v", err, tt.ok)
 			}
-			if tt.ok && (r.Status != dsr.Pending || r.Verification != dsr.EmailConfirmed || r.ConfirmHash != "" || !r.DueAt.Equal(due) || r.Waiting(now)) {
+			if tt.ok && (r.Status != dsr.Pending || r.Verification != dsr.EmailConfirmed || r.ConfirmHash != "" || !r.DueAt.Equal(due) || r.Waiting()) {
 				t.Fatalf("confirmed request %+v", r)
 			}
 		})
@@ -61,19 +61,19 @@ func TestConfirmOnce(t *testing.T) {
 func TestCoolOff(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	r, c, x := awaiting(t, dsr.Erasure, now)
-	if !r.Waiting(now) || !r.Timer().Equal(*r.VerifyBy) {
-		t.Fatalf("awaiting: waiting %v timer %v", r.Waiting(now), r.Timer())
+	if !r.Waiting() || !r.Timer().Equal(*r.VerifyBy) {
+		t.Fatalf("awaiting: waiting %v timer %v", r.Waiting(), r.Timer())
 	}
 	if err := r.Confirm(c, 3*24*time.Hour, now); err != nil {
 		t.Fatal(err)
 	}
 	end := now.Add(3 * 24 * time.Hour)
-	if !r.Waiting(now) || !r.Timer().Equal(end) {
-		t.Fatalf("cooling off: waiting %v timer %v", r.Waiting(now), r.Timer())
+	if !r.Waiting() || !r.Timer().Equal(end) {
+		t.Fatalf("cooling off: waiting %v timer %v", r.Waiting(), r.Timer())
 	}
 	released := *r
 	released.ReleasedAt = &end
-	if released.Waiting(end) || !released.Timer().IsZero() {
+	if released.Waiting() || !released.Timer().IsZero() {
 		t.Fatal("released erasure still waits")
 	}
 	if err := released.CallOff(x, end); !errors.Is(err, dsr.ErrLinkUsed) {

@@ -185,7 +185,7 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 		if !r.Status.Open() || (r.Type != dsr.Access && r.Type != dsr.Portability) {
 			return errSkip
 		}
-		if r.Waiting(j.now()) {
+		if r.Waiting() {
 			return errUnverified
 		}
 		if r.Status == dsr.InProgress {
