@@ -451,12 +451,12 @@ func (s *Service) ListRequests(ctx context.Context, tenant string, q RequestQuer
 	case q.Status == "" || q.Status == "open":
 		flt.Open = true
 	case q.Status == "closed":
-	case st == dsr.Pending || st == dsr.InProgress || st == dsr.Failed:
+	case st == dsr.Pending || st == dsr.InProgress || st == dsr.Failed || st == dsr.AwaitingVerification:
 		flt.Open, flt.Status = true, st
 	case st == dsr.Completed || st == dsr.Cancelled || st == dsr.Denied:
 		flt.Status = st
 	default:
-		f.Add("status", "must be open, closed, pending, in_progress, failed, completed, cancelled or denied")
+		f.Add("status", "must be open, closed, awaiting_verification, pending, in_progress, failed, completed, cancelled or denied")
 	}
 	if flt.Limit == 0 {
 		flt.Limit = DefaultRequestPage
