@@ -18,6 +18,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/erasure"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/sweep"
 )
@@ -271,4 +272,25 @@ func TestRequestTimers(t *testing.T) {
 			t.Fatalf("profile after erasure: %v", err)
 		}
 	})
+}
+
+// TestJobsRefuseUnverified: the erasure job itself refuses a request the person has not
+// confirmed, whoever queued it: the person stays, the request keeps waiting.
+func TestJobsRefuseUnverified(t *testing.T) {
+	pid, _ := newProfileWithEmail(t, "refuse-"+strings.ToLower(app.NewID(""))+"@example.com", nil)
+	st := dynamo.New(env.db, env.stack.Table)
+	st.DisableOutbox() // no dispatcher: the test queues the job itself
+	res, err := app.New(st, time.Now, 0).CreateRequest(context.Background(), tenant,
+		app.RequestInput{ProfileID: pid, Type: dsr.Erasure, Verification: dsr.Unverified}, operator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := newJobRig(t, env.stack.HandlerAWS, erasure.Options{MaxAttempts: 5})
+	if err := rig.job.Run(context.Background(), dsr.JobMessage{Tenant: tenant, RequestID: res.Request.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := requestNow(t, res.Request.ID); got["status"] != "awaiting_verification" {
+		t.Fatalf("status %v after the job ran", got["status"])
+	}
+	must(t, do(t, call{method: "GET", path: "/v1/profiles/" + pid, key: "read"}), 200)
 }
