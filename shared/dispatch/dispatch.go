@@ -136,13 +136,17 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (event
 	return events.DynamoDBEventResponse{}, nil
 }
 
-// startJob puts the job of a newly created erasure or export request on its queue.
+// startJob puts the job of an erasure or export request on its queue when the request is
+// ready: a request.created event that does not hold it (the request needs no confirmation
+// and no cool-off), or the request.released event of a request confirmed by the person or
+// whose cool-off ended. A held request is never queued; the job itself also refuses one
+// that is still waiting (dsr.Request.Waiting).
 func (d *Dispatcher) startJob(ctx context.Context, tenant, eventType string, payload json.RawMessage) error {
-	if eventType != "request.created" || d.jobs == nil {
+	if eventType != "request.created" && eventType != "request.released" || d.jobs == nil {
 		return nil
 	}
 	var c dsr.CreatedEvent
-	if err := json.Unmarshal(payload, &c); err != nil || !c.Type.Job() {
+	if err := json.Unmarshal(payload, &c); err != nil || !c.Type.Job() || c.Hold {
 		return nil
 	}
 	return d.jobs.Start(ctx, c.Type, dsr.JobMessage{Tenant: tenant, RequestID: c.ID})
