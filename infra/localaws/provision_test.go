@@ -392,10 +392,10 @@ func TestStart(t *testing.T) {
 // restartPhaseEnv selects the role of TestRestartKeepsData's child processes.
 const restartPhaseEnv = "LOCALAWS_TEST_RESTART_PHASE"
 
-// TestRestartKeepsData runs the local stack twice in child processes sharing a KUMO_DATA_DIR
-// (kumo reads it at program start, so it cannot be set from within this process): the first
-// run writes an item, a message, an object and notes the secret; the second, after provisioning
-// again, finds all four unchanged.
+// TestRestartKeepsData runs the local stack twice in child processes sharing an LP_DATA_DIR:
+// the first run writes an item, a message and an object and notes the secret; the second,
+// after provisioning again, finds the item, the object and the secret unchanged, and the
+// queue empty (SQS is not journaled: the local stack's reconciler restores what it carried).
 func TestRestartKeepsData(t *testing.T) {
 	if phase := os.Getenv(restartPhaseEnv); phase != "" {
 		restartChild(t, phase)
@@ -449,8 +449,8 @@ func restartChild(t *testing.T, phase string) {
 		if err != nil || got.Item == nil {
 			t.Errorf("item after restart is missing (err %v)", err)
 		}
-		if n := queueAttributes(t, ctx, q, queue)["ApproximateNumberOfMessages"]; n != "1" {
-			t.Errorf("messages after restart = %s, want 1", n)
+		if n := queueAttributes(t, ctx, q, queue)["ApproximateNumberOfMessages"]; n != "0" {
+			t.Errorf("messages after restart = %s, want 0", n)
 		}
 		if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("k")}); err != nil {
 			t.Errorf("object after restart: %v", err)
