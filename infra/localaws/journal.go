@@ -36,6 +36,7 @@ type journal struct {
 	emulator  string // the emulator's base URL
 	proxy     *httputil.ReverseProxy
 	kept      [][]byte // the encoded requests that are no item writes, in order
+	tables    []string // the tables created through the journal, which compaction reads
 	size      int64
 	compactAt int64
 	log       *slog.Logger
@@ -52,7 +53,16 @@ type record struct {
 	Method string            `json:"m"`
 	URI    string            `json:"u"`
 	Header map[string]string `json:"h,omitempty"`
-	Body   []byte            `json:"b,omitempty"`
+	// JSON holds a JSON body as it is (DynamoDB's), Body any other, base64-encoded.
+	JSON json.RawMessage `json:"j,omitempty"`
+	Body []byte          `json:"b,omitempty"`
+}
+
+func (r *record) body() []byte {
+	if r.JSON != nil {
+		return r.JSON
+	}
+	return r.Body
 }
 
 // openJournal replays dir's journal into the emulator at emulator and returns the journal,
@@ -67,6 +77,8 @@ func openJournal(ctx context.Context, dir, emulator string, log *slog.Logger) (*
 	}
 	j := &journal{path: filepath.Join(dir, journalFile), emulator: emulator, proxy: httputil.NewSingleHostReverseProxy(target), log: log}
 	j.proxy.ModifyResponse = j.record
+	// A client gone before its answer (at shutdown) is no error worth a line.
+	j.proxy.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	n, failed, err := j.replay(ctx)
 	if err != nil {
 		return nil, err
@@ -107,9 +119,7 @@ func (j *journal) replay(ctx context.Context) (n, failed int, err error) {
 			return n, failed, fmt.Errorf("journal: line %d is not a record; move %s away to start empty", n+1, j.path)
 		}
 		j.size += int64(len(line))
-		if !itemWrite(&r) {
-			j.kept = append(j.kept, line)
-		}
+		j.keep(&r, line)
 		if status, err := j.send(ctx, &r, nil); err != nil {
 			return n, failed, err
 		} else if status/100 != 2 {
@@ -121,7 +131,7 @@ func (j *journal) replay(ctx context.Context) (n, failed int, err error) {
 
 // send sends r to the emulator and returns the status, decoding the JSON answer into out.
 func (j *journal) send(ctx context.Context, r *record, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, r.Method, j.emulator+r.URI, bytes.NewReader(r.Body))
+	req, err := http.NewRequestWithContext(ctx, r.Method, j.emulator+r.URI, bytes.NewReader(r.body()))
 	if err != nil {
 		return 0, err
 	}
@@ -155,7 +165,11 @@ func (j *journal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read request", http.StatusBadRequest)
 		return
 	}
-	rec.Body = body
+	if json.Valid(body) {
+		rec.JSON = body
+	} else {
+		rec.Body = body
+	}
 	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -178,9 +192,7 @@ func (j *journal) record(resp *http.Response) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size += int64(len(line))
-	if !itemWrite(rec) {
-		j.kept = append(j.kept, line)
-	}
+	j.keep(rec, line)
 	if j.size > j.compactAt {
 		return j.compact(resp.Request.Context())
 	}
@@ -202,18 +214,14 @@ func (j *journal) compact(ctx context.Context) error {
 	}
 	call := func(op string, in, out any) error {
 		b, _ := json.Marshal(in)
-		status, err := j.send(ctx, &record{Method: http.MethodPost, URI: "/", Body: b, Header: map[string]string{
+		status, err := j.send(ctx, &record{Method: http.MethodPost, URI: "/", JSON: b, Header: map[string]string{
 			"X-Amz-Target": "DynamoDB_20120810." + op, "Content-Type": "application/x-amz-json-1.0"}}, out)
 		if err == nil && status != http.StatusOK {
 			err = fmt.Errorf("%s: status %d", op, status)
 		}
 		return err
 	}
-	var tables struct{ TableNames []string }
-	if err := call("ListTables", map[string]any{}, &tables); err != nil {
-		return fmt.Errorf("journal: compact: %w", err)
-	}
-	for _, t := range tables.TableNames {
+	for _, t := range j.tables {
 		var start json.RawMessage
 		for {
 			in := map[string]any{"TableName": t, "ConsistentRead": true}
@@ -229,7 +237,7 @@ func (j *journal) compact(ctx context.Context) error {
 			}
 			for _, it := range page.Items {
 				b, _ := json.Marshal(map[string]any{"TableName": t, "Item": it})
-				line, _ := json.Marshal(record{Method: http.MethodPost, URI: "/", Body: b, Header: map[string]string{
+				line, _ := json.Marshal(record{Method: http.MethodPost, URI: "/", JSON: b, Header: map[string]string{
 					"X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0"}})
 				_, _ = w.Write(append(line, '\n'))
 			}
@@ -308,6 +316,20 @@ func mutating(r *http.Request) (*record, bool) {
 		}
 	}
 	return rec, true
+}
+
+// keep remembers the encoded r when compaction must keep it, and the tables it creates.
+func (j *journal) keep(r *record, line []byte) {
+	if itemWrite(r) {
+		return
+	}
+	j.kept = append(j.kept, line)
+	if r.Header["X-Amz-Target"] == "DynamoDB_20120810.CreateTable" {
+		var in struct{ TableName string }
+		if json.Unmarshal(r.JSON, &in) == nil {
+			j.tables = append(j.tables, in.TableName)
+		}
+	}
 }
 
 // itemWrite reports whether r writes DynamoDB items (compaction replaces those by the items).
