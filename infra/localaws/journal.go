@@ -45,8 +45,10 @@ type journal struct {
 const (
 	journalFile   = "journal.jsonl"
 	compactFactor = 3
-	compactMin    = 8 << 20
 )
+
+// compactMin is the size below which the journal is never compacted (tests lower it).
+var compactMin int64 = 8 << 20
 
 // record is one journaled request, one JSON line.
 type record struct {
