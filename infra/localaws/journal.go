@@ -89,10 +89,12 @@ func openJournal(ctx context.Context, dir, emulator string, log *slog.Logger) (*
 	if err := j.reopen(); err != nil {
 		return nil, err
 	}
-	if j.size > compactMin {
-		return j, j.compact(ctx)
-	}
 	j.compactAt = max(compactMin, compactFactor*j.size)
+	if j.size > compactMin { // the history of earlier runs goes; restart time follows the data
+		if err := j.compact(ctx); err != nil {
+			log.WarnContext(ctx, "journal compaction failed; the journal keeps growing", "err", err)
+		}
+	}
 	return j, nil
 }
 
@@ -196,7 +198,11 @@ func (j *journal) record(resp *http.Response) error {
 	j.size += int64(len(line))
 	j.keep(rec, line)
 	if j.size > j.compactAt {
-		return j.compact(resp.Request.Context())
+		// The write is applied and journaled: a failed compaction is no reason to say otherwise.
+		if err := j.compact(context.WithoutCancel(resp.Request.Context())); err != nil {
+			j.log.Warn("journal compaction failed; the journal keeps growing", "err", err)
+			j.compactAt = compactFactor * j.size
+		}
 	}
 	return nil
 }
