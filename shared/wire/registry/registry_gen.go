@@ -54,6 +54,7 @@ var builders = map[string]wire.Builder{
 	"PutCatalog":               wire.PutCatalog,
 	"PutConsent":               wire.PutConsent,
 	"PutSubscription":          wire.PutSubscription,
+	"ReconcileEvents":          events.ReconcileEvents,
 	"RedriveWebhookDeliveries": events.RedriveWebhookDeliveries,
 	"RotateWebhookSecret":      wire.RotateWebhookSecret,
 	"RouteNotFound":            wire.RouteNotFound,
