@@ -67,10 +67,10 @@ func TestMain(m *testing.M) {
 		tenant string
 		scopes []apikey.Scope
 	}{
-		"admin": {tenant, []apikey.Scope{apikey.Admin}}, "read": {tenant, []apikey.Scope{apikey.Read}},
-		"write": {tenant, []apikey.Scope{apikey.Write}}, "other": {otherTenant, []apikey.Scope{apikey.Admin}},
+		"admin": {tenant, []apikey.Scope{apikey.Admin, apikey.Attest}}, "read": {tenant, []apikey.Scope{apikey.Read}},
+		"write": {tenant, []apikey.Scope{apikey.Write}}, "other": {otherTenant, []apikey.Scope{apikey.Admin, apikey.Attest}},
 		"rw": {tenant, []apikey.Scope{apikey.Read, apikey.Write}}, "links": {tenant, []apikey.Scope{apikey.PortalLinks}},
-		"all": {tenant, []apikey.Scope{apikey.Admin, apikey.PortalLinks}},
+		"all": {tenant, []apikey.Scope{apikey.Admin, apikey.PortalLinks, apikey.Attest}},
 	} {
 		plain, _, err := seed.Key(ctx, store, spec.tenant, role, spec.scopes)
 		if err != nil {

@@ -154,7 +154,7 @@ func TestRequestCounts(t *testing.T) {
 	if _, err := seed.LoadCatalog(ctx, svc, tenant, seed.DemoCatalog); err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := seed.Key(ctx, store, tenant, "counts", []apikey.Scope{apikey.Admin, apikey.PortalLinks})
+	key, _, err := seed.Key(ctx, store, tenant, "counts", []apikey.Scope{apikey.Admin, apikey.PortalLinks, apikey.Attest})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func erase(t *testing.T) erasedPerson {
 	if _, err := svc.UpdateProfile(ctx, tenant, res.Profile.ID, app.Patch{RemoveIdentities: []app.IdentityInput{{Type: "email", Value: p.removed.Value}}}, testenv.Operator); err != nil {
 		t.Fatal(err)
 	}
-	rq, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: res.Profile.ID, Type: dsr.Erasure, Verification: dsr.AttestedBrand},
+	rq, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: res.Profile.ID, Type: dsr.Erasure, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 		app.RequestWrite{Actor: testenv.Operator.Actor})
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestErasureSparesReassignedIdentity(t *testing.T) {
 	if err != nil || !b.Created {
 		t.Fatalf("other person: %+v %v", b, err)
 	}
-	rq, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: a.Profile.ID, Type: dsr.Erasure, Verification: dsr.AttestedBrand},
+	rq, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: a.Profile.ID, Type: dsr.Erasure, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 		app.RequestWrite{Actor: testenv.Operator.Actor})
 	if err != nil {
 		t.Fatal(err)

@@ -137,7 +137,7 @@ func TestScopeWalk(t *testing.T) {
 func TestExportLinkNeedsRead(t *testing.T) {
 	ctx := context.Background()
 	p := newPerson(t, tenant)
-	res, err := env.svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Access, Verification: dsr.AttestedBrand},
+	res, err := env.svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Access, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 		app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}})
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,8 @@ func (f field) DescribedBy() string {
 // any other. Checkbox groups may repeat a field (repeatable); no other field may appear twice.
 var formFields = map[string]func(name string) bool{
 	"/portal/{tenant}/t/{token}": only("csrf"),
-	"/portal/{tenant}/login":     only("csrf", "email", "token"),
+	"/portal/{tenant}/login":     only("csrf", "email", "token", "next"),
+	"/portal/{tenant}/confirm":   only("csrf", "t"),
 	"/portal/{tenant}/logout":    only("csrf"),
 	"/portal/{tenant}/details":   func(n string) bool { return n == "csrf" || strings.HasPrefix(n, formID("")) },
 	"/portal/{tenant}/subscriptions": func(n string) bool {
