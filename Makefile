@@ -40,13 +40,8 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(AWS_REGION) AWS_REGION=$(AWS
 BUILD_DIR := .build
 GO_BUILD_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 GO_BUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
-# The largest stripped binary any function may be (9 MiB); check-sizes enforces it. The
-# functions in OVER_BUDGET link the S3 or SES client beside DynamoDB (and the portal or the
-# export builder) and are over it today: they are held to OVER_BUDGET_MAX_BYTES so they cannot
-# grow while they are slimmed, and the list may only shrink.
+# The largest stripped binary any function may be (9 MiB); check-sizes enforces it.
 MAX_BINARY_BYTES := 9437184
-OVER_BUDGET := PortalLogin PortalExport ProcessExport ProcessErasure
-OVER_BUDGET_MAX_BYTES := 10485760
 
 fn_dir = $(shell printf '%s' '$(1)' | sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' | tr '[:upper:]' '[:lower:]')
 FUNCTION_IDS := $(shell for d in functions/*/; do basename "$$d" | sed -E 's/(^|-)([a-z])/\U\2/g'; done)
@@ -89,17 +84,13 @@ build: compile ## build every function into .build/<LogicalId>/bootstrap
 # that sam build made must be at most MAX_BINARY_BYTES, and there must be one per function.
 check-sizes: ## fail if any function's binary in .aws-sam/build is over 9 MiB
 	@n=0; bad=0; for f in .aws-sam/build/*/bootstrap; do \
-		n=$$((n+1)); size=$$(stat -c %s "$$f"); id=$$(basename "$$(dirname "$$f")"); max=$(MAX_BINARY_BYTES); \
-		if [[ " $(OVER_BUDGET) " == *" $$id "* ]]; then \
-			max=$(OVER_BUDGET_MAX_BYTES); \
-			if [[ $$size -le $(MAX_BINARY_BYTES) ]]; then echo "$$id: $$size bytes is within budget now: remove it from OVER_BUDGET"; bad=1; fi; \
-		fi; \
-		if [[ $$size -gt $$max ]]; then echo "$$f: $$size bytes, over the $$max-byte budget"; bad=1; fi; \
+		n=$$((n+1)); size=$$(stat -c %s "$$f"); \
+		if [[ $$size -gt $(MAX_BINARY_BYTES) ]]; then echo "$$f: $$size bytes, over the $(MAX_BINARY_BYTES)-byte budget"; bad=1; fi; \
 	done; \
 	want=$(words $(FUNCTION_IDS)); \
 	if [[ $$n -ne $$want ]]; then echo "found $$n binaries in .aws-sam/build, want $$want"; exit 1; fi; \
 	if [[ $$bad -ne 0 ]]; then exit 1; fi; \
-	echo "all $$n binaries within budget: $(MAX_BINARY_BYTES) bytes, $(OVER_BUDGET_MAX_BYTES) for $(OVER_BUDGET)"; \
+	echo "all $$n binaries within budget: $(MAX_BINARY_BYTES) bytes"; \
 	stat -c '%s %n' .aws-sam/build/*/bootstrap | sort -n | tail -n 5
 
 sam-build: tools compile ## sam build into .aws-sam/ (no Docker, no AWS credentials)

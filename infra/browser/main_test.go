@@ -66,7 +66,7 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "seed catalog:", err)
 			return 1
 		}
-		plain, _, err := seed.Key(ctx, store, id, "browser-tests", []apikey.Scope{apikey.Admin})
+		plain, _, err := seed.Key(ctx, store, id, "browser-tests", []apikey.Scope{apikey.Admin, apikey.PortalLinks})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "seed key:", err)
 			return 1

@@ -5,13 +5,18 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/livingprofile/livingprofile/shared/awsapi"
 )
 
 // actionLog records, per function, the IAM actions its AWS calls need, so tests can check
@@ -75,6 +80,29 @@ func (l *actionLog) middleware(fn string) func(*middleware.Stack) error {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}
+}
+
+// httpClient returns next (the SDK's default client when nil) recording fn's calls through
+// package awsapi (the S3 and SES v2 adapters), which no SDK middleware sees.
+func (l *actionLog) httpClient(fn string, next aws.HTTPClient) aws.HTTPClient {
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
+	return recordingClient{log: l, fn: fn, next: next}
+}
+
+type recordingClient struct {
+	log  *actionLog
+	fn   string
+	next aws.HTTPClient
+}
+
+func (c recordingClient) Do(r *http.Request) (*http.Response, error) {
+	if svc, op, ok := awsapi.Operation(r); ok {
+		a := cmp.Or(servicePrefix[svc], svc) + ":" + op
+		c.log.record(c.fn, cmp.Or(iamAction[a], a))
+	}
+	return c.next.Do(r)
 }
 
 // Actions returns, per function logical id, the sorted IAM actions its calls needed so far.

@@ -24,7 +24,7 @@ func routes(id string) []routeCase {
 		{"events", "GET", "/v1/profiles/" + id + "/events", "read", ""},
 		{"catalog-get", "GET", "/v1/catalog", "read", ""},
 		{"catalog-put", "PUT", "/v1/catalog", "admin", `{"defaultLocale":"en","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[]}`},
-		{"portal-link", "POST", "/v1/portal-links", "write", `{"profileId":"` + id + `"}`},
+		{"portal-link", "POST", "/v1/portal-links", "links", `{"profileId":"` + id + `"}`},
 		{"sync", "POST", "/v1/sync", "write", `{"source":"crm","changes":[{"id":"c1","identity":{"type":"email","value":"sync-bad-input@example.com"},"occurredAt":"2026-01-01T00:00:00Z","attributes":{"givenName":"Ola"}}]}`},
 		{"request-create", "POST", "/v1/requests", "requests", `{"profileId":"` + id + `","type":"rectification","attested":true}`},
 		{"request-list", "GET", "/v1/requests?status=open", "requests", ""},
@@ -99,13 +99,13 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			if strings.Contains(rt.path, id) {
-				r := do(t, call{method: rt.method, path: strings.ReplaceAll(rt.path, id, otherID), key: "admin", body: nilIfEmpty(rt.valid)})
+				r := do(t, call{method: rt.method, path: strings.ReplaceAll(rt.path, id, otherID), key: "all", body: nilIfEmpty(rt.valid)})
 				if p := isProblem(t, r); p["status"] != float64(404) {
 					t.Fatalf("other tenant's profile: %v", p)
 				}
 			}
 			if rt.valid == "" {
-				p := isProblem(t, send("admin", `{"x":1}`, nil))
+				p := isProblem(t, send("all", `{"x":1}`, nil))
 				if p["status"] != float64(400) {
 					t.Fatalf("body on a GET: %v", p)
 				}
@@ -131,7 +131,7 @@ func TestBadInput(t *testing.T) {
 					continue // reads take neither
 				}
 				t.Run(c.name, func(t *testing.T) {
-					p := isProblem(t, send("admin", c.body, c.headers))
+					p := isProblem(t, send("all", c.body, c.headers))
 					if p["status"] != c.status {
 						t.Fatalf("status %v, want %v: %v", p["status"], c.status, p)
 					}
@@ -173,7 +173,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, h := range hostile {
 		t.Run(h.name, func(t *testing.T) {
-			p := isProblem(t, do(t, call{method: h.method, path: h.path, key: "admin", body: nilIfEmpty(h.body)}))
+			p := isProblem(t, do(t, call{method: h.method, path: h.path, key: "all", body: nilIfEmpty(h.body)}))
 			if h.field != "" && !namesField(p, h.field) {
 				t.Fatalf("problem does not name %q: %v", h.field, p)
 			}
@@ -212,7 +212,7 @@ func FuzzRoutes(f *testing.F) {
 		}
 		rt := rs[(which%len(rs)+len(rs))%len(rs)]
 		before := tableDigest(t)
-		r := do(t, call{method: rt.method, path: rt.path, key: "admin", body: body, headers: map[string]string{"Idempotency-Key": ""}})
+		r := do(t, call{method: rt.method, path: rt.path, key: "all", body: body, headers: map[string]string{"Idempotency-Key": ""}})
 		if r.status >= 500 {
 			t.Fatalf("%s %s with %q: %d %s", rt.method, rt.path, body, r.status, r.body)
 		}

@@ -25,7 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -100,7 +99,7 @@ func newPerson(t *testing.T) *person {
 	p.id = r.json(t)["id"].(string)
 	must(t, do(t, call{method: "PATCH", path: "/v1/profiles/" + p.id, key: "write", headers: map[string]string{"Idempotency-Key": p.idemPatch},
 		body: map[string]any{"attributes": map[string]any{"familyName": p.newFamily}}}), 200)
-	must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "write", headers: map[string]string{"Idempotency-Key": p.idemLink},
+	must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "links", headers: map[string]string{"Idempotency-Key": p.idemLink},
 		body: map[string]any{"profileId": p.id}}), 201)
 	a, _ := postSync(t, batch("crm", sc(p.syncID, p.email, time.Now().Add(-time.Second), map[string]any{
 		"subscriptions": map[string]any{"offers": map[string]any{"status": "subscribed", "channels": []string{"email"}, "frequency": "weekly"}},
@@ -459,8 +458,14 @@ type jobRig struct {
 func newJobRig(t *testing.T, cfg aws.Config, opts erasure.Options) jobRig {
 	t.Helper()
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), env.stack.Table)
-	exports := blob.New(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), exportsBucket(), "")
-	sender := mail.Sender{Client: sesv2.NewFromConfig(cfg), From: senderEmail}
+	exports, err := blob.New(context.Background(), cfg, exportsBucket(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSender(context.Background(), cfg, senderEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts.Transient = awserr.Transient
 	return jobRig{job: erasure.New(store, exports, sender, log, opts), store: store}

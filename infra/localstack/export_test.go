@@ -508,8 +508,10 @@ func TestExportJobDirect(t *testing.T) {
 func TestBlobStore(t *testing.T) {
 	ctx := context.Background()
 	bucket := env.stack.Physical["ExportsBucket"].Name
-	client := s3.NewFromConfig(env.stack.HandlerAWS)
-	b := blob.New(client, bucket, "alias/blob-test")
+	b, err := blob.New(ctx, env.stack.HandlerAWS, bucket, "alias/blob-test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	prefix := fmt.Sprintf("blobtest/p_%d/", time.Now().UnixNano())
 	for i := range 3 {
 		body := []byte("object " + strconv.Itoa(i))

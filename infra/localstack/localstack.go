@@ -140,6 +140,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		fnAWS := s.HandlerAWS.Copy()
 		fnAWS.APIOptions = append(fnAWS.APIOptions, s.actions.middleware(fn.LogicalID))
+		fnAWS.HTTPClient = s.actions.httpClient(fn.LogicalID, fnAWS.HTTPClient)
 		h, err := wire.Build(ctx, build, func(k string) string { return env[k] }, fnAWS, o.Log.With("function", fn.LogicalID))
 		if err != nil {
 			return fail(fmt.Errorf("build %s: %w", fn.LogicalID, err))

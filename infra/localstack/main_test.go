@@ -69,7 +69,8 @@ func TestMain(m *testing.M) {
 	}{
 		"admin": {tenant, []apikey.Scope{apikey.Admin}}, "read": {tenant, []apikey.Scope{apikey.Read}},
 		"write": {tenant, []apikey.Scope{apikey.Write}}, "other": {otherTenant, []apikey.Scope{apikey.Admin}},
-		"rw": {tenant, []apikey.Scope{apikey.Read, apikey.Write}},
+		"rw": {tenant, []apikey.Scope{apikey.Read, apikey.Write}}, "links": {tenant, []apikey.Scope{apikey.PortalLinks}},
+		"all": {tenant, []apikey.Scope{apikey.Admin, apikey.PortalLinks}},
 	} {
 		plain, _, err := seed.Key(ctx, store, spec.tenant, role, spec.scopes)
 		if err != nil {

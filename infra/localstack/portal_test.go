@@ -28,7 +28,7 @@ import (
 // adds the RFC 8058 List-Unsubscribe values.
 func TestPortalLinkURLs(t *testing.T) {
 	id, _ := newProfile(t, nil)
-	m := must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "write", body: map[string]any{"profileId": id, "topic": "newsletter"}}), 201).json(t)
+	m := must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "links", body: map[string]any{"profileId": id, "topic": "newsletter"}}), 201).json(t)
 	base := env.stack.URL + "/portal/" + tenant
 	if u, _ := m["url"].(string); !strings.HasPrefix(u, base+"/t/") {
 		t.Fatalf("url %q", u)
@@ -37,7 +37,7 @@ func TestPortalLinkURLs(t *testing.T) {
 	if !strings.HasPrefix(lu, "<"+base+"/unsubscribe/") || !strings.HasSuffix(lu, ">") || m["listUnsubscribePost"] != "List-Unsubscribe=One-Click" {
 		t.Fatalf("listUnsubscribe %q, listUnsubscribePost %v", lu, m["listUnsubscribePost"])
 	}
-	m = must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "write", body: map[string]any{"profileId": id}}), 201).json(t)
+	m = must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "links", body: map[string]any{"profileId": id}}), 201).json(t)
 	if _, ok := m["listUnsubscribe"]; ok {
 		t.Fatal("listUnsubscribe without a topic")
 	}
@@ -119,7 +119,7 @@ func wantStatus(t *testing.T, r portalReply, status int) portalReply {
 // the HTTP API emulation: a brand link, the pages, one-click unsubscribe, the login email.
 func TestPortalThroughTheStack(t *testing.T) {
 	id, email := newProfile(t, map[string]any{"subscriptions": map[string]any{"newsletter": map[string]any{"status": "subscribed"}}})
-	m := must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "write", body: map[string]any{"profileId": id, "topic": "newsletter"}}), 201).json(t)
+	m := must(t, do(t, call{method: "POST", path: "/v1/portal-links", key: "links", body: map[string]any{"profileId": id, "topic": "newsletter"}}), 201).json(t)
 	link := m["url"].(string)
 
 	b := &portalClient{t: t, cookies: map[string]string{}, headers: map[string]string{"Sec-GPC": "1"}}

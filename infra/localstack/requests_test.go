@@ -142,6 +142,11 @@ func TestRequestCreateEachType(t *testing.T) {
 				})
 				t.Logf("the job left the request %v (download link: %v)", final["status"], final["download"] != nil)
 				if x, ok := final["export"].(map[string]any); ok {
+					if final["download"] != nil {
+						t.Fatalf("a requests-only key got the export's download link: %v", final)
+					}
+					// The link needs read as well (admin implies both).
+					final = must(t, do(t, call{method: "GET", path: "/v1/requests/" + rid, key: "admin"}), 200).json(t)
 					dl, _ := final["download"].(map[string]any)
 					if link, _ := dl["url"].(string); !strings.HasPrefix(link, "http") || x["key"] != nil || dl["expiresAt"] == nil {
 						t.Fatalf("a ready export without a download link, or with its key: %v", final)

@@ -248,3 +248,60 @@ func TestNoEchoToSource(t *testing.T) {
 		t.Fatalf("the CRM got %d events, want only the API change", n)
 	}
 }
+
+// TestWebhookRotationIsImmediate: the very first delivery after POST /v1/webhooks/{id}/secret
+// carries the new signature and the old one, even from a worker that delivered to the
+// endpoint a moment before.
+func TestWebhookRotationIsImmediate(t *testing.T) {
+	type signed struct{ id, ts, sig, body string }
+	var (
+		mu    sync.Mutex
+		posts []signed
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		posts = append(posts, signed{req.Header.Get(webhook.HeaderID), req.Header.Get(webhook.HeaderTimestamp), req.Header.Get(webhook.HeaderSignature), string(body)})
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	reg := must(t, do(t, call{method: "POST", path: "/v1/webhooks", key: "admin",
+		body: map[string]any{"url": srv.URL + "/hook", "eventTypes": []string{"consent.changed"}}}), 201).json(t)
+	hook, old := reg["id"].(string), reg["secret"].(string)
+	t.Cleanup(func() { do(t, call{method: "DELETE", path: "/v1/webhooks/" + hook, key: "admin"}) })
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(posts)
+	}
+	id, _ := newProfile(t, nil)
+	grant(t, id, "granted") // warms the delivery worker with the endpoint as it was
+	eventually(t, 10*time.Second, "the delivery before the rotation", func() bool { return received() == 1 })
+
+	fresh := must(t, do(t, call{method: "POST", path: "/v1/webhooks/" + hook + "/secret", key: "admin"}), 200).json(t)["secret"].(string)
+	grant(t, id, "withdrawn")
+	eventually(t, 10*time.Second, "the first delivery after the rotation", func() bool { return received() == 2 })
+	mu.Lock()
+	before, after := posts[0], posts[1]
+	mu.Unlock()
+	tests := []struct {
+		name   string
+		post   signed
+		secret string
+		ok     bool
+	}{
+		{"before the rotation, old secret", before, old, true},
+		{"before the rotation, new secret", before, fresh, false},
+		{"first after the rotation, old secret", after, old, true},
+		{"first after the rotation, new secret", after, fresh, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := webhook.Verify(tt.secret, tt.post.id, tt.post.ts, tt.post.sig, []byte(tt.post.body), time.Now(), 5*time.Minute)
+			if (err == nil) != tt.ok {
+				t.Errorf("verifies: %v, want %v (Webhook-Signature %q)", err == nil, tt.ok, tt.post.sig)
+			}
+		})
+	}
+}

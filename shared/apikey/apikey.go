@@ -18,16 +18,25 @@ import (
 // Scope is a permission a key carries.
 type Scope string
 
-// The scopes. Admin implies every other scope.
+// The scopes. Admin implies Read, Write and Requests, never PortalLinks or Attest: those two
+// vouch for a person (a portal link opens the person's portal as them; an attestation says
+// the brand proved who they are), so a key carries them only when it was given them by name.
 const (
 	Read     Scope = "read"
 	Write    Scope = "write"
 	Requests Scope = "requests"
 	Admin    Scope = "admin"
+	// PortalLinks alone allows minting portal links (POST /v1/portal-links).
+	PortalLinks Scope = "portal_links"
+	// Attest allows asserting that the brand verified the person of a data-subject request.
+	Attest Scope = "attest"
 )
 
 // AllScopes lists every scope.
-var AllScopes = []Scope{Read, Write, Requests, Admin}
+var AllScopes = []Scope{Read, Write, Requests, Admin, PortalLinks, Attest}
+
+// implied reports whether Admin implies scope.
+func implied(scope Scope) bool { return scope != PortalLinks && scope != Attest }
 
 // Key is the stored form of an API key.
 type Key struct {
@@ -40,12 +49,23 @@ type Key struct {
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
-// Allows reports whether the key carries scope (admin carries all).
+// Allows reports whether the key carries scope (see Admin for what it implies).
 func (k *Key) Allows(scope Scope) bool { return Allows(k.Scopes, scope) }
 
-// Allows reports whether scopes grant scope.
+// Allows reports whether scopes grant scope: they name it, or they name Admin and Admin
+// implies it (not PortalLinks, not Attest).
 func Allows(scopes []Scope, scope Scope) bool {
-	return slices.Contains(scopes, scope) || slices.Contains(scopes, Admin)
+	return slices.Contains(scopes, scope) || slices.Contains(scopes, Admin) && implied(scope)
+}
+
+// AllowsAll reports whether scopes grant every one of need.
+func AllowsAll(scopes []Scope, need []Scope) bool {
+	for _, s := range need {
+		if !Allows(scopes, s) {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseScopes parses a space- or comma-separated scope list, rejecting unknown scopes.

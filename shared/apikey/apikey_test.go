@@ -169,6 +169,8 @@ func TestParseScopes(t *testing.T) {
 		{"admin", []apikey.Scope{apikey.Admin}},
 		{"write read write", []apikey.Scope{apikey.Write, apikey.Read}},
 		{"read write requests admin", []apikey.Scope{apikey.Read, apikey.Write, apikey.Requests, apikey.Admin}},
+		{"portal_links attest", []apikey.Scope{apikey.PortalLinks, apikey.Attest}},
+		{"portal-links", nil},
 		{"", nil},
 		{" , ,, ", nil},
 		{"READ", nil},
@@ -205,7 +207,13 @@ func TestAllows(t *testing.T) {
 		allow  []apikey.Scope
 		deny   []apikey.Scope
 	}{
-		{"admin implies all", []apikey.Scope{apikey.Admin}, apikey.AllScopes, nil},
+		{"admin implies read, write and requests", []apikey.Scope{apikey.Admin},
+			[]apikey.Scope{apikey.Read, apikey.Write, apikey.Requests, apikey.Admin}, []apikey.Scope{apikey.PortalLinks, apikey.Attest}},
+		{"write does not imply portal links", []apikey.Scope{apikey.Write}, nil, []apikey.Scope{apikey.PortalLinks, apikey.Attest}},
+		{"portal links alone", []apikey.Scope{apikey.PortalLinks}, []apikey.Scope{apikey.PortalLinks},
+			[]apikey.Scope{apikey.Read, apikey.Write, apikey.Requests, apikey.Admin, apikey.Attest}},
+		{"attest alone", []apikey.Scope{apikey.Attest}, []apikey.Scope{apikey.Attest},
+			[]apikey.Scope{apikey.Read, apikey.Write, apikey.Requests, apikey.Admin, apikey.PortalLinks}},
 		{"read only", []apikey.Scope{apikey.Read}, []apikey.Scope{apikey.Read}, []apikey.Scope{apikey.Write, apikey.Requests, apikey.Admin}},
 		{"write does not imply read", []apikey.Scope{apikey.Write}, []apikey.Scope{apikey.Write}, []apikey.Scope{apikey.Read, apikey.Admin}},
 		{"read and requests", []apikey.Scope{apikey.Read, apikey.Requests}, []apikey.Scope{apikey.Read, apikey.Requests}, []apikey.Scope{apikey.Write, apikey.Admin}},
@@ -223,6 +231,14 @@ func TestAllows(t *testing.T) {
 			for _, s := range tt.deny {
 				if apikey.Allows(tt.scopes, s) || k.Allows(s) {
 					t.Errorf("Allows(%v, %q) = true", tt.scopes, s)
+				}
+			}
+			if !apikey.AllowsAll(tt.scopes, tt.allow) {
+				t.Errorf("AllowsAll(%v, %v) = false", tt.scopes, tt.allow)
+			}
+			for _, s := range tt.deny {
+				if apikey.AllowsAll(tt.scopes, append(slices.Clone(tt.allow), s)) {
+					t.Errorf("AllowsAll(%v, %v + %q) = true", tt.scopes, tt.allow, s)
 				}
 			}
 		})

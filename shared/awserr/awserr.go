@@ -31,8 +31,16 @@ func Throttled(err error) bool {
 	return errs.CodeOf(err) == errs.TooManyRequests || strings.Contains(err.Error(), "ThrottlingError")
 }
 
-// Transient reports whether trying the same call again later can succeed: throttling, or a
-// DynamoDB transaction cancelled by a conflicting one.
+// Transient reports whether trying the same call again later can succeed: throttling, a
+// service's failure (an HTTP 5xx answer, or 429, whatever its code), or a DynamoDB
+// transaction cancelled by a conflicting one.
 func Transient(err error) bool {
-	return Throttled(err) || (err != nil && strings.Contains(err.Error(), "TransactionConflict"))
+	if err == nil {
+		return false
+	}
+	var st interface{ HTTPStatusCode() int }
+	if errors.As(err, &st) && (st.HTTPStatusCode() >= 500 || st.HTTPStatusCode() == 429) {
+		return true
+	}
+	return Throttled(err) || strings.Contains(err.Error(), "TransactionConflict")
 }

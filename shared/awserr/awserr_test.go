@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/livingprofile/livingprofile/shared/awsapi"
 	"github.com/livingprofile/livingprofile/shared/awserr"
 	"github.com/livingprofile/livingprofile/shared/errs"
 )
@@ -26,6 +27,12 @@ func TestClassify(t *testing.T) {
 		{"throttled transaction", errors.New("TransactionCanceledException: Transaction cancelled [ThrottlingError, None]"), true, true},
 		{"conflicting transaction", errors.New("TransactionCanceledException: Transaction cancelled [TransactionConflict, None]"), false, true},
 		{"validation", &smithy.GenericAPIError{Code: "ValidationException"}, false, false},
+		{"S3 adapter throttled", fmt.Errorf("put object: %w", &awsapi.Error{Status: 503, Code: "SlowDown"}), true, true},
+		{"SES adapter throttled", &awsapi.Error{Status: 429, Code: "TooManyRequestsException"}, true, true},
+		{"server failure", fmt.Errorf("list objects: %w", &awsapi.Error{Status: 500, Code: "InternalError"}), false, true},
+		{"unmodeled 429", &awsapi.Error{Status: 429, Code: "TooManyRequests"}, false, true},
+		{"refused", &awsapi.Error{Status: 400, Code: "MessageRejected"}, false, false},
+		{"forbidden", &awsapi.Error{Status: 403, Code: "AccessDenied"}, false, false},
 		{"not found", errs.E(errs.NotFound, "profile not found"), false, false},
 		{"nil", nil, false, false},
 	}

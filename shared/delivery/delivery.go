@@ -23,14 +23,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/livingprofile/livingprofile/shared/cache"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
 // Store is the delivery log and the endpoints.
 type Store interface {
-	Endpoint(ctx context.Context, tenant, id string) (*webhook.Endpoint, error)
+	// DeliveryAndEndpoint reads a delivery's log entry (nil if none yet) and its endpoint
+	// (errs.NotFound if deleted) with one request.
+	DeliveryAndEndpoint(ctx context.Context, tenant, endpointID, id string) (*webhook.Delivery, *webhook.Endpoint, error)
 	Delivery(ctx context.Context, tenant, endpointID, id string) (*webhook.Delivery, error)
 	PutDelivery(ctx context.Context, tenant string, d *webhook.Delivery, onlyNew bool) error
 }
@@ -64,12 +65,7 @@ type Worker struct {
 	opts   Options
 	client *http.Client
 	now    func() time.Time
-	// endpoints spares the tenant's partition a read per attempt; a deleted endpoint or a
-	// rotated secret takes effect within endpointCacheTTL (the old secret stays valid longer).
-	endpoints *cache.TTL[*webhook.Endpoint]
 }
-
-const endpointCacheTTL = 30 * time.Second
 
 // NewWorker returns a worker.
 func NewWorker(store Store, vis Visibility, log *slog.Logger, opts Options) *Worker {
@@ -83,8 +79,7 @@ func NewWorker(store Store, vis Visibility, log *slog.Logger, opts Options) *Wor
 		// A redirect could lead a signed delivery anywhere: treat it as the answer.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Worker{store: store, vis: vis, log: log, opts: opts, client: client, now: time.Now,
-		endpoints: cache.New[*webhook.Endpoint](endpointCacheTTL, time.Now)}
+	return &Worker{store: store, vis: vis, log: log, opts: opts, client: client, now: time.Now}
 }
 
 // errBlocked is returned by the dialer for addresses a delivery must not reach.
@@ -146,26 +141,24 @@ func (w *Worker) deliver(ctx context.Context, m events.SQSMessage) error {
 	attempt, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 	attempt = max(attempt, 1)
 	now := w.now().UTC()
-	d, err := w.store.Delivery(ctx, msg.Tenant, msg.EndpointID, msg.DeliveryID)
+	// The endpoint is read with the log entry on every attempt, never cached: a rotated
+	// secret signs the very next delivery, and a deleted endpoint receives nothing more.
+	d, ep, err := w.store.DeliveryAndEndpoint(ctx, msg.Tenant, msg.EndpointID, msg.DeliveryID)
+	if d == nil && (err == nil || errs.CodeOf(err) == errs.NotFound) {
+		d = &webhook.Delivery{ID: msg.DeliveryID, EndpointID: msg.EndpointID, EventID: msg.Event.ID, EventType: msg.Event.Type, CreatedAt: now}
+	}
 	switch {
 	case errs.CodeOf(err) == errs.NotFound:
-		d = &webhook.Delivery{ID: msg.DeliveryID, EndpointID: msg.EndpointID, EventID: msg.Event.ID, EventType: msg.Event.Type, CreatedAt: now}
+		if d.Status == webhook.Delivered {
+			return nil
+		}
+		d.Status, d.UpdatedAt = webhook.Dropped, now
+		return w.store.PutDelivery(ctx, msg.Tenant, d, false)
 	case err != nil:
-		log.ErrorContext(ctx, "read delivery log", "err", err)
+		log.ErrorContext(ctx, "read delivery log and endpoint", "err", err)
 		return err
 	case d.Status == webhook.Delivered:
 		return nil // a duplicate of a message already delivered
-	}
-	ep, err := w.endpoints.Get(ctx, msg.Tenant+"/"+msg.EndpointID, func(ctx context.Context) (*webhook.Endpoint, error) {
-		return w.store.Endpoint(ctx, msg.Tenant, msg.EndpointID)
-	})
-	if errs.CodeOf(err) == errs.NotFound {
-		d.Status, d.UpdatedAt = webhook.Dropped, now
-		return w.store.PutDelivery(ctx, msg.Tenant, d, false)
-	}
-	if err != nil {
-		log.ErrorContext(ctx, "read endpoint", "err", err)
-		return err
 	}
 	// The receiver's attempt count continues across re-drives.
 	d.Attempts++

@@ -196,3 +196,95 @@ func TestWorker(t *testing.T) {
 		}
 	})
 }
+
+// TestRotationSignsNextDelivery: the worker reads the endpoint on every attempt, so the very
+// first delivery after a rotation carries the old and the new signature, and the first after
+// a deletion is dropped, however warm the worker is.
+func TestRotationSignsNextDelivery(t *testing.T) {
+	ctx := context.Background()
+	type post struct {
+		id, ts, sig string
+		body        []byte
+	}
+	var (
+		mu    sync.Mutex
+		posts []post
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		posts = append(posts, post{req.Header.Get(webhook.HeaderID), req.Header.Get(webhook.HeaderTimestamp), req.Header.Get(webhook.HeaderSignature), body})
+		mu.Unlock()
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	ep := &webhook.Endpoint{ID: app.NewID("wh_"), Tenant: tenant, URL: srv.URL + "/hook", EventTypes: []string{webhook.AllEvents}, CreatedAt: time.Now()}
+	old := ep.Rotate(time.Now()).Value
+	if err := env.store.PutEndpoint(ctx, ep, true); err != nil {
+		t.Fatal(err)
+	}
+	w := delivery.NewWorker(env.store, env.queue, slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		delivery.Options{MaxAttempts: 3, RetryBase: time.Second, AllowLoopback: true, Timeout: 5 * time.Second})
+	deliver := func() (post, events.SQSEvent) {
+		t.Helper()
+		ev := message(t, ep.ID, 1)
+		if resp, err := w.Handle(ctx, ev); err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("Handle: %+v, %v", resp, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(posts) == 0 {
+			return post{}, ev
+		}
+		p := posts[len(posts)-1]
+		posts = nil
+		return p, ev
+	}
+	verifies := func(p post, secret string) bool {
+		return webhook.Verify(secret, p.id, p.ts, p.sig, p.body, time.Now(), 5*time.Minute) == nil
+	}
+	var fresh string
+	steps := []struct {
+		name string
+		do   func()
+		old  bool // the post verifies with the first secret
+		new  bool // and with the rotated one
+	}{
+		{"before the rotation: the old secret", nil, true, false},
+		{"the first delivery after the rotation: both", func() {
+			fresh = ep.Rotate(time.Now()).Value
+			if err := env.store.PutEndpoint(ctx, ep, false); err != nil {
+				t.Fatal(err)
+			}
+		}, true, true},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if s.do != nil {
+				s.do()
+			}
+			p, _ := deliver()
+			if p.sig == "" {
+				t.Fatal("nothing was posted")
+			}
+			if got := verifies(p, old); got != s.old {
+				t.Errorf("verifies with the old secret: %v, want %v (%s)", got, s.old, p.sig)
+			}
+			if got := fresh != "" && verifies(p, fresh); got != s.new {
+				t.Errorf("verifies with the new secret: %v, want %v (%s)", got, s.new, p.sig)
+			}
+		})
+	}
+	t.Run("the first delivery after a deletion is dropped", func(t *testing.T) {
+		if err := env.store.DeleteEndpoint(ctx, tenant, ep.ID); err != nil {
+			t.Fatal(err)
+		}
+		p, ev := deliver()
+		if p.sig != "" {
+			t.Fatal("a deleted endpoint was posted to")
+		}
+		if d := deliveryOf(t, ev); d.Status != webhook.Dropped {
+			t.Fatalf("delivery logged %s, want dropped", d.Status)
+		}
+	})
+}

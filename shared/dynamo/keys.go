@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/errs"
 )
 
 func keyPK(id string) string { return "K#" + id }
@@ -138,4 +139,58 @@ func (st *Store) Tenant(ctx context.Context, id string) (*Tenant, error) {
 		return nil, notFound("tenant")
 	}
 	return decode[Tenant](item)
+}
+
+// TenantActive reports whether tenant exists and is not disabled, with one GetItem.
+func (st *Store) TenantActive(ctx context.Context, tenant string) (bool, error) {
+	t, err := st.Tenant(ctx, tenant)
+	if errs.CodeOf(err) == errs.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !t.Disabled, nil
+}
+
+// KeyAndTenant reads an API key and whether tenant (the key's, as read before) exists and is
+// not disabled, with one strongly consistent BatchGetItem. A missing key is errs.NotFound.
+func (st *Store) KeyAndTenant(ctx context.Context, id, tenant string) (*apikey.Key, bool, error) {
+	items, err := st.batchGet(ctx, []map[string]types.AttributeValue{key(keyPK(id), skKey), key(tenantPK(tenant), skTenant)})
+	if err != nil {
+		return nil, false, fmt.Errorf("api key and tenant: %w", err)
+	}
+	var (
+		k      *apikey.Key
+		active bool
+	)
+	for _, it := range items {
+		switch str(it, attrPK) {
+		case keyPK(id):
+			if k, err = decode[apikey.Key](it); err != nil {
+				return nil, false, err
+			}
+		case tenantPK(tenant):
+			t, err := decode[Tenant](it)
+			if err != nil {
+				return nil, false, err
+			}
+			active = !t.Disabled
+		}
+	}
+	if k == nil {
+		return nil, false, notFound("api key")
+	}
+	return k, active, nil
+}
+
+// SetTenantDisabled disables a tenant (its API keys and portal are refused within
+// authorizer.Bound) or enables it again; an unknown tenant is errs.NotFound.
+func (st *Store) SetTenantDisabled(ctx context.Context, id string, disabled bool) error {
+	t, err := st.Tenant(ctx, id)
+	if err != nil {
+		return err
+	}
+	t.Disabled = disabled
+	return st.PutTenant(ctx, *t)
 }

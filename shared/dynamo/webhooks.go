@@ -131,6 +131,37 @@ func (st *Store) Delivery(ctx context.Context, tenant, endpointID, id string) (*
 	return decode[webhook.Delivery](item)
 }
 
+// DeliveryAndEndpoint reads a delivery log entry and its endpoint with one strongly
+// consistent BatchGetItem, so a worker signs every attempt with the endpoint as it is now
+// (a rotated secret, a deleted endpoint) at no more requests than the log read alone. A
+// missing entry is a nil *webhook.Delivery; a missing endpoint is errs.NotFound.
+func (st *Store) DeliveryAndEndpoint(ctx context.Context, tenant, endpointID, id string) (*webhook.Delivery, *webhook.Endpoint, error) {
+	dk, ek := key(deliveriesPK(tenant, endpointID), "D#"+id), key(tenantPK(tenant), skWebhookPfx+endpointID)
+	items, err := st.batchGet(ctx, []map[string]types.AttributeValue{dk, ek})
+	if err != nil {
+		return nil, nil, fmt.Errorf("delivery and webhook: %w", err)
+	}
+	var (
+		d  *webhook.Delivery
+		ep *webhook.Endpoint
+	)
+	for _, it := range items {
+		switch str(it, attrPK) {
+		case deliveriesPK(tenant, endpointID):
+			d, err = decode[webhook.Delivery](it)
+		case tenantPK(tenant):
+			ep, err = decode[webhook.Endpoint](it)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if ep == nil {
+		return d, nil, notFound("webhook")
+	}
+	return d, ep, nil
+}
+
 // Deliveries returns an endpoint's most recent deliveries, newest first, up to limit.
 func (st *Store) Deliveries(ctx context.Context, tenant, endpointID string, limit int) ([]webhook.Delivery, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{

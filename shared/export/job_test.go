@@ -104,7 +104,7 @@ func (f *fakes) Put(_ context.Context, in blob.PutInput) error {
 		f.failPuts--
 		return f.putErr
 	}
-	b, err := io.ReadAll(in.Body)
+	b, err := io.ReadAll(io.NewSectionReader(in.Body, 0, in.Size+1)) // one byte more shows a longer body
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
@@ -59,7 +58,7 @@ func etag(v int64) string { return strconv.Quote(strconv.FormatInt(v, 10)) }
 
 // GetProfile serves GET /v1/profiles/{id}.
 func (a *API) GetProfile() Handler {
-	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/profiles/{id}", serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := profileID(r)
 		if err != nil {
 			return nil, err
@@ -74,7 +73,7 @@ func (a *API) GetProfile() Handler {
 
 // FindProfile serves GET /v1/profiles?identity=type:value.
 func (a *API) FindProfile() Handler {
-	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/profiles", serve: func(ctx context.Context, r *request) (*response, error) {
 		for k := range r.ev.QueryStringParameters {
 			if k != "identity" {
 				return nil, errs.Field(k, "is not a known query parameter")
@@ -101,7 +100,7 @@ type createBody struct {
 
 // CreateProfile serves POST /v1/profiles: create, or match by identity.
 func (a *API) CreateProfile() Handler {
-	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(profileResponse),
+	return route{api: a, key: "POST /v1/profiles", hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(profileResponse),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b createBody
 			if err := r.decode(&b); err != nil {
@@ -138,7 +137,7 @@ type patchBody struct {
 
 // UpdateProfile serves PATCH /v1/profiles/{id}.
 func (a *API) UpdateProfile() Handler {
-	return profileWrite(a, func(ctx context.Context, r *request, id string, b patchBody, w app.Write) (app.Result, error) {
+	return profileWrite(a, "PATCH /v1/profiles/{id}", func(ctx context.Context, r *request, id string, b patchBody, w app.Write) (app.Result, error) {
 		pt := app.Patch{Attributes: b.Attributes, AddIdentities: b.AddIdentities, RemoveIdentities: b.RemoveIdentities}
 		if b.Rights != nil {
 			pt.Rights = &profile.RightsInput{Restricted: b.Rights.Restricted, AutomatedDecisionOptOut: b.Rights.AutomatedDecisionOptOut, Objections: b.Rights.Objections}
@@ -149,8 +148,8 @@ func (a *API) UpdateProfile() Handler {
 
 // profileWrite is the shape of every write to an existing profile: the {id} path
 // parameter, optional If-Match, a strict JSON body of type B, and the profile as answer.
-func profileWrite[B any](a *API, call func(ctx context.Context, r *request, id string, b B, w app.Write) (app.Result, error)) Handler {
-	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(profileResponse),
+func profileWrite[B any](a *API, key string, call func(ctx context.Context, r *request, id string, b B, w app.Write) (app.Result, error)) Handler {
+	return route{api: a, key: key, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(profileResponse),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			id, err := profileID(r)
 			if err != nil {
@@ -185,7 +184,7 @@ func (c consentBody) input() profile.ConsentInput {
 
 // PutConsent serves PUT /v1/profiles/{id}/consents/{purpose}.
 func (a *API) PutConsent() Handler {
-	return profileWrite(a, func(ctx context.Context, r *request, id string, b consentBody, w app.Write) (app.Result, error) {
+	return profileWrite(a, "PUT /v1/profiles/{id}/consents/{purpose}", func(ctx context.Context, r *request, id string, b consentBody, w app.Write) (app.Result, error) {
 		return a.app.PutConsent(ctx, r.tenant, id, r.ev.PathParameters["purpose"], b.input(), w)
 	})
 }
@@ -202,7 +201,7 @@ func (s subscriptionBody) input() profile.SubscriptionInput {
 
 // PutSubscription serves PUT /v1/profiles/{id}/subscriptions/{topic}.
 func (a *API) PutSubscription() Handler {
-	return profileWrite(a, func(ctx context.Context, r *request, id string, b subscriptionBody, w app.Write) (app.Result, error) {
+	return profileWrite(a, "PUT /v1/profiles/{id}/subscriptions/{topic}", func(ctx context.Context, r *request, id string, b subscriptionBody, w app.Write) (app.Result, error) {
 		return a.app.PutSubscription(ctx, r.tenant, id, r.ev.PathParameters["topic"], b.input(), w)
 	})
 }
@@ -214,7 +213,7 @@ type checksBody struct {
 
 // CheckConsent serves POST /v1/consent-checks: one check, or {"checks": [...]} of up to 100.
 func (a *API) CheckConsent() Handler {
-	return route{api: a, scope: apikey.Read, hasBody: true, maxBody: checkBodyMax,
+	return route{api: a, key: "POST /v1/consent-checks", hasBody: true, maxBody: checkBodyMax,
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b checksBody
 			if err := r.decode(&b); err != nil {
@@ -241,7 +240,7 @@ func (a *API) CheckConsent() Handler {
 
 // ListEvents serves GET /v1/profiles/{id}/events?after=&limit=.
 func (a *API) ListEvents() Handler {
-	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/profiles/{id}/events", serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := profileID(r)
 		if err != nil {
 			return nil, err
@@ -278,7 +277,7 @@ func (a *API) ListEvents() Handler {
 
 // GetCatalog serves GET /v1/catalog.
 func (a *API) GetCatalog() Handler {
-	return route{api: a, scope: apikey.Read, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/catalog", serve: func(ctx context.Context, r *request) (*response, error) {
 		c, err := a.app.Catalog(ctx, r.tenant)
 		if err != nil {
 			return nil, err
@@ -289,7 +288,7 @@ func (a *API) GetCatalog() Handler {
 
 // PutCatalog serves PUT /v1/catalog (admin scope).
 func (a *API) PutCatalog() Handler {
-	return route{api: a, scope: apikey.Admin, hasBody: true, maxBody: catalogBody, idempotent: true, replayed: replayAs(catalogResponse),
+	return route{api: a, key: "PUT /v1/catalog", hasBody: true, maxBody: catalogBody, idempotent: true, replayed: replayAs(catalogResponse),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			ifMatch, err := r.ifMatch()
 			if err != nil {
@@ -333,9 +332,11 @@ const (
 	minLinkTTL     = 5 * time.Minute
 )
 
-// PortalLinks serves POST /v1/portal-links: a signed, expiring link to the portal for one person.
+// PortalLinks serves POST /v1/portal-links (portal_links scope only): a signed, expiring
+// link to the portal for one person, which stops working, with every session it opened,
+// when the key that minted it is revoked.
 func (a *API) PortalLinks() Handler {
-	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: smallBody, idempotent: true,
+	return route{api: a, key: "POST /v1/portal-links", hasBody: true, maxBody: smallBody, idempotent: true,
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b linkBody
 			if err := r.decode(&b); err != nil {
@@ -385,8 +386,10 @@ func (a *API) PortalLinks() Handler {
 			}
 			now := a.now().UTC()
 			exp := now.Add(ttl).Truncate(time.Second)
+			// The minting key travels in the link and in the session it opens, so that
+			// revoking the key ends both.
 			claims := portallink.Claims{Tenant: r.tenant, ProfileID: p.ID, Topic: b.Topic, Locale: b.Locale,
-				IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
+				IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), APIKey: r.keyID}
 			token, _, err := linktoken.Mint(a.links, linktoken.Open, claims)
 			if err != nil {
 				return nil, err

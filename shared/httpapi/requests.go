@@ -133,7 +133,7 @@ func (b requestBody) verification() (dsr.Verification, error) {
 // for a person given by profileId or identity. 201 when created; 200 with duplicate: true
 // and the existing request when an open one of the same type exists for the person.
 func (a *API) CreateRequest() Handler {
-	return route{api: a, scope: apikey.Requests, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(createdRequest),
+	return route{api: a, key: "POST /v1/requests", hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(createdRequest),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b requestBody
 			if err := r.decode(&b); err != nil {
@@ -155,7 +155,7 @@ func (a *API) CreateRequest() Handler {
 // ListRequests serves GET /v1/requests?status=&overdue=&limit=&cursor= (requests scope):
 // the tenant's requests by due date, open ones unless status says otherwise.
 func (a *API) ListRequests() Handler {
-	return route{api: a, scope: apikey.Requests, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/requests", serve: func(ctx context.Context, r *request) (*response, error) {
 		var q app.RequestQuery
 		for k, v := range r.ev.QueryStringParameters {
 			switch k {
@@ -207,9 +207,10 @@ func (a *API) ListRequests() Handler {
 	}}.handler()
 }
 
-// GetRequest serves GET /v1/requests/{id} (requests scope).
+// GetRequest serves GET /v1/requests/{id} (requests scope). The download link of a ready
+// export is shown only to a key that may also read profiles (ExportLinkScopes).
 func (a *API) GetRequest() Handler {
-	return route{api: a, scope: apikey.Requests, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/requests/{id}", serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := requestID(r)
 		if err != nil {
 			return nil, err
@@ -220,6 +221,9 @@ func (a *API) GetRequest() Handler {
 		}
 		resp := requestResponse(app.RequestResult{Request: req}, false)
 		v := resp.body.(requestView)
+		if !apikey.AllowsAll(r.scopes, ExportLinkScopes) {
+			return resp, nil
+		}
 		if v.Download, err = a.download(ctx, req); err != nil {
 			return nil, err
 		}
@@ -239,8 +243,8 @@ const (
 
 // requestChange is the shape of every change of a request: the {id} path parameter, a
 // strict JSON body of type B (none when B is struct{}), and the request as answer.
-func requestChange[B any](a *API, body bodyUse, call func(ctx context.Context, r *request, id string, b B, w app.RequestWrite) (*dsr.Request, error)) Handler {
-	return route{api: a, scope: apikey.Requests, hasBody: body != noBody, optional: body == optionalBody, maxBody: smallBody, idempotent: true,
+func requestChange[B any](a *API, key string, body bodyUse, call func(ctx context.Context, r *request, id string, b B, w app.RequestWrite) (*dsr.Request, error)) Handler {
+	return route{api: a, key: key, hasBody: body != noBody, optional: body == optionalBody, maxBody: smallBody, idempotent: true,
 		replayed: replayAs(changedRequest),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			id, err := requestID(r)
@@ -270,7 +274,7 @@ type extensionBody struct {
 // scope): extends the deadline by 1 or 2 months, once, within the first month; the person
 // is told the reason.
 func (a *API) ExtendRequest() Handler {
-	return requestChange(a, needsBody, func(ctx context.Context, r *request, id string, b extensionBody, w app.RequestWrite) (*dsr.Request, error) {
+	return requestChange(a, "POST /v1/requests/{id}/extension", needsBody, func(ctx context.Context, r *request, id string, b extensionBody, w app.RequestWrite) (*dsr.Request, error) {
 		return a.app.ExtendRequest(ctx, r.tenant, id, b.Months, b.Reason, w)
 	})
 }
@@ -278,7 +282,7 @@ func (a *API) ExtendRequest() Handler {
 // CancelRequest serves POST /v1/requests/{id}/cancel (requests scope, no body): the person
 // withdrew the request.
 func (a *API) CancelRequest() Handler {
-	return requestChange(a, noBody, func(ctx context.Context, r *request, id string, _ struct{}, w app.RequestWrite) (*dsr.Request, error) {
+	return requestChange(a, "POST /v1/requests/{id}/cancel", noBody, func(ctx context.Context, r *request, id string, _ struct{}, w app.RequestWrite) (*dsr.Request, error) {
 		return a.app.CancelRequest(ctx, r.tenant, id, w)
 	})
 }
@@ -290,7 +294,7 @@ type denialBody struct {
 // DenyRequest serves POST /v1/requests/{id}/denial {reason} (requests scope): refuses the
 // request for a reason the person is told.
 func (a *API) DenyRequest() Handler {
-	return requestChange(a, needsBody, func(ctx context.Context, r *request, id string, b denialBody, w app.RequestWrite) (*dsr.Request, error) {
+	return requestChange(a, "POST /v1/requests/{id}/denial", needsBody, func(ctx context.Context, r *request, id string, b denialBody, w app.RequestWrite) (*dsr.Request, error) {
 		return a.app.DenyRequest(ctx, r.tenant, id, b.Reason, w)
 	})
 }
@@ -302,7 +306,7 @@ type completionBody struct {
 // CompleteRequest serves POST /v1/requests/{id}/completion {note?} (requests scope, body
 // optional): marks an open rectification request completed once the data is corrected.
 func (a *API) CompleteRequest() Handler {
-	return requestChange(a, optionalBody, func(ctx context.Context, r *request, id string, b completionBody, w app.RequestWrite) (*dsr.Request, error) {
+	return requestChange(a, "POST /v1/requests/{id}/completion", optionalBody, func(ctx context.Context, r *request, id string, b completionBody, w app.RequestWrite) (*dsr.Request, error) {
 		return a.app.CompleteRequest(ctx, r.tenant, id, b.Note, w)
 	})
 }

@@ -42,7 +42,7 @@ const (
 // route is one endpoint's policy and its work.
 type route struct {
 	api        *API
-	scope      apikey.Scope
+	key        string // the route key in Scopes, which says what scopes a key needs
 	maxBody    int
 	hasBody    bool
 	optional   bool // with hasBody: an empty body is allowed (r.body stays nil)
@@ -58,6 +58,7 @@ type request struct {
 	ev        events.APIGatewayV2HTTPRequest
 	tenant    string
 	keyID     string
+	scopes    []apikey.Scope // what the key carries
 	requestID string
 	body      []byte
 	idemKey   string // digest of the scoped Idempotency-Key, "" without one
@@ -110,6 +111,7 @@ func status(c errs.Code) int {
 // logging and panic recovery.
 func (rt route) handler() Handler {
 	log := rt.api.log
+	need := scopesOf(rt.key)
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (out events.APIGatewayV2HTTPResponse, _ error) {
 		start := time.Now()
 		r := &request{ev: ev, requestID: ev.RequestContext.RequestID}
@@ -122,7 +124,7 @@ func (rt route) handler() Handler {
 			log.InfoContext(ctx, "request", "tenant", r.tenant, "keyId", r.keyID, "status", out.StatusCode,
 				"ms", time.Since(start).Milliseconds())
 		}()
-		resp, err := rt.run(ctx, r)
+		resp, err := rt.run(ctx, r, need)
 		if err != nil {
 			if errs.CodeOf(err) == errs.Internal {
 				log.ErrorContext(ctx, "request failed", "tenant", r.tenant, "err", err)
@@ -133,7 +135,7 @@ func (rt route) handler() Handler {
 	}
 }
 
-func (rt route) run(ctx context.Context, r *request) (*response, error) {
+func (rt route) run(ctx context.Context, r *request, need []apikey.Scope) (*response, error) {
 	lambdaCtx := r.ev.RequestContext.Authorizer
 	if lambdaCtx == nil || lambdaCtx.Lambda == nil {
 		return nil, errs.E(errs.Unauthorized, "an API key is required")
@@ -142,11 +144,15 @@ func (rt route) run(ctx context.Context, r *request) (*response, error) {
 	r.keyID, _ = lambdaCtx.Lambda[authorizer.CtxKeyID].(string)
 	scopes, _ := lambdaCtx.Lambda[authorizer.CtxScopes].(string)
 	granted, ok := apikey.ParseScopes(scopes)
+	if strings.TrimSpace(scopes) == "" {
+		ok = true // a key with no scopes is a key: it may do nothing (403, not 401)
+	}
 	if !apikey.ValidTenant(r.tenant) || r.keyID == "" || !ok {
 		return nil, errs.E(errs.Unauthorized, "an API key is required")
 	}
-	if !apikey.Allows(granted, rt.scope) {
-		return nil, errs.E(errs.Forbidden, fmt.Sprintf("this API key lacks the %s scope", rt.scope))
+	r.scopes = granted
+	if !apikey.AllowsAll(granted, need) {
+		return nil, errs.E(errs.Forbidden, fmt.Sprintf("this API key lacks the %s scope", apikey.FormatScopes(need)))
 	}
 	if err := rt.readBody(r); err != nil {
 		return nil, err

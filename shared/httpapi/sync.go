@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
@@ -87,7 +86,7 @@ func syncDeadline(ctx context.Context, now time.Time) time.Time {
 // Idempotency-Key replays the first answer verbatim; without one, a replayed batch
 // answers "duplicate" for every change it applied.
 func (a *API) Sync() Handler {
-	return route{api: a, scope: apikey.Write, hasBody: true, maxBody: syncBodyMax, idempotent: true,
+	return route{api: a, key: "POST /v1/sync", hasBody: true, maxBody: syncBodyMax, idempotent: true,
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b syncBody
 			if err := r.decode(&b); err != nil {

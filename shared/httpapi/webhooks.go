@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/webhook"
@@ -56,7 +55,7 @@ type webhookBody struct {
 // CreateWebhook serves POST /v1/webhooks (admin): registers an endpoint and shows its
 // signing secret once.
 func (a *API) CreateWebhook() Handler {
-	return route{api: a, scope: apikey.Admin, hasBody: true, maxBody: smallBody, idempotent: true,
+	return route{api: a, key: "POST /v1/webhooks", hasBody: true, maxBody: smallBody, idempotent: true,
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b webhookBody
 			if err := r.decode(&b); err != nil {
@@ -77,7 +76,7 @@ func (a *API) CreateWebhook() Handler {
 
 // ListWebhooks serves GET /v1/webhooks (admin).
 func (a *API) ListWebhooks() Handler {
-	return route{api: a, scope: apikey.Admin, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/webhooks", serve: func(ctx context.Context, r *request) (*response, error) {
 		eps, err := a.webhooks.List(ctx, r.tenant)
 		if err != nil {
 			return nil, err
@@ -92,7 +91,7 @@ func (a *API) ListWebhooks() Handler {
 
 // DeleteWebhook serves DELETE /v1/webhooks/{id} (admin).
 func (a *API) DeleteWebhook() Handler {
-	return route{api: a, scope: apikey.Admin, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "DELETE /v1/webhooks/{id}", serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := webhookID(r)
 		if err != nil {
 			return nil, err
@@ -106,7 +105,7 @@ func (a *API) DeleteWebhook() Handler {
 
 // RotateWebhookSecret serves POST /v1/webhooks/{id}/secret (admin): a new secret, shown once.
 func (a *API) RotateWebhookSecret() Handler {
-	return route{api: a, scope: apikey.Admin, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "POST /v1/webhooks/{id}/secret", serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := webhookID(r)
 		if err != nil {
 			return nil, err
@@ -128,7 +127,7 @@ func (a *API) RotateWebhookSecret() Handler {
 // ListWebhookDeliveries serves GET /v1/webhooks/{id}/deliveries?limit= (admin): the
 // newest deliveries with status, attempts and last error.
 func (a *API) ListWebhookDeliveries() Handler {
-	return route{api: a, scope: apikey.Admin, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/webhooks/{id}/deliveries", serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := webhookID(r)
 		if err != nil {
 			return nil, err
@@ -148,7 +147,7 @@ func (a *API) ListWebhookDeliveries() Handler {
 // RedriveWebhookDeliveries serves POST /v1/webhooks/{id}/redrive?limit= (admin): parked
 // deliveries go back on the delivery queue.
 func (a *API) RedriveWebhookDeliveries() Handler {
-	return route{api: a, scope: apikey.Admin, serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "POST /v1/webhooks/{id}/redrive", serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := webhookID(r)
 		if err != nil {
 			return nil, err

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/smithy-go"
 
 	"github.com/livingprofile/livingprofile/infra/localaws"
@@ -149,7 +148,10 @@ func TestSendThroughEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := mail.Sender{Client: sesv2.NewFromConfig(st.AWS), From: "no-reply@example.com"}
+	s, err := mail.NewSender(ctx, st.AWS, "no-reply@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	to := "mail-test-" + time.Now().Format("150405.000000") + "@example.com"
 	if err := s.Send(ctx, to, "pl", mail.RequestExtended, map[string]string{"reason": "Wiele wniosków", "dueAt": "1 maja 2026", "months": "2"}); err != nil {
 		t.Fatal(err)
@@ -191,22 +193,40 @@ func TestSendThroughEmulator(t *testing.T) {
 }
 
 // TestSendErrorsWithholdAddresses: SES names refused addresses in its messages; Send keeps
-// only the error's code.
+// only the error's code, read from the X-Amzn-ErrorType header or the JSON document.
 func TestSendErrorsWithholdAddresses(t *testing.T) {
 	ctx := context.Background()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Amzn-ErrorType", "MessageRejected")
-		w.WriteHeader(400)
-		_, _ = w.Write([]byte(`{"message":"Email address is not verified: secret.person@example.com"}`))
-	}))
-	defer srv.Close()
-	cfg := aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-	s := mail.Sender{Client: sesv2.NewFromConfig(cfg), From: "no-reply@example.com"}
-	err := s.Send(ctx, "secret.person@example.com", "en", mail.ErasureDone, nil)
-	var ae smithy.APIError
-	if err == nil || strings.Contains(err.Error(), "secret.person") || !errors.As(err, &ae) || ae.ErrorCode() != "MessageRejected" {
-		t.Fatalf("error %v", err)
+	for _, c := range []struct {
+		name, errorType string
+		status          int
+		body, code      string
+	}{
+		{"header", "MessageRejected:http://internal.amazon.com/coral/com.amazonaws.sesv2/", 400,
+			`{"message":"Email address is not verified: secret.person@example.com"}`, "MessageRejected"},
+		{"document", "", 429, `{"__type":"com.amazonaws.sesv2#TooManyRequestsException","message":"secret.person@example.com"}`, "TooManyRequestsException"},
+		{"no document", "", 500, `<html>secret.person@example.com</html>`, "InternalServerError"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if c.errorType != "" {
+					w.Header().Set("X-Amzn-ErrorType", c.errorType)
+				}
+				w.WriteHeader(c.status)
+				_, _ = w.Write([]byte(c.body))
+			}))
+			defer srv.Close()
+			cfg := aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String(srv.URL), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
+				Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+			s, err := mail.NewSender(ctx, cfg, "no-reply@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Send(ctx, "secret.person@example.com", "en", mail.ErasureDone, nil)
+			var ae smithy.APIError
+			if err == nil || strings.Contains(err.Error(), "secret.person") || !errors.As(err, &ae) || ae.ErrorCode() != c.code {
+				t.Fatalf("error %v", err)
+			}
+		})
 	}
 }

@@ -38,6 +38,12 @@ func (p *Portal) Open() Handler {
 		if err != nil || c.Tenant != r.tenant || !app.ValidProfileID(c.ProfileID) {
 			return r.badLink(token), nil
 		}
+		if ok, err := p.minterActive(r.ctx, r.tenant, c.APIKey); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			return r.badLink(""), nil // its key was revoked: the link vouches for nobody
+		}
 		if l := primary(c.Locale); isUI(l) && r.query("lang") == "" && !isUI(r.cookies[session.LangCookie]) {
 			r.lang = l
 		}
@@ -79,6 +85,7 @@ func (p *Portal) Open() Handler {
 			via = session.ViaLogin
 		}
 		s := session.New(r.tenant, c.ProfileID, via, now)
+		s.APIKey = c.APIKey
 		r.sess = &s
 		if err := r.keepSession(); err != nil {
 			return nil, err

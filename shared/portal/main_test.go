@@ -24,6 +24,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/portal"
 	"github.com/livingprofile/livingprofile/shared/portal/linktoken"
@@ -125,9 +126,32 @@ func (b brands) Brand(ctx context.Context, id string) (portal.Brand, error) {
 	if err != nil {
 		return portal.Brand{}, err
 	}
+	if t.Disabled {
+		return portal.Brand{}, errs.E(errs.NotFound, "tenant not found")
+	}
 	return portal.Brand{Name: t.Name, LogoURL: t.Branding.LogoURL, PrimaryColor: t.Branding.PrimaryColor,
 		BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}, nil
 }
+
+// minters reads keys as package wire does.
+type minters struct{ st *dynamo.Store }
+
+func (m minters) KeyActive(ctx context.Context, tenant, id string) (bool, error) {
+	k, err := m.st.Key(ctx, id)
+	if errs.CodeOf(err) == errs.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return k.Tenant == tenant && k.RevokedAt == nil, nil
+}
+
+// clock is the portal's clock: real time plus a skew the tests may only move forward, so
+// that they can outwait its caches without sleeping.
+var skew atomic.Int64
+
+func clock() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -175,10 +199,10 @@ func TestMain(m *testing.M) {
 		}
 		env.mail, env.pads = &mailbox{}, &pads{}
 		env.portal, err = portal.New(portal.Config{
-			Profiles: env.svc, Store: env.store, Brands: brands{env.store}, Keys: env.keys, Links: env.links,
+			Profiles: env.svc, Store: env.store, Brands: brands{env.store}, Minters: minters{env.store}, Keys: env.keys, Links: env.links,
 			Mailer: env.mail, Requests: requests{env.svc, env.store}, Exports: exports{},
 			BaseURL: "https://portal.test/portal", Limits: portal.Limits{PerAddress: 3, PerIP: 8},
-			LoginFloor: 300 * time.Millisecond, Sleep: env.pads.sleep,
+			LoginFloor: 300 * time.Millisecond, Sleep: env.pads.sleep, Now: clock,
 		})
 		if err != nil {
 			panic(err)

@@ -92,6 +92,12 @@ type Brands interface {
 	Brand(ctx context.Context, tenant string) (Brand, error)
 }
 
+// Minters says whether the brand API key that minted a portal link still vouches for it.
+type Minters interface {
+	// KeyActive reports whether API key id belongs to tenant and is not revoked.
+	KeyActive(ctx context.Context, tenant, id string) (bool, error)
+}
+
 // Mailer sends the login email: link, which works once for ttl, to one address, in
 // locale ("en", "pl"). The wire package adapts package mail (SES v2, mail.LoginLink).
 type Mailer interface {
@@ -109,15 +115,21 @@ type Limits struct {
 const (
 	DefaultLoginFloor    = 700 * time.Millisecond
 	DefaultExportLinkTTL = 5 * time.Minute
-	brandCacheTTL        = 60 * time.Second
 	maxBody              = 64 << 10
 )
 
-// Config is what New needs. Profiles, Store, Brands, Keys and Links are required.
+// CacheTTL is how long a warm portal container keeps a tenant's brand (and whether it is
+// disabled) and whether a link's minting key is revoked: a disabled tenant's portal, and the
+// links and sessions of a revoked key, are refused within CacheTTL (the reads are strongly
+// consistent), inside the 10 s that the API's authorizer promises too.
+const CacheTTL = 5 * time.Second
+
+// Config is what New needs. Profiles, Store, Brands, Minters, Keys and Links are required.
 type Config struct {
 	Profiles Profiles
 	Store    Store
 	Brands   Brands
+	Minters  Minters
 	// Keys seal sessions and make CSRF tokens (session.NewKeys over the portal secret).
 	Keys *session.Keys
 	// Links verifies portal links and signs login links (the portal secret, current key
@@ -150,6 +162,7 @@ type Portal struct {
 	log    *slog.Logger
 	now    func() time.Time
 	brands *cache.TTL[Brand]
+	keys   *cache.TTL[bool] // "<tenant>/<key id>" -> the minting key is active
 }
 
 // Actors the portal records in the ledger. None holds personal data.
@@ -171,6 +184,8 @@ func New(cfg Config) (*Portal, error) {
 		return nil, errors.New("portal: Store is required")
 	case cfg.Brands == nil:
 		return nil, errors.New("portal: Brands is required")
+	case cfg.Minters == nil:
+		return nil, errors.New("portal: Minters is required")
 	case cfg.Keys == nil:
 		return nil, errors.New("portal: Keys is required")
 	case cfg.Links == nil:
@@ -207,5 +222,17 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.Limits.Window == 0 {
 		cfg.Limits.Window = time.Hour
 	}
-	return &Portal{cfg: cfg, log: cfg.Log, now: cfg.Now, brands: cache.New[Brand](brandCacheTTL, cfg.Now)}, nil
+	return &Portal{cfg: cfg, log: cfg.Log, now: cfg.Now, brands: cache.New[Brand](CacheTTL, cfg.Now),
+		keys: cache.New[bool](CacheTTL, cfg.Now)}, nil
+}
+
+// minterActive reports whether the API key that minted a link (or the session it opened)
+// still vouches for it; "" is the portal's own login link, which no key minted.
+func (p *Portal) minterActive(ctx context.Context, tenant, keyID string) (bool, error) {
+	if keyID == "" {
+		return true, nil
+	}
+	return p.keys.Get(ctx, tenant+"/"+keyID, func(ctx context.Context) (bool, error) {
+		return p.cfg.Minters.KeyActive(ctx, tenant, keyID)
+	})
 }

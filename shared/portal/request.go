@@ -153,7 +153,12 @@ func (r *rc) signIn(gpc bool) (*result, error) {
 		// signed-in request, made at once; a revoked session's profile is dropped unseen.
 		var revoked bool
 		errRevoked, errProfile := concurrently(func() (err error) {
-			revoked, err = r.p.cfg.Store.PortalSessionRevoked(r.ctx, r.tenant, s.ID)
+			if revoked, err = r.p.cfg.Store.PortalSessionRevoked(r.ctx, r.tenant, s.ID); err != nil || revoked {
+				return err
+			}
+			// A session a brand's link opened ends when the key that minted the link is revoked.
+			active, err := r.p.minterActive(r.ctx, r.tenant, s.APIKey)
+			revoked = !active
 			return err
 		}, func() (err error) {
 			r.prof, err = r.p.cfg.Profiles.GetProfile(r.ctx, r.tenant, s.ProfileID)

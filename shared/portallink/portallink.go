@@ -24,6 +24,10 @@ type Claims struct {
 	IssuedAt  int64  `json:"iat"`
 	ExpiresAt int64  `json:"exp"`
 	Nonce     string `json:"n"`
+	// APIKey is the id of the brand API key that minted the link ("" for the portal's own
+	// login links); the portal refuses the link, and ends its sessions, once that key is
+	// revoked.
+	APIKey string `json:"ak,omitempty"`
 }
 
 // Key is one signing key.

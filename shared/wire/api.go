@@ -27,7 +27,7 @@ func (d *Deps) Webhooks() *app.Webhooks { return app.NewWebhooks(d.Store, time.N
 
 // Authorizer builds the API key authorizer.
 func Authorizer(_ context.Context, d *Deps) (any, error) {
-	return AuthorizerHandler(authorizer.New(d.Store, d.Log, KeyCacheTTL).Handle), nil
+	return AuthorizerHandler(authorizer.New(d.Store, d.Log, authorizer.CacheTTL, time.Now).Handle), nil
 }
 
 // CreateProfile builds POST /v1/profiles.

@@ -20,12 +20,10 @@ import (
 	"github.com/livingprofile/livingprofile/shared/portallink"
 )
 
-// Warm-container cache lifetimes: per-tenant items every request needs (catalog, API
-// keys) are read at most once per lifetime per container, never per request.
-const (
-	CatalogCacheTTL = 30 * time.Second
-	KeyCacheTTL     = 60 * time.Second
-)
+// CatalogCacheTTL is how long a warm container keeps a tenant's catalog: read at most once
+// per lifetime per container, never per request. (The authorizer's key cache is
+// authorizer.CacheTTL, bounded by the revocation guarantee.)
+const CatalogCacheTTL = 30 * time.Second
 
 // Deps are what every function has at init: its environment, its AWS configuration, its
 // logger and the table. A builder builds from them only the clients its handler uses.

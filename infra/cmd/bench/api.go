@@ -27,9 +27,9 @@ var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "be
 
 // fixture is the seeded data the measured requests use.
 type fixture struct {
-	readKey, writeKey, adminKey, requestsKey string
-	readKeyID, writeKeyID                    string
-	ids, emails                              []string
+	readKey, writeKey, adminKey, requestsKey, linksKey string
+	readKeyID, writeKeyID                              string
+	ids, emails                                        []string
 	// granted is the marketing consent state of each profile; writers flip it, each worker
 	// only the profiles it owns (see owned).
 	granted []bool
@@ -60,7 +60,8 @@ func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 		secret, id *string
 		scope      apikey.Scope
 	}{{&f.readKey, &f.readKeyID, apikey.Read}, {&f.writeKey, &f.writeKeyID, apikey.Write},
-		{&f.adminKey, new(string), apikey.Admin}, {&f.requestsKey, new(string), apikey.Requests}} {
+		{&f.adminKey, new(string), apikey.Admin}, {&f.requestsKey, new(string), apikey.Requests},
+		{&f.linksKey, new(string), apikey.PortalLinks}} {
 		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(k.scope), []apikey.Scope{k.scope})
 		if err != nil {
 			return nil, fmt.Errorf("seed %s key: %w", k.scope, err)

@@ -365,7 +365,7 @@ func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, err
 		body["topic"] = topic
 	}
 	var l link
-	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.writeKey, body, http.StatusCreated, &l)
+	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.linksKey, body, http.StatusCreated, &l)
 }
 
 // signIn opens a brand link from the API and POSTs its Continue form; it returns the

@@ -111,12 +111,13 @@ func seedDemo(ctx context.Context, st *localstack.Stack, out string) (Info, erro
 		MailPage: st.MailPage()}
 	var prev Info
 	if b, err := os.ReadFile(out); err == nil && json.Unmarshal(b, &prev) == nil {
-		if k, err := store.Key(ctx, prev.APIKeyID); err == nil && k.Matches(prev.APIKey) {
+		// A key from before portal_links existed cannot mint the demo link: make a new one.
+		if k, err := store.Key(ctx, prev.APIKeyID); err == nil && k.Matches(prev.APIKey) && k.Allows(apikey.PortalLinks) {
 			info.APIKey, info.APIKeyID = prev.APIKey, prev.APIKeyID
 		}
 	}
 	if info.APIKey == "" {
-		plain, k, err := seed.Key(ctx, store, demoTenant, "local demo key", []apikey.Scope{apikey.Admin})
+		plain, k, err := seed.Key(ctx, store, demoTenant, "local demo key", []apikey.Scope{apikey.Admin, apikey.PortalLinks})
 		if err != nil {
 			return Info{}, err
 		}

@@ -2,6 +2,7 @@
 // lists or revokes API keys, against the local stack's emulator, LocalStack or real AWS.
 //
 //	lpctl [-endpoint URL|aws] [-region R] -table NAME tenant create <id> <name>
+//	lpctl ... tenant disable|enable <id>
 //	lpctl ... catalog load <tenant> <file.json>
 //	lpctl ... key create <tenant> <name> <scopes>
 //	lpctl ... key list <tenant>
@@ -37,8 +38,11 @@ func main() {
 const usage = `usage: lpctl [-endpoint URL|aws] [-region R] -table NAME <command>
 commands:
   tenant create <id> <name>
+  tenant disable|enable <id>       (refused by the API and the portal within 10 s)
   catalog load <tenant> <file.json>
   key create <tenant> <name> <scopes, e.g. "read write">
+                                   scopes: read write requests admin portal_links attest;
+                                   admin implies read, write and requests only
   key list <tenant>
   key revoke <tenant> <key id>`
 
@@ -68,6 +72,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	switch cmd := a[0] + " " + a[1]; {
 	case cmd == "tenant create" && len(a) == 4:
 		return seed.Tenant(ctx, st, a[2], a[3])
+	case (cmd == "tenant disable" || cmd == "tenant enable") && len(a) == 3:
+		return st.SetTenantDisabled(ctx, a[2], a[1] == "disable")
 	case cmd == "catalog load" && len(a) == 4:
 		b, err := os.ReadFile(a[3])
 		if err != nil {

@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
 )
 
 // TestOperatorCommands drives lpctl against an emulator endpoint as an operator would
@@ -76,5 +79,23 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	if out, _ = lp("key", "list", "shop"); !strings.Contains(out, "revokedAt") {
 		t.Fatalf("revoked key not marked: %s", out)
+	}
+	if _, err := lp("key", "create", "shop", "mailer", "portal_links"); err != nil {
+		t.Fatalf("a portal_links key: %v", err)
+	}
+	st := dynamo.New(dynamodb.NewFromConfig(aws.AWS), table)
+	for _, tt := range []struct {
+		cmd    string
+		active bool
+	}{{"disable", false}, {"enable", true}} {
+		if _, err := lp("tenant", tt.cmd, "shop"); err != nil {
+			t.Fatalf("tenant %s: %v", tt.cmd, err)
+		}
+		if active, err := st.TenantActive(ctx, "shop"); err != nil || active != tt.active {
+			t.Fatalf("after tenant %s: active %v, %v; want %v", tt.cmd, active, err, tt.active)
+		}
+	}
+	if _, err := lp("tenant", "disable", "nobody"); err == nil {
+		t.Fatal("an unknown tenant was disabled")
 	}
 }

@@ -67,6 +67,9 @@ type Session struct {
 	SeenAt    int64  `json:"seen"` // Unix seconds of the last request; IdleTimeout after it, it ends
 	// GPC records that this session already honoured a Global Privacy Control signal.
 	GPC bool `json:"gpc,omitempty"`
+	// APIKey is the id of the brand API key whose portal link opened the session (ViaLink);
+	// the portal ends the session when that key is revoked.
+	APIKey string `json:"ak,omitempty"`
 }
 
 // New starts a session for a person at now.

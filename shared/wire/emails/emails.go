@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
 	"github.com/livingprofile/livingprofile/shared/mail"
@@ -17,24 +15,28 @@ import (
 
 // mailingRoute builds a request route whose use case emails the person, from SENDER_EMAIL
 // (required).
-func mailingRoute(d *wire.Deps, pick func(*httpapi.API) httpapi.Handler) (any, error) {
+func mailingRoute(ctx context.Context, d *wire.Deps, pick func(*httpapi.API) httpapi.Handler) (any, error) {
 	from, err := d.Required("SENDER_EMAIL")
 	if err != nil {
 		return nil, err
 	}
-	n := requestMail{sender: mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from}, log: d.Log}
+	sender, err := mail.NewSender(ctx, d.AWS, from)
+	if err != nil {
+		return nil, err
+	}
+	n := requestMail{sender: sender, log: d.Log}
 	api := httpapi.New(d.Profiles().WithNotifier(n), d.Log, nil, d.Env("PORTAL_BASE_URL"))
 	return wire.HTTPHandler(pick(api)), nil
 }
 
 // ExtendRequest builds POST /v1/requests/{id}/extension; it tells the person by email.
-func ExtendRequest(_ context.Context, d *wire.Deps) (any, error) {
-	return mailingRoute(d, (*httpapi.API).ExtendRequest)
+func ExtendRequest(ctx context.Context, d *wire.Deps) (any, error) {
+	return mailingRoute(ctx, d, (*httpapi.API).ExtendRequest)
 }
 
 // DenyRequest builds POST /v1/requests/{id}/denial; it tells the person by email.
-func DenyRequest(_ context.Context, d *wire.Deps) (any, error) {
-	return mailingRoute(d, (*httpapi.API).DenyRequest)
+func DenyRequest(ctx context.Context, d *wire.Deps) (any, error) {
+	return mailingRoute(ctx, d, (*httpapi.API).DenyRequest)
 }
 
 // requestMail is the app.Notifier that emails people about their requests (package mail),

@@ -12,7 +12,7 @@ import (
 
 // GetRequest builds GET /v1/requests/{id}; it alone presigns links to ready exports, in
 // EXPORTS_BUCKET (required), valid for EXPORT_LINK_SECONDS (required).
-func GetRequest(_ context.Context, d *wire.Deps) (any, error) {
+func GetRequest(ctx context.Context, d *wire.Deps) (any, error) {
 	bucket, err := d.Required("EXPORTS_BUCKET")
 	if err != nil {
 		return nil, err
@@ -21,7 +21,10 @@ func GetRequest(_ context.Context, d *wire.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := blob.New(blob.NewClient(d.AWS), bucket, "")
+	b, err := blob.New(ctx, d.AWS, bucket, "")
+	if err != nil {
+		return nil, err
+	}
 	presign := func(ctx context.Context, key string, expiry time.Duration, filename string) (string, time.Time, error) {
 		l, err := b.Presign(ctx, key, expiry, filename)
 		return l.URL, l.ExpiresAt, err

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-
 	"github.com/livingprofile/livingprofile/shared/awserr"
 	"github.com/livingprofile/livingprofile/shared/blob"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
@@ -31,7 +29,7 @@ import (
 //     last attempt marks the request failed.
 //   - SENDER_EMAIL and PORTAL_BASE_URL: the "your export is ready" email, from SENDER_EMAIL,
 //     linking to the portal. Without either, nobody is emailed (logged at init).
-func ProcessExport(_ context.Context, d *wire.Deps) (any, error) {
+func ProcessExport(ctx context.Context, d *wire.Deps) (any, error) {
 	bucket, err := d.Required("EXPORTS_BUCKET")
 	if err != nil {
 		return nil, err
@@ -47,11 +45,18 @@ func ProcessExport(_ context.Context, d *wire.Deps) (any, error) {
 	var notify export.Notifier
 	from, portal := d.Env("SENDER_EMAIL"), strings.TrimSuffix(d.Env("PORTAL_BASE_URL"), "/")
 	if from != "" && portal != "" {
-		notify = exportMail{sender: mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from}, portal: portal + "/"}
+		sender, err := mail.NewSender(ctx, d.AWS, from)
+		if err != nil {
+			return nil, err
+		}
+		notify = exportMail{sender: sender, portal: portal + "/"}
 	} else {
 		d.Log.Warn("export-ready emails are off: SENDER_EMAIL and PORTAL_BASE_URL must both be set")
 	}
-	objects := blob.New(blob.NewClient(d.AWS), bucket, d.Env("EXPORTS_KMS_KEY_ID"))
+	objects, err := blob.New(ctx, d.AWS, bucket, d.Env("EXPORTS_KMS_KEY_ID"))
+	if err != nil {
+		return nil, err
+	}
 	job := export.NewJob(d.Store, d.Profiles(), d.Store, exportDirectory{d.Store}, objects, notify, d.Log,
 		export.Options{Retention: time.Duration(retention) * 24 * time.Hour, MaxAttempts: attempts})
 	return wire.QueueHandler(job.Handle), nil
@@ -62,7 +67,7 @@ func ProcessExport(_ context.Context, d *wire.Deps) (any, error) {
 //   - SENDER_EMAIL (required): the confirmation email's From address;
 //   - MAX_ATTEMPTS (optional, default erasure.DefaultMaxAttempts): the queue's
 //     maxReceiveCount (JobMaxAttempts); the last attempt marks the request failed.
-func ProcessErasure(_ context.Context, d *wire.Deps) (any, error) {
+func ProcessErasure(ctx context.Context, d *wire.Deps) (any, error) {
 	bucket, err := d.Required("EXPORTS_BUCKET")
 	if err != nil {
 		return nil, err
@@ -75,8 +80,15 @@ func ProcessErasure(_ context.Context, d *wire.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	job := erasure.New(d.Store, blob.New(blob.NewClient(d.AWS), bucket, ""), mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from},
-		d.Log, erasure.Options{MaxAttempts: attempts, Transient: awserr.Transient})
+	exports, err := blob.New(ctx, d.AWS, bucket, "")
+	if err != nil {
+		return nil, err
+	}
+	sender, err := mail.NewSender(ctx, d.AWS, from)
+	if err != nil {
+		return nil, err
+	}
+	job := erasure.New(d.Store, exports, sender, d.Log, erasure.Options{MaxAttempts: attempts, Transient: awserr.Transient})
 	return wire.QueueHandler(job.Handle), nil
 }
 

@@ -27,7 +27,12 @@ func withExports(d *wire.Deps, cfg *portal.Config) error {
 	if err != nil {
 		return err
 	}
-	cfg.Exports, cfg.ExportLinkTTL = exports{blob.New(blob.NewClient(d.AWS), bucket, "")}, time.Duration(secs)*time.Second
+	// Resolving the bucket's URL reads only the configuration: no request, nothing to cancel.
+	b, err := blob.New(context.Background(), d.AWS, bucket, "")
+	if err != nil {
+		return err
+	}
+	cfg.Exports, cfg.ExportLinkTTL = exports{b}, time.Duration(secs)*time.Second
 	return nil
 }
 

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-
 	"github.com/livingprofile/livingprofile/shared/mail"
 	"github.com/livingprofile/livingprofile/shared/portal"
 	"github.com/livingprofile/livingprofile/shared/wire"
@@ -25,7 +23,12 @@ func withMailer(d *wire.Deps, cfg *portal.Config) error {
 	if err != nil {
 		return err
 	}
-	cfg.Mailer = loginMail{mail.Sender{Client: sesv2.NewFromConfig(d.AWS), From: from}}
+	// Resolving the endpoint reads only the configuration: no request, nothing to cancel.
+	s, err := mail.NewSender(context.Background(), d.AWS, from)
+	if err != nil {
+		return err
+	}
+	cfg.Mailer = loginMail{s}
 	return nil
 }
 
