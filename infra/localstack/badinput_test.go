@@ -2,8 +2,11 @@ package localstack_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/livingprofile/livingprofile/shared/jsonin"
 )
 
 // route is one API route with a valid body, used as the base for hostile variants.
@@ -33,6 +36,8 @@ func routes(id string) []routeCase {
 		{"request-cancel", "POST", "/v1/requests/" + requestOf(id) + "/cancel", "requests", ""},
 		{"request-complete", "POST", "/v1/requests/" + requestOf(id) + "/completion", "requests", `{"note":"Corrected the postal address."}`},
 		{"request-deny", "POST", "/v1/requests/" + requestOf(id) + "/denial", "requests", `{"reason":"The request is manifestly unfounded."}`},
+		{"webhook-create", "POST", "/v1/webhooks", "admin", `{"url":"https://hooks.example.com/lp","eventTypes":["profile.updated"]}`},
+		{"webhook-list", "GET", "/v1/webhooks", "admin", ""},
 	}
 }
 
@@ -57,13 +62,46 @@ func isProblem(t *testing.T, r reply) map[string]any {
 }
 
 func namesField(p map[string]any, field string) bool {
+	_, ok := fieldReason(p, field)
+	return ok
+}
+
+// fieldReason returns the reason the problem gives for field.
+func fieldReason(p map[string]any, field string) (string, bool) {
 	errs, _ := p["errors"].([]any)
 	for _, e := range errs {
-		if e.(map[string]any)["field"] == field {
-			return true
+		if e := e.(map[string]any); e["field"] == field {
+			r, _ := e["reason"].(string)
+			return r, true
 		}
 	}
-	return false
+	return "", false
+}
+
+// sneak puts a member "sneaky" with the raw JSON value v first into the object body.
+func sneak(body, v string) string { return strings.Replace(body, "{", `{"sneaky":`+v+`,`, 1) }
+
+// nullFirst gives the first member of the object body the value null.
+func nullFirst(body, first string) string {
+	var v map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(body), &v)
+	v[first] = json.RawMessage("null")
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// twice repeats every top-level member of the object body, and returns the first key,
+// which is then the first duplicate.
+func twice(t *testing.T, body string) (string, string) {
+	dec := json.NewDecoder(strings.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		t.Fatal(err)
+	}
+	k, err := dec.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body[:len(body)-1] + "," + body[1:], k.(string)
 }
 
 // TestBadInput sends every route malformed, unknown-field, wrong-type, oversized and
@@ -98,6 +136,14 @@ func TestBadInput(t *testing.T) {
 					t.Fatalf("read key on %s: %v", rt.name, p)
 				}
 			}
+			sep := "?"
+			if strings.Contains(rt.path, "?") {
+				sep = "&"
+			}
+			p := isProblem(t, do(t, call{method: rt.method, path: rt.path + sep + "sneaky=1", key: "admin", body: nilIfEmpty(rt.valid)}))
+			if r, _ := fieldReason(p, "sneaky"); p["status"] != float64(400) || r != "is not a known query parameter" {
+				t.Fatalf("unknown query parameter: %v", p)
+			}
 			if strings.Contains(rt.path, id) {
 				r := do(t, call{method: rt.method, path: strings.ReplaceAll(rt.path, id, otherID), key: "all", body: nilIfEmpty(rt.valid)})
 				if p := isProblem(t, r); p["status"] != float64(404) {
@@ -111,19 +157,28 @@ func TestBadInput(t *testing.T) {
 				}
 				return
 			}
+			dup, first := twice(t, rt.valid)
 			cases := []struct {
 				name, body, field string
 				status            float64
 				headers           map[string]string
+				reason            string // the reason given for field, when it is checked
 			}{
-				{"malformed", `{"status":`, "", 400, nil},
-				{"not an object", `[1,2,3]`, "", 400, nil},
-				{"trailing data", rt.valid + `{}`, "", 400, nil},
-				{"unknown field", strings.Replace(rt.valid, "{", `{"sneaky":1,`, 1), "sneaky", 400, nil},
-				{"oversized", big, "", 413, nil},
-				{"wrong content type", rt.valid, "", 415, map[string]string{"Content-Type": "text/plain"}},
-				{"bad If-Match", rt.valid, "If-Match", 400, map[string]string{"If-Match": "yesterday"}},
-				{"bad Idempotency-Key", rt.valid, "Idempotency-Key", 400, map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}},
+				{"duplicate key", dup, first, 400, nil, "appears more than once"},
+				{"invalid UTF-8", sneak(rt.valid, "\"a\xffb\""), "sneaky", 400, nil, "is not valid UTF-8"},
+				{"lone surrogate", sneak(rt.valid, `"\ud800"`), "sneaky", 400, nil, "holds a lone surrogate escape"},
+				{"reversed surrogates", sneak(rt.valid, `"\udc00\ud800"`), "sneaky", 400, nil, "holds a lone surrogate escape"},
+				{"null member", nullFirst(rt.valid, first), first, 400, nil, "must not be null"},
+				{"null body", `null`, "(body)", 400, nil, "must not be null"},
+				{"empty Idempotency-Key", rt.valid, "Idempotency-Key", 400, map[string]string{"Idempotency-Key": ""}, ""},
+				{"malformed", `{"status":`, "", 400, nil, ""},
+				{"not an object", `[1,2,3]`, "", 400, nil, ""},
+				{"trailing data", rt.valid + `{}`, "", 400, nil, ""},
+				{"unknown field", strings.Replace(rt.valid, "{", `{"sneaky":1,`, 1), "sneaky", 400, nil, ""},
+				{"oversized", big, "", 413, nil, ""},
+				{"wrong content type", rt.valid, "", 415, map[string]string{"Content-Type": "text/plain"}, ""},
+				{"bad If-Match", rt.valid, "If-Match", 400, map[string]string{"If-Match": "yesterday"}, ""},
+				{"bad Idempotency-Key", rt.valid, "Idempotency-Key", 400, map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}, ""},
 			}
 			for _, c := range cases {
 				if (c.field == "If-Match" || c.field == "Idempotency-Key") && rt.name == "check" ||
@@ -138,44 +193,83 @@ func TestBadInput(t *testing.T) {
 					if c.field != "" && !namesField(p, c.field) {
 						t.Fatalf("problem does not name %q: %v", c.field, p)
 					}
+					if r, _ := fieldReason(p, c.field); c.reason != "" && r != c.reason {
+						t.Fatalf("reason for %s is %q, want %q", c.field, r, c.reason)
+					}
 				})
 			}
 		})
 	}
+	syncChange := `{"id":"c%d","identity":{"type":"email","value":"sync-bad-input@example.com"},"occurredAt":"2026-01-01T00:00:00Z"%s}`
 	hostile := []struct {
 		name, method, path, body, field string
+		reason                          string // checked when given
 	}{
-		{"email without at", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"not-an-email"}]}`, "identities[0].value"},
-		{"local phone", "POST", "/v1/profiles", `{"identities":[{"type":"phone","value":"600100200"}]}`, "identities[0].value"},
-		{"unknown identity type", "POST", "/v1/profiles", `{"identities":[{"type":"ssn","value":"1"}]}`, "identities[0].type"},
-		{"no identities", "POST", "/v1/profiles", `{"identities":[]}`, "identities"},
-		{"identities wrong type", "POST", "/v1/profiles", `{"identities":"a@b.co"}`, "identities"},
-		{"control chars", "POST", "/v1/profiles", `{"identities":[{"type":"customer_id","value":"a\u0000b"}]}`, "identities[0].value"},
-		{"script in name", "PATCH", "/v1/profiles/" + id, `{"attributes":{"givenName":"` + strings.Repeat("<script>", 20) + `"}}`, "attributes.givenName"},
-		{"undeclared attribute", "PATCH", "/v1/profiles/" + id, `{"attributes":{"ssn":"123"}}`, "attributes.ssn"},
-		{"attribute wrong type", "PATCH", "/v1/profiles/" + id, `{"attributes":{"shoe_size":"big"}}`, "attributes.shoe_size"},
-		{"nested object attribute", "PATCH", "/v1/profiles/" + id, `{"attributes":{"givenName":{"$ne":1}}}`, "attributes.givenName"},
-		{"bad status", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"maybe","noticeVersion":2}`, "status"},
-		{"future notice", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":9}`, "noticeVersion"},
-		{"notice wrong type", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":"2"}`, "noticeVersion"},
-		{"consent for contract purpose", "PUT", "/v1/profiles/" + id + "/consents/service", `{"status":"granted","noticeVersion":2}`, "purpose"},
-		{"unknown purpose", "PUT", "/v1/profiles/" + id + "/consents/spam", `{"status":"granted","noticeVersion":1}`, "purpose"},
-		{"channel of another topic", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", `{"status":"subscribed","channels":["sms"]}`, "channels[0]"},
-		{"unknown frequency", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", `{"status":"subscribed","frequency":"hourly"}`, "frequency"},
-		{"check bad identity", "POST", "/v1/consent-checks", `{"identity":{"type":"email","value":"@@"},"purpose":"marketing"}`, "identity.value"},
-		{"check unknown purpose", "POST", "/v1/consent-checks", `{"profileId":"` + id + `","purpose":"spam"}`, "purpose"},
-		{"batch bad item", "POST", "/v1/consent-checks", `{"checks":[{"profileId":"` + id + `","purpose":"marketing"},{"purpose":"marketing"}]}`, "checks[1].profileId"},
-		{"invalid catalog", "PUT", "/v1/catalog", `{"defaultLocale":"english","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[]}`, "defaultLocale"},
-		{"link ttl", "POST", "/v1/portal-links", `{"profileId":"` + id + `","expiresIn":5}`, "expiresIn"},
-		{"find bad identity", "GET", "/v1/profiles?identity=email:nope", "", "identity"},
-		{"events bad limit", "GET", "/v1/profiles/" + id + "/events?limit=1000", "", "limit"},
-		{"events bad cursor", "GET", "/v1/profiles/" + id + "/events?after=abc", "", "after"},
+		{"identity type of a wrong type", "POST", "/v1/profiles", `{"identities":[{"type":1,"value":"x@example.com"}]}`, "identities[0].type", "must be a string"},
+		{"duplicate key in an identity", "POST", "/v1/profiles", `{"identities":[{"type":"email","type":"phone","value":"x@example.com"}]}`, "identities[0].type", "appears more than once"},
+		{"sync consent of a wrong type", "POST", "/v1/sync", `{"source":"crm","changes":[` + fmt.Sprintf(syncChange, 1, "") + `,` +
+			fmt.Sprintf(syncChange, 2, `,"consents":{"marketing":{"status":"granted","noticeVersion":"2"}}`) + `]}`,
+			"changes[1].consents.marketing.noticeVersion", "must be a whole number"},
+		{"sync attribute with NUL", "POST", "/v1/sync", `{"source":"crm","changes":[` + fmt.Sprintf(syncChange, 1, `,"attributes":{"givenName":"O\u0000la"}`) + `]}`,
+			"changes[0].attributes.givenName", "must not hold control characters"},
+		{"check channel of a wrong type", "POST", "/v1/consent-checks", `{"profileId":"` + id + `","purpose":"marketing","channel":5}`, "channel", "must be a string"},
+		{"consent time of a wrong type", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":2,"expiresAt":5}`,
+			"expiresAt", "must be a date-time string in RFC 3339 form, such as 2026-05-31T12:00:00Z"},
+		{"fractional notice version", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":2.5}`, "noticeVersion", "must be a whole number"},
+		{"huge notice version", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":1e400}`, "noticeVersion", "is out of range"},
+		{"null completion", "POST", "/v1/requests/" + requestOf(id) + "/completion", `null`, "(body)", "must not be null"},
+		{"null note", "POST", "/v1/requests/" + requestOf(id) + "/completion", `{"note":null}`, "note", "must not be null"},
+		{"NUL in an attribute", "PATCH", "/v1/profiles/" + id, `{"attributes":{"givenName":"O\u0000la"}}`, "attributes.givenName", "must not hold control characters"},
+		{"C1 control in a consent locale", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":2,"locale":"pl\u009b"}`, "locale", "must not hold control characters"},
+		{"NUL in a subscription channel", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", `{"status":"subscribed","channels":["email\u0000"]}`, "channels[0]", "must not hold control characters"},
+		{"NUL in a check purpose", "POST", "/v1/consent-checks", `{"profileId":"` + id + `","purpose":"marketing\u0000"}`, "purpose", "must not hold control characters"},
+		{"NUL in a catalog locale", "PUT", "/v1/catalog", `{"defaultLocale":"en","locales":["en\u0000"],"purposes":[],"channels":[],"topics":[],"notices":[]}`, "locales[0]", "must not hold control characters"},
+		{"newline in a link topic", "POST", "/v1/portal-links", `{"profileId":"` + id + `","topic":"news\nletter"}`, "topic", "must not hold control characters"},
+		{"NUL in a request purpose", "POST", "/v1/requests", `{"profileId":"` + id + `","type":"objection","purpose":"marketing\u0000"}`, "purpose", "must not hold control characters"},
+		{"null identity in a request", "POST", "/v1/requests", `{"identity":null,"type":"access"}`, "identity", "must not be null"},
+		{"null attested", "POST", "/v1/requests", `{"profileId":"` + id + `","type":"access","attested":null}`, "attested", "must not be null"},
+		{"NUL in a denial reason", "POST", "/v1/requests/" + requestOf(id) + "/denial", `{"reason":"Unfounded.\u0000"}`, "reason", "must not hold control characters"},
+		{"escape in an extension reason", "POST", "/v1/requests/" + requestOf(id) + "/extension", `{"months":1,"reason":"\u001b[2J` + extensionReason + `"}`, "reason", "must not hold control characters"},
+		{"lone surrogate in a webhook URL", "POST", "/v1/webhooks", `{"url":"https://hooks.example.com/\ud800","eventTypes":["profile.updated"]}`, "url", "holds a lone surrogate escape"},
+		{"invalid UTF-8 in a webhook URL", "POST", "/v1/webhooks", "{\"url\":\"https://hooks.example.com/\xff\xfe\",\"eventTypes\":[\"profile.updated\"]}", "url", "is not valid UTF-8"},
+		{"newline in a webhook URL", "POST", "/v1/webhooks", `{"url":"https://hooks.example.com/\nx","eventTypes":["profile.updated"]}`, "url", "must not hold control characters"},
+		{"duplicate catalog key", "PUT", "/v1/catalog", `{"defaultLocale":"en","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[],"locales":["pl"]}`, "locales", "appears more than once"},
+		{"unknown query parameter on a list", "GET", "/v1/requests?status=open&sneaky=1", "", "sneaky", "is not a known query parameter"},
+		{"query value with a control character", "GET", "/v1/profiles?identity=email:a%00@example.com", "", "identity", "must not hold control characters"},
+		{"email without at", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"not-an-email"}]}`, "identities[0].value", ""},
+		{"local phone", "POST", "/v1/profiles", `{"identities":[{"type":"phone","value":"600100200"}]}`, "identities[0].value", ""},
+		{"unknown identity type", "POST", "/v1/profiles", `{"identities":[{"type":"ssn","value":"1"}]}`, "identities[0].type", ""},
+		{"no identities", "POST", "/v1/profiles", `{"identities":[]}`, "identities", ""},
+		{"identities wrong type", "POST", "/v1/profiles", `{"identities":"a@b.co"}`, "identities", ""},
+		{"control chars", "POST", "/v1/profiles", `{"identities":[{"type":"customer_id","value":"a\u0000b"}]}`, "identities[0].value", ""},
+		{"script in name", "PATCH", "/v1/profiles/" + id, `{"attributes":{"givenName":"` + strings.Repeat("<script>", 20) + `"}}`, "attributes.givenName", ""},
+		{"undeclared attribute", "PATCH", "/v1/profiles/" + id, `{"attributes":{"ssn":"123"}}`, "attributes.ssn", ""},
+		{"attribute wrong type", "PATCH", "/v1/profiles/" + id, `{"attributes":{"shoe_size":"big"}}`, "attributes.shoe_size", ""},
+		{"nested object attribute", "PATCH", "/v1/profiles/" + id, `{"attributes":{"givenName":{"$ne":1}}}`, "attributes.givenName", ""},
+		{"bad status", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"maybe","noticeVersion":2}`, "status", ""},
+		{"future notice", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":9}`, "noticeVersion", ""},
+		{"notice wrong type", "PUT", "/v1/profiles/" + id + "/consents/marketing", `{"status":"granted","noticeVersion":"2"}`, "noticeVersion", ""},
+		{"consent for contract purpose", "PUT", "/v1/profiles/" + id + "/consents/service", `{"status":"granted","noticeVersion":2}`, "purpose", ""},
+		{"unknown purpose", "PUT", "/v1/profiles/" + id + "/consents/spam", `{"status":"granted","noticeVersion":1}`, "purpose", ""},
+		{"channel of another topic", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", `{"status":"subscribed","channels":["sms"]}`, "channels[0]", ""},
+		{"unknown frequency", "PUT", "/v1/profiles/" + id + "/subscriptions/newsletter", `{"status":"subscribed","frequency":"hourly"}`, "frequency", ""},
+		{"check bad identity", "POST", "/v1/consent-checks", `{"identity":{"type":"email","value":"@@"},"purpose":"marketing"}`, "identity.value", ""},
+		{"check unknown purpose", "POST", "/v1/consent-checks", `{"profileId":"` + id + `","purpose":"spam"}`, "purpose", ""},
+		{"batch bad item", "POST", "/v1/consent-checks", `{"checks":[{"profileId":"` + id + `","purpose":"marketing"},{"purpose":"marketing"}]}`, "checks[1].profileId", ""},
+		{"invalid catalog", "PUT", "/v1/catalog", `{"defaultLocale":"english","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[]}`, "defaultLocale", ""},
+		{"link ttl", "POST", "/v1/portal-links", `{"profileId":"` + id + `","expiresIn":5}`, "expiresIn", ""},
+		{"find bad identity", "GET", "/v1/profiles?identity=email:nope", "", "identity", ""},
+		{"events bad limit", "GET", "/v1/profiles/" + id + "/events?limit=1000", "", "limit", ""},
+		{"events bad cursor", "GET", "/v1/profiles/" + id + "/events?after=abc", "", "after", ""},
 	}
 	for _, h := range hostile {
 		t.Run(h.name, func(t *testing.T) {
 			p := isProblem(t, do(t, call{method: h.method, path: h.path, key: "all", body: nilIfEmpty(h.body)}))
 			if h.field != "" && !namesField(p, h.field) {
 				t.Fatalf("problem does not name %q: %v", h.field, p)
+			}
+			if r, _ := fieldReason(p, h.field); h.reason != "" && r != h.reason {
+				t.Fatalf("reason for %s is %q, want %q", h.field, r, h.reason)
 			}
 		})
 	}
@@ -196,7 +290,9 @@ func nilIfEmpty(s string) any {
 func FuzzRoutes(f *testing.F) {
 	seeds := []string{`{}`, `null`, `[]`, `"x"`, `{"identities":null}`, `{"status":"granted","noticeVersion":1e400}`,
 		`{"attributes":{"givenName":"\ud800"}}`, `{"checks":[{}]}`, `{"a":` + strings.Repeat("[", 5000), "\x00\xff",
-		`{"identities":[{"type":"email","value":"A@B.CO"}],"consents":{"marketing":{"status":"granted","noticeVersion":-1}}}`}
+		`{"identities":[{"type":"email","value":"A@B.CO"}],"consents":{"marketing":{"status":"granted","noticeVersion":-1}}}`,
+		`{"status":"granted","noticeVersion":2,"status":"withdrawn"}`, `{"reason":"\udc00\ud800"}`, "{\"note\":\"\xed\xa0\x80\"}",
+		`{"reason":"a\u0085"}`, `{"months":1.0,"reason":"x"}`, `{"months":2.5}`, `{"url":null}`}
 	for _, s := range seeds {
 		for i := range 5 {
 			f.Add(i, s)
@@ -212,12 +308,41 @@ func FuzzRoutes(f *testing.F) {
 		}
 		rt := rs[(which%len(rs)+len(rs))%len(rs)]
 		before := tableDigest(t)
-		r := do(t, call{method: rt.method, path: rt.path, key: "all", body: body, headers: map[string]string{"Idempotency-Key": ""}})
+		r := do(t, call{method: rt.method, path: rt.path, key: "all", body: body})
 		if r.status >= 500 {
 			t.Fatalf("%s %s with %q: %d %s", rt.method, rt.path, body, r.status, r.body)
+		}
+		// A body that breaks a rule of jsonin (duplicate key, invalid UTF-8, lone surrogate,
+		// control character, malformed) is refused whatever the route.
+		if strings.TrimSpace(body) != "" && jsonin.Valid([]byte(body)) != nil && r.status != 400 && r.status != 413 {
+			t.Fatalf("%s with %q answered %d, want 400: %s", rt.name, body, r.status, r.body)
 		}
 		if r.status >= 400 && tableDigest(t) != before {
 			t.Fatalf("%s with %q answered %d but changed the table", rt.name, body, r.status)
 		}
 	})
+}
+
+// TestBadInputIntegerSpellings: an integer in any JSON spelling is an integer (2.0 is, as
+// JSON Schema says); a fraction is not, and changes nothing.
+func TestBadInputIntegerSpellings(t *testing.T) {
+	id, _ := newProfile(t, nil)
+	path := "/v1/profiles/" + id + "/consents/marketing"
+	for _, n := range []string{"2.0", "2e0", "20e-1", "0.2e1"} {
+		t.Run(n, func(t *testing.T) {
+			r := must(t, do(t, call{method: "PUT", path: path, key: "admin", body: `{"status":"granted","noticeVersion":` + n + `}`}), 200)
+			c := r.json(t)["consents"].(map[string]any)["marketing"].(map[string]any)
+			if c["noticeVersion"] != float64(2) || c["status"] != "granted" {
+				t.Fatalf("consent %v, want granted at notice version 2", c)
+			}
+		})
+	}
+	before := tableDigest(t)
+	p := isProblem(t, do(t, call{method: "PUT", path: path, key: "admin", body: `{"status":"withdrawn","noticeVersion":2.5}`}))
+	if r, _ := fieldReason(p, "noticeVersion"); r != "must be a whole number" {
+		t.Fatalf("2.5: %v", p)
+	}
+	if tableDigest(t) != before {
+		t.Fatal("a refused consent changed the table")
+	}
 }

@@ -238,6 +238,7 @@ func TestRequestDuplicate(t *testing.T) {
 func TestRequestBadInput(t *testing.T) {
 	id, _ := newProfile(t, nil)
 	rq := requestOf(fixedProfile(t))
+	requestsKey() // made on first use: before the digest
 	before := tableDigest(t)
 	tests := []struct {
 		name   string

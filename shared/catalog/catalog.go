@@ -4,9 +4,6 @@
 package catalog
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/jsonin"
 )
 
 // Text is a localized string: locale ("en", "pl") to text.
@@ -60,7 +58,7 @@ func (b LegalBasis) Valid() bool {
 type Purpose struct {
 	ID          string     `json:"id"`
 	Name        Text       `json:"name"`
-	Description Text       `json:"description,omitempty"`
+	Description Text       `json:"description,omitempty" jsonin:"text"`
 	LegalBasis  LegalBasis `json:"legalBasis"`
 	// DirectMarketing makes an objection to this purpose absolute (Art. 21(3)).
 	DirectMarketing bool `json:"directMarketing,omitempty"`
@@ -89,7 +87,7 @@ type Channel struct {
 type Topic struct {
 	ID          string   `json:"id"`
 	Name        Text     `json:"name"`
-	Description Text     `json:"description,omitempty"`
+	Description Text     `json:"description,omitempty" jsonin:"text"`
 	Purpose     string   `json:"purpose"`
 	Channels    []string `json:"channels"`
 	Frequencies []string `json:"frequencies,omitempty"`
@@ -98,7 +96,7 @@ type Topic struct {
 // NoticeVersion is one published version of a privacy notice.
 type NoticeVersion struct {
 	Version     int       `json:"version"`
-	Text        Text      `json:"text"`
+	Text        Text      `json:"text" jsonin:"text"`
 	PublishedAt time.Time `json:"publishedAt"`
 }
 
@@ -381,18 +379,13 @@ func (c *Catalog) IdentityType(t string) bool {
 // SupportsLocale reports whether locale is one of the catalog's locales.
 func (c *Catalog) SupportsLocale(l string) bool { return slices.Contains(c.Locales, l) }
 
-// Parse decodes a catalog document strictly: unknown fields and trailing data are errors,
-// so a misspelt key in a catalog file is reported rather than silently dropped. It does
-// not validate; call Validate.
+// Parse decodes a catalog document by the rules of jsonin (unknown fields, duplicate keys,
+// null and trailing data are errors naming the field path), so a misspelt key in a catalog
+// file is reported rather than silently dropped. It does not validate; call Validate.
 func Parse(b []byte) (*Catalog, error) {
 	var c Catalog
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	if err := jsonin.Decode(b, &c); err != nil {
 		return nil, fmt.Errorf("parse catalog: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("parse catalog: more than one JSON value")
 	}
 	return &c, nil
 }

@@ -1,7 +1,7 @@
 package catalog_test
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/jsonin"
 )
 
 // demoCatalogPath is the demo tenant's catalog, the one the local stack seeds.
@@ -431,11 +432,25 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"defaultLocale":"en","locales":["en"],"notices":[{"id":"n","title":{"en":"t"},"versions":[{"version":1,"text":{"en":"x"}}]}],"purposes":[{"id":"p","name":{"en":"p"},"legalBasis":"consent","notice":"n","noticeVersion":1}],"channels":[{"id":"email","name":{"en":"e"}}],"topics":[{"id":"t","name":{"en":"t"},"purpose":"p","channels":["email"]}]}`))
 	f.Add([]byte(`{"defaultLocale":"en","locales":["en"],"purposes":[{"id":"p","notice":"missing","noticeVersion":-1}]}`))
 	f.Add([]byte(`{"identityTypes":["email","<script>alert(1)</script>"]}`))
+	f.Add([]byte(`{"defaultLocale":"en","defaultLocale":"pl","locales":["en"]}`))
+	f.Add([]byte("{\"defaultLocale\":\"en\xff\",\"locales\":[\"en\"]}"))
+	f.Add([]byte(`{"defaultLocale":"\ud800","locales":null}`))
+	f.Add([]byte(`{"version":2.0,"defaultLocale":"en","locales":["en\u0000"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var c catalog.Catalog
-		if json.Unmarshal(b, &c) != nil {
+		parsed, err := catalog.Parse(b)
+		if err != nil {
+			var e *jsonin.Error
+			if !errors.As(err, &e) || e.Path == "" {
+				t.Fatalf("Parse(%q) = %v, want a *jsonin.Error with a path", b, err)
+			}
 			return
 		}
+		// What Parse accepts breaks no rule of jsonin: no duplicate key, invalid UTF-8,
+		// lone surrogate, control character or null.
+		if err := jsonin.Valid(b); err != nil {
+			t.Fatalf("Parse accepted %q, which jsonin refuses: %v", b, err)
+		}
+		c := *parsed
 		if err := c.Validate(); err != nil {
 			if _, ok := errs.As(err); !ok || errs.CodeOf(err) != errs.Invalid {
 				t.Fatalf("Validate() = %v, want an Invalid *errs.Error", err)
@@ -467,4 +482,30 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseNamesThePath(t *testing.T) {
+	tests := []struct{ name, in, path, reason string }{
+		{"duplicate key", `{"notices":[{"id":"n","id":"m"}]}`, "notices[0].id", "appears more than once"},
+		{"wrong type deep", `{"purposes":[{},{"noticeVersion":"2"}]}`, "purposes[1].noticeVersion", "must be a whole number"},
+		{"fraction", `{"purposes":[{"noticeVersion":1.5}]}`, "purposes[0].noticeVersion", "must be a whole number"},
+		{"newline in a name", `{"purposes":[{"name":{"en":"a\nb"}}]}`, "purposes[0].name.en", "must not hold control characters"},
+		{"NUL in notice text", `{"notices":[{"versions":[{"text":{"en":"a\u0000"}}]}]}`, "notices[0].versions[0].text.en", "must not hold control characters"},
+		{"null list", `{"topics":null}`, "topics", "must not be null"},
+		{"misspelt key", `{"purposes":[{"legalbasis":"consent"}]}`, "purposes[0].legalbasis", "is not a known field"},
+		{"wrong-typed time", `{"updatedAt":true}`, "updatedAt", "must be a date-time string in RFC 3339 form, such as 2026-05-31T12:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := catalog.Parse([]byte(tt.in))
+			var e *jsonin.Error
+			if !errors.As(err, &e) || e.Path != tt.path || e.Reason != tt.reason {
+				t.Fatalf("Parse(%s) = %v, want %s: %s", tt.in, err, tt.path, tt.reason)
+			}
+		})
+	}
+	c, err := catalog.Parse([]byte(`{"version":3.0,"notices":[{"versions":[{"text":{"en":"line 1\nline 2"}}]}]}`))
+	if err != nil || c.Version != 3 || c.Notices[0].Versions[0].Text["en"] != "line 1\nline 2" {
+		t.Fatalf("Parse = %+v, %v: want version 3 and a two-line notice text", c, err)
+	}
 }

@@ -73,12 +73,7 @@ func (a *API) GetProfile() Handler {
 
 // FindProfile serves GET /v1/profiles?identity=type:value.
 func (a *API) FindProfile() Handler {
-	return route{api: a, key: "GET /v1/profiles", serve: func(ctx context.Context, r *request) (*response, error) {
-		for k := range r.ev.QueryStringParameters {
-			if k != "identity" {
-				return nil, errs.Field(k, "is not a known query parameter")
-			}
-		}
+	return route{api: a, key: "GET /v1/profiles", query: []string{"identity"}, serve: func(ctx context.Context, r *request) (*response, error) {
 		q := r.ev.QueryStringParameters["identity"]
 		if q == "" {
 			return nil, errs.Field("identity", "identity=type:value is required")
@@ -240,7 +235,7 @@ func (a *API) CheckConsent() Handler {
 
 // ListEvents serves GET /v1/profiles/{id}/events?after=&limit=.
 func (a *API) ListEvents() Handler {
-	return route{api: a, key: "GET /v1/profiles/{id}/events", serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/profiles/{id}/events", query: []string{"after", "limit"}, serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := profileID(r)
 		if err != nil {
 			return nil, err
@@ -253,8 +248,6 @@ func (a *API) ListEvents() Handler {
 				after, perr = strconv.ParseInt(v, 10, 64)
 			case "limit":
 				limit, perr = strconv.Atoi(v)
-			default:
-				return nil, errs.Field(k, "is not a known query parameter")
 			}
 			if perr != nil {
 				return nil, errs.Field(k, "must be a whole number")
@@ -282,7 +275,7 @@ func (a *API) GetCatalog() Handler {
 		if err != nil {
 			return nil, err
 		}
-		return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}, nil
+		return catalogResponse(c), nil
 	}}.handler()
 }
 
@@ -311,9 +304,24 @@ func (a *API) PutCatalog() Handler {
 		}}.handler()
 }
 
-// catalogResponse renders a catalog with its ETag.
+// catalogResponse renders a catalog with its ETag. Lists a catalog was stored without are
+// shown as [], not null, so that the catalog read back can be sent again as it is: input
+// refuses null.
 func catalogResponse(c *catalog.Catalog) *response {
-	return &response{status: 200, body: c, headers: map[string]string{"ETag": etag(int64(c.Version))}}
+	v := *c
+	if v.Purposes == nil {
+		v.Purposes = []catalog.Purpose{}
+	}
+	if v.Channels == nil {
+		v.Channels = []catalog.Channel{}
+	}
+	if v.Topics == nil {
+		v.Topics = []catalog.Topic{}
+	}
+	if v.Notices == nil {
+		v.Notices = []catalog.Notice{}
+	}
+	return &response{status: 200, body: &v, headers: map[string]string{"ETag": etag(int64(v.Version))}}
 }
 
 type linkBody struct {

@@ -13,12 +13,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/authorizer"
 	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/jsonin"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 )
 
@@ -47,6 +50,7 @@ type route struct {
 	hasBody    bool
 	optional   bool // with hasBody: an empty body is allowed (r.body stays nil)
 	idempotent bool
+	query      []string // the query parameters it takes; any other is refused
 	// replayed rebuilds the response from the outcome a use case stored for an
 	// Idempotency-Key (see app.Record). Without it the outcome is a stored answer (record).
 	replayed func(outcome json.RawMessage) (*response, error)
@@ -154,6 +158,9 @@ func (rt route) run(ctx context.Context, r *request, need []apikey.Scope) (*resp
 	if !apikey.AllowsAll(granted, need) {
 		return nil, errs.E(errs.Forbidden, fmt.Sprintf("this API key lacks the %s scope", apikey.FormatScopes(need)))
 	}
+	if err := rt.readQuery(r); err != nil {
+		return nil, err
+	}
 	if err := rt.readBody(r); err != nil {
 		return nil, err
 	}
@@ -168,6 +175,23 @@ func (rt route) run(ctx context.Context, r *request, need []apikey.Scope) (*resp
 		return rt.replay(ctx, r)
 	}
 	return resp, err
+}
+
+// readQuery refuses a query parameter the route does not take, and a value that is not
+// valid UTF-8 or holds a control character (API Gateway has already percent-decoded it).
+func (rt route) readQuery(r *request) error {
+	for _, k := range slices.Sorted(maps.Keys(r.ev.QueryStringParameters)) {
+		v := r.ev.QueryStringParameters[k]
+		switch {
+		case !slices.Contains(rt.query, k):
+			return errs.Field(k, "is not a known query parameter")
+		case !utf8.ValidString(v):
+			return errs.Field(k, "is not valid UTF-8")
+		case strings.IndexFunc(v, func(c rune) bool { return c < 0x20 || 0x7f <= c && c <= 0x9f }) >= 0:
+			return errs.Field(k, "must not hold control characters")
+		}
+	}
+	return nil
 }
 
 func (rt route) readBody(r *request) error {
@@ -206,11 +230,11 @@ func (rt route) readBody(r *request) error {
 
 // replay answers from a stored idempotency record, if one exists for this request's key.
 func (rt route) replay(ctx context.Context, r *request) (*response, error) {
-	key := r.header("idempotency-key")
-	if key == "" {
+	key, sent := r.ev.Headers["idempotency-key"]
+	if !sent {
 		return nil, nil
 	}
-	if len(key) > 255 || strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+	if key == "" || len(key) > 255 || strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
 		return nil, errs.Field("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
 	r.idemKey = digest(r.keyID, r.ev.RequestContext.HTTP.Method, r.ev.RawPath, key)
@@ -347,55 +371,14 @@ func (r *request) ifMatch() (*int64, error) {
 	return &v, nil
 }
 
-// decode reads the JSON body strictly: unknown fields, wrong types, trailing data and
-// malformed JSON are all Invalid, naming the field where one is known.
+// decode reads the JSON body by the rules of jsonin: any breach is Invalid, naming the
+// field path.
 func (r *request) decode(v any) error {
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		return errs.E(errs.Invalid, "the body holds more than one JSON value")
+	err := jsonin.Decode(r.body, v)
+	if e, ok := err.(*jsonin.Error); ok {
+		return errs.Field(e.Path, e.Reason)
 	}
-	if err == nil {
-		if _, terr := dec.Token(); terr == nil {
-			return errs.E(errs.Invalid, "the body holds more than one JSON value")
-		}
-		return nil
-	}
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return errs.E(errs.Invalid, fmt.Sprintf("the body is not valid JSON (at byte %d)", syn.Offset))
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "(body)"
-		}
-		return errs.Field(field, "must be "+jsonType(typ.Type.Kind().String()))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return errs.Field(name, "is not a known field")
-	case errors.Is(err, io.EOF) || strings.Contains(err.Error(), "unexpected EOF"):
-		return errs.E(errs.Invalid, "the body is not valid JSON (it ends too early)")
-	}
-	return errs.E(errs.Invalid, "the body is not valid JSON")
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "int", "int64", "int32", "float64", "uint", "uint64":
-		return "a number"
-	case "slice", "array":
-		return "an array"
-	case "map", "struct", "ptr":
-		return "an object"
-	}
-	return "of another type"
+	return err
 }
 
 func encode(r *request, resp *response) events.APIGatewayV2HTTPResponse {

@@ -48,7 +48,7 @@ func webhookID(r *request) (string, error) {
 type webhookBody struct {
 	URL         string   `json:"url"`
 	EventTypes  []string `json:"eventTypes"`
-	Description string   `json:"description"`
+	Description string   `json:"description" jsonin:"text"`
 	Source      string   `json:"source"`
 }
 
@@ -127,7 +127,7 @@ func (a *API) RotateWebhookSecret() Handler {
 // ListWebhookDeliveries serves GET /v1/webhooks/{id}/deliveries?limit= (admin): the
 // newest deliveries with status, attempts and last error.
 func (a *API) ListWebhookDeliveries() Handler {
-	return route{api: a, key: "GET /v1/webhooks/{id}/deliveries", serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "GET /v1/webhooks/{id}/deliveries", query: []string{"limit"}, serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := webhookID(r)
 		if err != nil {
 			return nil, err
@@ -147,7 +147,7 @@ func (a *API) ListWebhookDeliveries() Handler {
 // RedriveWebhookDeliveries serves POST /v1/webhooks/{id}/redrive?limit= (admin): parked
 // deliveries go back on the delivery queue.
 func (a *API) RedriveWebhookDeliveries() Handler {
-	return route{api: a, key: "POST /v1/webhooks/{id}/redrive", serve: func(ctx context.Context, r *request) (*response, error) {
+	return route{api: a, key: "POST /v1/webhooks/{id}/redrive", query: []string{"limit"}, serve: func(ctx context.Context, r *request) (*response, error) {
 		id, err := webhookID(r)
 		if err != nil {
 			return nil, err
@@ -170,13 +170,8 @@ func (a *API) RedriveWebhookDeliveries() Handler {
 	}}.handler()
 }
 
-// intQuery reads an optional whole-number query parameter and refuses any other parameter.
+// intQuery reads an optional whole-number query parameter.
 func intQuery(r *request, name string, def int) (int, error) {
-	for k := range r.ev.QueryStringParameters {
-		if k != name {
-			return 0, errs.Field(k, "is not a known query parameter")
-		}
-	}
 	v, ok := r.ev.QueryStringParameters[name]
 	if !ok {
 		return def, nil

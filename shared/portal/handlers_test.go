@@ -814,8 +814,13 @@ func TestNoOpenRedirects(t *testing.T) {
 	b := newBrowser(t)
 	b.signIn(tenant, p.ID)
 	page := must(t, b.get("/portal/"+tenant+"/details"), 200)
+	// Redirect fields are not fields of the form: refused outright, with no Location.
+	if r := must(t, b.post("/portal/"+tenant+"/details", url.Values{"csrf": {csrf(t, page)}, "next": {"https://evil.example"},
+		"redirect": {"//evil.example"}}), 400); r.headers["Location"] != "" {
+		t.Fatalf("refused form redirects to %q", r.headers["Location"])
+	}
 	r := must(t, b.post("/portal/"+tenant+"/details?done=https://evil.example&next=https://evil.example",
-		url.Values{"csrf": {csrf(t, page)}, "next": {"https://evil.example"}, "redirect": {"//evil.example"}}), 303)
+		url.Values{"csrf": {csrf(t, page)}}), 303)
 	if loc := r.headers["Location"]; !strings.HasPrefix(loc, "/portal/"+tenant+"/") || strings.Contains(loc, "evil") {
 		t.Fatalf("redirect %q", loc)
 	}
@@ -826,4 +831,54 @@ func TestNoOpenRedirects(t *testing.T) {
 	if r := must(t, anon.get("/portal/"+tenant+"/details?next=https://evil.example"), 303); r.headers["Location"] != "/portal/"+tenant+"/login" {
 		t.Fatalf("redirect %q", r.headers["Location"])
 	}
+}
+
+// TestHostileForms posts forms no page sends: each is answered with the portal's own "could
+// not read the form" page, never a 5xx, and the profile is unchanged.
+func TestHostileForms(t *testing.T) {
+	p, _ := newProfile(t, tenant, app.Create{})
+	b := newBrowser(t)
+	b.signIn(tenant, p.ID)
+	page := must(t, b.get("/portal/"+tenant+"/consents"), 200)
+	token := csrf(t, page)
+	good := func() url.Values {
+		return url.Values{"csrf": {token}, "purpose": {"marketing"}, "noticeVersion": {"2"}, "decision": {"grant"}}
+	}
+	tests := []struct {
+		name string
+		edit func(url.Values)
+		raw  string // a body sent as is instead
+	}{
+		{name: "unknown field", edit: func(v url.Values) { v.Set("next", "https://evil.example") }},
+		{name: "duplicate field", edit: func(v url.Values) { v.Add("decision", "withdraw") }},
+		{name: "invalid UTF-8 value", edit: func(v url.Values) { v.Set("purpose", "market\xffing") }},
+		{name: "NUL in a value", edit: func(v url.Values) { v.Set("purpose", "marketing\x00") }},
+		{name: "C1 control in a value", edit: func(v url.Values) { v.Set("purpose", "marketing\u0085") }},
+		{name: "invalid UTF-8 name", edit: func(v url.Values) { v.Set("\xff", "x") }},
+		{name: "control character in a name", edit: func(v url.Values) { v.Set("pur\tpose", "x") }},
+		{name: "malformed encoding", raw: "csrf=" + token + "&purpose=%zz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.raw
+			if tt.edit != nil {
+				v := good()
+				tt.edit(v)
+				body = v.Encode()
+			}
+			r := must(t, b.do("POST", "/portal/"+tenant+"/consents", body, "application/x-www-form-urlencoded"), 400)
+			if !strings.Contains(r.body, "We could not read the form") {
+				t.Fatalf("not the portal's form error page: %s", r.body)
+			}
+			got, err := env.svc.GetProfile(context.Background(), tenant, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Version != p.Version {
+				t.Fatalf("profile version %d, want %d: a refused form changed it", got.Version, p.Version)
+			}
+		})
+	}
+	// The same form, clean, is taken: the table above fails for its own reasons.
+	must(t, b.post("/portal/"+tenant+"/consents", good()), 303)
 }

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,9 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
@@ -198,4 +201,78 @@ func mustTime(s string) time.Time {
 		panic(err)
 	}
 	return tm
+}
+
+func TestCheckForm(t *testing.T) {
+	tests := []struct {
+		name, route   string
+		form          url.Values
+		field, reason string // "" when accepted
+	}{
+		{"clean", "POST /portal/{tenant}/consents", url.Values{"csrf": {"x"}, "purpose": {"marketing"}}, "", ""},
+		{"checkbox group repeats", "POST /portal/{tenant}/rights", url.Values{"action": {"objections"}, "object": {"a", "b"}}, "", ""},
+		{"prefixed fields", "POST /portal/{tenant}/subscriptions", url.Values{"sub.news.email": {"on"}, "freq.news": {"weekly"}}, "", ""},
+		{"attribute fields keep lines", "POST /portal/{tenant}/details", url.Values{"attr-address": {"1 Main St\r\nTown\t"}}, "", ""},
+		{"unknown field", "POST /portal/{tenant}/consents", url.Values{"next": {"/x"}}, "next", "is not a field of this form"},
+		{"unknown route takes only csrf", "POST /portal/{tenant}/elsewhere", url.Values{"a": {"1"}}, "a", "is not a field of this form"},
+		{"duplicate", "POST /portal/{tenant}/consents", url.Values{"decision": {"grant", "withdraw"}}, "decision", "appears more than once"},
+		{"invalid UTF-8", "POST /portal/{tenant}/login", url.Values{"email": {"a\xff@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"NUL", "POST /portal/{tenant}/login", url.Values{"email": {"a\x00@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"DEL", "POST /portal/{tenant}/login", url.Values{"email": {"a\x7f@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"C1", "POST /portal/{tenant}/login", url.Values{"email": {"a\u009b@b.example"}}, "email", "is not valid UTF-8 or holds a control character"},
+		{"newline in a name", "POST /portal/{tenant}/login", url.Values{"em\nail": {"x"}}, "em\nail", "is not a field name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkForm(tt.route, tt.form)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("checkForm = %v, want nil", err)
+				}
+				return
+			}
+			e, ok := errs.As(err)
+			if !ok || e.Code != errs.Invalid || len(e.Fields) != 1 || e.Fields[0] != (errs.FieldError{Field: tt.field, Reason: tt.reason}) {
+				t.Fatalf("checkForm = %#v, want %q: %q", err, tt.field, tt.reason)
+			}
+		})
+	}
+}
+
+// FuzzCheckForm: checkForm never panics, and any form it takes has only the route's fields,
+// each once (checkbox groups aside), in valid UTF-8 without control characters.
+func FuzzCheckForm(f *testing.F) {
+	for _, s := range []string{"csrf=x&purpose=marketing&decision=grant", "decision=a&decision=b", "purpose=%ff", "purpose=%00",
+		"%c2%85=1", "object=a&object=b&action=objections", "attr-address=a%0D%0Ab"} {
+		f.Add("POST /portal/{tenant}/consents", s)
+		f.Add("POST /portal/{tenant}/rights", s)
+	}
+	f.Fuzz(func(t *testing.T, route, body string) {
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			return
+		}
+		if checkForm(route, form) != nil {
+			return
+		}
+		known := formFields[strings.TrimPrefix(route, "POST ")]
+		for name, vs := range form {
+			if known == nil && name != "csrf" || known != nil && !known(name) {
+				t.Fatalf("took the field %q on %s", name, route)
+			}
+			if len(vs) > 1 && !repeatable[name] {
+				t.Fatalf("took %q %d times", name, len(vs))
+			}
+			if !clean(name, false) {
+				t.Fatalf("took the name %q", name)
+			}
+			for _, v := range vs {
+				if !utf8.ValidString(v) || strings.ContainsFunc(v, func(c rune) bool {
+					return (c < 0x20 || 0x7f <= c && c <= 0x9f) && c != '\t' && c != '\n' && c != '\r'
+				}) {
+					t.Fatalf("took the value %q", v)
+				}
+			}
+		}
+	})
 }

@@ -298,7 +298,7 @@ func (r *rc) parseForm() error {
 	default:
 		return errs.E(errs.UnsupportedMedia, "the form must be url-encoded")
 	}
-	return nil
+	return checkForm(r.ev.RouteKey, r.form)
 }
 
 // errCSRF is a missing or invalid form token.
