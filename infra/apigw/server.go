@@ -55,10 +55,11 @@ type Config struct {
 
 // Server is an http.Handler serving the API. It is safe for concurrent use.
 type Server struct {
-	mux    *http.ServeMux
-	keys   []string // the route keys, sorted
-	region string
-	log    *slog.Logger
+	mux      *http.ServeMux
+	fallback *route   // the $default route, which serves what no route matches; nil: a 404 of our own
+	keys     []string // the route keys, sorted
+	region   string
+	log      *slog.Logger
 }
 
 // The stage, account and API id in the events and ARNs.
@@ -72,6 +73,8 @@ const (
 // handler, a handler or authorizer handler serves no route, a route uses an authorizer that
 // is unknown, lacks a handler or is not payload 2.0 with simple responses, a route is not
 // payload format 2.0, a path template is malformed, or two routes have the same route key.
+// A request that no route matches goes to the $default route when there is one, as in API
+// Gateway; otherwise it gets API Gateway's own 404.
 func New(cfg Config) (*Server, error) {
 	s := &Server{region: cmp.Or(cfg.Region, "eu-central-1"), log: cmp.Or(cfg.Logger, slog.Default())}
 	authConfigs := map[string]template.Authorizer{}
@@ -83,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeMessage(w, http.StatusNotFound, "Not Found") })
+	s.mux.HandleFunc("/", s.unmatched)
 	fns := map[string]template.Function{}
 	for _, f := range cfg.Functions {
 		fns[f.LogicalID] = f
@@ -135,7 +138,9 @@ func New(cfg Config) (*Server, error) {
 			} else if r.Authorizer != template.NoAuthorizer {
 				rt.auth, err = authorizerFor(r.Authorizer)
 			}
-			if err == nil {
+			if err == nil && r.Path == template.DefaultRoute {
+				s.fallback = rt
+			} else if err == nil {
 				err = register(s.mux, rt, r.Path, func(w http.ResponseWriter, req *http.Request) { s.serve(w, req, rt) })
 			}
 			if err != nil {
@@ -194,7 +199,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// ServeMux would redirect to the cleaned path; API Gateway matches no route.
 	if raw := r.URL.EscapedPath(); path.Clean(raw) != raw && path.Clean(raw)+"/" != raw {
-		writeMessage(rec, http.StatusNotFound, "Not Found")
+		s.unmatched(rec, r)
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
@@ -205,7 +210,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 	rec := w.(*statusWriter)
 	// ServeMux lets HEAD match a GET route; API Gateway does not.
 	if rt.method != "ANY" && rt.method != r.Method {
-		writeMessage(rec, http.StatusNotFound, "Not Found")
+		s.unmatched(rec, r)
 		return
 	}
 	rec.routeKey = rt.key
@@ -236,6 +241,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 		s.logFailure(r.Context(), rec.requestID, rt.fn.Name, err)
 		writeMessage(rec, http.StatusInternalServerError, "Internal Server Error")
 	}
+}
+
+// unmatched serves a request that matches no route.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	if s.fallback == nil {
+		writeMessage(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	s.serve(w, r, s.fallback)
 }
 
 // authorize runs the route's authorizer. It writes the error response and returns false

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -706,4 +707,62 @@ func cloneFunctions(fns []template.Function) []template.Function {
 		out[i] = f
 	}
 	return out
+}
+
+// TestDefaultRoute: with a $default route, every request no route matches (an unknown
+// path, a known path under another method, HEAD on a GET route, an unclean path) invokes
+// its function with routeKey $default, and matched requests do not; without one,
+// TestRouting's requests get API Gateway's own 404.
+func TestDefaultRoute(t *testing.T) {
+	tpl := parseTemplate(t, testTemplate+`  Fallback:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Default: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: ANY, Path: $default, Auth: {Authorizer: NONE}}}
+`)
+	files, fallback := &fakeLambda{}, &fakeLambda{respond: func(events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 405, Headers: map[string]string{"Allow": "GET"}, Body: "fallback"}, nil
+	}}
+	srv, err := New(Config{API: tpl.HTTPAPI, Functions: tpl.Functions,
+		Handlers:    map[string]wire.HTTPHandler{"Profiles": (&fakeLambda{}).handle, "Files": files.handle, "Fallback": fallback.handle},
+		Authorizers: map[string]wire.AuthorizerHandler{"Auth": (&fakeAuthorizer{}).handle}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	f := &fixture{url: ts.URL}
+	for _, tt := range []struct {
+		method, path string
+		toFallback   bool
+	}{
+		{"GET", "/nowhere", true},
+		{"POST", "/files/report.csv", true},
+		{"HEAD", "/files/report.csv", true},
+		{"GET", "/files/", true},
+		{"GET", "/v1//profiles/abc", true},
+		{"TRACE", "/upload", true},
+		{"GET", "/files/report.csv", false},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			before := fallback.count()
+			res := f.do(t, tt.method, tt.path, nil, nil)
+			if got := fallback.count() > before; got != tt.toFallback {
+				t.Fatalf("fallback invoked = %v, want %v (status %d %s)", got, tt.toFallback, res.status, res.body)
+			}
+			if !tt.toFallback {
+				return
+			}
+			ev := fallback.last(t)
+			if res.status != 405 || res.header.Get("Allow") != "GET" || ev.RouteKey != "$default" ||
+				ev.RequestContext.RouteKey != "$default" || ev.PathParameters != nil ||
+				ev.RequestContext.HTTP.Method != tt.method || ev.RawPath != tt.path {
+				t.Errorf("status %d Allow %q, event %s %s %s params %v", res.status, res.header.Get("Allow"),
+					ev.RouteKey, ev.RequestContext.HTTP.Method, ev.RawPath, ev.PathParameters)
+			}
+		})
+	}
+	if !slices.Contains(srv.RouteKeys(), "$default") {
+		t.Errorf("RouteKeys() = %v, want $default among them", srv.RouteKeys())
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livingprofile/livingprofile/shared/jsonin"
 )
@@ -140,7 +141,7 @@ func TestBadInput(t *testing.T) {
 			if strings.Contains(rt.path, "?") {
 				sep = "&"
 			}
-			p := isProblem(t, do(t, call{method: rt.method, path: rt.path + sep + "sneaky=1", key: "admin", body: nilIfEmpty(rt.valid)}))
+			p := isProblem(t, do(t, call{method: rt.method, path: rt.path + sep + "sneaky=1", key: "all", body: nilIfEmpty(rt.valid)}))
 			if r, _ := fieldReason(p, "sneaky"); p["status"] != float64(400) || r != "is not a known query parameter" {
 				t.Fatalf("unknown query parameter: %v", p)
 			}
@@ -201,6 +202,7 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	syncChange := `{"id":"c%d","identity":{"type":"email","value":"sync-bad-input@example.com"},"occurredAt":"2026-01-01T00:00:00Z"%s}`
+	fresh := time.Now().UTC().Format(time.RFC3339) // signup evidence captured just now
 	hostile := []struct {
 		name, method, path, body, field string
 		reason                          string // checked when given
@@ -261,6 +263,17 @@ func TestBadInput(t *testing.T) {
 		{"find bad identity", "GET", "/v1/profiles?identity=email:nope", "", "identity", ""},
 		{"events bad limit", "GET", "/v1/profiles/" + id + "/events?limit=1000", "", "limit", ""},
 		{"events bad cursor", "GET", "/v1/profiles/" + id + "/events?after=abc", "", "after", ""},
+		{"stale signup evidence", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"2020-01-01T00:00:00Z","noticeVersion":2}}`, "signupEvidence.capturedAt", ""},
+		{"future signup evidence", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"2099-01-01T00:00:00Z","noticeVersion":2}}`, "signupEvidence.capturedAt", ""},
+		{"malformed capturedAt", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"yesterday","noticeVersion":2}}`, "signupEvidence.capturedAt", ""},
+		{"capturedAt wrong type", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":1700000000,"noticeVersion":2}}`, "signupEvidence.capturedAt", ""},
+		{"unknown evidence method", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"assumed","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.method", ""},
+		{"evidence source with spaces", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.source", ""},
+		{"evidence notice wrong type", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":"2"}}`, "signupEvidence.noticeVersion", ""},
+		{"evidence of an old notice", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":1}}`, "signupEvidence.noticeVersion", ""},
+		{"evidence without the consent", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.purpose", ""},
+		{"evidence for a contract purpose", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"service","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.purpose", ""},
+		{"evidence wrong type", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":"yes"}`, "signupEvidence", ""},
 	}
 	for _, h := range hostile {
 		t.Run(h.name, func(t *testing.T) {

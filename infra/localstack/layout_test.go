@@ -70,9 +70,19 @@ func TestLayoutMatches(t *testing.T) {
 	// Every template route is served locally: without a key the authorizer answers 401,
 	// where an unknown route would answer 404. Only the hosted portal (and its GPC
 	// statement) is public: those routes, and no others, are declared without the
-	// authorizer, and reach their function (API Gateway's own 404 would be JSON).
+	// authorizer, and reach their function (the $default route's problems are the only
+	// problem+json a public request can get). The $default route exists, without the
+	// authorizer, and answers what matches no route.
+	defaults := 0
 	for _, fn := range tpl.Functions {
 		for _, r := range fn.Routes {
+			if r.Path == template.DefaultRoute {
+				defaults++
+				if r.Authorizer != template.NoAuthorizer {
+					t.Errorf("the $default route is behind authorizer %s; it must answer without a key", r.Authorizer)
+				}
+				continue
+			}
 			path := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "x")
 			got := do(t, call{method: r.Method, path: path})
 			public := strings.HasPrefix(r.Path, "/portal/") || r.Path == "/.well-known/gpc.json"
@@ -81,19 +91,23 @@ func TestLayoutMatches(t *testing.T) {
 				t.Errorf("%s %s: a portal route behind authorizer %s; people have no API key", r.Method, r.Path, r.Authorizer)
 			case !public && r.Authorizer == template.NoAuthorizer:
 				t.Errorf("%s %s: a brand API route without the authorizer", r.Method, r.Path)
-			case public && (got.status == 401 || got.status == 403 || strings.Contains(string(got.body), `{"message":"Not Found"}`)):
+			case public && (got.status == 401 || got.status == 403 || got.headers.Get("Content-Type") == "application/problem+json"):
 				t.Errorf("%s %s: local status %d %s, want the function's own answer", r.Method, r.Path, got.status, got.body)
 			case !public && got.status != 401:
 				t.Errorf("%s %s: local status %d, want 401 from the authorizer", r.Method, r.Path, got.status)
 			}
 		}
 	}
-	if got := do(t, call{method: "GET", path: "/v1/nothing-here"}); got.status != 404 {
-		t.Errorf("unknown route answered %d", got.status)
+	if defaults != 1 {
+		t.Errorf("template.yaml has %d $default routes, want 1", defaults)
+	}
+	if got := do(t, call{method: "GET", path: "/v1/nothing-here"}); got.status != 404 || got.headers.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("unknown route answered %d %s", got.status, got.body)
 	}
 }
 
-// TestOpenAPIMatchesTemplate: docs/openapi.yaml documents exactly the template's routes.
+// TestOpenAPIMatchesTemplate: docs/openapi.yaml documents exactly the template's routes but
+// $default, which is no operation: it answers the requests that match none.
 func TestOpenAPIMatchesTemplate(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(localstack.RepoRoot(), "docs", "openapi.yaml"))
 	if err != nil {
@@ -120,7 +134,9 @@ func TestOpenAPIMatchesTemplate(t *testing.T) {
 	}
 	for _, fn := range env.stack.Template.Functions {
 		for _, r := range fn.Routes {
-			routed = append(routed, r.Method+" "+r.Path)
+			if r.Path != template.DefaultRoute {
+				routed = append(routed, r.Method+" "+r.Path)
+			}
 		}
 	}
 	slices.Sort(documented)

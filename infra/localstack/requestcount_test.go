@@ -335,6 +335,12 @@ func TestRequestCounts(t *testing.T) {
 		})
 	}
 	c.t = t
+	// The $default route reads nothing, whatever it is asked.
+	c.send(routeRequest{method: "TRACE", path: "/v1/catalog", status: 405})
+	c.send(routeRequest{method: "GET", path: "/nope", status: 404})
+	if got := counter.take("RouteNotFound"); len(got) != 0 {
+		t.Errorf("RouteNotFound made DynamoDB requests %v, want none", got)
+	}
 	// The run outlasts the caches (authorizer.Bound): the authorizer read the key again, but
 	// only ever as one BatchGetItem of key and tenant per miss.
 	for op := range counter.take("Authorizer") {

@@ -80,8 +80,8 @@ func (p *parser) event(f *Function, name string, ev object) {
 		p.known(props, "ApiId", "Auth", "Method", "Path", "PayloadFormatVersion")
 		r := Route{Method: strings.ToUpper(p.str(props, "Method")), Path: p.str(props, "Path"),
 			PayloadFormatVersion: cmp.Or(p.str(props, "PayloadFormatVersion"), "2.0")}
-		if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
-			p.fail(props.at, "want a Method and a Path starting with / (the $default route is not supported), got %q %q", r.Method, r.Path)
+		if r.Method == "" || !strings.HasPrefix(r.Path, "/") && r.Path != DefaultRoute {
+			p.fail(props.at, "want a Method and a Path starting with / or %s, got %q %q", DefaultRoute, r.Method, r.Path)
 		}
 		auth := p.object(props, "Auth")
 		p.known(auth, "Authorizer")

@@ -66,7 +66,7 @@ type Function struct {
 type Route struct {
 	// Method is upper case; "ANY" matches every method.
 	Method string
-	// Path is the path template ("/v1/profiles/{id}", "/files/{proxy+}").
+	// Path is the path template ("/v1/profiles/{id}", "/files/{proxy+}"), or DefaultRoute.
 	Path string
 	// Authorizer is the effective authorizer name: the event's own, else the API's default
 	// authorizer, else "NONE".
@@ -75,8 +75,17 @@ type Route struct {
 	PayloadFormatVersion string
 }
 
-// Key returns the API Gateway route key, e.g. "GET /v1/profiles/{id}".
-func (r Route) Key() string { return r.Method + " " + r.Path }
+// Key returns the API Gateway route key, e.g. "GET /v1/profiles/{id}", or "$default".
+func (r Route) Key() string {
+	if r.Path == DefaultRoute {
+		return DefaultRoute
+	}
+	return r.Method + " " + r.Path
+}
+
+// DefaultRoute is the Path (and route key) of the route API Gateway invokes for every
+// request that no other route matches.
+const DefaultRoute = "$default"
 
 // NoAuthorizer is the authorizer name of a route that is not authorized.
 const NoAuthorizer = "NONE"

@@ -437,3 +437,31 @@ func mustParse(t *testing.T, s string) any {
 	}
 	return v
 }
+
+// TestDefaultRoute: the $default route parses with its own route key, and a path that is
+// neither a template nor $default is refused.
+func TestDefaultRoute(t *testing.T) {
+	const api = `
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        E:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: ANY, Path: PATH, Auth: {Authorizer: NONE}}
+`
+	tpl, err := Parse([]byte(strings.Replace(api, "PATH", "$default", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Route{{Method: "ANY", Path: DefaultRoute, Authorizer: NoAuthorizer, PayloadFormatVersion: "2.0"}}
+	if got := mustFunction(t, tpl, "F").Routes; !reflect.DeepEqual(got, want) || got[0].Key() != "$default" {
+		t.Errorf("Routes = %+v (key %q), want %+v (key $default)", got, got[0].Key(), want)
+	}
+	if _, err := Parse([]byte(strings.Replace(api, "PATH", "default", 1))); err == nil || !strings.Contains(err.Error(), "want a Method and a Path") {
+		t.Errorf("Parse of a relative path: error %v", err)
+	}
+}

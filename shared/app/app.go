@@ -41,6 +41,8 @@ type Store interface {
 	// PutSyncMark records a change that was processed without changing its profile; it
 	// fails with errs.ErrReplay if the change is already recorded.
 	PutSyncMark(ctx context.Context, tenant string, m SyncMark, profileID string) error
+	// Suppressions returns those of ids that belong to an erased person.
+	Suppressions(ctx context.Context, tenant string, ids []profile.Identity) ([]profile.Identity, error)
 	RequestStore
 }
 
@@ -61,8 +63,11 @@ type Commit struct {
 	// errs.ErrReplay if one is already recorded.
 	Marks []SyncMark
 	// NotErased are identities that must not belong to an erased person; the commit fails
-	// with ErrErased if one does, atomically with the erasure job's suppression.
+	// with Erased(id) if one does, atomically with the erasure job's suppression.
 	NotErased []profile.Identity
+	// Lift are suppressed identities the commit re-admits: their suppression is deleted in
+	// the same transaction, conditioned on it still existing (else errs.ErrStale).
+	Lift []profile.Identity
 	// Requests are data-subject requests of this profile saved with the change, each
 	// conditioned on its stored version being Version-1 (Version 1 creates it); the commit
 	// fails with ErrDuplicateRequest if a new open one duplicates an open one.

@@ -24,8 +24,9 @@ type Write struct {
 	Idempotency *Idempotency
 	// Marks are committed with the change, if it changes the profile (see Commit.Marks).
 	Marks []SyncMark
-	// NotErased guards the change against erased identities (see Commit.NotErased).
-	NotErased []profile.Identity
+	// evidence, set by the use cases from a request's signupEvidence, lifts the
+	// suppression of the identities the change attaches (see Evidence).
+	evidence *Evidence
 	// Current, when set, is the profile as the caller has just read it: the first attempt
 	// applies the change to it instead of reading it again. The commit is conditioned on
 	// its version, so a change made since makes it stale, and the retry reads afresh.
@@ -154,6 +155,9 @@ type Create struct {
 	Patch         Patch // AddIdentities/RemoveIdentities unused
 	Consents      map[string]profile.ConsentInput
 	Subscriptions map[string]profile.SubscriptionInput
+	// SignupEvidence, with a consent grant in the same request, re-admits an erased
+	// person: without it an identity of theirs is refused with errs.Erased (see Evidence).
+	SignupEvidence *Evidence
 }
 
 // MaxCreateItems bounds consents plus subscriptions in one create, which keeps its
@@ -181,9 +185,13 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 	if e, ok := errs.As(perr); ok {
 		f = append(f, e.Fields...)
 	}
+	if in.SignupEvidence != nil {
+		in.SignupEvidence.validate(cat, in.Consents, s.now().UTC(), "signupEvidence", &f)
+	}
 	if err := f.Err(); err != nil {
 		return Result{}, err
 	}
+	w.evidence = in.SignupEvidence
 	refs := make([]Ref, len(ids))
 	for i, id := range ids {
 		refs[i] = Ref{Identity: id}
@@ -240,7 +248,7 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 			backoff(attempt)
 			continue
 		}
-		return res, err
+		return res, nameErased(err, indexField("identities", ids))
 	}
 }
 
@@ -254,9 +262,10 @@ func (s *Service) UpdateProfile(ctx context.Context, tenant, id string, pt Patch
 	if err != nil {
 		return Result{}, err
 	}
-	return s.update(ctx, tenant, id, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
+	res, err := s.update(ctx, tenant, id, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
 		return pt.apply(p, cat, attrs, add, remove, now)
 	})
+	return res, nameErased(err, indexField("addIdentities", add))
 }
 
 // PutConsent records a consent answer for a purpose.
@@ -333,8 +342,15 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 		}
 		return res, s.store.PutRecord(ctx, tenant, rec)
 	}
+	// Every identity the change attaches is checked against the suppression list inside
+	// the commit's transaction, whichever use case made the change.
+	notErased, lift, lifted, err := s.guard(ctx, tenant, added(cur, next), w.evidence)
+	if err != nil {
+		return Result{}, err
+	}
+	changes = append(changes, lifted...)
 	events := sealChanges(tenant, next, changes, now, w.Actor, w.RequestID)
-	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: w.NotErased}
+	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: notErased, Lift: lift}
 	if c.Record, err = w.Idempotency.record(res, next.ID, now); err != nil {
 		return Result{}, err
 	}

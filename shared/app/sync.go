@@ -51,10 +51,6 @@ const (
 	BounceSoft = "soft"
 )
 
-// ErrErased means a change would re-create an erased person: one of its identities is on
-// the tenant's suppression list, which the erasure job writes before it deletes.
-var ErrErased = errors.New("the person was erased")
-
 // email is both the identity type and the channel id that email events are about.
 const email = "email"
 
@@ -87,6 +83,10 @@ type SyncChange struct {
 	Subscriptions map[string]profile.SubscriptionInput
 
 	EmailEvent *EmailEvent
+
+	// SignupEvidence, with a consent grant in the same change, re-admits an erased person
+	// whom the change would create (see Evidence).
+	SignupEvidence *Evidence
 }
 
 // EmailEvent is what an email service reports about an email address: an unsubscribe
@@ -298,6 +298,7 @@ type syncPlan struct {
 	consents map[string]profile.ConsentInput
 	subs     map[string]profile.SubscriptionInput
 	email    *EmailEvent
+	evidence *Evidence
 }
 
 // planSync validates a change against the catalog, naming fields relative to the change.
@@ -306,7 +307,7 @@ type syncPlan struct {
 func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, error) {
 	var f errs.Fields
 	pl := &syncPlan{changeID: c.ID, at: c.OccurredAt.UTC(), attrs: map[string]any{},
-		consents: c.Consents, subs: c.Subscriptions, email: c.EmailEvent}
+		consents: c.Consents, subs: c.Subscriptions, email: c.EmailEvent, evidence: c.SignupEvidence}
 	if pl.at.After(now.Add(MaxSyncSkew)) {
 		f.Add("occurredAt", fmt.Sprintf("must not be more than %d minutes in the future", int(MaxSyncSkew.Minutes())))
 	}
@@ -349,9 +350,12 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 			addFields(prefix(err, "subscriptions."+topic))
 		}
 	}
+	if c.SignupEvidence != nil {
+		c.SignupEvidence.validate(cat, c.Consents, now, "signupEvidence", &f)
+	}
 	if e := c.EmailEvent; e != nil {
-		if len(c.Attributes)+len(c.Consents)+len(c.Subscriptions) > 0 {
-			f.Add("emailEvent", "cannot be combined with attributes, consents or subscriptions")
+		if len(c.Attributes)+len(c.Consents)+len(c.Subscriptions) > 0 || c.SignupEvidence != nil {
+			f.Add("emailEvent", "cannot be combined with attributes, consents, subscriptions or signupEvidence")
 		}
 		if c.Identity != nil && c.Identity.Type != email {
 			f.Add("identity.type", "must be email for an emailEvent")
@@ -543,15 +547,13 @@ func (s *Service) syncOne(ctx context.Context, tenant string, b SyncBatch, actor
 			w.Marks = []SyncMark{mark}
 		}
 		if cur == nil {
-			// Checked inside the transaction, so an erasure running at the same time
-			// cannot be undone by this create.
-			w.NotErased = []profile.Identity{pl.identity}
+			w.evidence = pl.evidence
 		}
 		r, err := s.commit(ctx, tenant, cur, cat, w, st.apply(cat, pl.identity, actor, pl.at))
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrErased):
-			res.reject(SyncCodeErased, "identity", "the person was erased; sync never re-creates an erased person")
+			res.reject(SyncCodeErased, "identity", "belongs to a person who was erased; only a change with fresh signupEvidence re-creates them")
 			return res, nil
 		case errors.Is(err, errs.ErrReplay):
 			return duplicate()

@@ -194,6 +194,7 @@ const (
 	kindRecord
 	kindMark
 	kindErased
+	kindLift
 	kindRequest      // a data-subject request (see requests.go)
 	kindRequestPtr   // its pointer in the profile's partition
 	kindDedup        // its duplicate marker, created
@@ -204,7 +205,8 @@ const (
 // version), a copy in every identity item (conditioned on belonging to this profile or
 // being new), deletes of removed identities, the sealed ledger events, one outbox item for
 // the events, the idempotency record and the sync marks (each conditioned on not existing),
-// and checks that no identity in c.NotErased is suppressed.
+// checks that no identity in c.NotErased is suppressed, and deletes the suppressions of
+// c.Lift (each conditioned on existing).
 func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error {
 	p := c.Profile
 	doc, err := json.Marshal(p)
@@ -284,6 +286,13 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 	for i, ck := range checks {
 		add(kindErased, c.NotErased[i], types.TransactWriteItem{ConditionCheck: ck})
 	}
+	lifts, err := st.lifts(ctx, tenant, c.Lift)
+	if err != nil {
+		return err
+	}
+	for i, d := range lifts {
+		add(kindLift, c.Lift[i], types.TransactWriteItem{Delete: d})
+	}
 	for _, r := range c.Requests {
 		writes, ks, err := st.requestWrites(ctx, tenant, r, r.Version-1)
 		if err != nil {
@@ -312,7 +321,9 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 		case kindMark:
 			return &errs.Error{Code: errs.Conflict, Message: "the sync change was already applied", Err: errs.ErrReplay}
 		case kindErased:
-			return &errs.Error{Code: errs.Conflict, Message: "the person was erased", Err: app.ErrErased}
+			return app.Erased(idOf[i])
+		case kindLift:
+			return &errs.Error{Code: errs.Conflict, Message: "the identity was re-admitted concurrently", Err: errs.ErrStale}
 		case kindDedup:
 			return duplicateRequest()
 		case kindRequest:

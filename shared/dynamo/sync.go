@@ -131,18 +131,61 @@ func (st *Store) Suppress(ctx context.Context, tenant string, ids []profile.Iden
 	return nil
 }
 
+// SuppressUnheld records those of ids (normalized) that no profile holds, each with one
+// TransactWriteItems: the suppression and a ConditionCheck that no identity item exists.
+// So a profile that took one of them first keeps it (that one is not suppressed), and a write
+// that comes later is refused by the suppression; nothing can slip in between. The erasure
+// job calls it for the identities a person had removed before. It is idempotent.
+func (st *Store) SuppressUnheld(ctx context.Context, tenant string, ids []profile.Identity) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	salt, err := st.salt(ctx, tenant, true)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(map[string]any{"at": st.now().UTC()})
+	if err != nil {
+		return fmt.Errorf("encode suppression: %w", err)
+	}
+	for _, id := range ids {
+		it := suppressionKey(tenant, salt, id)
+		it[attrDoc] = s(string(doc))
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &st.table, Item: it}},
+			{ConditionCheck: &types.ConditionCheck{TableName: &st.table, Key: key(identityPK(tenant, id), skIdentity),
+				ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		}})
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) && len(tce.CancellationReasons) == 2 && aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+			continue // another profile holds it now: it is that person's
+		}
+		if err != nil {
+			return fmt.Errorf("put suppression: %w", err)
+		}
+	}
+	return nil
+}
+
 // Suppressed reports whether any of ids (normalized) was recorded by Suppress, with one
 // BatchGetItem (the tenant's salt is read once per warm container).
 func (st *Store) Suppressed(ctx context.Context, tenant string, ids []profile.Identity) (bool, error) {
+	got, err := st.Suppressions(ctx, tenant, ids)
+	return len(got) > 0, err
+}
+
+// Suppressions returns those of ids (normalized) that were recorded by Suppress, with one
+// BatchGetItem per 100 (the tenant's salt is read once per warm container).
+func (st *Store) Suppressions(ctx context.Context, tenant string, ids []profile.Identity) ([]profile.Identity, error) {
 	if len(ids) == 0 {
-		return false, nil
+		return nil, nil
 	}
 	salt, err := st.salt(ctx, tenant, false)
 	if errs.CodeOf(err) == errs.NotFound || (err == nil && salt == nil) {
-		return false, nil // nothing can have been suppressed without a salt
+		return nil, nil // nothing can have been suppressed without a salt
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	keys := make([]map[string]types.AttributeValue, len(ids))
 	for i, id := range ids {
@@ -150,9 +193,39 @@ func (st *Store) Suppressed(ctx context.Context, tenant string, ids []profile.Id
 	}
 	items, err := st.batchGet(ctx, keys)
 	if err != nil {
-		return false, fmt.Errorf("suppressions: %w", err)
+		return nil, fmt.Errorf("suppressions: %w", err)
 	}
-	return len(items) > 0, nil
+	found := make(map[string]bool, len(items))
+	for _, it := range items {
+		found[str(it, attrPK)] = true
+	}
+	var out []profile.Identity
+	for i, id := range ids {
+		if found[str(keys[i], attrPK)] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// lifts returns a delete per identity of its suppression, conditioned on it existing.
+func (st *Store) lifts(ctx context.Context, tenant string, ids []profile.Identity) ([]*types.Delete, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	salt, err := st.salt(ctx, tenant, false)
+	if err != nil {
+		return nil, err
+	}
+	if salt == nil {
+		return nil, &errs.Error{Code: errs.Conflict, Message: "the identity was re-admitted concurrently", Err: errs.ErrStale}
+	}
+	out := make([]*types.Delete, len(ids))
+	for i, id := range ids {
+		out[i] = &types.Delete{TableName: &st.table, Key: suppressionKey(tenant, salt, id),
+			ConditionExpression: aws.String("attribute_exists(PK)")}
+	}
+	return out, nil
 }
 
 // notErased returns a condition check per identity that it is not suppressed; none when

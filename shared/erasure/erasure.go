@@ -12,7 +12,9 @@
 //  2. lock: the profile is frozen, so no write can add to it from then on;
 //  3. tombstone: the pseudonymous record of the erasure (time, request, identity count) is
 //     written in the profile's partition; it also holds the job's progress;
-//  4. suppress: a salted hash of every identity is recorded (dynamo.Store.Suppress);
+//  4. suppress: a salted hash of every identity the person ever had is recorded
+//     (dynamo.Store.Suppress): the current ones, and those removed from the profile before,
+//     which the ledger's identity.removed events name, unless another profile holds one now;
 //  5. outbox: the job waits until the dispatcher has handed on every outbox item of the
 //     person's changes (they hold personal data), and retries later if it does not;
 //  6. requests: the person's other requests forget their email address (an open one keeps
@@ -42,6 +44,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,9 +72,14 @@ type Store interface {
 	Request(ctx context.Context, tenant, id string) (*dsr.Request, error)
 	SaveRequest(ctx context.Context, r *dsr.Request, prevVersion int64) error
 	Profile(ctx context.Context, tenant, id string) (*profile.Profile, error)
+	// Events and Lookup find the identities removed from the profile before (see removed).
+	Events(ctx context.Context, tenant, profileID string, from int64, limit int) ([]ledger.Event, error)
+	Lookup(ctx context.Context, tenant string, refs []app.Ref) (map[app.Ref]*profile.Profile, error)
 	LockProfile(ctx context.Context, tenant, id string) (*profile.Profile, error)
 	PutTombstone(ctx context.Context, t *dsr.Tombstone, create bool) (*dsr.Tombstone, error)
 	Suppress(ctx context.Context, tenant string, ids []profile.Identity) error
+	// SuppressUnheld suppresses those of ids no profile holds, each atomically with that check.
+	SuppressUnheld(ctx context.Context, tenant string, ids []profile.Identity) error
 	RequestsOfProfile(ctx context.Context, tenant, profileID string) ([]dsr.Request, error)
 	PendingOutbox(ctx context.Context, tenant, profileID string) (int, error)
 	DeleteProfileData(ctx context.Context, tenant, profileID string, ids []profile.Identity) (int, error)
@@ -210,7 +218,8 @@ type run struct {
 	msg     dsr.JobMessage
 	last    bool // the last attempt the queue makes
 	req     *dsr.Request
-	prof    *profile.Profile // as locked; nil when it is gone
+	prof    *profile.Profile   // as locked; nil when it is gone
+	removed []profile.Identity // identities removed from prof before, held by no other profile
 	tomb    *dsr.Tombstone
 	done    bool // nothing (more) to do
 	emailed bool
@@ -362,14 +371,65 @@ func (j *Job) lock(ctx context.Context, r *run) error {
 		return err
 	}
 	r.prof = p
-	return nil
+	r.removed, err = j.removedIdentities(ctx, r.req.Tenant, p)
+	return err
 }
 
+// eventsPage is how many ledger events one read of the removed identities takes.
+const eventsPage = 1000
+
+// removedIdentities returns the identities the ledger says were removed from p and p does
+// not hold now, leaving out any that another profile holds now (it is that person's, say
+// a phone number given to someone else). It reads the whole ledger, after the lock, so no
+// removal can be added meanwhile.
+func (j *Job) removedIdentities(ctx context.Context, tenant string, p *profile.Profile) ([]profile.Identity, error) {
+	var removed []profile.Identity
+	for from := int64(1); ; {
+		evs, err := j.store.Events(ctx, tenant, p.ID, from, eventsPage)
+		if err != nil {
+			return nil, fmt.Errorf("read ledger: %w", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			if e.Type != profile.EventIdentityRemoved {
+				continue
+			}
+			var id profile.Identity
+			if err := json.Unmarshal(e.Old, &id); err != nil || id.Type == "" || id.Value == "" {
+				return nil, fmt.Errorf("ledger event %d of the profile names no removed identity", e.Seq)
+			}
+			if !p.HasIdentity(id) && !slices.Contains(removed, id) {
+				removed = append(removed, id)
+			}
+		}
+		from = evs[len(evs)-1].Seq + 1
+	}
+	if len(removed) == 0 {
+		return nil, nil
+	}
+	refs := make([]app.Ref, len(removed))
+	for i, id := range removed {
+		refs[i] = app.Ref{Identity: id}
+	}
+	held, err := j.store.Lookup(ctx, tenant, refs)
+	if err != nil {
+		return nil, fmt.Errorf("look up removed identities: %w", err)
+	}
+	return slices.DeleteFunc(removed, func(id profile.Identity) bool {
+		other, ok := held[app.Ref{Identity: id}]
+		return ok && other.ID != p.ID
+	}), nil
+}
+
+// identities are every identity of the person to suppress: the current ones and the
+// removed ones.
 func (r *run) identities() []profile.Identity {
 	if r.prof == nil {
 		return nil
 	}
-	return r.prof.Identities
+	return append(slices.Clone(r.prof.Identities), r.removed...)
 }
 
 // tombstone writes (or finds) the record of the erasure.
@@ -385,8 +445,17 @@ func (j *Job) tombstone(ctx context.Context, r *run) error {
 	return nil
 }
 
+// suppress records the identities of the person. The current ones belong to the frozen
+// profile until step delete, so no other write can take them; a removed one may be taken by
+// a create at any moment, so its suppression is written under the check that nobody holds it.
 func (j *Job) suppress(ctx context.Context, r *run) error {
-	return j.store.Suppress(ctx, r.req.Tenant, r.identities())
+	if r.prof == nil {
+		return nil
+	}
+	if err := j.store.Suppress(ctx, r.req.Tenant, r.prof.Identities); err != nil {
+		return err
+	}
+	return j.store.SuppressUnheld(ctx, r.req.Tenant, r.removed)
 }
 
 // outboxPoll is how often the job looks again at the person's pending outbox items.

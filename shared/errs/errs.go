@@ -14,7 +14,9 @@ type Code string
 const (
 	Invalid            Code = "invalid"             // the request is malformed or breaks a rule
 	NotFound           Code = "not_found"           // the resource does not exist for this caller
+	MethodNotAllowed   Code = "method_not_allowed"  // the path exists, but not with this method
 	Conflict           Code = "conflict"            // the request clashes with the current state
+	Erased             Code = "erased"              // an identity belongs to an erased person (suppressed)
 	PreconditionFailed Code = "precondition_failed" // If-Match did not match the current version
 	Unauthorized       Code = "unauthorized"        // no valid credentials
 	Forbidden          Code = "forbidden"           // credentials lack the scope

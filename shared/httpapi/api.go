@@ -87,10 +87,31 @@ func (a *API) FindProfile() Handler {
 }
 
 type createBody struct {
-	Identities    []app.IdentityInput         `json:"identities"`
-	Attributes    map[string]any              `json:"attributes"`
-	Consents      map[string]consentBody      `json:"consents"`
-	Subscriptions map[string]subscriptionBody `json:"subscriptions"`
+	Identities     []app.IdentityInput         `json:"identities"`
+	Attributes     map[string]any              `json:"attributes"`
+	Consents       map[string]consentBody      `json:"consents"`
+	Subscriptions  map[string]subscriptionBody `json:"subscriptions"`
+	SignupEvidence *evidenceBody               `json:"signupEvidence"`
+}
+
+// evidenceBody is a request's signupEvidence, which re-admits an erased person (see
+// app.Evidence).
+type evidenceBody struct {
+	Purpose       string `json:"purpose"`
+	Source        string `json:"source"`
+	Method        string `json:"method"`
+	CapturedAt    string `json:"capturedAt"`
+	NoticeVersion int    `json:"noticeVersion"`
+}
+
+// input converts the body; a missing or malformed capturedAt stays zero, which the use
+// case reports as the field signupEvidence.capturedAt.
+func (e *evidenceBody) input() *app.Evidence {
+	if e == nil {
+		return nil
+	}
+	at, _ := time.Parse(time.RFC3339, e.CapturedAt)
+	return &app.Evidence{Purpose: e.Purpose, Source: e.Source, Method: e.Method, CapturedAt: at, NoticeVersion: e.NoticeVersion}
 }
 
 // CreateProfile serves POST /v1/profiles: create, or match by identity.
@@ -102,7 +123,7 @@ func (a *API) CreateProfile() Handler {
 				return nil, err
 			}
 			in := app.Create{Identities: b.Identities, Patch: app.Patch{Attributes: b.Attributes},
-				Consents: map[string]profile.ConsentInput{}, Subscriptions: map[string]profile.SubscriptionInput{}}
+				Consents: map[string]profile.ConsentInput{}, Subscriptions: map[string]profile.SubscriptionInput{}, SignupEvidence: b.SignupEvidence.input()}
 			for k, c := range b.Consents {
 				in.Consents[k] = c.input()
 			}

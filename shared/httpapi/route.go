@@ -93,7 +93,9 @@ func status(c errs.Code) int {
 		return http.StatusBadRequest
 	case errs.NotFound:
 		return http.StatusNotFound
-	case errs.Conflict:
+	case errs.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case errs.Conflict, errs.Erased:
 		return http.StatusConflict
 	case errs.PreconditionFailed:
 		return http.StatusPreconditionFailed

@@ -27,13 +27,14 @@ type syncBody struct {
 }
 
 type syncChangeBody struct {
-	ID            string                      `json:"id"`
-	Identity      *app.IdentityInput          `json:"identity"`
-	OccurredAt    string                      `json:"occurredAt"`
-	Attributes    map[string]any              `json:"attributes"`
-	Consents      map[string]consentBody      `json:"consents"`
-	Subscriptions map[string]subscriptionBody `json:"subscriptions"`
-	EmailEvent    *emailEventBody             `json:"emailEvent"`
+	ID             string                      `json:"id"`
+	Identity       *app.IdentityInput          `json:"identity"`
+	OccurredAt     string                      `json:"occurredAt"`
+	Attributes     map[string]any              `json:"attributes"`
+	Consents       map[string]consentBody      `json:"consents"`
+	Subscriptions  map[string]subscriptionBody `json:"subscriptions"`
+	EmailEvent     *emailEventBody             `json:"emailEvent"`
+	SignupEvidence *evidenceBody               `json:"signupEvidence"`
 }
 
 type emailEventBody struct {
@@ -48,7 +49,7 @@ func (b syncBody) input() app.SyncBatch {
 	in := app.SyncBatch{Source: b.Source, Changes: make([]app.SyncChange, len(b.Changes))}
 	for i, c := range b.Changes {
 		at, _ := time.Parse(time.RFC3339, c.OccurredAt)
-		ch := app.SyncChange{ID: c.ID, Identity: c.Identity, OccurredAt: at, Attributes: c.Attributes}
+		ch := app.SyncChange{ID: c.ID, Identity: c.Identity, OccurredAt: at, Attributes: c.Attributes, SignupEvidence: c.SignupEvidence.input()}
 		if c.Consents != nil {
 			ch.Consents = make(map[string]profile.ConsentInput, len(c.Consents))
 			for k, v := range c.Consents {

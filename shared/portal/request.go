@@ -358,7 +358,7 @@ func (r *rc) failure(err error) *result {
 		status, title, text = http.StatusNotFound, "error.notFoundTitle", "error.notFound"
 	case errs.Forbidden:
 		status, title, text = http.StatusForbidden, "error.forbiddenTitle", "error.forbidden"
-	case errs.Conflict, errs.PreconditionFailed:
+	case errs.Conflict, errs.PreconditionFailed, errs.Erased:
 		status, title, text = http.StatusConflict, "error.conflictTitle", "error.conflict"
 	case errs.TooManyRequests:
 		status, title, text = http.StatusTooManyRequests, "error.busyTitle", "error.busy"

@@ -122,3 +122,9 @@ func CompleteRequest(_ context.Context, d *Deps) (any, error) {
 func SweepDeadlines(_ context.Context, d *Deps) (any, error) {
 	return ScheduleHandler(sweep.New(d.Store, d.Log, time.Now).Handle), nil
 }
+
+// RouteNotFound builds the HTTP API's $default route: 405 or 404 problems for requests no
+// route matches. It uses no client.
+func RouteNotFound(_ context.Context, d *Deps) (any, error) {
+	return HTTPHandler(httpapi.RouteNotFound(d.Log)), nil
+}

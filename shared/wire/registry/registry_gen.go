@@ -55,6 +55,7 @@ var builders = map[string]wire.Builder{
 	"PutSubscription":          wire.PutSubscription,
 	"RedriveWebhookDeliveries": events.RedriveWebhookDeliveries,
 	"RotateWebhookSecret":      wire.RotateWebhookSecret,
+	"RouteNotFound":            wire.RouteNotFound,
 	"SweepDeadlines":           wire.SweepDeadlines,
 	"Sync":                     wire.Sync,
 	"UpdateProfile":            wire.UpdateProfile,

@@ -10,27 +10,35 @@ import (
 	"github.com/livingprofile/livingprofile/shared/wire/registry/gen"
 )
 
-var update = flag.Bool("update", false, "rewrite registry_gen.go from functions/*/main.go")
+var update = flag.Bool("update", false, "rewrite the generated files from functions/*/main.go and template.yaml")
 
 // TestGeneratedTableIsCurrent fails when registry_gen.go is not what functions/*/main.go
-// say, so the table cannot drift from the binaries that are deployed.
+// say, or shared/httpapi's routes_gen.go not what template.yaml routes, so neither table can
+// drift from what is deployed.
 func TestGeneratedTableIsCurrent(t *testing.T) {
 	root := filepath.Join("..", "..", "..", "..")
-	want, err := gen.Generate(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile(filepath.Join("..", "registry_gen.go"), want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(filepath.Join("..", "registry_gen.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("registry_gen.go is stale: run go test ./shared/wire/registry/gen -update\n--- want ---\n%s", want)
+	for file, generate := range map[string]func(string) ([]byte, error){
+		filepath.Join("..", "registry_gen.go"):                    gen.Generate,
+		filepath.Join(root, "shared", "httpapi", "routes_gen.go"): gen.Routes,
+	} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			want, err := generate(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *update {
+				if err := os.WriteFile(file, want, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s is stale: run go test ./shared/wire/registry/gen -update\n--- want ---\n%s", filepath.Base(file), want)
+			}
+		})
 	}
 }
 
