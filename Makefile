@@ -147,9 +147,8 @@ lint: tools ## fmt-check, vet, validate
 bench: ## run the benchmark harness against the local stack
 	$(GO) run ./infra/cmd/bench
 
-dev: ## run the whole stack locally (no Docker, no AWS account); data persists in .local/kumo
-	mkdir -p .local/kumo
-	KUMO_DATA_DIR=.local/kumo KUMO_PERSIST_FLUSH_INTERVAL_MS=200 $(GO) run ./infra/cmd/dev
+dev: ## run the whole stack locally (no Docker, no AWS account); data persists in .local/data
+	LP_DATA_DIR=.local/data $(GO) run ./infra/cmd/dev
 
 deploy: tools compile ## sam build && sam deploy --config-env $(ENV) (needs AWS credentials)
 	SAM_CLI_TELEMETRY=0 $(SAM) build --config-env $(ENV) && SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV)

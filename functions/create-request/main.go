@@ -1,6 +1,9 @@
 // Command create-request is the CreateRequest Lambda function of template.yaml.
 package main
 
-import "github.com/livingprofile/livingprofile/shared/wire"
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/emails"
+)
 
-func main() { wire.Main("CreateRequest", wire.CreateRequest) }
+func main() { wire.Main("CreateRequest", emails.CreateRequest) }

@@ -189,6 +189,21 @@ func journey(t *testing.T, tb *tab) {
 			return ""
 		})
 		tb.page("rights-export-ready")
+		// The download needs a session opened by an emailed link: in the brand link's
+		// session it leads to the sign-in page, whose emailed link brings the person back.
+		href := evalIn[string](tb, `document.querySelector('a[href*="/exports/"]').href`)
+		tb.open(href)
+		if !strings.HasSuffix(tb.path(), "/login?next=rights") || !strings.Contains(tb.text("main"), "fresh sign-in") {
+			t.Fatalf("the export in a brand-link session: at %q", tb.path())
+		}
+		before := len(mailsTo(t, p.email))
+		tb.typeInto("#email", p.email)
+		if st := tb.submit("main form button[type=submit]"); st != 200 {
+			t.Fatalf("login: status %d", st)
+		}
+		tb.open(waitLoginLink(t, p.email, before+1))
+		tb.submit("main form button[type=submit]")
+		tb.wantPage(base+"/rights", hRights)
 		file := tb.downloadBy(`a[href*="/exports/"]`)
 		zr, err := zip.OpenReader(file)
 		if err != nil {

@@ -1,6 +1,7 @@
 package localaws
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -389,13 +391,30 @@ func TestStart(t *testing.T) {
 	}
 }
 
+func churnKey(id string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "TENANT#demo"},
+		"sk": &ddbtypes.AttributeValueMemberS{Value: "CHURN#" + id},
+	}
+}
+
+func churnItem(id string, v int) map[string]ddbtypes.AttributeValue {
+	it := churnKey(id)
+	it["v"] = &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(v)}
+	it["pad"] = &ddbtypes.AttributeValueMemberS{Value: strings.Repeat("x", 300)}
+	return it
+}
+
 // restartPhaseEnv selects the role of TestRestartKeepsData's child processes.
 const restartPhaseEnv = "LOCALAWS_TEST_RESTART_PHASE"
 
-// TestRestartKeepsData runs the local stack twice in child processes sharing a KUMO_DATA_DIR
-// (kumo reads it at program start, so it cannot be set from within this process): the first
-// run writes an item, a message, an object and notes the secret; the second, after provisioning
-// again, finds all four unchanged.
+// TestRestartKeepsData runs the local stack twice in child processes sharing an LP_DATA_DIR:
+// the first run writes an item, a message and an object and notes the secret, then
+// overwrites a second item 200 times and deletes a third, compacting the journal on the way
+// (compactMin is tiny); the second, after provisioning again, finds the item, the object and
+// the secret unchanged, the last value of the second item, no third, a journal shorter than
+// the writes, and the queue empty (SQS is not journaled: the local stack's reconciler
+// restores what it carried).
 func TestRestartKeepsData(t *testing.T) {
 	if phase := os.Getenv(restartPhaseEnv); phase != "" {
 		restartChild(t, phase)
@@ -413,6 +432,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 func restartChild(t *testing.T, phase string) {
 	ctx := t.Context()
+	compactMin = 16 << 10
 	stack := startStack(t)
 	phys, err := Provision(ctx, stack.AWS, fixture(t), "restart")
 	if err != nil {
@@ -444,19 +464,41 @@ func restartChild(t *testing.T, phase string) {
 		if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		for i := range 200 {
+			if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: churnItem("2", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: churnItem("3", 0)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: churnKey("3")}); err != nil {
+			t.Fatal(err)
+		}
 	case "read":
 		got, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key})
 		if err != nil || got.Item == nil {
 			t.Errorf("item after restart is missing (err %v)", err)
 		}
-		if n := queueAttributes(t, ctx, q, queue)["ApproximateNumberOfMessages"]; n != "1" {
-			t.Errorf("messages after restart = %s, want 1", n)
+		if n := queueAttributes(t, ctx, q, queue)["ApproximateNumberOfMessages"]; n != "0" {
+			t.Errorf("messages after restart = %s, want 0", n)
 		}
 		if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("k")}); err != nil {
 			t.Errorf("object after restart: %v", err)
 		}
 		if before, err := os.ReadFile(secretFile); err != nil || string(before) != secret {
 			t.Errorf("secret changed across restart (read note: %v)", err)
+		}
+		for id, want := range map[string]string{"2": "199", "3": ""} {
+			got, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: churnKey(id), ConsistentRead: aws.Bool(true)})
+			v, _ := got.Item["v"].(*ddbtypes.AttributeValueMemberN)
+			if err != nil || (v == nil) != (want == "") || v != nil && v.Value != want {
+				t.Errorf("item %s after restart = %v (%v), want value %q", id, got.Item, err, want)
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(os.Getenv(DataDirEnv), journalFile))
+		if n := bytes.Count(b, []byte("\n")); err != nil || n >= 200 {
+			t.Errorf("journal has %d records after 202 item writes (%v); it was not compacted", n, err)
 		}
 	}
 }

@@ -15,9 +15,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
-	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -33,10 +32,11 @@ const DefaultRegion = "eu-central-1"
 // chain (environment, shared config, SSO, instance role, ...).
 const RealAWS = "aws"
 
-// DataDirEnv is the environment variable kumo reads, once at program start, to persist its
-// state in a directory. It must be in the process environment before the program starts
-// (the Makefile sets it); setting it later has no effect.
-const DataDirEnv = "KUMO_DATA_DIR"
+// DataDirEnv names the directory where the embedded emulator's state is kept across
+// restarts, kill -9 included (the Makefile sets it): a journal of the requests that changed
+// it, replayed at start. SQS messages are not kept; the local stack's reconciler restores
+// the deliveries and events they carried. Unset, the emulator keeps everything in memory.
+const DataDirEnv = "LP_DATA_DIR"
 
 // Options configures Start.
 type Options struct {
@@ -57,7 +57,9 @@ type Stack struct {
 	// Embedded reports whether the emulator runs inside this process.
 	Embedded bool
 
-	server *kumo.Server
+	server  *kumo.Server
+	front   *httptest.Server // the journal in front of server, when persistent
+	journal *journal
 }
 
 // Start starts the embedded emulator, or connects to opts.Endpoint. With the emulator or
@@ -75,15 +77,19 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return &Stack{AWS: cfg}, nil
 	case "":
 		srv := kumo.NewServer()
-		s := &Stack{Endpoint: srv.URL, AWS: emulatorConfig(srv.URL, region), Embedded: true, server: srv}
-		persistent := os.Getenv(DataDirEnv) != ""
-		slog.InfoContext(ctx, "embedded AWS emulator started", "endpoint", srv.URL, "region", region,
-			"persistent", persistent)
-		if persistent {
-			// kumo restores tables but not their streams: a table loaded from disk keeps its
-			// LatestStreamArn, yet its writes are recorded nowhere until it is recreated.
-			slog.WarnContext(ctx, "the embedded emulator does not restore DynamoDB streams of persisted tables; stream consumers see no records for them")
+		s := &Stack{Endpoint: srv.URL, Embedded: true, server: srv}
+		dir := os.Getenv(DataDirEnv)
+		if dir != "" {
+			j, err := openJournal(ctx, dir, srv.URL, slog.Default())
+			if err != nil {
+				srv.Close()
+				return nil, err
+			}
+			s.journal, s.front = j, httptest.NewServer(j)
+			s.Endpoint = s.front.URL
 		}
+		s.AWS = emulatorConfig(s.Endpoint, region)
+		slog.InfoContext(ctx, "embedded AWS emulator started", "endpoint", s.Endpoint, "region", region, "persistent", dir != "")
 		return s, nil
 	default:
 		slog.InfoContext(ctx, "using external AWS endpoint", "endpoint", opts.Endpoint, "region", region)
@@ -112,27 +118,16 @@ func emulatorConfig(endpoint, region string) aws.Config {
 }
 
 // Close stops the embedded emulator; it is a no-op for other endpoints and safe to call twice.
-//
-// kumo writes its state to KUMO_DATA_DIR in the background about once a second and offers no
-// way to flush from outside, so with persistence on Close waits one flush interval after the
-// server stopped taking requests: without that, the last second of writes would be lost.
+// Nothing is lost by not calling it: the journal has every acknowledged change already.
 func (s *Stack) Close() error {
 	if s == nil || s.server == nil {
 		return nil
 	}
+	if s.front != nil {
+		s.front.Close()
+		_ = s.journal.Close()
+	}
 	s.server.Close()
 	s.server = nil
-	if os.Getenv(DataDirEnv) != "" {
-		time.Sleep(flushInterval() + 250*time.Millisecond)
-	}
 	return nil
-}
-
-// flushInterval mirrors kumo's KUMO_PERSIST_FLUSH_INTERVAL_MS (default 1000 ms).
-func flushInterval() time.Duration {
-	ms := 1000
-	if n, err := strconv.Atoi(os.Getenv("KUMO_PERSIST_FLUSH_INTERVAL_MS")); err == nil && n > 0 {
-		ms = n
-	}
-	return time.Duration(ms) * time.Millisecond
 }

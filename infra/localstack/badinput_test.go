@@ -30,7 +30,7 @@ func routes(id string) []routeCase {
 		{"catalog-put", "PUT", "/v1/catalog", "admin", `{"defaultLocale":"en","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[]}`},
 		{"portal-link", "POST", "/v1/portal-links", "links", `{"profileId":"` + id + `"}`},
 		{"sync", "POST", "/v1/sync", "write", `{"source":"crm","changes":[{"id":"c1","identity":{"type":"email","value":"sync-bad-input@example.com"},"occurredAt":"2026-01-01T00:00:00Z","attributes":{"givenName":"Ola"}}]}`},
-		{"request-create", "POST", "/v1/requests", "requests", `{"profileId":"` + id + `","type":"rectification","attested":true}`},
+		{"request-create", "POST", "/v1/requests", "requests", `{"profileId":"` + id + `","type":"rectification","attested":true,"attestationReason":"identity checked by the support desk"}`},
 		{"request-list", "GET", "/v1/requests?status=open", "requests", ""},
 		{"request-get", "GET", "/v1/requests/" + requestOf(id), "requests", ""},
 		{"request-extend", "POST", "/v1/requests/" + requestOf(id) + "/extension", "requests", `{"months":1,"reason":"` + extensionReason + `"}`},

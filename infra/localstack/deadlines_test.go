@@ -121,7 +121,7 @@ func TestDeadlineSweeper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: p.Profile.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand}, operatorWrite)
+		r, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: p.Profile.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"}, operatorWrite)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,7 +289,7 @@ func TestSweepDeadlinesScheduled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: p.Profile.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand}, w)
+	r, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: p.Profile.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"}, w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func newPerson(t *testing.T) *person {
 	}
 	// An open request of another type keeps the address to confirm its outcome.
 	p.otherRequest = must(t, do(t, call{method: "POST", path: "/v1/requests", key: "admin",
-		body: map[string]any{"profileId": p.id, "type": "rectification", "verification": "attested_brand"}}), 201).json(t)["id"].(string)
+		body: map[string]any{"profileId": p.id, "type": "rectification", "verification": "attested_brand", "attestationReason": "identity checked by the support desk"}}), 201).json(t)["id"].(string)
 	for _, k := range []string{erasure.ExportPrefix(tenant, p.id) + "rq_old.zip", erasure.ExportPrefix(tenant, p.id) + "nested/part.json"} {
 		putObject(t, k, "export of "+p.email)
 	}
@@ -359,7 +359,7 @@ func TestErasureEndToEnd(t *testing.T) {
 	}
 
 	r := must(t, do(t, call{method: "POST", path: "/v1/requests", key: "admin", headers: map[string]string{"Idempotency-Key": "erase-" + p.id},
-		body: map[string]any{"profileId": p.id, "type": "erasure", "verification": "attested_brand"}}), 201).json(t)
+		body: map[string]any{"profileId": p.id, "type": "erasure", "verification": "attested_brand", "attestationReason": "identity checked by the support desk"}}), 201).json(t)
 	reqID := r["id"].(string)
 	start = time.Now()
 	var got map[string]any
@@ -478,7 +478,7 @@ func quietRequest(t *testing.T, profileID string) dsr.JobMessage {
 	st := dynamo.New(env.db, env.stack.Table)
 	st.DisableOutbox()
 	res, err := app.New(st, time.Now, 0).CreateRequest(context.Background(), tenant,
-		app.RequestInput{ProfileID: profileID, Type: dsr.Erasure, Verification: dsr.AttestedBrand},
+		app.RequestInput{ProfileID: profileID, Type: dsr.Erasure, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 		app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "erasure-test"}})
 	if err != nil {
 		t.Fatal(err)

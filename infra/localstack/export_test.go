@@ -275,7 +275,7 @@ func TestExportEndToEnd(t *testing.T) {
 			mailsBefore := len(mailsTo(t, p.email))
 			began := time.Now()
 			created := must(t, do(t, call{method: "POST", path: "/v1/requests", key: "admin",
-				body: map[string]any{"profileId": p.id, "type": tc.typ, "attested": true, "locale": tc.locale}}), 201).json(t)
+				body: map[string]any{"profileId": p.id, "type": tc.typ, "attested": true, "attestationReason": "identity checked by the support desk", "locale": tc.locale}}), 201).json(t)
 			id := created["id"].(string)
 			got := waitCompleted(t, id, 2*time.Minute)
 			took := time.Since(began)
@@ -452,7 +452,7 @@ func TestExportJobDirect(t *testing.T) {
 	p := newExportPerson(t)
 	st := dynamo.New(env.db, env.stack.Table)
 	st.DisableOutbox() // no request.created outbox item: the queue worker never sees this request
-	res, err := app.New(st, time.Now, 0).CreateRequest(ctx, tenant, app.RequestInput{ProfileID: p.id, Type: dsr.Access, Verification: dsr.AttestedBrand},
+	res, err := app.New(st, time.Now, 0).CreateRequest(ctx, tenant, app.RequestInput{ProfileID: p.id, Type: dsr.Access, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 		app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "export-test"}})
 	if err != nil {
 		t.Fatal(err)

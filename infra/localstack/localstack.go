@@ -9,6 +9,7 @@ package localstack
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -30,6 +32,8 @@ import (
 	"github.com/livingprofile/livingprofile/infra/eventsource"
 	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/reconcile"
 	"github.com/livingprofile/livingprofile/shared/wire"
 	"github.com/livingprofile/livingprofile/shared/wire/registry"
 )
@@ -99,8 +103,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every client of the local stack, the functions' and the tests', indexes outbox items.
-	aws.AWS.APIOptions = append(aws.AWS.APIOptions, indexOutbox)
 	s := &Stack{AWS: aws, Template: tpl, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
 	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName); err != nil {
@@ -163,6 +165,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if err := reconcileAtStart(ctx, workers, time.Now()); err != nil {
+		return fail(err)
+	}
 	if err := s.runWorkers(workers, o.Log); err != nil {
 		return fail(err)
 	}
@@ -173,6 +178,21 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 	}()
 	return s, nil
+}
+
+// reconcileAtStart runs ReconcileEvents once, before any event source runs, for everything
+// written before start: the local queues do not survive a restart, so every delivery still
+// waiting and every outbox item of an earlier run has lost its message.
+func reconcileAtStart(ctx context.Context, workers []worker, start time.Time) error {
+	for _, w := range workers {
+		if h, ok := w.handler.(wire.ScheduleHandler); ok && w.fn.LogicalID == "ReconcileEvents" {
+			detail, _ := json.Marshal(reconcile.Detail{Before: start})
+			if err := h(ctx, events.EventBridgeEvent{Detail: detail}); err != nil {
+				return fmt.Errorf("reconcile at start: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // worker is a function invoked by an event source rather than a route.
@@ -187,7 +207,7 @@ const outboxPoll = 100 * time.Millisecond
 // runWorkers starts the event sources of the queue, stream and scheduled functions: SQS
 // pollers as Lambda's event source mappings; because the emulator's stream misses
 // transactional writes, an outbox poller that hands the dispatcher the same records the
-// stream would (see indexOutbox); and a timer per enabled Schedule event, as EventBridge.
+// stream would (from the outbox view of GSI1, see dynamo.OutboxPartitions); and a timer per enabled Schedule event, as EventBridge.
 func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorkers = cancel
@@ -226,7 +246,7 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 				return fmt.Errorf("%s has a stream event but its handler is %T", id, w.handler)
 			}
 			src := &eventsource.Outbox{
-				DB: db, Table: s.Table, Index: outboxIndex, PartitionKeys: OutboxPartitions(),
+				DB: db, Table: s.Table, Index: dynamo.OutboxIndex, PartitionKeys: dynamo.OutboxPartitions(),
 				Interval: outboxPoll, BatchSize: st.BatchSize, StreamARN: s.Physical[st.TableLogicalID].StreamARN,
 				Handler: h, FunctionName: id, Timeout: timeout, Log: log,
 			}

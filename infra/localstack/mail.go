@@ -58,7 +58,7 @@ func (s *Stack) MailPage() string {
 }
 
 // Mailbox returns every email sent through SES v2 since the emulator's data began (with
-// KUMO_DATA_DIR, across restarts), in the order they were sent. It returns ErrNoMailbox when
+// LP_DATA_DIR, across restarts), in the order they were sent. It returns ErrNoMailbox when
 // the stack does not run the embedded emulator.
 func (s *Stack) Mailbox(ctx context.Context) ([]Email, error) {
 	if !s.AWS.Embedded {

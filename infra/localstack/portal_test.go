@@ -138,8 +138,12 @@ func TestPortalThroughTheStack(t *testing.T) {
 	if !strings.Contains(ov.body, email) || !strings.Contains(ov.body, "Global Privacy Control") {
 		t.Fatal("the overview lacks the person's data or the GPC notice")
 	}
-	for _, p := range []string{"/details", "/subscriptions", "/consents", "/rights", "/rights/erase", "/history?lang=pl"} {
+	for _, p := range []string{"/details", "/subscriptions", "/consents", "/rights", "/history?lang=pl"} {
 		wantStatus(t, b.do("GET", "/portal/"+tenant+p, nil), 200)
+	}
+	// A brand's link does not open the erasure: the person signs in by email first.
+	if r := wantStatus(t, b.do("GET", "/portal/"+tenant+"/rights/erase", nil), 303); r.header.Get("Location") != "/portal/"+tenant+"/login?next=erase" {
+		t.Fatalf("erasure in a brand-link session: %q", r.header.Get("Location"))
 	}
 	// No access under the other tenant's portal.
 	wantStatus(t, b.do("GET", "/portal/"+otherTenant, nil), 303)
@@ -176,6 +180,7 @@ func TestPortalThroughTheStack(t *testing.T) {
 	page = wantStatus(t, l.do("GET", found, nil), 200)
 	wantStatus(t, l.do("POST", found, url.Values{"csrf": {l.csrf(page)}}), 303)
 	wantStatus(t, l.do("GET", "/portal/"+tenant, nil), 200)
+	wantStatus(t, l.do("GET", "/portal/"+tenant+"/rights/erase", nil), 200)
 
 	g := wantStatus(t, l.do("GET", "/.well-known/gpc.json", nil), 200)
 	if !strings.Contains(g.body, `"gpc":true`) {

@@ -183,7 +183,7 @@ func TestRequestCounts(t *testing.T) {
 	}
 	newRequest := func() string {
 		id, _ := newProfile()
-		res, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: id, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
+		res, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: id, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 			app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}})
 		if err != nil {
 			t.Fatal(err)
@@ -273,7 +273,7 @@ func TestRequestCounts(t *testing.T) {
 		"POST /v1/requests": func() routeRequest {
 			id, _ := newProfile()
 			return routeRequest{method: "POST", path: "/v1/requests", status: 201, body: map[string]any{
-				"profileId": id, "type": "rectification", "verification": "attested_brand"}}
+				"profileId": id, "type": "rectification", "verification": "attested_brand", "attestationReason": "identity checked by the support desk"}}
 		},
 		"GET /v1/requests": func() routeRequest { return routeRequest{method: "GET", path: "/v1/requests", status: 200} },
 		"GET /v1/requests/{id}": func() routeRequest {

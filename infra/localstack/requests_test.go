@@ -29,7 +29,7 @@ var requestsKeyOnce sync.Once
 // requestsKey returns the role of a key of the test tenant with only the requests scope.
 func requestsKey() string {
 	requestsKeyOnce.Do(func() {
-		plain, _, err := seed.Key(context.Background(), syncStore(), tenant, "requests", []apikey.Scope{apikey.Requests})
+		plain, _, err := seed.Key(context.Background(), syncStore(), tenant, "requests", []apikey.Scope{apikey.Requests, apikey.Attest})
 		if err != nil {
 			panic(err)
 		}
@@ -47,7 +47,7 @@ func requestOf(profileID string) string {
 		return id.(string)
 	}
 	svc := app.New(syncStore(), time.Now, 0)
-	res, err := svc.CreateRequest(context.Background(), tenant, app.RequestInput{ProfileID: profileID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
+	res, err := svc.CreateRequest(context.Background(), tenant, app.RequestInput{ProfileID: profileID, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 		app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}})
 	if err != nil {
 		panic(err)
@@ -99,7 +99,7 @@ func TestRequestCreateEachType(t *testing.T) {
 			if tt.restrict {
 				must(t, do(t, call{method: "PATCH", path: "/v1/profiles/" + id, key: "write", body: map[string]any{"rights": map[string]any{"restricted": true}}}), 200)
 			}
-			body := map[string]any{"profileId": id, "type": tt.typ, "attested": true}
+			body := map[string]any{"profileId": id, "type": tt.typ, "attested": true, "attestationReason": "identity checked by the support desk"}
 			if tt.purpose != "" {
 				body["purpose"] = tt.purpose
 			}
@@ -166,7 +166,8 @@ func TestRequestCreateEachType(t *testing.T) {
 					continue
 				}
 				data, _ := e["new"].(map[string]any)
-				if e["subject"] != string(tt.typ) || data["id"] != rid || data["type"] != string(tt.typ) || len(data) != 2 {
+				if e["subject"] != string(tt.typ) || data["id"] != rid || data["type"] != string(tt.typ) ||
+					data["verification"] != "attested_brand" || data["attestationReason"] == nil || len(data) != 4 {
 					t.Fatalf("request.created event %v", e)
 				}
 			}
@@ -179,10 +180,10 @@ func TestRequestCreateEachType(t *testing.T) {
 // the first is closed, a new one is created. Concurrent creates make exactly one.
 func TestRequestDuplicate(t *testing.T) {
 	id, email := newProfile(t, nil)
-	first := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true}), 201).json(t)
+	first := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true, "attestationReason": "identity checked by the support desk"}), 201).json(t)
 	before := tableDigest(t)
 	for _, body := range []map[string]any{
-		{"profileId": id, "type": "rectification", "attested": true},
+		{"profileId": id, "type": "rectification", "attested": true, "attestationReason": "identity checked by the support desk"},
 		{"identity": map[string]string{"type": "email", "value": strings.ToUpper(email)}, "type": "rectification", "verification": "unverified"},
 	} {
 		r := must(t, postRequest(t, body), 200)
@@ -205,7 +206,7 @@ func TestRequestDuplicate(t *testing.T) {
 	replies := make([]reply, 10)
 	for i := range replies {
 		wg.Go(func() {
-			replies[i] = postRequest(t, map[string]any{"profileId": other, "type": "rectification", "attested": true})
+			replies[i] = postRequest(t, map[string]any{"profileId": other, "type": "rectification", "attested": true, "attestationReason": "identity checked by the support desk"})
 		})
 	}
 	wg.Wait()
@@ -248,6 +249,10 @@ func TestRequestBadInput(t *testing.T) {
 	}{
 		{"objection to an unknown purpose", `{"profileId":"` + id + `","type":"objection","purpose":"spam"}`, 400, "purpose"},
 		{"objection without a purpose", `{"profileId":"` + id + `","type":"objection"}`, 400, "purpose"},
+		{"objection to a consent purpose", `{"profileId":"` + id + `","type":"objection","purpose":"personalisation"}`, 400, "purpose"},
+		{"objection to a contract purpose", `{"profileId":"` + id + `","type":"objection","purpose":"service"}`, 400, "purpose"},
+		{"attested without a reason", `{"profileId":"` + id + `","type":"access","attested":true}`, 400, "attestationReason"},
+		{"reason without attestation", `{"profileId":"` + id + `","type":"rectification","attestationReason":"identity checked by the support desk"}`, 400, "attestationReason"},
 		{"purpose on access", `{"profileId":"` + id + `","type":"access","purpose":"marketing"}`, 400, "purpose"},
 		{"unknown type", `{"profileId":"` + id + `","type":"forget_me"}`, 400, "type"},
 		{"no type", `{"profileId":"` + id + `"}`, 400, "type"},
@@ -328,7 +333,7 @@ func TestRequestImmediateTypes(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.typ, func(t *testing.T) {
-			body := map[string]any{"profileId": id, "type": s.typ, "verification": "attested_brand"}
+			body := map[string]any{"profileId": id, "type": s.typ, "verification": "attested_brand", "attestationReason": "identity checked by the support desk"}
 			if s.purpose != "" {
 				body["purpose"] = s.purpose
 			}
@@ -355,7 +360,7 @@ func TestRequestImmediateTypes(t *testing.T) {
 // further changes; Idempotency-Key replays.
 func TestRequestLifecycle(t *testing.T) {
 	id, email := newProfile(t, nil)
-	rq := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true}), 201).json(t)
+	rq := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true, "attestationReason": "identity checked by the support desk"}), 201).json(t)
 	path := "/v1/requests/" + rq["id"].(string)
 	ext := must(t, do(t, call{method: "POST", path: path + "/extension", key: requestsKey(), body: map[string]any{"months": 2, "reason": extensionReason}}), 200).json(t)
 	x, _ := ext["extension"].(map[string]any)
@@ -425,7 +430,7 @@ func TestRequestLifecycle(t *testing.T) {
 // every other type refuse (409); a bad note is a 400 that changes nothing.
 func TestRequestCompletion(t *testing.T) {
 	id, _ := newProfile(t, nil)
-	rq := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true}), 201).json(t)
+	rq := must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true, "attestationReason": "identity checked by the support desk"}), 201).json(t)
 	path := "/v1/requests/" + rq["id"].(string) + "/completion"
 
 	for _, bad := range []string{`{"note":"line one\nline two"}`, `{"note":"` + strings.Repeat("a", 1001) + `"}`, `{"note":1}`} {
@@ -479,7 +484,7 @@ func TestRequestCompletion(t *testing.T) {
 	for _, typ := range []string{"erasure", "access", "objection"} {
 		t.Run(typ, func(t *testing.T) {
 			pid, _ := newProfile(t, nil)
-			body := map[string]any{"profileId": pid, "type": typ, "attested": true}
+			body := map[string]any{"profileId": pid, "type": typ, "attested": true, "attestationReason": "identity checked by the support desk"}
 			if typ == "objection" {
 				body["purpose"] = "marketing"
 			}
@@ -511,7 +516,7 @@ func TestRequestAccessControl(t *testing.T) {
 		r := must(t, do(t, call{method: "POST", path: "/v1/profiles", key: "other", body: map[string]any{
 			"identities": []map[string]string{{"type": "email", "value": fmt.Sprintf("theirs-%d@example.com", time.Now().UnixNano())}}}}), 201)
 		return must(t, do(t, call{method: "POST", path: "/v1/requests", key: "other", body: map[string]any{
-			"profileId": r.json(t)["id"], "type": "rectification", "attested": true}}), 201).json(t)["id"].(string)
+			"profileId": r.json(t)["id"], "type": "rectification", "attested": true, "attestationReason": "identity checked by the support desk"}}), 201).json(t)["id"].(string)
 	}()
 	body := `{"months":1,"reason":"` + extensionReason + `"}`
 	routes := []struct{ method, path, body string }{
@@ -594,10 +599,10 @@ func TestRequestList(t *testing.T) {
 	var mine []string
 	for range 3 {
 		id, _ := newProfile(t, nil)
-		mine = append(mine, must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true}), 201).json(t)["id"].(string))
+		mine = append(mine, must(t, postRequest(t, map[string]any{"profileId": id, "type": "rectification", "attested": true, "attestationReason": "identity checked by the support desk"}), 201).json(t)["id"].(string))
 	}
 	id, _ := newProfile(t, nil)
-	done := must(t, postRequest(t, map[string]any{"profileId": id, "type": "restriction", "attested": true}), 201).json(t)["id"].(string)
+	done := must(t, postRequest(t, map[string]any{"profileId": id, "type": "restriction", "attested": true, "attestationReason": "identity checked by the support desk"}), 201).json(t)["id"].(string)
 	tests := []struct {
 		query    string
 		statuses []string
@@ -675,6 +680,10 @@ type notices struct {
 	fail map[string]bool
 }
 
+func (n *notices) NotifyConfirmation(_ context.Context, r *dsr.Request, to string, _ app.RequestLinks) error {
+	return n.note("confirmation", r, to)
+}
+
 func (n *notices) note(kind string, r *dsr.Request, to string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -731,7 +740,7 @@ func TestRequestDeadlines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: p.Profile.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand}, operator)
+		res, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: p.Profile.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"}, operator)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -889,7 +898,7 @@ func TestRequestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := p.Profile.ID
-	res, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: pid, Type: dsr.Rectification, Verification: dsr.AttestedBrand}, operator)
+	res, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: pid, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"}, operator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1038,7 +1047,7 @@ func TestRequestEventsReachWebhooks(t *testing.T) {
 	rc := newReceiver(t)
 	rc.register([]string{"request.created", "request.completed"}, "")
 	id, _ := newProfile(t, nil)
-	rq := must(t, postRequest(t, map[string]any{"profileId": id, "type": "objection", "purpose": "marketing", "attested": true}), 201).json(t)
+	rq := must(t, postRequest(t, map[string]any{"profileId": id, "type": "objection", "purpose": "marketing", "attested": true, "attestationReason": "identity checked by the support desk"}), 201).json(t)
 	eventually(t, 10*time.Second, "the request events", func() bool {
 		n := 0
 		for _, e := range rc.events() {
@@ -1054,7 +1063,7 @@ func TestRequestEventsReachWebhooks(t *testing.T) {
 			continue
 		}
 		got = append(got, e.Type)
-		if e.Type == "request.created" && (e.Data.Subject != "objection" || string(e.Data.New) != `{"id":"`+rq["id"].(string)+`","type":"objection"}`) {
+		if e.Type == "request.created" && (e.Data.Subject != "objection" || string(e.Data.New) != `{"id":"`+rq["id"].(string)+`","type":"objection","verification":"attested_brand","attestationReason":"identity checked by the support desk"}`) {
 			t.Fatalf("request.created %+v new %s", e, e.Data.New)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/dsr"
@@ -72,6 +73,18 @@ type Notifier interface {
 	NotifyExtension(ctx context.Context, r *dsr.Request, to string) error
 	// NotifyDenial tells that r was denied, and why (r.DenialReason).
 	NotifyDenial(ctx context.Context, r *dsr.Request, to string) error
+	// NotifyConfirmation sends the person the single-use links of r, in r.Locale.
+	NotifyConfirmation(ctx context.Context, r *dsr.Request, to string, l RequestLinks) error
+}
+
+// RequestLinks are the single-use link tokens of a new request, for the portal's confirm
+// page (PortalConfirm) under Base.
+type RequestLinks struct {
+	Base    string // where the portal's URLs start (see RequestInput.LinkBase)
+	Confirm string // the token that confirms the request; "" when it needs no confirmation
+	Cancel  string // the token that calls an erasure off in its cool-off; "" without one
+	// CoolOff is the tenant's erasure cool-off.
+	CoolOff time.Duration
 }
 
 // WithNotifier makes the service tell people of extensions and denials through n. Without
@@ -95,8 +108,23 @@ type RequestInput struct {
 	Type         dsr.Type
 	Purpose      string // objection only
 	Verification dsr.Verification
-	Locale       string // "" for the profile's locale attribute, else the catalog's default
+	// AttestationReason is required with dsr.AttestedBrand: why the brand is sure.
+	AttestationReason string
+	Locale            string // "" for the profile's locale attribute, else the catalog's default
+	// LinkBase is where the hosted portal's URLs start, for the links emailed to the person.
+	LinkBase string
 }
+
+// MaxAttestationReason bounds an attestation's reason, in characters.
+const MaxAttestationReason = 1000
+
+// EventRequestConfirmed is written when the person confirms a request that then waits for
+// its cool-off; EventRequestReleased when a job may start (New: id and type, as
+// dsr.CreatedEvent), from which the dispatcher queues it.
+const (
+	EventRequestConfirmed = "request.confirmed"
+	EventRequestReleased  = "request.released"
+)
 
 // RequestWrite describes who changes a request.
 type RequestWrite struct {
@@ -123,10 +151,12 @@ type RequestState struct {
 	Status          dsr.Status `json:"status"`
 	DueAt           time.Time  `json:"dueAt"`
 	ExtensionMonths int        `json:"extensionMonths,omitempty"`
+	// Verification is how the person proved who they are, as recorded by then.
+	Verification dsr.Verification `json:"verification,omitempty"`
 }
 
 func stateOf(r *dsr.Request) RequestState {
-	st := RequestState{ID: r.ID, Type: r.Type, Purpose: r.Purpose, Status: r.Status, DueAt: r.DueAt}
+	st := RequestState{ID: r.ID, Type: r.Type, Purpose: r.Purpose, Status: r.Status, DueAt: r.DueAt, Verification: r.Verification}
 	if r.Extension != nil {
 		st.ExtensionMonths = r.Extension.Months
 	}
@@ -163,8 +193,17 @@ func (s *Service) CreateRequest(ctx context.Context, tenant string, in RequestIn
 	if e, ok := errs.As(probe.Validate()); ok {
 		f = append(f, e.Fields...)
 	}
-	if _, ok := cat.Purpose(in.Purpose); in.Type == dsr.Objection && in.Purpose != "" && !ok {
+	if pur, ok := cat.Purpose(in.Purpose); in.Type == dsr.Objection && in.Purpose != "" && !ok {
 		f.Add("purpose", "unknown purpose")
+	} else if in.Type == dsr.Objection && ok && !pur.Objectable() {
+		f.Add("purpose", objectionRefusal(pur.LegalBasis))
+	}
+	if in.Verification == dsr.AttestedBrand {
+		if n := utf8.RuneCountInString(in.AttestationReason); n < 10 || n > MaxAttestationReason || !utf8.ValidString(in.AttestationReason) {
+			f.Add("attestationReason", fmt.Sprintf("is required with an attestation: 10 to %d characters saying how the brand verified the person (no personal data)", MaxAttestationReason))
+		}
+	} else if in.AttestationReason != "" {
+		f.Add("attestationReason", "is only for an attested verification")
 	}
 	if in.Locale != "" && !cat.SupportsLocale(in.Locale) {
 		f.Add("locale", "must be one of the catalog's locales")
@@ -183,7 +222,7 @@ func (s *Service) CreateRequest(ctx context.Context, tenant string, in RequestIn
 		if err != nil {
 			return RequestResult{}, err
 		}
-		res, err := s.createRequest(ctx, tenant, p, cat, in, w)
+		res, ln, err := s.createRequestLinks(ctx, tenant, p, cat, in, w)
 		switch {
 		case errors.Is(err, ErrDuplicateRequest):
 			dup, derr := s.openDuplicate(ctx, tenant, p.ID, res.Request.DedupKey())
@@ -198,8 +237,11 @@ func (s *Service) CreateRequest(ctx context.Context, tenant string, in RequestIn
 			// The marker named a request that is no longer open; it was cleared: try again.
 		case errors.Is(err, errs.ErrStale):
 			// The profile changed meanwhile: load it again.
-		default:
+		case err != nil:
 			return res, err
+		default:
+			s.sendLinks(ctx, res.Request, ln)
+			return res, nil
 		}
 		if attempt >= maxAttempts {
 			return RequestResult{}, errs.E(errs.TooManyRequests, "the profile is changing too often; retry")
@@ -208,24 +250,57 @@ func (s *Service) CreateRequest(ctx context.Context, tenant string, in RequestIn
 	}
 }
 
-// createRequest is one attempt of CreateRequest on the profile as read.
-func (s *Service) createRequest(ctx context.Context, tenant string, p *profile.Profile, cat *catalog.Catalog, in RequestInput, w RequestWrite) (RequestResult, error) {
+// objectionRefusal says why a purpose takes no objection under Art. 21.
+func objectionRefusal(b catalog.LegalBasis) string {
+	if b == catalog.Consent {
+		return "the purpose is based on consent: the person withdraws the consent (Art. 7(3)) instead of objecting; Art. 21 covers purposes based on legitimate interests or a public task, and direct marketing"
+	}
+	return fmt.Sprintf("the purpose's legal basis is %s: Art. 21 gives a right to object only to purposes based on legitimate interests or a public task, and to direct marketing", b)
+}
+
+// createRequestLinks is one attempt of CreateRequest on the profile as read; it also
+// returns the links to email. An access,
+// portability or erasure request nobody verified waits for the person's confirmation
+// (dsr.AwaitingVerification) by a link emailed to the address on the profile; an erasure
+// under the tenant's cool-off also gets a link to call it off. A job waits (the
+// request.created event holds it) until the request is released.
+func (s *Service) createRequestLinks(ctx context.Context, tenant string, p *profile.Profile, cat *catalog.Catalog, in RequestInput, w RequestWrite) (RequestResult, RequestLinks, error) {
 	now := s.now().UTC()
 	r := dsr.New(NewID("rq_"), tenant, p.ID, in.Type, in.Purpose, in.Verification, w.Actor, now)
 	r.Version = 1
 	r.Locale = requestLocale(cat, in.Locale, p)
 	r.NotifyEmail = emailOf(p)
+	r.AttestationReason = in.AttestationReason
+	ln := RequestLinks{Base: in.LinkBase, CoolOff: cat.ErasureCoolOff()}
+	if r.Type.Job() && r.Verification == dsr.Unverified {
+		if r.NotifyEmail == "" {
+			return RequestResult{}, ln, errs.Field("verification", "the person has no email address to confirm the request by: verify them yourself and attest it with an API key of the attest scope")
+		}
+		by := now.Add(cat.VerificationWindow())
+		r.Status, r.VerifyBy = dsr.AwaitingVerification, &by
+		ln.Confirm, r.ConfirmHash = dsr.NewToken(dsr.TokenConfirm, r.ID)
+	}
+	if r.Type == dsr.Erasure && cat.ErasureCoolOff() > 0 {
+		if r.Status == dsr.Pending {
+			until := now.Add(cat.ErasureCoolOff())
+			r.CoolOffUntil = &until
+		}
+		if r.NotifyEmail != "" {
+			ln.Cancel, r.CancelHash = dsr.NewToken(dsr.TokenCancel, r.ID)
+		}
+	}
 	next := p.Clone()
-	changes := []profile.Change{{Type: EventRequestCreated, Subject: string(r.Type), New: dsr.CreatedEvent{ID: r.ID, Type: r.Type}}}
+	created := dsr.CreatedEvent{ID: r.ID, Type: r.Type, Hold: r.Waiting(), Verification: r.Verification, AttestationReason: r.AttestationReason}
+	changes := []profile.Change{{Type: EventRequestCreated, Subject: string(r.Type), New: created}}
 	if r.Type.Immediate() {
 		c, err := next.SetRights(cat, rightsOf(r), now) // the purpose was checked above
 		if err != nil {
-			return RequestResult{}, err
+			return RequestResult{}, ln, err
 		}
 		changes = append(changes, c...)
 		old := stateOf(r)
 		if err := r.Close(dsr.Completed, "", now); err != nil {
-			return RequestResult{}, err
+			return RequestResult{}, ln, err
 		}
 		changes = append(changes, profile.Change{Type: EventRequestCompleted, Subject: string(r.Type), Old: old, New: stateOf(r)})
 	}
@@ -233,9 +308,18 @@ func (s *Service) createRequest(ctx context.Context, tenant string, p *profile.P
 	res := RequestResult{Request: r}
 	rec, err := s.record(w, res)
 	if err != nil {
-		return RequestResult{}, err
+		return RequestResult{}, ln, err
 	}
-	return res, s.commitRequests(ctx, tenant, p, next, changes, []*dsr.Request{r}, w, rec, now)
+	return res, ln, s.commitRequests(ctx, tenant, p, next, changes, []*dsr.Request{r}, w, rec, now)
+}
+
+// sendLinks emails a new request's links. A request whose email fails stays as it is: it
+// expires unconfirmed (the brand sees verifyBy pass), and nothing was done to the person.
+func (s *Service) sendLinks(ctx context.Context, r *dsr.Request, ln RequestLinks) {
+	if ln.Confirm == "" && ln.Cancel == "" || r.NotifyEmail == "" || s.notifier == nil {
+		return
+	}
+	_ = s.notifier.NotifyConfirmation(ctx, r, r.NotifyEmail, ln) // logged by the notifier
 }
 
 // rightsOf is the change of the profile's rights an immediate request makes.
@@ -300,7 +384,7 @@ func (s *Service) openDuplicate(ctx context.Context, tenant, profileID, dedupKey
 // holds the address the person is notified at: no answer shows it.
 func (s *Service) record(w RequestWrite, res RequestResult) (*Record, error) {
 	r := *res.Request
-	r.NotifyEmail = ""
+	r.NotifyEmail, r.ConfirmHash, r.CancelHash = "", "", ""
 	return w.Idempotency.record(RequestResult{Request: &r, Duplicate: res.Duplicate}, r.ProfileID, s.now())
 }
 
@@ -367,12 +451,12 @@ func (s *Service) ListRequests(ctx context.Context, tenant string, q RequestQuer
 	case q.Status == "" || q.Status == "open":
 		flt.Open = true
 	case q.Status == "closed":
-	case st == dsr.Pending || st == dsr.InProgress || st == dsr.Failed:
+	case st == dsr.Pending || st == dsr.InProgress || st == dsr.Failed || st == dsr.AwaitingVerification:
 		flt.Open, flt.Status = true, st
 	case st == dsr.Completed || st == dsr.Cancelled || st == dsr.Denied:
 		flt.Status = st
 	default:
-		f.Add("status", "must be open, closed, pending, in_progress, failed, completed, cancelled or denied")
+		f.Add("status", "must be open, closed, awaiting_verification, pending, in_progress, failed, completed, cancelled or denied")
 	}
 	if flt.Limit == 0 {
 		flt.Limit = DefaultRequestPage
@@ -523,4 +607,69 @@ func (s *Service) changeRequest(ctx context.Context, tenant, id string, w Reques
 		}
 		return r, nil
 	}
+}
+
+// Link actions the person takes from their email.
+const (
+	LinkConfirm = dsr.TokenConfirm
+	LinkCancel  = dsr.TokenCancel
+)
+
+// RequestByLink returns the request a single-use link of the person is for, and the
+// link's kind (LinkConfirm, LinkCancel), while the link is still good. A link that is
+// malformed, for another tenant's or no request, used, or expired is dsr.ErrLinkUsed, so
+// the answer never tells which.
+func (s *Service) RequestByLink(ctx context.Context, tenant, token string) (*dsr.Request, string, error) {
+	kind, id, ok := dsr.ParseToken(token)
+	if !ok || !ValidRequestID(id) {
+		return nil, "", dsr.ErrLinkUsed
+	}
+	r, err := s.store.Request(ctx, tenant, id)
+	if errs.CodeOf(err) == errs.NotFound {
+		return nil, "", dsr.ErrLinkUsed
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	probe := *r
+	now := s.now().UTC()
+	if kind == LinkConfirm {
+		err = probe.Confirm(token, 0, now)
+	} else {
+		err = probe.CallOff(token, now)
+	}
+	if err != nil {
+		return nil, "", dsr.ErrLinkUsed
+	}
+	r.MarkDeadlines(now)
+	return r, kind, nil
+}
+
+// UseLink carries out a single-use link of the person: LinkConfirm confirms the request
+// (verification email_confirmed; the job is released at once, or after the tenant's
+// erasure cool-off), LinkCancel calls it off. The link works once: the stored hash is
+// cleared in the same write, under optimistic concurrency, so a second use is
+// dsr.ErrLinkUsed.
+func (s *Service) UseLink(ctx context.Context, tenant, token string, w RequestWrite) (*dsr.Request, error) {
+	_, kind, err := s.RequestByLink(ctx, tenant, token)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := s.Catalog(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	_, id, _ := dsr.ParseToken(token)
+	return s.changeRequest(ctx, tenant, id, w, func(r *dsr.Request, now time.Time) (string, error) {
+		if kind == LinkCancel {
+			return EventRequestCompleted, r.CallOff(token, now)
+		}
+		if err := r.Confirm(token, cat.ErasureCoolOff(), now); err != nil {
+			return "", err
+		}
+		if r.Waiting() {
+			return EventRequestConfirmed, nil
+		}
+		return EventRequestReleased, nil
+	})
 }

@@ -137,8 +137,47 @@ type Catalog struct {
 	Notices       []Notice    `json:"notices"`
 	Attributes    []Attribute `json:"attributes,omitempty"`
 	// IdentityTypes declares typed identifiers beyond email, phone and customer_id.
-	IdentityTypes []string  `json:"identityTypes,omitempty"`
-	UpdatedAt     time.Time `json:"updatedAt"`
+	IdentityTypes []string `json:"identityTypes,omitempty"`
+	// Requests are the tenant's settings of data-subject requests.
+	Requests  RequestSettings `json:"requests,omitzero"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+}
+
+// RequestSettings are a tenant's settings of data-subject requests.
+type RequestSettings struct {
+	// VerificationDays is how long a request from the brand API waits for the person to
+	// confirm it by the emailed link before it expires; 0 means 7 days.
+	VerificationDays int `json:"verificationDays,omitempty"`
+	// ErasureCoolOffDays delays a confirmed erasure by this many days, in which the person
+	// can still call it off by the emailed link; 0 means none.
+	ErasureCoolOffDays int `json:"erasureCoolOffDays,omitempty"`
+}
+
+// Bounds of RequestSettings, in days.
+const (
+	MaxVerificationDays = 30
+	MaxCoolOffDays      = 30
+)
+
+// VerificationWindow is how long a request waits for the person's confirmation.
+func (c *Catalog) VerificationWindow() time.Duration {
+	if d := c.Requests.VerificationDays; d > 0 {
+		return time.Duration(d) * 24 * time.Hour
+	}
+	return 7 * 24 * time.Hour
+}
+
+// ErasureCoolOff is how long a confirmed erasure waits before it runs; 0 for none.
+func (c *Catalog) ErasureCoolOff() time.Duration {
+	return time.Duration(c.Requests.ErasureCoolOffDays) * 24 * time.Hour
+}
+
+// Objectable reports whether the person may object to the purpose under Art. 21: its
+// legal basis is legitimate interests or public task (Art. 21(1)), or it is direct
+// marketing, on any basis (Art. 21(2)). Consent is withdrawn instead (Art. 7(3)); the
+// other bases give no right to object.
+func (p Purpose) Objectable() bool {
+	return p.DirectMarketing || p.LegalBasis == LegitimateInterests || p.LegalBasis == PublicTask
 }
 
 // Limits keep one catalog within one DynamoDB item and cheap to load.
@@ -183,6 +222,12 @@ func (c *Catalog) Validate() error {
 	}
 	if !slices.Contains(c.Locales, c.DefaultLocale) {
 		f.Add("defaultLocale", "must be one of locales")
+	}
+	if d := c.Requests.VerificationDays; d < 0 || d > MaxVerificationDays {
+		f.Add("requests.verificationDays", fmt.Sprintf("must be 0 (7 days) to %d", MaxVerificationDays))
+	}
+	if d := c.Requests.ErasureCoolOffDays; d < 0 || d > MaxCoolOffDays {
+		f.Add("requests.erasureCoolOffDays", fmt.Sprintf("must be 0 (none) to %d", MaxCoolOffDays))
 	}
 	text := func(field string, t Text, required bool) {
 		if required && len(t) == 0 {

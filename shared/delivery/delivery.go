@@ -162,6 +162,7 @@ func (w *Worker) deliver(ctx context.Context, m events.SQSMessage) error {
 	}
 	// The receiver's attempt count continues across re-drives.
 	d.Attempts++
+	d.Message = &msg // kept while retrying, so a lost message can be queued again
 	status, sendErr := w.post(ctx, ep, msg)
 	d.LastStatus, d.UpdatedAt, d.LastError = status, now, ""
 	if sendErr == nil {

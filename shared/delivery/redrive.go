@@ -69,7 +69,7 @@ func (r *Redriver) Redrive(ctx context.Context, tenant, endpointID string, limit
 				return moved, err
 			}
 			if d, err := r.store.Delivery(ctx, tenant, endpointID, msg.DeliveryID); err == nil {
-				d.Status, d.UpdatedAt = webhook.Pending, time.Now().UTC()
+				d.Status, d.UpdatedAt, d.Message = webhook.Pending, time.Now().UTC(), &msg
 				if err := r.store.PutDelivery(ctx, tenant, d, false); err != nil {
 					return moved, err
 				}

@@ -56,16 +56,13 @@ const parallel = 8
 
 // Handle dispatches a batch of stream records. Endpoints are read once per tenant and
 // batch, deliveries of all records are queued together, and outbox items are deleted
-// last. On failure it reports the first record of the batch not yet fully dispatched, so
-// the stream retries from there (records before it are done, and the rest wait).
+// last. On failure it reports the first record of the batch, so the stream retries the
+// whole batch (nothing is reported done until all of it is).
 func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	type item struct {
-		seq  string
-		o    *dynamo.Outbox
-		msgs []webhook.Message
-		dels []*webhook.Delivery
-	}
-	var items []*item
+	var (
+		first string
+		outs  []*dynamo.Outbox
+	)
 	for _, r := range ev.Records {
 		if r.EventName != "INSERT" {
 			continue
@@ -76,31 +73,40 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (event
 			d.log.ErrorContext(ctx, "undecodable outbox record skipped", "eventId", r.EventID, "err", err)
 			continue
 		}
-		items = append(items, &item{seq: r.Change.SequenceNumber, o: o})
+		if outs = append(outs, o); len(outs) == 1 {
+			first = r.Change.SequenceNumber
+		}
 	}
 	// Nothing is sent until every record is prepared, so any failure retries the whole
 	// batch from its first record: reporting a later one would let the stream skip records
 	// whose deliveries were never queued.
-	fail := func(err error) (events.DynamoDBEventResponse, error) {
-		d.log.ErrorContext(ctx, "dispatch failed; the stream will retry the batch", "records", len(items), "err", err)
-		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: items[0].seq}}}, nil
+	if err := d.Dispatch(ctx, outs); err != nil {
+		d.log.ErrorContext(ctx, "dispatch failed; the stream will retry the batch", "records", len(outs), "err", err)
+		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: first}}}, nil
 	}
+	return events.DynamoDBEventResponse{}, nil
+}
+
+// Dispatch queues the deliveries and starts the jobs of outbox items, then deletes them.
+// Dispatching an item again is harmless: its delivery log entries are kept as they are, and
+// the worker drops a message of a delivery already delivered.
+func (d *Dispatcher) Dispatch(ctx context.Context, outs []*dynamo.Outbox) error {
 	endpoints := map[string][]webhook.Endpoint{}
 	now := d.now().UTC()
 	var msgs []webhook.Message
 	var dels []func(context.Context) error
-	for _, it := range items {
-		eps, ok := endpoints[it.o.Tenant]
+	for _, o := range outs {
+		eps, ok := endpoints[o.Tenant]
 		if !ok {
 			var err error
-			if eps, err = d.store.Endpoints(ctx, it.o.Tenant); err != nil {
-				return fail(err)
+			if eps, err = d.store.Endpoints(ctx, o.Tenant); err != nil {
+				return err
 			}
-			endpoints[it.o.Tenant] = eps
+			endpoints[o.Tenant] = eps
 		}
-		for _, le := range it.o.Events {
-			if err := d.startJob(ctx, it.o.Tenant, le.Type, le.New); err != nil {
-				return fail(err)
+		for _, le := range o.Events {
+			if err := d.startJob(ctx, o.Tenant, le.Type, le.New); err != nil {
+				return err
 			}
 			e := webhook.FromLedger(le)
 			for j := range eps {
@@ -108,41 +114,45 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (event
 				if !ep.Wants(e) {
 					continue
 				}
-				m := webhook.Message{Tenant: it.o.Tenant, EndpointID: ep.ID, DeliveryID: webhook.DeliveryID(e, ep.ID), Event: e}
+				m := webhook.Message{Tenant: o.Tenant, EndpointID: ep.ID, DeliveryID: webhook.DeliveryID(e, ep.ID), Event: e}
 				del := &webhook.Delivery{ID: m.DeliveryID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
-					Status: webhook.Pending, CreatedAt: now, UpdatedAt: now}
-				tenant := it.o.Tenant
+					Status: webhook.Pending, CreatedAt: now, UpdatedAt: now, Message: &m}
+				tenant := o.Tenant
 				dels = append(dels, func(ctx context.Context) error { return d.store.PutDelivery(ctx, tenant, del, true) })
 				msgs = append(msgs, m)
 			}
 		}
 	}
 	if err := each(ctx, dels); err != nil {
-		return fail(err)
+		return err
 	}
 	if err := d.queue.Send(ctx, msgs); err != nil {
-		return fail(err)
+		return err
 	}
-	deletes := make([]func(context.Context) error, len(items))
-	for i, it := range items {
-		deletes[i] = func(ctx context.Context) error { return d.store.DeleteOutbox(ctx, it.o) }
+	deletes := make([]func(context.Context) error, len(outs))
+	for i, o := range outs {
+		deletes[i] = func(ctx context.Context) error { return d.store.DeleteOutbox(ctx, o) }
 	}
 	if err := each(ctx, deletes); err != nil {
-		return fail(fmt.Errorf("events queued, outbox kept (they may be queued again): %w", err))
+		return fmt.Errorf("events queued, outbox kept (they may be queued again): %w", err)
 	}
-	if len(items) > 0 {
-		d.log.InfoContext(ctx, "dispatched", "records", len(items), "deliveries", len(msgs))
+	if len(outs) > 0 {
+		d.log.InfoContext(ctx, "dispatched", "records", len(outs), "deliveries", len(msgs))
 	}
-	return events.DynamoDBEventResponse{}, nil
+	return nil
 }
 
-// startJob puts the job of a newly created erasure or export request on its queue.
+// startJob puts the job of an erasure or export request on its queue when the request is
+// ready: a request.created event that does not hold it (the request needs no confirmation
+// and no cool-off), or the request.released event of a request confirmed by the person or
+// whose cool-off ended. A held request is never queued; the job itself also refuses one
+// that is still waiting (dsr.Request.Waiting).
 func (d *Dispatcher) startJob(ctx context.Context, tenant, eventType string, payload json.RawMessage) error {
-	if eventType != "request.created" || d.jobs == nil {
+	if eventType != "request.created" && eventType != "request.released" || d.jobs == nil {
 		return nil
 	}
 	var c dsr.CreatedEvent
-	if err := json.Unmarshal(payload, &c); err != nil || !c.Type.Job() {
+	if err := json.Unmarshal(payload, &c); err != nil || !c.Type.Job() || c.Hold {
 		return nil
 	}
 	return d.jobs.Start(ctx, c.Type, dsr.JobMessage{Tenant: tenant, RequestID: c.ID})

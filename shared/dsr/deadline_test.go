@@ -210,7 +210,8 @@ func TestValidateAndDedup(t *testing.T) {
 		dedup   string
 	}{
 		{"access", dsr.Access, "", dsr.AttestedBrand, nil, "access"},
-		{"objection", dsr.Objection, "marketing", dsr.VerifiedPortal, nil, "objection#marketing"},
+		{"objection", dsr.Objection, "marketing", dsr.PortalBrandLink, nil, "objection#marketing"},
+		{"legacy portal value on a new request", dsr.Access, "", dsr.VerifiedPortal, []string{"verification"}, ""},
 		{"objection without purpose", dsr.Objection, "", dsr.Unverified, []string{"purpose"}, ""},
 		{"purpose on erasure", dsr.Erasure, "marketing", dsr.Unverified, []string{"purpose"}, ""},
 		{"unknown type and verification", "forget_me", "", "trust_me", []string{"type", "verification"}, ""},

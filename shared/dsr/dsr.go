@@ -4,7 +4,13 @@
 package dsr
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -56,20 +62,43 @@ const (
 	Cancelled  Status = "cancelled"
 	Denied     Status = "denied"
 	Failed     Status = "failed" // a job gave up; an operator must look (the message is in a DLQ)
+	// AwaitingVerification is an access, portability or erasure request from the brand API
+	// that waits for the person to confirm it by the link emailed to them. Its deadline runs
+	// from receipt all the same; unconfirmed by VerifyBy, the sweeper cancels it.
+	AwaitingVerification Status = "awaiting_verification"
 )
 
 // Open reports whether the request still needs work.
-func (s Status) Open() bool { return s == Pending || s == InProgress || s == Failed }
+func (s Status) Open() bool {
+	return s == Pending || s == InProgress || s == Failed || s == AwaitingVerification
+}
 
 // Verification says how the requester's identity was established.
 type Verification string
 
-// The verification states.
+// The verification states: how the person proved who they are.
 const (
-	VerifiedPortal Verification = "verified_portal" // the person was signed in to the portal
-	AttestedBrand  Verification = "attested_brand"  // the brand attests it verified the person
-	Unverified     Verification = "unverified"
+	// EmailConfirmed: the person confirmed the request by the single-use link emailed to
+	// the address on their profile.
+	EmailConfirmed Verification = "email_confirmed"
+	// PortalEmailSignIn: made in the portal, in a session opened by an emailed sign-in link.
+	PortalEmailSignIn Verification = "portal_email_sign_in"
+	// PortalBrandLink: made in the portal, in a session opened by a portal link the brand
+	// minted (whoever holds the brand's email holds the session).
+	PortalBrandLink Verification = "portal_brand_link"
+	// AttestedBrand: the brand attests, with an API key of the attest scope and a reason,
+	// that it verified the person.
+	AttestedBrand Verification = "attested_brand"
+	// Unverified: nobody proved anything (yet). An access, portability or erasure request
+	// stays AwaitingVerification until the person confirms; other types do not wait.
+	Unverified Verification = "unverified"
+	// VerifiedPortal is the value of portal requests recorded before the sign-in method
+	// was recorded; no new request gets it.
+	VerifiedPortal Verification = "verified_portal"
 )
+
+// Verifications lists every value a new request may record.
+var Verifications = []Verification{EmailConfirmed, PortalEmailSignIn, PortalBrandLink, AttestedBrand, Unverified}
 
 // Extension is an Art. 12(3) extension of the deadline.
 type Extension struct {
@@ -107,12 +136,28 @@ type Request struct {
 	DenialReason   string       `json:"denialReason,omitempty"`
 	CompletionNote string       `json:"completionNote,omitempty"` // rectification only: what the brand corrected
 	Verification   Verification `json:"verification"`
-	Source         ledger.Actor `json:"source"`
-	ReceivedAt     time.Time    `json:"receivedAt"`
-	DueAt          time.Time    `json:"dueAt"`
-	Extension      *Extension   `json:"extension,omitempty"`
-	UpdatedAt      time.Time    `json:"updatedAt"`
-	CompletedAt    *time.Time   `json:"completedAt,omitempty"`
+	// AttestationReason is the brand's reason for attesting (AttestedBrand only), as the
+	// brand wrote it: write it without personal data.
+	AttestationReason string `json:"attestationReason,omitempty"`
+	// VerifyBy is when an AwaitingVerification request expires unconfirmed.
+	VerifyBy *time.Time `json:"verifyBy,omitempty"`
+	// CoolOffUntil is when a confirmed erasure may start, after the tenant's cool-off in
+	// which the person can still call it off; ReleasedAt is when its job was released.
+	CoolOffUntil *time.Time `json:"coolOffUntil,omitempty"`
+	ReleasedAt   *time.Time `json:"releasedAt,omitempty"`
+	// CancelReason says why the system cancelled the request (expiry, the person called
+	// it off by the emailed link).
+	CancelReason string `json:"cancelReason,omitempty"`
+	// ConfirmHash and CancelHash are the SHA-256 of the single-use links emailed to the
+	// person (see NewToken); never shown, cleared when used or the request closes.
+	ConfirmHash string       `json:"confirmHash,omitempty"`
+	CancelHash  string       `json:"cancelHash,omitempty"`
+	Source      ledger.Actor `json:"source"`
+	ReceivedAt  time.Time    `json:"receivedAt"`
+	DueAt       time.Time    `json:"dueAt"`
+	Extension   *Extension   `json:"extension,omitempty"`
+	UpdatedAt   time.Time    `json:"updatedAt"`
+	CompletedAt *time.Time   `json:"completedAt,omitempty"`
 	// DueSoon and Overdue are set by the deadline sweeper.
 	DueSoon bool `json:"dueSoon,omitempty"`
 	Overdue bool `json:"overdue,omitempty"`
@@ -195,7 +240,7 @@ func (r *Request) Close(s Status, reason string, now time.Time) error {
 	}
 	// A started erasure has locked the profile; only finishing it unlocks it, so it cannot
 	// be called off (a failed one is re-driven, not cancelled).
-	if r.Type == Erasure && r.Status != Pending && s != Completed {
+	if r.Type == Erasure && r.Status != Pending && r.Status != AwaitingVerification && s != Completed {
 		return errs.E(errs.Conflict, "an erasure that has started can only be completed; re-drive it if it failed")
 	}
 	if s == Denied && (len(reason) < 10 || len(reason) > 1000) {
@@ -203,6 +248,7 @@ func (r *Request) Close(s Status, reason string, now time.Time) error {
 	}
 	r.Status, r.DenialReason, r.UpdatedAt, r.CompletedAt = s, reason, now, &now
 	r.DueSoon, r.Overdue, r.NotifyEmail = false, false, ""
+	r.ConfirmHash, r.CancelHash, r.VerifyBy = "", "", nil
 	return nil
 }
 
@@ -252,10 +298,8 @@ func (r *Request) Validate() error {
 	if (r.Type == Objection) != (r.Purpose != "") {
 		f.Add("purpose", "is required for an objection, and only for one")
 	}
-	switch r.Verification {
-	case VerifiedPortal, AttestedBrand, Unverified:
-	default:
-		f.Add("verification", "must be verified_portal, attested_brand or unverified")
+	if !slices.Contains(Verifications, r.Verification) {
+		f.Add("verification", "must be email_confirmed, portal_email_sign_in, portal_brand_link, attested_brand or unverified")
 	}
 	return f.Err()
 }
@@ -276,9 +320,18 @@ type JobMessage struct {
 
 // CreatedEvent is the New value of a "request.created" ledger event; the dispatcher reads
 // it to start the request's job.
+//
+// Hold says the job must not start yet (the request awaits the person's confirmation, or
+// a cool-off): a "request.released" event starts it later. Its New has the same id and
+// type fields.
+//
+// Verification and AttestationReason put how the person was verified into the ledger.
 type CreatedEvent struct {
-	ID   string `json:"id"`
-	Type Type   `json:"type"`
+	ID                string       `json:"id"`
+	Type              Type         `json:"type"`
+	Hold              bool         `json:"hold,omitempty"`
+	Verification      Verification `json:"verification,omitempty"`
+	AttestationReason string       `json:"attestationReason,omitempty"`
 }
 
 // Tombstone records that a profile was erased. It holds no personal data: ids, a time and a
@@ -295,3 +348,100 @@ type Tombstone struct {
 	// on the request.
 	Notified bool `json:"notified"`
 }
+
+// Waiting reports whether the request's job must not run: it awaits the person's
+// confirmation, or it is confirmed but its cool-off was not yet released (by the sweeper,
+// once it ended). Jobs refuse such requests; the dispatcher never queues them.
+func (r *Request) Waiting() bool {
+	return r.Status == AwaitingVerification || r.CoolOffUntil != nil && r.ReleasedAt == nil
+}
+
+// Timer is when the sweeper must look at the request next: its confirmation expiry while
+// awaiting verification, the end of its cool-off until released; zero for none.
+func (r *Request) Timer() time.Time {
+	switch {
+	case !r.Status.Open():
+		return time.Time{}
+	case r.Status == AwaitingVerification && r.VerifyBy != nil:
+		return *r.VerifyBy
+	case r.CoolOffUntil != nil && r.ReleasedAt == nil:
+		return *r.CoolOffUntil
+	}
+	return time.Time{}
+}
+
+// Token purposes: the kind is part of the token, so a confirmation link never cancels.
+const (
+	TokenConfirm = "c"
+	TokenCancel  = "x"
+)
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewToken returns a single-use link token of kind for request id, and the hash to store
+// on the request. The token is "<kind>.<requestId>.<130 random bits>": the portal finds
+// the request with one read, and only the hash of the random part's whole token is kept,
+// so the stored request cannot be turned back into a working link.
+func NewToken(kind, id string) (token, hash string) {
+	var b [17]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	token = kind + "." + id + "." + strings.ToLower(b32.EncodeToString(b[:]))
+	return token, TokenHash(token)
+}
+
+// TokenHash is the stored form of a token.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte("lp-request-token/1\x00" + token))
+	return hex.EncodeToString(sum[:])
+}
+
+// ParseToken returns a token's kind and request id, without checking it against anything.
+func ParseToken(token string) (kind, id string, ok bool) {
+	parts := strings.Split(token, ".")
+	if len(token) > 100 || len(parts) != 3 || (parts[0] != TokenConfirm && parts[0] != TokenCancel) || len(parts[2]) != 28 {
+		return "", "", false
+	}
+	return parts[0], parts[1], true
+}
+
+// TokenMatches reports whether token is the one whose hash is stored (constant time).
+func TokenMatches(stored, token string) bool {
+	got := TokenHash(token)
+	return stored != "" && subtle.ConstantTimeCompare([]byte(stored), []byte(got)) == 1
+}
+
+// ErrLinkUsed means a request link is no longer good: used, expired, or the request moved on.
+var ErrLinkUsed = errs.E(errs.Conflict, "this link was already used or has expired")
+
+// Confirm records that the person confirmed the request by the emailed link at now. With
+// a cool-off (erasure only) the request becomes pending but its job waits until it ends.
+func (r *Request) Confirm(token string, coolOff time.Duration, now time.Time) error {
+	if r.Status != AwaitingVerification || !TokenMatches(r.ConfirmHash, token) || r.VerifyBy == nil || !now.Before(*r.VerifyBy) {
+		return ErrLinkUsed
+	}
+	r.Status, r.Verification, r.ConfirmHash, r.VerifyBy = Pending, EmailConfirmed, "", nil
+	if r.Type == Erasure && coolOff > 0 {
+		until := now.Add(coolOff)
+		r.CoolOffUntil = &until
+	}
+	return nil
+}
+
+// CallOff cancels the request by the person's emailed cancel link: while it awaits
+// confirmation or is in its cool-off.
+func (r *Request) CallOff(token string, now time.Time) error {
+	inCoolOff := r.Status == Pending && r.CoolOffUntil != nil && r.ReleasedAt == nil
+	if !(r.Status == AwaitingVerification || inCoolOff) || !TokenMatches(r.CancelHash, token) {
+		return ErrLinkUsed
+	}
+	if err := r.Close(Cancelled, "", now); err != nil {
+		return err
+	}
+	r.CancelReason = "the person called the request off by the link emailed to them"
+	return nil
+}
+
+// ExpiredReason is why the sweeper cancels a request nobody confirmed.
+const ExpiredReason = "the person did not confirm the request by the emailed link in time"

@@ -14,7 +14,7 @@ import (
 
 // Outbox is one committed change's events, written in the change's transaction. The
 // table's stream hands it to the dispatcher, which deletes it once every event is queued
-// for delivery.
+// for delivery; until then it is on the outbox view of GSI1 (see StaleOutbox).
 type Outbox struct {
 	Tenant    string         `json:"tenant"`
 	ProfileID string         `json:"profileId"`
@@ -31,8 +31,10 @@ func (st *Store) outboxItem(tenant, profileID string, version int64, evs []ledge
 		return nil, fmt.Errorf("encode outbox: %w", err)
 	}
 	now := st.now()
-	it := key(outboxPK(tenant, evs[0].ID), skOutbox)
+	pk := outboxPK(tenant, evs[0].ID)
+	it := key(pk, skOutbox)
 	it[attrDoc], it[attrTTL] = s(string(b)), n(now.Add(outboxTTL).Unix())
+	indexOutbox(it, profileID, pk, now)
 	return it, nil
 }
 

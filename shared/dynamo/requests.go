@@ -29,7 +29,14 @@ import (
 // at creation, never changed), and "QOPEN#<dedup key>" names the one open request of that
 // kind, created under attribute_not_exists with the request and deleted in the transaction
 // that closes it: a second open request of the same kind cannot be created.
+//
+// A request with a timer (dsr.Request.Timer: its confirmation expiry, the end of its
+// cool-off) also has a timer item in its own partition (SK "TIMER"), on GSI1 under
+// "T#<tenant>#REQ#timer" sorted by "<when>#<id>", written and deleted in the same write as
+// the request: the sweeper's due timers are one Query, never a scan.
 const (
+	skTimer         = "TIMER"
+	attrTimer       = "tm" // the request's timer as stored, so a change knows to move it
 	skRequest       = "Q"
 	skRequestPtrPfx = "Q#"
 	skOpenPfx       = "QOPEN#"
@@ -52,6 +59,19 @@ func requestsIndexPK(t string, open bool) string {
 		return "T#" + t + "#REQ#open"
 	}
 	return "T#" + t + "#REQ#closed"
+}
+
+func timersIndexPK(t string) string { return "T#" + t + "#REQ#timer" }
+
+// timerWrite puts r's timer item, or deletes it when r has none.
+func (st *Store) timerWrite(r *dsr.Request) types.TransactWriteItem {
+	k := key(requestPK(r.Tenant, r.ID), skTimer)
+	at := r.Timer()
+	if at.IsZero() {
+		return types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: k}}
+	}
+	k[attrGSI1PK], k[attrGSI1SK], k[attrRequestID] = s(timersIndexPK(r.Tenant)), s(dueKey(at, r.ID)), s(r.ID)
+	return types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: k}}
 }
 
 func dueKey(due time.Time, id string) string { return due.UTC().Format(dueLayout) + "#" + id }
@@ -81,6 +101,9 @@ func requestItem(r *dsr.Request) (map[string]types.AttributeValue, error) {
 	}
 	if r.Recipients != nil && len(r.Recipients) == 0 {
 		it[attrNoRecipient] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if at := r.Timer(); !at.IsZero() {
+		it[attrTimer] = s(dueKey(at, r.ID))
 	}
 	return it, nil
 }
@@ -143,6 +166,9 @@ func (st *Store) requestWrites(ctx context.Context, tenant string, r *dsr.Reques
 				ConditionExpression: aws.String("attribute_not_exists(PK)")}})
 			kinds = append(kinds, kindDedup)
 		}
+		if !r.Timer().IsZero() {
+			writes, kinds = append(writes, st.timerWrite(r)), append(kinds, kindTimer)
+		}
 		return writes, kinds, nil
 	}
 	put.ConditionExpression = aws.String("ver = :v")
@@ -162,6 +188,9 @@ func (st *Store) requestWrites(ctx context.Context, tenant string, r *dsr.Reques
 		// profile's partition) can only be this request's.
 		writes = append(writes, types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: dedupKey(tenant, r)}})
 		kinds = append(kinds, kindDedupRelease)
+	}
+	if str(stored, attrTimer) != str(it, attrTimer) {
+		writes, kinds = append(writes, st.timerWrite(r)), append(kinds, kindTimer)
 	}
 	return writes, kinds, nil
 }
@@ -412,5 +441,31 @@ func (st *Store) Tenants(ctx context.Context) ([]string, error) {
 		}
 	}
 	slices.Sort(out)
+	return out, nil
+}
+
+// DueTimers returns the ids of a tenant's requests whose timer (dsr.Request.Timer) is at or
+// before now, earliest first, at most limit: Queries of GSI1.
+func (st *Store) DueTimers(ctx context.Context, tenant string, now time.Time, limit int) ([]string, error) {
+	var out []string
+	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
+		TableName: &st.table, IndexName: aws.String("GSI1"),
+		KeyConditionExpression: aws.String("GSI1PK = :pk AND GSI1SK <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": s(timersIndexPK(tenant)), ":now": s(now.UTC().Format(dueLayout) + "#~"),
+		},
+		Limit: aws.Int32(int32(min(limit, openRequestsPage))),
+	})
+	for p.HasMorePages() && len(out) < limit {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query request timers: %w", err)
+		}
+		for _, it := range page.Items {
+			if len(out) < limit {
+				out = append(out, str(it, attrRequestID))
+			}
+		}
+	}
 	return out, nil
 }

@@ -199,6 +199,7 @@ const (
 	kindRequestPtr   // its pointer in the profile's partition
 	kindDedup        // its duplicate marker, created
 	kindDedupRelease // its duplicate marker, released
+	kindTimer        // its timer item, put or deleted
 )
 
 // Commit writes a profile change in one TransactWriteItems: the profile (conditioned on its

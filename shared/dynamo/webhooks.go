@@ -99,7 +99,9 @@ func (st *Store) DeleteEndpoint(ctx context.Context, tenant, id string) error {
 }
 
 // PutDelivery writes a delivery log entry. With onlyNew it keeps an existing entry, so a
-// re-dispatched event does not reset a delivery's progress.
+// re-dispatched event does not reset a delivery's progress. A pending or retrying entry
+// with its Message stays on the delivery view of GSI1 (see StaleDeliveries) until the
+// delivery is written in any other state.
 func (st *Store) PutDelivery(ctx context.Context, tenant string, d *webhook.Delivery, onlyNew bool) error {
 	doc, err := json.Marshal(d)
 	if err != nil {
@@ -107,6 +109,9 @@ func (st *Store) PutDelivery(ctx context.Context, tenant string, d *webhook.Deli
 	}
 	it := key(deliveriesPK(tenant, d.EndpointID), "D#"+d.ID)
 	it[attrDoc], it[attrTTL] = s(string(doc)), n(d.CreatedAt.Add(deliveryTTL).Unix())
+	if err := indexDelivery(it, d); err != nil {
+		return err
+	}
 	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}
 	if onlyNew {
 		in.ConditionExpression = aws.String("attribute_not_exists(PK)")

@@ -324,6 +324,13 @@ func (j *Job) start(ctx context.Context, r *run) error {
 		r.done = true // completed by an earlier delivery, or cancelled/denied before the job ran
 		return nil
 	}
+	if req.Waiting() {
+		// Not confirmed by the person, or within its cool-off: the job never acts on such a
+		// request, whoever queued it. Its release queues the job again.
+		j.log.WarnContext(ctx, "erasure job of a request not yet released refused", "tenant", r.msg.Tenant, "requestId", req.ID, "status", string(req.Status))
+		r.done = true
+		return nil
+	}
 	changed := false
 	if req.Status != dsr.InProgress || req.Failure != "" {
 		req.Status, req.Failure, changed = dsr.InProgress, "", true

@@ -165,6 +165,9 @@ func (j *Job) handle(ctx context.Context, m events.SQSMessage) error {
 // errSkip ends a job that has nothing (more) to do.
 var errSkip = errors.New("nothing to do")
 
+// errUnverified refuses an export of a request the person has not confirmed.
+var errUnverified = errors.New("the request awaits verification")
+
 // Run carries out one request's export: it marks the request in progress, builds the ZIP,
 // stores it, tells the person and completes the request. A request that is not open, or
 // not an access or portability request, is left alone. When the email cannot be sent, Run
@@ -182,6 +185,9 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 		if !r.Status.Open() || (r.Type != dsr.Access && r.Type != dsr.Portability) {
 			return errSkip
 		}
+		if r.Waiting() {
+			return errUnverified
+		}
 		if r.Status == dsr.InProgress {
 			return errSkip // nothing to save; carry on below
 		}
@@ -192,6 +198,11 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 	case errors.Is(err, errSkip) && r != nil && r.Status == dsr.InProgress:
 	case errors.Is(err, errSkip):
 		log.InfoContext(ctx, "export job skipped: the request is not an open export")
+		return nil
+	case errors.Is(err, errUnverified):
+		// Whoever queued it, no export is made before the person confirmed; the release
+		// queues the job again.
+		log.WarnContext(ctx, "export job refused: the request awaits the person's confirmation")
 		return nil
 	case errs.CodeOf(err) == errs.NotFound:
 		log.WarnContext(ctx, "export job dropped: no such request")

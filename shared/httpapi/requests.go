@@ -13,6 +13,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/portal/linktoken"
 )
 
 // requestView is a data-subject request as the API shows it: never the notification
@@ -65,7 +66,7 @@ func (a *API) download(ctx context.Context, r *dsr.Request) (*downloadView, erro
 
 func viewOfRequest(r *dsr.Request, dup bool) requestView {
 	v := requestView{Request: *r, Duplicate: dup}
-	v.NotifyEmail = ""
+	v.NotifyEmail, v.ConfirmHash, v.CancelHash = "", "", ""
 	return v
 }
 
@@ -106,27 +107,34 @@ type requestBody struct {
 	Type      dsr.Type           `json:"type"`
 	Purpose   string             `json:"purpose"`
 	// Verification is attested_brand or unverified; without it, attested decides.
-	Verification dsr.Verification `json:"verification"`
-	Attested     *bool            `json:"attested"`
-	Locale       string           `json:"locale"`
+	Verification      dsr.Verification `json:"verification"`
+	Attested          *bool            `json:"attested"`
+	AttestationReason string           `json:"attestationReason"`
+	Locale            string           `json:"locale"`
 }
 
-// verification resolves how a brand says it verified the person. verified_portal is the
-// portal's alone.
-func (b requestBody) verification() (dsr.Verification, error) {
+// errAttestScope refuses an attestation by a key without the attest scope.
+var errAttestScope = errs.E(errs.Forbidden, "attesting that the brand verified the person needs an API key with the attest scope; without it, leave verification out and the person confirms by an emailed link",
+	errs.FieldError{Field: "verification", Reason: "attested_brand needs the attest scope"})
+
+// verification resolves how a brand says it verified the person. Only a key of the attest
+// scope may attest (403 otherwise); every value the portal records is the portal's alone.
+func (b requestBody) verification(scopes []apikey.Scope) (dsr.Verification, error) {
+	v := b.Verification
 	switch {
-	case b.Verification == dsr.VerifiedPortal:
-		return "", errs.Field("verification", "verified_portal is reserved for requests the person makes in the portal")
-	case b.Verification == "" && b.Attested != nil && *b.Attested:
-		return dsr.AttestedBrand, nil
-	case b.Verification == "":
-		return dsr.Unverified, nil
-	case b.Verification != dsr.AttestedBrand && b.Verification != dsr.Unverified:
-		return "", errs.Field("verification", "must be attested_brand or unverified")
-	case b.Attested != nil && *b.Attested != (b.Verification == dsr.AttestedBrand):
+	case v == "" && b.Attested != nil && *b.Attested:
+		v = dsr.AttestedBrand
+	case v == "":
+		v = dsr.Unverified
+	case v != dsr.AttestedBrand && v != dsr.Unverified:
+		return "", errs.Field("verification", "must be attested_brand or unverified: the other values are recorded by the portal and by the person's confirmation")
+	case b.Attested != nil && *b.Attested != (v == dsr.AttestedBrand):
 		return "", errs.Field("attested", "contradicts verification")
 	}
-	return b.Verification, nil
+	if v == dsr.AttestedBrand && !apikey.Allows(scopes, apikey.Attest) {
+		return "", errAttestScope
+	}
+	return v, nil
 }
 
 // CreateRequest serves POST /v1/requests (requests scope): records a data-subject request
@@ -139,11 +147,12 @@ func (a *API) CreateRequest() Handler {
 			if err := r.decode(&b); err != nil {
 				return nil, err
 			}
-			v, err := b.verification()
+			v, err := b.verification(r.scopes)
 			if err != nil {
 				return nil, err
 			}
-			in := app.RequestInput{ProfileID: b.ProfileID, Identity: b.Identity, Type: b.Type, Purpose: b.Purpose, Verification: v, Locale: b.Locale}
+			in := app.RequestInput{ProfileID: b.ProfileID, Identity: b.Identity, Type: b.Type, Purpose: b.Purpose, Verification: v,
+				AttestationReason: b.AttestationReason, Locale: b.Locale, LinkBase: linktoken.BaseURL(a.portalBase, r.ev.RequestContext.DomainName)}
 			res, err := a.app.CreateRequest(ctx, r.tenant, in, r.requestWrite())
 			if err != nil {
 				return nil, err

@@ -49,10 +49,15 @@ const (
 	// RequestDenied tells that a request was declined and why, with the right to complain.
 	// Required: "reason". Optional: "requestId".
 	RequestDenied Kind = "request_denied"
+	// RequestConfirm asks the person to confirm a request made for them (access,
+	// portability, erasure) by a single-use link, and, for an erasure under a cool-off,
+	// gives the link to call it off. Required: "request" (the type). Optional: "link" (to
+	// confirm), "expiresAt" (see Date), "cancelLink", "coolOffDays", "requestId".
+	RequestConfirm Kind = "request_confirm"
 )
 
 // Kinds lists every kind.
-var Kinds = []Kind{LoginLink, ExportReady, ErasureDone, RequestExtended, RequestDenied}
+var Kinds = []Kind{LoginLink, ExportReady, ErasureDone, RequestExtended, RequestDenied, RequestConfirm}
 
 // required are the data keys each kind cannot do without.
 var required = map[Kind][]string{
@@ -61,6 +66,7 @@ var required = map[Kind][]string{
 	ErasureDone:     {},
 	RequestExtended: {"reason", "dueAt"},
 	RequestDenied:   {"reason"},
+	RequestConfirm:  {"request"},
 }
 
 // Required returns the data keys Send needs for kind.

@@ -28,6 +28,52 @@ var letters = map[string]letter{
 	"request_extended.pl": {"Potrzebujemy więcej czasu na Twój wniosek", requestExtendedTextPL, requestExtendedPL},
 	"request_denied.en":   {"Your request was declined", requestDeniedTextEN, requestDeniedEN},
 	"request_denied.pl":   {"Twój wniosek został odrzucony", requestDeniedTextPL, requestDeniedPL},
+	"request_confirm.en":  {"Please confirm your request", requestConfirmTextEN, requestConfirmEN},
+	"request_confirm.pl":  {"Potwierdź swój wniosek", requestConfirmTextPL, requestConfirmPL},
+}
+
+// asked is what a request asks for ("request": access, portability, erasure), in a
+// sentence of the confirmation email.
+func asked(d map[string]string, pl bool) string {
+	words := map[string][2]string{
+		"erasure":     {"to erase all your personal data", "usunięcie wszystkich Twoich danych osobowych"},
+		"portability": {"a machine-readable copy of your data", "przekazanie Twoich danych w formacie do odczytu maszynowego"},
+		"access":      {"a copy of your personal data", "kopię Twoich danych osobowych"},
+	}
+	w, ok := words[d["request"]]
+	if !ok {
+		w = words["access"]
+	}
+	if pl {
+		return w[1]
+	}
+	return w[0]
+}
+
+func requestConfirmTextEN(d map[string]string) string {
+	ps := []string{"Hello,", "we received a request" + opt(" (", d["requestId"], ")") + " made for you: " + asked(d, false) + "."}
+	if d["link"] != "" {
+		ps = append(ps, "Nothing happens until you confirm it was you. Open this link and press the button to confirm:", d["link"],
+			either(d["expiresAt"], "The link works once, until "+d["expiresAt"]+". ", "The link works once. ")+
+				"If you did not ask for this, ignore this email: the request lapses unconfirmed.")
+	}
+	if d["cancelLink"] != "" {
+		ps = append(ps, "Once confirmed, we wait"+opt(" ", d["coolOffDays"], " day(s)")+" before erasing, so that you can change your mind. To call the erasure off in that time, use this link:", d["cancelLink"])
+	}
+	return paragraphs(ps...)
+}
+
+func requestConfirmTextPL(d map[string]string) string {
+	ps := []string{"Dzień dobry,", "otrzymaliśmy złożony w Twoim imieniu wniosek" + opt(" (", d["requestId"], ")") + ": " + asked(d, true) + "."}
+	if d["link"] != "" {
+		ps = append(ps, "Nic się nie stanie, dopóki nie potwierdzisz, że to Ty. Otwórz ten link i naciśnij przycisk, aby potwierdzić:", d["link"],
+			either(d["expiresAt"], "Link działa raz, do "+d["expiresAt"]+". ", "Link działa raz. ")+
+				"Jeśli to nie Ty, zignoruj tę wiadomość: niepotwierdzony wniosek wygaśnie.")
+	}
+	if d["cancelLink"] != "" {
+		ps = append(ps, "Po potwierdzeniu odczekamy"+opt(" ", d["coolOffDays"], " dni")+" przed usunięciem danych, abyś mógł(-a) zmienić zdanie. Aby w tym czasie odwołać usunięcie, użyj tego linku:", d["cancelLink"])
+	}
+	return paragraphs(ps...)
 }
 
 // opt is before+v+after when v is given, else nothing: an optional part of a sentence.

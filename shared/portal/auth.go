@@ -90,6 +90,9 @@ func (p *Portal) Open() Handler {
 		if err := r.keepSession(); err != nil {
 			return nil, err
 		}
+		if next, ok := nextPages[c.Next]; ok && kind == linktoken.Login {
+			return &result{redirect: r.base() + next}, nil
+		}
 		if t, ok := r.cat.Topic(c.Topic); ok && c.Topic != "" && catalog.ValidID(t.ID) {
 			return &result{redirect: r.base() + "/subscriptions#topic-" + t.ID}, nil
 		}
@@ -127,7 +130,22 @@ func (r *rc) usedLink(token, title, text string) *result {
 }
 
 // loginData is the login page's.
-type loginData struct{ Email field }
+type loginData struct {
+	Email field
+	Next  string // the page an emailed link brings the person back to (nextPages)
+}
+
+// next is the login's page to come back to, when it is one of nextPages.
+func (r *rc) next() string {
+	n := r.query("next")
+	if r.method == http.MethodPost {
+		n = r.form.Get("next")
+	}
+	if _, ok := nextPages[n]; ok {
+		return n
+	}
+	return ""
+}
 
 // Login serves GET and POST /portal/{tenant}/login.
 //
@@ -149,6 +167,8 @@ func (p *Portal) Login() Handler {
 				r.notices = append(r.notices, r.t("login.expiredNotice"))
 			case r.query("signedout") == "1":
 				r.notices = append(r.notices, r.t("login.signedOutNotice"))
+			case r.next() != "":
+				r.notices = append(r.notices, r.t("login.reauthNotice"))
 			}
 			return r.loginForm(http.StatusOK, "", ""), nil
 		case http.MethodPost:
@@ -173,7 +193,7 @@ func (r *rc) loginForm(status int, value, problem string) *result {
 	if problem != "" {
 		f.Error, f.ErrorPrefix = problem, r.t("error.prefix")
 	}
-	v := r.page(status, "login", r.t("login.title"), loginData{Email: f})
+	v := r.page(status, "login", r.t("login.title"), loginData{Email: f, Next: r.next()})
 	if problem != "" {
 		v.view.Errors = []fieldError{{Field: "email", Message: problem}}
 	}
@@ -280,7 +300,7 @@ func (p *Portal) loginLink(r *rc, prof *profile.Profile, now time.Time) (string,
 		}
 	}
 	tok, _, err := linktoken.Mint(p.cfg.Links, linktoken.Login, portallink.Claims{
-		Tenant: r.tenant, ProfileID: pid, Locale: lang,
+		Tenant: r.tenant, ProfileID: pid, Locale: lang, Next: r.next(),
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(linktoken.LoginTTL).Unix(),
 	})
 	if err != nil {

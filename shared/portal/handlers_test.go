@@ -142,7 +142,7 @@ func TestSessionStaysInItsTenant(t *testing.T) {
 func TestCSRFRequired(t *testing.T) {
 	p, _ := newProfile(t, tenant, app.Create{})
 	b, other := newBrowser(t), newBrowser(t)
-	b.signIn(tenant, p.ID)
+	b.signInByEmail(tenant, p.ID) // the erasure form needs it
 	q, _ := newProfile(t, tenant, app.Create{})
 	other.signIn(tenant, q.ID)
 	otherToken := csrf(t, must(t, other.get("/portal/"+tenant+"/details"), 200))
@@ -324,7 +324,7 @@ func TestSecurityHeadersAndBothLanguages(t *testing.T) {
 		Subscriptions: map[string]profile.SubscriptionInput{"newsletter": {Status: profile.Subscribed}},
 	})
 	b := newBrowser(t)
-	b.signIn(tenant, p.ID)
+	b.signInByEmail(tenant, p.ID) // the erasure page needs it
 	pages := []string{"", "/details", "/subscriptions", "/consents", "/rights", "/rights/erase", "/history", "/login"}
 	styleRE := regexp.MustCompile(`(?s)<style>(.*?)</style>`)
 	keyRE := regexp.MustCompile(`>[a-z]+\.[a-zA-Z]+<|"[a-z]+\.[a-z][a-zA-Z]+"|\b(?:nav|common|error|login|overview|details|subs|consents|rights|erase|history|ev|actor|unsub|link|open|done|status|reqtype|basis|col|consent|sub|freq|attr|identity)\.[a-z][a-zA-Z_]+\b`)
@@ -556,7 +556,7 @@ func TestRightsAndRequests(t *testing.T) {
 	types := map[dsr.Type]int{}
 	for _, q := range reqs {
 		types[q.Type]++
-		if q.Verification != dsr.VerifiedPortal || q.Source != portal.PersonActor {
+		if q.Verification != dsr.PortalBrandLink || q.Source != portal.PersonActor {
 			t.Errorf("request %s: verification %s source %+v", q.Type, q.Verification, q.Source)
 		}
 	}
@@ -577,12 +577,76 @@ func TestRightsAndRequests(t *testing.T) {
 	post(url.Values{"action": {"objections"}, "object": {"nosuch"}}, 400)
 }
 
+// TestObjectionOnlyWhereArt21Applies: the rights page offers objection only to purposes
+// based on legitimate interests or a public task, or direct marketing; consent-based ones
+// point to withdrawal, and an objection posted to one is refused.
+func TestObjectionOnlyWhereArt21Applies(t *testing.T) {
+	p, _ := newProfile(t, tenant, app.Create{})
+	b := newBrowser(t)
+	b.signIn(tenant, p.ID)
+	page := must(t, b.get("/portal/"+tenant+"/rights"), 200)
+	for _, id := range []string{"analytics", "marketing", "partners"} { // legitimate interests; direct marketing
+		if !strings.Contains(page.body, `name="object" value="`+id+`"`) {
+			t.Errorf("no objection offered to %s", id)
+		}
+	}
+	for _, id := range []string{"personalisation", "service"} { // consent; contract
+		if strings.Contains(page.body, `name="object" value="`+id+`"`) {
+			t.Errorf("an objection offered to %s", id)
+		}
+	}
+	if !strings.Contains(page.body, `id="r-withdraw"`) || !strings.Contains(page.body, `href="/portal/`+tenant+`/consents"`) {
+		t.Error("consent-based purposes do not point to withdrawal")
+	}
+	must(t, b.post("/portal/"+tenant+"/rights", url.Values{"csrf": {csrf(t, page)}, "action": {"objections"}, "object": {"personalisation"}}), 400)
+	if len(profileOf(t, tenant, p.ID).Rights.Objections) != 0 {
+		t.Fatal("an objection to a consent purpose was recorded")
+	}
+}
+
+// TestEraseNeedsFreshEmailSignIn: the erasure page and its POST need a session opened by
+// an emailed link within FreshSignIn; otherwise they send the person to sign in by email,
+// and the emailed link brings them back to the erasure page.
+func TestEraseNeedsFreshEmailSignIn(t *testing.T) {
+	t.Cleanup(func() { env.offset.Store(0) })
+	erase := "/portal/" + tenant + "/rights/erase"
+	reauth := "/portal/" + tenant + "/login?next=erase"
+	p, _ := newProfile(t, tenant, app.Create{})
+	brand := newBrowser(t)
+	brand.signIn(tenant, p.ID)
+	tok := csrf(t, must(t, brand.get("/portal/"+tenant+"/rights"), 200))
+	for _, r := range []reply{brand.get(erase), brand.post(erase, url.Values{"csrf": {tok}, "confirm": {"yes"}})} {
+		if r.status != 303 || r.headers["Location"] != reauth {
+			t.Fatalf("brand-link session: %d %q", r.status, r.headers["Location"])
+		}
+	}
+	login := must(t, brand.get(reauth), 200)
+	if !strings.Contains(login.body, `name="next" value="erase"`) || !strings.Contains(login.body, "fresh sign-in") {
+		t.Fatal("the login page does not carry the way back to the erasure")
+	}
+	stale := newBrowser(t)
+	stale.signInByEmail(tenant, p.ID)
+	env.offset.Store(int64(portal.FreshSignIn + time.Minute))
+	if r := must(t, stale.get(erase), 303); r.headers["Location"] != reauth {
+		t.Fatalf("stale emailed session: %q", r.headers["Location"])
+	}
+	fresh := newBrowser(t)
+	if back := fresh.signInByEmail(tenant, p.ID, func(c *portallink.Claims) { c.Next = "erase" }); back != erase {
+		t.Fatalf("the emailed link led to %q", back)
+	}
+	page := must(t, fresh.get(erase), 200)
+	must(t, fresh.post(erase, url.Values{"csrf": {csrf(t, page)}, "confirm": {"yes"}}), 303)
+	if reqs, _ := env.store.RequestsOfProfile(context.Background(), tenant, p.ID); len(reqs) != 1 || reqs[0].Verification != dsr.PortalEmailSignIn {
+		t.Fatalf("requests %+v", reqs)
+	}
+}
+
 func date(t time.Time) string { return t.UTC().Format("2 January 2006") }
 
 func TestEraseNeedsConfirmation(t *testing.T) {
 	p, _ := newProfile(t, tenant, app.Create{})
 	b := newBrowser(t)
-	b.signIn(tenant, p.ID)
+	b.signInByEmail(tenant, p.ID)
 	page := must(t, b.get("/portal/"+tenant+"/rights/erase"), 200)
 	tok := csrf(t, page)
 	r := must(t, b.post("/portal/"+tenant+"/rights/erase", url.Values{"csrf": {tok}}), 422)
@@ -599,7 +663,7 @@ func TestEraseNeedsConfirmation(t *testing.T) {
 		t.Fatalf("redirect %q", r.headers["Location"])
 	}
 	reqs, _ := env.store.RequestsOfProfile(context.Background(), tenant, p.ID)
-	if len(reqs) != 1 || reqs[0].Type != dsr.Erasure || reqs[0].Verification != dsr.VerifiedPortal || reqs[0].Status != dsr.Pending {
+	if len(reqs) != 1 || reqs[0].Type != dsr.Erasure || reqs[0].Verification != dsr.PortalEmailSignIn || reqs[0].Status != dsr.Pending {
 		t.Fatalf("requests %+v", reqs)
 	}
 }
@@ -608,13 +672,13 @@ func TestExportDownload(t *testing.T) {
 	p, _ := newProfile(t, tenant, app.Create{})
 	q, _ := newProfile(t, tenant, app.Create{})
 	ctx := context.Background()
-	res, err := env.svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Access, Verification: dsr.VerifiedPortal},
+	res, err := env.svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Access, Verification: dsr.PortalEmailSignIn},
 		app.RequestWrite{Actor: portal.PersonActor})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := newBrowser(t)
-	b.signIn(tenant, p.ID)
+	b.signInByEmail(tenant, p.ID)
 	path := "/portal/" + tenant + "/exports/" + res.Request.ID
 	must(t, b.get(path), 404) // not ready yet
 	r := res.Request
@@ -634,10 +698,17 @@ func TestExportDownload(t *testing.T) {
 	if page := must(t, b.get("/portal/"+tenant+"/rights"), 200); !strings.Contains(page.body, `href="`+path+`"`) {
 		t.Error("the rights page has no download link")
 	}
+	// A session opened by the brand's link does not download the person's data.
+	brand := newBrowser(t)
+	brand.signIn(tenant, p.ID)
+	if r := must(t, brand.get(path), 303); r.headers["Location"] != "/portal/"+tenant+"/login?next=rights" {
+		t.Fatalf("brand-link session: redirect %q", r.headers["Location"])
+	}
 	other := newBrowser(t)
-	other.signIn(tenant, q.ID)
+	other.signInByEmail(tenant, q.ID)
 	must(t, other.get(path), 404)
 	must(t, other.get("/portal/"+tenant+"/exports/rq_nosuch"), 404)
+	must(t, brand.get("/portal/"+tenant+"/exports/rq_nosuch"), 404)
 }
 
 func TestGPCIsHonouredOnce(t *testing.T) {

@@ -50,6 +50,8 @@ var env struct {
 	mail   *mailbox
 	pads   *pads
 	routes []route
+	// offset moves the portal's clock ahead (nanoseconds), for session ages.
+	offset atomic.Int64
 }
 
 // mailbox records the login emails instead of sending them.
@@ -151,7 +153,7 @@ func (m minters) KeyActive(ctx context.Context, tenant, id string) (bool, error)
 // that they can outwait its caches without sleeping.
 var skew atomic.Int64
 
-func clock() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+func clock() time.Time { return time.Now().Add(time.Duration(skew.Load() + env.offset.Load())) }
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -220,6 +222,7 @@ func TestMain(m *testing.M) {
 			{"GET", "/portal/{tenant}/rights/erase", p.Rights()}, {"POST", "/portal/{tenant}/rights/erase", p.Rights()},
 			{"GET", "/portal/{tenant}/history", p.History()}, {"GET", "/portal/{tenant}/receipts/{purpose}", p.History()},
 			{"GET", "/portal/{tenant}/exports/{id}", p.Export()},
+			{"GET", "/portal/{tenant}/confirm", p.Confirm()}, {"POST", "/portal/{tenant}/confirm", p.Confirm()},
 			{"GET", "/portal/{tenant}/unsubscribe/{token}", p.Unsubscribe()}, {"POST", "/portal/{tenant}/unsubscribe/{token}", p.Unsubscribe()},
 			{"GET", "/.well-known/gpc.json", portal.GPCHandler()},
 		}
@@ -406,6 +409,28 @@ func (b *browser) signIn(tn, pid string) {
 	if b.jar[session.CookieName(tn)] == "" {
 		b.t.Fatal("no session cookie after opening the link")
 	}
+}
+
+// signInByEmail opens a session for pid through an emailed login link, and returns where
+// the link led.
+func (b *browser) signInByEmail(tn, pid string, mod ...func(*portallink.Claims)) string {
+	b.t.Helper()
+	now := time.Now().Add(time.Duration(env.offset.Load()))
+	c := portallink.Claims{Tenant: tn, ProfileID: pid, IssuedAt: now.Unix(), ExpiresAt: now.Add(linktoken.LoginTTL).Unix()}
+	for _, f := range mod {
+		f(&c)
+	}
+	tok, _, err := linktoken.Mint(env.links, linktoken.Login, c)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	path := "/portal/" + tn + "/t/" + tok
+	page := must(b.t, b.get(path), 200)
+	r := must(b.t, b.post(path, url.Values{"csrf": {csrf(b.t, page)}}), 303)
+	if b.jar[session.CookieName(tn)] == "" {
+		b.t.Fatal("no session cookie after opening the link")
+	}
+	return r.headers["Location"]
 }
 
 // profileOf reads a profile.

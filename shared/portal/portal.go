@@ -56,6 +56,10 @@ type Requests interface {
 	CreateRequest(ctx context.Context, tenant string, in app.RequestInput, w app.RequestWrite) (app.RequestResult, error)
 	GetRequest(ctx context.Context, tenant, id string) (*dsr.Request, error)
 	RequestsOfProfile(ctx context.Context, tenant, profileID string) ([]dsr.Request, error)
+	// RequestByLink and UseLink read and carry out the single-use links emailed about a
+	// request (app.LinkConfirm, app.LinkCancel); a link no longer good is dsr.ErrLinkUsed.
+	RequestByLink(ctx context.Context, tenant, token string) (*dsr.Request, string, error)
+	UseLink(ctx context.Context, tenant, token string, w app.RequestWrite) (*dsr.Request, error)
 }
 
 // Exports hands out short-lived download URLs of finished exports (an S3 presigner).

@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
@@ -22,7 +25,39 @@ type rightsData struct {
 	CanRequest      bool
 	Restricted      bool
 	AutomatedOptOut bool
+	// Purposes are those the person may object to (catalog.Purpose.Objectable);
+	// ConsentPurposes names the consent-based ones, which are withdrawn instead.
 	Purposes        []objectionChoice
+	ConsentPurposes string
+}
+
+// FreshSignIn is how recent an emailed sign-in must be for an erasure from the portal.
+const FreshSignIn = 10 * time.Minute
+
+// nextPages are the pages an emailed login link may bring the person back to.
+var nextPages = map[string]string{"erase": "/rights/erase", "rights": "/rights"}
+
+// emailSignedIn reports whether the session was opened by an emailed sign-in link, within
+// the last within when it is not zero. A brand's portal link proves only that its holder
+// has the brand's email; the emailed link proves the person controls their address now.
+func (r *rc) emailSignedIn(within time.Duration) bool {
+	if r.sess == nil || r.sess.Via != session.ViaLogin {
+		return false
+	}
+	return within == 0 || r.p.now().Sub(time.Unix(r.sess.IssuedAt, 0)) <= within
+}
+
+// verification is how the person making a request in the portal proved who they are.
+func (r *rc) verification() dsr.Verification {
+	if r.emailSignedIn(0) {
+		return dsr.PortalEmailSignIn
+	}
+	return dsr.PortalBrandLink
+}
+
+// reauth sends the person to sign in again by email, coming back to next.
+func (r *rc) reauth(next string) *result {
+	return &result{redirect: r.base() + "/login?next=" + next}
 }
 
 type eraseData struct{ Error string }
@@ -88,15 +123,23 @@ func (r *rc) rightsPage() (*result, error) {
 	if d.Requests, err = r.requestTable(); err != nil {
 		return nil, err
 	}
+	var consent []string
 	for _, pur := range r.cat.Purposes {
 		_, objected := r.prof.Rights.Objections[pur.ID]
 		name, _ := text(pur.Name, r.lang, r.cat)
+		if !pur.Objectable() && !objected {
+			if pur.LegalBasis == catalog.Consent {
+				consent = append(consent, name)
+			}
+			continue
+		}
 		hint := r.t("rights.objectHint", r.legalBasis(pur.LegalBasis))
 		if pur.DirectMarketing {
 			hint += " " + r.t("rights.objectAbsolute")
 		}
 		d.Purposes = append(d.Purposes, objectionChoice{ID: pur.ID, Name: name, Hint: hint, Objected: objected})
 	}
+	d.ConsentPurposes = strings.Join(consent, ", ")
 	return r.page(http.StatusOK, "rights", r.t("rights.title"), d), nil
 }
 
@@ -106,7 +149,7 @@ func (r *rc) request(t dsr.Type, purpose string, effect *profile.RightsInput) (*
 	done := "request_created"
 	if r.p.cfg.Requests != nil {
 		res, err := r.p.cfg.Requests.CreateRequest(r.ctx, r.tenant, app.RequestInput{
-			ProfileID: r.prof.ID, Type: t, Purpose: purpose, Verification: dsr.VerifiedPortal, Locale: r.requestLocale(),
+			ProfileID: r.prof.ID, Type: t, Purpose: purpose, Verification: r.verification(), Locale: r.requestLocale(),
 		}, app.RequestWrite{Actor: PersonActor, RequestID: r.requestID})
 		if err != nil {
 			return nil, err
@@ -160,8 +203,12 @@ func (r *rc) changeRights(in profile.RightsInput, done string) (*result, error) 
 func (r *rc) objections() (*result, error) {
 	want := map[string]bool{}
 	for _, id := range r.form["object"] {
-		if _, ok := r.cat.Purpose(id); !ok {
+		pur, ok := r.cat.Purpose(id)
+		if !ok {
 			return nil, errs.E(errs.Invalid, "unknown purpose")
+		}
+		if _, had := r.prof.Rights.Objections[id]; !had && !pur.Objectable() {
+			return nil, errs.E(errs.Invalid, "this purpose takes no objection: withdraw its consent instead", errs.FieldError{Field: "object", Reason: "not a purpose based on legitimate interests or a public task, nor direct marketing"})
 		}
 		want[id] = true
 	}
@@ -200,6 +247,11 @@ func (p *Portal) erase(r *rc) (*result, error) {
 	if p.cfg.Requests == nil {
 		return nil, errs.E(errs.NotFound, "data-subject requests are not available")
 	}
+	if !r.emailSignedIn(FreshSignIn) {
+		// One checkbox in a session opened by a brand's link, or long ago, is not proof
+		// enough to erase a person: they sign in again by email and come back here.
+		return r.reauth("erase"), nil
+	}
 	title := r.t("erase.title")
 	switch r.method {
 	case http.MethodGet:
@@ -234,6 +286,11 @@ func (p *Portal) Export() Handler {
 		r.self = r.base() + "/rights"
 		if p.cfg.Requests == nil || p.cfg.Exports == nil || !app.ValidRequestID(id) {
 			return nil, errs.E(errs.NotFound, "no such export")
+		}
+		if !r.emailSignedIn(0) {
+			// The export is all of the person's data: only a session the person opened by
+			// an emailed link downloads it, never one opened by a brand's link.
+			return r.reauth("rights"), nil
 		}
 		q, err := p.cfg.Requests.GetRequest(r.ctx, r.tenant, id)
 		if err != nil {

@@ -20,6 +20,7 @@ type Claims struct {
 	Tenant    string `json:"t"`
 	ProfileID string `json:"p"`
 	Topic     string `json:"tp,omitempty"` // the topic of the email the link came from
+	Next      string `json:"nx,omitempty"` // a login link's page to come back to (portal.nextPages)
 	Locale    string `json:"l,omitempty"`
 	IssuedAt  int64  `json:"iat"`
 	ExpiresAt int64  `json:"exp"`

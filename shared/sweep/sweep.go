@@ -4,6 +4,11 @@
 // changed under optimistic concurrency together with a request.updated event about it (one
 // transaction: transactional outbox), so a brand's systems hear of a deadline before it
 // passes. Running it again changes nothing.
+//
+// It also acts on the requests' timers (dsr.Request.Timer, listed on an index): a request
+// nobody confirmed by its VerifyBy is cancelled with dsr.ExpiredReason (request.completed),
+// and an erasure whose cool-off ended is released (request.released, from which the
+// dispatcher queues its job).
 package sweep
 
 import (
@@ -30,6 +35,8 @@ import (
 type Store interface {
 	Tenants(ctx context.Context) ([]string, error)
 	OpenRequests(ctx context.Context, tenant string, dueBefore time.Time, limit int) ([]dsr.Request, error)
+	// DueTimers lists the ids of requests whose timer is at or before now.
+	DueTimers(ctx context.Context, tenant string, now time.Time, limit int) ([]string, error)
 	Request(ctx context.Context, tenant, id string) (*dsr.Request, error)
 	// SaveRequestWithEvents saves r and writes an outbox item for evs in one transaction;
 	// a concurrent change fails it with errs.ErrStale (t is always nil here).
@@ -67,13 +74,17 @@ type Result struct {
 	Checked int // open requests due within the window or overdue
 	Marked  int // requests whose flags changed and were saved (and announced)
 	Failed  int // requests that could not be saved or announced this time
+	// Expired counts requests cancelled unconfirmed; Released, erasures whose cool-off ended.
+	Expired  int
+	Released int
 }
 
 // Handle is the Schedule handler: one sweep at the event's time. It fails (and so is
 // retried by EventBridge) when any tenant or request could not be handled.
 func (s *Sweeper) Handle(ctx context.Context, _ events.EventBridgeEvent) error {
 	res, err := s.Sweep(ctx)
-	s.log.InfoContext(ctx, "deadline sweep", "tenants", res.Tenants, "checked", res.Checked, "marked", res.Marked, "failed", res.Failed)
+	s.log.InfoContext(ctx, "deadline sweep", "tenants", res.Tenants, "checked", res.Checked, "marked", res.Marked, "failed", res.Failed,
+		"expired", res.Expired, "released", res.Released)
 	return err
 }
 
@@ -113,8 +124,68 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 				res.Marked++
 			}
 		}
+		ids, err := s.store.DueTimers(ctx, t, now, MaxPerTenant)
+		if err != nil {
+			failures = append(failures, fmt.Errorf("tenant %s timers: %w", t, err))
+			continue
+		}
+		for _, id := range ids {
+			what, err := s.timer(ctx, t, id, now)
+			switch {
+			case err != nil:
+				res.Failed++
+				failures = append(failures, fmt.Errorf("tenant %s request %s timer: %w", t, id, err))
+				s.log.ErrorContext(ctx, "request timer failed", "tenant", t, "requestId", id, "err", err.Error())
+			case what == app.EventRequestCompleted:
+				res.Expired++
+			case what == app.EventRequestReleased:
+				res.Released++
+			}
+		}
 	}
 	return res, errors.Join(failures...)
+}
+
+// timer acts on one request whose timer is due: it cancels an unconfirmed one (expired)
+// or releases an erasure whose cool-off ended, saving the request with its event in one
+// transaction, and reports the event type written ("" when nothing was due any more).
+func (s *Sweeper) timer(ctx context.Context, tenant, id string, now time.Time) (string, error) {
+	for attempt := 1; ; attempt++ {
+		r, err := s.store.Request(ctx, tenant, id)
+		if errs.CodeOf(err) == errs.NotFound {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		at := r.Timer()
+		if at.IsZero() || now.Before(at) {
+			return "", nil
+		}
+		old := stateOf(r)
+		evType := app.EventRequestReleased
+		if r.Status == dsr.AwaitingVerification {
+			if err := r.Close(dsr.Cancelled, "", now); err != nil {
+				return "", err
+			}
+			r.CancelReason, evType = dsr.ExpiredReason, app.EventRequestCompleted
+		} else {
+			r.ReleasedAt = &now
+		}
+		prev := r.Version
+		r.Version, r.UpdatedAt = prev+1, now
+		r.MarkDeadlines(now)
+		ev := updatedEvent(r, old, now)
+		ev.Type = evType
+		err = s.store.SaveRequestWithEvents(ctx, r, prev, []ledger.Event{ev}, nil)
+		if err == nil {
+			s.log.InfoContext(ctx, "request timer acted on", "tenant", tenant, "requestId", id, "event", evType)
+			return evType, nil
+		}
+		if !errors.Is(err, errs.ErrStale) || attempt >= saveAttempts {
+			return "", err
+		}
+	}
 }
 
 // mark updates one request's flags as of now; when they change it saves the request and a

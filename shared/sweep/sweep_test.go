@@ -42,6 +42,11 @@ func (f *fakeStore) OpenRequests(_ context.Context, tenant string, dueBefore tim
 	return out, nil
 }
 
+// DueTimers lists none: the timers are tested against the emulator (infra/localstack).
+func (f *fakeStore) DueTimers(context.Context, string, time.Time, int) ([]string, error) {
+	return nil, nil
+}
+
 func (f *fakeStore) Request(_ context.Context, _, id string) (*dsr.Request, error) {
 	r, ok := f.reqs[id]
 	if !ok {

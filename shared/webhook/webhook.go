@@ -284,6 +284,10 @@ type Delivery struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+	// Message is what is queued for the delivery. The store keeps it beside a pending or
+	// retrying entry, so that a delivery whose queue message was lost can be queued again;
+	// it is never part of the log's JSON.
+	Message *Message `json:"-"`
 }
 
 // DeliveryID is stable for an event and an endpoint, and sorts by the event's time, so a

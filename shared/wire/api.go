@@ -98,11 +98,6 @@ func ListWebhookDeliveries(_ context.Context, d *Deps) (any, error) {
 	return webhookRoute(d, (*httpapi.API).ListWebhookDeliveries)
 }
 
-// CreateRequest builds POST /v1/requests.
-func CreateRequest(_ context.Context, d *Deps) (any, error) {
-	return route(d, (*httpapi.API).CreateRequest)
-}
-
 // ListRequests builds GET /v1/requests.
 func ListRequests(_ context.Context, d *Deps) (any, error) {
 	return route(d, (*httpapi.API).ListRequests)

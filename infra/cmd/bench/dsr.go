@@ -169,7 +169,7 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (
 	defer cancel()
 	var v requestView
 	t0 := time.Now()
-	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true}, http.StatusCreated, &v)
+	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true, "attestationReason": "identity checked by the support desk"}, http.StatusCreated, &v)
 	posted := ms(time.Since(t0))
 	seen := time.Now()
 	for err == nil && (v.Status == dsr.Pending || v.Status == dsr.InProgress) {
@@ -208,7 +208,7 @@ func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[s
 				return nil, err
 			}
 		}
-		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand},
+		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 			app.RequestWrite{Actor: operator.Actor})
 		if err != nil {
 			return nil, err
@@ -414,7 +414,7 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 		return err
 	}
 	// An open request, so that the overview and the rights page list one.
-	if _, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand},
+	if _, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
 		app.RequestWrite{Actor: operator.Actor}); err != nil {
 		return fmt.Errorf("rectification request: %w", err)
 	}

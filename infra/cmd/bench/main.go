@@ -48,6 +48,7 @@ type config struct {
 	requests, clients, warmup, coldRuns int
 	outboxN, events                     int
 	dsrPersons, dsrEvents, portalN      int
+	persistN, persistRounds             int
 }
 
 // section is one part of the report: it measures and prints its figures to w.
@@ -66,6 +67,7 @@ var sections = []section{
 	{"events", "Events out (PUT consent -> outbox -> dispatcher -> SQS -> delivery worker -> receiver)", true, eventsOut},
 	{"dsr", "Data-subject requests: export (access) and erasure", true, dsrBench},
 	{"portal", "Portal pages: HTML bytes and render time per page", true, portalBench},
+	{"persist", "Persistence: consent writes through a stack of its own with LP_DATA_DIR (make dev's journal)", false, persistBench},
 }
 
 func main() {
@@ -84,13 +86,15 @@ func main() {
 	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API, and as many by calling the job handlers")
 	flag.IntVar(&cfg.dsrEvents, "dsr-events", 1000, "ledger events of each data-subject-request and portal person")
 	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
+	flag.IntVar(&cfg.persistN, "persist-n", 10000, "consent writes per persistence round")
+	flag.IntVar(&cfg.persistRounds, "persist-rounds", 10, "persistence rounds")
 	flag.Parse()
 	selected := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		selected[strings.TrimSpace(s)] = true
 	}
 	var err error
-	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.portalN) < 1 ||
+	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.portalN, cfg.persistN, cfg.persistRounds) < 1 ||
 		cfg.warmup < 0 || cfg.clients > profiles || cfg.dsrEvents < 100 {
 		err = errors.New("counts must be at least 1 (-warmup 0), -c at most 400, -dsr-events at least 100")
 	}

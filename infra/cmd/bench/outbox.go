@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -137,7 +136,7 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 // outbox poller reads.
 func outboxPending(ctx context.Context, db *dynamodb.Client, table string) (int64, error) {
 	var n int64
-	for _, pk := range localstack.OutboxPartitions() {
+	for _, pk := range dynamo.OutboxPartitions() {
 		p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
 			TableName: &table, IndexName: aws.String("GSI1"), Select: types.SelectCount,
 			KeyConditionExpression:    aws.String("GSI1PK = :pk"),

@@ -107,7 +107,7 @@ func TestMailWatcher(t *testing.T) {
 // page, an email sent through SES v2 after start is logged with its subject and recipient,
 // and shows on the page and in its JSON.
 func TestDevMailPage(t *testing.T) {
-	if os.Getenv("KUMO_DATA_DIR") != "" {
+	if os.Getenv("LP_DATA_DIR") != "" {
 		t.Skip("needs the in-memory emulator")
 	}
 	prev := mailPoll

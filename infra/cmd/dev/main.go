@@ -1,7 +1,7 @@
 // Command dev runs the whole product locally (`make dev`): the embedded AWS emulator,
 // every resource and route of template.yaml, and a seeded demo tenant. It writes what a
 // developer needs to .local/dev.json and keeps running until interrupted. Set
-// KUMO_DATA_DIR (the Makefile does) to keep the data across restarts.
+// LP_DATA_DIR (the Makefile does) to keep the data across restarts, kill -9 included.
 //
 // Emails the functions send through SES v2 never leave the machine: the embedded emulator
 // captures them, dev logs each new one (subject and recipients), and the API listener shows
@@ -89,7 +89,7 @@ func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) er
 	fmt.Printf("\nLiving Profile is running.\n%s\n\nTry:\n  curl -H 'Authorization: Bearer %s' %s/v1/profiles/%s\n%s\nWritten to %s. Ctrl-C stops.\n",
 		b, info.APIKey, info.APIBaseURL, info.DemoProfileID, mailBanner(info.MailPage), out)
 	<-ctx.Done()
-	return nil // the deferred Close waits for the emulator's last snapshot
+	return nil
 }
 
 // seedDemo makes sure the demo tenant, catalog, key and customer exist, reusing the key
@@ -183,7 +183,7 @@ type mailWatcher struct {
 }
 
 // newMailWatcher remembers the emails captured so far (an earlier run's, kept by
-// KUMO_DATA_DIR), so that they are counted once instead of logged again.
+// LP_DATA_DIR), so that they are counted once instead of logged again.
 func newMailWatcher(ctx context.Context, box mailbox, log *slog.Logger) *mailWatcher {
 	w := &mailWatcher{box: box, log: log, seen: map[string]bool{}}
 	emails, err := box.Mailbox(ctx)

@@ -28,7 +28,7 @@ func startDev(t *testing.T, bin, dataDir, out string) *devRun {
 	prev, _ := os.ReadFile(out)
 	logs := &bytes.Buffer{}
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-out", out)
-	cmd.Env = append(os.Environ(), "KUMO_DATA_DIR="+dataDir, "KUMO_PERSIST_FLUSH_INTERVAL_MS=100", "LP_ENDPOINT=")
+	cmd.Env = append(os.Environ(), "LP_DATA_DIR="+dataDir, "LP_ENDPOINT=")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

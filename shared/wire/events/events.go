@@ -1,5 +1,5 @@
 // Package events builds the functions of events out that use SQS: the outbox stream
-// dispatcher, the webhook delivery worker and the redrive route.
+// dispatcher, the webhook delivery worker, the redrive route and the reconciler.
 package events
 
 import (
@@ -11,6 +11,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/delivery"
 	"github.com/livingprofile/livingprofile/shared/dispatch"
 	"github.com/livingprofile/livingprofile/shared/queue"
+	"github.com/livingprofile/livingprofile/shared/reconcile"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
 
@@ -25,16 +26,33 @@ func queueOf(d *wire.Deps, client *sqs.Client, env string) (*queue.Queue, error)
 // DispatchEvents builds the outbox stream handler. ERASURE_QUEUE_URL and EXPORT_QUEUE_URL
 // are optional: without them no request job is started.
 func DispatchEvents(_ context.Context, d *wire.Deps) (any, error) {
+	dis, _, err := dispatcher(d)
+	if err != nil {
+		return nil, err
+	}
+	return wire.StreamHandler(dis.Handle), nil
+}
+
+// ReconcileEvents builds the scheduled reconciler, which dispatches like DispatchEvents.
+func ReconcileEvents(_ context.Context, d *wire.Deps) (any, error) {
+	dis, q, err := dispatcher(d)
+	if err != nil {
+		return nil, err
+	}
+	return wire.ScheduleHandler(reconcile.New(d.Store, dis, q, d.Log, time.Now).Handle), nil
+}
+
+func dispatcher(d *wire.Deps) (*dispatch.Dispatcher, *queue.Queue, error) {
 	client := sqs.NewFromConfig(d.AWS)
 	q, err := queueOf(d, client, "DELIVERY_QUEUE_URL")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var jobs dispatch.Jobs
 	if erasure, export := d.Env("ERASURE_QUEUE_URL"), d.Env("EXPORT_QUEUE_URL"); erasure != "" || export != "" {
 		jobs = queue.NewJobs(client, erasure, export)
 	}
-	return wire.StreamHandler(dispatch.New(d.Store, q, jobs, d.Log).Handle), nil
+	return dispatch.New(d.Store, q, jobs, d.Log), q, nil
 }
 
 // DeliverWebhooks builds the webhook delivery worker.

@@ -178,6 +178,11 @@ func PortalUnsubscribe(ctx context.Context, d *wire.Deps) (any, error) {
 	return Route(ctx, d, (*portal.Portal).Unsubscribe)
 }
 
+// PortalConfirm builds GET|POST /portal/{tenant}/confirm.
+func PortalConfirm(ctx context.Context, d *wire.Deps) (any, error) {
+	return Route(ctx, d, (*portal.Portal).Confirm, WithRequests)
+}
+
 // brands reads a tenant's name and branding; a disabled tenant has no portal.
 type brands struct{ st *dynamo.Store }
 
