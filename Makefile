@@ -21,11 +21,13 @@ AWS_REGION ?= eu-central-1
 # versions are pinned; aws-sam-cli 1.170.0 requires cfn-lint >=1.52,<1.59.
 SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
+# schemathesis generates the contract tests from docs/openapi.yaml (infra/contract).
+SCHEMATHESIS_VERSION := 4.32.5
 TOOLS_DIR := .tools
 VENV := $(TOOLS_DIR)/venv
 SAM = $(VENV)/bin/sam
 CFN_LINT = $(VENV)/bin/cfn-lint
-TOOLS_STAMP := $(VENV)/.stamp-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
+TOOLS_STAMP := $(VENV)/.stamp-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-st-$(SCHEMATHESIS_VERSION)
 
 # No telemetry prompt or upload from SAM CLI; sam validate needs a region even
 # though nothing here talks to AWS.
@@ -57,13 +59,14 @@ build-%:
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-tools: $(TOOLS_STAMP) ## create .tools/venv with pinned aws-sam-cli and cfn-lint
+tools: $(TOOLS_STAMP) ## create .tools/venv with pinned aws-sam-cli, cfn-lint and schemathesis
 
 $(TOOLS_STAMP):
 	rm -rf "$(VENV)"
 	$(PYTHON) -m venv "$(VENV)"
 	"$(VENV)/bin/python" -m pip install --quiet --disable-pip-version-check \
-		"aws-sam-cli==$(SAM_CLI_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)"
+		"aws-sam-cli==$(SAM_CLI_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)" \
+		"schemathesis==$(SCHEMATHESIS_VERSION)"
 	"$(SAM)" --version
 	"$(CFN_LINT)" --version
 	touch "$@"
