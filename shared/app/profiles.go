@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
@@ -115,6 +117,15 @@ func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remov
 	}
 	add = Normalize(cat, "addIdentities", pt.AddIdentities, &f)
 	remove = Normalize(cat, "removeIdentities", pt.RemoveIdentities, &f)
+	if pt.Rights != nil {
+		for _, id := range slices.Sorted(maps.Keys(pt.Rights.Objections)) {
+			// Lifting an objection is always allowed; making one only where Art. 21 gives
+			// the right, or to a sale or sharing (the GPC opt-out the portal records).
+			if pur, ok := cat.Purpose(id); ok && pt.Rights.Objections[id] && !pur.Objectable() && !pur.SaleOrSharing {
+				f.Add("rights.objections."+id, objectionRefusal(pur.LegalBasis))
+			}
+		}
+	}
 	return attrs, add, remove, f.Err()
 }
 
