@@ -57,7 +57,7 @@ var matrixExtras = []struct {
 	notes string
 }{
 	{"GET /v1/requests/{id}: export download link", ExportLinkScopes, "without `read` the request is answered without `download`"},
-	{"POST /v1/requests: attest that the brand verified the person", []apikey.Scope{apikey.Requests, apikey.Attest}, "defined; enforced by the data-subject request checks"},
+	{"POST /v1/requests: attest that the brand verified the person", []apikey.Scope{apikey.Requests, apikey.Attest}, "without `attest`, a request that claims the brand verified the person is refused (403, field `verification`)"},
 }
 
 // scopesOf returns the scopes route key needs; a key missing from Scopes is a programming
