@@ -110,25 +110,37 @@ func suppressionKey(tenant string, salt []byte, id profile.Identity) map[string]
 // Suppress records identities (normalized) of an erased person, so that no sync re-creates
 // them. The erasure job calls it before deleting the profile. It is idempotent.
 func (st *Store) Suppress(ctx context.Context, tenant string, ids []profile.Identity) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	salt, err := st.salt(ctx, tenant, true)
+	items, err := st.suppressionItems(ctx, tenant, ids)
 	if err != nil {
 		return err
 	}
-	doc, err := json.Marshal(map[string]any{"at": st.now().UTC()})
-	if err != nil {
-		return fmt.Errorf("encode suppression: %w", err)
-	}
-	for _, id := range ids {
-		it := suppressionKey(tenant, salt, id)
-		it[attrDoc] = s(string(doc))
+	for _, it := range items {
 		if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it}); err != nil {
 			return fmt.Errorf("put suppression: %w", err)
 		}
 	}
 	return nil
+}
+
+// suppressionItems returns the suppression item of each of ids, in order.
+func (st *Store) suppressionItems(ctx context.Context, tenant string, ids []profile.Identity) ([]map[string]types.AttributeValue, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	salt, err := st.salt(ctx, tenant, true)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := json.Marshal(map[string]any{"at": st.now().UTC()})
+	if err != nil {
+		return nil, fmt.Errorf("encode suppression: %w", err)
+	}
+	items := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		items[i] = suppressionKey(tenant, salt, id)
+		items[i][attrDoc] = s(string(doc))
+	}
+	return items, nil
 }
 
 // SuppressUnheld records those of ids (normalized) that no profile holds, each with one
@@ -137,20 +149,12 @@ func (st *Store) Suppress(ctx context.Context, tenant string, ids []profile.Iden
 // that comes later is refused by the suppression; nothing can slip in between. The erasure
 // job calls it for the identities a person had removed before. It is idempotent.
 func (st *Store) SuppressUnheld(ctx context.Context, tenant string, ids []profile.Identity) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	salt, err := st.salt(ctx, tenant, true)
+	items, err := st.suppressionItems(ctx, tenant, ids)
 	if err != nil {
 		return err
 	}
-	doc, err := json.Marshal(map[string]any{"at": st.now().UTC()})
-	if err != nil {
-		return fmt.Errorf("encode suppression: %w", err)
-	}
-	for _, id := range ids {
-		it := suppressionKey(tenant, salt, id)
-		it[attrDoc] = s(string(doc))
+	for i, id := range ids {
+		it := items[i]
 		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &st.table, Item: it}},
 			{ConditionCheck: &types.ConditionCheck{TableName: &st.table, Key: key(identityPK(tenant, id), skIdentity),
