@@ -28,6 +28,19 @@ func (st *Store) Key(ctx context.Context, id string) (*apikey.Key, error) {
 	return decode[apikey.Key](item)
 }
 
+// KeyActive reports whether key id exists, belongs to tenant and is not revoked, with one
+// GetItem (the portal checks a link's minting key with it).
+func (st *Store) KeyActive(ctx context.Context, tenant, id string) (bool, error) {
+	k, err := st.Key(ctx, id)
+	if errs.CodeOf(err) == errs.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return k.Tenant == tenant && k.RevokedAt == nil, nil
+}
+
 // PutKey stores a new API key, indexed under its tenant for listing.
 func (st *Store) PutKey(ctx context.Context, k apikey.Key) error {
 	doc, err := json.Marshal(k)

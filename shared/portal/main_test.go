@@ -135,20 +135,6 @@ func (b brands) Brand(ctx context.Context, id string) (portal.Brand, error) {
 		BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}, nil
 }
 
-// minters reads keys as package wire does.
-type minters struct{ st *dynamo.Store }
-
-func (m minters) KeyActive(ctx context.Context, tenant, id string) (bool, error) {
-	k, err := m.st.Key(ctx, id)
-	if errs.CodeOf(err) == errs.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return k.Tenant == tenant && k.RevokedAt == nil, nil
-}
-
 // clock is the portal's clock: real time plus a skew the tests may only move forward, so
 // that they can outwait its caches without sleeping.
 var skew atomic.Int64
@@ -201,7 +187,7 @@ func TestMain(m *testing.M) {
 		}
 		env.mail, env.pads = &mailbox{}, &pads{}
 		env.portal, err = portal.New(portal.Config{
-			Profiles: env.svc, Store: env.store, Brands: brands{env.store}, Minters: minters{env.store}, Keys: env.keys, Links: env.links,
+			Profiles: env.svc, Store: env.store, Brands: brands{env.store}, Minters: env.store, Keys: env.keys, Links: env.links,
 			Mailer: env.mail, Requests: requests{env.svc, env.store}, Exports: exports{},
 			BaseURL: "https://portal.test/portal", Limits: portal.Limits{PerAddress: 3, PerIP: 8},
 			LoginFloor: 300 * time.Millisecond, Sleep: env.pads.sleep, Now: clock,

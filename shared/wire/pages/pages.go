@@ -100,7 +100,7 @@ func Route(ctx context.Context, d *wire.Deps, pick func(*portal.Portal) portal.H
 		return nil, err
 	}
 	cfg := portal.Config{
-		Profiles: d.Profiles(), Store: d.Store, Brands: brands{d.Store}, Minters: minters{d.Store}, Keys: keys, Links: links,
+		Profiles: d.Profiles(), Store: d.Store, Brands: brands{d.Store}, Minters: d.Store, Keys: keys, Links: links,
 		BaseURL: d.Env("PORTAL_BASE_URL"), Log: d.Log,
 	}
 	for _, opt := range opts {
@@ -196,20 +196,6 @@ func (b brands) Brand(ctx context.Context, tenant string) (portal.Brand, error) 
 	}
 	return portal.Brand{Name: t.Name, LogoURL: t.Branding.LogoURL, PrimaryColor: t.Branding.PrimaryColor,
 		BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}, nil
-}
-
-// minters says whether a portal link's minting key is still valid.
-type minters struct{ st *dynamo.Store }
-
-func (m minters) KeyActive(ctx context.Context, tenant, id string) (bool, error) {
-	k, err := m.st.Key(ctx, id)
-	if errs.CodeOf(err) == errs.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return k.Tenant == tenant && k.RevokedAt == nil, nil
 }
 
 // requests is the requests use case plus the store's listing of a person's requests.
