@@ -72,6 +72,8 @@ type Stack struct {
 	// HandlerAWS is the AWS configuration the functions' handlers are built from: AWS plus
 	// Options.APIOptions.
 	HandlerAWS aws.Config
+	// Env is the environment each function's handler was built with, by logical id.
+	Env map[string]map[string]string
 
 	stackName   string
 	actions     actionLog
@@ -103,7 +105,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{AWS: aws, Template: tpl, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
+	s := &Stack{AWS: aws, Template: tpl, Env: map[string]map[string]string{}, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
 	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName); err != nil {
 		return fail(fmt.Errorf("provision: %w", err))
@@ -136,6 +138,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		// Local receivers listen on loopback over plain http.
 		env["ALLOW_HTTP_LOOPBACK"] = "true"
+		s.Env[fn.LogicalID] = env
 		build, ok := registry.Builder(fn.LogicalID)
 		if !ok {
 			return fail(fmt.Errorf("no builder for function %s", fn.LogicalID))

@@ -2,6 +2,7 @@ package rie
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,22 +119,16 @@ var errExitedEarly = errors.New("emulator exited before it was ready")
 // launch starts the emulator and returns the instance and the time just
 // before the process was started. It does not wait for readiness.
 func launch(riePath, bootstrapPath string, env []string) (*Instance, time.Time, error) {
-	riePath, err := filepath.Abs(riePath)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("rie: %w", err)
-	}
-	bootstrapPath, err = filepath.Abs(bootstrapPath)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("rie: %w", err)
-	}
-	for _, p := range []string{riePath, bootstrapPath} {
-		st, err := os.Stat(p)
-		if err != nil {
+	for _, p := range []*string{&riePath, &bootstrapPath} {
+		abs, err := filepath.Abs(*p)
+		st, err2 := os.Stat(abs)
+		if err = cmp.Or(err, err2); err != nil {
 			return nil, time.Time{}, fmt.Errorf("rie: %w", err)
 		}
 		if st.IsDir() || st.Mode()&0o111 == 0 {
-			return nil, time.Time{}, fmt.Errorf("rie: %s is not an executable file", p)
+			return nil, time.Time{}, fmt.Errorf("rie: %s is not an executable file", abs)
 		}
+		*p = abs
 	}
 	addrs, err := freeAddrs(2)
 	if err != nil {
@@ -180,23 +175,14 @@ func launch(riePath, bootstrapPath string, env []string) (*Instance, time.Time, 
 	return inst, t0, nil
 }
 
-// waitReady polls the invoke API with a plain GET (answered 404 by the
-// emulator once it listens; it does not start the bootstrap) until any HTTP
-// answer arrives, the process exits, or ctx ends.
-func (in *Instance) waitReady(ctx context.Context) error {
-	url := "http://" + in.addr + "/"
+// poll calls try every pollInterval until it is done or fails, the process exits, or ctx
+// ends.
+func (in *Instance) poll(ctx context.Context, try func() (done bool, err error)) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
+		if done, err := try(); done || err != nil {
 			return err
-		}
-		resp, err := in.client.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return nil
 		}
 		select {
 		case <-in.exited:
@@ -208,27 +194,36 @@ func (in *Instance) waitReady(ctx context.Context) error {
 	}
 }
 
+// waitReady polls the invoke API with a plain GET (answered 404 by the
+// emulator once it listens; it does not start the bootstrap) until any HTTP
+// answer arrives, the process exits, or ctx ends.
+func (in *Instance) waitReady(ctx context.Context) error {
+	return in.poll(ctx, func() (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.URL()+"/", nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := in.client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return err == nil, nil
+	})
+}
+
 // firstInvoke invokes until the emulator accepts the connection and returns
 // the time from t0 to the complete answer.
-func (in *Instance) firstInvoke(ctx context.Context, t0 time.Time, payload []byte) (time.Duration, error) {
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for {
+func (in *Instance) firstInvoke(ctx context.Context, t0 time.Time, payload []byte) (d time.Duration, err error) {
+	err = in.poll(ctx, func() (bool, error) {
 		_, err := in.Invoke(ctx, payload)
-		if err == nil {
-			return time.Since(t0), nil
+		d = time.Since(t0)
+		if err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+			return false, fmt.Errorf("%w\nemulator output:\n%s", err, in.Logs())
 		}
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			return 0, fmt.Errorf("%w\nemulator output:\n%s", err, in.Logs())
-		}
-		select {
-		case <-in.exited:
-			return 0, in.exitError()
-		case <-ctx.Done():
-			return 0, fmt.Errorf("rie: emulator not ready on %s: %w\n%s", in.addr, ctx.Err(), in.Logs())
-		case <-tick.C:
-		}
-	}
+		return err == nil, nil
+	})
+	return d, err
 }
 
 func (in *Instance) exitError() error {

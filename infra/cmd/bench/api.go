@@ -64,7 +64,9 @@ func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 		{&f.linksKey, new(string), apikey.PortalLinks}} {
 		scopes := []apikey.Scope{k.scope}
 		if k.scope == apikey.Requests {
-			scopes = append(scopes, apikey.Attest) // the bench's requests are attested: no emailed confirmation
+			// The bench's requests are attested (no emailed confirmation); read shows the
+			// export's download link.
+			scopes = append(scopes, apikey.Attest, apikey.Read)
 		}
 		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(k.scope), scopes)
 		if err != nil {
@@ -196,9 +198,9 @@ func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 			return c.call(ctx, op.method, path, key, body, http.StatusOK, nil)
 		}
 		warm := load(cfg.warmup, seq, call)
-		b.counter.start()
-		l := load(cfg.requests, seq, call)
-		calls, attempts, _ := b.counter.stop()
+		var l loadResult
+		m, _ := counted(func() error { l = load(cfg.requests, seq, call); return nil })
+		calls, attempts := m.calls, m.attempts
 		d, n := distOf(l.lat), len(l.lat)
 		ddb := formatCounts(attempts, n, 3)
 		if op.checks > 1 {
@@ -230,7 +232,7 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", fix.readKey,
 			map[string]any{"profileId": fix.ids[i], "purpose": "marketing"}, http.StatusOK, nil)
 	}
-	inputs, err := captured[*dynamodb.BatchGetItemInput](b.counter, func() error {
+	inputs, err := captured[*dynamodb.BatchGetItemInput](func() error {
 		for i := range 64 {
 			if err := check(i); err != nil {
 				return err

@@ -201,10 +201,7 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	for _, c := range cases {
 		if c.pkg == "" {
 			c.pkg = functionDir(c.name)
-			env, err := functionEnv(b, c.name)
-			if err != nil {
-				return err
-			}
+			env := b.st.Env[c.name]
 			for _, k := range slices.Sorted(maps.Keys(env)) {
 				c.env = append(c.env, k+"="+env[k])
 			}
@@ -295,7 +292,7 @@ func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) 
 // attribute name -> string value, captured from one GET through the HTTP API.
 func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
 	id := b.fix.ids[0]
-	inputs, err := captured[*dynamodb.GetItemInput](b.counter, func() error {
+	inputs, err := captured[*dynamodb.GetItemInput](func() error {
 		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil, http.StatusOK, nil)
 	})
 	for _, in := range inputs {
@@ -310,23 +307,6 @@ func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
 		}
 	}
 	return nil, cmp.Or(err, fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id))
-}
-
-// functionEnv is the environment the local stack gives a function.
-func functionEnv(b *bench, logicalID string) (map[string]string, error) {
-	st := b.st
-	fn, _ := st.Template.Function(logicalID)
-	params, err := st.Template.ParameterValues(map[string]string{"PortalBaseUrl": st.URL + "/portal"})
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(params, template.PseudoParameters(b.stackName, st.AWS.AWS.Region, "000000000000"))
-	env, err := st.Template.Environment(fn, st.Physical.Refs(), params)
-	if err != nil {
-		return nil, fmt.Errorf("environment of %s: %w", logicalID, err)
-	}
-	env["ALLOW_HTTP_LOOPBACK"] = "true"
-	return env, nil
 }
 
 // apiEvent is the event the API Gateway emulation would send for a request to the stack

@@ -118,17 +118,15 @@ func main() {
 // bench is what the sections share: the running stack, its seeded data and the meters
 // installed in its handlers.
 type bench struct {
-	cfg       config
-	root      string
-	stackName string
-	st        *localstack.Stack
-	fix       *fixture
-	counter   *ddbCounter
-	jobs      *jobClock
-	db        *dynamodb.Client
-	store     *dynamo.Store
-	quiet     *app.Service // over a store that writes no outbox items
-	c         *client      // to the stack's HTTP API
+	cfg   config
+	root  string
+	st    *localstack.Stack
+	fix   *fixture
+	jobs  *jobClock
+	db    *dynamodb.Client
+	store *dynamo.Store
+	quiet *app.Service // over a store that writes no outbox items
+	c     *client      // to the stack's HTTP API
 	// handlers are the stack's own handlers, by logical id, as built (before any wrapping),
 	// for the sections that call them directly.
 	handlers map[string]any
@@ -151,14 +149,13 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), counter: &ddbCounter{}, jobs: &jobClock{}, handlers: map[string]any{}}
+	b := &bench{cfg: cfg, root: localstack.RepoRoot(), jobs: &jobClock{}, handlers: map[string]any{}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
 			var err error
-			b.stackName = fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6)
 			b.st, err = localstack.Start(ctx, localstack.Options{
-				Template: filepath.Join(b.root, "template.yaml"), StackName: b.stackName,
-				APIOptions: []func(*middleware.Stack) error{b.counter.apiOption, meterOption},
+				Template: filepath.Join(b.root, "template.yaml"), StackName: fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6),
+				APIOptions: []func(*middleware.Stack) error{meterOption},
 				Wrap: func(logicalID string, h any) any {
 					b.handlers[logicalID] = h
 					return b.jobs.wrap(logicalID, h)
@@ -322,83 +319,15 @@ func load(n int, seq []int, do func(w, k int) error) loadResult {
 	return r
 }
 
-// ddbCounter counts, while on, the DynamoDB calls (keeping their inputs) and attempts (HTTP
-// requests sent, retries included) of the clients it is installed in, per operation.
-type ddbCounter struct {
-	on              atomic.Bool
+// meter accumulates AWS SDK calls: their number per operation ("Service.Operation" unless
+// DynamoDB), the HTTP requests sent for them (retries included), their summed time and
+// inputs. It sees the calls made with a context from its ctx method and, while it is the
+// counting meter (see counted), every other DynamoDB call of the stack's handlers.
+type meter struct {
 	mu              sync.Mutex
 	calls, attempts map[string]int
+	spent           time.Duration
 	inputs          []any
-}
-
-// start clears the counts and starts counting.
-func (c *ddbCounter) start() {
-	c.mu.Lock()
-	c.calls, c.attempts, c.inputs = map[string]int{}, map[string]int{}, nil
-	c.mu.Unlock()
-	c.on.Store(true)
-}
-
-// stop stops counting and returns what was counted since start.
-func (c *ddbCounter) stop() (calls, attempts map[string]int, inputs []any) {
-	c.on.Store(false)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.calls), maps.Clone(c.attempts), slices.Clone(c.inputs)
-}
-
-// captured runs f with c on and returns the inputs of type T of the calls made meanwhile.
-func captured[T any](c *ddbCounter, f func() error) ([]T, error) {
-	c.start()
-	err := f()
-	_, _, inputs := c.stop()
-	return inputsOf[T](inputs), err
-}
-
-func inputsOf[T any](inputs []any) []T {
-	var out []T
-	for _, in := range inputs {
-		if t, ok := in.(T); ok {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func (c *ddbCounter) record(ctx context.Context, f func(op string)) {
-	if c.on.Load() && awsmiddleware.GetServiceID(ctx) == dynamodb.ServiceID {
-		c.mu.Lock()
-		f(awsmiddleware.GetOperationName(ctx))
-		c.mu.Unlock()
-	}
-}
-
-func (c *ddbCounter) apiOption(stack *middleware.Stack) error {
-	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchCountDynamoDBCalls",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			c.record(ctx, func(op string) {
-				c.calls[op]++
-				c.inputs = append(c.inputs, in.Parameters)
-			})
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
-	if err != nil {
-		return err
-	}
-	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchCountDynamoDBAttempts",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			c.record(ctx, func(op string) { c.attempts[op]++ })
-			return next.HandleFinalize(ctx, in)
-		}), middleware.After)
-}
-
-// meter accumulates the AWS SDK calls made with a context from its ctx method: their
-// number per operation ("Service.Operation" unless DynamoDB), summed time and inputs.
-type meter struct {
-	mu     sync.Mutex
-	calls  map[string]int
-	spent  time.Duration
-	inputs []any
 }
 
 type meterKey struct{}
@@ -414,30 +343,75 @@ func (m *meter) total() time.Duration {
 	return m.spent
 }
 
-// meterOption is the SDK API option that feeds the meter of each call's context, if any.
+// counting is the meter of the handlers' DynamoDB calls without one of their own, if any.
+var counting atomic.Pointer[meter]
+
+// counted runs f with a new counting meter and returns that meter.
+func counted(f func() error) (*meter, error) {
+	m := &meter{}
+	counting.Store(m)
+	defer counting.Store(nil)
+	return m, f()
+}
+
+// captured runs f with a counting meter and returns the inputs of type T of the calls made meanwhile.
+func captured[T any](f func() error) ([]T, error) {
+	m, err := counted(f)
+	return inputsOf[T](m.inputs), err
+}
+
+func inputsOf[T any](inputs []any) []T {
+	var out []T
+	for _, in := range inputs {
+		if t, ok := in.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// record runs f, under m's lock, on the name of the operation of ctx's call, if it has a meter.
+func record(ctx context.Context, f func(m *meter, op string)) {
+	m, ok := ctx.Value(meterKey{}).(*meter)
+	op, svc := awsmiddleware.GetOperationName(ctx), awsmiddleware.GetServiceID(ctx)
+	if !ok && svc == dynamodb.ServiceID {
+		m = counting.Load()
+	}
+	if m == nil {
+		return
+	}
+	if svc != dynamodb.ServiceID {
+		op = svc + "." + op
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.calls == nil {
+		m.calls, m.attempts = map[string]int{}, map[string]int{}
+	}
+	f(m, op)
+}
+
+// meterOption is the SDK API option that feeds the meters.
 func meterOption(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
+	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			m, ok := ctx.Value(meterKey{}).(*meter)
-			if !ok {
-				return next.HandleInitialize(ctx, in)
-			}
 			t0 := time.Now()
 			out, md, err := next.HandleInitialize(ctx, in)
-			op := awsmiddleware.GetOperationName(ctx)
-			if s := awsmiddleware.GetServiceID(ctx); s != dynamodb.ServiceID {
-				op = s + "." + op
-			}
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if m.calls == nil {
-				m.calls = map[string]int{}
-			}
-			m.calls[op]++
-			m.spent += time.Since(t0)
-			m.inputs = append(m.inputs, in.Parameters)
+			record(ctx, func(m *meter, op string) {
+				m.calls[op]++
+				m.spent += time.Since(t0)
+				m.inputs = append(m.inputs, in.Parameters)
+			})
 			return out, md, err
 		}), middleware.Before)
+	if err != nil {
+		return err
+	}
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchMeterAttempts",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			record(ctx, func(m *meter, op string) { m.attempts[op]++ })
+			return next.HandleFinalize(ctx, in)
+		}), middleware.After)
 }
 
 // queueHandler is the signature of an SQS-triggered function's handler.
