@@ -56,6 +56,9 @@ type Options struct {
 	// (e.g. "3"), so that a job whose worker died is delivered again quickly instead of after
 	// the deployed 720 s.
 	Parameters map[string]string
+	// LoopbackOnly confines webhook deliveries to loopback, for tests whose endpoints' URLs
+	// are generated.
+	LoopbackOnly bool
 	// Wrap, when set, may replace each function's handler (tests inject faults with it).
 	Wrap func(logicalID string, handler any) any
 }
@@ -138,6 +141,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		// Local receivers listen on loopback over plain http.
 		env["ALLOW_HTTP_LOOPBACK"] = "true"
+		if o.LoopbackOnly {
+			env["ALLOW_HTTP_LOOPBACK"] = "only"
+		}
 		s.Env[fn.LogicalID] = env
 		build, ok := registry.Builder(fn.LogicalID)
 		if !ok {

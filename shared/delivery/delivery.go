@@ -50,6 +50,9 @@ type Options struct {
 	// AllowLoopback lets deliveries reach loopback addresses (the local stack only). Without it,
 	// endpoints resolving to loopback, private, link-local or metadata addresses are refused.
 	AllowLoopback bool
+	// LoopbackOnly refuses every address but loopback: a local stack under generated tests,
+	// whose endpoints' URLs are made up, so that no delivery leaves the machine.
+	LoopbackOnly bool
 	// Timeout bounds one POST.
 	Timeout time.Duration
 }
@@ -72,7 +75,7 @@ func NewWorker(store Store, vis Visibility, log *slog.Logger, opts Options) *Wor
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	dialer := &net.Dialer{Timeout: opts.Timeout, Control: guard(opts.AllowLoopback)}
+	dialer := &net.Dialer{Timeout: opts.Timeout, Control: guard(opts.AllowLoopback || opts.LoopbackOnly, opts.LoopbackOnly)}
 	client := &http.Client{
 		Timeout:   opts.Timeout,
 		Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second},
@@ -87,7 +90,7 @@ var errBlocked = errors.New("destination address is not allowed")
 
 // guard refuses connections to internal addresses, so a registered URL cannot be used to
 // reach the cloud's metadata service or private networks, whatever its DNS says.
-func guard(allowLoopback bool) func(network, address string, c syscall.RawConn) error {
+func guard(allowLoopback, loopbackOnly bool) func(network, address string, c syscall.RawConn) error {
 	return func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
@@ -98,6 +101,9 @@ func guard(allowLoopback bool) func(network, address string, c syscall.RawConn) 
 			if allowLoopback {
 				return nil
 			}
+			return errBlocked
+		}
+		if loopbackOnly {
 			return errBlocked
 		}
 		if ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() ||

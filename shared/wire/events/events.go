@@ -70,7 +70,7 @@ func DeliverWebhooks(_ context.Context, d *wire.Deps) (any, error) {
 		return nil, err
 	}
 	w := delivery.NewWorker(d.Store, q, d.Log, delivery.Options{
-		MaxAttempts: attempts, RetryBase: time.Duration(base) * time.Second, AllowLoopback: d.AllowLoopback(),
+		MaxAttempts: attempts, RetryBase: time.Duration(base) * time.Second, AllowLoopback: d.AllowLoopback(), LoopbackOnly: d.LoopbackOnly(),
 	})
 	return wire.QueueHandler(w.Handle), nil
 }
