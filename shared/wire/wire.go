@@ -82,7 +82,9 @@ func (d *Deps) OptionalPositive(name string, def int) (int, error) {
 
 // AllowLoopback admits http:// webhooks on loopback; only the local stack sets it ("true",
 // or "only" to refuse every other address: see LoopbackOnly).
-func (d *Deps) AllowLoopback() bool { return d.Env("ALLOW_HTTP_LOOPBACK") == "true" || d.LoopbackOnly() }
+func (d *Deps) AllowLoopback() bool {
+	return d.Env("ALLOW_HTTP_LOOPBACK") == "true" || d.LoopbackOnly()
+}
 
 // LoopbackOnly is ALLOW_HTTP_LOOPBACK "only": deliveries reach loopback and nothing else.
 func (d *Deps) LoopbackOnly() bool { return d.Env("ALLOW_HTTP_LOOPBACK") == "only" }
