@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/livingprofile/livingprofile/shared/wire"
-	"github.com/livingprofile/livingprofile/shared/wire/pages"
+	"github.com/livingprofile/livingprofile/shared/wire/pages/rights"
 )
 
-func main() { wire.Main("PortalRights", pages.PortalRights) }
+func main() { wire.Main("PortalRights", rights.PortalRights) }

@@ -294,3 +294,56 @@ func TestJobsRefuseUnverified(t *testing.T) {
 	}
 	must(t, do(t, call{method: "GET", path: "/v1/profiles/" + pid, key: "read"}), 200)
 }
+
+// TestPortalErasureCoolOffEmailsCancelLink: an erasure the person makes in the portal, under
+// the tenant's cool-off, emails them the link that calls it off, and that link works once.
+func TestPortalErasureCoolOffEmailsCancelLink(t *testing.T) {
+	ctx := context.Background()
+	tn := coolOffTenant(t, 2)
+	addr := strings.ToLower(app.NewID("cool")) + "@example.com"
+	if _, err := app.New(syncStore(), time.Now, 0).CreateProfile(ctx, tn, app.Create{Identities: []app.IdentityInput{{Type: "email", Value: addr}}},
+		app.Write{Actor: operator.Actor}); err != nil {
+		t.Fatal(err)
+	}
+	find := func(what string, re *regexp.Regexp) string {
+		var got string
+		eventually(t, 5*time.Second, what, func() bool {
+			for _, e := range mailJSON(t) {
+				if slices.Contains(e.Recipients(), addr) {
+					if got = re.FindString(e.Text); got != "" {
+						return true
+					}
+				}
+			}
+			return false
+		})
+		return got
+	}
+	// Signed in by the emailed link, as an erasure needs.
+	c := &portalClient{t: t, cookies: map[string]string{}}
+	login := wantStatus(t, c.do("GET", "/portal/"+tn+"/login", nil), 200)
+	wantStatus(t, c.do("POST", "/portal/"+tn+"/login", url.Values{"csrf": {c.csrf(login)}, "email": {addr}}), 200)
+	link := find("the sign-in email", regexp.MustCompile(`https?://\S+/portal/`+tn+`/t/\S+`))
+	page := wantStatus(t, c.do("GET", link, nil), 200)
+	wantStatus(t, c.do("POST", link, url.Values{"csrf": {c.csrf(page)}}), 303)
+	erase := wantStatus(t, c.do("GET", "/portal/"+tn+"/rights/erase", nil), 200)
+	wantStatus(t, c.do("POST", "/portal/"+tn+"/rights/erase", url.Values{"csrf": {c.csrf(erase)}, "confirm": {"yes"}}), 303)
+
+	cancel := find("the cancel email", regexp.MustCompile(`https?://\S+/portal/`+tn+`/confirm\?t=\S+`))
+	u, err := url.Parse(cancel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := regexp.MustCompile(`rq_[a-z2-7]{26}`).FindString(u.Query().Get("t"))
+	st := dynamo.New(env.db, env.stack.Table)
+	if r, err := st.Request(ctx, tn, id); err != nil || r.Status != dsr.Pending || r.CoolOffUntil == nil || r.Verification != dsr.PortalEmailSignIn {
+		t.Fatalf("the portal erasure %+v (%v): want pending in its cool-off, verified by the emailed sign-in", r, err)
+	}
+	anon := &portalClient{t: t, cookies: map[string]string{}}
+	form := wantStatus(t, anon.do("GET", cancel, nil), 200)
+	wantStatus(t, anon.do("POST", env.stack.URL+"/portal/"+tn+"/confirm", url.Values{"csrf": {anon.csrf(form)}, "t": {u.Query().Get("t")}}), 200)
+	if r, err := st.Request(ctx, tn, id); err != nil || r.Status != dsr.Cancelled {
+		t.Fatalf("after the cancel link: %+v (%v)", r, err)
+	}
+	wantStatus(t, anon.do("GET", cancel, nil), 410) // used once
+}

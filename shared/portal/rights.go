@@ -11,6 +11,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/errs"
+	"github.com/livingprofile/livingprofile/shared/portal/linktoken"
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
@@ -150,6 +151,7 @@ func (r *rc) request(t dsr.Type, purpose string, effect *profile.RightsInput) (*
 	if r.p.cfg.Requests != nil {
 		res, err := r.p.cfg.Requests.CreateRequest(r.ctx, r.tenant, app.RequestInput{
 			ProfileID: r.prof.ID, Type: t, Purpose: purpose, Verification: r.verification(), Locale: r.requestLocale(),
+			LinkBase: linktoken.BaseURL(r.p.cfg.BaseURL, r.ev.RequestContext.DomainName),
 		}, app.RequestWrite{Actor: PersonActor, RequestID: r.requestID})
 		if err != nil {
 			return nil, err

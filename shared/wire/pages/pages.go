@@ -85,6 +85,15 @@ func WithRequests(d *wire.Deps, cfg *portal.Config) error {
 	return nil
 }
 
+// WithNotifiedRequests is WithRequests whose use case emails the person through n: the
+// link that calls off an erasure in the tenant's cool-off.
+func WithNotifiedRequests(n app.Notifier) Option {
+	return func(d *wire.Deps, cfg *portal.Config) error {
+		cfg.Requests = requests{Service: d.Profiles().WithNotifier(n), st: d.Store}
+		return nil
+	}
+}
+
 // Route builds one portal route's handler with the options its function needs.
 func Route(ctx context.Context, d *wire.Deps, pick func(*portal.Portal) portal.Handler, opts ...Option) (any, error) {
 	cur, prev, err := secrets(ctx, d)
@@ -161,11 +170,6 @@ func PortalSubscriptions(ctx context.Context, d *wire.Deps) (any, error) {
 // PortalConsents builds GET|POST /portal/{tenant}/consents.
 func PortalConsents(ctx context.Context, d *wire.Deps) (any, error) {
 	return Route(ctx, d, (*portal.Portal).Consents)
-}
-
-// PortalRights builds GET|POST /portal/{tenant}/rights and /portal/{tenant}/rights/erase.
-func PortalRights(ctx context.Context, d *wire.Deps) (any, error) {
-	return Route(ctx, d, (*portal.Portal).Rights, WithRequests)
 }
 
 // PortalHistory builds GET /portal/{tenant}/history and /portal/{tenant}/receipts/{purpose}.

@@ -12,6 +12,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/wire/pages"
 	"github.com/livingprofile/livingprofile/shared/wire/pages/download"
 	"github.com/livingprofile/livingprofile/shared/wire/pages/login"
+	"github.com/livingprofile/livingprofile/shared/wire/pages/rights"
 )
 
 var builders = map[string]wire.Builder{
@@ -46,7 +47,7 @@ var builders = map[string]wire.Builder{
 	"PortalLogout":             pages.PortalLogout,
 	"PortalOpen":               pages.PortalOpen,
 	"PortalOverview":           pages.PortalOverview,
-	"PortalRights":             pages.PortalRights,
+	"PortalRights":             rights.PortalRights,
 	"PortalSubscriptions":      pages.PortalSubscriptions,
 	"PortalUnsubscribe":        pages.PortalUnsubscribe,
 	"ProcessErasure":           jobs.ProcessErasure,
