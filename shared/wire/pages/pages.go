@@ -79,11 +79,8 @@ func secrets(ctx context.Context, d *wire.Deps) (portallink.Key, []portallink.Ke
 type Option func(*wire.Deps, *portal.Config) error
 
 // WithRequests gives the portal the data-subject requests use case, for the pages that
-// show or make requests.
-func WithRequests(d *wire.Deps, cfg *portal.Config) error {
-	cfg.Requests = requests{Service: d.Profiles(), st: d.Store}
-	return nil
-}
+// show or make requests; it tells no one.
+var WithRequests = WithNotifiedRequests(nil)
 
 // WithNotifiedRequests is WithRequests whose use case emails the person through n: the
 // link that calls off an erasure in the tenant's cool-off.
