@@ -80,7 +80,7 @@ func main() {
 	flag.IntVar(&cfg.requests, "n", 2000, "measured requests per operation (and per throughput variant)")
 	flag.IntVar(&cfg.clients, "c", 8, "concurrent clients")
 	flag.IntVar(&cfg.warmup, "warmup", 100, "unmeasured warm-up requests per operation (fill the warm-container caches)")
-	flag.IntVar(&cfg.coldRuns, "cold-runs", 7, "timed cold starts per binary (median reported)")
+	flag.IntVar(&cfg.coldRuns, "cold-runs", 15, "timed cold starts per binary (median reported)")
 	flag.IntVar(&cfg.outboxN, "outbox-n", 2000, "measured consent writes per outbox variant (with and without)")
 	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
 	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API, and as many by calling the job handlers")
