@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/livingprofile/livingprofile/shared/blob"
 	"github.com/livingprofile/livingprofile/shared/catalog"
@@ -211,8 +212,12 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 		return fmt.Errorf("mark in progress: %w", err)
 	}
 
-	p, err := j.profiles.GetProfile(ctx, tenant, r.ProfileID)
-	if errs.CodeOf(err) == errs.NotFound {
+	in, err := j.read(ctx, r)
+	if err != nil {
+		return err
+	}
+	p := in.profile
+	if p == nil {
 		// Erased before the export ran: nothing is held, so there is nothing to export.
 		_, err := j.update(ctx, tenant, requestID, func(r *dsr.Request) error {
 			if !r.Status.Open() {
@@ -226,10 +231,7 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 		log.InfoContext(ctx, "export completed without data: the profile no longer exists")
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("read profile: %w", err)
-	}
-	art, err := j.build(ctx, r, p)
+	art, err := j.build(ctx, r, in)
 	if err != nil {
 		return err
 	}
@@ -248,7 +250,7 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 
 	// Tell the person before closing: closing forgets the address, and a redelivery after a
 	// crash in between sends a second email rather than none.
-	if err := j.tell(ctx, r, p, art.tenantName, exp); err != nil {
+	if err := j.tell(ctx, r, p, in.tenantName, exp); err != nil {
 		if !last {
 			return err
 		}
@@ -298,11 +300,10 @@ func (j *Job) tell(ctx context.Context, r *dsr.Request, p *profile.Profile, tena
 
 // builtExport is a built ZIP in a temporary file, rewound for upload.
 type builtExport struct {
-	f          *os.File
-	size       int64
-	sha256     []byte
-	summary    Summary
-	tenantName string
+	f       *os.File
+	size    int64
+	sha256  []byte
+	summary Summary
 }
 
 func (b *builtExport) close() {
@@ -324,36 +325,66 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// build reads what the export holds besides the profile and builds the ZIP into a
-// temporary file.
-func (j *Job) build(ctx context.Context, r *dsr.Request, p *profile.Profile) (*builtExport, error) {
-	tenant := r.Tenant
-	cat, err := j.profiles.Catalog(ctx, tenant)
+// sources is what an export is built from besides the ledger.
+type sources struct {
+	profile    *profile.Profile // nil when the person was erased
+	catalog    *catalog.Catalog
+	tenantName string
+	recipients []webhook.Endpoint
+	requests   []dsr.Request
+}
+
+// read reads the export's sources. They are independent, so they are read at once: this is
+// on every export's path, and on a cold start each read waits for a connection of its own.
+func (j *Job) read(ctx context.Context, r *dsr.Request) (sources, error) {
+	var in sources
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		in.profile, err = j.profiles.GetProfile(ctx, r.Tenant, r.ProfileID)
+		if errs.CodeOf(err) == errs.NotFound {
+			in.profile, err = nil, nil
+		}
+		return wrap("read profile", err)
+	})
+	g.Go(func() (err error) {
+		in.catalog, err = j.profiles.Catalog(ctx, r.Tenant)
+		return wrap("read catalog", err)
+	})
+	g.Go(func() (err error) {
+		in.tenantName, err = j.dir.TenantName(ctx, r.Tenant)
+		return wrap("read tenant", err)
+	})
+	g.Go(func() (err error) {
+		in.recipients, err = j.dir.Endpoints(ctx, r.Tenant)
+		return wrap("read recipients", err)
+	})
+	g.Go(func() (err error) {
+		in.requests, err = j.requests.RequestsOfProfile(ctx, r.Tenant, r.ProfileID)
+		return wrap("read requests", err)
+	})
+	return in, g.Wait()
+}
+
+func wrap(what string, err error) error {
 	if err != nil {
-		return nil, fmt.Errorf("read catalog: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	name, err := j.dir.TenantName(ctx, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("read tenant: %w", err)
-	}
-	eps, err := j.dir.Endpoints(ctx, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("read recipients: %w", err)
-	}
-	reqs, err := j.requests.RequestsOfProfile(ctx, tenant, p.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read requests: %w", err)
-	}
+	return nil
+}
+
+// build builds the ZIP into a temporary file.
+func (j *Job) build(ctx context.Context, r *dsr.Request, in sources) (*builtExport, error) {
+	tenant, p := r.Tenant, in.profile
 	f, err := os.CreateTemp(j.opts.TempDir, "export-*.zip")
 	if err != nil {
 		return nil, fmt.Errorf("create temporary file: %w", err)
 	}
-	out := &builtExport{f: f, tenantName: name}
+	out := &builtExport{f: f}
 	cw := &countingWriter{w: f, h: sha256.New()}
 	keyNames := map[string]string{}
 	out.summary, err = Build(ctx, cw, Input{
-		GeneratedAt: j.now(), Controller: Controller{ID: tenant, Name: name}, Request: *r, Profile: p, Catalog: cat,
-		Requests: reqs, Recipients: RecipientsOf(eps), Ledger: j.ledger, TempDir: j.opts.TempDir,
+		GeneratedAt: j.now(), Controller: Controller{ID: tenant, Name: in.tenantName}, Request: *r, Profile: p, Catalog: in.catalog,
+		Requests: in.requests, Recipients: RecipientsOf(in.recipients), Ledger: j.ledger, TempDir: j.opts.TempDir,
 		SourceName: func(ctx context.Context, a ledger.Actor) string {
 			if n, ok := keyNames[a.ID]; ok {
 				return n
