@@ -86,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 		fns[f.LogicalID] = f
 	}
 	auths := map[string]*authorizer{} // by name
-	usedHandlers, usedAuthorizers := map[string]bool{}, map[string]bool{}
+	usedAuthorizers := map[string]bool{}
 	authorizerFor := func(name string) (*authorizer, error) {
 		if a, ok := auths[name]; ok {
 			return a, nil
@@ -119,7 +119,6 @@ func New(cfg Config) (*Server, error) {
 			errs = append(errs, fmt.Errorf("function %s has routes but no handler", f.LogicalID))
 			continue
 		}
-		usedHandlers[f.LogicalID] = true
 		for _, r := range f.Routes {
 			rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: s.function(f), handler: h}
 			if other, dup := keys[rt.key]; dup {
@@ -145,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Handlers)) {
-		if !usedHandlers[id] {
+		if len(fns[id].Routes) == 0 {
 			errs = append(errs, fmt.Errorf("handler for %s, which has no routes", id))
 		}
 	}

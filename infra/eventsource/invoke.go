@@ -65,13 +65,6 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
 
-// timeoutError is a handler that returned after its deadline.
-type timeoutError struct{ timeout time.Duration }
-
-func (e *timeoutError) Error() string {
-	return fmt.Sprintf("Task timed out after %.2f seconds", e.timeout.Seconds())
-}
-
 // Invoke calls h with ev in the context the Lambda runtime gives a handler (see the package
 // documentation) and returns a panic as a *PanicError. Unlike the event sources, it passes
 // ev as it is and returns what h returns even after its deadline.
@@ -102,7 +95,7 @@ func invoke[E, R any](parent context.Context, fn Function, h func(context.Contex
 	resp, err := Invoke(parent, fn, h, in)
 	if time.Now().After(deadline) {
 		// Lambda would have stopped the function at its deadline, whatever it returned.
-		return zero, &timeoutError{timeout: fn.Timeout}
+		return zero, fmt.Errorf("Task timed out after %.2f seconds", fn.Timeout.Seconds())
 	}
 	return resp, err
 }

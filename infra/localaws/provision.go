@@ -360,11 +360,12 @@ func (p *provisioner) reachableQueueURL(raw string) string {
 }
 
 func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {
-	name, err := bucketName(p.stack, b.LogicalID)
-	if err != nil {
-		return err
+	// S3 allows 3 to 63 lower-case letters, digits and hyphens.
+	name := strings.ToLower(p.name(b.LogicalID))
+	if len(name) > 63 {
+		return fmt.Errorf("bucket name %q is longer than 63 characters; use a shorter stack name", name)
 	}
-	_, err = p.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
+	_, err := p.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
 	switch {
 	case isCode(err, "NotFound", "NoSuchBucket"):
 		in := &s3.CreateBucketInput{Bucket: &name}
@@ -399,16 +400,6 @@ func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {
 	}
 	p.out[b.LogicalID] = Resource{Type: typeBucket, Name: name, ARN: "arn:aws:s3:::" + name}
 	return nil
-}
-
-// bucketName is the physical bucket name: S3 allows 3 to 63 lower-case letters, digits and
-// hyphens.
-func bucketName(stack, logicalID string) (string, error) {
-	name := strings.ToLower(stack + "-" + logicalID)
-	if len(name) > 63 {
-		return "", fmt.Errorf("bucket name %q is longer than 63 characters; use a shorter stack name", name)
-	}
-	return name, nil
 }
 
 func (p *provisioner) secret(ctx context.Context, s template.Secret) error {

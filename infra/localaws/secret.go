@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/livingprofile/livingprofile/infra/template"
@@ -68,17 +69,9 @@ func password(g template.GenerateSecretString) (string, error) {
 			}
 			out[i] = alphabet[k.Int64()]
 		}
-		if hasEach(string(out), classes) {
+		lacks := func(class string) bool { return !strings.ContainsAny(string(out), class) }
+		if !slices.ContainsFunc(classes, lacks) {
 			return string(out), nil
 		}
 	}
-}
-
-func hasEach(s string, classes []string) bool {
-	for _, c := range classes {
-		if !strings.ContainsAny(s, c) {
-			return false
-		}
-	}
-	return true
 }
