@@ -163,15 +163,13 @@ func (o *Outbox) init(ctx context.Context) error {
 	for _, k := range d.Table.KeySchema {
 		o.keys = append(o.keys, aws.ToString(k.AttributeName))
 	}
-	var index *ddbtypes.GlobalSecondaryIndexDescription
-	for i, g := range d.Table.GlobalSecondaryIndexes {
-		if aws.ToString(g.IndexName) == o.index {
-			index = &d.Table.GlobalSecondaryIndexes[i]
-		}
-	}
-	if index == nil {
+	i := slices.IndexFunc(d.Table.GlobalSecondaryIndexes, func(g ddbtypes.GlobalSecondaryIndexDescription) bool {
+		return aws.ToString(g.IndexName) == o.index
+	})
+	if i < 0 {
 		return fmt.Errorf("outbox %s: the table has no index %s", o.Table, o.index)
 	}
+	index := d.Table.GlobalSecondaryIndexes[i]
 	if p := index.Projection; p == nil || p.ProjectionType != ddbtypes.ProjectionTypeAll {
 		return fmt.Errorf("outbox %s: index %s must project ALL attributes to build stream images", o.Table, o.index)
 	}

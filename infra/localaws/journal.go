@@ -55,13 +55,6 @@ type record struct {
 	Body []byte          `json:"b,omitempty"`
 }
 
-func (r *record) body() []byte {
-	if r.JSON != nil {
-		return r.JSON
-	}
-	return r.Body
-}
-
 // openJournal replays dir's journal into the emulator at emulator and returns the journal,
 // open for appending.
 func openJournal(ctx context.Context, dir, emulator string, log *slog.Logger) (*journal, error) {
@@ -129,7 +122,11 @@ func (j *journal) replay(ctx context.Context) (n, failed int, err error) {
 
 // send sends r to the emulator and returns the status, decoding the JSON answer into out.
 func (j *journal) send(ctx context.Context, r *record, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, r.Method, j.emulator+r.URI, bytes.NewReader(r.body()))
+	body := r.Body
+	if r.JSON != nil {
+		body = r.JSON
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, j.emulator+r.URI, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}

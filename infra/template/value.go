@@ -134,11 +134,8 @@ func target(v any) (id, attr string, ok bool) {
 	return "", "", false
 }
 
-// show renders v as compact JSON, for error messages.
+// show renders v as compact JSON, for error messages. A template value always marshals.
 func show(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
+	b, _ := json.Marshal(v)
 	return string(b)
 }
