@@ -252,21 +252,17 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 	before, now := o.seen[pk], map[string]recordID{}
 	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(items))}
 	for _, item := range items {
-		keys := make(map[string]ddbtypes.AttributeValue, len(o.keys))
-		for _, k := range o.keys {
-			v, ok := item[k]
-			if !ok {
-				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
-			}
-			keys[k] = v
-		}
-		keyImage, err := ConvertItem(keys)
-		if err != nil {
-			return events.DynamoDBEvent{}, err
-		}
 		image, err := ConvertItem(item)
 		if err != nil {
 			return events.DynamoDBEvent{}, err
+		}
+		keyImage := make(map[string]events.DynamoDBAttributeValue, len(o.keys))
+		for _, k := range o.keys {
+			v, ok := image[k]
+			if !ok {
+				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
+			}
+			keyImage[k] = v
 		}
 		// The key image's JSON identifies the item: a map marshals in key order.
 		id, err := json.Marshal(keyImage)
