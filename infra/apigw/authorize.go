@@ -47,8 +47,8 @@ func (a *authorizer) identity(r *http.Request) ([]string, bool) {
 }
 
 // decide returns the authorizer's decision for the request, from the cache when a decision
-// for the same identity-source values is younger than the TTL. cached reports a cache hit.
-func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (resp events.APIGatewayV2CustomAuthorizerSimpleResponse, cached bool, err error) {
+// for the same identity-source values is younger than the TTL.
+func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (resp events.APIGatewayV2CustomAuthorizerSimpleResponse, err error) {
 	// NUL cannot occur in header or query values, so the key is unambiguous.
 	key := strings.Join(req.IdentitySource, "\x00")
 	if a.ttl > 0 {
@@ -56,7 +56,7 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 		d, ok := a.cache[key]
 		a.mu.Unlock()
 		if ok && time.Now().Before(d.expires) {
-			return d.resp, true, nil
+			return d.resp, nil
 		}
 	}
 	resp, err = eventsource.Invoke(ctx, a.fn, a.handler, req)
@@ -68,7 +68,7 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 		}
 	}
 	if err != nil {
-		return resp, false, err
+		return resp, err
 	}
 	if a.ttl > 0 {
 		a.mu.Lock()
@@ -82,5 +82,5 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 		a.cache[key] = cachedDecision{resp: resp, expires: now.Add(a.ttl)}
 		a.mu.Unlock()
 	}
-	return resp, false, nil
+	return resp, nil
 }

@@ -134,18 +134,13 @@ func query(raw string) map[string]string {
 // body, including one without a content type, is base64-encoded.
 func isText(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
 	switch {
-	case strings.HasPrefix(mt, "text/"):
-		return true
+	case err != nil:
+		return false
 	case mt == "application/json", mt == "application/xml", mt == "application/x-www-form-urlencoded", mt == "application/javascript":
 		return true
-	case strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
-		return true
 	}
-	return false
+	return strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 }
 
 // newRequestID returns an id shaped like API Gateway's (base64 of 10 random bytes).

@@ -12,19 +12,18 @@ import (
 // route is one route of the API with what serves it.
 type route struct {
 	key     string
-	method  string   // upper case; "ANY" matches every method
+	method  string
 	params  []string // the path's variable names
 	fn      eventsource.Function
 	handler wire.HTTPHandler
 	auth    *authorizer // nil when the route is not authorized
 }
 
-// pattern turns a route into the net/http ServeMux pattern that matches the same requests.
-// ServeMux ranks patterns as HTTP APIs rank routes, for the routes it accepts: the most
-// specific wins, so a literal segment beats a variable and a route with a method beats ANY;
-// it matches each %-escaped segment and unescapes variable values, as API Gateway does.
-// Greedy variables ({proxy+}) are not emulated: the template has none, and ServeMux's
-// {name...} would also match an empty remainder, which API Gateway does not.
+// pattern turns a route into the ServeMux pattern that matches the same requests. ServeMux
+// ranks the patterns it accepts as HTTP APIs rank routes (a literal segment beats a variable,
+// a method beats ANY), matches %-escaped segments and unescapes variables, as API Gateway
+// does. Greedy variables ({proxy+}) are not emulated: the template has none, and ServeMux's
+// {name...} would also match an empty remainder.
 func (rt *route) pattern(path string) (string, error) {
 	if !strings.HasPrefix(path, "/") {
 		return "", fmt.Errorf("path %q must start with /", path)
@@ -55,9 +54,9 @@ func (rt *route) pattern(path string) (string, error) {
 	return rt.method + " " + path, nil
 }
 
-// register adds rt to mux. ServeMux panics on a pattern it cannot parse or cannot rank
-// against an earlier one (/a/{x} and /{y}/b, which API Gateway ranks left to right), or on a
-// repeated variable name; register reports that as an error instead.
+// register adds rt to mux, reporting as an error what ServeMux panics on: a pattern it cannot
+// parse, a repeated variable name, or two it cannot rank (/a/{x} and /{y}/b, which API
+// Gateway ranks left to right).
 func register(mux *http.ServeMux, rt *route, path string, h http.HandlerFunc) (err error) {
 	pat, err := rt.pattern(path)
 	if err != nil {

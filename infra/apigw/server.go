@@ -30,27 +30,22 @@ import (
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
 
-// MaxBodyBytes is API Gateway's HTTP API payload limit: larger requests get 413 and never
-// reach a function.
+// MaxBodyBytes is API Gateway's HTTP API payload limit: larger requests get 413.
 const MaxBodyBytes = 10 << 20
 
 // Config describes the API to serve.
 type Config struct {
-	// API is the template's HTTP API (stage, authorizers). Nil means the "$default" stage
-	// and no authorizers.
+	// API is the template's HTTP API; nil means the "$default" stage and no authorizers.
 	API *template.HTTPAPI
 	// Functions are the template's functions; those with routes are served.
 	Functions []template.Function
-	// Handlers maps the logical id of every function with routes to its handler.
-	Handlers map[string]wire.HTTPHandler
-	// Authorizers maps the logical id of every authorizer function the routes use to its
-	// handler.
+	// Handlers and Authorizers map the logical id of every function with routes and of every
+	// authorizer function the routes use to its handler.
+	Handlers    map[string]wire.HTTPHandler
 	Authorizers map[string]wire.AuthorizerHandler
 
-	// Region appears in the events and ARNs; it defaults to "eu-central-1".
-	Region string
-	// Logger receives the access log and invocation failures; it defaults to slog.Default().
-	Logger *slog.Logger
+	Region string       // of the events and ARNs; default "eu-central-1"
+	Logger *slog.Logger // the access log and invocation failures; default slog.Default()
 }
 
 // Server is an http.Handler serving the API. It is safe for concurrent use.
@@ -69,12 +64,11 @@ const (
 	apiID   = "local"
 )
 
-// New checks cfg and builds the server. It fails, naming every problem, when a route has no
-// handler, a handler or authorizer handler serves no route, a route uses an authorizer that
-// is unknown, lacks a handler or is not payload 2.0 with simple responses, a route is not
-// payload format 2.0, a path template is malformed, or two routes have the same route key.
-// A request that no route matches goes to the $default route when there is one, as in API
-// Gateway; otherwise it gets API Gateway's own 404.
+// New checks cfg and builds the server. It fails, naming every problem, when a route or
+// authorizer has no handler or a handler serves none, an authorizer is unknown or not
+// payload 2.0 with simple responses, a route is not payload 2.0, a path template is
+// malformed or two routes have the same key. A request no route matches goes to the
+// $default route when there is one, as in API Gateway, else gets API Gateway's 404.
 func New(cfg Config) (*Server, error) {
 	s := &Server{region: cmp.Or(cfg.Region, "eu-central-1"), log: cmp.Or(cfg.Logger, slog.Default())}
 	authConfigs := map[string]template.Authorizer{}
@@ -92,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 		fns[f.LogicalID] = f
 	}
 	auths := map[string]*authorizer{} // by name
+	usedAuthorizers := map[string]bool{}
 	authorizerFor := func(name string) (*authorizer, error) {
 		if a, ok := auths[name]; ok {
 			return a, nil
@@ -111,10 +106,9 @@ func New(cfg Config) (*Server, error) {
 		fn := s.function(template.Function{LogicalID: ac.FunctionLogicalID, Timeout: fns[ac.FunctionLogicalID].Timeout})
 		auths[name] = &authorizer{cfg: ac, fn: fn, handler: h, ttl: time.Duration(ac.CacheTTLSeconds) * time.Second,
 			cache: map[string]cachedDecision{}}
+		usedAuthorizers[ac.FunctionLogicalID] = true
 		return auths[name], nil
 	}
-
-	usedHandlers := map[string]bool{}
 	keys := map[string]string{}
 	for _, f := range cfg.Functions {
 		if len(f.Routes) == 0 {
@@ -125,7 +119,6 @@ func New(cfg Config) (*Server, error) {
 			errs = append(errs, fmt.Errorf("function %s has routes but no handler", f.LogicalID))
 			continue
 		}
-		usedHandlers[f.LogicalID] = true
 		for _, r := range f.Routes {
 			rt := &route{key: r.Key(), method: strings.ToUpper(r.Method), fn: s.function(f), handler: h}
 			if other, dup := keys[rt.key]; dup {
@@ -150,12 +143,8 @@ func New(cfg Config) (*Server, error) {
 			keys[rt.key] = f.LogicalID
 		}
 	}
-	usedAuthorizers := map[string]bool{}
-	for _, a := range auths {
-		usedAuthorizers[a.fn.Name] = true
-	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Handlers)) {
-		if !usedHandlers[id] {
+		if len(fns[id].Routes) == 0 {
 			errs = append(errs, fmt.Errorf("handler for %s, which has no routes", id))
 		}
 	}
@@ -174,9 +163,9 @@ func New(cfg Config) (*Server, error) {
 // RouteKeys returns the served route keys, sorted.
 func (s *Server) RouteKeys() []string { return slices.Clone(s.keys) }
 
-// ServeHTTP serves one request as API Gateway would. Every request gets an access log line
-// with the request id, method, route key, status and latency; never a path, query value,
-// header or body, which may hold personal data.
+// ServeHTTP serves one request as API Gateway would. Its access log line has the request id,
+// method, route key, status and latency; never a path, query, header or body, which may
+// hold personal data.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
@@ -274,7 +263,7 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 		RequestContext:        ev.RequestContext,
 		PathParameters:        ev.PathParameters,
 	}
-	resp, _, err := rt.auth.decide(r.Context(), req)
+	resp, err := rt.auth.decide(r.Context(), req)
 	if err != nil {
 		s.logFailure(r.Context(), ev.RequestContext.RequestID, rt.auth.fn.Name, err)
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
@@ -288,7 +277,7 @@ func (s *Server) authorize(r *http.Request, w http.ResponseWriter, rt *route, ev
 }
 
 // function is what the Lambda runtime tells f's handler about f. A handler that returns
-// after its deadline still has its response served: the integration timeout is not emulated.
+// after its deadline is still served: the integration timeout is not emulated.
 func (s *Server) function(f template.Function) eventsource.Function {
 	return eventsource.NewFunction(f.LogicalID, s.region, account, time.Duration(f.Timeout)*time.Second)
 }
@@ -299,8 +288,8 @@ func (s *Server) logFailure(ctx context.Context, reqID, fn string, err error) {
 		append([]any{"request_id", reqID, "function", fn}, eventsource.ErrorAttrs(err)...)...)
 }
 
-// writeResponse writes a handler's response. It checks the response before writing anything,
-// so that a malformed one can still be answered with a 500.
+// writeResponse writes a handler's response, checked before anything is written so that a
+// malformed one can still be answered with a 500.
 func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) error {
 	if resp.StatusCode < 100 || resp.StatusCode > 599 {
 		return fmt.Errorf("malformed Lambda proxy response: status code %d", resp.StatusCode)
@@ -339,7 +328,7 @@ func writeMessage(w http.ResponseWriter, status int, msg string) {
 	_, _ = w.Write(b)
 }
 
-// statusWriter carries a request's id, start and route key to the route's handler, and
+// statusWriter carries a request's id, start and route key to the route's handler and
 // remembers the status, for the access log.
 type statusWriter struct {
 	http.ResponseWriter

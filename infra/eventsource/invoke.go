@@ -1,28 +1,18 @@
-// Package eventsource emulates, for the local stack, how AWS Lambda invokes functions from
-// event sources, calling in-process handlers instead of deployed functions:
-//
-//   - [SQS] is an SQS event source mapping: it long-polls a queue, hands batches to the
-//     handler and deletes what the handler processed, with partial batch failures
-//     (ReportBatchItemFailures). Failed messages stay in the queue, reappear after its
-//     visibility timeout and are redriven to the dead-letter queue by the queue itself.
-//   - [Schedule] invokes a handler on a rate() expression ([ParseRate]), with the event an
-//     EventBridge rule sends.
-//   - [Outbox] delivers the items of a transactional outbox as DynamoDB stream INSERT
-//     records, by polling an index, because the embedded emulator's stream does not record
-//     TransactWriteItems writes.
+// Package eventsource emulates, for the local stack, how AWS Lambda invokes in-process
+// handlers from event sources: [SQS] (an event source mapping with partial batch failures),
+// [Schedule] (an EventBridge rate() rule) and [Outbox] (DynamoDB stream INSERT records of a
+// transactional outbox, read from an index, because the embedded emulator's stream does not
+// record TransactWriteItems writes).
 //
 // Every invocation runs as the Lambda runtime would run it: the event passes through JSON
 // (so the handler sees exactly what a deployed function would decode), the context carries a
 // deadline at the function's timeout and a lambdacontext with a fresh request id, and is
-// detached from the caller's cancellation (a started invocation runs to its end or its
-// timeout). A panic is recovered and counts as a failed invocation, and so does a handler
-// that returns after its deadline: Lambda would have stopped it ("Task timed out"). An
-// in-process handler cannot be stopped, though: one that ignores its context's deadline
-// holds its poller until it returns.
+// detached from the caller's cancellation. A panic counts as a failed invocation, and so
+// does a handler that returns after its deadline ("Task timed out"); an in-process handler
+// cannot be stopped, though: one that ignores its deadline holds its poller until it returns.
 //
-// Each source has Run, which blocks until its context is cancelled (start it in a
-// goroutine; it returns an error only for a misconfiguration found before it starts), and
-// a single-step method for tests and benchmarks (Once, or Fire for a schedule).
+// Each source has Run, which blocks until its context is cancelled and returns an error only
+// for a misconfiguration, and a single step for tests and benchmarks (Once, or Fire).
 package eventsource
 
 import (
@@ -38,12 +28,10 @@ import (
 	"github.com/google/uuid"
 )
 
-// DefaultAccount is the account id used in ARNs and events when none is known, the one
-// emulators use.
+// DefaultAccount is the account id of ARNs and events when none is known, as emulators use.
 const DefaultAccount = "000000000000"
 
-// DefaultTimeout is the function timeout used when a source's Timeout is zero: Lambda's
-// default of 3 seconds.
+// DefaultTimeout is Lambda's default function timeout, used when a source's is zero.
 const DefaultTimeout = 3 * time.Second
 
 // Function is what the Lambda runtime tells a handler about the function it runs in.
@@ -77,18 +65,9 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
 
-// timeoutError is a handler that returned after its deadline.
-type timeoutError struct{ timeout time.Duration }
-
-func (e *timeoutError) Error() string {
-	return fmt.Sprintf("Task timed out after %.2f seconds", e.timeout.Seconds())
-}
-
-// Invoke calls h with ev in the context the Lambda runtime gives a handler: a deadline at
-// fn's timeout and a lambdacontext with a fresh request id, detached from parent's
-// cancellation. A panic is returned as a *PanicError. Invoke passes ev as it is and returns
-// what h returns even after its deadline; the event sources (see the package documentation)
-// add the JSON round trip and the timeout.
+// Invoke calls h with ev in the context the Lambda runtime gives a handler (see the package
+// documentation) and returns a panic as a *PanicError. Unlike the event sources, it passes
+// ev as it is and returns what h returns even after its deadline.
 func Invoke[E, R any](parent context.Context, fn Function, h func(context.Context, E) (R, error), ev E) (resp R, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), fn.Timeout)
 	defer cancel()
@@ -116,13 +95,12 @@ func invoke[E, R any](parent context.Context, fn Function, h func(context.Contex
 	resp, err := Invoke(parent, fn, h, in)
 	if time.Now().After(deadline) {
 		// Lambda would have stopped the function at its deadline, whatever it returned.
-		return zero, &timeoutError{timeout: fn.Timeout}
+		return zero, fmt.Errorf("Task timed out after %.2f seconds", fn.Timeout.Seconds())
 	}
 	return resp, err
 }
 
-// ViaJSON round-trips v through JSON, as an event does on its way to a deployed function:
-// the result holds exactly the types the function would decode (float64 numbers, []any).
+// ViaJSON round-trips v through JSON, as an event does on its way to a deployed function.
 func ViaJSON[T any](v T) (T, error) {
 	var out T
 	b, err := json.Marshal(v)
@@ -133,8 +111,7 @@ func ViaJSON[T any](v T) (T, error) {
 	return out, err
 }
 
-// ErrorAttrs returns log attributes for a failed invocation: the error and, for a panic,
-// its stack.
+// ErrorAttrs returns log attributes for a failed invocation: the error and a panic's stack.
 func ErrorAttrs(err error) []any {
 	attrs := []any{"err", err.Error()}
 	if p, ok := errors.AsType[*PanicError](err); ok {

@@ -24,29 +24,23 @@ import (
 // DynamoDBHandler is the handler of a function with a DynamoDB stream event source.
 type DynamoDBHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
-// Outbox defaults.
 const (
-	// DefaultOutboxInterval is how often Run polls: Lambda polls a stream shard four times a
-	// second.
+	// DefaultOutboxInterval is how often Run polls: Lambda polls a shard four times a second.
 	DefaultOutboxInterval = 250 * time.Millisecond
 	// DefaultOutboxBatchSize is the DynamoDB event source's default BatchSize.
 	DefaultOutboxBatchSize = 100
 )
 
-// Outbox stands in for a DynamoDB stream event source on the table's transactional outbox.
-// The embedded emulator's stream misses TransactWriteItems writes, so Outbox reads the outbox
-// items from an index instead and presents each as the stream record of its INSERT
-// (StreamViewType NEW_AND_OLD_IMAGES): eventName INSERT, eventVersion 1.1, eventSource
-// aws:dynamodb, the table's key attributes in Keys, every attribute in NewImage, a sequence
-// number and the stream's ARN (no SizeBytes: nothing reads it).
+// Outbox stands in for a DynamoDB stream event source on the table's transactional outbox,
+// which the embedded emulator's stream misses: it reads the outbox items from an index and
+// presents each as the NEW_AND_OLD_IMAGES stream record of its INSERT (keys, new image,
+// sequence number, the stream's ARN; no SizeBytes: nothing reads it).
 //
-// Every Interval it queries each of PartitionKeys on Index, oldest sort key first, up to
-// BatchSize items, and invokes Handler with one batch per partition key, as Lambda invokes
-// with one batch per shard. The handler deletes an item once it has dispatched it; an item
-// still there is offered again on the next poll, with the same eventID, sequence number and
-// creation time, as a stream retries a batch (delivery is at least once). Batch item
-// failures need nothing more: the failed record and all after it are retried on a stream,
-// and here every record the handler did not delete is.
+// Every Interval it queries each of PartitionKeys, oldest sort key first, up to BatchSize
+// items, and invokes Handler with one batch per partition key, as Lambda does per shard. An
+// item the handler did not delete is offered again on the next poll with the same eventID,
+// sequence number and creation time, as a stream retries a batch (at least once); so batch
+// item failures, which a stream retries from the failed record on, need nothing more.
 //
 // The index must project all attributes. Use an *Outbox: it must not be copied once used.
 type Outbox struct {
@@ -93,15 +87,14 @@ type recordID struct {
 	created  time.Time
 }
 
-// sequence numbers stream records across all Outbox values of the process. Starting at the
-// clock keeps them increasing across restarts.
+// sequence numbers the records of every Outbox; starting at the clock keeps it increasing
+// across restarts.
 var sequence atomic.Uint64
 
 func init() { sequence.Store(uint64(time.Now().UnixNano())) }
 
-// Run polls every Interval until ctx is cancelled and then returns nil. It returns an error
-// at once when the source is misconfigured or the table or index cannot be described.
-// Failed invocations and queries are logged; their items are offered again.
+// Run polls every Interval until ctx is cancelled. It returns an error at once when the
+// source is misconfigured or the table cannot be described; failures are logged and retried.
 func (o *Outbox) Run(ctx context.Context) error {
 	if err := o.init(ctx); err != nil {
 		return err
@@ -121,8 +114,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 
 // Once polls every partition key once and delivers what it found. It returns the number of
 // records the handler was invoked with, and the errors of failed queries and invocations
-// (handler error, panic, timeout). Batch item failures are no error. Called while Run runs,
-// it may offer an item that Run offers at the same time.
+// (not batch item failures). Called while Run runs, it may offer an item Run offers too.
 func (o *Outbox) Once(ctx context.Context) (int, error) {
 	if err := o.init(ctx); err != nil {
 		return 0, err
@@ -171,15 +163,13 @@ func (o *Outbox) init(ctx context.Context) error {
 	for _, k := range d.Table.KeySchema {
 		o.keys = append(o.keys, aws.ToString(k.AttributeName))
 	}
-	var index *ddbtypes.GlobalSecondaryIndexDescription
-	for i, g := range d.Table.GlobalSecondaryIndexes {
-		if aws.ToString(g.IndexName) == o.index {
-			index = &d.Table.GlobalSecondaryIndexes[i]
-		}
-	}
-	if index == nil {
+	i := slices.IndexFunc(d.Table.GlobalSecondaryIndexes, func(g ddbtypes.GlobalSecondaryIndexDescription) bool {
+		return aws.ToString(g.IndexName) == o.index
+	})
+	if i < 0 {
 		return fmt.Errorf("outbox %s: the table has no index %s", o.Table, o.index)
 	}
+	index := d.Table.GlobalSecondaryIndexes[i]
 	if p := index.Projection; p == nil || p.ProjectionType != ddbtypes.ProjectionTypeAll {
 		return fmt.Errorf("outbox %s: index %s must project ALL attributes to build stream images", o.Table, o.index)
 	}
@@ -193,7 +183,7 @@ func (o *Outbox) init(ctx context.Context) error {
 	table, _ := arn.Parse(aws.ToString(d.Table.TableArn)) // empty parts when it is no ARN
 	o.region = o.DB.Options().Region
 	o.fn = NewFunction(o.FunctionName, o.region, table.AccountID, o.Timeout)
-	o.log = cmp.Or(o.Log, slog.Default())
+	o.log = cmp.Or(o.Log, slog.Default()).With("function", o.FunctionName, "table", o.Table)
 	o.ready = true
 	return nil
 }
@@ -211,15 +201,13 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			o.log.WarnContext(ctx, "outbox: query failed", "function", o.FunctionName, "table", o.Table,
-				"partition", pk, "err", err.Error())
+			o.log.WarnContext(ctx, "outbox: query failed", "partition", pk, "err", err.Error())
 		}
 		return 0, fmt.Errorf("outbox %s: query %s: %w", o.Table, pk, err)
 	}
 	ev, err := o.event(pk, out.Items)
 	if err != nil {
-		o.log.ErrorContext(ctx, "outbox: an item cannot be presented as a stream record", "function", o.FunctionName,
-			"table", o.Table, "partition", pk, "err", err.Error())
+		o.log.ErrorContext(ctx, "outbox: an item cannot be presented as a stream record", "partition", pk, "err", err.Error())
 		return 0, err
 	}
 	if len(ev.Records) == 0 {
@@ -229,7 +217,7 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 	resp, err := invoke(ctx, o.fn, o.Handler, ev)
 	if err != nil {
 		o.log.ErrorContext(ctx, "outbox: invocation failed; the batch will be retried",
-			append([]any{"function", o.FunctionName, "partition", pk, "records", len(ev.Records),
+			append([]any{"partition", pk, "records", len(ev.Records),
 				"first_sequence_number", first, "last_sequence_number", last}, ErrorAttrs(err)...)...)
 		return len(ev.Records), fmt.Errorf("invoke %s: %w", o.fn, err)
 	}
@@ -241,14 +229,13 @@ func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
 			if i < 0 {
 				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a sequence number of the batch; the whole batch failed",
 					o.fn, f.ItemIdentifier)
-				o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried",
-					"function", o.FunctionName, "partition", pk, "err", err.Error())
+				o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried", "partition", pk, "err", err.Error())
 				return len(ev.Records), err
 			}
 			from = min(from, i)
 		}
 		o.log.WarnContext(ctx, "outbox: partial batch failure; records from the first failed one on will be retried",
-			"function", o.FunctionName, "partition", pk, "from_sequence_number", ev.Records[from].Change.SequenceNumber,
+			"partition", pk, "from_sequence_number", ev.Records[from].Change.SequenceNumber,
 			"retried", len(ev.Records)-from)
 	}
 	return len(ev.Records), nil
@@ -265,21 +252,17 @@ func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (e
 	before, now := o.seen[pk], map[string]recordID{}
 	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(items))}
 	for _, item := range items {
-		keys := make(map[string]ddbtypes.AttributeValue, len(o.keys))
-		for _, k := range o.keys {
-			v, ok := item[k]
-			if !ok {
-				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
-			}
-			keys[k] = v
-		}
-		keyImage, err := ConvertItem(keys)
-		if err != nil {
-			return events.DynamoDBEvent{}, err
-		}
 		image, err := ConvertItem(item)
 		if err != nil {
 			return events.DynamoDBEvent{}, err
+		}
+		keyImage := make(map[string]events.DynamoDBAttributeValue, len(o.keys))
+		for _, k := range o.keys {
+			v, ok := image[k]
+			if !ok {
+				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
+			}
+			keyImage[k] = v
 		}
 		// The key image's JSON identifies the item: a map marshals in key order.
 		id, err := json.Marshal(keyImage)

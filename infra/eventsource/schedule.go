@@ -17,28 +17,19 @@ import (
 type ScheduleHandler = func(context.Context, events.EventBridgeEvent) error
 
 // Schedule invokes Handler at the times of a rate expression, as an EventBridge rule (SAM
-// Schedule) does.
-//
-// The handler receives the event a scheduled rule sends: version "0", a fresh id,
-// detail-type "Scheduled Event", source "aws.events", the account and region, the scheduled
-// time (UTC, to the second), the rule's ARN in resources and an empty detail. With Input, it
-// receives Input instead, decoded into the event type as a deployed function would decode
-// it.
-//
-// Invocations run one after the other; a fire time that passed while the previous invocation
-// ran (or the machine slept) is skipped, not caught up. A failed invocation is logged and not
-// retried.
+// Schedule) does, with the event a scheduled rule sends (a fresh id, "Scheduled Event" from
+// "aws.events", the scheduled time to the second, the rule's ARN, an empty detail), or with
+// Input instead. Invocations run one after the other; a fire time that passed meanwhile (or
+// while the machine slept) is skipped, not caught up. A failed invocation is not retried.
 type Schedule struct {
 	// Expression is rate(...); see [ParseRate].
 	Expression string
-	// Input is the JSON the function receives instead of the scheduled event; empty sends the
-	// event.
+	// Input is the JSON the function receives instead of the scheduled event, if any.
 	Input   string
 	Handler ScheduleHandler
 	// Name is the rule's name in the event's resources ARN; empty means FunctionName.
 	Name string
-	// Region and Account appear in the event and ARNs; empty mean us-east-1 and
-	// DefaultAccount.
+	// Region and Account default to us-east-1 and DefaultAccount.
 	Region  string
 	Account string
 	// FunctionName names the function in logs and in the lambdacontext's InvokedFunctionArn.
@@ -57,8 +48,8 @@ type Schedule struct {
 // maxWait bounds one sleep, so that a clock that jumps (a laptop waking up) is noticed.
 const maxWait = 30 * time.Second
 
-// Run invokes the handler at every fire time from now on until ctx is cancelled, and then
-// returns nil. It returns an error at once when the schedule is misconfigured.
+// Run invokes the handler at every fire time from now on until ctx is cancelled. It returns
+// an error at once when the schedule is misconfigured.
 func (s *Schedule) Run(ctx context.Context) error {
 	rate, err := s.parse()
 	if err != nil {
@@ -96,7 +87,7 @@ func (s *Schedule) Run(ctx context.Context) error {
 }
 
 // Fire invokes the handler once, as the schedule does at the fire time at, and returns the
-// invocation's error (a handler error, panic or timeout).
+// invocation's error.
 func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
 	if s.Handler == nil {
 		return errors.New("schedule: Handler is nil")

@@ -25,54 +25,44 @@ import (
 // SQSHandler is the handler of a function with an SQS event source.
 type SQSHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
-// Limits of an SQS event source mapping.
 const (
 	// MaxSQSBatchSize is the largest BatchSize Lambda accepts for a standard queue.
 	MaxSQSBatchSize = 10000
 	// maxReceive is the most messages one ReceiveMessage returns.
 	maxReceive = 10
-	// receiveWait is the long-poll time of each ReceiveMessage. Lambda waits 20 s; one second
-	// keeps shutdown prompt and notices messages whose visibility timeout expired soon, which
-	// the embedded emulator does not announce to a waiting receive.
+	// receiveWait is the long poll in seconds. Lambda waits 20 s; one second keeps shutdown
+	// prompt and notices messages whose visibility timeout expired, which the embedded
+	// emulator does not announce to a waiting receive.
 	receiveWait = 1
 )
 
 // SQS is an SQS event source mapping: it polls a queue and invokes Handler with batches of
-// messages, as Lambda does for a function with an SQS event.
-//
-// After an invocation:
-//   - when the handler returned an error, panicked or timed out, the whole batch failed: its
-//     messages stay in the queue and reappear after the queue's visibility timeout;
-//   - with ReportBatchItemFailures, the messages whose ids the response lists failed and all
-//     others are deleted; a listed id that is empty or not in the batch fails the whole
-//     batch, as in AWS;
-//   - otherwise every message is deleted.
-//
-// A message received more often than the queue's redrive policy allows is moved to its
-// dead-letter queue by the queue itself on receive (the embedded emulator does, as AWS), so
-// the mapping needs no redrive of its own.
+// messages, as Lambda does for a function with an SQS event. When the handler fails (error,
+// panic, timeout) the whole batch stays in the queue and reappears after the visibility
+// timeout. With ReportBatchItemFailures the messages the response lists stay and all others
+// are deleted; a listed id that is empty or not in the batch fails the whole batch, as in
+// AWS. Otherwise every message is deleted. The queue itself moves a message received more
+// often than its redrive policy allows to the dead-letter queue (the embedded emulator does,
+// as AWS), so the mapping needs no redrive of its own.
 //
 // Use a *SQS: it must not be copied once used.
 type SQS struct {
 	Client   *sqs.Client
 	QueueURL string
-	// QueueARN is the eventSourceARN of the records; empty asks the queue (GetQueueAttributes).
+	// QueueARN is the eventSourceARN of the records; empty asks the queue.
 	QueueARN string
 	// BatchSize is the most messages per invocation: 1 to 10, or up to MaxSQSBatchSize with a
 	// BatchWindow of at least one second (AWS's rule). Zero means 10.
 	BatchSize int
-	// BatchWindow is how long to keep gathering messages, from the first one received, before
-	// invoking with a batch that is not full (MaximumBatchingWindowInSeconds). Zero invokes
-	// with what one receive returns.
+	// BatchWindow is how long to gather messages from the first one received before invoking
+	// with a batch that is not full. Zero invokes with what one receive returns.
 	BatchWindow time.Duration
-	// ReportBatchItemFailures is set when the function's FunctionResponseTypes has
-	// "ReportBatchItemFailures"; without it, the handler's response is ignored.
+	// ReportBatchItemFailures: without it, the handler's response is ignored.
 	ReportBatchItemFailures bool
 	Handler                 SQSHandler
 	// FunctionName names the function in logs and in the lambdacontext's InvokedFunctionArn.
 	FunctionName string
-	// Timeout is the function's timeout: the deadline of each invocation's context. Zero
-	// means DefaultTimeout.
+	// Timeout is the function's timeout; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Log receives the mapping's log; nil means slog.Default().
 	Log *slog.Logger
@@ -86,9 +76,8 @@ type SQS struct {
 	log       *slog.Logger
 }
 
-// Run polls the queue, one batch in flight at a time, until ctx is cancelled, then returns
-// nil once the invocation in flight has ended. It returns an error at once when the mapping
-// is misconfigured. Errors of the queue (a failed receive or delete) are logged and retried.
+// Run polls the queue, one batch in flight at a time, until ctx is cancelled, and returns
+// once the invocation in flight has ended. Errors of the queue are logged and retried.
 func (s *SQS) Run(ctx context.Context) error {
 	if err := s.init(ctx); err != nil {
 		return err
@@ -101,8 +90,7 @@ func (s *SQS) Run(ctx context.Context) error {
 				break
 			}
 			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			s.log.WarnContext(ctx, "sqs event source: receive failed", "function", s.FunctionName,
-				"queue", s.QueueURL, "err", err.Error(), "retry_in", backoff.String())
+			s.log.WarnContext(ctx, "sqs event source: receive failed", "err", err.Error(), "retry_in", backoff.String())
 			sleep(ctx, backoff)
 			continue
 		}
@@ -115,8 +103,7 @@ func (s *SQS) Run(ctx context.Context) error {
 
 // Once receives one batch (waiting up to a second for a first message, and BatchWindow for
 // more) and delivers it. It returns the number of messages the handler was invoked with, and
-// an error when receiving failed or the invocation failed as a whole (handler error, panic,
-// timeout, invalid batch item failure). Partial batch failures are no error.
+// an error when receiving or the invocation as a whole failed (not for partial failures).
 func (s *SQS) Once(ctx context.Context) (int, error) {
 	if err := s.init(ctx); err != nil {
 		return 0, err
@@ -166,7 +153,7 @@ func (s *SQS) init(ctx context.Context) error {
 	// us-east-1 into every queue ARN whatever the region.
 	s.region = cmp.Or(s.Client.Options().Region, queue.Region)
 	s.fn = NewFunction(s.FunctionName, s.region, queue.AccountID, s.Timeout)
-	s.log = cmp.Or(s.Log, slog.Default())
+	s.log = cmp.Or(s.Log, slog.Default()).With("function", s.FunctionName, "queue", s.QueueURL)
 	s.ready = true
 	return nil
 }
@@ -217,7 +204,7 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 	resp, err := invoke(ctx, s.fn, s.Handler, s.event(msgs))
 	if err != nil {
 		s.log.ErrorContext(ctx, "sqs event source: invocation failed; the batch returns to the queue after its visibility timeout",
-			append([]any{"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids}, ErrorAttrs(err)...)...)
+			append([]any{"message_ids", ids}, ErrorAttrs(err)...)...)
 		return len(msgs), fmt.Errorf("invoke %s: %w", s.fn, err)
 	}
 	done := msgs
@@ -228,18 +215,17 @@ func (s *SQS) deliver(ctx context.Context, msgs []sqstypes.Message) (int, error)
 				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a message of the batch; the whole batch failed",
 					s.fn, f.ItemIdentifier)
 				s.log.ErrorContext(ctx, "sqs event source: invalid partial batch response; the batch returns to the queue after its visibility timeout",
-					"function", s.FunctionName, "queue", s.QueueURL, "message_ids", ids, "err", err.Error())
+					"message_ids", ids, "err", err.Error())
 				return len(msgs), err
 			}
 			failed[f.ItemIdentifier] = true
 		}
 		done = slices.DeleteFunc(slices.Clone(msgs), func(m sqstypes.Message) bool { return failed[aws.ToString(m.MessageId)] })
 		s.log.WarnContext(ctx, "sqs event source: partial batch failure; the failed messages return to the queue after its visibility timeout",
-			"function", s.FunctionName, "queue", s.QueueURL, "failed", slices.Sorted(maps.Keys(failed)), "succeeded", len(done))
+			"failed", slices.Sorted(maps.Keys(failed)), "succeeded", len(done))
 	}
 	if err := s.delete(ctx, done); err != nil {
-		s.log.ErrorContext(ctx, "sqs event source: delete failed; the messages will be delivered again",
-			"function", s.FunctionName, "queue", s.QueueURL, "err", err.Error())
+		s.log.ErrorContext(ctx, "sqs event source: delete failed; the messages will be delivered again", "err", err.Error())
 		return len(msgs), err
 	}
 	return len(msgs), nil
@@ -314,9 +300,8 @@ func (s *SQS) event(msgs []sqstypes.Message) events.SQSEvent {
 }
 
 // MessageAttributesMD5 is the MD5OfMessageAttributes SQS computes for attrs: the digest of
-// the attributes sorted by name, each encoded as its name, data type, transport type (1 for
-// String and Number, 2 for Binary) and value, with every variable-length part preceded by its
-// length as a 4-byte big-endian integer.
+// the attributes sorted by name, each as its name, data type, transport type (1 for String
+// and Number, 2 for Binary) and value, each variable part after its 4-byte big-endian length.
 func MessageAttributesMD5(attrs map[string]sqstypes.MessageAttributeValue) string {
 	h := md5.New() //nolint:gosec // defined by SQS
 	put := func(b []byte) {

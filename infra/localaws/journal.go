@@ -18,18 +18,16 @@ import (
 	"sync"
 )
 
-// journal keeps the embedded emulator's state across restarts, kill -9 included. It sits
-// in front of the emulator as a reverse proxy and appends every successful mutating request
-// (DynamoDB, S3, SES, Secrets Manager; not SQS) to a file, with one write(2), before the
-// client sees the response: what a client was told is done is in the file, whatever happens
-// to the process next. Mutating requests pass one at a time, so the file's order is the
-// order the emulator applied them, and replaying it at start rebuilds the same state.
+// journal keeps the embedded emulator's state across restarts, kill -9 included. A reverse
+// proxy in front of the emulator, it appends every successful mutating request (not SQS) to
+// a file with one write(2) before the client sees the response: what a client was told is
+// done is in the file, whatever happens to the process next. Mutating requests pass one at a
+// time, so replaying the file at start rebuilds the same state.
 //
-// At start, after the replay, a journal past compactMin is rewritten from the live tables, so
-// a restart replays the data plus one run's history, not all history. The rewrite keeps every
-// request that is not an item write (tables, buckets, objects, secrets, emails) and puts each
-// live item once. It is not done while running: it would stop every write for as long as
-// reading the whole table takes (seconds at 100,000 writes), which the bench measured.
+// At start, after the replay, a journal past compactMin is rewritten as its requests that
+// are no item writes (tables, buckets, objects, secrets, emails) plus each live item once, so
+// a restart replays the data plus one run's history. It is not done while running: it would
+// stop every write for as long as reading the whole table takes (seconds at 100,000 writes).
 type journal struct {
 	mu       sync.Mutex
 	f        *os.File
@@ -55,13 +53,6 @@ type record struct {
 	// JSON holds a JSON body as it is (DynamoDB's), Body any other, base64-encoded.
 	JSON json.RawMessage `json:"j,omitempty"`
 	Body []byte          `json:"b,omitempty"`
-}
-
-func (r *record) body() []byte {
-	if r.JSON != nil {
-		return r.JSON
-	}
-	return r.Body
 }
 
 // openJournal replays dir's journal into the emulator at emulator and returns the journal,
@@ -131,7 +122,11 @@ func (j *journal) replay(ctx context.Context) (n, failed int, err error) {
 
 // send sends r to the emulator and returns the status, decoding the JSON answer into out.
 func (j *journal) send(ctx context.Context, r *record, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, r.Method, j.emulator+r.URI, bytes.NewReader(r.body()))
+	body := r.Body
+	if r.JSON != nil {
+		body = r.JSON
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, j.emulator+r.URI, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -209,15 +204,6 @@ func (j *journal) compact(ctx context.Context) error {
 	for _, line := range j.kept {
 		_, _ = w.Write(line)
 	}
-	call := func(op string, in, out any) error {
-		b, _ := json.Marshal(in)
-		status, err := j.send(ctx, &record{Method: http.MethodPost, URI: "/", JSON: b, Header: map[string]string{
-			"X-Amz-Target": "DynamoDB_20120810." + op, "Content-Type": "application/x-amz-json-1.0"}}, out)
-		if err == nil && status != http.StatusOK {
-			err = fmt.Errorf("%s: status %d", op, status)
-		}
-		return err
-	}
 	for _, t := range j.tables {
 		var start json.RawMessage
 		for {
@@ -229,13 +215,12 @@ func (j *journal) compact(ctx context.Context) error {
 				Items            []json.RawMessage
 				LastEvaluatedKey json.RawMessage
 			}
-			if err := call("Scan", in, &page); err != nil {
-				return fmt.Errorf("journal: compact %s: %w", t, err)
+			scan := dynamoRecord("Scan", in)
+			if status, err := j.send(ctx, &scan, &page); err != nil || status != http.StatusOK {
+				return fmt.Errorf("journal: compact %s: scan status %d: %v", t, status, err)
 			}
 			for _, it := range page.Items {
-				b, _ := json.Marshal(map[string]any{"TableName": t, "Item": it})
-				line, _ := json.Marshal(record{Method: http.MethodPost, URI: "/", JSON: b, Header: map[string]string{
-					"X-Amz-Target": "DynamoDB_20120810.PutItem", "Content-Type": "application/x-amz-json-1.0"}})
+				line, _ := json.Marshal(dynamoRecord("PutItem", map[string]any{"TableName": t, "Item": it}))
 				_, _ = w.Write(append(line, '\n'))
 			}
 			if start = page.LastEvaluatedKey; len(start) == 0 || string(start) == "null" {
@@ -257,6 +242,13 @@ func (j *journal) compact(ctx context.Context) error {
 	j.size = st.Size()
 	j.log.InfoContext(ctx, "journal compacted", "from", before, "to", j.size)
 	return j.reopen()
+}
+
+// dynamoRecord is the record of the DynamoDB call op with the input in.
+func dynamoRecord(op string, in any) record {
+	b, _ := json.Marshal(in)
+	return record{Method: http.MethodPost, URI: "/", JSON: b, Header: map[string]string{
+		"X-Amz-Target": "DynamoDB_20120810." + op, "Content-Type": "application/x-amz-json-1.0"}}
 }
 
 func (j *journal) reopen() error {

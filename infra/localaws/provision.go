@@ -29,15 +29,11 @@ import (
 // Resource is a provisioned resource's physical identity. Fields that do not apply to its
 // type are empty.
 type Resource struct {
-	// Type is the CloudFormation resource type, for example "AWS::SQS::Queue".
-	Type string
-	// Name is the table, queue, bucket or secret name.
-	Name string
-	ARN  string
-	// URL is a queue's URL.
-	URL string
-	// StreamARN is a table's latest stream ARN.
-	StreamARN string
+	Type      string // the CloudFormation resource type, e.g. "AWS::SQS::Queue"
+	Name      string
+	ARN       string
+	URL       string // a queue's
+	StreamARN string // a table's latest
 }
 
 // Physical maps a logical id of the template to the resource provisioned for it.
@@ -66,8 +62,6 @@ func (p Physical) Refs() map[string]string {
 			out[id] = r.Name
 		case typeSecret:
 			out[id] = r.ARN
-		default:
-			out[id] = r.Name
 		}
 	}
 	return out
@@ -84,16 +78,12 @@ const (
 // derived from it valid.
 var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 
-// Provision creates the template's tables (with indexes, stream and TTL), queues (dead-letter
-// queues first, then the queues that redrive to them), buckets (with lifecycle rules) and
-// secrets (generated as GenerateSecretString asks) in the services cfg points at, and returns
-// their physical identities.
-//
-// Physical names are "<stackName>-<LogicalID>", bucket names lower-cased. Provision is idempotent: a resource that exists is kept with
-// its data (items, messages, objects, and a secret's value); only its settings that can be
-// changed in place (queue attributes, TTL, lifecycle rules) are brought in line with the
-// template. Drift it cannot fix, such as a missing index, is logged as a warning; a table
-// whose key schema differs is an error, because the code would not work against it.
+// Provision creates the template's tables, queues, buckets and secrets in the services cfg
+// points at, named "<stackName>-<LogicalID>" (buckets lower-cased), and returns their
+// physical identities. It is idempotent: a resource that exists keeps its data (and a
+// secret its value); only settings that change in place (queue attributes, TTL, lifecycle
+// rules) are brought in line with the template. Drift it cannot fix, such as a missing
+// index, is a warning; a different key schema is an error: the code would not work.
 func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stackName string) (Physical, error) {
 	if !stackNamePattern.MatchString(stackName) {
 		return nil, fmt.Errorf("provision: stack name %q must be a letter followed by letters, digits and hyphens", stackName)
@@ -275,8 +265,8 @@ func keySchema(ks []template.KeyElement) []ddbtypes.KeySchemaElement {
 	return out
 }
 
-// queues provisions the dead-letter queues first, so that their ARNs are known before the
-// redrive policies that name them. A dead-letter queue that redrives again is not supported.
+// queues provisions the dead-letter queues first, whose ARNs the redrive policies name. A
+// dead-letter queue that redrives again is not supported.
 func (p *provisioner) queues(ctx context.Context, queues []template.Queue) error {
 	isDLQ := map[string]bool{}
 	for _, q := range queues {
@@ -356,9 +346,8 @@ func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
 	return nil
 }
 
-// reachableQueueURL points a queue URL at the endpoint cfg uses. kumo builds queue URLs on a
-// fixed "http://localhost:4566" whatever port it listens on; it finds queues by the URL's
-// path, so the rewritten URL works with it and is one a person or tool can actually reach.
+// reachableQueueURL points a queue URL at the endpoint cfg uses: kumo builds queue URLs on
+// "http://localhost:4566" whatever port it listens on, and finds queues by the path.
 func (p *provisioner) reachableQueueURL(raw string) string {
 	if p.cfg.BaseEndpoint == nil {
 		return raw
@@ -371,11 +360,12 @@ func (p *provisioner) reachableQueueURL(raw string) string {
 }
 
 func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {
-	name, err := bucketName(p.stack, b.LogicalID)
-	if err != nil {
-		return err
+	// S3 allows 3 to 63 lower-case letters, digits and hyphens.
+	name := strings.ToLower(p.name(b.LogicalID))
+	if len(name) > 63 {
+		return fmt.Errorf("bucket name %q is longer than 63 characters; use a shorter stack name", name)
 	}
-	_, err = p.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
+	_, err := p.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &name})
 	switch {
 	case isCode(err, "NotFound", "NoSuchBucket"):
 		in := &s3.CreateBucketInput{Bucket: &name}
@@ -410,16 +400,6 @@ func (p *provisioner) bucket(ctx context.Context, b template.Bucket) error {
 	}
 	p.out[b.LogicalID] = Resource{Type: typeBucket, Name: name, ARN: "arn:aws:s3:::" + name}
 	return nil
-}
-
-// bucketName is the physical bucket name: S3 allows 3 to 63 lower-case letters, digits and
-// hyphens.
-func bucketName(stack, logicalID string) (string, error) {
-	name := strings.ToLower(stack + "-" + logicalID)
-	if len(name) > 63 {
-		return "", fmt.Errorf("bucket name %q is longer than 63 characters; use a shorter stack name", name)
-	}
-	return name, nil
 }
 
 func (p *provisioner) secret(ctx context.Context, s template.Secret) error {

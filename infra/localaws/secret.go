@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/livingprofile/livingprofile/infra/template"
@@ -20,8 +21,7 @@ const (
 )
 
 // generateSecretString produces the value CloudFormation stores for GenerateSecretString: a
-// random password from crypto/rand, on its own or added under g.Key to the JSON object
-// g.Template.
+// random password, on its own or added under g.Key to the JSON object g.Template.
 func generateSecretString(g template.GenerateSecretString) (string, error) {
 	pw, err := password(g)
 	if err != nil {
@@ -45,10 +45,9 @@ func generateSecretString(g template.GenerateSecretString) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// password draws g.Length characters uniformly from lower- and upper-case letters, digits
-// and (unless excluded) punctuation, drawing again until every class appears, as
-// GetRandomPassword's RequireEachIncludedType default does; redrawing keeps the draw uniform
-// over the passwords that qualify.
+// password draws g.Length characters uniformly from the classes, again until every class
+// appears (GetRandomPassword's RequireEachIncludedType default): uniform over the passwords
+// that qualify.
 func password(g template.GenerateSecretString) (string, error) {
 	classes := []string{lowerChars, upperChars, digitChars}
 	if !g.ExcludePunctuation {
@@ -68,17 +67,9 @@ func password(g template.GenerateSecretString) (string, error) {
 			}
 			out[i] = alphabet[k.Int64()]
 		}
-		if hasEach(string(out), classes) {
+		lacks := func(class string) bool { return !strings.ContainsAny(string(out), class) }
+		if !slices.ContainsFunc(classes, lacks) {
 			return string(out), nil
 		}
 	}
-}
-
-func hasEach(s string, classes []string) bool {
-	for _, c := range classes {
-		if !strings.ContainsAny(s, c) {
-			return false
-		}
-	}
-	return true
 }

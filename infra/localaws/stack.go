@@ -1,10 +1,6 @@
-// Package localaws runs the AWS services the product needs on a laptop, and creates the
-// template's resources in them.
-//
-// [Start] embeds the kumo AWS emulator in the process (or points at another endpoint, such
-// as LocalStack or real AWS) and returns an [aws.Config] every SDK client can be built from.
-// [Provision] creates the tables, queues, buckets and secrets of a SAM template there,
-// idempotently, so that a restart keeps the data.
+// Package localaws runs the AWS services the product needs on a laptop: [Start] embeds the
+// kumo AWS emulator in the process (or points at another endpoint, such as LocalStack or
+// real AWS), and [Provision] creates a SAM template's resources there, idempotently.
 //
 // kumo keeps its state in package-level services: every Stack started in one process sees
 // the same resources. Use distinct stack names to keep them apart (tests do).
@@ -33,38 +29,33 @@ const DefaultRegion = "eu-central-1"
 const RealAWS = "aws"
 
 // DataDirEnv names the directory where the embedded emulator's state is kept across
-// restarts, kill -9 included (the Makefile sets it): a journal of the requests that changed
-// it, replayed at start. SQS messages are not kept; the local stack's reconciler restores
-// the deliveries and events they carried. Unset, the emulator keeps everything in memory.
+// restarts, kill -9 included, as a journal replayed at start; unset, it is kept in memory.
+// SQS messages are not kept: the local stack's reconciler restores what they carried.
 const DataDirEnv = "LP_DATA_DIR"
 
 // Options configures Start.
 type Options struct {
-	// Endpoint is empty to run the embedded emulator, RealAWS for real AWS, or the base URL of
-	// another emulator (for example LocalStack's "http://localhost:4566").
+	// Endpoint is empty for the embedded emulator, RealAWS, or another emulator's base URL.
 	Endpoint string
-	// Region defaults to DefaultRegion.
-	Region string
+	Region   string // default DefaultRegion
 }
 
 // Stack is a running set of AWS services.
 type Stack struct {
-	// Endpoint is the base URL every client talks to, or "" for real AWS.
-	Endpoint string
-	// AWS is the configuration to build SDK clients from. With an emulator, every S3 client
-	// built from it addresses buckets by path, as emulators need.
-	AWS aws.Config
-	// Embedded reports whether the emulator runs inside this process.
-	Embedded bool
+	Endpoint string // the base URL every client talks to, or "" for real AWS
+	// AWS is the configuration to build SDK clients from; with an emulator, its S3 clients
+	// address buckets by path.
+	AWS      aws.Config
+	Embedded bool // whether the emulator runs inside this process
 
 	server  *kumo.Server
 	front   *httptest.Server // the journal in front of server, when persistent
 	journal *journal
 }
 
-// Start starts the embedded emulator, or connects to opts.Endpoint. With the emulator or
-// another endpoint, the credentials are the static pair "local"/"local" and the developer's
-// AWS configuration is not read, so a local run can never reach a real account by accident.
+// Start starts the embedded emulator, or connects to opts.Endpoint. But for real AWS, the
+// credentials are "local"/"local" and the developer's AWS configuration is not read, so a
+// local run can never reach a real account by accident.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
 	region := cmp.Or(opts.Region, DefaultRegion)
 	switch opts.Endpoint {
@@ -103,9 +94,7 @@ func emulatorConfig(endpoint, region string) aws.Config {
 		Region:       region,
 		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("local", "local", "")),
 		BaseEndpoint: aws.String(endpoint),
-		// The SDK's default adds flexible checksums (CRC32) to every upload and validates them
-		// on downloads; not every emulator implements them, so ask only where an API requires
-		// them. (kumo accepts both.)
+		// Not every emulator implements the flexible checksums the SDK adds by default.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		// Emulators serve buckets under the path, not as host names; presigned links follow.
@@ -118,7 +107,7 @@ func emulatorConfig(endpoint, region string) aws.Config {
 }
 
 // Close stops the embedded emulator; it is a no-op for other endpoints and safe to call twice.
-// Nothing is lost by not calling it: the journal has every acknowledged change already.
+// Not calling it loses nothing: the journal has every acknowledged change.
 func (s *Stack) Close() error {
 	if s == nil || s.server == nil {
 		return nil

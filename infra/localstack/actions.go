@@ -19,9 +19,8 @@ import (
 	"github.com/livingprofile/livingprofile/shared/awsapi"
 )
 
-// actionLog records, per function, the IAM actions its AWS calls need, so tests can check
-// every call the local stack saw against the function's policy in template.yaml — the
-// emulator enforces no IAM, so nothing else would notice a missing permission before AWS.
+// actionLog records, per function, the IAM actions its AWS calls need: the emulator enforces
+// no IAM, so only this notices a missing permission before AWS does.
 type actionLog struct {
 	mu    sync.Mutex
 	calls map[string]map[string]bool
@@ -82,8 +81,8 @@ func (l *actionLog) middleware(fn string) func(*middleware.Stack) error {
 	}
 }
 
-// httpClient returns next (the SDK's default client when nil) recording fn's calls through
-// package awsapi (the S3 and SES v2 adapters), which no SDK middleware sees.
+// httpClient wraps next (the SDK's default when nil) to record fn's calls through package
+// awsapi (the S3 and SES v2 adapters), which no SDK middleware sees.
 func (l *actionLog) httpClient(fn string, next aws.HTTPClient) aws.HTTPClient {
 	if next == nil {
 		next = awshttp.NewBuildableClient()
@@ -116,10 +115,8 @@ func (s *Stack) Actions() map[string][]string {
 	return out
 }
 
-// CheckPolicies compares every AWS call the functions made so far with their policies in
-// template.yaml (inline and managed, see template.Function.Actions) and names each call a
-// policy does not allow: AWS would refuse it, and the emulator enforces no IAM, so tests
-// call this after exercising the functions.
+// CheckPolicies names each AWS call the functions made so far that their policies in
+// template.yaml (template.Function.Actions) do not allow, and AWS would refuse.
 func (st *Stack) CheckPolicies() error {
 	var missing []string
 	for fn, actions := range st.Actions() {

@@ -51,13 +51,10 @@ type Options struct {
 	Log    *slog.Logger
 	// APIOptions are added to the SDK clients the handlers use (benchmarks count requests).
 	APIOptions []func(*middleware.Stack) error
-	// Parameters override template parameter defaults, e.g. faster webhook retries in tests.
-	// Tests that kill job workers should set JobQueueVisibilitySeconds to a few seconds
-	// (e.g. "3"), so that a job whose worker died is delivered again quickly instead of after
-	// the deployed 720 s.
+	// Parameters override template parameter defaults. Tests that kill job workers set
+	// JobQueueVisibilitySeconds to a few seconds, not to wait out the deployed 720 s.
 	Parameters map[string]string
-	// LoopbackOnly confines webhook deliveries to loopback, for tests whose endpoints' URLs
-	// are generated.
+	// LoopbackOnly confines webhook deliveries to loopback, for tests with generated URLs.
 	LoopbackOnly bool
 	// Wrap, when set, may replace each function's handler (tests inject faults with it).
 	Wrap func(logicalID string, handler any) any
@@ -68,27 +65,21 @@ type Stack struct {
 	AWS      *localaws.Stack
 	Template *template.Template
 	Physical localaws.Physical
-	// URL is the API's base URL, e.g. http://127.0.0.1:4000.
-	URL string
-	// Table is the physical name of the profile table.
-	Table string
-	// HandlerAWS is the AWS configuration the functions' handlers are built from: AWS plus
-	// Options.APIOptions.
+	URL      string // the API's base URL, e.g. http://127.0.0.1:4000
+	Table    string // the physical name of the profile table
+	// HandlerAWS is the AWS configuration the handlers are built from: with Options.APIOptions.
 	HandlerAWS aws.Config
-	// Env is the environment each function's handler was built with, by logical id.
-	Env map[string]map[string]string
+	Env        map[string]map[string]string // each function's environment, by logical id
 
 	stackName   string
 	actions     actionLog
 	server      *http.Server
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
-	// schedules are the scheduled functions' first event sources (by event name), by logical id.
-	schedules map[string]*eventsource.Schedule
+	schedules   map[string]*eventsource.Schedule // each scheduled function's first, by logical id
 }
 
-// RepoRoot returns the module root, found from this source file, so tests in any package
-// can locate template.yaml.
+// RepoRoot returns the module root, found from this source file.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
@@ -214,9 +205,8 @@ type worker struct {
 const outboxPoll = 100 * time.Millisecond
 
 // runWorkers starts the event sources of the queue, stream and scheduled functions: SQS
-// pollers as Lambda's event source mappings; because the emulator's stream misses
-// transactional writes, an outbox poller that hands the dispatcher the same records the
-// stream would (from the outbox view of GSI1, see dynamo.OutboxPartitions); and a timer per enabled Schedule event, as EventBridge.
+// pollers, an outbox poller in place of the stream (see eventsource.Outbox) and a timer per
+// enabled Schedule event.
 func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorkers = cancel
@@ -289,8 +279,7 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 }
 
 // FireSchedule invokes a scheduled function now, with the event its first schedule (by event
-// name) sends, and returns the invocation's error. It works whether or not the schedule is
-// enabled, so tests and developers need not wait for the next fire time.
+// name) sends, and returns the invocation's error, whether or not the schedule is enabled.
 func (s *Stack) FireSchedule(ctx context.Context, logicalID string) error {
 	src, ok := s.schedules[logicalID]
 	if !ok {

@@ -14,12 +14,11 @@ import (
 	"time"
 )
 
-// Local pages the stack serves next to the API when it runs the embedded emulator. They are
-// outside /v1 and /portal, so no template route can shadow them.
+// Local pages the stack serves next to the API when it runs the embedded emulator, outside
+// /v1 and /portal, so that no template route can shadow them. Both list the captured emails
+// newest first; MailJSONPath as {"emails": [Email...]}.
 const (
-	// MailPath is the HTML page listing the captured emails, newest first.
-	MailPath = "/_local/mail"
-	// MailJSONPath is the same list as JSON: {"emails": [Email...]}, newest first.
+	MailPath     = "/_local/mail"
 	MailJSONPath = "/_local/mail.json"
 )
 
@@ -31,7 +30,7 @@ const sentEmailsPath = "/kumo/ses/v2/sent-emails"
 var ErrNoMailbox = errors.New("captured emails are only kept by the embedded emulator")
 
 // Email is one message the functions sent through SES v2, as the embedded emulator captured
-// it. It is the developer's local mailbox of fake data, never real mail.
+// it: the developer's fake data, never real mail.
 type Email struct {
 	MessageID string    `json:"messageId"`
 	From      string    `json:"from"`
@@ -58,8 +57,7 @@ func (s *Stack) MailPage() string {
 }
 
 // Mailbox returns every email sent through SES v2 since the emulator's data began (with
-// LP_DATA_DIR, across restarts), in the order they were sent. It returns ErrNoMailbox when
-// the stack does not run the embedded emulator.
+// LP_DATA_DIR, across restarts), in the order sent, or ErrNoMailbox.
 func (s *Stack) Mailbox(ctx context.Context) ([]Email, error) {
 	if !s.AWS.Embedded {
 		return nil, ErrNoMailbox
@@ -103,8 +101,7 @@ func (s *Stack) Mailbox(ctx context.Context) ([]Email, error) {
 	return out, nil
 }
 
-// localRoutes serves the local pages in front of the API Gateway emulation, when the stack
-// has a mailbox; everything else goes to api.
+// localRoutes serves the local pages in front of api, when the stack has a mailbox.
 func (s *Stack) localRoutes(api http.Handler) http.Handler {
 	if !s.AWS.Embedded {
 		return api
@@ -154,7 +151,6 @@ func (s *Stack) serveMail(w http.ResponseWriter, r *http.Request) {
 	}{views, MailJSONPath})
 }
 
-// mailView is one email on the page.
 type mailView struct {
 	Email
 	TextParts []textPart
@@ -162,7 +158,7 @@ type mailView struct {
 	Frame     string
 }
 
-// textPart is plain text or a link within an email's text body.
+// textPart is plain text or a link of an email's text body.
 type textPart struct {
 	Text string
 	URL  string
@@ -207,8 +203,7 @@ func htmlLinks(html string) []string {
 	return out
 }
 
-// htmlFrameBase makes the links of an email's HTML, shown in a sandboxed frame, open in a
-// new tab.
+// htmlFrameBase makes the links of an email's HTML in its sandboxed frame open in a new tab.
 const htmlFrameBase = `<base target="_blank">`
 
 var mailPage = template.Must(template.New("mail").Parse(`<!doctype html>

@@ -2,13 +2,8 @@
 // the AWS Lambda Runtime Interface Emulator (aws-lambda-rie) without Docker,
 // and measures their cold start.
 //
-// The emulator is built from the Go module proxy, pinned to [Version]; it is
-// deliberately not a dependency in the project's go.mod. By hand the build is:
-//
-//	CGO_ENABLED=0 GOBIN=<dir> go install -trimpath -ldflags="-s -w" \
-//	    github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@<Version>
-//
-// Typical use:
+// The emulator is built with `go install` pinned to [Version]; it is
+// deliberately not a dependency in the project's go.mod.
 //
 //	rieBin, _ := rie.Build(ctx, cacheDir)
 //	_ = rie.BuildFunction(ctx, "./functions/get-profile", dir+"/bootstrap", runtime.GOARCH)
@@ -21,7 +16,6 @@
 package rie
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"debug/buildinfo"
@@ -38,22 +32,18 @@ import (
 
 const (
 	// Module is the Go module of the AWS Lambda Runtime Interface Emulator.
-	Module = "github.com/aws/aws-lambda-runtime-interface-emulator"
-	// MainPackage is the emulator's main package inside Module.
+	Module      = "github.com/aws/aws-lambda-runtime-interface-emulator"
 	MainPackage = Module + "/cmd/aws-lambda-rie"
-	// Version is the pinned emulator version served by the Go module proxy
-	// (tagged releases such as v1.23.0 are not served there; this
-	// pseudo-version is).
+	// Version is the pinned emulator version: a pseudo-version, because the
+	// module proxy does not serve the tagged releases (v1.23.0).
 	Version = "v0.0.0-20261030222936-bef5c4ba774d"
 	// BinaryName is the file name Build writes into its output directory.
 	BinaryName = "aws-lambda-rie"
 )
 
 // Build builds the emulator for the host into outDir/aws-lambda-rie and
-// returns that path. It is cached: when outDir already holds a binary whose
-// embedded build info says it is MainPackage at Version for this host, it is
-// returned without running the go command. The build itself only needs the
-// go command and the module proxy; it does not touch the project's go.mod.
+// returns that path. It is cached: a binary there whose build info says it
+// is MainPackage at Version for this host is returned without building.
 func Build(ctx context.Context, outDir string) (string, error) {
 	if outDir == "" {
 		return "", errors.New("rie: Build: empty outDir")
@@ -69,15 +59,15 @@ func Build(ctx context.Context, outDir string) (string, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", fmt.Errorf("rie: Build: %w", err)
 	}
-	// Install into a private directory, then rename into place, so that
-	// concurrent builders (parallel test binaries) never see a partial file.
+	// Install privately and rename into place: concurrent builders (parallel
+	// test binaries) never see a partial file.
 	tmp, err := os.MkdirTemp(outDir, ".rie-build-")
 	if err != nil {
 		return "", fmt.Errorf("rie: Build: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 
-	cmd := exec.CommandContext(ctx, goTool(), "install", "-trimpath", "-ldflags=-s -w", MainPackage+"@"+Version)
+	cmd := exec.CommandContext(ctx, "go", "install", "-trimpath", "-ldflags=-s -w", MainPackage+"@"+Version)
 	cmd.Dir = tmp // outside any module: `go install pkg@version` ignores go.mod anyway
 	cmd.Env = append(os.Environ(),
 		"CGO_ENABLED=0",
@@ -85,9 +75,7 @@ func Build(ctx context.Context, outDir string) (string, error) {
 		"GOARCH="+runtime.GOARCH,
 		"GOBIN="+tmp,
 		"GOWORK=off",
-		// Project-wide flags such as -mod=vendor are not allowed with
-		// pkg@version; the emulator's own go.mod and go.sum govern it.
-		"GOFLAGS=",
+		"GOFLAGS=", // -mod=vendor and the like are refused with pkg@version
 	)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("rie: go install %s@%s: %w\n%s", MainPackage, Version, err, out)
@@ -116,14 +104,11 @@ func upToDate(path string) bool {
 }
 
 // BuildFunction builds a Lambda bootstrap from the Go package pkg with the
-// production flags (CGO_ENABLED=0 GOOS=linux GOARCH=goarch go build
-// -tags lambda.norpc -trimpath -ldflags="-s -w") and writes it to outPath.
-//
-// A relative pkg such as "./functions/get-profile" is resolved against the
-// root of the main module containing the current directory, so callers in
-// any package name functions the same way; an import path works as well.
-// An empty goarch means the host's (runtime.GOARCH), which is what Start
-// needs to run the binary.
+// production flags (-tags lambda.norpc -trimpath -ldflags="-s -w", no cgo)
+// for linux/goarch (the host's when empty, which is what Start can run) and
+// writes it to outPath. A relative pkg such as "./functions/get-profile" is
+// resolved against the main module's root, so callers in any package name
+// functions the same way.
 func BuildFunction(ctx context.Context, pkg, outPath string, goarch string) error {
 	if pkg == "" || outPath == "" {
 		return errors.New("rie: BuildFunction: empty package or output path")
@@ -140,7 +125,7 @@ func BuildFunction(ctx context.Context, pkg, outPath string, goarch string) erro
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
 		return fmt.Errorf("rie: BuildFunction: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, goTool(), "build",
+	cmd := exec.CommandContext(ctx, "go", "build",
 		"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w",
 		"-o", outPath, pkg)
 	cmd.Dir = root
@@ -154,28 +139,13 @@ func BuildFunction(ctx context.Context, pkg, outPath string, goarch string) erro
 // moduleRoot returns the directory of the main module's go.mod, as the go
 // command sees it from the current directory.
 func moduleRoot(ctx context.Context) (string, error) {
-	cmd := exec.CommandContext(ctx, goTool(), "env", "GOMOD")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("rie: go env GOMOD: %w\n%s", err, stderr.Bytes())
+		return "", fmt.Errorf("rie: go env GOMOD: %w\n%s", err, out)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
 		return "", errors.New("rie: not inside a Go module (go env GOMOD is empty)")
 	}
 	return filepath.Dir(gomod), nil
-}
-
-// goTool returns the go command to run: the one from GOROOT/bin when the
-// environment names it (go test and go run put it first in PATH), else "go".
-func goTool() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }

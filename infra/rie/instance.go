@@ -22,18 +22,14 @@ import (
 const InvokePath = "/2015-03-31/functions/function/invocations"
 
 const (
-	// defaultReadyTimeout bounds how long Start waits for the emulator to
-	// accept HTTP, and ColdStart for the first answer, when ctx has no
-	// earlier deadline.
+	// defaultReadyTimeout bounds Start and ColdStart when ctx has no earlier deadline.
 	defaultReadyTimeout = 20 * time.Second
-	// pollInterval is the readiness polling period. It is small because
-	// ColdStart's figure includes up to one interval of polling slack.
+	// pollInterval is small because ColdStart's figure includes up to one interval of slack.
 	pollInterval = 2 * time.Millisecond
-	// closeGrace is how long Close lets the emulator shut down on SIGTERM
-	// (it SIGKILLs the runtime itself) before killing it.
+	// closeGrace is how long Close lets the emulator shut down on SIGTERM.
 	closeGrace = 3 * time.Second
-	// startAttempts is how often Start retries when the emulator dies
-	// before it is ready (e.g. a port picked as free was taken meanwhile).
+	// startAttempts: the emulator dies before it is ready when a port picked as free was
+	// taken meanwhile; Start then tries again.
 	startAttempts = 3
 	logLimit      = 256 << 10
 )
@@ -52,17 +48,14 @@ type Instance struct {
 }
 
 // Start runs the emulator at riePath serving bootstrapPath on free loopback
-// ports and waits (polling, bounded by ctx and a 20 s default) until its
-// invoke API accepts HTTP requests. The emulator starts the bootstrap on the
-// first Invoke, as Lambda does on a cold start.
+// ports and waits (bounded by ctx and a 20 s default) until its invoke API
+// answers. The emulator starts the bootstrap on the first Invoke, as Lambda
+// does on a cold start.
 //
-// The process environment is not inherited: the emulator and the function
-// see a small Lambda-like base (PATH, TZ=:UTC, AWS_REGION and
-// AWS_DEFAULT_REGION=us-east-1, LAMBDA_TASK_ROOT=<bootstrap's directory>)
-// overlaid with env (KEY=VALUE, later entries win), plus what the emulator
-// adds itself (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME=test_function
-// unless set, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=3008, ...). The bootstrap's
-// working directory is the bootstrap's directory, like /var/task.
+// The process environment is not inherited: the function sees a Lambda-like
+// base (PATH, TZ=:UTC, AWS_REGION and AWS_DEFAULT_REGION=us-east-1,
+// LAMBDA_TASK_ROOT) overlaid with env (KEY=VALUE, later entries win) and what
+// the emulator adds. Its working directory is its own, like /var/task.
 func Start(ctx context.Context, riePath, bootstrapPath string, env []string) (*Instance, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
@@ -78,13 +71,11 @@ func Start(ctx context.Context, riePath, bootstrapPath string, env []string) (*I
 	return inst, err
 }
 
-// ColdStart measures one cold start: from just before the emulator process
-// is started to the moment the first successful Invoke of payload has been
-// read in full. It includes the emulator's own start (a few milliseconds),
-// the bootstrap's exec and init, and the first invocation, i.e. what a
-// client of a cold Lambda waits for beyond the platform's sandbox set-up.
-// The instance is closed before ColdStart returns. Compare a function's
-// figure with the hello baseline from the same run, not across machines.
+// ColdStart measures one cold start: from just before the emulator starts to
+// the complete answer of the first successful Invoke of payload, i.e. the
+// emulator's own start (milliseconds), the bootstrap's exec and init and the
+// first invocation. Compare a function's figure with the hello baseline of
+// the same run, not across machines. The instance is closed on return.
 func ColdStart(ctx context.Context, riePath, bootstrapPath string, env []string, payload []byte) (time.Duration, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
@@ -97,9 +88,8 @@ func ColdStart(ctx context.Context, riePath, bootstrapPath string, env []string,
 	return d, err
 }
 
-// launchRetrying launches the emulator and hands it to use with the time just before its
-// start, launching again (up to startAttempts times) while use fails because the emulator
-// exited before it was ready.
+// launchRetrying hands a launched emulator and its start time to use, launching again
+// while use fails because the emulator exited before it was ready.
 func launchRetrying(ctx context.Context, riePath, bootstrapPath string, env []string, use func(*Instance, time.Time) error) error {
 	var err error
 	for range startAttempts {
@@ -116,8 +106,7 @@ func launchRetrying(ctx context.Context, riePath, bootstrapPath string, env []st
 
 var errExitedEarly = errors.New("emulator exited before it was ready")
 
-// launch starts the emulator and returns the instance and the time just
-// before the process was started. It does not wait for readiness.
+// launch starts the emulator and returns it with the time just before it started.
 func launch(riePath, bootstrapPath string, env []string) (*Instance, time.Time, error) {
 	for _, p := range []*string{&riePath, &bootstrapPath} {
 		abs, err := filepath.Abs(*p)
@@ -135,20 +124,11 @@ func launch(riePath, bootstrapPath string, env []string) (*Instance, time.Time, 
 		return nil, time.Time{}, err
 	}
 	addr, apiAddr := addrs[0], addrs[1]
-
 	taskRoot := filepath.Dir(bootstrapPath)
-	base := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"TZ=:UTC",
-		"AWS_REGION=us-east-1",
-		"AWS_DEFAULT_REGION=us-east-1",
-		"LAMBDA_TASK_ROOT=" + taskRoot,
-	}
+	base := []string{"PATH=" + os.Getenv("PATH"), "TZ=:UTC", "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
+		"LAMBDA_TASK_ROOT=" + taskRoot}
 	logs := &tailBuffer{limit: logLimit}
-	cmd := exec.Command(riePath,
-		"--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", apiAddr,
-		bootstrapPath)
+	cmd := exec.Command(riePath, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrapPath)
 	// The emulator runs the bootstrap in the emulator's working directory.
 	cmd.Dir = taskRoot
 	cmd.Env = append(base, env...) // exec uses the last value of a repeated key
@@ -194,9 +174,8 @@ func (in *Instance) poll(ctx context.Context, try func() (done bool, err error))
 	}
 }
 
-// waitReady polls the invoke API with a plain GET (answered 404 by the
-// emulator once it listens; it does not start the bootstrap) until any HTTP
-// answer arrives, the process exits, or ctx ends.
+// waitReady polls the invoke API with a plain GET, which the emulator answers
+// (404) once it listens, without starting the bootstrap.
 func (in *Instance) waitReady(ctx context.Context) error {
 	return in.poll(ctx, func() (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.URL()+"/", nil)
@@ -230,11 +209,10 @@ func (in *Instance) exitError() error {
 	return fmt.Errorf("rie: %w (invoke API %s, Runtime API %s: %v)\n%s", errExitedEarly, in.addr, in.apiAddr, in.waitErr, in.Logs())
 }
 
-// Invoke posts payload to the emulator's invoke API and returns the
-// function's response payload. An answer that is not 2xx (e.g. 502 when the
-// bootstrap crashed during init) is an error; a handler's error is not: as
-// with Lambda's Invoke API, the emulator answers 200 with the error document
-// ({"errorMessage":...,"errorType":...}) as the body.
+// Invoke posts payload to the invoke API and returns the function's response.
+// An answer that is not 2xx (502 when the bootstrap crashed in init) is an
+// error; a handler's error is not: as Lambda's Invoke API, the emulator
+// answers 200 with the error document ({"errorMessage":...}) as the body.
 func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL()+InvokePath, bytes.NewReader(payload))
 	if err != nil {
@@ -264,14 +242,13 @@ func (in *Instance) URL() string { return "http://" + in.addr }
 func (in *Instance) Logs() string { return in.logs.String() }
 
 // Close stops the emulator and its bootstrap: SIGTERM first (the emulator
-// then SIGKILLs the runtime and exits), SIGKILL to the emulator's process
-// group and the runtime's own process group after a grace period. It
-// waits for the emulator to exit. Close is idempotent and always returns nil.
+// then SIGKILLs the runtime and exits), after a grace period SIGKILL to the
+// emulator's and the runtime's process groups. It waits for the emulator to
+// exit, is idempotent and always returns nil.
 func (in *Instance) Close() error {
 	in.closeOnce.Do(func() {
 		in.client.CloseIdleConnections()
-		// The emulator starts the runtime in a process group of its own;
-		// remember its children now in case the emulator must be killed.
+		// The runtime has a process group of its own: find it while the emulator lives.
 		children := childPIDs(in.cmd.Process.Pid)
 		select {
 		case <-in.exited:
@@ -292,8 +269,7 @@ func (in *Instance) Close() error {
 	return nil
 }
 
-// freeAddrs reserves n distinct free loopback TCP addresses by listening on
-// port 0, then releases them for the emulator to bind.
+// freeAddrs returns n distinct free loopback TCP addresses, released for the emulator to bind.
 func freeAddrs(n int) ([]string, error) {
 	var ls []net.Listener
 	defer func() {

@@ -39,8 +39,7 @@ func (p *parser) function(id string, props, metadata object) Function {
 
 // policyActions returns the actions the Allow statements of Policies grant. Each entry must
 // be an inline policy document or a !Ref to an AWS::IAM::ManagedPolicy of the template, so
-// that every permission a function has can be read here (SAM policy templates and AWS
-// managed policies cannot).
+// that every permission can be read here (SAM policy templates cannot).
 func (p *parser) policyActions(props object) []string {
 	var actions []string
 	for i, pol := range p.list(props, "Policies") {

@@ -44,7 +44,6 @@ func parse(data []byte, overrides map[string]string) (*Template, error) {
 	return t, nil
 }
 
-// parameter is a template parameter.
 type parameter struct {
 	def        string // meaningful only when hasDefault
 	hasDefault bool
@@ -73,29 +72,23 @@ func (p *parser) parameters(o object, overrides map[string]string) {
 // parser carries what resource parsing needs besides the template itself. It records every
 // problem it finds rather than stopping at the first, so that one run names them all.
 type parser struct {
-	t *Template
-	// params are the parameter values scalar properties are resolved with.
-	params    map[string]string
+	t         *Template
+	params    map[string]string // the values scalar properties are resolved with
 	globalFn  object
 	globalAPI object
-	// types are the resources' types by logical id.
-	types map[string]string
-	// managed are the AWS::IAM::ManagedPolicy resources' policy documents by logical id.
-	managed map[string]object
-	// apis are the AWS::Serverless::HttpApi resources' properties by logical id.
-	apis map[string]object
-	// routeAPIs are the logical ids the routes' ApiId refer to.
-	routeAPIs map[string]bool
+	types     map[string]string // the resources' types by logical id
+	managed   map[string]object // the AWS::IAM::ManagedPolicy documents by logical id
+	apis      map[string]object // the AWS::Serverless::HttpApi properties by logical id
+	routeAPIs map[string]bool   // the logical ids the routes' ApiId refer to
 	problems  []string
 }
 
 // object is one mapping of the template with its path in the template
 // ("Resources.Queue.Properties"), so that every problem names where it is.
 type object struct {
-	at string
-	m  map[string]any
-	// from is the path of the mapping each key was merged from, if any.
-	from map[string]string
+	at   string
+	m    map[string]any
+	from map[string]string // the path of the mapping each key was merged from, if any
 }
 
 func (o object) path(key string) string {
@@ -162,8 +155,7 @@ func (p *parser) strings(o object, key string) []string {
 	return out
 }
 
-// resolve resolves v, found at path, over the parameter values: a literal, a Ref to a
-// parameter, an !If on a condition, ...
+// resolve resolves v, found at path, over the parameter values.
 func (p *parser) resolve(path string, v any) (string, bool) {
 	s, err := p.t.resolve(v, nil, p.params)
 	if err != nil {
@@ -226,9 +218,8 @@ func (p *parser) ref(o object, key, attr, typ string) string {
 	return ""
 }
 
-// known records a problem for the keys of o that are not in keys, so that a typo or a
-// property the local stack does not emulate is an error instead of a silently missing
-// feature.
+// known records a problem for the keys of o that are not in keys: a typo or a property the
+// local stack does not emulate is an error, not a silently missing feature.
 func (p *parser) known(o object, keys ...string) {
 	var bad []string
 	for k := range o.m {

@@ -6,30 +6,23 @@ import (
 	"strings"
 )
 
-// errNoValue is returned (wrapped) by resolve when a value resolves to AWS::NoValue,
-// meaning the property or environment variable is to be left out.
+// errNoValue is wrapped by resolve for AWS::NoValue: leave the property out.
 var errNoValue = errors.New("AWS::NoValue")
 
 // resolve turns v into the string CloudFormation would give it, with physical and params as
-// [Template.Environment] takes them. Any intrinsic it does not handle, or a reference
-// missing from both maps, is an error that names it; a value that is AWS::NoValue is an
-// error wrapping errNoValue.
+// [Template.Environment] takes them. An intrinsic it does not handle or a reference missing
+// from both maps is an error that names it.
 func (t *Template) resolve(v any, physical, params map[string]string) (string, error) {
 	r := &resolver{t: t, physical: physical, params: params}
 	return r.scalar(v)
 }
 
 // Environment resolves fn's environment variables to what CloudFormation would give them.
-//
-// physical maps a logical id to what !Ref returns for that resource (a table's name, a
-// queue's URL, ...) and "LogicalID.Attribute" to what !GetAtt returns ("Jobs.Arn",
-// "Table.StreamArn", ...). params maps parameter names and pseudo parameters
-// ("AWS::Region", see [PseudoParameters]) to their values; parameters win over resources,
-// as in CloudFormation. The intrinsics are Ref, Fn::GetAtt, Fn::Sub and Fn::If on
-// conditions of Fn::Equals and Fn::Not.
-//
-// Variables that resolve to AWS::NoValue are left out; every other failure is reported,
-// naming the variable.
+// physical maps a logical id to what !Ref returns for that resource (a queue's URL, ...) and
+// "LogicalID.Attribute" to what !GetAtt returns ("Jobs.Arn"). params maps parameters and
+// pseudo parameters ([PseudoParameters]) to their values; they win over resources, as in
+// CloudFormation. Variables that resolve to AWS::NoValue are left out; every other failure
+// is reported, naming the variable.
 func (t *Template) Environment(fn Function, physical, params map[string]string) (map[string]string, error) {
 	out := make(map[string]string, len(fn.env))
 	var errs []error
@@ -49,7 +42,6 @@ func (t *Template) Environment(fn Function, physical, params map[string]string) 
 	return out, nil
 }
 
-// resolver carries the lookups of one resolution.
 type resolver struct {
 	t        *Template
 	physical map[string]string

@@ -3,15 +3,13 @@
 // queues, buckets, secrets and the HTTP API with its Lambda authorizer.
 //
 // It understands what template.yaml uses and nothing more: the intrinsics Ref, Fn::GetAtt,
-// Fn::Sub and Fn::If (on conditions made of Fn::Equals and Fn::Not), in short or long form,
-// resolved through parameter defaults while parsing and against physical resource names
-// with [Template.Environment].
+// Fn::Sub and Fn::If (on Fn::Equals and Fn::Not conditions), resolved through parameters
+// while parsing and against physical resource names with [Template.Environment].
 //
 // Parsing is strict where leniency would make the local stack silently differ from the
-// deployed one: unknown tags, duplicate keys, intrinsics it cannot resolve, event types and
-// properties it does not emulate, resource conditions, references to resources the template
-// lacks and routes that name a missing authorizer are errors, all of them reported at once,
-// each with its path in the template ("Resources.Jobs.Properties.VisibilityTimeout: ...").
+// deployed one: unknown tags, duplicate keys, unresolvable intrinsics, event types and
+// properties it does not emulate, resource conditions and dangling references are errors,
+// all reported at once, each with its path ("Resources.Jobs.Properties.VisibilityTimeout: ...").
 package template
 
 import (
@@ -32,28 +30,24 @@ type Template struct {
 	Queues    []Queue
 	Buckets   []Bucket
 	Secrets   []Secret
-	// HTTPAPI is the HTTP API the routes belong to, or nil when there is none.
-	HTTPAPI *HTTPAPI
+	HTTPAPI   *HTTPAPI // the HTTP API the routes belong to, or nil
 }
 
 // Function is an AWS::Serverless::Function, merged with Globals.Function.
 type Function struct {
-	LogicalID string
-	// Handler is the handler (the executable "bootstrap" of a provided runtime).
-	Handler string
-	// BuildMethod is Metadata.BuildMethod ("makefile"), or "".
-	BuildMethod string
+	LogicalID   string
+	Handler     string
+	BuildMethod string // Metadata.BuildMethod
 	// Timeout is in seconds; Lambda's default of 3 when the template does not set it.
 	Timeout int
-	// env holds the environment variables, Globals.Function.Environment.Variables
-	// overridden by the function's own; resolve them with [Template.Environment].
+	// env holds the environment variables, the function's over Globals'; resolve them with
+	// [Template.Environment].
 	env map[string]any
-	// LogGroup is the logical id of the AWS::Logs::LogGroup that LoggingConfig.LogGroup
-	// refers to (the function's own or Globals'), or "" for Lambda's default group.
+	// LogGroup is the logical id of the AWS::Logs::LogGroup of LoggingConfig, or "" for
+	// Lambda's default group.
 	LogGroup string
-	// Actions are the IAM actions the function's Policies allow, sorted: the Allow
-	// statements of its inline policy documents and of the AWS::IAM::ManagedPolicy
-	// resources it refers to with !Ref.
+	// Actions are the IAM actions the Allow statements of the function's inline and managed
+	// policies grant, sorted.
 	Actions []string
 
 	Routes    []Route
@@ -64,15 +58,10 @@ type Function struct {
 
 // Route is an HttpApi event: one route of the HTTP API.
 type Route struct {
-	// Method is upper case; "ANY" matches every method.
-	Method string
-	// Path is the path template ("/v1/profiles/{id}", "/files/{proxy+}"), or DefaultRoute.
-	Path string
-	// Authorizer is the effective authorizer name: the event's own, else the API's default
-	// authorizer, else "NONE".
-	Authorizer string
-	// PayloadFormatVersion is "2.0" unless the template says otherwise.
-	PayloadFormatVersion string
+	Method               string // upper case; "ANY" matches every method
+	Path                 string // the path template ("/v1/profiles/{id}"), or DefaultRoute
+	Authorizer           string // the event's own, else the API's default, else NoAuthorizer
+	PayloadFormatVersion string // "2.0" unless the template says otherwise
 }
 
 // Key returns the API Gateway route key, e.g. "GET /v1/profiles/{id}", or "$default".
@@ -92,15 +81,11 @@ const NoAuthorizer = "NONE"
 
 // QueueEvent is an SQS event source.
 type QueueEvent struct {
-	Event          string
-	QueueLogicalID string
-	// BatchSize is the maximum number of messages per invocation (default 10).
-	BatchSize int
-	// MaxBatchingWindowSeconds is how long to gather a batch (default 0).
+	Event                    string
+	QueueLogicalID           string
+	BatchSize                int // default 10
 	MaxBatchingWindowSeconds int
-	// FunctionResponseTypes holds "ReportBatchItemFailures" when the function reports
-	// partial batch failures.
-	FunctionResponseTypes []string
+	FunctionResponseTypes    []string
 }
 
 // ReportsBatchItemFailures reports whether the function returns partial batch failures.
@@ -112,18 +97,15 @@ func (q QueueEvent) ReportsBatchItemFailures() bool {
 type StreamEvent struct {
 	Event          string
 	TableLogicalID string
-	// BatchSize is the maximum number of records per invocation (default 100).
-	BatchSize int
+	BatchSize      int // default 100
 }
 
 // Schedule is a Schedule (EventBridge rule) event.
 type Schedule struct {
-	Event string
-	// Expression is the rule's schedule expression, e.g. "rate(1 hour)".
-	Expression string
-	// Input is the JSON the function receives, or "" for the default scheduled event.
-	Input   string
-	Enabled bool
+	Event      string
+	Expression string // e.g. "rate(1 hour)"
+	Input      string // the JSON the function receives, or "" for the scheduled event
+	Enabled    bool
 }
 
 // Table is an AWS::DynamoDB::Table billed per request.
@@ -132,17 +114,14 @@ type Table struct {
 	KeySchema            []KeyElement
 	AttributeDefinitions []AttributeDefinition
 	GSIs                 []Index
-	// TTLAttribute is the attribute holding the expiry time, or "" when TTL is off.
-	TTLAttribute string
-	// StreamViewType is the stream's view type, or "" when the table has no stream.
-	StreamViewType string
+	TTLAttribute         string // "" when TTL is off
+	StreamViewType       string // "" when the table has no stream
 }
 
 // KeyElement is one part of a key schema.
 type KeyElement struct {
 	AttributeName string
-	// KeyType is HASH or RANGE.
-	KeyType string
+	KeyType       string // HASH or RANGE
 }
 
 // AttributeDefinition declares a key attribute's type (S, N or B).
@@ -153,10 +132,9 @@ type AttributeDefinition struct {
 
 // Index is a global secondary index.
 type Index struct {
-	Name      string
-	KeySchema []KeyElement
-	// Projection is ALL, KEYS_ONLY or INCLUDE (of NonKeyAttributes).
-	Projection       string
+	Name             string
+	KeySchema        []KeyElement
+	Projection       string // ALL, KEYS_ONLY or INCLUDE (of NonKeyAttributes)
 	NonKeyAttributes []string
 }
 
@@ -166,9 +144,8 @@ type Queue struct {
 	LogicalID              string
 	VisibilityTimeout      int
 	MessageRetentionPeriod int
-	// RedriveTarget is the logical id of the dead-letter queue, or "".
-	RedriveTarget   string
-	MaxReceiveCount int
+	RedriveTarget          string // the logical id of the dead-letter queue, or ""
+	MaxReceiveCount        int
 }
 
 // Bucket is an AWS::S3::Bucket.
@@ -181,54 +158,43 @@ type Bucket struct {
 
 // Secret is an AWS::SecretsManager::Secret.
 type Secret struct {
-	LogicalID string
-	// SecretString is the literal value, when the template gives one.
-	SecretString string
-	// Generate describes the generated value, when the template asks for one.
-	Generate *GenerateSecretString
+	LogicalID    string
+	SecretString string                // the literal value, if any
+	Generate     *GenerateSecretString // the generated value, if asked for
 }
 
 // GenerateSecretString describes a value generated like Secrets Manager's GetRandomPassword
 // with its default character classes, each required at least once.
 type GenerateSecretString struct {
-	// Template is the JSON object the generated password is added to (SecretStringTemplate),
-	// or "" for a bare password.
-	Template string
-	// Key is the JSON key of the generated password in Template (GenerateStringKey).
-	Key string
-	// Length is the password length (default 32).
-	Length             int
+	// Template (SecretStringTemplate) is the JSON object the generated password is added to
+	// under Key (GenerateStringKey), or "" for a bare password.
+	Template           string
+	Key                string
+	Length             int // default 32
 	ExcludePunctuation bool
 }
 
 // HTTPAPI is the AWS::Serverless::HttpApi the routes belong to, merged with Globals.HttpApi.
 type HTTPAPI struct {
-	// StageName is "$default" unless the template says otherwise.
-	StageName string
-	// Authorizers are the Lambda authorizers by name.
-	Authorizers map[string]Authorizer
+	StageName   string                // "$default" unless the template says otherwise
+	Authorizers map[string]Authorizer // the Lambda authorizers by name
 }
 
 // Authorizer is a Lambda authorizer of an HTTP API.
 type Authorizer struct {
-	// FunctionLogicalID is the authorizer function.
 	FunctionLogicalID string
-	// IdentityHeaders are the identity-source headers ($request.header.X).
-	IdentityHeaders []string
-	// CacheTTLSeconds is Identity.ReauthorizeEvery; 0 disables caching.
-	CacheTTLSeconds int
-	// SimpleResponses is EnableSimpleResponses: the authorizer answers {isAuthorized, context}.
-	SimpleResponses bool
-	// PayloadVersion is AuthorizerPayloadFormatVersion ("1.0" or "2.0").
-	PayloadVersion string
+	IdentityHeaders   []string // the identity-source headers ($request.header.X)
+	CacheTTLSeconds   int      // Identity.ReauthorizeEvery; 0 disables caching
+	SimpleResponses   bool     // EnableSimpleResponses: the answer is {isAuthorized, context}
+	PayloadVersion    string   // AuthorizerPayloadFormatVersion
 }
 
 // Load reads and parses the SAM template at path.
 func Load(path string) (*Template, error) { return LoadWith(path, nil) }
 
 // LoadWith reads and parses the template at path with parameter values that override the
-// defaults wherever the template's settings refer to parameters, as
-// `sam deploy --parameter-overrides` does. An override of an undeclared parameter is an error.
+// defaults, as `sam deploy --parameter-overrides` does; overriding an undeclared parameter
+// is an error.
 func LoadWith(path string, overrides map[string]string) (*Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -8,14 +8,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// parseValue parses YAML text into a value of the template: nil (YAML null), a string, a
-// []any or a map[string]any. Scalars are kept as the text the template wrote, numbers and
-// booleans included, because CloudFormation treats them as strings too. Short-form intrinsic
-// tags are normalized to their long form, so `!GetAtt Queue.Arn` and
-// `{"Fn::GetAtt": [Queue, Arn]}` are the same value.
-//
-// It rejects unknown local tags and duplicate map keys, as CloudFormation does, so that a
-// typo cannot silently change what the local stack builds.
+// parseValue parses YAML text into nil, a string, a []any or a map[string]any. Scalars are
+// kept as written, numbers and booleans included, as CloudFormation treats them as strings
+// too; short-form intrinsic tags become their long form (`!GetAtt Queue.Arn` is
+// `{"Fn::GetAtt": [Queue, Arn]}`). Unknown tags and duplicate keys are errors, as in
+// CloudFormation, so that a typo cannot silently change what the local stack builds.
 func parseValue(data []byte) (any, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -24,8 +21,7 @@ func parseValue(data []byte) (any, error) {
 	return fromNode(&doc)
 }
 
-// shortForms maps the short-form intrinsic tags the local stack resolves to their long-form
-// keys; any other tag is an error at parse time.
+// shortForms maps the short-form intrinsic tags the local stack resolves to their long form.
 var shortForms = map[string]string{
 	"!Ref":    "Ref",
 	"!GetAtt": "Fn::GetAtt",
@@ -138,11 +134,8 @@ func target(v any) (id, attr string, ok bool) {
 	return "", "", false
 }
 
-// show renders v as compact JSON, for error messages.
+// show renders v as compact JSON, for error messages. A template value always marshals.
 func show(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
+	b, _ := json.Marshal(v)
 	return string(b)
 }

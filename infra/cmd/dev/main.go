@@ -1,11 +1,8 @@
-// Command dev runs the whole product locally (`make dev`): the embedded AWS emulator,
-// every resource and route of template.yaml, and a seeded demo tenant. It writes what a
-// developer needs to .local/dev.json and keeps running until interrupted. Set
-// LP_DATA_DIR (the Makefile does) to keep the data across restarts, kill -9 included.
-//
-// Emails the functions send through SES v2 never leave the machine: the embedded emulator
-// captures them, dev logs each new one (subject and recipients), and the API listener shows
-// them all at /_local/mail (mailPage in .local/dev.json).
+// Command dev runs the whole product locally (`make dev`): the embedded AWS emulator, every
+// resource and route of template.yaml, and a seeded demo tenant. It writes what a developer
+// needs to .local/dev.json and runs until interrupted; LP_DATA_DIR (the Makefile sets it)
+// keeps the data across restarts, kill -9 included. Emails the functions send never leave
+// the machine: dev logs each new one and the API listener shows them at /_local/mail.
 package main
 
 import (
@@ -174,8 +171,8 @@ type mailbox interface {
 	Mailbox(ctx context.Context) ([]localstack.Email, error)
 }
 
-// mailWatcher logs the emails captured after it was created. These are the developer's own
-// fake data, so it logs subject and recipients, which makes magic links easy to find.
+// mailWatcher logs the emails captured after it was created. They are the developer's fake
+// data, so it logs subject and recipients, which makes magic links easy to find.
 type mailWatcher struct {
 	box  mailbox
 	log  *slog.Logger

@@ -1,12 +1,6 @@
 // Command lpctl is the operator's tool: it creates tenants, loads catalogs and creates,
 // lists or revokes API keys, against the local stack's emulator, LocalStack or real AWS.
-//
-//	lpctl [-endpoint URL|aws] [-region R] -table NAME tenant create <id> <name>
-//	lpctl ... tenant disable|enable <id>
-//	lpctl ... catalog load <tenant> <file.json>
-//	lpctl ... key create <tenant> <name> <scopes>
-//	lpctl ... key list <tenant>
-//	lpctl ... key revoke <tenant> <key id>
+// Run it without arguments for its usage.
 package main
 
 import (

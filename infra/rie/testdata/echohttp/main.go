@@ -1,8 +1,6 @@
-// Command echohttp is a tiny API Gateway v2 (HTTP API) Lambda used by the
-// infra/rie tests to prove that HTTP events round-trip through the emulator:
-// it answers 200 with a JSON body echoing the request's rawPath, method and
-// route key, and the function name it runs as (from the Lambda context), so
-// the tests also see that environment given to the emulator reaches it.
+// Command echohttp is an HTTP API Lambda proving that events round-trip through
+// the emulator: it echoes the request's rawPath, method and route key, and the
+// function name it runs as, which shows that the emulator's environment reaches it.
 package main
 
 import (

@@ -1,7 +1,5 @@
-// Command hello is the cold-start baseline Lambda for the infra/rie harness:
-// the smallest possible Go Lambda, answering every event with a fixed JSON
-// greeting. Benchmarks report a real function's cold start beside this one,
-// measured in the same run, so the difference is the function's own init cost.
+// Command hello is the cold-start baseline: the smallest Go Lambda. Beside it,
+// a real function's cold start of the same run shows its own init cost.
 package main
 
 import (
