@@ -13,10 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -27,17 +25,14 @@ import (
 
 	"github.com/livingprofile/livingprofile/infra/rie"
 	"github.com/livingprofile/livingprofile/infra/template"
-	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 )
 
 // Sections 3 and 4: the deployed binaries' sizes and cold starts.
 
 const (
-	// sizeBudget is the most a function's stripped linux/arm64 binary may weigh.
-	sizeBudget = 9 << 20
-	// Goals of a real function's median cold start against the baselines' (printed, not
-	// asserted).
+	sizeBudget = 9 << 20 // the most a function's stripped linux/arm64 binary may weigh
+	// Goals of a real function's median cold start against the baselines' (not asserted).
 	goalVsBaseline, goalVsHello = 1.25, 1.5
 	baselinePkg, helloPkg       = "infra/cmd/bench/testdata/ddbget", "infra/rie/testdata/hello"
 )
@@ -115,16 +110,14 @@ type initTrace struct {
 	WarmMs        float64 // a second invocation of the same instance
 }
 
-// initLine is one package's line: "init <pkg> @<start> ms, <clock> ms clock, <bytes> bytes, <allocs> allocs".
-var initLine = regexp.MustCompile(`(?m)^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock, ([0-9]+) bytes, ([0-9]+) allocs`)
-
-func parseInitTrace(logs string) initTrace {
-	var t initTrace
-	for _, m := range initLine.FindAllStringSubmatch(logs, -1) {
-		clock, _ := strconv.ParseFloat(m[1], 64)
-		b, _ := strconv.ParseInt(m[2], 10, 64)
-		a, _ := strconv.ParseInt(m[3], 10, 64)
-		t.Packages, t.ClockMs, t.Bytes, t.Allocs = t.Packages+1, t.ClockMs+clock, t.Bytes+b, t.Allocs+a
+func parseInitTrace(logs string) (t initTrace) {
+	for line := range strings.Lines(logs) {
+		var pkg string
+		var start, clock float64
+		var bytes, allocs int64
+		if n, _ := fmt.Sscanf(line, "init %s @%f ms, %f ms clock, %d bytes, %d allocs", &pkg, &start, &clock, &bytes, &allocs); n == 5 {
+			t.Packages, t.ClockMs, t.Bytes, t.Allocs = t.Packages+1, t.ClockMs+clock, t.Bytes+bytes, t.Allocs+allocs
+		}
 	}
 	return t
 }
@@ -158,19 +151,16 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	awsEnv := []string{"AWS_ENDPOINT_URL=" + st.AWS.Endpoint, "AWS_REGION=" + st.AWS.AWS.Region,
-		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}
-	fixed := func(v any) func() ([]byte, error) { return func() ([]byte, error) { return json.Marshal(v) } }
 	// The baseline reads the item GetProfile reads: its key, captured from one request.
 	key, err := profileKey(ctx, b)
-	if err != nil {
-		return err
+	var portal jar
+	if err == nil {
+		_, portal, _, err = signIn(ctx, b, fix.ids[0])
 	}
-	_, portal, _, err := signIn(ctx, b, fix.ids[0])
-	if err != nil {
-		return err
+	var overview template.Route
+	if err == nil {
+		overview, err = getRoute(st, "PortalOverview")
 	}
-	overview, err := getRoute(st, "PortalOverview")
 	if err != nil {
 		return err
 	}
@@ -178,15 +168,16 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	newExport := func() ([]byte, error) {
 		// A fresh access request per start, of another profile, that the stack's worker never sees.
 		exports++
-		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: fix.ids[len(fix.ids)-exports%len(fix.ids)-1],
-			Type: dsr.Access, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"}, app.RequestWrite{Actor: operator.Actor})
+		id, err := quietRequest(ctx, b, fix.ids[len(fix.ids)-exports%len(fix.ids)-1], dsr.Access)
 		if err != nil {
-			return nil, fmt.Errorf("access request: %w", err)
+			return nil, err
 		}
-		return json.Marshal(sqsJob(res.Request.ID))
+		return json.Marshal(sqsJob(id))
 	}
-	id, tenant := fix.ids[0], map[string]string{"tenant": benchTenant}
-	auth := map[string]any{"tenant": benchTenant, "keyId": fix.readKeyID, "scopes": "read"}
+	fixed := func(v any) func() ([]byte, error) { return func() ([]byte, error) { return json.Marshal(v) } }
+	awsEnv := []string{"AWS_ENDPOINT_URL=" + st.AWS.Endpoint, "AWS_REGION=" + st.AWS.AWS.Region,
+		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}
+	id, auth := fix.ids[0], map[string]any{"tenant": benchTenant, "keyId": fix.readKeyID, "scopes": "read"}
 	check := `{"profileId":"` + id + `","purpose":"marketing"}`
 	cases := []*coldCase{
 		{name: "hello-world (aws-lambda-go)", pkg: helloPkg, payload: fixed(map[string]string{"name": "bench"}), want: "hello, bench"},
@@ -196,8 +187,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 			payload: fixed(apiEvent(st.URL, "GET", "GET /v1/profiles/{id}", "/v1/profiles/"+id, "", map[string]string{"id": id}, nil, auth))},
 		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]),
 			payload: fixed(apiEvent(st.URL, "POST", "POST /v1/consent-checks", "/v1/consent-checks", check, nil, nil, auth))},
-		{name: "PortalOverview", want: fix.emails[0],
-			payload: fixed(apiEvent(st.URL, "GET", overview.Key(), "/portal/"+benchTenant, "", tenant, portal, nil))},
+		{name: "PortalOverview", want: fix.emails[0], payload: fixed(apiEvent(st.URL, "GET", overview.Key(), "/portal/"+benchTenant, "",
+			map[string]string{"tenant": benchTenant}, portal, nil))},
 		{name: "ProcessExport", payload: newExport, want: `"batchItemFailures"`},
 	}
 	for _, c := range cases {
@@ -239,7 +230,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	note(w, "Goals (not asserted): at most %.2fx the same-job baseline and %.1fx hello-world.", goalVsBaseline, goalVsHello)
 	note(w, "init: GODEBUG=inittrace=1 totals of the start with the median init time of %d verified starts; warm: that", traceRuns)
 	note(w, "instance's second invocation, the function's own work, which the same-job ratio counts as cold start.\n")
-	goal := func(r, g float64) string {
+	goal := func(c *coldCase, base int, g float64) string {
+		r := spreadOf(c.runs).Median / spreadOf(cases[base].runs).Median
 		if r > g {
 			return fmt.Sprintf("%.2fx (over %.2fx)", r, g)
 		}
@@ -248,10 +240,9 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	rows := []string{"binary\tmedian ms\tmin\tmax\tvs same-job\tvs hello\tinit pkgs\tinit ms\tinit bytes\tinit allocs"}
 	var runs []string
 	for i, c := range cases {
-		sp := spreadOf(c.runs)
-		vs := "\t"
+		sp, vs := spreadOf(c.runs), "\t"
 		if i >= 2 {
-			vs = goal(sp.Median/spreadOf(cases[1].runs).Median, goalVsBaseline) + "\t" + goal(sp.Median/spreadOf(cases[0].runs).Median, goalVsHello)
+			vs = goal(c, 1, goalVsBaseline) + "\t" + goal(c, 0, goalVsHello)
 		}
 		t := slices.SortedFunc(slices.Values(c.traces), func(a, b initTrace) int { return cmp.Compare(a.ClockMs, b.ClockMs) })[len(c.traces)/2]
 		rows = append(rows, fmt.Sprintf("%s\t%.1f\t%.1f\t%.1f\t%s\t%d\t%.2f\t%d\t%d\t%.1f", c.name, sp.Median, sp.Min, sp.Max, vs,
@@ -264,7 +255,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 }
 
 // traced starts c's bootstrap with GODEBUG=inittrace=1, invokes it once, verifies the
-// answer and sums the bootstrap's trace lines (not the emulator's own before them).
+// answer and sums the bootstrap's trace lines (not the emulator's own before them), then
+// times a second, warm invocation.
 func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) {
 	payload, err := c.payload()
 	if err != nil {
@@ -292,28 +284,26 @@ func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) 
 		return t, err
 	}
 	t0 := time.Now()
-	if _, err := inst.Invoke(ctx, payload); err != nil {
-		return t, err
-	}
+	_, err = inst.Invoke(ctx, payload)
 	t.WarmMs = ms(time.Since(t0))
-	return t, nil
+	return t, err
 }
 
 // profileKey is the key of the item GetProfile reads for the first seeded profile, as
 // attribute name -> string value, captured from one GET through the HTTP API.
 func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
 	id := b.fix.ids[0]
-	inputs, err := captured[*dynamodb.GetItemInput](func() error {
+	m, err := counted(func() error {
 		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil, http.StatusOK, nil)
 	})
-	for _, in := range inputs {
-		key := map[string]string{}
+	for _, in := range inputsOf[*dynamodb.GetItemInput](m.inputs) {
+		key, ofProfile := map[string]string{}, false
 		for name, v := range in.Key {
 			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				key[name] = s.Value
+				key[name], ofProfile = s.Value, ofProfile || strings.Contains(s.Value, id)
 			}
 		}
-		if slices.ContainsFunc(slices.Collect(maps.Values(key)), func(v string) bool { return strings.Contains(v, id) }) {
+		if ofProfile {
 			return key, err
 		}
 	}

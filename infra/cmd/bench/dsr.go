@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -46,14 +46,17 @@ type figure struct {
 // jobName is the worker that carries out a request of each type.
 var jobName = map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "ProcessErasure"}
 
+// attestation is the reason of the bench's attested requests (no emailed confirmation).
+const attestation = "identity checked by the support desk"
+
 // dsrBench measures section 7: half the persons through the HTTP API and the stack's
 // workers, the other half by calling the stack's job handlers directly.
 func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg := b.cfg
 	t0 := time.Now()
-	people := make([]person, 2*cfg.dsrPersons)
-	var err error
+	people := make([]string, 2*cfg.dsrPersons)
 	for i := range people {
+		var err error
 		if people[i], err = newPerson(ctx, b, "dsr"); err != nil {
 			return err
 		}
@@ -63,25 +66,32 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	var items [2]int64
 	var invocations []string
 	calls := map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}} // summed over the persons
-	for i, p := range people {
-		path := i / cfg.dsrPersons
+	for i, id := range people {
+		path, n := i/cfg.dsrPersons, [2]int{}
 		if i%cfg.dsrPersons == 0 {
+			var err error
 			if items[path], err = tableItems(ctx, b); err != nil {
 				return err
 			}
 		}
 		var f []figure
-		if path == 0 {
-			var inv string
-			f, inv, err = dsrThroughAPI(ctx, b, p)
-			invocations = append(invocations, inv)
-		} else {
-			f, err = dsrDirect(ctx, b, p, calls)
-		}
-		if err != nil {
-			return fmt.Errorf("person %s, %s: %w", p.ID, []string{"through the API", "handlers called directly"}[path], err)
+		for j, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
+			var jf []figure
+			var err error
+			if path == 0 {
+				jf, n[j], err = dsrRequest(ctx, b, id, typ)
+			} else {
+				jf, err = dsrDirect(ctx, b, id, typ, calls[typ])
+			}
+			if err != nil {
+				return fmt.Errorf("person %s, %s %s: %w", id, typ, []string{"through the API", "handler called directly"}[path], err)
+			}
+			f = append(f, jf...)
 		}
 		figs[path] = append(figs[path], f)
+		if path == 0 {
+			invocations = append(invocations, fmt.Sprintf("%d+%d", n[0], n[1]))
+		}
 	}
 	note(w, "%d persons per path, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and %d ledger events (written in %.1fs).",
 		cfg.dsrPersons, cfg.dsrEvents, generated.Seconds())
@@ -118,6 +128,17 @@ func sqsJob(requestID string) events.SQSEvent {
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs"}}}
 }
 
+// quietRequest records an attested request that the stack's workers never see: the quiet
+// service writes no outbox item.
+func quietRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (string, error) {
+	res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: profileID, Type: typ,
+		Verification: dsr.AttestedBrand, AttestationReason: attestation}, app.RequestWrite{Actor: operator.Actor})
+	if err != nil {
+		return "", fmt.Errorf("%s request: %w", typ, err)
+	}
+	return res.Request.ID, nil
+}
+
 // requestView is the part of GET /v1/requests/{id} the bench reads.
 type requestView struct {
 	ID      string     `json:"id"`
@@ -131,114 +152,87 @@ type requestView struct {
 	} `json:"download"`
 }
 
-// dsrThroughAPI asks for access, downloads the export, then asks for erasure, through the
-// HTTP API. It returns the figures and the worker invocations ("access+erasure").
-func dsrThroughAPI(ctx context.Context, b *bench, p person) ([]figure, string, error) {
-	access, accessInv, done, err := dsrRequest(ctx, b, p.ID, dsr.Access)
-	if err != nil {
-		return nil, "", fmt.Errorf("access: %w", err)
-	}
-	if done.Export == nil || done.Download == nil {
-		return nil, "", fmt.Errorf("the completed access request has no export or download link")
-	}
-	// The download, as the brand's system would fetch it: a plain GET of the presigned URL.
-	t0 := time.Now()
-	resp, err := b.c.Get(done.Download.URL)
-	if err != nil {
-		return nil, "", fmt.Errorf("download: %w", err)
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	download := ms(time.Since(t0))
-	if err != nil || resp.StatusCode != http.StatusOK || n != done.Export.Bytes {
-		return nil, "", fmt.Errorf("download: status %d, %d of %d bytes, %v", resp.StatusCode, n, done.Export.Bytes, err)
-	}
-	erasure, erasureInv, _, err := dsrRequest(ctx, b, p.ID, dsr.Erasure)
-	if err != nil {
-		return nil, "", fmt.Errorf("erasure: %w", err)
-	}
-	f := append(access, figure{"export ZIP (export.bytes)", "bytes", float64(n)}, figure{"download: GET presigned download.url", "ms", download})
-	return append(f, erasure...), fmt.Sprintf("%d+%d", accessInv, erasureInv), nil
-}
-
-// dsrRequest posts a request and polls it until it is closed; it returns its timings, the
-// worker's invocations and the completed request.
-func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, int, requestView, error) {
+// dsrRequest posts a request and polls it until it is closed, then downloads an export as
+// the brand's system would (a plain GET of the presigned URL); it returns its figures and
+// the worker's invocations.
+func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, int, error) {
 	c, key := b.c, b.fix.requestsKey
-	ctx, cancel := context.WithTimeout(ctx, dsrBound)
-	defer cancel()
 	var v requestView
 	t0 := time.Now()
-	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true, "attestationReason": "identity checked by the support desk"}, http.StatusCreated, &v)
+	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true,
+		"attestationReason": attestation}, http.StatusCreated, &v)
 	posted := ms(time.Since(t0))
-	seen := time.Now()
-	for err == nil && (v.Status == dsr.Pending || v.Status == dsr.InProgress) {
-		select {
-		case <-ctx.Done():
-			return nil, 0, v, fmt.Errorf("request %s still %s: %w", v.ID, v.Status, ctx.Err())
-		case <-time.After(dsrPoll):
-		}
-		err = c.call(ctx, http.MethodGet, "/v1/requests/"+v.ID, key, nil, http.StatusOK, &v)
-		seen = time.Now()
+	var seen time.Time
+	if err == nil {
+		err = poll(ctx, dsrPoll, dsrBound, func() (bool, error) {
+			err := c.call(ctx, http.MethodGet, "/v1/requests/"+v.ID, key, nil, http.StatusOK, &v)
+			seen = time.Now()
+			return v.Status != dsr.Pending && v.Status != dsr.InProgress, err
+		})
 	}
 	if err == nil && v.Status != dsr.Completed {
-		err = fmt.Errorf("request %s ended %s: %s", v.ID, v.Status, v.Failure)
+		err = fmt.Errorf("ended %s: %s", v.Status, v.Failure)
 	}
 	if err != nil {
-		return nil, 0, v, err
+		return nil, 0, fmt.Errorf("request %s: %w", v.ID, err)
 	}
 	run := b.jobs.run(v.ID)
-	return []figure{
-		{map[dsr.Type]string{dsr.Access: "access", dsr.Erasure: "erasure"}[typ] + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
+	figs := []figure{
+		{string(typ) + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
 		{"  POST /v1/requests answered", "ms", posted},
 		{"  POST sent -> " + jobName[typ] + " invoked", "ms", ms(run.Start.Sub(t0))},
 		{"  " + jobName[typ] + " in the stack", "ms", ms(run.End.Sub(run.Start))},
 		{"  job done -> completed seen by the poll", "ms", ms(seen.Sub(run.End))},
-	}, run.Invocations, v, nil
+	}
+	if typ != dsr.Access {
+		return figs, run.Invocations, nil
+	}
+	if v.Export == nil || v.Download == nil {
+		return nil, 0, errors.New("the completed access request has no export or download link")
+	}
+	t0 = time.Now()
+	status, _, zip, err := fetch(c.Client, v.Download.URL, nil)
+	download := ms(time.Since(t0))
+	if err != nil || status != http.StatusOK || int64(len(zip)) != v.Export.Bytes {
+		return nil, 0, fmt.Errorf("download: status %d, %d of %d bytes, %v", status, len(zip), v.Export.Bytes, err)
+	}
+	return append(figs, figure{"export ZIP (export.bytes)", "bytes", float64(len(zip))},
+		figure{"download: GET presigned download.url", "ms", download}), run.Invocations, nil
 }
 
-// dsrDirect records an access and then an erasure request that the stack's workers never
-// see and calls their handlers with the SQS event; it adds each job's SDK calls to calls.
-func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[string]int) ([]figure, error) {
-	var figs []figure
-	for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
-		if typ == dsr.Erasure {
-			// The erasure job would otherwise wait for the export's outbox items itself.
-			if _, err := waitOutboxEmpty(ctx, b.db, b.st.Table); err != nil {
-				return nil, err
-			}
-		}
-		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
-			app.RequestWrite{Actor: operator.Actor})
-		if err != nil {
+// dsrDirect records a request that the stack's workers never see and calls its worker's
+// handler with the SQS event; it adds the job's SDK calls to calls.
+func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, calls map[string]int) ([]figure, error) {
+	if typ == dsr.Erasure {
+		// The erasure job would otherwise wait for the export's outbox items itself.
+		if _, err := waitOutboxEmpty(ctx, b); err != nil {
 			return nil, err
 		}
-		job, _ := b.handlers[jobName[typ]].(queueHandler)
-		m := &meter{}
-		t0 := time.Now()
-		resp, err := job(m.ctx(ctx), sqsJob(res.Request.ID))
-		took := time.Since(t0)
-		for op, n := range m.calls {
-			calls[typ][op] += n
-		}
-		var req *dsr.Request
-		if err == nil && len(resp.BatchItemFailures) == 0 {
-			req, err = b.store.Request(ctx, benchTenant, res.Request.ID)
-		}
-		if err != nil || req == nil || req.Status != dsr.Completed {
-			return nil, fmt.Errorf("%s: the handler answered %+v, %v; request %+v", typ, resp, err, req)
-		}
-		figs = append(figs, figure{jobName[typ] + " handler called directly", "ms", ms(took)}, figure{"  summed AWS SDK call time", "ms", ms(m.total())})
-		if req.Export != nil {
-			figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
-		}
+	}
+	id, err := quietRequest(ctx, b, profileID, typ)
+	if err != nil {
+		return nil, err
+	}
+	job, _ := b.handlers[jobName[typ]].(queueHandler)
+	m := &meter{}
+	t0 := time.Now()
+	resp, err := job(m.ctx(ctx), sqsJob(id))
+	took := time.Since(t0)
+	for op, n := range m.calls {
+		calls[op] += n
+	}
+	var req *dsr.Request
+	if err == nil && len(resp.BatchItemFailures) == 0 {
+		req, err = b.store.Request(ctx, benchTenant, id)
+	}
+	if err != nil || req == nil || req.Status != dsr.Completed {
+		return nil, fmt.Errorf("the handler answered %+v, %v; request %+v", resp, err, req)
+	}
+	figs := []figure{{jobName[typ] + " handler called directly", "ms", ms(took)}, {"  summed AWS SDK call time", "ms", ms(m.total())}}
+	if req.Export != nil {
+		figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
 	}
 	return figs, nil
-}
-
-// person is a profile of the bench tenant made for sections 7 and 8.
-type person struct {
-	ID, Email string
 }
 
 // personSeq numbers the persons of this run; phoneBase makes their phone numbers unique.
@@ -247,14 +241,14 @@ var (
 	phoneBase = time.Now().UnixNano() / 1000 % 1e8
 )
 
-// newPerson creates a person the way the export and erasure tests make theirs, with
-// changes by several kinds of actor until the ledger holds cfg.dsrEvents events.
-func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
-	svc, events, keyID := b.quiet, b.cfg.dsrEvents, b.fix.writeKeyID
+// newPerson creates a person of the bench tenant (sections 7 and 8) the way the export and
+// erasure tests make theirs, with changes by several kinds of actor until the ledger holds
+// cfg.dsrEvents events, and returns the profile id.
+func newPerson(ctx context.Context, b *bench, tag string) (string, error) {
+	svc, keyID := b.quiet, b.fix.writeKeyID
 	n, stamp := personSeq.Add(1), time.Now().UnixNano()
-	p := person{Email: fmt.Sprintf("%s-%d-%d@example.com", tag, stamp, n)}
 	res, err := svc.CreateProfile(ctx, benchTenant, app.Create{
-		Identities: []app.IdentityInput{{Type: "email", Value: p.Email},
+		Identities: []app.IdentityInput{{Type: "email", Value: fmt.Sprintf("%s-%d-%d@example.com", tag, stamp, n)},
 			{Type: "phone", Value: fmt.Sprintf("+48 6%08d", (phoneBase+n)%1e8)},
 			{Type: "customer_id", Value: fmt.Sprintf("C-%s-%d-%d", tag, stamp%1e9, n)}},
 		Patch: app.Patch{Attributes: map[string]any{"givenName": "Ada", "familyName": "Nowak", "locale": "en", "country": "PL",
@@ -265,26 +259,25 @@ func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
 			"offers": {Status: profile.Subscribed, Channels: []string{"email", "sms"}, Frequency: "weekly"}},
 	}, app.Write{Actor: ledger.Actor{Kind: ledger.ActorAPIKey, ID: keyID}})
 	if err != nil {
-		return p, fmt.Errorf("create person: %w", err)
+		return "", fmt.Errorf("create person: %w", err)
 	}
-	p.ID = res.Profile.ID
+	id := res.Profile.ID
 	actors := []ledger.Actor{{Kind: ledger.ActorAPIKey, ID: keyID}, {Kind: ledger.ActorPortal}, {Kind: ledger.ActorSync, ID: "crm"}, {Kind: ledger.ActorOperator, ID: "support"}}
 	granted := false
-	for i, seq := 0, res.Profile.LedgerSeq; seq < int64(events); i++ {
+	for i, seq := 0, res.Profile.LedgerSeq; seq < int64(b.cfg.dsrEvents); i++ {
 		w := app.Write{Actor: actors[i%len(actors)]}
 		if i%5 == 4 {
-			res, err = svc.UpdateProfile(ctx, benchTenant, p.ID, app.Patch{Attributes: map[string]any{"shoe_size": float64(36 + i%10)}}, w)
+			res, err = svc.UpdateProfile(ctx, benchTenant, id, app.Patch{Attributes: map[string]any{"shoe_size": float64(36 + i%10)}}, w)
 		} else {
 			granted = !granted
-			status := map[bool]profile.ConsentStatus{true: profile.Granted, false: profile.Withdrawn}[granted]
-			res, err = svc.PutConsent(ctx, benchTenant, p.ID, "personalisation", profile.ConsentInput{Status: status, NoticeVersion: 2}, w)
+			res, err = svc.PutConsent(ctx, benchTenant, id, "personalisation", profile.ConsentInput{Status: consentStatus[granted], NoticeVersion: 2}, w)
 		}
 		if err != nil {
-			return p, fmt.Errorf("event %d of person %s: %w", i, p.ID, err)
+			return "", fmt.Errorf("event %d of person %s: %w", i, id, err)
 		}
 		seq = res.Profile.LedgerSeq
 	}
-	return p, nil
+	return id, nil
 }
 
 // tableItems counts the table's items: the emulator's Query walks them all.
@@ -324,10 +317,9 @@ func (j jar) SetCookies(_ *url.URL, set []*http.Cookie) {
 	}
 }
 
-func (j jar) Cookies(*url.URL) []*http.Cookie {
-	var out []*http.Cookie
-	for _, k := range slices.Sorted(maps.Keys(j)) {
-		out = append(out, &http.Cookie{Name: k, Value: j[k]})
+func (j jar) Cookies(*url.URL) (out []*http.Cookie) {
+	for k, v := range j {
+		out = append(out, &http.Cookie{Name: k, Value: v})
 	}
 	return out
 }
@@ -349,7 +341,6 @@ func fetch(c *http.Client, target string, form url.Values) (int, string, []byte,
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Content-Type"), body, err
 }
-
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // link is the part of POST /v1/portal-links' answer the bench reads.
@@ -409,25 +400,24 @@ func getRoute(st *localstack.Stack, function string) (template.Route, error) {
 // portalBench measures section 8: each page through the stack and by calling its handler.
 func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st := b.cfg, b.st
-	p, err := newPerson(ctx, b, "portal")
+	id, err := newPerson(ctx, b, "portal")
 	if err != nil {
 		return err
 	}
 	// An open request, so that the overview and the rights page list one.
-	if _, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
-		app.RequestWrite{Actor: operator.Actor}); err != nil {
-		return fmt.Errorf("rectification request: %w", err)
+	if _, err := quietRequest(ctx, b, id, dsr.Rectification); err != nil {
+		return err
 	}
-	topic, err := mintLink(ctx, b, p.ID, "newsletter")
+	topic, err := mintLink(ctx, b, id, "newsletter")
 	if err != nil {
 		return err
 	}
 	// A second link, never used: its landing page (the Continue button) is measured too.
-	spare, err := mintLink(ctx, b, p.ID, "")
+	spare, err := mintLink(ctx, b, id, "")
 	if err != nil {
 		return err
 	}
-	br, cookies, took, err := signIn(ctx, b, p.ID)
+	br, cookies, took, err := signIn(ctx, b, id)
 	if err != nil {
 		return err
 	}
@@ -452,12 +442,6 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 		{"link landing (Continue)", "PortalOpen", token(spare.URL), false},
 	}
 	signedInMarker := []byte(`action="/portal/` + benchTenant + `/logout"`)
-	check := func(name string, signedIn bool, status int, ctype string, body []byte) error {
-		if status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || bytes.Contains(body, signedInMarker) != signedIn {
-			return fmt.Errorf("%s answered %d %q (want 200, signed in %v): %.300s", name, status, ctype, signedIn, body)
-		}
-		return nil
-	}
 	direct := maps.Clone(cookies) // the directly called handlers' browser
 	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
 	for _, t := range targets {
@@ -468,6 +452,16 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 		params := map[string]string{"tenant": benchTenant, "token": t.token}
 		path := strings.NewReplacer("{tenant}", benchTenant, "{token}", t.token).Replace(route.Path)
 		handler, _ := b.handlers[t.function].(httpHandler)
+		// check fails unless the page is HTML, signed in or not as it should be.
+		check := func(via string, status int, ctype string, body []byte, err error) error {
+			if err == nil && (status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || bytes.Contains(body, signedInMarker) != t.signedIn) {
+				err = fmt.Errorf("answered %d %q (want 200, signed in %v): %.300s", status, ctype, t.signedIn, body)
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", t.name, via, err)
+			}
+			return nil
+		}
 		var lat, hdl, sdk, rest []time.Duration
 		var sizes []int
 		var first []byte
@@ -479,14 +473,14 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 			t0 := time.Now()
 			status, ctype, body, err := fetch(br, st.URL+path, nil)
 			d := time.Since(t0)
-			if err = cmp.Or(err, check(t.name, t.signedIn, status, ctype, body)); err != nil {
-				return fmt.Errorf("through the stack: %w", err)
+			if err := check("through the stack", status, ctype, body, err); err != nil {
+				return err
 			}
 			before, t1 := m.total(), time.Now()
 			resp, err := handler(m.ctx(ctx), apiEvent(st.URL, http.MethodGet, route.Key(), path, "", params, direct, nil))
 			dd, spent := time.Since(t1), m.total()-before
-			if err = cmp.Or(err, check(t.name, t.signedIn, resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body))); err != nil {
-				return fmt.Errorf("called directly: %w", err)
+			if err := check("called directly", resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body), err); err != nil {
+				return err
 			}
 			for _, line := range resp.Cookies {
 				if c, err := http.ParseSetCookie(line); err == nil {

@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -149,11 +148,10 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), jobs: &jobClock{}, handlers: map[string]any{}}
+	b := &bench{cfg: cfg, root: localstack.RepoRoot(), jobs: &jobClock{runs: map[string]jobRun{}}, handlers: map[string]any{}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
-			var err error
-			b.st, err = localstack.Start(ctx, localstack.Options{
+			return b.start(ctx, localstack.Options{
 				Template: filepath.Join(b.root, "template.yaml"), StackName: fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6),
 				APIOptions: []func(*middleware.Stack) error{meterOption},
 				Wrap: func(logicalID string, h any) any {
@@ -161,23 +159,8 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 					return b.jobs.wrap(logicalID, h)
 				},
 			})
-			if err != nil {
-				return fmt.Errorf("start local stack: %w", err)
-			}
-			b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
-			// The quiet service's store writes no outbox items: nobody needs the events of the
-			// bench's own writes, it is much faster, and the stack's workers never see them.
-			quiet := dynamo.New(b.db, b.st.Table)
-			quiet.DisableOutbox()
-			b.store, b.quiet = dynamo.New(b.db, b.st.Table), app.New(quiet, time.Now, time.Minute)
-			b.c = newClient(b.st.URL, 4*cfg.clients)
-			b.fix, err = seedFixture(ctx, b.store)
-			return err
 		})
-		if b.st != nil {
-			defer b.st.Close()
-			defer b.c.CloseIdleConnections()
-		}
+		defer b.close()
 	}
 	n := 0
 	for _, s := range sections {
@@ -195,6 +178,29 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 		})
 	}
 	return failures
+}
+
+// start starts a local stack and seeds the fixture.
+func (b *bench) start(ctx context.Context, opts localstack.Options) (err error) {
+	if b.st, err = localstack.Start(ctx, opts); err != nil {
+		return fmt.Errorf("start local stack: %w", err)
+	}
+	b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
+	// The quiet service's store writes no outbox items: nobody needs the events of the
+	// bench's own writes, it is much faster, and the stack's workers never see them.
+	quiet := dynamo.New(b.db, b.st.Table)
+	quiet.DisableOutbox()
+	b.store, b.quiet = dynamo.New(b.db, b.st.Table), app.New(quiet, time.Now, time.Minute)
+	b.c = newClient(b.st.URL, 4*b.cfg.clients)
+	b.fix, err = seedFixture(ctx, b.store)
+	return err
+}
+
+func (b *bench) close() {
+	if b.st != nil {
+		b.c.CloseIdleConnections()
+		b.st.Close()
+	}
 }
 
 // note prints one line of explanation, indented by three spaces.
@@ -277,46 +283,85 @@ func spreadOf(v []float64) spread {
 	return spread{Median: (s[(n-1)/2] + s[n/2]) / 2, Min: s[0], Max: s[n-1]}
 }
 
-// loadResult is what load measured.
+// loadResult is what one or more loads measured.
 type loadResult struct {
-	lat    []time.Duration
-	wall   time.Duration
-	errors int
-	first  error
+	lat  []time.Duration
+	wall time.Duration
+	errs []error
+}
+
+// add adds l to r, as another round of one variant.
+func (r *loadResult) add(l loadResult) {
+	r.lat, r.wall, r.errs = append(r.lat, l.lat...), r.wall+l.wall, append(r.errs, l.errs...)
+}
+
+// rate is the calls per second of wall time.
+func (r loadResult) rate() float64 { return float64(len(r.lat)) / r.wall.Seconds() }
+
+// err is nil unless a call failed.
+func (r loadResult) err() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d calls failed, first: %w", len(r.errs), len(r.lat), r.errs[0])
 }
 
 // load makes and times n calls of do from len(seq) concurrent workers. do gets its worker
 // w and the worker's sequence number k, from seq[w], which later loads continue.
 func load(n int, seq []int, do func(w, k int) error) loadResult {
-	var (
-		issued atomic.Int64
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		r      loadResult
-	)
-	lat := make([][]time.Duration, len(seq))
+	var issued atomic.Int64
+	var wg sync.WaitGroup
+	lat, errs := make([][]time.Duration, len(seq)), make([][]error, len(seq))
 	t0 := time.Now()
 	for w := range seq {
 		wg.Go(func() {
 			for issued.Add(1) <= int64(n) {
-				k := seq[w]
-				seq[w]++
 				t := time.Now()
-				err := do(w, k)
-				lat[w] = append(lat[w], time.Since(t))
+				err := do(w, seq[w])
+				lat[w], seq[w] = append(lat[w], time.Since(t)), seq[w]+1
 				if err != nil {
-					mu.Lock()
-					r.errors++
-					r.first = cmp.Or(r.first, err)
-					mu.Unlock()
+					errs[w] = append(errs[w], err)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	r.wall = time.Since(t0)
-	r.lat = slices.Concat(lat...)
-	return r
+	return loadResult{lat: slices.Concat(lat...), wall: time.Since(t0), errs: slices.Concat(errs...)}
+}
+
+// alternate calls f for two variants in rounds of alternating order (AB, BA, ...), with
+// round r's share of n calls per variant.
+func alternate(rounds, n int, f func(variant, n int) error) error {
+	for r := range rounds {
+		share := n / rounds
+		if r < n%rounds {
+			share++
+		}
+		for _, v := range []int{r % 2, 1 - r%2} {
+			if err := f(v, share); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// poll calls done, then again every interval, until it reports true or fails, for at most bound.
+func poll(ctx context.Context, interval, bound time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(bound)
+	for {
+		if ok, err := done(); ok || err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done within %v", bound)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
 }
 
 // meter accumulates AWS SDK calls: their number per operation ("Service.Operation" unless
@@ -354,12 +399,7 @@ func counted(f func() error) (*meter, error) {
 	return m, f()
 }
 
-// captured runs f with a counting meter and returns the inputs of type T of the calls made meanwhile.
-func captured[T any](f func() error) ([]T, error) {
-	m, err := counted(f)
-	return inputsOf[T](m.inputs), err
-}
-
+// inputsOf is the inputs of type T among a meter's.
 func inputsOf[T any](inputs []any) []T {
 	var out []T
 	for _, in := range inputs {
@@ -440,21 +480,16 @@ func (c *jobClock) wrap(logicalID string, h any) any {
 		resp, err := next(ctx, ev)
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.runs == nil {
-			c.runs = map[string]jobRun{}
-		}
 		for _, rec := range ev.Records {
 			var m dsr.JobMessage
-			if json.Unmarshal([]byte(rec.Body), &m) != nil || m.RequestID == "" {
-				continue
+			if json.Unmarshal([]byte(rec.Body), &m) == nil {
+				r := c.runs[m.RequestID]
+				if r.Invocations == 0 {
+					r.Start = start
+				}
+				r.End, r.Invocations = time.Now(), r.Invocations+1
+				c.runs[m.RequestID] = r
 			}
-			r, seen := c.runs[m.RequestID]
-			if !seen {
-				r.Start = start
-			}
-			r.End = time.Now()
-			r.Invocations++
-			c.runs[m.RequestID] = r
 		}
 		return resp, err
 	})

@@ -31,18 +31,17 @@ const outboxRounds = 20
 // outboxCost measures consent writes over a store that writes the outbox item and one that
 // does not, in rounds that alternate the order, each starting with an empty outbox.
 func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
-	cfg, st, fix := b.cfg, b.st, b.fix
+	cfg, fix := b.cfg, b.fix
 	type arm struct {
 		name string
 		svc  *app.Service
 		m    *meter // of the measured writes
-		lat  []time.Duration
-		wall time.Duration
+		l    loadResult
 		p50s []float64 // per round
 	}
 	var arms []*arm
 	for _, name := range []string{"with outbox", "DisableOutbox"} {
-		store := dynamo.New(dynamodb.NewFromConfig(st.HandlerAWS), st.Table) // metered
+		store := dynamo.New(dynamodb.NewFromConfig(b.st.HandlerAWS), b.st.Table) // metered
 		if name == "DisableOutbox" {
 			store.DisableOutbox()
 		}
@@ -53,7 +52,7 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	seq := make([]int, cfg.clients) // shared by both variants: each write flips a profile
 	// writes makes n writes with a's service; warm-up ones (not metered) fill its caches.
 	writes := func(a *arm, n int, warmup bool) error {
-		d, err := waitOutboxEmpty(ctx, b.db, st.Table)
+		d, err := waitOutboxEmpty(ctx, b)
 		drained += d
 		if err != nil {
 			return err
@@ -64,37 +63,28 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 		}
 		l := load(n, seq, func(worker, k int) error {
 			i := fix.owned(worker, cfg.clients, k)
-			want := map[bool]profile.ConsentStatus{true: profile.Withdrawn, false: profile.Granted}[fix.granted[i]]
-			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[i], "marketing", profile.ConsentInput{Status: want, NoticeVersion: 2}, operator)
-			if err == nil {
-				fix.granted[i] = !fix.granted[i]
-			}
+			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[i], "marketing", profile.ConsentInput{Status: fix.flip(i), NoticeVersion: 2}, operator)
 			return err
 		})
-		if l.first != nil || warmup {
-			return cmp.Or(l.first, ctx.Err())
+		if err := cmp.Or(l.err(), ctx.Err()); err != nil || warmup {
+			return err
 		}
-		a.lat, a.wall, a.p50s = append(a.lat, l.lat...), a.wall+l.wall, append(a.p50s, distOf(l.lat).P50)
+		a.l.add(l)
+		a.p50s = append(a.p50s, distOf(l.lat).P50)
 		if a == arms[0] {
-			left, err := outboxPending(ctx, b.db, st.Table)
+			left, err := outboxPending(ctx, b)
 			dispatched += int64(n) - left
 			return err
 		}
 		return nil
 	}
-	for r := range outboxRounds + 1 { // round 0 is the warm-up
-		n := cfg.warmup
-		if r > 0 {
-			n = cfg.outboxN / outboxRounds
-			if r <= cfg.outboxN%outboxRounds {
-				n++
-			}
+	for _, a := range arms {
+		if err := writes(a, cfg.warmup, true); err != nil {
+			return err
 		}
-		for _, i := range []int{r % 2, 1 - r%2} {
-			if err := writes(arms[i], n, r == 0); err != nil {
-				return fmt.Errorf("%s: %w", arms[i].name, err)
-			}
-		}
+	}
+	if err := alternate(outboxRounds, cfg.outboxN, func(i, n int) error { return writes(arms[i], n, false) }); err != nil {
+		return err
 	}
 	note(w, "%d writes per variant from %d workers on profiles they own, in %d rounds alternating the order (AB, BA, ...),", cfg.outboxN, cfg.clients, outboxRounds)
 	note(w, "each starting with an empty outbox, after %d warm-up writes. No webhook: the dispatcher only deletes the items.\n", cfg.warmup)
@@ -107,10 +97,10 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 			sizes = append(sizes, len(t.TransactItems))
 			items[i] += float64(len(t.TransactItems))
 		}
-		d[i], items[i] = distOf(a.lat), items[i]/float64(len(sizes))
+		d[i], items[i] = distOf(a.l.lat), items[i]/float64(len(sizes))
 		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.2f (min %d, max %d, %d calls)\t%s", a.name,
-			d[i].P50, d[i].P99, d[i].Mean, d[i].Max, float64(len(a.lat))/a.wall.Seconds(),
-			items[i], slices.Min(sizes), slices.Max(sizes), len(sizes), formatCounts(a.m.calls, len(a.lat), 3)))
+			d[i].P50, d[i].P99, d[i].Mean, d[i].Max, a.l.rate(),
+			items[i], slices.Min(sizes), slices.Max(sizes), len(sizes), formatCounts(a.m.calls, len(a.l.lat), 3)))
 	}
 	rel := func(with, without float64) string {
 		return fmt.Sprintf("%+.2f (%+.0f%%)", with-without, 100*(with-without)/without)
@@ -134,11 +124,11 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 
 // outboxPending counts the outbox items not yet dispatched, on the index the local stack's
 // outbox poller reads.
-func outboxPending(ctx context.Context, db *dynamodb.Client, table string) (int64, error) {
+func outboxPending(ctx context.Context, b *bench) (int64, error) {
 	var n int64
 	for _, pk := range dynamo.OutboxPartitions() {
-		p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
-			TableName: &table, IndexName: aws.String("GSI1"), Select: types.SelectCount,
+		p := dynamodb.NewQueryPaginator(b.db, &dynamodb.QueryInput{
+			TableName: &b.st.Table, IndexName: aws.String("GSI1"), Select: types.SelectCount,
 			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 		})
@@ -155,22 +145,16 @@ func outboxPending(ctx context.Context, db *dynamodb.Client, table string) (int6
 
 // waitOutboxEmpty waits until the dispatcher has taken every outbox item, up to two
 // minutes, and returns how long it waited.
-func waitOutboxEmpty(ctx context.Context, db *dynamodb.Client, table string) (time.Duration, error) {
+func waitOutboxEmpty(ctx context.Context, b *bench) (time.Duration, error) {
 	t0 := time.Now()
-	for {
-		n, err := outboxPending(ctx, db, table)
-		switch {
-		case err != nil || n == 0:
-			return time.Since(t0), err
-		case time.Since(t0) > 2*time.Minute:
-			return time.Since(t0), fmt.Errorf("%d outbox items still pending after 2m: the dispatcher is stuck", n)
-		}
-		select {
-		case <-ctx.Done():
-			return time.Since(t0), ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	err := poll(ctx, 20*time.Millisecond, 2*time.Minute, func() (bool, error) {
+		n, err := outboxPending(ctx, b)
+		return n == 0, err
+	})
+	if err != nil {
+		err = fmt.Errorf("outbox items still pending (is the dispatcher stuck?): %w", err)
 	}
+	return time.Since(t0), err
 }
 
 const (
@@ -224,11 +208,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // eventsOut registers a verifying webhook receiver, makes cfg.events consent changes
 // through the HTTP API and waits until every change's event has been delivered.
 func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
-	cfg, st, fix := b.cfg, b.st, b.fix
-	db, c, adminKey := b.db, b.c, fix.adminKey
+	cfg, c, adminKey := b.cfg, b.c, b.fix.adminKey
 	// Earlier phases' changes are still being dispatched: wait, or their events would reach
 	// the receiver too.
-	drained, err := waitOutboxEmpty(ctx, db, st.Table)
+	drained, err := waitOutboxEmpty(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -248,33 +231,24 @@ func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
 	rc.mu.Unlock()
 
 	first := time.Now()
-	l := load(cfg.events, make([]int, cfg.clients), func(worker, k int) error {
-		i := fix.owned(worker, cfg.clients, k)
-		return c.call(ctx, http.MethodPut, "/v1/profiles/"+fix.ids[i]+"/consents/marketing", fix.writeKey, fix.flip(i), http.StatusOK, nil)
-	})
+	l := load(cfg.events, make([]int, cfg.clients), func(w, k int) error { return consentWrite(ctx, b, w, k) })
 	lastWrite := time.Now()
-	if l.first != nil {
-		return fmt.Errorf("%d of %d consent writes failed, first: %w", l.errors, cfg.events, l.first)
+	if err := l.err(); err != nil {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "  %d consent changes written in %.2fs; waiting for their deliveries ...\n", cfg.events, l.wall.Seconds())
 	// Poll the outbox too, to tell the dispatcher's share of the time from the delivery's.
 	var emptyAt time.Time
-	var waitErr error
-	for done := false; !done && waitErr == nil; {
-		rc.mu.Lock()
-		done = len(rc.arrived) == cfg.events && !emptyAt.IsZero()
-		rc.mu.Unlock()
-		if n, err := outboxPending(ctx, db, st.Table); emptyAt.IsZero() && err == nil && n == 0 {
+	waitErr := poll(ctx, 50*time.Millisecond, eventsTimeout, func() (bool, error) {
+		if n, err := outboxPending(ctx, b); emptyAt.IsZero() && err == nil && n == 0 {
 			emptyAt = time.Now()
 		}
-		select {
-		case <-ctx.Done():
-			waitErr = ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-			if time.Since(lastWrite) > eventsTimeout {
-				waitErr = fmt.Errorf("not every event was delivered within %v of the last write", eventsTimeout)
-			}
-		}
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.arrived) == cfg.events && !emptyAt.IsZero(), nil
+	})
+	if waitErr != nil {
+		waitErr = fmt.Errorf("deliveries after the last write: %w", waitErr)
 	}
 	time.Sleep(duplicateGrace) // late duplicates would arrive now, if any
 
