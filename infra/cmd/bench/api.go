@@ -28,7 +28,7 @@ var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "be
 // fixture is the seeded data the measured requests use.
 type fixture struct {
 	readKey, writeKey, adminKey, requestsKey, linksKey string
-	readKeyID, writeKeyID                              string
+	writeKeyID                                         string
 	ids, emails                                        []string
 	// granted is the marketing consent state of each profile; writers flip it, each worker
 	// only the profiles it owns (see owned).
@@ -61,7 +61,7 @@ func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 	for _, k := range []struct {
 		secret, id *string
 		scope      apikey.Scope
-	}{{&f.readKey, &f.readKeyID, apikey.Read}, {&f.writeKey, &f.writeKeyID, apikey.Write},
+	}{{&f.readKey, new(string), apikey.Read}, {&f.writeKey, &f.writeKeyID, apikey.Write},
 		{&f.adminKey, new(string), apikey.Admin}, {&f.requestsKey, new(string), apikey.Requests},
 		{&f.linksKey, new(string), apikey.PortalLinks}} {
 		scopes := []apikey.Scope{k.scope}
@@ -248,23 +248,22 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 		seq  []int
 		l    loadResult
 	}{
-		{name: "consent checks via HTTP", do: check},
-		{name: "raw BatchGetItem", do: func(_, k int) error {
+		{name: "consent checks via HTTP", do: check, seq: make([]int, cfg.clients)},
+		{name: "raw BatchGetItem", seq: make([]int, cfg.clients), do: func(_, k int) error {
 			_, err := b.db.BatchGetItem(ctx, inputs[k%len(inputs)])
 			return err
 		}},
 	}
-	for i := range variants {
+	err = alternate(2, cfg.warmup, cfg.requests, func(i, n int, measured bool) error {
 		v := &variants[i]
-		v.seq = make([]int, cfg.clients)
-		if err := load(cfg.warmup, v.seq, v.do).err(); err != nil {
-			return fmt.Errorf("%s warm-up: %w", v.name, err)
+		l := load(n, v.seq, v.do)
+		if measured {
+			v.l.add(l)
 		}
-	}
-	err = alternate(2, cfg.requests, func(i, n int) error {
-		v := &variants[i]
-		v.l.add(load(n, v.seq, v.do))
-		return v.l.err()
+		if err := l.err(); err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -151,15 +150,25 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	// The baseline reads the item GetProfile reads: its key, captured from one request.
-	key, err := profileKey(ctx, b)
-	var portal jar
-	if err == nil {
-		_, portal, _, err = signIn(ctx, b, fix.ids[0])
+	// One request of each API function through the stack, for the events the stack sent
+	// them; the baseline reads the item GetProfile read.
+	id := fix.ids[0]
+	m, err := counted(func() error {
+		if err := b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, fix.readKey, nil, http.StatusOK, nil); err != nil {
+			return err
+		}
+		return checkByID.do(ctx, b, 0, 0)
+	})
+	if err != nil {
+		return err
 	}
-	var overview template.Route
+	key, err := profileKey(m, id)
+	if err != nil {
+		return err
+	}
+	br, _, err := signIn(ctx, b, id)
 	if err == nil {
-		overview, err = getRoute(st, "PortalOverview")
+		_, _, _, err = fetch(br, st.URL+"/portal/"+benchTenant, nil)
 	}
 	if err != nil {
 		return err
@@ -177,18 +186,13 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	fixed := func(v any) func() ([]byte, error) { return func() ([]byte, error) { return json.Marshal(v) } }
 	awsEnv := []string{"AWS_ENDPOINT_URL=" + st.AWS.Endpoint, "AWS_REGION=" + st.AWS.AWS.Region,
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}
-	id, auth := fix.ids[0], map[string]any{"tenant": benchTenant, "keyId": fix.readKeyID, "scopes": "read"}
-	check := `{"profileId":"` + id + `","purpose":"marketing"}`
 	cases := []*coldCase{
 		{name: "hello-world (aws-lambda-go)", pkg: helloPkg, payload: fixed(map[string]string{"name": "bench"}), want: "hello, bench"},
 		{name: "same-job baseline (1 GetItem)", pkg: baselinePkg, env: append([]string{"TABLE_NAME=" + st.Table}, awsEnv...),
 			payload: fixed(map[string]any{"key": key}), want: `"found":true`},
-		{name: "GetProfile", want: id,
-			payload: fixed(apiEvent(st.URL, "GET", "GET /v1/profiles/{id}", "/v1/profiles/"+id, "", map[string]string{"id": id}, nil, auth))},
-		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]),
-			payload: fixed(apiEvent(st.URL, "POST", "POST /v1/consent-checks", "/v1/consent-checks", check, nil, nil, auth))},
-		{name: "PortalOverview", want: fix.emails[0], payload: fixed(apiEvent(st.URL, "GET", overview.Key(), "/portal/"+benchTenant, "",
-			map[string]string{"tenant": benchTenant}, portal, nil))},
+		{name: "GetProfile", want: id, payload: fixed(b.rec.event("GetProfile"))},
+		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]), payload: fixed(b.rec.event("CheckConsent"))},
+		{name: "PortalOverview", want: fix.emails[0], payload: fixed(b.rec.event("PortalOverview"))},
 		{name: "ProcessExport", payload: newExport, want: `"batchItemFailures"`},
 	}
 	for _, c := range cases {
@@ -289,13 +293,9 @@ func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) 
 	return t, err
 }
 
-// profileKey is the key of the item GetProfile reads for the first seeded profile, as
-// attribute name -> string value, captured from one GET through the HTTP API.
-func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
-	id := b.fix.ids[0]
-	m, err := counted(func() error {
-		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil, http.StatusOK, nil)
-	})
+// profileKey is the key of the item GetProfile read for profile id, as attribute name ->
+// string value, among the calls m saw.
+func profileKey(m *meter, id string) (map[string]string, error) {
 	for _, in := range inputsOf[*dynamodb.GetItemInput](m.inputs) {
 		key, ofProfile := map[string]string{}, false
 		for name, v := range in.Key {
@@ -304,31 +304,8 @@ func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
 			}
 		}
 		if ofProfile {
-			return key, err
+			return key, nil
 		}
 	}
-	return nil, cmp.Or(err, fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id))
-}
-
-// apiEvent is the event the API Gateway emulation would send for a request to the stack
-// at base, with a browser's cookies or the authorizer's context.
-func apiEvent(base, method, routeKey, path, body string, params, cookies map[string]string, auth map[string]any) events.APIGatewayV2HTTPRequest {
-	host := strings.TrimPrefix(base, "http://")
-	var jar []string
-	for _, k := range slices.Sorted(maps.Keys(cookies)) {
-		jar = append(jar, k+"="+cookies[k])
-	}
-	_, port, _ := net.SplitHostPort(host)
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: routeKey, RawPath: path, Body: body, Cookies: jar, PathParameters: params,
-		Headers: map[string]string{"accept": "text/html", "content-type": "application/json", "host": host,
-			"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http", "x-forwarded-port": port},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{RouteKey: routeKey, Stage: "$default", RequestID: "bench", DomainName: host,
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path, Protocol: "HTTP/1.1", SourceIP: "127.0.0.1"}},
-	}
-	if auth != nil {
-		ev.Headers["accept"] = "application/json"
-		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: auth}
-	}
-	return ev
+	return nil, fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id)
 }

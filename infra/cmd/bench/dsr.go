@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -176,7 +175,7 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (
 	if err != nil {
 		return nil, 0, fmt.Errorf("request %s: %w", v.ID, err)
 	}
-	run := b.jobs.run(v.ID)
+	run := b.rec.run(v.ID)
 	figs := []figure{
 		{string(typ) + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
 		{"  POST /v1/requests answered", "ms", posted},
@@ -228,7 +227,7 @@ func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, ca
 	if err != nil || req == nil || req.Status != dsr.Completed {
 		return nil, fmt.Errorf("the handler answered %+v, %v; request %+v", resp, err, req)
 	}
-	figs := []figure{{jobName[typ] + " handler called directly", "ms", ms(took)}, {"  summed AWS SDK call time", "ms", ms(m.total())}}
+	figs := []figure{{jobName[typ] + " handler called directly", "ms", ms(took)}, {"  summed AWS SDK call time", "ms", ms(m.spent)}}
 	if req.Export != nil {
 		figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
 	}
@@ -296,9 +295,6 @@ func tableItems(ctx context.Context, b *bench) (int64, error) {
 
 // Section 8: the hosted portal's pages, through the stack and by calling their handlers.
 
-// httpHandler is the signature of an API route's handler.
-type httpHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
-
 // portalWarmup is the unmeasured rounds before the measured ones (fills the brand, catalog
 // and key caches of the stack's handlers and of the directly called ones).
 const portalWarmup = 10
@@ -341,6 +337,7 @@ func fetch(c *http.Client, target string, form url.Values) (int, string, []byte,
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Content-Type"), body, err
 }
+
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // link is the part of POST /v1/portal-links' answer the bench reads.
@@ -360,12 +357,12 @@ func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, err
 }
 
 // signIn opens a brand link from the API and POSTs its Continue form; it returns the
-// browser holding the session, its cookies and how long the GET and the POST took.
-func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, jar, [2]time.Duration, error) {
+// browser holding the session and how long the GET and the POST took.
+func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, [2]time.Duration, error) {
 	var took [2]time.Duration
 	l, err := mintLink(ctx, b, profileID, "")
 	if err != nil {
-		return nil, nil, took, err
+		return nil, took, err
 	}
 	cookies := jar{}
 	br := &http.Client{Jar: cookies, Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true},
@@ -375,15 +372,15 @@ func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, jar,
 	took[0] = time.Since(t0)
 	m := csrfField.FindSubmatch(page)
 	if err != nil || status != http.StatusOK || m == nil {
-		return nil, nil, took, fmt.Errorf("open the portal link: status %d, %v: %.300s", status, err, page)
+		return nil, took, fmt.Errorf("open the portal link: status %d, %v: %.300s", status, err, page)
 	}
 	t0 = time.Now()
 	status, _, page, err = fetch(br, l.URL, url.Values{"csrf": {string(m[1])}})
 	took[1] = time.Since(t0)
 	if err != nil || status != http.StatusSeeOther || cookies[session.CookieName(benchTenant)] == "" {
-		return nil, nil, took, fmt.Errorf("continue: status %d, %v: %.300s", status, err, page)
+		return nil, took, fmt.Errorf("continue: status %d, %v: %.300s", status, err, page)
 	}
-	return br, cookies, took, nil
+	return br, took, nil
 }
 
 // getRoute is the template's first GET (or ANY) route of a function.
@@ -397,7 +394,8 @@ func getRoute(st *localstack.Stack, function string) (template.Route, error) {
 	return template.Route{}, fmt.Errorf("template.yaml has no GET route of %s", function)
 }
 
-// portalBench measures section 8: each page through the stack and by calling its handler.
+// portalBench measures section 8: each page through the stack and by calling its handler
+// with the event the stack sent it.
 func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st := b.cfg, b.st
 	id, err := newPerson(ctx, b, "portal")
@@ -417,7 +415,7 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	br, cookies, took, err := signIn(ctx, b, id)
+	br, took, err := signIn(ctx, b, id)
 	if err != nil {
 		return err
 	}
@@ -442,14 +440,12 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 		{"link landing (Continue)", "PortalOpen", token(spare.URL), false},
 	}
 	signedInMarker := []byte(`action="/portal/` + benchTenant + `/logout"`)
-	direct := maps.Clone(cookies) // the directly called handlers' browser
 	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
 	for _, t := range targets {
 		route, err := getRoute(st, t.function)
 		if err != nil {
 			return err
 		}
-		params := map[string]string{"tenant": benchTenant, "token": t.token}
 		path := strings.NewReplacer("{tenant}", benchTenant, "{token}", t.token).Replace(route.Path)
 		handler, _ := b.handlers[t.function].(httpHandler)
 		// check fails unless the page is HTML, signed in or not as it should be.
@@ -476,16 +472,11 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 			if err := check("through the stack", status, ctype, body, err); err != nil {
 				return err
 			}
-			before, t1 := m.total(), time.Now()
-			resp, err := handler(m.ctx(ctx), apiEvent(st.URL, http.MethodGet, route.Key(), path, "", params, direct, nil))
-			dd, spent := time.Since(t1), m.total()-before
+			ev, before, t1 := b.rec.event(t.function), m.spent, time.Now()
+			resp, err := handler(m.ctx(ctx), ev)
+			dd, spent := time.Since(t1), m.spent-before
 			if err := check("called directly", resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body), err); err != nil {
 				return err
-			}
-			for _, line := range resp.Cookies {
-				if c, err := http.ParseSetCookie(line); err == nil {
-					direct.SetCookies(nil, []*http.Cookie{c})
-				}
 			}
 			if round < portalWarmup {
 				continue

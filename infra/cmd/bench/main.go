@@ -121,7 +121,7 @@ type bench struct {
 	root  string
 	st    *localstack.Stack
 	fix   *fixture
-	jobs  *jobClock
+	rec   *recorder
 	db    *dynamodb.Client
 	store *dynamo.Store
 	quiet *app.Service // over a store that writes no outbox items
@@ -148,7 +148,7 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), jobs: &jobClock{runs: map[string]jobRun{}}, handlers: map[string]any{}}
+	b := &bench{cfg: cfg, root: localstack.RepoRoot(), rec: &recorder{events: map[string]events.APIGatewayV2HTTPRequest{}, runs: map[string]jobRun{}}, handlers: map[string]any{}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
 			return b.start(ctx, localstack.Options{
@@ -156,7 +156,7 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 				APIOptions: []func(*middleware.Stack) error{meterOption},
 				Wrap: func(logicalID string, h any) any {
 					b.handlers[logicalID] = h
-					return b.jobs.wrap(logicalID, h)
+					return b.rec.wrap(logicalID, h)
 				},
 			})
 		})
@@ -329,16 +329,21 @@ func load(n int, seq []int, do func(w, k int) error) loadResult {
 	return loadResult{lat: slices.Concat(lat...), wall: time.Since(t0), errs: slices.Concat(errs...)}
 }
 
-// alternate calls f for two variants in rounds of alternating order (AB, BA, ...), with
-// round r's share of n calls per variant.
-func alternate(rounds, n int, f func(variant, n int) error) error {
+// alternate calls f for two variants: warmup unmeasured calls of each, then rounds rounds in
+// alternating order (AB, BA, ...) that share n measured calls per variant.
+func alternate(rounds, warmup, n int, f func(variant, n int, measured bool) error) error {
+	for v := range 2 {
+		if err := f(v, warmup, false); err != nil {
+			return err
+		}
+	}
 	for r := range rounds {
 		share := n / rounds
 		if r < n%rounds {
 			share++
 		}
 		for _, v := range []int{r % 2, 1 - r%2} {
-			if err := f(v, share); err != nil {
+			if err := f(v, share, true); err != nil {
 				return err
 			}
 		}
@@ -379,13 +384,6 @@ type meterKey struct{}
 
 func (m *meter) ctx(ctx context.Context) context.Context {
 	return context.WithValue(ctx, meterKey{}, m)
-}
-
-// total is the calls' summed time so far.
-func (m *meter) total() time.Duration {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.spent
 }
 
 // counting is the meter of the handlers' DynamoDB calls without one of their own, if any.
@@ -454,50 +452,73 @@ func meterOption(stack *middleware.Stack) error {
 		}), middleware.After)
 }
 
-// queueHandler is the signature of an SQS-triggered function's handler.
-type queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
-
-// jobRun is what the clock saw of one request's job in the stack.
+// jobRun is what the recorder saw of one request's job in the stack.
 type jobRun struct {
 	Start, End  time.Time // of the first invocation, of the last
 	Invocations int
 }
 
-// jobClock times the stack's own job workers per data-subject request, to tell the time a
-// message waited for its worker from the time the worker took.
-type jobClock struct {
-	mu   sync.Mutex
-	runs map[string]jobRun // request id -> run
+// recorder wraps the stack's handlers: it keeps the latest event each API function was sent,
+// for the sections that call or start the function with it, and times the job workers per
+// data-subject request, to tell the time a message waited for its worker from its work.
+type recorder struct {
+	mu     sync.Mutex
+	events map[string]events.APIGatewayV2HTTPRequest // logical id -> latest event
+	runs   map[string]jobRun                         // request id -> run
 }
 
-func (c *jobClock) wrap(logicalID string, h any) any {
-	next, ok := h.(queueHandler)
-	if !ok || logicalID != "ProcessExport" && logicalID != "ProcessErasure" {
-		return h
-	}
-	return queueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		start := time.Now()
-		resp, err := next(ctx, ev)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, rec := range ev.Records {
-			var m dsr.JobMessage
-			if json.Unmarshal([]byte(rec.Body), &m) == nil {
-				r := c.runs[m.RequestID]
-				if r.Invocations == 0 {
-					r.Start = start
-				}
-				r.End, r.Invocations = time.Now(), r.Invocations+1
-				c.runs[m.RequestID] = r
-			}
+func (c *recorder) wrap(logicalID string, h any) any {
+	switch next := h.(type) {
+	case httpHandler:
+		return httpHandler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			c.mu.Lock()
+			c.events[logicalID] = ev
+			c.mu.Unlock()
+			return next(ctx, ev)
+		})
+	case queueHandler:
+		if logicalID != "ProcessExport" && logicalID != "ProcessErasure" {
+			return h
 		}
-		return resp, err
-	})
+		return queueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			start := time.Now()
+			resp, err := next(ctx, ev)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, rec := range ev.Records {
+				var m dsr.JobMessage
+				if json.Unmarshal([]byte(rec.Body), &m) == nil {
+					r := c.runs[m.RequestID]
+					if r.Invocations == 0 {
+						r.Start = start
+					}
+					r.End, r.Invocations = time.Now(), r.Invocations+1
+					c.runs[m.RequestID] = r
+				}
+			}
+			return resp, err
+		})
+	}
+	return h
 }
 
-// run returns what the clock saw of a request's job.
-func (c *jobClock) run(requestID string) jobRun {
+// event is the latest event the stack sent the API function logicalID.
+func (c *recorder) event(logicalID string) events.APIGatewayV2HTTPRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.events[logicalID]
+}
+
+// run is what the recorder saw of a request's job.
+func (c *recorder) run(requestID string) jobRun {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.runs[requestID]
 }
+
+// httpHandler and queueHandler are the signatures of an API route's and of an SQS-triggered
+// function's handler.
+type (
+	httpHandler  = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+	queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+)

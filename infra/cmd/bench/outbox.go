@@ -39,51 +39,45 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 		l    loadResult
 		p50s []float64 // per round
 	}
-	var arms []*arm
-	for _, name := range []string{"with outbox", "DisableOutbox"} {
+	arms := []*arm{{name: "with outbox"}, {name: "DisableOutbox"}}
+	for i, a := range arms {
 		store := dynamo.New(dynamodb.NewFromConfig(b.st.HandlerAWS), b.st.Table) // metered
-		if name == "DisableOutbox" {
+		if i == 1 {
 			store.DisableOutbox()
 		}
-		arms = append(arms, &arm{name: name, svc: app.New(store, time.Now, time.Minute), m: &meter{}})
+		a.svc, a.m = app.New(store, time.Now, time.Minute), &meter{}
 	}
 	var drained time.Duration
 	var dispatched int64
 	seq := make([]int, cfg.clients) // shared by both variants: each write flips a profile
-	// writes makes n writes with a's service; warm-up ones (not metered) fill its caches.
-	writes := func(a *arm, n int, warmup bool) error {
+	err := alternate(outboxRounds, cfg.warmup, cfg.outboxN, func(i, n int, measured bool) error {
+		a := arms[i]
 		d, err := waitOutboxEmpty(ctx, b)
-		drained += d
-		if err != nil {
+		if drained += d; err != nil {
 			return err
 		}
-		mctx := a.m.ctx(ctx)
-		if warmup {
-			mctx = ctx
+		mctx := ctx // warm-up writes (not metered) fill the caches
+		if measured {
+			mctx = a.m.ctx(ctx)
 		}
 		l := load(n, seq, func(worker, k int) error {
 			i := fix.owned(worker, cfg.clients, k)
 			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[i], "marketing", profile.ConsentInput{Status: fix.flip(i), NoticeVersion: 2}, operator)
 			return err
 		})
-		if err := cmp.Or(l.err(), ctx.Err()); err != nil || warmup {
+		if err := cmp.Or(l.err(), ctx.Err()); err != nil || !measured {
 			return err
 		}
 		a.l.add(l)
 		a.p50s = append(a.p50s, distOf(l.lat).P50)
-		if a == arms[0] {
+		if i == 0 {
 			left, err := outboxPending(ctx, b)
 			dispatched += int64(n) - left
 			return err
 		}
 		return nil
-	}
-	for _, a := range arms {
-		if err := writes(a, cfg.warmup, true); err != nil {
-			return err
-		}
-	}
-	if err := alternate(outboxRounds, cfg.outboxN, func(i, n int) error { return writes(arms[i], n, false) }); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	note(w, "%d writes per variant from %d workers on profiles they own, in %d rounds alternating the order (AB, BA, ...),", cfg.outboxN, cfg.clients, outboxRounds)
