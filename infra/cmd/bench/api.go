@@ -215,13 +215,6 @@ func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-func total(m map[string]int) (t int) {
-	for _, v := range m {
-		t += v
-	}
-	return t
-}
-
 // throughput measures consent checks through the HTTP API beside replays of the
 // BatchGetItem inputs they send, straight to the emulator, in two rounds of alternating order.
 func throughput(ctx context.Context, b *bench, w io.Writer) error {
@@ -242,41 +235,30 @@ func throughput(ctx context.Context, b *bench, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	variants := []struct {
-		name string
-		do   func(worker, k int) error
-		seq  []int
-		l    loadResult
-	}{
-		{name: "consent checks via HTTP", do: check, seq: make([]int, cfg.clients)},
-		{name: "raw BatchGetItem", seq: make([]int, cfg.clients), do: func(_, k int) error {
-			_, err := b.db.BatchGetItem(ctx, inputs[k%len(inputs)])
-			return err
-		}},
-	}
-	err = alternate(2, cfg.warmup, cfg.requests, func(i, n int, measured bool) error {
-		v := &variants[i]
-		l := load(n, v.seq, v.do)
-		if measured {
-			v.l.add(l)
-		}
-		if err := l.err(); err != nil {
-			return fmt.Errorf("%s: %w", v.name, err)
-		}
-		return nil
+	names := [2]string{"consent checks via HTTP", "raw BatchGetItem"}
+	do := [2]func(w, k int) error{check, func(_, k int) error {
+		_, err := b.db.BatchGetItem(ctx, inputs[k%len(inputs)])
+		return err
+	}}
+	seqs := [2][]int{make([]int, cfg.clients), make([]int, cfg.clients)}
+	rounds, err := alternate(2, cfg.warmup, cfg.requests, func(i, n int, _ bool) (loadResult, error) {
+		l := load(n, seqs[i], do[i])
+		return l, l.err()
 	})
 	if err != nil {
 		return err
 	}
 	note(w, "%d requests per variant from %d clients, in two rounds of alternating order after warm-up.", cfg.requests, cfg.clients)
 	note(w, "Raw: the BatchGetItem inputs of 64 checks by id (%d), replayed by a plain SDK client straight to the emulator.", len(inputs))
+	var rate [2]float64
 	var rows []string
-	for _, v := range variants {
-		d := distOf(v.l.lat)
-		rows = append(rows, fmt.Sprintf("%s\t%.0f /s\tp50 %.2f ms\tp99 %.2f ms", v.name, v.l.rate(), d.P50, d.P99))
+	for i, name := range names {
+		l := sum(rounds[i])
+		d := distOf(l.lat)
+		rate[i] = l.rate()
+		rows = append(rows, fmt.Sprintf("%s\t%.0f /s\tp50 %.2f ms\tp99 %.2f ms", name, rate[i], d.P50, d.P99))
 	}
 	table(w, rows...)
-	ratio := variants[0].l.rate() / variants[1].l.rate()
-	note(w, "ratio checks/s : BatchGetItem/s = %.2f (the stack keeps %.0f%% of the emulator's rate)", ratio, 100*ratio)
+	note(w, "ratio checks/s : BatchGetItem/s = %.2f (the stack keeps %.0f%% of the emulator's rate)", rate[0]/rate[1], 100*rate[0]/rate[1])
 	return nil
 }

@@ -12,16 +12,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/rie"
 	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/dsr"
@@ -39,20 +40,16 @@ const (
 // functionDir maps a template logical id to its directory: CreatePortalLink ->
 // functions/create-portal-link.
 func functionDir(logicalID string) string {
-	var b strings.Builder
-	for i, r := range logicalID {
-		if unicode.IsUpper(r) && i > 0 {
-			b.WriteByte('-')
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return "functions/" + b.String()
+	return "functions/" + strings.ToLower(wordStart.ReplaceAllString(logicalID, "-$0"))
 }
+
+var wordStart = regexp.MustCompile(`\B[A-Z]`)
 
 // functionSizes builds every function of template.yaml and both baselines as deployed, in
 // one go build (so packages are compiled once), and prints their sizes against the budget.
 func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
-	tpl, err := template.Load(filepath.Join(b.root, "template.yaml"))
+	root := localstack.RepoRoot()
+	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		return err
 	}
@@ -71,7 +68,7 @@ func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
 		args = append(args, "./"+d)
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = b.root
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build (linux/arm64): %w\n%s", err, out)

@@ -20,8 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/livingprofile/livingprofile/infra/localstack"
-	"github.com/livingprofile/livingprofile/infra/template"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/ledger"
@@ -212,7 +210,7 @@ func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, ca
 	if err != nil {
 		return nil, err
 	}
-	job, _ := b.handlers[jobName[typ]].(queueHandler)
+	job, _ := b.rec.handlers[jobName[typ]].(queueHandler)
 	m := &meter{}
 	t0 := time.Now()
 	resp, err := job(m.ctx(ctx), sqsJob(id))
@@ -383,17 +381,6 @@ func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, [2]t
 	return br, took, nil
 }
 
-// getRoute is the template's first GET (or ANY) route of a function.
-func getRoute(st *localstack.Stack, function string) (template.Route, error) {
-	fn, _ := st.Template.Function(function)
-	for _, r := range fn.Routes {
-		if r.Method == http.MethodGet || r.Method == "ANY" {
-			return r, nil
-		}
-	}
-	return template.Route{}, fmt.Errorf("template.yaml has no GET route of %s", function)
-}
-
 // portalBench measures section 8: each page through the stack and by calling its handler
 // with the event the stack sent it.
 func portalBench(ctx context.Context, b *bench, w io.Writer) error {
@@ -424,30 +411,25 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	token := func(u string) string { return u[strings.LastIndex(u, "/")+1:] }
+	portal := st.URL + "/portal/" + benchTenant
 	targets := []struct {
-		name, function, token string
-		signedIn              bool
+		name, function, url string
+		signedIn            bool
 	}{
-		{"overview", "PortalOverview", "", true},
-		{"details", "PortalDetails", "", true},
-		{"subscriptions", "PortalSubscriptions", "", true},
-		{"consents", "PortalConsents", "", true},
-		{"rights", "PortalRights", "", true},
-		{"history", "PortalHistory", "", true},
-		{"login", "PortalLogin", "", false},
-		{"unsubscribe confirmation", "PortalUnsubscribe", token(strings.Trim(topic.ListUnsubscribe, "<>")), false},
-		{"link landing (Continue)", "PortalOpen", token(spare.URL), false},
+		{"overview", "PortalOverview", portal, true},
+		{"details", "PortalDetails", portal + "/details", true},
+		{"subscriptions", "PortalSubscriptions", portal + "/subscriptions", true},
+		{"consents", "PortalConsents", portal + "/consents", true},
+		{"rights", "PortalRights", portal + "/rights", true},
+		{"history", "PortalHistory", portal + "/history", true},
+		{"login", "PortalLogin", portal + "/login", false},
+		{"unsubscribe confirmation", "PortalUnsubscribe", strings.Trim(topic.ListUnsubscribe, "<>"), false},
+		{"link landing (Continue)", "PortalOpen", spare.URL, false},
 	}
 	signedInMarker := []byte(`action="/portal/` + benchTenant + `/logout"`)
 	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
 	for _, t := range targets {
-		route, err := getRoute(st, t.function)
-		if err != nil {
-			return err
-		}
-		path := strings.NewReplacer("{tenant}", benchTenant, "{token}", t.token).Replace(route.Path)
-		handler, _ := b.handlers[t.function].(httpHandler)
+		handler, _ := b.rec.handlers[t.function].(httpHandler)
 		// check fails unless the page is HTML, signed in or not as it should be.
 		check := func(via string, status int, ctype string, body []byte, err error) error {
 			if err == nil && (status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || bytes.Contains(body, signedInMarker) != t.signedIn) {
@@ -467,7 +449,7 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 				m = &meter{}
 			}
 			t0 := time.Now()
-			status, ctype, body, err := fetch(br, st.URL+path, nil)
+			status, ctype, body, err := fetch(br, t.url, nil)
 			d := time.Since(t0)
 			if err := check("through the stack", status, ctype, body, err); err != nil {
 				return err

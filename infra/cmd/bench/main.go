@@ -114,11 +114,10 @@ func main() {
 	}
 }
 
-// bench is what the sections share: the running stack, its seeded data and the meters
+// bench is what the sections share: the running stack, its seeded data and what is
 // installed in its handlers.
 type bench struct {
 	cfg   config
-	root  string
 	st    *localstack.Stack
 	fix   *fixture
 	rec   *recorder
@@ -126,9 +125,6 @@ type bench struct {
 	store *dynamo.Store
 	quiet *app.Service // over a store that writes no outbox items
 	c     *client      // to the stack's HTTP API
-	// handlers are the stack's own handlers, by logical id, as built (before any wrapping),
-	// for the sections that call them directly.
-	handlers map[string]any
 }
 
 // run runs the selected sections, printing each as it completes, and returns how many failed.
@@ -148,16 +144,12 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), rec: &recorder{events: map[string]events.APIGatewayV2HTTPRequest{}, runs: map[string]jobRun{}}, handlers: map[string]any{}}
+	b := &bench{cfg: cfg, rec: &recorder{handlers: map[string]any{}, events: map[string]events.APIGatewayV2HTTPRequest{}, runs: map[string]jobRun{}}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
 			return b.start(ctx, localstack.Options{
-				Template: filepath.Join(b.root, "template.yaml"), StackName: fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6),
-				APIOptions: []func(*middleware.Stack) error{meterOption},
-				Wrap: func(logicalID string, h any) any {
-					b.handlers[logicalID] = h
-					return b.rec.wrap(logicalID, h)
-				},
+				Template: filepath.Join(localstack.RepoRoot(), "template.yaml"), StackName: fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6),
+				APIOptions: []func(*middleware.Stack) error{meterOption}, Wrap: b.rec.wrap,
 			})
 		})
 		defer b.close()
@@ -233,6 +225,13 @@ func formatCounts(m map[string]int, n int, prec int) string {
 	return strings.Join(parts, ", ")
 }
 
+func total(m map[string]int) (t int) {
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
 // header is the report's first lines: how it was started (without machine paths) and on what.
 func header() string {
 	kumo := "(unknown version)"
@@ -290,9 +289,12 @@ type loadResult struct {
 	errs []error
 }
 
-// add adds l to r, as another round of one variant.
-func (r *loadResult) add(l loadResult) {
-	r.lat, r.wall, r.errs = append(r.lat, l.lat...), r.wall+l.wall, append(r.errs, l.errs...)
+// sum is the rounds of one variant as one result.
+func sum(rounds []loadResult) (r loadResult) {
+	for _, l := range rounds {
+		r.lat, r.wall, r.errs = append(r.lat, l.lat...), r.wall+l.wall, append(r.errs, l.errs...)
+	}
+	return r
 }
 
 // rate is the calls per second of wall time.
@@ -329,12 +331,13 @@ func load(n int, seq []int, do func(w, k int) error) loadResult {
 	return loadResult{lat: slices.Concat(lat...), wall: time.Since(t0), errs: slices.Concat(errs...)}
 }
 
-// alternate calls f for two variants: warmup unmeasured calls of each, then rounds rounds in
-// alternating order (AB, BA, ...) that share n measured calls per variant.
-func alternate(rounds, warmup, n int, f func(variant, n int, measured bool) error) error {
+// alternate measures two variants with f: warmup unmeasured calls of each, then rounds rounds
+// in alternating order (AB, BA, ...) that share n calls per variant. It returns each
+// variant's measured rounds.
+func alternate(rounds, warmup, n int, f func(variant, n int, measured bool) (loadResult, error)) (out [2][]loadResult, err error) {
 	for v := range 2 {
-		if err := f(v, warmup, false); err != nil {
-			return err
+		if _, err := f(v, warmup, false); err != nil {
+			return out, err
 		}
 	}
 	for r := range rounds {
@@ -343,12 +346,14 @@ func alternate(rounds, warmup, n int, f func(variant, n int, measured bool) erro
 			share++
 		}
 		for _, v := range []int{r % 2, 1 - r%2} {
-			if err := f(v, share, true); err != nil {
-				return err
+			l, err := f(v, share, true)
+			if err != nil {
+				return out, err
 			}
+			out[v] = append(out[v], l)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // poll calls done, then again every interval, until it reports true or fails, for at most bound.
@@ -452,22 +457,32 @@ func meterOption(stack *middleware.Stack) error {
 		}), middleware.After)
 }
 
+// httpHandler and queueHandler are the signatures of an API route's and of an SQS-triggered
+// function's handler.
+type (
+	httpHandler  = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+	queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+)
+
 // jobRun is what the recorder saw of one request's job in the stack.
 type jobRun struct {
 	Start, End  time.Time // of the first invocation, of the last
 	Invocations int
 }
 
-// recorder wraps the stack's handlers: it keeps the latest event each API function was sent,
-// for the sections that call or start the function with it, and times the job workers per
-// data-subject request, to tell the time a message waited for its worker from its work.
+// recorder wraps the stack's handlers. It keeps them as built, for the sections that call
+// them directly, and the latest event each API function was sent, to call or start it with;
+// it times the job workers per data-subject request, to tell the time a message waited for
+// its worker from the worker's own.
 type recorder struct {
-	mu     sync.Mutex
-	events map[string]events.APIGatewayV2HTTPRequest // logical id -> latest event
-	runs   map[string]jobRun                         // request id -> run
+	mu       sync.Mutex
+	handlers map[string]any                            // logical id -> handler
+	events   map[string]events.APIGatewayV2HTTPRequest // logical id -> latest event
+	runs     map[string]jobRun                         // request id -> run
 }
 
 func (c *recorder) wrap(logicalID string, h any) any {
+	c.handlers[logicalID] = h
 	switch next := h.(type) {
 	case httpHandler:
 		return httpHandler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -515,10 +530,3 @@ func (c *recorder) run(requestID string) jobRun {
 	defer c.mu.Unlock()
 	return c.runs[requestID]
 }
-
-// httpHandler and queueHandler are the signatures of an API route's and of an SQS-triggered
-// function's handler.
-type (
-	httpHandler  = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
-	queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
-)

@@ -36,8 +36,6 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 		name string
 		svc  *app.Service
 		m    *meter // of the measured writes
-		l    loadResult
-		p50s []float64 // per round
 	}
 	arms := []*arm{{name: "with outbox"}, {name: "DisableOutbox"}}
 	for i, a := range arms {
@@ -50,32 +48,27 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	var drained time.Duration
 	var dispatched int64
 	seq := make([]int, cfg.clients) // shared by both variants: each write flips a profile
-	err := alternate(outboxRounds, cfg.warmup, cfg.outboxN, func(i, n int, measured bool) error {
-		a := arms[i]
+	rounds, err := alternate(outboxRounds, cfg.warmup, cfg.outboxN, func(i, n int, measured bool) (loadResult, error) {
 		d, err := waitOutboxEmpty(ctx, b)
-		if drained += d; err != nil {
-			return err
+		drained += d
+		if err != nil {
+			return loadResult{}, err
 		}
-		mctx := ctx // warm-up writes (not metered) fill the caches
+		a, mctx := arms[i], ctx // warm-up writes (not metered) fill the caches
 		if measured {
 			mctx = a.m.ctx(ctx)
 		}
 		l := load(n, seq, func(worker, k int) error {
-			i := fix.owned(worker, cfg.clients, k)
-			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[i], "marketing", profile.ConsentInput{Status: fix.flip(i), NoticeVersion: 2}, operator)
+			p := fix.owned(worker, cfg.clients, k)
+			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[p], "marketing", profile.ConsentInput{Status: fix.flip(p), NoticeVersion: 2}, operator)
 			return err
 		})
-		if err := cmp.Or(l.err(), ctx.Err()); err != nil || !measured {
-			return err
+		if err := cmp.Or(l.err(), ctx.Err()); err != nil || !measured || i == 1 {
+			return l, err
 		}
-		a.l.add(l)
-		a.p50s = append(a.p50s, distOf(l.lat).P50)
-		if i == 0 {
-			left, err := outboxPending(ctx, b)
-			dispatched += int64(n) - left
-			return err
-		}
-		return nil
+		left, err := outboxPending(ctx, b)
+		dispatched += int64(n) - left
+		return l, err
 	})
 	if err != nil {
 		return err
@@ -91,10 +84,11 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 			sizes = append(sizes, len(t.TransactItems))
 			items[i] += float64(len(t.TransactItems))
 		}
-		d[i], items[i] = distOf(a.l.lat), items[i]/float64(len(sizes))
+		l := sum(rounds[i])
+		d[i], items[i] = distOf(l.lat), items[i]/float64(len(sizes))
 		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.2f (min %d, max %d, %d calls)\t%s", a.name,
-			d[i].P50, d[i].P99, d[i].Mean, d[i].Max, a.l.rate(),
-			items[i], slices.Min(sizes), slices.Max(sizes), len(sizes), formatCounts(a.m.calls, len(a.l.lat), 3)))
+			d[i].P50, d[i].P99, d[i].Mean, d[i].Max, l.rate(),
+			items[i], slices.Min(sizes), slices.Max(sizes), len(sizes), formatCounts(a.m.calls, len(l.lat), 3)))
 	}
 	rel := func(with, without float64) string {
 		return fmt.Sprintf("%+.2f (%+.0f%%)", with-without, 100*(with-without)/without)
@@ -103,9 +97,10 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 		rel(d[0].P99, d[1].P99), rel(d[0].Mean, d[1].Mean), items[0]-items[1]))...)
 	var delta []float64
 	slower := 0
-	for r, p := range arms[0].p50s {
-		delta = append(delta, p-arms[1].p50s[r])
-		if p > arms[1].p50s[r] {
+	for r := range rounds[0] {
+		p, q := distOf(rounds[0][r].lat).P50, distOf(rounds[1][r].lat).P50
+		delta = append(delta, p-q)
+		if p > q {
 			slower++
 		}
 	}
