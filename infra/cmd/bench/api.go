@@ -30,13 +30,10 @@ type fixture struct {
 	readKey, writeKey, adminKey, requestsKey, linksKey string
 	writeKeyID                                         string
 	ids, emails                                        []string
-	// granted is the marketing consent state of each profile; writers flip it, each worker
-	// only the profiles it owns (see owned).
-	granted []bool
+	granted                                            []bool // marketing consent, flipped by the writers (see owned)
 }
 
-// owned is the k-th profile worker w of workers owns: those with index%workers == w, so
-// that no two workers write one profile at the same time.
+// owned is worker w's k-th profile of those with index%workers == w: no two write one profile.
 func (f *fixture) owned(w, workers, k int) int { return (k%(len(f.ids)/workers))*workers + w }
 
 // flip flips the tracked consent of profile i and returns the status that makes it so.
@@ -47,8 +44,8 @@ func (f *fixture) flip(i int) profile.ConsentStatus {
 
 var consentStatus = map[bool]profile.ConsentStatus{true: profile.Granted, false: profile.Withdrawn}
 
-// seedFixture creates the bench tenant, the demo catalog, an API key per scope and the
-// profiles (every other one with marketing consent granted) through the use cases.
+// seedFixture creates the tenant, the demo catalog, a key per scope and the profiles (every
+// other one with marketing consent) through the use cases.
 func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 	svc := app.New(store, time.Now, 0)
 	if err := seed.Tenant(ctx, store, benchTenant, "Bench"); err != nil {
@@ -66,8 +63,7 @@ func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 		{&f.linksKey, new(string), apikey.PortalLinks}} {
 		scopes := []apikey.Scope{k.scope}
 		if k.scope == apikey.Requests {
-			// The bench's requests are attested (no emailed confirmation); read shows the
-			// export's download link.
+			// Attested requests (no emailed confirmation); read shows the export's download link.
 			scopes = append(scopes, apikey.Attest, apikey.Read)
 		}
 		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(k.scope), scopes)
@@ -100,8 +96,7 @@ type operation struct {
 	do func(ctx context.Context, b *bench, w, k int) error
 }
 
-// checkOp is a consent check of n profiles per request (1: the single form), by id or,
-// where byEmail says so, by email identity.
+// checkOp checks n profiles per request (1: the single form), by id or, where byEmail, by email.
 func checkOp(name string, n int, byEmail func(j int) bool) operation {
 	return operation{name: name, checks: n, do: func(ctx context.Context, b *bench, w, k int) error {
 		f, specs := b.fix, make([]map[string]any, n)
@@ -150,8 +145,7 @@ func newClient(url string, conns int) *client {
 	return &client{url: url, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-// call sends a request and fails unless it is answered with status want; it decodes the
-// answer into out unless out is nil.
+// call sends a request, fails unless the answer has status want and decodes it into out (if not nil).
 func (c *client) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -184,8 +178,7 @@ func (c *client) call(ctx context.Context, method, path, key string, body any, w
 	return nil
 }
 
-// apiBench times each operation through the stack's HTTP API and counts the handlers'
-// DynamoDB requests.
+// apiBench times each operation through the HTTP API and counts the handlers' DynamoDB requests.
 func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg := b.cfg
 	note(w, "%d requests per operation from %d clients after %d warm-up ones; %d profiles, half with marketing consent.",
@@ -215,8 +208,8 @@ func apiBench(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-// throughput measures consent checks through the HTTP API beside replays of the
-// BatchGetItem inputs they send, straight to the emulator, in two rounds of alternating order.
+// throughput measures consent checks through the HTTP API beside replays of their BatchGetItem
+// inputs straight to the emulator.
 func throughput(ctx context.Context, b *bench, w io.Writer) error {
 	cfg := b.cfg
 	check := func(w, k int) error { return checkByID.do(ctx, b, w, k) }

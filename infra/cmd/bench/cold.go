@@ -45,8 +45,8 @@ func functionDir(logicalID string) string {
 
 var wordStart = regexp.MustCompile(`\B[A-Z]`)
 
-// functionSizes builds every function of template.yaml and both baselines as deployed, in
-// one go build (so packages are compiled once), and prints their sizes against the budget.
+// functionSizes builds every function and both baselines as deployed, in one go build (each
+// package compiled once).
 func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
 	root := localstack.RepoRoot()
 	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
@@ -78,8 +78,7 @@ func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
 	var sum int64
 	var over int
 	for i, name := range names {
-		// With -o <dir>/ and several main packages, go build names each binary after the
-		// last element of its import path.
+		// go build -o <dir>/ names each binary after the last element of its import path.
 		fi, err := os.Stat(filepath.Join(dir, filepath.Base(dirs[i])))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -129,9 +128,8 @@ type coldCase struct {
 	traces  []initTrace // of the verified starts
 }
 
-// coldStarts builds the baselines and functions for the host, starts each traceRuns times
-// with GODEBUG=inittrace=1, verifying the answer, then times cfg.coldRuns cold starts of
-// each, alternating between the binaries so that all see the same machine state.
+// coldStarts builds the binaries for the host, starts each traceRuns times with inittrace,
+// verifying the answer, then times cold starts, alternating binaries so all see one machine state.
 func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	st, fix := b.st, b.fix
 	cache, err := os.UserCacheDir()
@@ -147,8 +145,7 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	// One request of each API function through the stack, for the events the stack sent
-	// them; the baseline reads the item GetProfile read.
+	// Requests through the stack, for the events it sent; the baseline reads GetProfile's item.
 	id := fix.ids[0]
 	m, err := counted(func() error {
 		if err := b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, fix.readKey, nil, http.StatusOK, nil); err != nil {
@@ -255,9 +252,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-// traced starts c's bootstrap with GODEBUG=inittrace=1, invokes it once, verifies the
-// answer and sums the bootstrap's trace lines (not the emulator's own before them), then
-// times a second, warm invocation.
+// traced starts c with GODEBUG=inittrace=1, invokes it and verifies the answer, sums the
+// bootstrap's trace lines (not the emulator's before them) and times a second invocation.
 func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) {
 	payload, err := c.payload()
 	if err != nil {
@@ -290,8 +286,7 @@ func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) 
 	return t, err
 }
 
-// profileKey is the key of the item GetProfile read for profile id, as attribute name ->
-// string value, among the calls m saw.
+// profileKey is the key (attribute name -> string) of the item GetProfile read, among m's calls.
 func profileKey(m *meter, id string) (map[string]string, error) {
 	for _, in := range inputsOf[*dynamodb.GetItemInput](m.inputs) {
 		key, ofProfile := map[string]string{}, false

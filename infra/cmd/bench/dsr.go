@@ -46,8 +46,14 @@ var jobName = map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "Pro
 // attestation is the reason of the bench's attested requests (no emailed confirmation).
 const attestation = "identity checked by the support desk"
 
-// dsrBench measures section 7: half the persons through the HTTP API and the stack's
-// workers, the other half by calling the stack's job handlers directly.
+// dsrStats is what section 7 sums over the persons besides their figures.
+type dsrStats struct {
+	calls       map[dsr.Type]map[string]int // SDK calls of the directly called jobs
+	invocations []int                       // of the stack's workers, per request through the API
+}
+
+// dsrBench measures section 7: half the persons through the HTTP API and the stack's workers,
+// half by calling the job handlers directly.
 func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg := b.cfg
 	t0 := time.Now()
@@ -61,10 +67,10 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	generated := time.Since(t0)
 	var figs [2][][]figure // through the API, directly; per person
 	var items [2]int64
-	var invocations []string
-	calls := map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}} // summed over the persons
+	stats := &dsrStats{calls: map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}}}
+	paths := [2]func(context.Context, *bench, string, dsr.Type, *dsrStats) ([]figure, error){dsrRequest, dsrDirect}
 	for i, id := range people {
-		path, n := i/cfg.dsrPersons, [2]int{}
+		path := i / cfg.dsrPersons
 		if i%cfg.dsrPersons == 0 {
 			var err error
 			if items[path], err = tableItems(ctx, b); err != nil {
@@ -72,23 +78,14 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 			}
 		}
 		var f []figure
-		for j, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
-			var jf []figure
-			var err error
-			if path == 0 {
-				jf, n[j], err = dsrRequest(ctx, b, id, typ)
-			} else {
-				jf, err = dsrDirect(ctx, b, id, typ, calls[typ])
-			}
+		for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
+			jf, err := paths[path](ctx, b, id, typ, stats)
 			if err != nil {
 				return fmt.Errorf("person %s, %s %s: %w", id, typ, []string{"through the API", "handler called directly"}[path], err)
 			}
 			f = append(f, jf...)
 		}
 		figs[path] = append(figs[path], f)
-		if path == 0 {
-			invocations = append(invocations, fmt.Sprintf("%d+%d", n[0], n[1]))
-		}
 	}
 	note(w, "%d persons per path, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and %d ledger events (written in %.1fs).",
 		cfg.dsrPersons, cfg.dsrEvents, generated.Seconds())
@@ -111,10 +108,15 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	}
 	table(w, rows...)
 	for _, t := range []dsr.Type{dsr.Access, dsr.Erasure} {
-		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName[t], total(calls[t])/cfg.dsrPersons, formatCounts(calls[t], cfg.dsrPersons, 1))
+		calls := stats.calls[t]
+		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName[t], total(calls)/cfg.dsrPersons, formatCounts(calls, cfg.dsrPersons, 1))
 	}
 	note(w, "ProcessErasure deletes in parallel, so its summed SDK time can exceed the handler's.")
-	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
+	var inv []string
+	for i := 0; i < len(stats.invocations); i += 2 {
+		inv = append(inv, fmt.Sprintf("%d+%d", stats.invocations[i], stats.invocations[i+1]))
+	}
+	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(inv, ", "))
 	return nil
 }
 
@@ -125,8 +127,7 @@ func sqsJob(requestID string) events.SQSEvent {
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs"}}}
 }
 
-// quietRequest records an attested request that the stack's workers never see: the quiet
-// service writes no outbox item.
+// quietRequest records an attested request without an outbox item: the workers never see it.
 func quietRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (string, error) {
 	res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: profileID, Type: typ,
 		Verification: dsr.AttestedBrand, AttestationReason: attestation}, app.RequestWrite{Actor: operator.Actor})
@@ -149,10 +150,8 @@ type requestView struct {
 	} `json:"download"`
 }
 
-// dsrRequest posts a request and polls it until it is closed, then downloads an export as
-// the brand's system would (a plain GET of the presigned URL); it returns its figures and
-// the worker's invocations.
-func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, int, error) {
+// dsrRequest posts a request, polls it until closed and downloads an export as a brand would.
+func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type, stats *dsrStats) ([]figure, error) {
 	c, key := b.c, b.fix.requestsKey
 	var v requestView
 	t0 := time.Now()
@@ -171,9 +170,10 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (
 		err = fmt.Errorf("ended %s: %s", v.Status, v.Failure)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("request %s: %w", v.ID, err)
+		return nil, fmt.Errorf("request %s: %w", v.ID, err)
 	}
 	run := b.rec.run(v.ID)
+	stats.invocations = append(stats.invocations, run.Invocations)
 	figs := []figure{
 		{string(typ) + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
 		{"  POST /v1/requests answered", "ms", posted},
@@ -182,24 +182,23 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (
 		{"  job done -> completed seen by the poll", "ms", ms(seen.Sub(run.End))},
 	}
 	if typ != dsr.Access {
-		return figs, run.Invocations, nil
+		return figs, nil
 	}
 	if v.Export == nil || v.Download == nil {
-		return nil, 0, errors.New("the completed access request has no export or download link")
+		return nil, errors.New("the completed access request has no export or download link")
 	}
 	t0 = time.Now()
 	status, _, zip, err := fetch(c.Client, v.Download.URL, nil)
 	download := ms(time.Since(t0))
 	if err != nil || status != http.StatusOK || int64(len(zip)) != v.Export.Bytes {
-		return nil, 0, fmt.Errorf("download: status %d, %d of %d bytes, %v", status, len(zip), v.Export.Bytes, err)
+		return nil, fmt.Errorf("download: status %d, %d of %d bytes, %v", status, len(zip), v.Export.Bytes, err)
 	}
 	return append(figs, figure{"export ZIP (export.bytes)", "bytes", float64(len(zip))},
-		figure{"download: GET presigned download.url", "ms", download}), run.Invocations, nil
+		figure{"download: GET presigned download.url", "ms", download}), nil
 }
 
-// dsrDirect records a request that the stack's workers never see and calls its worker's
-// handler with the SQS event; it adds the job's SDK calls to calls.
-func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, calls map[string]int) ([]figure, error) {
+// dsrDirect records a request the workers never see and calls its job's handler with the event.
+func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, stats *dsrStats) ([]figure, error) {
 	if typ == dsr.Erasure {
 		// The erasure job would otherwise wait for the export's outbox items itself.
 		if _, err := waitOutboxEmpty(ctx, b); err != nil {
@@ -216,11 +215,11 @@ func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, ca
 	resp, err := job(m.ctx(ctx), sqsJob(id))
 	took := time.Since(t0)
 	for op, n := range m.calls {
-		calls[op] += n
+		stats.calls[typ][op] += n
 	}
 	var req *dsr.Request
 	if err == nil && len(resp.BatchItemFailures) == 0 {
-		req, err = b.store.Request(ctx, benchTenant, id)
+		req, err = b.quiet.GetRequest(ctx, benchTenant, id)
 	}
 	if err != nil || req == nil || req.Status != dsr.Completed {
 		return nil, fmt.Errorf("the handler answered %+v, %v; request %+v", resp, err, req)
@@ -238,9 +237,8 @@ var (
 	phoneBase = time.Now().UnixNano() / 1000 % 1e8
 )
 
-// newPerson creates a person of the bench tenant (sections 7 and 8) the way the export and
-// erasure tests make theirs, with changes by several kinds of actor until the ledger holds
-// cfg.dsrEvents events, and returns the profile id.
+// newPerson creates a person (sections 7 and 8) as the export and erasure tests do, with changes
+// by several kinds of actor until the ledger holds cfg.dsrEvents events; it returns the id.
 func newPerson(ctx context.Context, b *bench, tag string) (string, error) {
 	svc, keyID := b.quiet, b.fix.writeKeyID
 	n, stamp := personSeq.Add(1), time.Now().UnixNano()
@@ -293,8 +291,7 @@ func tableItems(ctx context.Context, b *bench) (int64, error) {
 
 // Section 8: the hosted portal's pages, through the stack and by calling their handlers.
 
-// portalWarmup is the unmeasured rounds before the measured ones (fills the brand, catalog
-// and key caches of the stack's handlers and of the directly called ones).
+// portalWarmup is the unmeasured rounds: they fill the handlers' brand, catalog and key caches.
 const portalWarmup = 10
 
 // jar keeps cookies by name: the portal's are __Host- Secure cookies and the stack is plain
@@ -318,8 +315,7 @@ func (j jar) Cookies(*url.URL) (out []*http.Cookie) {
 	return out
 }
 
-// fetch GETs a page, or POSTs a form unless it is nil, and returns the answer's status,
-// content type and body.
+// fetch GETs a page, or POSTs a form if not nil, and returns the status, content type and body.
 func fetch(c *http.Client, target string, form url.Values) (int, string, []byte, error) {
 	var resp *http.Response
 	var err error
@@ -354,8 +350,7 @@ func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, err
 	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.linksKey, body, http.StatusCreated, &l)
 }
 
-// signIn opens a brand link from the API and POSTs its Continue form; it returns the
-// browser holding the session and how long the GET and the POST took.
+// signIn opens a link from the API and POSTs its Continue form: the browser holds the session.
 func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, [2]time.Duration, error) {
 	var took [2]time.Duration
 	l, err := mintLink(ctx, b, profileID, "")
@@ -381,8 +376,7 @@ func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, [2]t
 	return br, took, nil
 }
 
-// portalBench measures section 8: each page through the stack and by calling its handler
-// with the event the stack sent it.
+// portalBench measures each page through the stack and its handler with the event the stack sent.
 func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st := b.cfg, b.st
 	id, err := newPerson(ctx, b, "portal")

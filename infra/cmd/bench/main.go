@@ -27,6 +27,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
@@ -114,15 +115,13 @@ func main() {
 	}
 }
 
-// bench is what the sections share: the running stack, its seeded data and what is
-// installed in its handlers.
+// bench is what the sections share: the stack, its seeded data and its handlers' recorder.
 type bench struct {
 	cfg   config
 	st    *localstack.Stack
 	fix   *fixture
 	rec   *recorder
 	db    *dynamodb.Client
-	store *dynamo.Store
 	quiet *app.Service // over a store that writes no outbox items
 	c     *client      // to the stack's HTTP API
 }
@@ -178,13 +177,12 @@ func (b *bench) start(ctx context.Context, opts localstack.Options) (err error) 
 		return fmt.Errorf("start local stack: %w", err)
 	}
 	b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
-	// The quiet service's store writes no outbox items: nobody needs the events of the
-	// bench's own writes, it is much faster, and the stack's workers never see them.
+	// No outbox items for the bench's own writes: faster, and the stack's workers never see them.
 	quiet := dynamo.New(b.db, b.st.Table)
 	quiet.DisableOutbox()
-	b.store, b.quiet = dynamo.New(b.db, b.st.Table), app.New(quiet, time.Now, time.Minute)
+	b.quiet = app.New(quiet, time.Now, time.Minute)
 	b.c = newClient(b.st.URL, 4*b.cfg.clients)
-	b.fix, err = seedFixture(ctx, b.store)
+	b.fix, err = seedFixture(ctx, dynamo.New(b.db, b.st.Table))
 	return err
 }
 
@@ -248,8 +246,7 @@ func header() string {
 		time.Now().UTC().Format(time.RFC3339))
 }
 
-// The measuring pieces every section shares: distributions, the concurrent load loop and
-// the meters installed in the SDK clients.
+// The measuring pieces the sections share: distributions, load loops and the SDK meters.
 
 // dist is a distribution of durations in milliseconds.
 type dist struct{ P50, P99, Mean, Min, Max float64 }
@@ -331,9 +328,8 @@ func load(n int, seq []int, do func(w, k int) error) loadResult {
 	return loadResult{lat: slices.Concat(lat...), wall: time.Since(t0), errs: slices.Concat(errs...)}
 }
 
-// alternate measures two variants with f: warmup unmeasured calls of each, then rounds rounds
-// in alternating order (AB, BA, ...) that share n calls per variant. It returns each
-// variant's measured rounds.
+// alternate measures two variants with f: warmup unmeasured calls of each, then rounds rounds in
+// alternating order (AB, BA, ...) sharing n calls per variant; it returns each one's rounds.
 func alternate(rounds, warmup, n int, f func(variant, n int, measured bool) (loadResult, error)) (out [2][]loadResult, err error) {
 	for v := range 2 {
 		if _, err := f(v, warmup, false); err != nil {
@@ -374,10 +370,9 @@ func poll(ctx context.Context, interval, bound time.Duration, done func() (bool,
 	}
 }
 
-// meter accumulates AWS SDK calls: their number per operation ("Service.Operation" unless
-// DynamoDB), the HTTP requests sent for them (retries included), their summed time and
-// inputs. It sees the calls made with a context from its ctx method and, while it is the
-// counting meter (see counted), every other DynamoDB call of the stack's handlers.
+// meter accumulates AWS SDK calls per operation ("Service.Operation" unless DynamoDB), their
+// HTTP requests (retries included), summed time and inputs: those with a context from its ctx
+// method and, while it is the counting meter, every other DynamoDB call of the handlers.
 type meter struct {
 	mu              sync.Mutex
 	calls, attempts map[string]int
@@ -413,52 +408,41 @@ func inputsOf[T any](inputs []any) []T {
 	return out
 }
 
-// record runs f, under m's lock, on the name of the operation of ctx's call, if it has a meter.
-func record(ctx context.Context, f func(m *meter, op string)) {
-	m, ok := ctx.Value(meterKey{}).(*meter)
-	op, svc := awsmiddleware.GetOperationName(ctx), awsmiddleware.GetServiceID(ctx)
-	if !ok && svc == dynamodb.ServiceID {
-		m = counting.Load()
-	}
-	if m == nil {
-		return
-	}
-	if svc != dynamodb.ServiceID {
-		op = svc + "." + op
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.calls == nil {
-		m.calls, m.attempts = map[string]int{}, map[string]int{}
-	}
-	f(m, op)
-}
-
 // meterOption is the SDK API option that feeds the meters.
 func meterOption(stack *middleware.Stack) error {
-	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			t0 := time.Now()
 			out, md, err := next.HandleInitialize(ctx, in)
-			record(ctx, func(m *meter, op string) {
-				m.calls[op]++
-				m.spent += time.Since(t0)
-				m.inputs = append(m.inputs, in.Parameters)
-			})
+			m, ok := ctx.Value(meterKey{}).(*meter)
+			op, svc := awsmiddleware.GetOperationName(ctx), awsmiddleware.GetServiceID(ctx)
+			if !ok && svc == dynamodb.ServiceID {
+				m = counting.Load()
+			}
+			if m == nil {
+				return out, md, err
+			}
+			if svc != dynamodb.ServiceID {
+				op = svc + "." + op
+			}
+			attempts := 1
+			if r, ok := retry.GetAttemptResults(md); ok {
+				attempts = len(r.Results)
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.calls == nil {
+				m.calls, m.attempts = map[string]int{}, map[string]int{}
+			}
+			m.calls[op]++
+			m.attempts[op] += attempts
+			m.spent += time.Since(t0)
+			m.inputs = append(m.inputs, in.Parameters)
 			return out, md, err
 		}), middleware.Before)
-	if err != nil {
-		return err
-	}
-	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchMeterAttempts",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			record(ctx, func(m *meter, op string) { m.attempts[op]++ })
-			return next.HandleFinalize(ctx, in)
-		}), middleware.After)
 }
 
-// httpHandler and queueHandler are the signatures of an API route's and of an SQS-triggered
-// function's handler.
+// httpHandler and queueHandler are the handlers of an API route and of an SQS queue.
 type (
 	httpHandler  = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 	queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
@@ -470,10 +454,9 @@ type jobRun struct {
 	Invocations int
 }
 
-// recorder wraps the stack's handlers. It keeps them as built, for the sections that call
-// them directly, and the latest event each API function was sent, to call or start it with;
-// it times the job workers per data-subject request, to tell the time a message waited for
-// its worker from the worker's own.
+// recorder wraps the stack's handlers: it keeps them as built and the latest event of each API
+// function, to call or start them with, and times the job workers per data-subject request
+// (to tell a message's wait for its worker from the worker's own time).
 type recorder struct {
 	mu       sync.Mutex
 	handlers map[string]any                            // logical id -> handler

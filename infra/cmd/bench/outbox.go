@@ -28,8 +28,7 @@ import (
 // outboxRounds is how many alternating rounds the outbox writes are split into.
 const outboxRounds = 20
 
-// outboxCost measures consent writes over a store that writes the outbox item and one that
-// does not, in rounds that alternate the order, each starting with an empty outbox.
+// outboxCost measures consent writes over a store with the outbox item and one without.
 func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, fix := b.cfg, b.fix
 	type arm struct {
@@ -111,8 +110,7 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-// outboxPending counts the outbox items not yet dispatched, on the index the local stack's
-// outbox poller reads.
+// outboxPending counts the outbox items not yet dispatched, on the index the poller reads.
 func outboxPending(ctx context.Context, b *bench) (int64, error) {
 	var n int64
 	for _, pk := range dynamo.OutboxPartitions() {
@@ -132,8 +130,7 @@ func outboxPending(ctx context.Context, b *bench) (int64, error) {
 	return n, nil
 }
 
-// waitOutboxEmpty waits until the dispatcher has taken every outbox item, up to two
-// minutes, and returns how long it waited.
+// waitOutboxEmpty waits up to two minutes for the dispatcher to take every outbox item.
 func waitOutboxEmpty(ctx context.Context, b *bench) (time.Duration, error) {
 	t0 := time.Now()
 	err := poll(ctx, 20*time.Millisecond, 2*time.Minute, func() (bool, error) {
@@ -147,15 +144,12 @@ func waitOutboxEmpty(ctx context.Context, b *bench) (time.Duration, error) {
 }
 
 const (
-	eventType = "consent.changed" // the event section 6 subscribes to and produces
-	// duplicateGrace is how long the receiver keeps listening for duplicates after the
-	// last distinct event arrived.
-	duplicateGrace = time.Second
-	eventsTimeout  = 2 * time.Minute // the longest wait for the deliveries after the last write
+	eventType      = "consent.changed" // the event section 6 subscribes to and produces
+	duplicateGrace = time.Second       // the receiver's wait for duplicates after the last event
+	eventsTimeout  = 2 * time.Minute   // the longest wait for the deliveries after the last write
 )
 
-// receiver is the webhook endpoint: it verifies every delivery's signature as a customer
-// would and records the first arrival of each event.
+// receiver is the webhook endpoint: it verifies every signature, as a customer would.
 type receiver struct {
 	mu                    sync.Mutex
 	secret                string
@@ -194,12 +188,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// eventsOut registers a verifying webhook receiver, makes cfg.events consent changes
-// through the HTTP API and waits until every change's event has been delivered.
+// eventsOut makes consent changes through the HTTP API and awaits their webhook deliveries.
 func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
 	cfg, c, adminKey := b.cfg, b.c, b.fix.adminKey
-	// Earlier phases' changes are still being dispatched: wait, or their events would reach
-	// the receiver too.
+	// Earlier sections' events would reach the receiver too.
 	drained, err := waitOutboxEmpty(ctx, b)
 	if err != nil {
 		return err

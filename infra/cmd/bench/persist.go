@@ -13,10 +13,9 @@ import (
 	"github.com/livingprofile/livingprofile/infra/localstack"
 )
 
-// persistBench starts a stack of its own with persistence on (as make dev runs) and writes
-// persist-rounds rounds of persist-n consent changes through its API: a journal whose cost
-// grew with the data would show as a slower, longer-tailed last round and a growing RSS. A
-// first round on a stack without persistence is the baseline.
+// persistBench writes rounds of consent changes through a stack of its own with persistence on
+// (as make dev runs), after one round without: a journal whose cost grew with the data would
+// show as a slower, longer-tailed last round and a growing RSS.
 func persistBench(ctx context.Context, b *bench, w io.Writer) error {
 	dir, err := os.MkdirTemp("", "bench-persist")
 	if err != nil {
