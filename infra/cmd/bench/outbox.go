@@ -151,12 +151,12 @@ const (
 
 // receiver is the webhook endpoint: it verifies every signature, as a customer would.
 type receiver struct {
-	mu                    sync.Mutex
-	secret                string
-	since, last           time.Time                // the last: arrival of the latest distinct event
-	arrived               map[string]time.Duration // event id -> receive time minus occurredAt
-	dups, unexpected, bad int
-	firstBad              error
+	mu               sync.Mutex
+	secret           string
+	since, last      time.Time                // the last: arrival of the latest distinct event
+	arrived          map[string]time.Duration // event id -> receive time minus occurredAt
+	dups, unexpected int
+	bad              []error // deliveries that did not verify
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -173,8 +173,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, seen := r.arrived[e.ID]
 	switch {
 	case err != nil:
-		r.bad++
-		r.firstBad = cmp.Or(r.firstBad, err)
+		r.bad = append(r.bad, err)
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	case e.Type != eventType || e.Tenant != benchTenant || e.OccurredAt.Before(r.since):
@@ -248,9 +247,9 @@ func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
 			lat.P50, lat.P99, lat.Mean, lat.Min, lat.Max),
 		fmt.Sprintf("delivered\t%d distinct event ids for %d changes", len(rc.arrived), cfg.events),
 		fmt.Sprintf("also received\t%d duplicate deliveries (until %v after the last), %d unexpected events, %d bad signatures",
-			rc.dups, duplicateGrace, rc.unexpected, rc.bad))
-	if rc.bad > 0 {
-		waitErr = errors.Join(waitErr, fmt.Errorf("%d deliveries did not verify, first: %w", rc.bad, rc.firstBad))
+			rc.dups, duplicateGrace, rc.unexpected, len(rc.bad)))
+	if len(rc.bad) > 0 {
+		waitErr = errors.Join(waitErr, fmt.Errorf("%d deliveries did not verify, first: %w", len(rc.bad), rc.bad[0]))
 	}
 	return waitErr
 }
