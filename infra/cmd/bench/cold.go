@@ -183,7 +183,7 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	cases := []*coldCase{
 		{name: "hello-world (aws-lambda-go)", pkg: helloPkg, payload: fixed(map[string]string{"name": "bench"}), want: "hello, bench"},
 		{name: "same-job baseline (1 GetItem)", pkg: baselinePkg, env: append([]string{"TABLE_NAME=" + st.Table}, awsEnv...),
-			payload: fixed(map[string]any{"key": key}), want: `"found":true`},
+			payload: fixed(key), want: `"found":true`},
 		{name: "GetProfile", want: id, payload: fixed(b.rec.event("GetProfile"))},
 		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]), payload: fixed(b.rec.event("CheckConsent"))},
 		{name: "PortalOverview", want: fix.emails[0], payload: fixed(b.rec.event("PortalOverview"))},

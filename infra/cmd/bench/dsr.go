@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
@@ -294,27 +295,6 @@ func tableItems(ctx context.Context, b *bench) (int64, error) {
 // portalWarmup is the unmeasured rounds: they fill the handlers' brand, catalog and key caches.
 const portalWarmup = 10
 
-// jar keeps cookies by name: the portal's are __Host- Secure cookies and the stack is plain
-// http, so net/http/cookiejar would not send them.
-type jar map[string]string
-
-func (j jar) SetCookies(_ *url.URL, set []*http.Cookie) {
-	for _, c := range set {
-		if c.MaxAge < 0 {
-			delete(j, c.Name)
-		} else {
-			j[c.Name] = c.Value
-		}
-	}
-}
-
-func (j jar) Cookies(*url.URL) (out []*http.Cookie) {
-	for k, v := range j {
-		out = append(out, &http.Cookie{Name: k, Value: v})
-	}
-	return out
-}
-
 // fetch GETs a page, or POSTs a form if not nil, and returns the status, content type and body.
 func fetch(c *http.Client, target string, form url.Values) (int, string, []byte, error) {
 	var resp *http.Response
@@ -357,7 +337,9 @@ func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, [2]t
 	if err != nil {
 		return nil, took, err
 	}
-	cookies := jar{}
+	// net/http/cookiejar sends the portal's __Host- Secure cookies to the plain-http stack
+	// because it is on a loopback address, as browsers do.
+	cookies, _ := cookiejar.New(nil)
 	br := &http.Client{Jar: cookies, Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	t0 := time.Now()
@@ -370,7 +352,9 @@ func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, [2]t
 	t0 = time.Now()
 	status, _, page, err = fetch(br, l.URL, url.Values{"csrf": {string(m[1])}})
 	took[1] = time.Since(t0)
-	if err != nil || status != http.StatusSeeOther || cookies[session.CookieName(benchTenant)] == "" {
+	u, _ := url.Parse(l.URL)
+	if err != nil || status != http.StatusSeeOther ||
+		!slices.ContainsFunc(cookies.Cookies(u), func(c *http.Cookie) bool { return c.Name == session.CookieName(benchTenant) }) {
 		return nil, took, fmt.Errorf("continue: status %d, %v: %.300s", status, err, page)
 	}
 	return br, took, nil
