@@ -27,10 +27,9 @@ var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "be
 
 // fixture is the seeded data the measured requests use.
 type fixture struct {
-	readKey, writeKey, adminKey, requestsKey, linksKey string
-	writeKeyID                                         string
-	ids, emails                                        []string
-	granted                                            []bool // marketing consent, flipped by the writers (see owned)
+	keys, keyIDs map[apikey.Scope]string // the secret and the id of the API key of each scope
+	ids, emails  []string
+	granted      []bool // marketing consent, flipped by the writers (see owned)
 }
 
 // owned is worker w's k-th profile of those with index%workers == w: no two write one profile.
@@ -54,23 +53,18 @@ func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 	if _, err := seed.LoadCatalog(ctx, svc, benchTenant, seed.DemoCatalog); err != nil {
 		return nil, fmt.Errorf("seed catalog: %w", err)
 	}
-	f := &fixture{}
-	for _, k := range []struct {
-		secret, id *string
-		scope      apikey.Scope
-	}{{&f.readKey, new(string), apikey.Read}, {&f.writeKey, &f.writeKeyID, apikey.Write},
-		{&f.adminKey, new(string), apikey.Admin}, {&f.requestsKey, new(string), apikey.Requests},
-		{&f.linksKey, new(string), apikey.PortalLinks}} {
-		scopes := []apikey.Scope{k.scope}
-		if k.scope == apikey.Requests {
+	f := &fixture{keys: map[apikey.Scope]string{}, keyIDs: map[apikey.Scope]string{}}
+	for _, scope := range []apikey.Scope{apikey.Read, apikey.Write, apikey.Admin, apikey.Requests, apikey.PortalLinks} {
+		scopes := []apikey.Scope{scope}
+		if scope == apikey.Requests {
 			// Attested requests (no emailed confirmation); read shows the export's download link.
 			scopes = append(scopes, apikey.Attest, apikey.Read)
 		}
-		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(k.scope), scopes)
+		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(scope), scopes)
 		if err != nil {
-			return nil, fmt.Errorf("seed %s key: %w", k.scope, err)
+			return nil, fmt.Errorf("seed %s key: %w", scope, err)
 		}
-		*k.secret, *k.id = secret, key.ID
+		f.keys[scope], f.keyIDs[scope] = secret, key.ID
 	}
 	stamp := time.Now().UnixNano()
 	for i := range profiles {
@@ -111,14 +105,14 @@ func checkOp(name string, n int, byEmail func(j int) bool) operation {
 		if n == 1 {
 			body = specs[0]
 		}
-		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", f.readKey, body, http.StatusOK, nil)
+		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", f.keys[apikey.Read], body, http.StatusOK, nil)
 	}}
 }
 
 // consentWrite flips the marketing consent of worker w's k-th owned profile through the HTTP API.
 func consentWrite(ctx context.Context, b *bench, w, k int) error {
 	i := b.fix.owned(w, b.cfg.clients, k)
-	return b.c.call(ctx, http.MethodPut, "/v1/profiles/"+b.fix.ids[i]+"/consents/marketing", b.fix.writeKey,
+	return b.c.call(ctx, http.MethodPut, "/v1/profiles/"+b.fix.ids[i]+"/consents/marketing", b.fix.keys[apikey.Write],
 		map[string]any{"status": b.fix.flip(i), "noticeVersion": 2}, http.StatusOK, nil)
 }
 
@@ -129,7 +123,7 @@ var operations = []operation{
 	checkOp("consent check by identity (email)", 1, func(int) bool { return true }),
 	checkOp(fmt.Sprintf("batch of %d checks (ids + emails)", batch), batch, func(j int) bool { return j%2 == 1 }),
 	{name: "profile read (GET /v1/profiles/{id})", do: func(ctx context.Context, b *bench, w, k int) error {
-		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+b.fix.ids[(k*b.cfg.clients+w)%len(b.fix.ids)], b.fix.readKey, nil, http.StatusOK, nil)
+		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+b.fix.ids[(k*b.cfg.clients+w)%len(b.fix.ids)], b.fix.keys[apikey.Read], nil, http.StatusOK, nil)
 	}},
 	{name: "consent write (PUT .../consents/marketing)", do: consentWrite},
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/rie"
 	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 )
 
@@ -148,7 +149,7 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	// Requests through the stack, for the events it sent; the baseline reads GetProfile's item.
 	id := fix.ids[0]
 	m, err := counted(func() error {
-		if err := b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, fix.readKey, nil, http.StatusOK, nil); err != nil {
+		if err := b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, fix.keys[apikey.Read], nil, http.StatusOK, nil); err != nil {
 			return err
 		}
 		return checkByID.do(ctx, b, 0, 0)

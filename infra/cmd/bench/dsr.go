@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/ledger"
@@ -153,7 +154,7 @@ type requestView struct {
 
 // dsrRequest posts a request, polls it until closed and downloads an export as a brand would.
 func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type, stats *dsrStats) ([]figure, error) {
-	c, key := b.c, b.fix.requestsKey
+	c, key := b.c, b.fix.keys[apikey.Requests]
 	var v requestView
 	t0 := time.Now()
 	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true,
@@ -241,7 +242,7 @@ var (
 // newPerson creates a person (sections 7 and 8) as the export and erasure tests do, with changes
 // by several kinds of actor until the ledger holds cfg.dsrEvents events; it returns the id.
 func newPerson(ctx context.Context, b *bench, tag string) (string, error) {
-	svc, keyID := b.quiet, b.fix.writeKeyID
+	svc, keyID := b.quiet, b.fix.keyIDs[apikey.Write]
 	n, stamp := personSeq.Add(1), time.Now().UnixNano()
 	res, err := svc.CreateProfile(ctx, benchTenant, app.Create{
 		Identities: []app.IdentityInput{{Type: "email", Value: fmt.Sprintf("%s-%d-%d@example.com", tag, stamp, n)},
@@ -327,7 +328,7 @@ func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, err
 		body["topic"] = topic
 	}
 	var l link
-	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.linksKey, body, http.StatusCreated, &l)
+	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.keys[apikey.PortalLinks], body, http.StatusCreated, &l)
 }
 
 // signIn opens a link from the API and POSTs its Continue form: the browser holds the session.

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -189,7 +190,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // eventsOut makes consent changes through the HTTP API and awaits their webhook deliveries.
 func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
-	cfg, c, adminKey := b.cfg, b.c, b.fix.adminKey
+	cfg, c, adminKey := b.cfg, b.c, b.fix.keys[apikey.Admin]
 	// Earlier sections' events would reach the receiver too.
 	drained, err := waitOutboxEmpty(ctx, b)
 	if err != nil {
