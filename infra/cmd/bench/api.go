@@ -27,26 +27,24 @@ var operator = app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "be
 
 // fixture is the seeded data the measured requests use.
 type fixture struct {
-	readKey, writeKey, adminKey, requestsKey, linksKey string
-	readKeyID, writeKeyID                              string
-	ids, emails                                        []string
-	// granted is the marketing consent state of each profile; writers flip it, each worker
-	// only the profiles it owns (see owned).
-	granted []bool
+	keys, keyIDs map[apikey.Scope]string // the secret and the id of the API key of each scope
+	ids, emails  []string
+	granted      []bool // marketing consent, flipped by the writers (see owned)
 }
 
-// owned is the k-th profile worker w of workers owns: those with index%workers == w, so
-// that no two workers write one profile at the same time.
+// owned is worker w's k-th profile of those with index%workers == w: no two write one profile.
 func (f *fixture) owned(w, workers, k int) int { return (k%(len(f.ids)/workers))*workers + w }
 
-// flip flips the tracked consent of profile i and returns the PUT body that makes it so.
-func (f *fixture) flip(i int) map[string]any {
+// flip flips the tracked consent of profile i and returns the status that makes it so.
+func (f *fixture) flip(i int) profile.ConsentStatus {
 	f.granted[i] = !f.granted[i]
-	return map[string]any{"status": map[bool]string{true: "granted", false: "withdrawn"}[f.granted[i]], "noticeVersion": 2}
+	return consentStatus[f.granted[i]]
 }
 
-// seedFixture creates the bench tenant, the demo catalog, an API key per scope and the
-// profiles (every other one with marketing consent granted) through the use cases.
+var consentStatus = map[bool]profile.ConsentStatus{true: profile.Granted, false: profile.Withdrawn}
+
+// seedFixture creates the tenant, the demo catalog, a key per scope and the profiles (every
+// other one with marketing consent) through the use cases.
 func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 	svc := app.New(store, time.Now, 0)
 	if err := seed.Tenant(ctx, store, benchTenant, "Bench"); err != nil {
@@ -55,24 +53,18 @@ func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 	if _, err := seed.LoadCatalog(ctx, svc, benchTenant, seed.DemoCatalog); err != nil {
 		return nil, fmt.Errorf("seed catalog: %w", err)
 	}
-	f := &fixture{}
-	for _, k := range []struct {
-		secret, id *string
-		scope      apikey.Scope
-	}{{&f.readKey, &f.readKeyID, apikey.Read}, {&f.writeKey, &f.writeKeyID, apikey.Write},
-		{&f.adminKey, new(string), apikey.Admin}, {&f.requestsKey, new(string), apikey.Requests},
-		{&f.linksKey, new(string), apikey.PortalLinks}} {
-		scopes := []apikey.Scope{k.scope}
-		if k.scope == apikey.Requests {
-			// The bench's requests are attested (no emailed confirmation); read shows the
-			// export's download link.
+	f := &fixture{keys: map[apikey.Scope]string{}, keyIDs: map[apikey.Scope]string{}}
+	for _, scope := range []apikey.Scope{apikey.Read, apikey.Write, apikey.Admin, apikey.Requests, apikey.PortalLinks} {
+		scopes := []apikey.Scope{scope}
+		if scope == apikey.Requests {
+			// Attested requests (no emailed confirmation); read shows the export's download link.
 			scopes = append(scopes, apikey.Attest, apikey.Read)
 		}
-		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(k.scope), scopes)
+		secret, key, err := seed.Key(ctx, store, benchTenant, "bench-"+string(scope), scopes)
 		if err != nil {
-			return nil, fmt.Errorf("seed %s key: %w", k.scope, err)
+			return nil, fmt.Errorf("seed %s key: %w", scope, err)
 		}
-		*k.secret, *k.id = secret, key.ID
+		f.keys[scope], f.keyIDs[scope] = secret, key.ID
 	}
 	stamp := time.Now().UnixNano()
 	for i := range profiles {
@@ -92,44 +84,48 @@ func seedFixture(ctx context.Context, store *dynamo.Store) (*fixture, error) {
 
 // operation is one kind of API request the bench measures.
 type operation struct {
-	name, method string
-	write        bool // uses the write key
-	checks       int  // consent checks one request answers (0 for other operations)
-	// request returns the path and JSON body of the worker's k-th request (k counts from 0
-	// per worker, warm-up included).
-	request func(f *fixture, worker, workers, k int) (path string, body any)
+	name   string
+	checks int // consent checks one request answers (0 for other operations)
+	// do sends worker w's k-th request (k counts from 0 per worker, warm-up included).
+	do func(ctx context.Context, b *bench, w, k int) error
 }
 
-// checkOp is a consent check of n profiles per request (1: the single form), by id or,
-// where byEmail says so, by email identity.
+// checkOp checks n profiles per request (1: the single form), by id or, where byEmail, by email.
 func checkOp(name string, n int, byEmail func(j int) bool) operation {
-	return operation{name: name, method: http.MethodPost, checks: n, request: func(f *fixture, w, workers, k int) (string, any) {
-		specs := make([]map[string]any, n)
+	return operation{name: name, checks: n, do: func(ctx context.Context, b *bench, w, k int) error {
+		f, specs := b.fix, make([]map[string]any, n)
 		for j := range specs {
-			i := ((k*workers+w)*n + j) % len(f.ids)
+			i := ((k*b.cfg.clients+w)*n + j) % len(f.ids)
 			specs[j] = map[string]any{"profileId": f.ids[i], "purpose": "marketing"}
 			if byEmail(j) {
 				specs[j] = map[string]any{"identity": map[string]string{"type": "email", "value": f.emails[i]}, "purpose": "marketing"}
 			}
 		}
+		var body any = map[string]any{"checks": specs}
 		if n == 1 {
-			return "/v1/consent-checks", specs[0]
+			body = specs[0]
 		}
-		return "/v1/consent-checks", map[string]any{"checks": specs}
+		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", f.keys[apikey.Read], body, http.StatusOK, nil)
 	}}
 }
 
+// consentWrite flips the marketing consent of worker w's k-th owned profile through the HTTP API.
+func consentWrite(ctx context.Context, b *bench, w, k int) error {
+	i := b.fix.owned(w, b.cfg.clients, k)
+	return b.c.call(ctx, http.MethodPut, "/v1/profiles/"+b.fix.ids[i]+"/consents/marketing", b.fix.keys[apikey.Write],
+		map[string]any{"status": b.fix.flip(i), "noticeVersion": 2}, http.StatusOK, nil)
+}
+
+var checkByID = checkOp("consent check by id", 1, func(int) bool { return false })
+
 var operations = []operation{
-	checkOp("consent check by id", 1, func(int) bool { return false }),
+	checkByID,
 	checkOp("consent check by identity (email)", 1, func(int) bool { return true }),
 	checkOp(fmt.Sprintf("batch of %d checks (ids + emails)", batch), batch, func(j int) bool { return j%2 == 1 }),
-	{name: "profile read (GET /v1/profiles/{id})", method: http.MethodGet,
-		request: func(f *fixture, w, n, k int) (string, any) { return "/v1/profiles/" + f.ids[(k*n+w)%len(f.ids)], nil }},
-	{name: "consent write (PUT .../consents/marketing)", method: http.MethodPut, write: true,
-		request: func(f *fixture, w, n, k int) (string, any) {
-			i := f.owned(w, n, k)
-			return "/v1/profiles/" + f.ids[i] + "/consents/marketing", f.flip(i)
-		}},
+	{name: "profile read (GET /v1/profiles/{id})", do: func(ctx context.Context, b *bench, w, k int) error {
+		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+b.fix.ids[(k*b.cfg.clients+w)%len(b.fix.ids)], b.fix.keys[apikey.Read], nil, http.StatusOK, nil)
+	}},
+	{name: "consent write (PUT .../consents/marketing)", do: consentWrite},
 }
 
 // client sends JSON requests with a bearer key to the stack's HTTP API.
@@ -143,8 +139,7 @@ func newClient(url string, conns int) *client {
 	return &client{url: url, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-// call sends a request and fails unless it is answered with status want; it decodes the
-// answer into out unless out is nil.
+// call sends a request, fails unless the answer has status want and decodes it into out (if not nil).
 func (c *client) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -177,113 +172,78 @@ func (c *client) call(ctx context.Context, method, path, key string, body any, w
 	return nil
 }
 
-// apiBench times each operation through the stack's HTTP API and counts the handlers'
-// DynamoDB requests.
+// apiBench times each operation through the HTTP API and counts the handlers' DynamoDB requests.
 func apiBench(ctx context.Context, b *bench, w io.Writer) error {
-	cfg, fix := b.cfg, b.fix
+	cfg := b.cfg
 	note(w, "%d requests per operation from %d clients after %d warm-up ones; %d profiles, half with marketing consent.",
 		cfg.requests, cfg.clients, cfg.warmup, profiles)
 	note(w, "DynamoDB requests: HTTP requests the handlers' SDK clients sent (retries included) per operation.")
-	c := b.c
 	rows := []string{"operation\tp50 ms\tp99 ms\tops/s\terrors\tDynamoDB requests per operation"}
 	defer func() { fmt.Fprintln(w); table(w, rows...) }()
 	for _, op := range operations {
-		key := fix.readKey
-		if op.write {
-			key = fix.writeKey
-		}
 		seq := make([]int, cfg.clients)
-		call := func(worker, k int) error {
-			path, body := op.request(fix, worker, cfg.clients, k)
-			return c.call(ctx, op.method, path, key, body, http.StatusOK, nil)
-		}
+		call := func(w, k int) error { return op.do(ctx, b, w, k) }
 		warm := load(cfg.warmup, seq, call)
 		var l loadResult
 		m, _ := counted(func() error { l = load(cfg.requests, seq, call); return nil })
-		calls, attempts := m.calls, m.attempts
 		d, n := distOf(l.lat), len(l.lat)
-		ddb := formatCounts(attempts, n, 3)
+		ddb := formatCounts(m.attempts, n, 3)
 		if op.checks > 1 {
-			ddb += fmt.Sprintf("  (%.4f per check)", float64(total(attempts))/float64(n*op.checks))
+			ddb += fmt.Sprintf("  (%.4f per check)", float64(total(m.attempts))/float64(n*op.checks))
 		}
-		if retries := total(attempts) - total(calls); retries > 0 {
+		if retries := total(m.attempts) - total(m.calls); retries > 0 {
 			ddb += fmt.Sprintf("  incl. %.3f retries", float64(retries)/float64(n))
 		}
-		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.0f\t%d\t%s", op.name, d.P50, d.P99, float64(n)/l.wall.Seconds(), l.errors+warm.errors, ddb))
-		if err := cmp.Or(warm.first, l.first, ctx.Err()); err != nil {
-			return fmt.Errorf("%s: %d failed requests, first: %w", op.name, l.errors+warm.errors, err)
+		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.0f\t%d\t%s", op.name, d.P50, d.P99, l.rate(), len(l.errs)+len(warm.errs), ddb))
+		if err := cmp.Or(warm.err(), l.err(), ctx.Err()); err != nil {
+			return fmt.Errorf("%s: %w", op.name, err)
 		}
 	}
 	return nil
 }
 
-func total(m map[string]int) (t int) {
-	for _, v := range m {
-		t += v
-	}
-	return t
-}
-
-// throughput measures consent checks through the HTTP API beside replays of the
-// BatchGetItem inputs they send, straight to the emulator, in two rounds of alternating order.
+// throughput measures consent checks through the HTTP API beside replays of their BatchGetItem
+// inputs straight to the emulator.
 func throughput(ctx context.Context, b *bench, w io.Writer) error {
-	cfg, fix := b.cfg, b.fix
-	check := func(i int) error {
-		return b.c.call(ctx, http.MethodPost, "/v1/consent-checks", fix.readKey,
-			map[string]any{"profileId": fix.ids[i], "purpose": "marketing"}, http.StatusOK, nil)
-	}
-	inputs, err := captured[*dynamodb.BatchGetItemInput](func() error {
-		for i := range 64 {
-			if err := check(i); err != nil {
+	cfg := b.cfg
+	check := func(w, k int) error { return checkByID.do(ctx, b, w, k) }
+	m, err := counted(func() error {
+		for i := range 64 { // profiles 0 to 63
+			if err := check(i%cfg.clients, i/cfg.clients); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	inputs := inputsOf[*dynamodb.BatchGetItemInput](m.inputs)
 	if err == nil && len(inputs) == 0 {
 		err = errors.New("64 consent checks made no BatchGetItem call to replay")
 	}
 	if err != nil {
 		return err
 	}
-	variants := []struct {
-		name string
-		do   func(worker, k int) error
-		seq  []int
-		lat  []time.Duration
-		wall time.Duration
-	}{
-		{name: "consent checks via HTTP", do: func(worker, k int) error { return check((k*cfg.clients + worker) % len(fix.ids)) }},
-		{name: "raw BatchGetItem", do: func(_, k int) error {
-			_, err := b.db.BatchGetItem(ctx, inputs[k%len(inputs)])
-			return err
-		}},
-	}
-	for i := range variants {
-		v := &variants[i]
-		v.seq = make([]int, cfg.clients)
-		if warm := load(cfg.warmup, v.seq, v.do); warm.first != nil {
-			return fmt.Errorf("%s warm-up: %w", v.name, warm.first)
-		}
-	}
-	for round, order := range [][]int{{0, 1}, {1, 0}} {
-		for _, i := range order {
-			v := &variants[i]
-			l := load(cfg.requests/2+round*(cfg.requests%2), v.seq, v.do)
-			if l.first != nil {
-				return fmt.Errorf("%s: %d errors, first: %w", v.name, l.errors, l.first)
-			}
-			v.lat, v.wall = append(v.lat, l.lat...), v.wall+l.wall
-		}
+	names := [2]string{"consent checks via HTTP", "raw BatchGetItem"}
+	do := [2]func(w, k int) error{check, func(_, k int) error {
+		_, err := b.db.BatchGetItem(ctx, inputs[k%len(inputs)])
+		return err
+	}}
+	seqs := [2][]int{make([]int, cfg.clients), make([]int, cfg.clients)}
+	rounds, err := alternate(2, cfg.warmup, cfg.requests, func(i, n int, _ bool) (loadResult, error) {
+		l := load(n, seqs[i], do[i])
+		return l, l.err()
+	})
+	if err != nil {
+		return err
 	}
 	note(w, "%d requests per variant from %d clients, in two rounds of alternating order after warm-up.", cfg.requests, cfg.clients)
 	note(w, "Raw: the BatchGetItem inputs of 64 checks by id (%d), replayed by a plain SDK client straight to the emulator.", len(inputs))
 	var rate [2]float64
 	var rows []string
-	for i, v := range variants {
-		d := distOf(v.lat)
-		rate[i] = float64(len(v.lat)) / v.wall.Seconds()
-		rows = append(rows, fmt.Sprintf("%s\t%.0f /s\tp50 %.2f ms\tp99 %.2f ms", v.name, rate[i], d.P50, d.P99))
+	for i, name := range names {
+		l := sum(rounds[i])
+		d := distOf(l.lat)
+		rate[i] = l.rate()
+		rows = append(rows, fmt.Sprintf("%s\t%.0f /s\tp50 %.2f ms\tp99 %.2f ms", name, rate[i], d.P50, d.P99))
 	}
 	table(w, rows...)
 	note(w, "ratio checks/s : BatchGetItem/s = %.2f (the stack keeps %.0f%% of the emulator's rate)", rate[0]/rate[1], 100*rate[0]/rate[1])

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,28 +15,25 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/rie"
 	"github.com/livingprofile/livingprofile/infra/template"
-	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 )
 
 // Sections 3 and 4: the deployed binaries' sizes and cold starts.
 
 const (
-	// sizeBudget is the most a function's stripped linux/arm64 binary may weigh.
-	sizeBudget = 9 << 20
-	// Goals of a real function's median cold start against the baselines' (printed, not
-	// asserted).
+	sizeBudget = 9 << 20 // the most a function's stripped linux/arm64 binary may weigh
+	// Goals of a real function's median cold start against the baselines' (not asserted).
 	goalVsBaseline, goalVsHello = 1.25, 1.5
 	baselinePkg, helloPkg       = "infra/cmd/bench/testdata/ddbget", "infra/rie/testdata/hello"
 )
@@ -45,20 +41,16 @@ const (
 // functionDir maps a template logical id to its directory: CreatePortalLink ->
 // functions/create-portal-link.
 func functionDir(logicalID string) string {
-	var b strings.Builder
-	for i, r := range logicalID {
-		if unicode.IsUpper(r) && i > 0 {
-			b.WriteByte('-')
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return "functions/" + b.String()
+	return "functions/" + strings.ToLower(wordStart.ReplaceAllString(logicalID, "-$0"))
 }
 
-// functionSizes builds every function of template.yaml and both baselines as deployed, in
-// one go build (so packages are compiled once), and prints their sizes against the budget.
+var wordStart = regexp.MustCompile(`\B[A-Z]`)
+
+// functionSizes builds every function and both baselines as deployed, in one go build (each
+// package compiled once).
 func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
-	tpl, err := template.Load(filepath.Join(b.root, "template.yaml"))
+	root := localstack.RepoRoot()
+	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		return err
 	}
@@ -77,7 +69,7 @@ func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
 		args = append(args, "./"+d)
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = b.root
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build (linux/arm64): %w\n%s", err, out)
@@ -87,8 +79,7 @@ func functionSizes(ctx context.Context, b *bench, w io.Writer) error {
 	var sum int64
 	var over int
 	for i, name := range names {
-		// With -o <dir>/ and several main packages, go build names each binary after the
-		// last element of its import path.
+		// go build -o <dir>/ names each binary after the last element of its import path.
 		fi, err := os.Stat(filepath.Join(dir, filepath.Base(dirs[i])))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -115,16 +106,14 @@ type initTrace struct {
 	WarmMs        float64 // a second invocation of the same instance
 }
 
-// initLine is one package's line: "init <pkg> @<start> ms, <clock> ms clock, <bytes> bytes, <allocs> allocs".
-var initLine = regexp.MustCompile(`(?m)^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock, ([0-9]+) bytes, ([0-9]+) allocs`)
-
-func parseInitTrace(logs string) initTrace {
-	var t initTrace
-	for _, m := range initLine.FindAllStringSubmatch(logs, -1) {
-		clock, _ := strconv.ParseFloat(m[1], 64)
-		b, _ := strconv.ParseInt(m[2], 10, 64)
-		a, _ := strconv.ParseInt(m[3], 10, 64)
-		t.Packages, t.ClockMs, t.Bytes, t.Allocs = t.Packages+1, t.ClockMs+clock, t.Bytes+b, t.Allocs+a
+func parseInitTrace(logs string) (t initTrace) {
+	for line := range strings.Lines(logs) {
+		var pkg string
+		var start, clock float64
+		var bytes, allocs int64
+		if n, _ := fmt.Sscanf(line, "init %s @%f ms, %f ms clock, %d bytes, %d allocs", &pkg, &start, &clock, &bytes, &allocs); n == 5 {
+			t.Packages, t.ClockMs, t.Bytes, t.Allocs = t.Packages+1, t.ClockMs+clock, t.Bytes+bytes, t.Allocs+allocs
+		}
 	}
 	return t
 }
@@ -140,9 +129,8 @@ type coldCase struct {
 	traces  []initTrace // of the verified starts
 }
 
-// coldStarts builds the baselines and functions for the host, starts each traceRuns times
-// with GODEBUG=inittrace=1, verifying the answer, then times cfg.coldRuns cold starts of
-// each, alternating between the binaries so that all see the same machine state.
+// coldStarts builds the binaries for the host, starts each traceRuns times with inittrace,
+// verifying the answer, then times cold starts, alternating binaries so all see one machine state.
 func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	st, fix := b.st, b.fix
 	cache, err := os.UserCacheDir()
@@ -158,19 +146,25 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	awsEnv := []string{"AWS_ENDPOINT_URL=" + st.AWS.Endpoint, "AWS_REGION=" + st.AWS.AWS.Region,
-		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}
-	fixed := func(v any) func() ([]byte, error) { return func() ([]byte, error) { return json.Marshal(v) } }
-	// The baseline reads the item GetProfile reads: its key, captured from one request.
-	key, err := profileKey(ctx, b)
+	// Requests through the stack, for the events it sent; the baseline reads GetProfile's item.
+	id := fix.ids[0]
+	m, err := counted(func() error {
+		if err := b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, fix.keys[apikey.Read], nil, http.StatusOK, nil); err != nil {
+			return err
+		}
+		return checkByID.do(ctx, b, 0, 0)
+	})
 	if err != nil {
 		return err
 	}
-	_, portal, _, err := signIn(ctx, b, fix.ids[0])
+	key, err := profileKey(m, id)
 	if err != nil {
 		return err
 	}
-	overview, err := getRoute(st, "PortalOverview")
+	br, _, err := signIn(ctx, b, id)
+	if err == nil {
+		_, _, _, err = fetch(br, st.URL+"/portal/"+benchTenant, nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -178,26 +172,22 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	newExport := func() ([]byte, error) {
 		// A fresh access request per start, of another profile, that the stack's worker never sees.
 		exports++
-		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: fix.ids[len(fix.ids)-exports%len(fix.ids)-1],
-			Type: dsr.Access, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"}, app.RequestWrite{Actor: operator.Actor})
+		id, err := quietRequest(ctx, b, fix.ids[len(fix.ids)-exports%len(fix.ids)-1], dsr.Access)
 		if err != nil {
-			return nil, fmt.Errorf("access request: %w", err)
+			return nil, err
 		}
-		return json.Marshal(sqsJob(res.Request.ID))
+		return json.Marshal(sqsJob(id))
 	}
-	id, tenant := fix.ids[0], map[string]string{"tenant": benchTenant}
-	auth := map[string]any{"tenant": benchTenant, "keyId": fix.readKeyID, "scopes": "read"}
-	check := `{"profileId":"` + id + `","purpose":"marketing"}`
+	fixed := func(v any) func() ([]byte, error) { return func() ([]byte, error) { return json.Marshal(v) } }
+	awsEnv := []string{"AWS_ENDPOINT_URL=" + st.AWS.Endpoint, "AWS_REGION=" + st.AWS.AWS.Region,
+		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}
 	cases := []*coldCase{
 		{name: "hello-world (aws-lambda-go)", pkg: helloPkg, payload: fixed(map[string]string{"name": "bench"}), want: "hello, bench"},
 		{name: "same-job baseline (1 GetItem)", pkg: baselinePkg, env: append([]string{"TABLE_NAME=" + st.Table}, awsEnv...),
-			payload: fixed(map[string]any{"key": key}), want: `"found":true`},
-		{name: "GetProfile", want: id,
-			payload: fixed(apiEvent(st.URL, "GET", "GET /v1/profiles/{id}", "/v1/profiles/"+id, "", map[string]string{"id": id}, nil, auth))},
-		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]),
-			payload: fixed(apiEvent(st.URL, "POST", "POST /v1/consent-checks", "/v1/consent-checks", check, nil, nil, auth))},
-		{name: "PortalOverview", want: fix.emails[0],
-			payload: fixed(apiEvent(st.URL, "GET", overview.Key(), "/portal/"+benchTenant, "", tenant, portal, nil))},
+			payload: fixed(key), want: `"found":true`},
+		{name: "GetProfile", want: id, payload: fixed(b.rec.event("GetProfile"))},
+		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]), payload: fixed(b.rec.event("CheckConsent"))},
+		{name: "PortalOverview", want: fix.emails[0], payload: fixed(b.rec.event("PortalOverview"))},
 		{name: "ProcessExport", payload: newExport, want: `"batchItemFailures"`},
 	}
 	for _, c := range cases {
@@ -239,7 +229,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	note(w, "Goals (not asserted): at most %.2fx the same-job baseline and %.1fx hello-world.", goalVsBaseline, goalVsHello)
 	note(w, "init: GODEBUG=inittrace=1 totals of the start with the median init time of %d verified starts; warm: that", traceRuns)
 	note(w, "instance's second invocation, the function's own work, which the same-job ratio counts as cold start.\n")
-	goal := func(r, g float64) string {
+	goal := func(c *coldCase, base int, g float64) string {
+		r := spreadOf(c.runs).Median / spreadOf(cases[base].runs).Median
 		if r > g {
 			return fmt.Sprintf("%.2fx (over %.2fx)", r, g)
 		}
@@ -248,10 +239,9 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	rows := []string{"binary\tmedian ms\tmin\tmax\tvs same-job\tvs hello\tinit pkgs\tinit ms\tinit bytes\tinit allocs"}
 	var runs []string
 	for i, c := range cases {
-		sp := spreadOf(c.runs)
-		vs := "\t"
+		sp, vs := spreadOf(c.runs), "\t"
 		if i >= 2 {
-			vs = goal(sp.Median/spreadOf(cases[1].runs).Median, goalVsBaseline) + "\t" + goal(sp.Median/spreadOf(cases[0].runs).Median, goalVsHello)
+			vs = goal(c, 1, goalVsBaseline) + "\t" + goal(c, 0, goalVsHello)
 		}
 		t := slices.SortedFunc(slices.Values(c.traces), func(a, b initTrace) int { return cmp.Compare(a.ClockMs, b.ClockMs) })[len(c.traces)/2]
 		rows = append(rows, fmt.Sprintf("%s\t%.1f\t%.1f\t%.1f\t%s\t%d\t%.2f\t%d\t%d\t%.1f", c.name, sp.Median, sp.Min, sp.Max, vs,
@@ -263,8 +253,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-// traced starts c's bootstrap with GODEBUG=inittrace=1, invokes it once, verifies the
-// answer and sums the bootstrap's trace lines (not the emulator's own before them).
+// traced starts c with GODEBUG=inittrace=1, invokes it and verifies the answer, sums the
+// bootstrap's trace lines (not the emulator's before them) and times a second invocation.
 func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) {
 	payload, err := c.payload()
 	if err != nil {
@@ -292,53 +282,23 @@ func traced(ctx context.Context, rieBin string, c *coldCase) (initTrace, error) 
 		return t, err
 	}
 	t0 := time.Now()
-	if _, err := inst.Invoke(ctx, payload); err != nil {
-		return t, err
-	}
+	_, err = inst.Invoke(ctx, payload)
 	t.WarmMs = ms(time.Since(t0))
-	return t, nil
+	return t, err
 }
 
-// profileKey is the key of the item GetProfile reads for the first seeded profile, as
-// attribute name -> string value, captured from one GET through the HTTP API.
-func profileKey(ctx context.Context, b *bench) (map[string]string, error) {
-	id := b.fix.ids[0]
-	inputs, err := captured[*dynamodb.GetItemInput](func() error {
-		return b.c.call(ctx, http.MethodGet, "/v1/profiles/"+id, b.fix.readKey, nil, http.StatusOK, nil)
-	})
-	for _, in := range inputs {
-		key := map[string]string{}
+// profileKey is the key (attribute name -> string) of the item GetProfile read, among m's calls.
+func profileKey(m *meter, id string) (map[string]string, error) {
+	for _, in := range inputsOf[*dynamodb.GetItemInput](m.inputs) {
+		key, ofProfile := map[string]string{}, false
 		for name, v := range in.Key {
 			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				key[name] = s.Value
+				key[name], ofProfile = s.Value, ofProfile || strings.Contains(s.Value, id)
 			}
 		}
-		if slices.ContainsFunc(slices.Collect(maps.Values(key)), func(v string) bool { return strings.Contains(v, id) }) {
-			return key, err
+		if ofProfile {
+			return key, nil
 		}
 	}
-	return nil, cmp.Or(err, fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id))
-}
-
-// apiEvent is the event the API Gateway emulation would send for a request to the stack
-// at base, with a browser's cookies or the authorizer's context.
-func apiEvent(base, method, routeKey, path, body string, params, cookies map[string]string, auth map[string]any) events.APIGatewayV2HTTPRequest {
-	host := strings.TrimPrefix(base, "http://")
-	var jar []string
-	for _, k := range slices.Sorted(maps.Keys(cookies)) {
-		jar = append(jar, k+"="+cookies[k])
-	}
-	_, port, _ := net.SplitHostPort(host)
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: routeKey, RawPath: path, Body: body, Cookies: jar, PathParameters: params,
-		Headers: map[string]string{"accept": "text/html", "content-type": "application/json", "host": host,
-			"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http", "x-forwarded-port": port},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{RouteKey: routeKey, Stage: "$default", RequestID: "bench", DomainName: host,
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path, Protocol: "HTTP/1.1", SourceIP: "127.0.0.1"}},
-	}
-	if auth != nil {
-		ev.Headers["accept"] = "application/json"
-		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: auth}
-	}
-	return ev
+	return nil, fmt.Errorf("GET /v1/profiles/%s made no GetItem of the profile", id)
 }

@@ -2,14 +2,14 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
@@ -21,8 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/livingprofile/livingprofile/infra/localstack"
-	"github.com/livingprofile/livingprofile/infra/template"
+	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/ledger"
@@ -46,14 +45,23 @@ type figure struct {
 // jobName is the worker that carries out a request of each type.
 var jobName = map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "ProcessErasure"}
 
-// dsrBench measures section 7: half the persons through the HTTP API and the stack's
-// workers, the other half by calling the stack's job handlers directly.
+// attestation is the reason of the bench's attested requests (no emailed confirmation).
+const attestation = "identity checked by the support desk"
+
+// dsrStats is what section 7 sums over the persons besides their figures.
+type dsrStats struct {
+	calls       map[dsr.Type]map[string]int // SDK calls of the directly called jobs
+	invocations []int                       // of the stack's workers, per request through the API
+}
+
+// dsrBench measures section 7: half the persons through the HTTP API and the stack's workers,
+// half by calling the job handlers directly.
 func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg := b.cfg
 	t0 := time.Now()
-	people := make([]person, 2*cfg.dsrPersons)
-	var err error
+	people := make([]string, 2*cfg.dsrPersons)
 	for i := range people {
+		var err error
 		if people[i], err = newPerson(ctx, b, "dsr"); err != nil {
 			return err
 		}
@@ -61,25 +69,23 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	generated := time.Since(t0)
 	var figs [2][][]figure // through the API, directly; per person
 	var items [2]int64
-	var invocations []string
-	calls := map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}} // summed over the persons
-	for i, p := range people {
+	stats := &dsrStats{calls: map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}}}
+	paths := [2]func(context.Context, *bench, string, dsr.Type, *dsrStats) ([]figure, error){dsrRequest, dsrDirect}
+	for i, id := range people {
 		path := i / cfg.dsrPersons
 		if i%cfg.dsrPersons == 0 {
+			var err error
 			if items[path], err = tableItems(ctx, b); err != nil {
 				return err
 			}
 		}
 		var f []figure
-		if path == 0 {
-			var inv string
-			f, inv, err = dsrThroughAPI(ctx, b, p)
-			invocations = append(invocations, inv)
-		} else {
-			f, err = dsrDirect(ctx, b, p, calls)
-		}
-		if err != nil {
-			return fmt.Errorf("person %s, %s: %w", p.ID, []string{"through the API", "handlers called directly"}[path], err)
+		for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
+			jf, err := paths[path](ctx, b, id, typ, stats)
+			if err != nil {
+				return fmt.Errorf("person %s, %s %s: %w", id, typ, []string{"through the API", "handler called directly"}[path], err)
+			}
+			f = append(f, jf...)
 		}
 		figs[path] = append(figs[path], f)
 	}
@@ -104,10 +110,15 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	}
 	table(w, rows...)
 	for _, t := range []dsr.Type{dsr.Access, dsr.Erasure} {
-		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName[t], total(calls[t])/cfg.dsrPersons, formatCounts(calls[t], cfg.dsrPersons, 1))
+		calls := stats.calls[t]
+		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName[t], total(calls)/cfg.dsrPersons, formatCounts(calls, cfg.dsrPersons, 1))
 	}
 	note(w, "ProcessErasure deletes in parallel, so its summed SDK time can exceed the handler's.")
-	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(invocations, ", "))
+	var inv []string
+	for i := 0; i < len(stats.invocations); i += 2 {
+		inv = append(inv, fmt.Sprintf("%d+%d", stats.invocations[i], stats.invocations[i+1]))
+	}
+	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(inv, ", "))
 	return nil
 }
 
@@ -116,6 +127,16 @@ func sqsJob(requestID string) events.SQSEvent {
 	body, _ := json.Marshal(dsr.JobMessage{Tenant: benchTenant, RequestID: requestID})
 	return events.SQSEvent{Records: []events.SQSMessage{{MessageId: "bench-" + requestID, Body: string(body),
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs"}}}
+}
+
+// quietRequest records an attested request without an outbox item: the workers never see it.
+func quietRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) (string, error) {
+	res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: profileID, Type: typ,
+		Verification: dsr.AttestedBrand, AttestationReason: attestation}, app.RequestWrite{Actor: operator.Actor})
+	if err != nil {
+		return "", fmt.Errorf("%s request: %w", typ, err)
+	}
+	return res.Request.ID, nil
 }
 
 // requestView is the part of GET /v1/requests/{id} the bench reads.
@@ -131,114 +152,85 @@ type requestView struct {
 	} `json:"download"`
 }
 
-// dsrThroughAPI asks for access, downloads the export, then asks for erasure, through the
-// HTTP API. It returns the figures and the worker invocations ("access+erasure").
-func dsrThroughAPI(ctx context.Context, b *bench, p person) ([]figure, string, error) {
-	access, accessInv, done, err := dsrRequest(ctx, b, p.ID, dsr.Access)
-	if err != nil {
-		return nil, "", fmt.Errorf("access: %w", err)
-	}
-	if done.Export == nil || done.Download == nil {
-		return nil, "", fmt.Errorf("the completed access request has no export or download link")
-	}
-	// The download, as the brand's system would fetch it: a plain GET of the presigned URL.
-	t0 := time.Now()
-	resp, err := b.c.Get(done.Download.URL)
-	if err != nil {
-		return nil, "", fmt.Errorf("download: %w", err)
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	download := ms(time.Since(t0))
-	if err != nil || resp.StatusCode != http.StatusOK || n != done.Export.Bytes {
-		return nil, "", fmt.Errorf("download: status %d, %d of %d bytes, %v", resp.StatusCode, n, done.Export.Bytes, err)
-	}
-	erasure, erasureInv, _, err := dsrRequest(ctx, b, p.ID, dsr.Erasure)
-	if err != nil {
-		return nil, "", fmt.Errorf("erasure: %w", err)
-	}
-	f := append(access, figure{"export ZIP (export.bytes)", "bytes", float64(n)}, figure{"download: GET presigned download.url", "ms", download})
-	return append(f, erasure...), fmt.Sprintf("%d+%d", accessInv, erasureInv), nil
-}
-
-// dsrRequest posts a request and polls it until it is closed; it returns its timings, the
-// worker's invocations and the completed request.
-func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, int, requestView, error) {
-	c, key := b.c, b.fix.requestsKey
-	ctx, cancel := context.WithTimeout(ctx, dsrBound)
-	defer cancel()
+// dsrRequest posts a request, polls it until closed and downloads an export as a brand would.
+func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type, stats *dsrStats) ([]figure, error) {
+	c, key := b.c, b.fix.keys[apikey.Requests]
 	var v requestView
 	t0 := time.Now()
-	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true, "attestationReason": "identity checked by the support desk"}, http.StatusCreated, &v)
+	err := c.call(ctx, http.MethodPost, "/v1/requests", key, map[string]any{"profileId": profileID, "type": typ, "attested": true,
+		"attestationReason": attestation}, http.StatusCreated, &v)
 	posted := ms(time.Since(t0))
-	seen := time.Now()
-	for err == nil && (v.Status == dsr.Pending || v.Status == dsr.InProgress) {
-		select {
-		case <-ctx.Done():
-			return nil, 0, v, fmt.Errorf("request %s still %s: %w", v.ID, v.Status, ctx.Err())
-		case <-time.After(dsrPoll):
-		}
-		err = c.call(ctx, http.MethodGet, "/v1/requests/"+v.ID, key, nil, http.StatusOK, &v)
-		seen = time.Now()
+	var seen time.Time
+	if err == nil {
+		err = poll(ctx, dsrPoll, dsrBound, func() (bool, error) {
+			err := c.call(ctx, http.MethodGet, "/v1/requests/"+v.ID, key, nil, http.StatusOK, &v)
+			seen = time.Now()
+			return v.Status != dsr.Pending && v.Status != dsr.InProgress, err
+		})
 	}
 	if err == nil && v.Status != dsr.Completed {
-		err = fmt.Errorf("request %s ended %s: %s", v.ID, v.Status, v.Failure)
+		err = fmt.Errorf("ended %s: %s", v.Status, v.Failure)
 	}
 	if err != nil {
-		return nil, 0, v, err
+		return nil, fmt.Errorf("request %s: %w", v.ID, err)
 	}
-	run := b.jobs.run(v.ID)
-	return []figure{
-		{map[dsr.Type]string{dsr.Access: "access", dsr.Erasure: "erasure"}[typ] + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
+	run := b.rec.run(v.ID)
+	stats.invocations = append(stats.invocations, run.Invocations)
+	figs := []figure{
+		{string(typ) + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
 		{"  POST /v1/requests answered", "ms", posted},
 		{"  POST sent -> " + jobName[typ] + " invoked", "ms", ms(run.Start.Sub(t0))},
 		{"  " + jobName[typ] + " in the stack", "ms", ms(run.End.Sub(run.Start))},
 		{"  job done -> completed seen by the poll", "ms", ms(seen.Sub(run.End))},
-	}, run.Invocations, v, nil
+	}
+	if typ != dsr.Access {
+		return figs, nil
+	}
+	if v.Export == nil || v.Download == nil {
+		return nil, errors.New("the completed access request has no export or download link")
+	}
+	t0 = time.Now()
+	status, _, zip, err := fetch(c.Client, v.Download.URL, nil)
+	download := ms(time.Since(t0))
+	if err != nil || status != http.StatusOK || int64(len(zip)) != v.Export.Bytes {
+		return nil, fmt.Errorf("download: status %d, %d of %d bytes, %v", status, len(zip), v.Export.Bytes, err)
+	}
+	return append(figs, figure{"export ZIP (export.bytes)", "bytes", float64(len(zip))},
+		figure{"download: GET presigned download.url", "ms", download}), nil
 }
 
-// dsrDirect records an access and then an erasure request that the stack's workers never
-// see and calls their handlers with the SQS event; it adds each job's SDK calls to calls.
-func dsrDirect(ctx context.Context, b *bench, p person, calls map[dsr.Type]map[string]int) ([]figure, error) {
-	var figs []figure
-	for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
-		if typ == dsr.Erasure {
-			// The erasure job would otherwise wait for the export's outbox items itself.
-			if _, err := waitOutboxEmpty(ctx, b.db, b.st.Table); err != nil {
-				return nil, err
-			}
-		}
-		res, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: typ, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
-			app.RequestWrite{Actor: operator.Actor})
-		if err != nil {
+// dsrDirect records a request the workers never see and calls its job's handler with the event.
+func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, stats *dsrStats) ([]figure, error) {
+	if typ == dsr.Erasure {
+		// The erasure job would otherwise wait for the export's outbox items itself.
+		if _, err := waitOutboxEmpty(ctx, b); err != nil {
 			return nil, err
 		}
-		job, _ := b.handlers[jobName[typ]].(queueHandler)
-		m := &meter{}
-		t0 := time.Now()
-		resp, err := job(m.ctx(ctx), sqsJob(res.Request.ID))
-		took := time.Since(t0)
-		for op, n := range m.calls {
-			calls[typ][op] += n
-		}
-		var req *dsr.Request
-		if err == nil && len(resp.BatchItemFailures) == 0 {
-			req, err = b.store.Request(ctx, benchTenant, res.Request.ID)
-		}
-		if err != nil || req == nil || req.Status != dsr.Completed {
-			return nil, fmt.Errorf("%s: the handler answered %+v, %v; request %+v", typ, resp, err, req)
-		}
-		figs = append(figs, figure{jobName[typ] + " handler called directly", "ms", ms(took)}, figure{"  summed AWS SDK call time", "ms", ms(m.total())})
-		if req.Export != nil {
-			figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
-		}
+	}
+	id, err := quietRequest(ctx, b, profileID, typ)
+	if err != nil {
+		return nil, err
+	}
+	job, _ := b.rec.handlers[jobName[typ]].(queueHandler)
+	m := &meter{}
+	t0 := time.Now()
+	resp, err := job(m.ctx(ctx), sqsJob(id))
+	took := time.Since(t0)
+	for op, n := range m.calls {
+		stats.calls[typ][op] += n
+	}
+	var req *dsr.Request
+	if err == nil && len(resp.BatchItemFailures) == 0 {
+		req, err = b.quiet.GetRequest(ctx, benchTenant, id)
+	}
+	if err != nil || req == nil || req.Status != dsr.Completed {
+		return nil, fmt.Errorf("the handler answered %+v, %v; request %+v", resp, err, req)
+	}
+	figs := []figure{{jobName[typ] + " handler called directly", "ms", ms(took)}, {"  summed AWS SDK call time", "ms", ms(m.spent)}}
+	if req.Export != nil {
+		figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
 	}
 	return figs, nil
-}
-
-// person is a profile of the bench tenant made for sections 7 and 8.
-type person struct {
-	ID, Email string
 }
 
 // personSeq numbers the persons of this run; phoneBase makes their phone numbers unique.
@@ -247,14 +239,13 @@ var (
 	phoneBase = time.Now().UnixNano() / 1000 % 1e8
 )
 
-// newPerson creates a person the way the export and erasure tests make theirs, with
-// changes by several kinds of actor until the ledger holds cfg.dsrEvents events.
-func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
-	svc, events, keyID := b.quiet, b.cfg.dsrEvents, b.fix.writeKeyID
+// newPerson creates a person (sections 7 and 8) as the export and erasure tests do, with changes
+// by several kinds of actor until the ledger holds cfg.dsrEvents events; it returns the id.
+func newPerson(ctx context.Context, b *bench, tag string) (string, error) {
+	svc, keyID := b.quiet, b.fix.keyIDs[apikey.Write]
 	n, stamp := personSeq.Add(1), time.Now().UnixNano()
-	p := person{Email: fmt.Sprintf("%s-%d-%d@example.com", tag, stamp, n)}
 	res, err := svc.CreateProfile(ctx, benchTenant, app.Create{
-		Identities: []app.IdentityInput{{Type: "email", Value: p.Email},
+		Identities: []app.IdentityInput{{Type: "email", Value: fmt.Sprintf("%s-%d-%d@example.com", tag, stamp, n)},
 			{Type: "phone", Value: fmt.Sprintf("+48 6%08d", (phoneBase+n)%1e8)},
 			{Type: "customer_id", Value: fmt.Sprintf("C-%s-%d-%d", tag, stamp%1e9, n)}},
 		Patch: app.Patch{Attributes: map[string]any{"givenName": "Ada", "familyName": "Nowak", "locale": "en", "country": "PL",
@@ -265,26 +256,25 @@ func newPerson(ctx context.Context, b *bench, tag string) (person, error) {
 			"offers": {Status: profile.Subscribed, Channels: []string{"email", "sms"}, Frequency: "weekly"}},
 	}, app.Write{Actor: ledger.Actor{Kind: ledger.ActorAPIKey, ID: keyID}})
 	if err != nil {
-		return p, fmt.Errorf("create person: %w", err)
+		return "", fmt.Errorf("create person: %w", err)
 	}
-	p.ID = res.Profile.ID
+	id := res.Profile.ID
 	actors := []ledger.Actor{{Kind: ledger.ActorAPIKey, ID: keyID}, {Kind: ledger.ActorPortal}, {Kind: ledger.ActorSync, ID: "crm"}, {Kind: ledger.ActorOperator, ID: "support"}}
 	granted := false
-	for i, seq := 0, res.Profile.LedgerSeq; seq < int64(events); i++ {
+	for i, seq := 0, res.Profile.LedgerSeq; seq < int64(b.cfg.dsrEvents); i++ {
 		w := app.Write{Actor: actors[i%len(actors)]}
 		if i%5 == 4 {
-			res, err = svc.UpdateProfile(ctx, benchTenant, p.ID, app.Patch{Attributes: map[string]any{"shoe_size": float64(36 + i%10)}}, w)
+			res, err = svc.UpdateProfile(ctx, benchTenant, id, app.Patch{Attributes: map[string]any{"shoe_size": float64(36 + i%10)}}, w)
 		} else {
 			granted = !granted
-			status := map[bool]profile.ConsentStatus{true: profile.Granted, false: profile.Withdrawn}[granted]
-			res, err = svc.PutConsent(ctx, benchTenant, p.ID, "personalisation", profile.ConsentInput{Status: status, NoticeVersion: 2}, w)
+			res, err = svc.PutConsent(ctx, benchTenant, id, "personalisation", profile.ConsentInput{Status: consentStatus[granted], NoticeVersion: 2}, w)
 		}
 		if err != nil {
-			return p, fmt.Errorf("event %d of person %s: %w", i, p.ID, err)
+			return "", fmt.Errorf("event %d of person %s: %w", i, id, err)
 		}
 		seq = res.Profile.LedgerSeq
 	}
-	return p, nil
+	return id, nil
 }
 
 // tableItems counts the table's items: the emulator's Query walks them all.
@@ -303,37 +293,10 @@ func tableItems(ctx context.Context, b *bench) (int64, error) {
 
 // Section 8: the hosted portal's pages, through the stack and by calling their handlers.
 
-// httpHandler is the signature of an API route's handler.
-type httpHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
-
-// portalWarmup is the unmeasured rounds before the measured ones (fills the brand, catalog
-// and key caches of the stack's handlers and of the directly called ones).
+// portalWarmup is the unmeasured rounds: they fill the handlers' brand, catalog and key caches.
 const portalWarmup = 10
 
-// jar keeps cookies by name: the portal's are __Host- Secure cookies and the stack is plain
-// http, so net/http/cookiejar would not send them.
-type jar map[string]string
-
-func (j jar) SetCookies(_ *url.URL, set []*http.Cookie) {
-	for _, c := range set {
-		if c.MaxAge < 0 {
-			delete(j, c.Name)
-		} else {
-			j[c.Name] = c.Value
-		}
-	}
-}
-
-func (j jar) Cookies(*url.URL) []*http.Cookie {
-	var out []*http.Cookie
-	for _, k := range slices.Sorted(maps.Keys(j)) {
-		out = append(out, &http.Cookie{Name: k, Value: j[k]})
-	}
-	return out
-}
-
-// fetch GETs a page, or POSTs a form unless it is nil, and returns the answer's status,
-// content type and body.
+// fetch GETs a page, or POSTs a form if not nil, and returns the status, content type and body.
 func fetch(c *http.Client, target string, form url.Values) (int, string, []byte, error) {
 	var resp *http.Response
 	var err error
@@ -365,18 +328,19 @@ func mintLink(ctx context.Context, b *bench, profileID, topic string) (link, err
 		body["topic"] = topic
 	}
 	var l link
-	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.linksKey, body, http.StatusCreated, &l)
+	return l, b.c.call(ctx, http.MethodPost, "/v1/portal-links", b.fix.keys[apikey.PortalLinks], body, http.StatusCreated, &l)
 }
 
-// signIn opens a brand link from the API and POSTs its Continue form; it returns the
-// browser holding the session, its cookies and how long the GET and the POST took.
-func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, jar, [2]time.Duration, error) {
+// signIn opens a link from the API and POSTs its Continue form: the browser holds the session.
+func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, [2]time.Duration, error) {
 	var took [2]time.Duration
 	l, err := mintLink(ctx, b, profileID, "")
 	if err != nil {
-		return nil, nil, took, err
+		return nil, took, err
 	}
-	cookies := jar{}
+	// net/http/cookiejar sends the portal's __Host- Secure cookies to the plain-http stack
+	// because it is on a loopback address, as browsers do.
+	cookies, _ := cookiejar.New(nil)
 	br := &http.Client{Jar: cookies, Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	t0 := time.Now()
@@ -384,50 +348,40 @@ func signIn(ctx context.Context, b *bench, profileID string) (*http.Client, jar,
 	took[0] = time.Since(t0)
 	m := csrfField.FindSubmatch(page)
 	if err != nil || status != http.StatusOK || m == nil {
-		return nil, nil, took, fmt.Errorf("open the portal link: status %d, %v: %.300s", status, err, page)
+		return nil, took, fmt.Errorf("open the portal link: status %d, %v: %.300s", status, err, page)
 	}
 	t0 = time.Now()
 	status, _, page, err = fetch(br, l.URL, url.Values{"csrf": {string(m[1])}})
 	took[1] = time.Since(t0)
-	if err != nil || status != http.StatusSeeOther || cookies[session.CookieName(benchTenant)] == "" {
-		return nil, nil, took, fmt.Errorf("continue: status %d, %v: %.300s", status, err, page)
+	u, _ := url.Parse(l.URL)
+	if err != nil || status != http.StatusSeeOther ||
+		!slices.ContainsFunc(cookies.Cookies(u), func(c *http.Cookie) bool { return c.Name == session.CookieName(benchTenant) }) {
+		return nil, took, fmt.Errorf("continue: status %d, %v: %.300s", status, err, page)
 	}
-	return br, cookies, took, nil
+	return br, took, nil
 }
 
-// getRoute is the template's first GET (or ANY) route of a function.
-func getRoute(st *localstack.Stack, function string) (template.Route, error) {
-	fn, _ := st.Template.Function(function)
-	for _, r := range fn.Routes {
-		if r.Method == http.MethodGet || r.Method == "ANY" {
-			return r, nil
-		}
-	}
-	return template.Route{}, fmt.Errorf("template.yaml has no GET route of %s", function)
-}
-
-// portalBench measures section 8: each page through the stack and by calling its handler.
+// portalBench measures each page through the stack and its handler with the event the stack sent.
 func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg, st := b.cfg, b.st
-	p, err := newPerson(ctx, b, "portal")
+	id, err := newPerson(ctx, b, "portal")
 	if err != nil {
 		return err
 	}
 	// An open request, so that the overview and the rights page list one.
-	if _, err := b.quiet.CreateRequest(ctx, benchTenant, app.RequestInput{ProfileID: p.ID, Type: dsr.Rectification, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
-		app.RequestWrite{Actor: operator.Actor}); err != nil {
-		return fmt.Errorf("rectification request: %w", err)
+	if _, err := quietRequest(ctx, b, id, dsr.Rectification); err != nil {
+		return err
 	}
-	topic, err := mintLink(ctx, b, p.ID, "newsletter")
+	topic, err := mintLink(ctx, b, id, "newsletter")
 	if err != nil {
 		return err
 	}
 	// A second link, never used: its landing page (the Continue button) is measured too.
-	spare, err := mintLink(ctx, b, p.ID, "")
+	spare, err := mintLink(ctx, b, id, "")
 	if err != nil {
 		return err
 	}
-	br, cookies, took, err := signIn(ctx, b, p.ID)
+	br, took, err := signIn(ctx, b, id)
 	if err != nil {
 		return err
 	}
@@ -436,38 +390,35 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	token := func(u string) string { return u[strings.LastIndex(u, "/")+1:] }
+	portal := st.URL + "/portal/" + benchTenant
 	targets := []struct {
-		name, function, token string
-		signedIn              bool
+		name, function, url string
+		signedIn            bool
 	}{
-		{"overview", "PortalOverview", "", true},
-		{"details", "PortalDetails", "", true},
-		{"subscriptions", "PortalSubscriptions", "", true},
-		{"consents", "PortalConsents", "", true},
-		{"rights", "PortalRights", "", true},
-		{"history", "PortalHistory", "", true},
-		{"login", "PortalLogin", "", false},
-		{"unsubscribe confirmation", "PortalUnsubscribe", token(strings.Trim(topic.ListUnsubscribe, "<>")), false},
-		{"link landing (Continue)", "PortalOpen", token(spare.URL), false},
+		{"overview", "PortalOverview", portal, true},
+		{"details", "PortalDetails", portal + "/details", true},
+		{"subscriptions", "PortalSubscriptions", portal + "/subscriptions", true},
+		{"consents", "PortalConsents", portal + "/consents", true},
+		{"rights", "PortalRights", portal + "/rights", true},
+		{"history", "PortalHistory", portal + "/history", true},
+		{"login", "PortalLogin", portal + "/login", false},
+		{"unsubscribe confirmation", "PortalUnsubscribe", strings.Trim(topic.ListUnsubscribe, "<>"), false},
+		{"link landing (Continue)", "PortalOpen", spare.URL, false},
 	}
 	signedInMarker := []byte(`action="/portal/` + benchTenant + `/logout"`)
-	check := func(name string, signedIn bool, status int, ctype string, body []byte) error {
-		if status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || bytes.Contains(body, signedInMarker) != signedIn {
-			return fmt.Errorf("%s answered %d %q (want 200, signed in %v): %.300s", name, status, ctype, signedIn, body)
-		}
-		return nil
-	}
-	direct := maps.Clone(cookies) // the directly called handlers' browser
 	rows := []string{"page\tbytes\tspread\tgzip\tHTTP p50\tp99\thdl p50\tp99\tSDK p50\trest\tSDK calls per request"}
 	for _, t := range targets {
-		route, err := getRoute(st, t.function)
-		if err != nil {
-			return err
+		handler, _ := b.rec.handlers[t.function].(httpHandler)
+		// check fails unless the page is HTML, signed in or not as it should be.
+		check := func(via string, status int, ctype string, body []byte, err error) error {
+			if err == nil && (status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || bytes.Contains(body, signedInMarker) != t.signedIn) {
+				err = fmt.Errorf("answered %d %q (want 200, signed in %v): %.300s", status, ctype, t.signedIn, body)
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", t.name, via, err)
+			}
+			return nil
 		}
-		params := map[string]string{"tenant": benchTenant, "token": t.token}
-		path := strings.NewReplacer("{tenant}", benchTenant, "{token}", t.token).Replace(route.Path)
-		handler, _ := b.handlers[t.function].(httpHandler)
 		var lat, hdl, sdk, rest []time.Duration
 		var sizes []int
 		var first []byte
@@ -477,21 +428,16 @@ func portalBench(ctx context.Context, b *bench, w io.Writer) error {
 				m = &meter{}
 			}
 			t0 := time.Now()
-			status, ctype, body, err := fetch(br, st.URL+path, nil)
+			status, ctype, body, err := fetch(br, t.url, nil)
 			d := time.Since(t0)
-			if err = cmp.Or(err, check(t.name, t.signedIn, status, ctype, body)); err != nil {
-				return fmt.Errorf("through the stack: %w", err)
+			if err := check("through the stack", status, ctype, body, err); err != nil {
+				return err
 			}
-			before, t1 := m.total(), time.Now()
-			resp, err := handler(m.ctx(ctx), apiEvent(st.URL, http.MethodGet, route.Key(), path, "", params, direct, nil))
-			dd, spent := time.Since(t1), m.total()-before
-			if err = cmp.Or(err, check(t.name, t.signedIn, resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body))); err != nil {
-				return fmt.Errorf("called directly: %w", err)
-			}
-			for _, line := range resp.Cookies {
-				if c, err := http.ParseSetCookie(line); err == nil {
-					direct.SetCookies(nil, []*http.Cookie{c})
-				}
+			ev, before, t1 := b.rec.event(t.function), m.spent, time.Now()
+			resp, err := handler(m.ctx(ctx), ev)
+			dd, spent := time.Since(t1), m.spent-before
+			if err := check("called directly", resp.StatusCode, resp.Headers["Content-Type"], []byte(resp.Body), err); err != nil {
+				return err
 			}
 			if round < portalWarmup {
 				continue

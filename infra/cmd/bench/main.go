@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
@@ -115,21 +115,15 @@ func main() {
 	}
 }
 
-// bench is what the sections share: the running stack, its seeded data and the meters
-// installed in its handlers.
+// bench is what the sections share: the stack, its seeded data and its handlers' recorder.
 type bench struct {
 	cfg   config
-	root  string
 	st    *localstack.Stack
 	fix   *fixture
-	jobs  *jobClock
+	rec   *recorder
 	db    *dynamodb.Client
-	store *dynamo.Store
 	quiet *app.Service // over a store that writes no outbox items
 	c     *client      // to the stack's HTTP API
-	// handlers are the stack's own handlers, by logical id, as built (before any wrapping),
-	// for the sections that call them directly.
-	handlers map[string]any
 }
 
 // run runs the selected sections, printing each as it completes, and returns how many failed.
@@ -149,35 +143,15 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 	defer func() {
 		fmt.Fprintf(w, "Time: %s; total %.1fs\n", strings.Join(times, "; "), time.Since(start).Seconds())
 	}()
-	b := &bench{cfg: cfg, root: localstack.RepoRoot(), jobs: &jobClock{}, handlers: map[string]any{}}
+	b := &bench{cfg: cfg, rec: &recorder{handlers: map[string]any{}, events: map[string]events.APIGatewayV2HTTPRequest{}, runs: map[string]jobRun{}}}
 	if slices.ContainsFunc(sections, func(s section) bool { return s.stack && selected[s.name] }) {
 		timed("local stack and seed", func() error {
-			var err error
-			b.st, err = localstack.Start(ctx, localstack.Options{
-				Template: filepath.Join(b.root, "template.yaml"), StackName: fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6),
-				APIOptions: []func(*middleware.Stack) error{meterOption},
-				Wrap: func(logicalID string, h any) any {
-					b.handlers[logicalID] = h
-					return b.jobs.wrap(logicalID, h)
-				},
+			return b.start(ctx, localstack.Options{
+				Template: filepath.Join(localstack.RepoRoot(), "template.yaml"), StackName: fmt.Sprintf("bench%d", time.Now().UnixNano()%1e6),
+				APIOptions: []func(*middleware.Stack) error{meterOption}, Wrap: b.rec.wrap,
 			})
-			if err != nil {
-				return fmt.Errorf("start local stack: %w", err)
-			}
-			b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
-			// The quiet service's store writes no outbox items: nobody needs the events of the
-			// bench's own writes, it is much faster, and the stack's workers never see them.
-			quiet := dynamo.New(b.db, b.st.Table)
-			quiet.DisableOutbox()
-			b.store, b.quiet = dynamo.New(b.db, b.st.Table), app.New(quiet, time.Now, time.Minute)
-			b.c = newClient(b.st.URL, 4*cfg.clients)
-			b.fix, err = seedFixture(ctx, b.store)
-			return err
 		})
-		if b.st != nil {
-			defer b.st.Close()
-			defer b.c.CloseIdleConnections()
-		}
+		defer b.close()
 	}
 	n := 0
 	for _, s := range sections {
@@ -195,6 +169,28 @@ func run(ctx context.Context, cfg config, selected map[string]bool, w io.Writer)
 		})
 	}
 	return failures
+}
+
+// start starts a local stack and seeds the fixture.
+func (b *bench) start(ctx context.Context, opts localstack.Options) (err error) {
+	if b.st, err = localstack.Start(ctx, opts); err != nil {
+		return fmt.Errorf("start local stack: %w", err)
+	}
+	b.db = dynamodb.NewFromConfig(b.st.AWS.AWS)
+	// No outbox items for the bench's own writes: faster, and the stack's workers never see them.
+	quiet := dynamo.New(b.db, b.st.Table)
+	quiet.DisableOutbox()
+	b.quiet = app.New(quiet, time.Now, time.Minute)
+	b.c = newClient(b.st.URL, 4*b.cfg.clients)
+	b.fix, err = seedFixture(ctx, dynamo.New(b.db, b.st.Table))
+	return err
+}
+
+func (b *bench) close() {
+	if b.st != nil {
+		b.c.CloseIdleConnections()
+		b.st.Close()
+	}
 }
 
 // note prints one line of explanation, indented by three spaces.
@@ -227,6 +223,13 @@ func formatCounts(m map[string]int, n int, prec int) string {
 	return strings.Join(parts, ", ")
 }
 
+func total(m map[string]int) (t int) {
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
 // header is the report's first lines: how it was started (without machine paths) and on what.
 func header() string {
 	kumo := "(unknown version)"
@@ -243,8 +246,7 @@ func header() string {
 		time.Now().UTC().Format(time.RFC3339))
 }
 
-// The measuring pieces every section shares: distributions, the concurrent load loop and
-// the meters installed in the SDK clients.
+// The measuring pieces the sections share: distributions, load loops and the SDK meters.
 
 // dist is a distribution of durations in milliseconds.
 type dist struct{ P50, P99, Mean, Min, Max float64 }
@@ -277,52 +279,100 @@ func spreadOf(v []float64) spread {
 	return spread{Median: (s[(n-1)/2] + s[n/2]) / 2, Min: s[0], Max: s[n-1]}
 }
 
-// loadResult is what load measured.
+// loadResult is what one or more loads measured.
 type loadResult struct {
-	lat    []time.Duration
-	wall   time.Duration
-	errors int
-	first  error
+	lat  []time.Duration
+	wall time.Duration
+	errs []error
+}
+
+// sum is the rounds of one variant as one result.
+func sum(rounds []loadResult) (r loadResult) {
+	for _, l := range rounds {
+		r.lat, r.wall, r.errs = append(r.lat, l.lat...), r.wall+l.wall, append(r.errs, l.errs...)
+	}
+	return r
+}
+
+// rate is the calls per second of wall time.
+func (r loadResult) rate() float64 { return float64(len(r.lat)) / r.wall.Seconds() }
+
+// err is nil unless a call failed.
+func (r loadResult) err() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d calls failed, first: %w", len(r.errs), len(r.lat), r.errs[0])
 }
 
 // load makes and times n calls of do from len(seq) concurrent workers. do gets its worker
 // w and the worker's sequence number k, from seq[w], which later loads continue.
 func load(n int, seq []int, do func(w, k int) error) loadResult {
-	var (
-		issued atomic.Int64
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		r      loadResult
-	)
-	lat := make([][]time.Duration, len(seq))
+	var issued atomic.Int64
+	var wg sync.WaitGroup
+	lat, errs := make([][]time.Duration, len(seq)), make([][]error, len(seq))
 	t0 := time.Now()
 	for w := range seq {
 		wg.Go(func() {
 			for issued.Add(1) <= int64(n) {
-				k := seq[w]
-				seq[w]++
 				t := time.Now()
-				err := do(w, k)
-				lat[w] = append(lat[w], time.Since(t))
+				err := do(w, seq[w])
+				lat[w], seq[w] = append(lat[w], time.Since(t)), seq[w]+1
 				if err != nil {
-					mu.Lock()
-					r.errors++
-					r.first = cmp.Or(r.first, err)
-					mu.Unlock()
+					errs[w] = append(errs[w], err)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	r.wall = time.Since(t0)
-	r.lat = slices.Concat(lat...)
-	return r
+	return loadResult{lat: slices.Concat(lat...), wall: time.Since(t0), errs: slices.Concat(errs...)}
 }
 
-// meter accumulates AWS SDK calls: their number per operation ("Service.Operation" unless
-// DynamoDB), the HTTP requests sent for them (retries included), their summed time and
-// inputs. It sees the calls made with a context from its ctx method and, while it is the
-// counting meter (see counted), every other DynamoDB call of the stack's handlers.
+// alternate measures two variants with f: warmup unmeasured calls of each, then rounds rounds in
+// alternating order (AB, BA, ...) sharing n calls per variant; it returns each one's rounds.
+func alternate(rounds, warmup, n int, f func(variant, n int, measured bool) (loadResult, error)) (out [2][]loadResult, err error) {
+	for v := range 2 {
+		if _, err := f(v, warmup, false); err != nil {
+			return out, err
+		}
+	}
+	for r := range rounds {
+		share := n / rounds
+		if r < n%rounds {
+			share++
+		}
+		for _, v := range []int{r % 2, 1 - r%2} {
+			l, err := f(v, share, true)
+			if err != nil {
+				return out, err
+			}
+			out[v] = append(out[v], l)
+		}
+	}
+	return out, nil
+}
+
+// poll calls done, then again every interval, until it reports true or fails, for at most bound.
+func poll(ctx context.Context, interval, bound time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(bound)
+	for {
+		if ok, err := done(); ok || err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done within %v", bound)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// meter accumulates AWS SDK calls per operation ("Service.Operation" unless DynamoDB), their
+// HTTP requests (retries included), summed time and inputs: those with a context from its ctx
+// method and, while it is the counting meter, every other DynamoDB call of the handlers.
 type meter struct {
 	mu              sync.Mutex
 	calls, attempts map[string]int
@@ -336,13 +386,6 @@ func (m *meter) ctx(ctx context.Context) context.Context {
 	return context.WithValue(ctx, meterKey{}, m)
 }
 
-// total is the calls' summed time so far.
-func (m *meter) total() time.Duration {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.spent
-}
-
 // counting is the meter of the handlers' DynamoDB calls without one of their own, if any.
 var counting atomic.Pointer[meter]
 
@@ -354,12 +397,7 @@ func counted(f func() error) (*meter, error) {
 	return m, f()
 }
 
-// captured runs f with a counting meter and returns the inputs of type T of the calls made meanwhile.
-func captured[T any](f func() error) ([]T, error) {
-	m, err := counted(f)
-	return inputsOf[T](m.inputs), err
-}
-
+// inputsOf is the inputs of type T among a meter's.
 func inputsOf[T any](inputs []any) []T {
 	var out []T
 	for _, in := range inputs {
@@ -370,98 +408,107 @@ func inputsOf[T any](inputs []any) []T {
 	return out
 }
 
-// record runs f, under m's lock, on the name of the operation of ctx's call, if it has a meter.
-func record(ctx context.Context, f func(m *meter, op string)) {
-	m, ok := ctx.Value(meterKey{}).(*meter)
-	op, svc := awsmiddleware.GetOperationName(ctx), awsmiddleware.GetServiceID(ctx)
-	if !ok && svc == dynamodb.ServiceID {
-		m = counting.Load()
-	}
-	if m == nil {
-		return
-	}
-	if svc != dynamodb.ServiceID {
-		op = svc + "." + op
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.calls == nil {
-		m.calls, m.attempts = map[string]int{}, map[string]int{}
-	}
-	f(m, op)
-}
-
 // meterOption is the SDK API option that feeds the meters.
 func meterOption(stack *middleware.Stack) error {
-	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("BenchMeter",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			t0 := time.Now()
 			out, md, err := next.HandleInitialize(ctx, in)
-			record(ctx, func(m *meter, op string) {
-				m.calls[op]++
-				m.spent += time.Since(t0)
-				m.inputs = append(m.inputs, in.Parameters)
-			})
+			m, ok := ctx.Value(meterKey{}).(*meter)
+			op, svc := awsmiddleware.GetOperationName(ctx), awsmiddleware.GetServiceID(ctx)
+			if !ok && svc == dynamodb.ServiceID {
+				m = counting.Load()
+			}
+			if m == nil {
+				return out, md, err
+			}
+			if svc != dynamodb.ServiceID {
+				op = svc + "." + op
+			}
+			attempts := 1
+			if r, ok := retry.GetAttemptResults(md); ok {
+				attempts = len(r.Results)
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.calls == nil {
+				m.calls, m.attempts = map[string]int{}, map[string]int{}
+			}
+			m.calls[op]++
+			m.attempts[op] += attempts
+			m.spent += time.Since(t0)
+			m.inputs = append(m.inputs, in.Parameters)
 			return out, md, err
 		}), middleware.Before)
-	if err != nil {
-		return err
-	}
-	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("BenchMeterAttempts",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			record(ctx, func(m *meter, op string) { m.attempts[op]++ })
-			return next.HandleFinalize(ctx, in)
-		}), middleware.After)
 }
 
-// queueHandler is the signature of an SQS-triggered function's handler.
-type queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+// httpHandler and queueHandler are the handlers of an API route and of an SQS queue.
+type (
+	httpHandler  = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+	queueHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+)
 
-// jobRun is what the clock saw of one request's job in the stack.
+// jobRun is what the recorder saw of one request's job in the stack.
 type jobRun struct {
 	Start, End  time.Time // of the first invocation, of the last
 	Invocations int
 }
 
-// jobClock times the stack's own job workers per data-subject request, to tell the time a
-// message waited for its worker from the time the worker took.
-type jobClock struct {
-	mu   sync.Mutex
-	runs map[string]jobRun // request id -> run
+// recorder wraps the stack's handlers: it keeps them as built and the latest event of each API
+// function, to call or start them with, and times the job workers per data-subject request
+// (to tell a message's wait for its worker from the worker's own time).
+type recorder struct {
+	mu       sync.Mutex
+	handlers map[string]any                            // logical id -> handler
+	events   map[string]events.APIGatewayV2HTTPRequest // logical id -> latest event
+	runs     map[string]jobRun                         // request id -> run
 }
 
-func (c *jobClock) wrap(logicalID string, h any) any {
-	next, ok := h.(queueHandler)
-	if !ok || logicalID != "ProcessExport" && logicalID != "ProcessErasure" {
-		return h
+func (c *recorder) wrap(logicalID string, h any) any {
+	c.handlers[logicalID] = h
+	switch next := h.(type) {
+	case httpHandler:
+		return httpHandler(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			c.mu.Lock()
+			c.events[logicalID] = ev
+			c.mu.Unlock()
+			return next(ctx, ev)
+		})
+	case queueHandler:
+		if logicalID != "ProcessExport" && logicalID != "ProcessErasure" {
+			return h
+		}
+		return queueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			start := time.Now()
+			resp, err := next(ctx, ev)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, rec := range ev.Records {
+				var m dsr.JobMessage
+				if json.Unmarshal([]byte(rec.Body), &m) == nil {
+					r := c.runs[m.RequestID]
+					if r.Invocations == 0 {
+						r.Start = start
+					}
+					r.End, r.Invocations = time.Now(), r.Invocations+1
+					c.runs[m.RequestID] = r
+				}
+			}
+			return resp, err
+		})
 	}
-	return queueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		start := time.Now()
-		resp, err := next(ctx, ev)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.runs == nil {
-			c.runs = map[string]jobRun{}
-		}
-		for _, rec := range ev.Records {
-			var m dsr.JobMessage
-			if json.Unmarshal([]byte(rec.Body), &m) != nil || m.RequestID == "" {
-				continue
-			}
-			r, seen := c.runs[m.RequestID]
-			if !seen {
-				r.Start = start
-			}
-			r.End = time.Now()
-			r.Invocations++
-			c.runs[m.RequestID] = r
-		}
-		return resp, err
-	})
+	return h
 }
 
-// run returns what the clock saw of a request's job.
-func (c *jobClock) run(requestID string) jobRun {
+// event is the latest event the stack sent the API function logicalID.
+func (c *recorder) event(logicalID string) events.APIGatewayV2HTTPRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.events[logicalID]
+}
+
+// run is what the recorder saw of a request's job.
+func (c *recorder) run(requestID string) jobRun {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.runs[requestID]

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -28,73 +29,49 @@ import (
 // outboxRounds is how many alternating rounds the outbox writes are split into.
 const outboxRounds = 20
 
-// outboxCost measures consent writes over a store that writes the outbox item and one that
-// does not, in rounds that alternate the order, each starting with an empty outbox.
+// outboxCost measures consent writes over a store with the outbox item and one without.
 func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
-	cfg, st, fix := b.cfg, b.st, b.fix
+	cfg, fix := b.cfg, b.fix
 	type arm struct {
 		name string
 		svc  *app.Service
 		m    *meter // of the measured writes
-		lat  []time.Duration
-		wall time.Duration
-		p50s []float64 // per round
 	}
-	var arms []*arm
-	for _, name := range []string{"with outbox", "DisableOutbox"} {
-		store := dynamo.New(dynamodb.NewFromConfig(st.HandlerAWS), st.Table) // metered
-		if name == "DisableOutbox" {
+	arms := []*arm{{name: "with outbox"}, {name: "DisableOutbox"}}
+	for i, a := range arms {
+		store := dynamo.New(dynamodb.NewFromConfig(b.st.HandlerAWS), b.st.Table) // metered
+		if i == 1 {
 			store.DisableOutbox()
 		}
-		arms = append(arms, &arm{name: name, svc: app.New(store, time.Now, time.Minute), m: &meter{}})
+		a.svc, a.m = app.New(store, time.Now, time.Minute), &meter{}
 	}
 	var drained time.Duration
 	var dispatched int64
 	seq := make([]int, cfg.clients) // shared by both variants: each write flips a profile
-	// writes makes n writes with a's service; warm-up ones (not metered) fill its caches.
-	writes := func(a *arm, n int, warmup bool) error {
-		d, err := waitOutboxEmpty(ctx, b.db, st.Table)
+	rounds, err := alternate(outboxRounds, cfg.warmup, cfg.outboxN, func(i, n int, measured bool) (loadResult, error) {
+		d, err := waitOutboxEmpty(ctx, b)
 		drained += d
 		if err != nil {
-			return err
+			return loadResult{}, err
 		}
-		mctx := a.m.ctx(ctx)
-		if warmup {
-			mctx = ctx
+		a, mctx := arms[i], ctx // warm-up writes (not metered) fill the caches
+		if measured {
+			mctx = a.m.ctx(ctx)
 		}
 		l := load(n, seq, func(worker, k int) error {
-			i := fix.owned(worker, cfg.clients, k)
-			want := map[bool]profile.ConsentStatus{true: profile.Withdrawn, false: profile.Granted}[fix.granted[i]]
-			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[i], "marketing", profile.ConsentInput{Status: want, NoticeVersion: 2}, operator)
-			if err == nil {
-				fix.granted[i] = !fix.granted[i]
-			}
+			p := fix.owned(worker, cfg.clients, k)
+			_, err := a.svc.PutConsent(mctx, benchTenant, fix.ids[p], "marketing", profile.ConsentInput{Status: fix.flip(p), NoticeVersion: 2}, operator)
 			return err
 		})
-		if l.first != nil || warmup {
-			return cmp.Or(l.first, ctx.Err())
+		if err := cmp.Or(l.err(), ctx.Err()); err != nil || !measured || i == 1 {
+			return l, err
 		}
-		a.lat, a.wall, a.p50s = append(a.lat, l.lat...), a.wall+l.wall, append(a.p50s, distOf(l.lat).P50)
-		if a == arms[0] {
-			left, err := outboxPending(ctx, b.db, st.Table)
-			dispatched += int64(n) - left
-			return err
-		}
-		return nil
-	}
-	for r := range outboxRounds + 1 { // round 0 is the warm-up
-		n := cfg.warmup
-		if r > 0 {
-			n = cfg.outboxN / outboxRounds
-			if r <= cfg.outboxN%outboxRounds {
-				n++
-			}
-		}
-		for _, i := range []int{r % 2, 1 - r%2} {
-			if err := writes(arms[i], n, r == 0); err != nil {
-				return fmt.Errorf("%s: %w", arms[i].name, err)
-			}
-		}
+		left, err := outboxPending(ctx, b)
+		dispatched += int64(n) - left
+		return l, err
+	})
+	if err != nil {
+		return err
 	}
 	note(w, "%d writes per variant from %d workers on profiles they own, in %d rounds alternating the order (AB, BA, ...),", cfg.outboxN, cfg.clients, outboxRounds)
 	note(w, "each starting with an empty outbox, after %d warm-up writes. No webhook: the dispatcher only deletes the items.\n", cfg.warmup)
@@ -107,10 +84,11 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 			sizes = append(sizes, len(t.TransactItems))
 			items[i] += float64(len(t.TransactItems))
 		}
-		d[i], items[i] = distOf(a.lat), items[i]/float64(len(sizes))
+		l := sum(rounds[i])
+		d[i], items[i] = distOf(l.lat), items[i]/float64(len(sizes))
 		rows = append(rows, fmt.Sprintf("%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.2f (min %d, max %d, %d calls)\t%s", a.name,
-			d[i].P50, d[i].P99, d[i].Mean, d[i].Max, float64(len(a.lat))/a.wall.Seconds(),
-			items[i], slices.Min(sizes), slices.Max(sizes), len(sizes), formatCounts(a.m.calls, len(a.lat), 3)))
+			d[i].P50, d[i].P99, d[i].Mean, d[i].Max, l.rate(),
+			items[i], slices.Min(sizes), slices.Max(sizes), len(sizes), formatCounts(a.m.calls, len(l.lat), 3)))
 	}
 	rel := func(with, without float64) string {
 		return fmt.Sprintf("%+.2f (%+.0f%%)", with-without, 100*(with-without)/without)
@@ -119,9 +97,10 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 		rel(d[0].P99, d[1].P99), rel(d[0].Mean, d[1].Mean), items[0]-items[1]))...)
 	var delta []float64
 	slower := 0
-	for r, p := range arms[0].p50s {
-		delta = append(delta, p-arms[1].p50s[r])
-		if p > arms[1].p50s[r] {
+	for r := range rounds[0] {
+		p, q := distOf(rounds[0][r].lat).P50, distOf(rounds[1][r].lat).P50
+		delta = append(delta, p-q)
+		if p > q {
 			slower++
 		}
 	}
@@ -132,13 +111,12 @@ func outboxCost(ctx context.Context, b *bench, w io.Writer) error {
 	return nil
 }
 
-// outboxPending counts the outbox items not yet dispatched, on the index the local stack's
-// outbox poller reads.
-func outboxPending(ctx context.Context, db *dynamodb.Client, table string) (int64, error) {
+// outboxPending counts the outbox items not yet dispatched, on the index the poller reads.
+func outboxPending(ctx context.Context, b *bench) (int64, error) {
 	var n int64
 	for _, pk := range dynamo.OutboxPartitions() {
-		p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
-			TableName: &table, IndexName: aws.String("GSI1"), Select: types.SelectCount,
+		p := dynamodb.NewQueryPaginator(b.db, &dynamodb.QueryInput{
+			TableName: &b.st.Table, IndexName: aws.String("GSI1"), Select: types.SelectCount,
 			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 		})
@@ -153,43 +131,33 @@ func outboxPending(ctx context.Context, db *dynamodb.Client, table string) (int6
 	return n, nil
 }
 
-// waitOutboxEmpty waits until the dispatcher has taken every outbox item, up to two
-// minutes, and returns how long it waited.
-func waitOutboxEmpty(ctx context.Context, db *dynamodb.Client, table string) (time.Duration, error) {
+// waitOutboxEmpty waits up to two minutes for the dispatcher to take every outbox item.
+func waitOutboxEmpty(ctx context.Context, b *bench) (time.Duration, error) {
 	t0 := time.Now()
-	for {
-		n, err := outboxPending(ctx, db, table)
-		switch {
-		case err != nil || n == 0:
-			return time.Since(t0), err
-		case time.Since(t0) > 2*time.Minute:
-			return time.Since(t0), fmt.Errorf("%d outbox items still pending after 2m: the dispatcher is stuck", n)
-		}
-		select {
-		case <-ctx.Done():
-			return time.Since(t0), ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	err := poll(ctx, 20*time.Millisecond, 2*time.Minute, func() (bool, error) {
+		n, err := outboxPending(ctx, b)
+		return n == 0, err
+	})
+	if err != nil {
+		err = fmt.Errorf("outbox items still pending (is the dispatcher stuck?): %w", err)
 	}
+	return time.Since(t0), err
 }
 
 const (
-	eventType = "consent.changed" // the event section 6 subscribes to and produces
-	// duplicateGrace is how long the receiver keeps listening for duplicates after the
-	// last distinct event arrived.
-	duplicateGrace = time.Second
-	eventsTimeout  = 2 * time.Minute // the longest wait for the deliveries after the last write
+	eventType      = "consent.changed" // the event section 6 subscribes to and produces
+	duplicateGrace = time.Second       // the receiver's wait for duplicates after the last event
+	eventsTimeout  = 2 * time.Minute   // the longest wait for the deliveries after the last write
 )
 
-// receiver is the webhook endpoint: it verifies every delivery's signature as a customer
-// would and records the first arrival of each event.
+// receiver is the webhook endpoint: it verifies every signature, as a customer would.
 type receiver struct {
-	mu                    sync.Mutex
-	secret                string
-	since, last           time.Time                // the last: arrival of the latest distinct event
-	arrived               map[string]time.Duration // event id -> receive time minus occurredAt
-	dups, unexpected, bad int
-	firstBad              error
+	mu               sync.Mutex
+	secret           string
+	since, last      time.Time                // the last: arrival of the latest distinct event
+	arrived          map[string]time.Duration // event id -> receive time minus occurredAt
+	dups, unexpected int
+	bad              []error // deliveries that did not verify
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -206,8 +174,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, seen := r.arrived[e.ID]
 	switch {
 	case err != nil:
-		r.bad++
-		r.firstBad = cmp.Or(r.firstBad, err)
+		r.bad = append(r.bad, err)
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	case e.Type != eventType || e.Tenant != benchTenant || e.OccurredAt.Before(r.since):
@@ -221,14 +188,11 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// eventsOut registers a verifying webhook receiver, makes cfg.events consent changes
-// through the HTTP API and waits until every change's event has been delivered.
+// eventsOut makes consent changes through the HTTP API and awaits their webhook deliveries.
 func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
-	cfg, st, fix := b.cfg, b.st, b.fix
-	db, c, adminKey := b.db, b.c, fix.adminKey
-	// Earlier phases' changes are still being dispatched: wait, or their events would reach
-	// the receiver too.
-	drained, err := waitOutboxEmpty(ctx, db, st.Table)
+	cfg, c, adminKey := b.cfg, b.c, b.fix.keys[apikey.Admin]
+	// Earlier sections' events would reach the receiver too.
+	drained, err := waitOutboxEmpty(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -248,33 +212,24 @@ func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
 	rc.mu.Unlock()
 
 	first := time.Now()
-	l := load(cfg.events, make([]int, cfg.clients), func(worker, k int) error {
-		i := fix.owned(worker, cfg.clients, k)
-		return c.call(ctx, http.MethodPut, "/v1/profiles/"+fix.ids[i]+"/consents/marketing", fix.writeKey, fix.flip(i), http.StatusOK, nil)
-	})
+	l := load(cfg.events, make([]int, cfg.clients), func(w, k int) error { return consentWrite(ctx, b, w, k) })
 	lastWrite := time.Now()
-	if l.first != nil {
-		return fmt.Errorf("%d of %d consent writes failed, first: %w", l.errors, cfg.events, l.first)
+	if err := l.err(); err != nil {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "  %d consent changes written in %.2fs; waiting for their deliveries ...\n", cfg.events, l.wall.Seconds())
 	// Poll the outbox too, to tell the dispatcher's share of the time from the delivery's.
 	var emptyAt time.Time
-	var waitErr error
-	for done := false; !done && waitErr == nil; {
-		rc.mu.Lock()
-		done = len(rc.arrived) == cfg.events && !emptyAt.IsZero()
-		rc.mu.Unlock()
-		if n, err := outboxPending(ctx, db, st.Table); emptyAt.IsZero() && err == nil && n == 0 {
+	waitErr := poll(ctx, 50*time.Millisecond, eventsTimeout, func() (bool, error) {
+		if n, err := outboxPending(ctx, b); emptyAt.IsZero() && err == nil && n == 0 {
 			emptyAt = time.Now()
 		}
-		select {
-		case <-ctx.Done():
-			waitErr = ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-			if time.Since(lastWrite) > eventsTimeout {
-				waitErr = fmt.Errorf("not every event was delivered within %v of the last write", eventsTimeout)
-			}
-		}
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.arrived) == cfg.events && !emptyAt.IsZero(), nil
+	})
+	if waitErr != nil {
+		waitErr = fmt.Errorf("deliveries after the last write: %w", waitErr)
 	}
 	time.Sleep(duplicateGrace) // late duplicates would arrive now, if any
 
@@ -293,9 +248,9 @@ func eventsOut(ctx context.Context, b *bench, w io.Writer) (err error) {
 			lat.P50, lat.P99, lat.Mean, lat.Min, lat.Max),
 		fmt.Sprintf("delivered\t%d distinct event ids for %d changes", len(rc.arrived), cfg.events),
 		fmt.Sprintf("also received\t%d duplicate deliveries (until %v after the last), %d unexpected events, %d bad signatures",
-			rc.dups, duplicateGrace, rc.unexpected, rc.bad))
-	if rc.bad > 0 {
-		waitErr = errors.Join(waitErr, fmt.Errorf("%d deliveries did not verify, first: %w", rc.bad, rc.firstBad))
+			rc.dups, duplicateGrace, rc.unexpected, len(rc.bad)))
+	if len(rc.bad) > 0 {
+		waitErr = errors.Join(waitErr, fmt.Errorf("%d deliveries did not verify, first: %w", len(rc.bad), rc.bad[0]))
 	}
 	return waitErr
 }

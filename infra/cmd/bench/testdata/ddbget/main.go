@@ -15,15 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// request names the item to read: attribute name -> string value of its key.
-type request struct {
-	Key map[string]string `json:"key"`
-}
-
-type answer struct {
-	Found bool `json:"found"`
-}
-
 func main() {
 	cfg := aws.Config{
 		Region: os.Getenv("AWS_REGION"),
@@ -35,15 +26,13 @@ func main() {
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	table := os.Getenv("TABLE_NAME")
-	lambda.Start(func(ctx context.Context, req request) (answer, error) {
-		key := make(map[string]types.AttributeValue, len(req.Key))
-		for k, v := range req.Key {
+	// The event is the item's key, attribute name -> string value; the answer {"found": bool}.
+	lambda.Start(func(ctx context.Context, req map[string]string) (map[string]bool, error) {
+		key := make(map[string]types.AttributeValue, len(req))
+		for k, v := range req {
 			key[k] = &types.AttributeValueMemberS{Value: v}
 		}
 		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key})
-		if err != nil {
-			return answer{}, err
-		}
-		return answer{Found: out.Item != nil}, nil
+		return map[string]bool{"found": out != nil && out.Item != nil}, err
 	})
 }
