@@ -84,7 +84,7 @@ var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 // secret its value); only settings that change in place (queue attributes, TTL, lifecycle
 // rules) are brought in line with the template. Drift it cannot fix, such as a missing
 // index, is a warning; a different key schema is an error: the code would not work.
-func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stackName string) (Physical, error) {
+func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stackName string, opts ...Option) (Physical, error) {
 	if !stackNamePattern.MatchString(stackName) {
 		return nil, fmt.Errorf("provision: stack name %q must be a letter followed by letters, digits and hyphens", stackName)
 	}
@@ -96,6 +96,9 @@ func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stac
 		sm:    secretsmanager.NewFromConfig(cfg),
 		out:   Physical{},
 		cfg:   cfg,
+	}
+	for _, o := range opts {
+		o(p)
 	}
 	for _, t := range tpl.Tables {
 		if err := p.table(ctx, t); err != nil {
@@ -118,19 +121,32 @@ func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stac
 	return p.out, nil
 }
 
+// Option changes what Provision creates.
+type Option func(*provisioner)
+
+// WithoutStreams creates tables without their stream (StreamARN stays empty). For the
+// embedded emulator: its stream misses transactional writes, so the
+// local stack reads the outbox instead, and it keeps every record for as long as it runs
+// (about 5 KB per consent write, with the outbox deletes and deliveries it records).
+func WithoutStreams() Option { return func(p *provisioner) { p.noStreams = true } }
+
 type provisioner struct {
-	stack string
-	cfg   aws.Config
-	ddb   *dynamodb.Client
-	sqs   *sqs.Client
-	s3    *s3.Client
-	sm    *secretsmanager.Client
-	out   Physical
+	noStreams bool
+	stack     string
+	cfg       aws.Config
+	ddb       *dynamodb.Client
+	sqs       *sqs.Client
+	s3        *s3.Client
+	sm        *secretsmanager.Client
+	out       Physical
 }
 
 func (p *provisioner) name(logicalID string) string { return p.stack + "-" + logicalID }
 
 func (p *provisioner) table(ctx context.Context, t template.Table) error {
+	if p.noStreams {
+		t.StreamViewType = ""
+	}
 	name := p.name(t.LogicalID)
 	desc, err := p.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
 	switch {
@@ -152,12 +168,7 @@ func (p *provisioner) table(ctx context.Context, t template.Table) error {
 			return err
 		}
 	}
-	p.out[t.LogicalID] = Resource{
-		Type:      typeTable,
-		Name:      name,
-		ARN:       aws.ToString(desc.Table.TableArn),
-		StreamARN: aws.ToString(desc.Table.LatestStreamArn),
-	}
+	p.out[t.LogicalID] = Resource{Type: typeTable, Name: name, ARN: aws.ToString(desc.Table.TableArn), StreamARN: aws.ToString(desc.Table.LatestStreamArn)}
 	return nil
 }
 

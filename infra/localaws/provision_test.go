@@ -502,3 +502,28 @@ func restartChild(t *testing.T, phase string) {
 		}
 	}
 }
+
+// TestProvisionWithoutStreams: the option leaves the stream off, and a second run over the
+// table it made neither adds one nor fails.
+func TestProvisionWithoutStreams(t *testing.T) {
+	ctx := t.Context()
+	stack := startStack(t)
+	name := uniqueStack(t)
+	ddb := dynamodb.NewFromConfig(stack.AWS)
+	for run := 1; run <= 2; run++ {
+		phys, err := Provision(ctx, stack.AWS, fixture(t), name, WithoutStreams())
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name + "-ProfilesTable")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := d.Table.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) || aws.ToString(d.Table.LatestStreamArn) != "" {
+			t.Errorf("run %d: stream = %+v %q, want none", run, s, aws.ToString(d.Table.LatestStreamArn))
+		}
+		if got := phys["ProfilesTable"].StreamARN; got != "" {
+			t.Errorf("run %d: physical stream ARN = %q, want none", run, got)
+		}
+	}
+}
