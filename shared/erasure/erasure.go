@@ -164,12 +164,6 @@ func New(store Store, exports Exports, mailer Mailer, log *slog.Logger, opts Opt
 	return &Job{store: store, exports: exports, mailer: mailer, log: log, opts: opts, now: time.Now}
 }
 
-// WithClock replaces the job's clock (tests).
-func (j *Job) WithClock(now func() time.Time) *Job {
-	j.now = now
-	return j
-}
-
 // Step is one step of the job, in order.
 type Step int
 

@@ -169,16 +169,11 @@ var errSkip = errors.New("nothing to do")
 // errUnverified refuses an export of a request the person has not confirmed.
 var errUnverified = errors.New("the request awaits verification")
 
-// Run carries out one request's export: it marks the request in progress, builds the ZIP,
+// run carries out one request's export: it marks the request in progress, builds the ZIP,
 // stores it, tells the person and completes the request. A request that is not open, or
-// not an access or portability request, is left alone. When the email cannot be sent, Run
-// fails without completing the request, so that a retry tells the person.
-func (j *Job) Run(ctx context.Context, tenant, requestID string) error {
-	return j.run(ctx, tenant, requestID, false)
-}
-
-// run is Run; on the last attempt a failed email no longer holds back the completion (the
-// export stays available to the brand and in the portal).
+// not an access or portability request, is left alone. When the email cannot be sent, run
+// fails without completing the request, so that a retry tells the person, unless this is
+// the last attempt: the export then stays available to the brand and in the portal.
 func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) error {
 	log := j.log.With("tenant", tenant, "requestId", requestID)
 	start := j.now()
