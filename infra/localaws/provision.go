@@ -124,11 +124,11 @@ func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stac
 // Option changes what Provision creates.
 type Option func(*provisioner)
 
-// WithoutStreams creates tables without their stream (StreamARN stays empty). For the
+// WithoutStreams(true) creates tables without their stream (StreamARN stays empty). For the
 // embedded emulator: its stream misses transactional writes, so the
 // local stack reads the outbox instead, and it keeps every record for as long as it runs
 // (about 5 KB per consent write, with the outbox deletes and deliveries it records).
-func WithoutStreams() Option { return func(p *provisioner) { p.noStreams = true } }
+func WithoutStreams(without bool) Option { return func(p *provisioner) { p.noStreams = without } }
 
 type provisioner struct {
 	noStreams bool

@@ -511,7 +511,7 @@ func TestProvisionWithoutStreams(t *testing.T) {
 	name := uniqueStack(t)
 	ddb := dynamodb.NewFromConfig(stack.AWS)
 	for run := 1; run <= 2; run++ {
-		phys, err := Provision(ctx, stack.AWS, fixture(t), name, WithoutStreams())
+		phys, err := Provision(ctx, stack.AWS, fixture(t), name, WithoutStreams(true))
 		if err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -104,24 +103,15 @@ func (c recordingClient) Do(r *http.Request) (*http.Response, error) {
 	return c.next.Do(r)
 }
 
-// Actions returns, per function logical id, the sorted IAM actions its calls needed so far.
-func (s *Stack) Actions() map[string][]string {
-	s.actions.mu.Lock()
-	defer s.actions.mu.Unlock()
-	out := map[string][]string{}
-	for fn, set := range s.actions.calls {
-		out[fn] = slices.Sorted(maps.Keys(set))
-	}
-	return out
-}
-
 // CheckPolicies names each AWS call the functions made so far that their policies in
 // template.yaml (template.Function.Actions) do not allow, and AWS would refuse.
 func (st *Stack) CheckPolicies() error {
+	st.actions.mu.Lock()
+	defer st.actions.mu.Unlock()
 	var missing []string
-	for fn, actions := range st.Actions() {
+	for fn, actions := range st.actions.calls {
 		f, _ := st.Template.Function(fn)
-		for _, a := range actions {
+		for a := range actions {
 			if !slices.Contains(f.Actions, a) {
 				missing = append(missing, fmt.Sprintf("%s needs %s", fn, a))
 			}

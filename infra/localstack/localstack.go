@@ -101,11 +101,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s := &Stack{AWS: aws, Template: tpl, Env: map[string]map[string]string{}, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
-	var popts []localaws.Option
-	if aws.Embedded {
-		popts = append(popts, localaws.WithoutStreams())
-	}
-	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName, popts...); err != nil {
+	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName, localaws.WithoutStreams(aws.Embedded)); err != nil {
 		return fail(fmt.Errorf("provision: %w", err))
 	}
 	ln, err := net.Listen("tcp", cmp.Or(o.Listen, "127.0.0.1:0"))

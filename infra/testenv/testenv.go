@@ -53,7 +53,7 @@ func Run(m *testing.M, name string, setup func(context.Context, *Env) error) int
 		fmt.Fprintln(os.Stderr, "template:", err)
 		return 1
 	}
-	phys, err := localaws.Provision(ctx, emu.AWS, tpl, fmt.Sprintf("%s%d", name, time.Now().UnixNano()%1e6), localaws.WithoutStreams())
+	phys, err := localaws.Provision(ctx, emu.AWS, tpl, fmt.Sprintf("%s%d", name, time.Now().UnixNano()%1e6), localaws.WithoutStreams(true))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "provision:", err)
 		return 1

@@ -48,18 +48,12 @@ var jobName = map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "Pro
 // attestation is the reason of the bench's attested requests (no emailed confirmation).
 const attestation = "identity checked by the support desk"
 
-// dsrStats is what section 7 sums over the persons besides their figures.
-type dsrStats struct {
-	calls       map[dsr.Type]map[string]int // SDK calls of the directly called jobs
-	invocations []int                       // of the stack's workers, per request through the API
-}
-
-// dsrBench measures section 7: half the persons through the HTTP API and the stack's workers,
-// half by calling the job handlers directly.
+// dsrBench measures section 7 through the HTTP API and the stack's workers. The DynamoDB
+// requests of each job are deterministic: make test asserts them (TestJobRequestCounts).
 func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 	cfg := b.cfg
 	t0 := time.Now()
-	people := make([]string, 2*cfg.dsrPersons)
+	people := make([]string, cfg.dsrPersons)
 	for i := range people {
 		var err error
 		if people[i], err = newPerson(ctx, b, "dsr"); err != nil {
@@ -67,58 +61,39 @@ func dsrBench(ctx context.Context, b *bench, w io.Writer) error {
 		}
 	}
 	generated := time.Since(t0)
-	var figs [2][][]figure // through the API, directly; per person
-	var items [2]int64
-	stats := &dsrStats{calls: map[dsr.Type]map[string]int{dsr.Access: {}, dsr.Erasure: {}}}
-	paths := [2]func(context.Context, *bench, string, dsr.Type, *dsrStats) ([]figure, error){dsrRequest, dsrDirect}
-	for i, id := range people {
-		path := i / cfg.dsrPersons
-		if i%cfg.dsrPersons == 0 {
-			var err error
-			if items[path], err = tableItems(ctx, b); err != nil {
-				return err
-			}
-		}
+	items, err := tableItems(ctx, b)
+	if err != nil {
+		return err
+	}
+	var figs [][]figure // per person
+	for _, id := range people {
 		var f []figure
 		for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
-			jf, err := paths[path](ctx, b, id, typ, stats)
+			jf, err := dsrRequest(ctx, b, id, typ)
 			if err != nil {
-				return fmt.Errorf("person %s, %s %s: %w", id, typ, []string{"through the API", "handler called directly"}[path], err)
+				return fmt.Errorf("person %s, %s: %w", id, typ, err)
 			}
 			f = append(f, jf...)
 		}
-		figs[path] = append(figs[path], f)
+		figs = append(figs, f)
 	}
-	note(w, "%d persons per path, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and %d ledger events (written in %.1fs).",
+	note(w, "%d persons, each with 3 identities, 8 attributes, 2 consents, 2 subscriptions and %d ledger events (written in %.1fs).",
 		cfg.dsrPersons, cfg.dsrEvents, generated.Seconds())
-	note(w, "API: POST /v1/requests, then GET /v1/requests/{id} every %.0f ms until completed; job times clocked around the stack's worker.", ms(dsrPoll))
-	note(w, "Directly: a request without an outbox item, then the stack's handler called with the SQS event. Table items: %d / %d before each.\n",
-		items[0], items[1])
+	note(w, "POST /v1/requests, then GET /v1/requests/{id} every %.0f ms until completed; job times clocked around the stack's worker.", ms(dsrPoll))
+	note(w, "Table items before: %d. The jobs' DynamoDB requests are asserted by make test (TestJobRequestCounts).\n", items)
 	rows := []string{"figure\tunit\tmedian\tmin\tmax"}
-	for _, persons := range figs {
-		for j, f := range persons[0] {
-			var v []float64
-			for _, p := range persons {
-				v = append(v, p[j].v)
-			}
-			num, sp := "%.1f", spreadOf(v)
-			if f.unit == "bytes" {
-				num = "%.0f"
-			}
-			rows = append(rows, fmt.Sprintf("%s\t%s\t"+num+"\t"+num+"\t"+num, f.name, f.unit, sp.Median, sp.Min, sp.Max))
+	for j, f := range figs[0] {
+		var v []float64
+		for _, p := range figs {
+			v = append(v, p[j].v)
 		}
+		num, sp := "%.1f", spreadOf(v)
+		if f.unit != "ms" {
+			num = "%.0f"
+		}
+		rows = append(rows, fmt.Sprintf("%s\t%s\t"+num+"\t"+num+"\t"+num, f.name, f.unit, sp.Median, sp.Min, sp.Max))
 	}
 	table(w, rows...)
-	for _, t := range []dsr.Type{dsr.Access, dsr.Erasure} {
-		calls := stats.calls[t]
-		note(w, "SDK calls of %s called directly, per job: %d: %s.", jobName[t], total(calls)/cfg.dsrPersons, formatCounts(calls, cfg.dsrPersons, 1))
-	}
-	note(w, "ProcessErasure deletes in parallel, so its summed SDK time can exceed the handler's.")
-	var inv []string
-	for i := 0; i < len(stats.invocations); i += 2 {
-		inv = append(inv, fmt.Sprintf("%d+%d", stats.invocations[i], stats.invocations[i+1]))
-	}
-	note(w, "Worker invocations per person (access+erasure): %s.", strings.Join(inv, ", "))
 	return nil
 }
 
@@ -153,7 +128,7 @@ type requestView struct {
 }
 
 // dsrRequest posts a request, polls it until closed and downloads an export as a brand would.
-func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type, stats *dsrStats) ([]figure, error) {
+func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type) ([]figure, error) {
 	c, key := b.c, b.fix.keys[apikey.Requests]
 	var v requestView
 	t0 := time.Now()
@@ -175,13 +150,13 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type, s
 		return nil, fmt.Errorf("request %s: %w", v.ID, err)
 	}
 	run := b.rec.run(v.ID)
-	stats.invocations = append(stats.invocations, run.Invocations)
 	figs := []figure{
 		{string(typ) + ": POST -> completed seen", "ms", ms(seen.Sub(t0))},
 		{"  POST /v1/requests answered", "ms", posted},
 		{"  POST sent -> " + jobName[typ] + " invoked", "ms", ms(run.Start.Sub(t0))},
 		{"  " + jobName[typ] + " in the stack", "ms", ms(run.End.Sub(run.Start))},
 		{"  job done -> completed seen by the poll", "ms", ms(seen.Sub(run.End))},
+		{"  " + jobName[typ] + " invocations", "count", float64(run.Invocations)},
 	}
 	if typ != dsr.Access {
 		return figs, nil
@@ -197,40 +172,6 @@ func dsrRequest(ctx context.Context, b *bench, profileID string, typ dsr.Type, s
 	}
 	return append(figs, figure{"export ZIP (export.bytes)", "bytes", float64(len(zip))},
 		figure{"download: GET presigned download.url", "ms", download}), nil
-}
-
-// dsrDirect records a request the workers never see and calls its job's handler with the event.
-func dsrDirect(ctx context.Context, b *bench, profileID string, typ dsr.Type, stats *dsrStats) ([]figure, error) {
-	if typ == dsr.Erasure {
-		// The erasure job would otherwise wait for the export's outbox items itself.
-		if _, err := waitOutboxEmpty(ctx, b); err != nil {
-			return nil, err
-		}
-	}
-	id, err := quietRequest(ctx, b, profileID, typ)
-	if err != nil {
-		return nil, err
-	}
-	job, _ := b.rec.handlers[jobName[typ]].(queueHandler)
-	m := &meter{}
-	t0 := time.Now()
-	resp, err := job(m.ctx(ctx), sqsJob(id))
-	took := time.Since(t0)
-	for op, n := range m.calls {
-		stats.calls[typ][op] += n
-	}
-	var req *dsr.Request
-	if err == nil && len(resp.BatchItemFailures) == 0 {
-		req, err = b.quiet.GetRequest(ctx, benchTenant, id)
-	}
-	if err != nil || req == nil || req.Status != dsr.Completed {
-		return nil, fmt.Errorf("the handler answered %+v, %v; request %+v", resp, err, req)
-	}
-	figs := []figure{{jobName[typ] + " handler called directly", "ms", ms(took)}, {"  summed AWS SDK call time", "ms", ms(m.spent)}}
-	if req.Export != nil {
-		figs = append(figs, figure{"  export ZIP (export.bytes)", "bytes", float64(req.Export.Bytes)})
-	}
-	return figs, nil
 }
 
 // personSeq numbers the persons of this run; phoneBase makes their phone numbers unique.

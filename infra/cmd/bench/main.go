@@ -83,7 +83,7 @@ func main() {
 	flag.IntVar(&cfg.coldRuns, "cold-runs", 15, "timed cold starts per binary (median reported)")
 	flag.IntVar(&cfg.outboxN, "outbox-n", 2000, "measured consent writes per outbox variant (with and without)")
 	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
-	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API, and as many by calling the job handlers")
+	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API")
 	flag.IntVar(&cfg.dsrEvents, "dsr-events", 1000, "ledger events of each data-subject-request and portal person")
 	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
 	flag.IntVar(&cfg.persistN, "persist-n", 10000, "consent writes per persistence round")

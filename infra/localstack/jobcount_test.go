@@ -1,0 +1,90 @@
+package localstack_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/livingprofile/livingprofile/infra/localstack"
+	"github.com/livingprofile/livingprofile/infra/seed"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/dynamo"
+	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/profile"
+)
+
+// jobBudget is, per job worker, the DynamoDB requests one warm job of a person with a short
+// history makes, by operation.
+var jobBudget = map[string]map[string]int{
+	// Marking the request in progress and completing it each read the request twice (the
+	// job, then the store to learn whether it was open) and write it; between them, the
+	// profile, the tenant, its webhooks (the recipients), the person's requests (a Query of
+	// the pointers, a BatchGetItem of the requests) and one page of the ledger.
+	"ProcessExport": {"GetItem": 6, "PutItem": 1, "Query": 3, "BatchGetItem": 1, "TransactWriteItems": 1},
+	// The eleven steps of the erasure (start, lock, tombstone, suppress, outbox, requests,
+	// delete, exports, records, notify, complete), each idempotent and each reading what it
+	// needs anew, so that a redelivered job resumes at any of them.
+	"ProcessErasure": {"BatchGetItem": 2, "BatchWriteItem": 1, "DeleteItem": 2, "GetItem": 6, "PutItem": 3, "Query": 7,
+		"TransactWriteItems": 2, "UpdateItem": 1},
+}
+
+// TestJobRequestCounts runs an export and an erasure through the stack's queues and workers
+// and asserts the DynamoDB requests each job made, as TestRequestCounts does for the routes.
+func TestJobRequestCounts(t *testing.T) {
+	ctx := context.Background()
+	counter := &ddbCounter{counts: map[string]map[string]int{}}
+	st, err := localstack.Start(ctx, localstack.Options{
+		StackName:  fmt.Sprintf("jc%d", time.Now().UnixNano()%1e6),
+		APIOptions: []func(*middleware.Stack) error{counter.option},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	store := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
+	svc := app.New(store, time.Now, 0)
+	if err := seed.Tenant(ctx, store, tenant, tenant); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.LoadCatalog(ctx, svc, tenant, seed.DemoCatalog); err != nil {
+		t.Fatal(err)
+	}
+	operator := app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}}
+	job := func(typ dsr.Type) map[string]int {
+		t.Helper()
+		created, err := svc.CreateProfile(ctx, tenant, app.Create{
+			Identities: []app.IdentityInput{{Type: "email", Value: fmt.Sprintf("job-%d@example.com", time.Now().UnixNano())}},
+			Patch:      app.Patch{Attributes: map[string]any{"givenName": "Ada", "locale": "pl"}},
+			Consents:   map[string]profile.ConsentInput{"marketing": {Status: profile.Granted, NoticeVersion: 2}},
+		}, app.Write{Actor: operator.Actor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: created.Profile.ID, Type: typ, Verification: dsr.AttestedBrand,
+			AttestationReason: "identity checked by the support desk"}, operator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, string(typ)+" job", func() bool {
+			r, err := svc.GetRequest(ctx, tenant, res.Request.ID)
+			return err == nil && r.Status == dsr.Completed
+		})
+		time.Sleep(200 * time.Millisecond) // the worker returns after the completing write
+		return counter.take(map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "ProcessErasure"}[typ])
+	}
+	for _, typ := range []dsr.Type{dsr.Access, dsr.Erasure} {
+		fn := map[dsr.Type]string{dsr.Access: "ProcessExport", dsr.Erasure: "ProcessErasure"}[typ]
+		t.Run(fn, func(t *testing.T) {
+			job(typ) // warm-up: a cold container also reads the catalog
+			if got := job(typ); !maps.Equal(got, jobBudget[fn]) {
+				t.Errorf("%s made %v, want %v", fn, got, jobBudget[fn])
+			}
+		})
+	}
+}
