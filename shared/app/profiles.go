@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
@@ -67,9 +68,15 @@ func (s *Service) FindProfile(ctx context.Context, tenant, identity string) (*pr
 	if err != nil {
 		return nil, err
 	}
-	id, reason := profile.ParseIdentity(cat, identity)
+	typ, value, ok := strings.Cut(identity, ":")
+	if !ok || typ == "" || value == "" {
+		return nil, errs.Field("identity", "must be type:value, for example email:name@example.com")
+	}
+	// The shape is the document's; whether the catalog has the type and the value is one of
+	// it are the tenant's.
+	id, reason := profile.NormalizeIdentity(cat, typ, value)
 	if reason != "" {
-		return nil, errs.Field("identity", reason)
+		return nil, errs.Unmet("identity", reason)
 	}
 	return s.store.ProfileByIdentity(ctx, tenant, id)
 }
@@ -82,11 +89,11 @@ func Normalize(cat *catalog.Catalog, field string, in []IdentityInput, f *errs.F
 		id, reason := profile.NormalizeIdentity(cat, raw.Type, raw.Value)
 		switch {
 		case reason == "unknown identity type":
-			f.Add(fmt.Sprintf("%s[%d].type", field, i), reason)
+			f.Unmet(fmt.Sprintf("%s[%d].type", field, i), reason)
 		case reason != "":
-			f.Add(fmt.Sprintf("%s[%d].value", field, i), reason)
+			f.Unmet(fmt.Sprintf("%s[%d].value", field, i), reason)
 		case seen[id]:
-			f.Add(fmt.Sprintf("%s[%d]", field, i), "is a duplicate")
+			f.Unmet(fmt.Sprintf("%s[%d]", field, i), "is a duplicate")
 		default:
 			seen[id] = true
 			out = append(out, id)
@@ -110,7 +117,7 @@ func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remov
 	for name, v := range pt.Attributes {
 		clean, reason := profile.ValidateAttribute(cat, name, v)
 		if reason != "" {
-			f.Add("attributes."+name, reason)
+			f.Unmet("attributes."+name, reason)
 			continue
 		}
 		attrs[name] = clean
@@ -122,7 +129,7 @@ func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remov
 			// Lifting an objection is always allowed; making one only where Art. 21 gives
 			// the right, or to a sale or sharing (the GPC opt-out the portal records).
 			if pur, ok := cat.Purpose(id); ok && pt.Rights.Objections[id] && !pur.Objectable() && !pur.SaleOrSharing {
-				f.Add("rights.objections."+id, objectionRefusal(pur.LegalBasis))
+				f.Unmet("rights.objections."+id, objectionRefusal(pur.LegalBasis))
 			}
 		}
 	}
@@ -190,7 +197,7 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 		f.Add("identities", fmt.Sprintf("at most %d identities", profile.MaxIdentities))
 	}
 	if len(in.Consents)+len(in.Subscriptions) > MaxCreateItems {
-		f.Add("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
+		f.Unmet("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
 	}
 	attrs, _, _, perr := in.Patch.validate(cat)
 	if e, ok := errs.As(perr); ok {

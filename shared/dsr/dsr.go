@@ -213,7 +213,7 @@ func (r *Request) Extend(months int, reason string, now time.Time) error {
 	if months < 1 || months > 2 {
 		f.Add("months", "must be 1 or 2")
 	}
-	if len(reason) < 10 || len(reason) > 1000 {
+	if utf8.RuneCountInString(reason) < 10 || utf8.RuneCountInString(reason) > 1000 {
 		f.Add("reason", "must be 10 to 1000 characters: the person is told it")
 	}
 	if err := f.Err(); err != nil {
@@ -243,7 +243,7 @@ func (r *Request) Close(s Status, reason string, now time.Time) error {
 	if r.Type == Erasure && r.Status != Pending && r.Status != AwaitingVerification && s != Completed {
 		return errs.E(errs.Conflict, "an erasure that has started can only be completed; re-drive it if it failed")
 	}
-	if s == Denied && (len(reason) < 10 || len(reason) > 1000) {
+	if s == Denied && (utf8.RuneCountInString(reason) < 10 || utf8.RuneCountInString(reason) > 1000) {
 		return errs.Field("reason", "must be 10 to 1000 characters: the person is told it")
 	}
 	r.Status, r.DenialReason, r.UpdatedAt, r.CompletedAt = s, reason, now, &now

@@ -394,10 +394,10 @@ func (a *API) PortalLinks() Handler {
 				f.Add("profileId", "profileId or identity is required")
 			}
 			if _, ok := cat.Topic(b.Topic); b.Topic != "" && !ok {
-				f.Add("topic", "unknown topic")
+				f.Unmet("topic", "unknown topic")
 			}
 			if b.Locale != "" && !cat.SupportsLocale(b.Locale) {
-				f.Add("locale", "must be one of the catalog's locales")
+				f.Unmet("locale", "must be one of the catalog's locales")
 			}
 			ttl := defaultLinkTTL
 			if b.ExpiresIn != 0 {

@@ -368,6 +368,8 @@ func (r *rc) failure(err error) *result {
 		status, title, text = http.StatusUnsupportedMediaType, "error.invalidTitle", "error.invalid"
 	case errs.Invalid:
 		status, title, text = http.StatusBadRequest, "error.invalidTitle", "error.invalid"
+	case errs.Unprocessable:
+		status, title, text = http.StatusUnprocessableEntity, "error.invalidTitle", "error.invalid"
 	}
 	d := messageData{Paragraphs: []string{r.t(text)}}
 	if status == http.StatusInternalServerError {

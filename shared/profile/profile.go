@@ -310,21 +310,23 @@ func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentI
 	}
 	var f errs.Fields
 	if pur.LegalBasis != catalog.Consent {
-		f.Add("purpose", fmt.Sprintf("the legal basis of this purpose is %s, not consent; record an objection instead", pur.LegalBasis))
+		f.Unmet("purpose", fmt.Sprintf("the legal basis of this purpose is %s, not consent; record an objection instead", pur.LegalBasis))
 	}
 	switch in.Status {
 	case Granted, Denied, Withdrawn:
 	default:
 		f.Add("status", "must be granted, denied or withdrawn")
 	}
-	if in.NoticeVersion < 1 || in.NoticeVersion > pur.NoticeVersion {
-		f.Add("noticeVersion", fmt.Sprintf("must be the notice version shown, 1 to %d", pur.NoticeVersion))
+	if in.NoticeVersion < 1 {
+		f.Add("noticeVersion", "must be at least 1")
+	} else if in.NoticeVersion > pur.NoticeVersion {
+		f.Unmet("noticeVersion", fmt.Sprintf("must be the notice version shown, 1 to %d", pur.NoticeVersion))
 	}
 	if in.Locale != "" && !cat.SupportsLocale(in.Locale) {
-		f.Add("locale", "must be one of the catalog's locales")
+		f.Unmet("locale", "must be one of the catalog's locales")
 	}
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
-		f.Add("expiresAt", "must be in the future")
+		f.Unmet("expiresAt", "must be in the future")
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
@@ -379,7 +381,7 @@ func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in Subsc
 	chans := slices.Clone(in.Channels)
 	for i, ch := range chans {
 		if !slices.Contains(t.Channels, ch) {
-			f.Add(fmt.Sprintf("channels[%d]", i), "is not a channel of this topic")
+			f.Unmet(fmt.Sprintf("channels[%d]", i), "is not a channel of this topic")
 		}
 	}
 	slices.Sort(chans)
@@ -389,7 +391,7 @@ func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in Subsc
 	freq := in.Frequency
 	switch {
 	case freq != "" && !slices.Contains(t.Frequencies, freq):
-		f.Add("frequency", "is not a frequency of this topic")
+		f.Unmet("frequency", "is not a frequency of this topic")
 	case freq == "" && len(t.Frequencies) > 0 && in.Status == Subscribed:
 		freq = t.Frequencies[0]
 	}
@@ -430,7 +432,7 @@ func (p *Profile) SetRights(cat *catalog.Catalog, in RightsInput, now time.Time)
 	}
 	for _, id := range slices.Sorted(maps.Keys(in.Objections)) {
 		if _, ok := cat.Purpose(id); !ok {
-			f.Add("rights.objections."+id, "unknown purpose")
+			f.Unmet("rights.objections."+id, "unknown purpose")
 		}
 	}
 	if err := f.Err(); err != nil {
