@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
@@ -88,6 +89,8 @@ func Normalize(cat *catalog.Catalog, field string, in []IdentityInput, f *errs.F
 	for i, raw := range in {
 		id, reason := profile.NormalizeIdentity(cat, raw.Type, raw.Value)
 		switch {
+		case !identityShape(raw.Value):
+			f.Add(fmt.Sprintf("%s[%d].value", field, i), maxIdentityReason)
 		case reason == "unknown identity type":
 			f.Unmet(fmt.Sprintf("%s[%d].type", field, i), reason)
 		case reason != "":
@@ -110,11 +113,31 @@ type Patch struct {
 	Rights           *profile.RightsInput
 }
 
+// identityShape reports whether an identity's value is within the document's bound for
+// every type (254 characters); what its type takes beyond that is the catalog's rule.
+func identityShape(v string) bool { return utf8.RuneCountInString(v) <= 254 }
+
+const maxIdentityReason = "must be at most 254 characters"
+
+// attributeShape reports whether v is an attribute value the API's document allows, whatever
+// the catalog declares: a string, number, boolean or null (removal).
+func attributeShape(v any) bool {
+	switch v.(type) {
+	case nil, string, float64, bool:
+		return true
+	}
+	return false
+}
+
 // validate checks a patch against the catalog and returns the normalized form.
 func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remove []profile.Identity, err error) {
 	var f errs.Fields
 	attrs = map[string]any{}
 	for name, v := range pt.Attributes {
+		if !attributeShape(v) {
+			f.Add("attributes."+name, "must be a string, number, boolean or null")
+			continue
+		}
 		clean, reason := profile.ValidateAttribute(cat, name, v)
 		if reason != "" {
 			f.Unmet("attributes."+name, reason)
@@ -200,9 +223,7 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 		f.Unmet("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
 	}
 	attrs, _, _, perr := in.Patch.validate(cat)
-	if e, ok := errs.As(perr); ok {
-		f = append(f, e.Fields...)
-	}
+	f.Join(perr)
 	if in.SignupEvidence != nil {
 		in.SignupEvidence.validate(cat, in.Consents, s.now().UTC(), "signupEvidence", &f)
 	}

@@ -190,9 +190,7 @@ func (s *Service) CreateRequest(ctx context.Context, tenant string, in RequestIn
 	var f errs.Fields
 	ref := checkRef(cat, CheckInput{ProfileID: in.ProfileID, Identity: in.Identity}, func(s string) string { return s }, &f)
 	probe := dsr.Request{Type: in.Type, Purpose: in.Purpose, Verification: in.Verification}
-	if e, ok := errs.As(probe.Validate()); ok {
-		f = append(f, e.Fields...)
-	}
+	f.Join(probe.Validate())
 	if pur, ok := cat.Purpose(in.Purpose); in.Type == dsr.Objection && in.Purpose != "" && !ok {
 		f.Unmet("purpose", "unknown purpose")
 	} else if in.Type == dsr.Objection && ok && !pur.Objectable() {

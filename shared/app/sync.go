@@ -329,6 +329,8 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 	} else {
 		id, reason := profile.NormalizeIdentity(cat, c.Identity.Type, c.Identity.Value)
 		switch {
+		case !identityShape(c.Identity.Value):
+			f.Add("identity.value", maxIdentityReason)
 		case reason == "unknown identity type":
 			f.Unmet("identity.type", reason)
 		case reason != "":
@@ -337,6 +339,10 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 		pl.identity = id
 	}
 	for _, name := range sortedKeys(c.Attributes) {
+		if !attributeShape(c.Attributes[name]) {
+			f.Add("attributes."+name, "must be a string, number, boolean or null")
+			continue
+		}
 		clean, reason := profile.ValidateAttribute(cat, name, c.Attributes[name])
 		if reason != "" {
 			f.Unmet("attributes."+name, reason)
@@ -348,11 +354,7 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 		f.Unmet("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
 	}
 	blank := profile.New("", pl.at)
-	addFields := func(err error) {
-		if e, ok := errs.As(err); ok {
-			f = append(f, e.Fields...)
-		}
-	}
+	addFields := f.Join
 	for _, purpose := range sortedKeys(c.Consents) {
 		if _, err := blank.SetConsent(cat, purpose, c.Consents[purpose], ledger.Actor{}, pl.at); err != nil {
 			addFields(prefix(err, "consents."+purpose))
@@ -392,6 +394,8 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 			f.Add("emailEvent.type", "must be unsubscribe, bounce or complaint")
 		}
 		switch {
+		case e.Type == EmailBounce && e.BounceType == "":
+			f.Unmet("emailEvent.bounceType", "is required for a bounce: hard or soft")
 		case e.Type == EmailBounce && e.BounceType != BounceHard && e.BounceType != BounceSoft:
 			f.Add("emailEvent.bounceType", "must be hard or soft")
 		case e.Type != EmailBounce && e.BounceType != "":

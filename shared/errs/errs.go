@@ -81,6 +81,18 @@ func (f *Fields) Unmet(field, reason string) {
 	*f = append(*f, FieldError{Field: field, Reason: reason, unmet: true})
 }
 
+// Join adds the fields of err, an *Error from another validation, keeping what kind of
+// refusal they are: Unmet for an Unprocessable error, else Add. It ignores any other error.
+func (f *Fields) Join(err error) {
+	e, ok := As(err)
+	if !ok {
+		return
+	}
+	for _, fe := range e.Fields {
+		*f = append(*f, FieldError{Field: fe.Field, Reason: fe.Reason, unmet: e.Code == Unprocessable})
+	}
+}
+
 // Err returns nil if no field was collected; an Unprocessable error if every field was
 // recorded with Unmet; else an Invalid error. Either names every collected field, in order:
 // a request that breaks the document is refused as such even when it also breaks a rule of

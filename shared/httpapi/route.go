@@ -170,6 +170,11 @@ func (rt route) run(ctx context.Context, r *request, need []apikey.Scope) (*resp
 		return nil, err
 	}
 	if rt.idempotent {
+		// A malformed If-Match is refused before a replay could answer for it: "" and no
+		// header would otherwise share the stored answer's fingerprint.
+		if _, err := r.ifMatch(); err != nil {
+			return nil, err
+		}
 		if resp, err := rt.replay(ctx, r); resp != nil || err != nil {
 			return resp, err
 		}
@@ -364,8 +369,10 @@ func (r *request) write(ifMatch *int64) app.Write {
 
 func (r *request) header(name string) string { return r.ev.Headers[name] }
 
-// etagValue is an If-Match value other than "*", as docs/openapi.yaml's IfMatch pattern says.
-var etagValue = regexp.MustCompile(`^(?:W/)?"([1-9][0-9]{0,17})"$`)
+// etagValue is an If-Match value other than "*", as docs/openapi.yaml's IfMatch pattern says:
+// an ETag of ours, strong or weak, or its bare version number (as clients that drop the
+// quotes send it).
+var etagValue = regexp.MustCompile(`^(?:(?:W/)?"([1-9][0-9]{0,17})"|([1-9][0-9]{0,17}))$`)
 
 // ifMatch parses If-Match: a strong ETag "<n>" (as we send it), W/"<n>" or "*".
 func (r *request) ifMatch() (*int64, error) {
@@ -378,7 +385,7 @@ func (r *request) ifMatch() (*int64, error) {
 	if m == nil {
 		return nil, errs.Field("If-Match", `must be an ETag from this API, such as "3"`)
 	}
-	v, err := strconv.ParseInt(m[1], 10, 64)
+	v, err := strconv.ParseInt(m[1]+m[2], 10, 64)
 	if err != nil {
 		return nil, errs.Field("If-Match", `must be an ETag from this API, such as "3"`)
 	}

@@ -136,6 +136,9 @@ func (r *rc) prepare(need access) (*result, error) {
 			return nil, err
 		}
 	}
+	if err := checkShape(r.ev.RouteKey, r.ev.PathParameters, r.ev.QueryStringParameters, r.form); err != nil {
+		return nil, err
+	}
 	if need == public {
 		return nil, nil
 	}
