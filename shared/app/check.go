@@ -86,6 +86,8 @@ func checkRef(cat *catalog.Catalog, c CheckInput, name func(string) string, f *e
 	case c.Identity != nil:
 		id, reason := profile.NormalizeIdentity(cat, c.Identity.Type, c.Identity.Value)
 		switch {
+		case c.Identity.Type == "":
+			f.Add(name("identity.type"), noTypeReason)
 		case !identityShape(c.Identity.Value):
 			f.Add(name("identity.value"), maxIdentityReason)
 		case reason == "unknown identity type":

@@ -89,6 +89,8 @@ func Normalize(cat *catalog.Catalog, field string, in []IdentityInput, f *errs.F
 	for i, raw := range in {
 		id, reason := profile.NormalizeIdentity(cat, raw.Type, raw.Value)
 		switch {
+		case raw.Type == "":
+			f.Add(fmt.Sprintf("%s[%d].type", field, i), noTypeReason)
 		case !identityShape(raw.Value):
 			f.Add(fmt.Sprintf("%s[%d].value", field, i), maxIdentityReason)
 		case reason == "unknown identity type":
@@ -114,10 +116,13 @@ type Patch struct {
 }
 
 // identityShape reports whether an identity's value is within the document's bound for
-// every type (254 characters); what its type takes beyond that is the catalog's rule.
-func identityShape(v string) bool { return utf8.RuneCountInString(v) <= 254 }
+// every type (1 to 254 characters); what its type takes beyond that is the catalog's rule.
+func identityShape(v string) bool { n := utf8.RuneCountInString(v); return n >= 1 && n <= 254 }
 
-const maxIdentityReason = "must be at most 254 characters"
+const (
+	maxIdentityReason = "must be 1 to 254 characters"
+	noTypeReason      = "is required"
+)
 
 // attributeShape reports whether v is an attribute value the API's document allows, whatever
 // the catalog declares: a string, number, boolean or null (removal).
@@ -422,8 +427,9 @@ func prefix(err error, parent string) error {
 		}
 		out.Fields = append(out.Fields, errs.FieldError{Field: name, Reason: f.Reason})
 	}
+	// Within a body, a purpose or topic the catalog lacks is a field the state cannot take.
 	if out.Code == errs.NotFound {
-		out.Code = errs.Invalid
+		out.Code = errs.Unprocessable
 	}
 	return &out
 }

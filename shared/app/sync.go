@@ -329,6 +329,8 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 	} else {
 		id, reason := profile.NormalizeIdentity(cat, c.Identity.Type, c.Identity.Value)
 		switch {
+		case c.Identity.Type == "":
+			f.Add("identity.type", noTypeReason)
 		case !identityShape(c.Identity.Value):
 			f.Add("identity.value", maxIdentityReason)
 		case reason == "unknown identity type":

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/jsonin"
@@ -231,13 +232,14 @@ func (c *Catalog) Validate() error {
 	}
 	text := func(field string, t Text, required bool) {
 		if required && len(t) == 0 {
-			f.Add(field, "is required")
+			// A text per locale of locales: the document cannot say which are needed.
+			f.Unmet(field, "is required")
 		}
 		for l, s := range t {
 			if !slices.Contains(c.Locales, l) {
 				f.Unmet(field+"."+l, "locale is not in locales")
 			}
-			if len(s) > MaxTextLen {
+			if utf8.RuneCountInString(s) > MaxTextLen {
 				f.Add(field+"."+l, "is too long")
 			}
 			if strings.TrimSpace(s) == "" {

@@ -82,14 +82,16 @@ func (f *Fields) Unmet(field, reason string) {
 }
 
 // Join adds the fields of err, an *Error from another validation, keeping what kind of
-// refusal they are: Unmet for an Unprocessable error, else Add. It ignores any other error.
+// refusal they are: Add for an Invalid error, else Unmet (a field that names what the state
+// lacks, such as a NotFound purpose, is a rule of state within a larger request). It ignores
+// any other error.
 func (f *Fields) Join(err error) {
 	e, ok := As(err)
 	if !ok {
 		return
 	}
 	for _, fe := range e.Fields {
-		*f = append(*f, FieldError{Field: fe.Field, Reason: fe.Reason, unmet: e.Code == Unprocessable})
+		*f = append(*f, FieldError{Field: fe.Field, Reason: fe.Reason, unmet: e.Code != Invalid})
 	}
 }
 

@@ -171,6 +171,12 @@ func profileWrite[B any](a *API, key string, call func(ctx context.Context, r *r
 			if err != nil {
 				return nil, err
 			}
+			// A purpose or topic that is no catalog id names nothing, whatever the version.
+			for _, p := range []string{"purpose", "topic"} {
+				if v, ok := r.ev.PathParameters[p]; ok && !catalog.ValidID(v) {
+					return nil, errs.E(errs.NotFound, "no such "+p+" in the catalog")
+				}
+			}
 			ifMatch, err := r.ifMatch()
 			if err != nil {
 				return nil, err

@@ -304,14 +304,8 @@ type ConsentInput struct {
 
 // SetConsent records the person's answer for a purpose whose legal basis is consent.
 func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentInput, actor ledger.Actor, now time.Time) ([]Change, error) {
-	pur, ok := cat.Purpose(purposeID)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "no such purpose in the catalog", errs.FieldError{Field: "purpose", Reason: "unknown purpose"})
-	}
+	// The input's own shape first: a malformed answer is refused as such, purpose or not.
 	var f errs.Fields
-	if pur.LegalBasis != catalog.Consent {
-		f.Unmet("purpose", fmt.Sprintf("the legal basis of this purpose is %s, not consent; record an objection instead", pur.LegalBasis))
-	}
 	switch in.Status {
 	case Granted, Denied, Withdrawn:
 	default:
@@ -319,7 +313,21 @@ func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentI
 	}
 	if in.NoticeVersion < 1 {
 		f.Add("noticeVersion", "must be at least 1")
-	} else if in.NoticeVersion > pur.NoticeVersion {
+	}
+	if in.Locale != "" && !localeRE.MatchString(in.Locale) {
+		f.Add("locale", "must be a language code such as en or pl")
+	}
+	pur, ok := cat.Purpose(purposeID)
+	if !ok {
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errs.E(errs.NotFound, "no such purpose in the catalog", errs.FieldError{Field: "purpose", Reason: "unknown purpose"})
+	}
+	if pur.LegalBasis != catalog.Consent {
+		f.Unmet("purpose", fmt.Sprintf("the legal basis of this purpose is %s, not consent; record an objection instead", pur.LegalBasis))
+	}
+	if in.NoticeVersion > pur.NoticeVersion {
 		f.Unmet("noticeVersion", fmt.Sprintf("must be the notice version shown, 1 to %d", pur.NoticeVersion))
 	}
 	if in.Locale != "" && !cat.SupportsLocale(in.Locale) {
@@ -368,10 +376,7 @@ type SubscriptionInput struct {
 
 // SetSubscription records the person's choice for a topic.
 func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in SubscriptionInput, actor ledger.Actor, now time.Time) ([]Change, error) {
-	t, ok := cat.Topic(topicID)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "no such topic in the catalog", errs.FieldError{Field: "topic", Reason: "unknown topic"})
-	}
+	// The input's own shape first: a malformed choice is refused as such, topic or not.
 	var f errs.Fields
 	switch in.Status {
 	case Subscribed, Unsubscribed:
@@ -379,14 +384,21 @@ func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in Subsc
 		f.Add("status", "must be subscribed or unsubscribed")
 	}
 	chans := slices.Clone(in.Channels)
-	for i, ch := range chans {
-		if !slices.Contains(t.Channels, ch) {
-			f.Unmet(fmt.Sprintf("channels[%d]", i), "is not a channel of this topic")
-		}
-	}
 	slices.Sort(chans)
 	if len(slices.Compact(slices.Clone(chans))) != len(chans) {
 		f.Add("channels", "must not repeat a channel")
+	}
+	t, ok := cat.Topic(topicID)
+	if !ok {
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errs.E(errs.NotFound, "no such topic in the catalog", errs.FieldError{Field: "topic", Reason: "unknown topic"})
+	}
+	for i, ch := range in.Channels {
+		if !slices.Contains(t.Channels, ch) {
+			f.Unmet(fmt.Sprintf("channels[%d]", i), "is not a channel of this topic")
+		}
 	}
 	freq := in.Frequency
 	switch {
