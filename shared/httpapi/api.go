@@ -207,6 +207,10 @@ func (c consentBody) input() profile.ConsentInput {
 // PutConsent serves PUT /v1/profiles/{id}/consents/{purpose}.
 func (a *API) PutConsent() Handler {
 	return profileWrite(a, "PUT /v1/profiles/{id}/consents/{purpose}", func(ctx context.Context, r *request, id string, b consentBody, w app.Write) (app.Result, error) {
+		// The body's shape is refused before the stored version is compared (400, not 412).
+		if err := b.input().Check(); err != nil {
+			return app.Result{}, err
+		}
 		return a.app.PutConsent(ctx, r.tenant, id, r.ev.PathParameters["purpose"], b.input(), w)
 	})
 }
@@ -224,6 +228,10 @@ func (s subscriptionBody) input() profile.SubscriptionInput {
 // PutSubscription serves PUT /v1/profiles/{id}/subscriptions/{topic}.
 func (a *API) PutSubscription() Handler {
 	return profileWrite(a, "PUT /v1/profiles/{id}/subscriptions/{topic}", func(ctx context.Context, r *request, id string, b subscriptionBody, w app.Write) (app.Result, error) {
+		// The body's shape is refused before the stored version is compared (400, not 412).
+		if err := b.input().Check(); err != nil {
+			return app.Result{}, err
+		}
 		return a.app.PutSubscription(ctx, r.tenant, id, r.ev.PathParameters["topic"], b.input(), w)
 	})
 }

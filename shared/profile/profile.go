@@ -302,9 +302,9 @@ type ConsentInput struct {
 	ExpiresAt     *time.Time
 }
 
-// SetConsent records the person's answer for a purpose whose legal basis is consent.
-func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentInput, actor ledger.Actor, now time.Time) ([]Change, error) {
-	// The input's own shape first: a malformed answer is refused as such, purpose or not.
+// Check refuses an answer that breaks the API's document whatever the catalog holds: an
+// unknown status, a notice version below 1, a locale that is no language code.
+func (in ConsentInput) Check() error {
 	var f errs.Fields
 	switch in.Status {
 	case Granted, Denied, Withdrawn:
@@ -317,6 +317,14 @@ func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentI
 	if in.Locale != "" && !localeRE.MatchString(in.Locale) {
 		f.Add("locale", "must be a language code such as en or pl")
 	}
+	return f.Err()
+}
+
+// SetConsent records the person's answer for a purpose whose legal basis is consent.
+func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentInput, actor ledger.Actor, now time.Time) ([]Change, error) {
+	// The input's own shape first: a malformed answer is refused as such, purpose or not.
+	var f errs.Fields
+	f.Join(in.Check())
 	pur, ok := cat.Purpose(purposeID)
 	if !ok {
 		if err := f.Err(); err != nil {
@@ -374,9 +382,9 @@ type SubscriptionInput struct {
 	Frequency string
 }
 
-// SetSubscription records the person's choice for a topic.
-func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in SubscriptionInput, actor ledger.Actor, now time.Time) ([]Change, error) {
-	// The input's own shape first: a malformed choice is refused as such, topic or not.
+// Check refuses a choice that breaks the API's document whatever the catalog holds: a status
+// other than subscribed or unsubscribed, a channel named twice.
+func (in SubscriptionInput) Check() error {
 	var f errs.Fields
 	switch in.Status {
 	case Subscribed, Unsubscribed:
@@ -388,6 +396,14 @@ func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in Subsc
 	if len(slices.Compact(slices.Clone(chans))) != len(chans) {
 		f.Add("channels", "must not repeat a channel")
 	}
+	return f.Err()
+}
+
+// SetSubscription records the person's choice for a topic.
+func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in SubscriptionInput, actor ledger.Actor, now time.Time) ([]Change, error) {
+	// The input's own shape first: a malformed choice is refused as such, topic or not.
+	var f errs.Fields
+	f.Join(in.Check())
 	t, ok := cat.Topic(topicID)
 	if !ok {
 		if err := f.Err(); err != nil {
@@ -410,6 +426,7 @@ func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in Subsc
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
+	chans := slices.Sorted(slices.Values(in.Channels))
 	if in.Status == Subscribed && len(chans) == 0 {
 		chans = slices.Sorted(slices.Values(t.Channels))
 	}
