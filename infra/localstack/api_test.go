@@ -207,7 +207,7 @@ func TestIdempotencyReplays(t *testing.T) {
 		t.Fatalf("ledger holds %v events, want 3 (created, identity, one consent)", seq)
 	}
 	r := must(t, do(t, call{method: "PUT", path: "/v1/profiles/" + id + "/consents/marketing", key: "write",
-		body: map[string]any{"status": "denied", "noticeVersion": 2}, headers: map[string]string{"Idempotency-Key": "grant-" + id}}), 409)
+		body: map[string]any{"status": "denied", "noticeVersion": 2}, headers: map[string]string{"Idempotency-Key": "grant-" + id}}), 422)
 	if !strings.Contains(string(r.body), "Idempotency-Key") {
 		t.Fatalf("reuse with another body: %s", r.body)
 	}

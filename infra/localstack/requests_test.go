@@ -247,25 +247,25 @@ func TestRequestBadInput(t *testing.T) {
 		status int
 		field  string
 	}{
-		{"objection to an unknown purpose", `{"profileId":"` + id + `","type":"objection","purpose":"spam"}`, 400, "purpose"},
-		{"objection without a purpose", `{"profileId":"` + id + `","type":"objection"}`, 400, "purpose"},
-		{"objection to a consent purpose", `{"profileId":"` + id + `","type":"objection","purpose":"personalisation"}`, 400, "purpose"},
-		{"objection to a contract purpose", `{"profileId":"` + id + `","type":"objection","purpose":"service"}`, 400, "purpose"},
-		{"attested without a reason", `{"profileId":"` + id + `","type":"access","attested":true}`, 400, "attestationReason"},
-		{"reason without attestation", `{"profileId":"` + id + `","type":"rectification","attestationReason":"identity checked by the support desk"}`, 400, "attestationReason"},
-		{"purpose on access", `{"profileId":"` + id + `","type":"access","purpose":"marketing"}`, 400, "purpose"},
+		{"objection to an unknown purpose", `{"profileId":"` + id + `","type":"objection","purpose":"spam"}`, 422, "purpose"},
+		{"objection without a purpose", `{"profileId":"` + id + `","type":"objection"}`, 422, "purpose"},
+		{"objection to a consent purpose", `{"profileId":"` + id + `","type":"objection","purpose":"personalisation"}`, 422, "purpose"},
+		{"objection to a contract purpose", `{"profileId":"` + id + `","type":"objection","purpose":"service"}`, 422, "purpose"},
+		{"attested without a reason", `{"profileId":"` + id + `","type":"access","attested":true}`, 422, "attestationReason"},
+		{"reason without attestation", `{"profileId":"` + id + `","type":"rectification","attestationReason":"identity checked by the support desk"}`, 422, "attestationReason"},
+		{"purpose on access", `{"profileId":"` + id + `","type":"access","purpose":"marketing"}`, 422, "purpose"},
 		{"unknown type", `{"profileId":"` + id + `","type":"forget_me"}`, 400, "type"},
 		{"no type", `{"profileId":"` + id + `"}`, 400, "type"},
 		{"type wrong JSON type", `{"profileId":"` + id + `","type":3}`, 400, "type"},
 		{"portal verification from a brand", `{"profileId":"` + id + `","type":"access","verification":"verified_portal"}`, 400, "verification"},
 		{"unknown verification", `{"profileId":"` + id + `","type":"access","verification":"trust_me"}`, 400, "verification"},
-		{"attested contradicts", `{"profileId":"` + id + `","type":"access","verification":"unverified","attested":true}`, 400, "attested"},
-		{"unknown locale", `{"profileId":"` + id + `","type":"access","locale":"de"}`, 400, "locale"},
+		{"attested contradicts", `{"profileId":"` + id + `","type":"access","verification":"unverified","attested":true}`, 422, "attested"},
+		{"unknown locale", `{"profileId":"` + id + `","type":"access","locale":"de"}`, 422, "locale"},
 		{"no person", `{"type":"access"}`, 400, "profileId"},
 		{"both profileId and identity", `{"profileId":"` + id + `","identity":{"type":"email","value":"a@example.com"},"type":"access"}`, 400, "identity"},
 		{"malformed profile id", `{"profileId":"p_nope","type":"access"}`, 400, "profileId"},
-		{"bad identity", `{"identity":{"type":"email","value":"nope"},"type":"access"}`, 400, "identity.value"},
-		{"unknown identity type", `{"identity":{"type":"ssn","value":"1"},"type":"access"}`, 400, "identity.type"},
+		{"bad identity", `{"identity":{"type":"email","value":"nope"},"type":"access"}`, 422, "identity.value"},
+		{"unknown identity type", `{"identity":{"type":"ssn","value":"1"},"type":"access"}`, 422, "identity.type"},
 		{"unknown profile", `{"profileId":"p_aaaaaaaaaaaaaaaaaaaaaaaaaa","type":"access"}`, 404, "profileId"},
 		{"unknown identity", `{"identity":{"type":"email","value":"nobody-here@example.com"},"type":"access"}`, 404, "identity"},
 	}
@@ -277,16 +277,19 @@ func TestRequestBadInput(t *testing.T) {
 			}
 		})
 	}
-	params := []struct{ query, field string }{
-		{"status=bogus", "status"}, {"limit=0", "limit"}, {"limit=101", "limit"}, {"limit=x", "limit"},
-		{"overdue=yes", "overdue"}, {"status=closed&overdue=true", "overdue"}, {"cursor=%21%21", "cursor"},
-		{"cursor=" + url.QueryEscape("MjAyNi0wMS0wMVQwMDowMDowMC4wMDAwMDAwMDBaI3JxX3g"), "cursor"}, {"sort=due", "sort"},
+	params := []struct {
+		query, field string
+		status       int
+	}{
+		{"status=bogus", "status", 400}, {"limit=0", "limit", 400}, {"limit=101", "limit", 400}, {"limit=x", "limit", 400},
+		{"overdue=yes", "overdue", 400}, {"status=closed&overdue=true", "overdue", 422}, {"cursor=%21%21", "cursor", 422},
+		{"cursor=" + url.QueryEscape("MjAyNi0wMS0wMVQwMDowMDowMC4wMDAwMDAwMDBaI3JxX3g"), "cursor", 422}, {"sort=due", "sort", 400},
 	}
 	for _, p := range params {
 		t.Run("list "+p.query, func(t *testing.T) {
 			pr := isProblem(t, do(t, call{method: "GET", path: "/v1/requests?" + p.query, key: requestsKey()}))
-			if pr["status"] != float64(400) || !namesField(pr, p.field) {
-				t.Fatalf("want 400 naming %s: %v", p.field, pr)
+			if pr["status"] != float64(p.status) || !namesField(pr, p.field) {
+				t.Fatalf("want %d naming %s: %v", p.status, p.field, pr)
 			}
 		})
 	}
@@ -421,7 +424,7 @@ func TestRequestLifecycle(t *testing.T) {
 			t.Fatalf("replay %s\nfirst %s", again.body, first.body)
 		}
 		body["verification"] = "attested_brand"
-		must(t, do(t, call{method: "POST", path: "/v1/requests", key: requestsKey(), body: body, headers: h}), 409)
+		must(t, do(t, call{method: "POST", path: "/v1/requests", key: requestsKey(), body: body, headers: h}), 422)
 	})
 }
 

@@ -40,7 +40,7 @@ func TestCreateOrMatch(t *testing.T) {
 		{"known email and a new phone", []app.IdentityInput{{Type: "email", Value: a}, {Type: "phone", Value: "+48 601 234 567"}}, first.Profile.ID, false, ""},
 		{"the new phone alone", []app.IdentityInput{{Type: "phone", Value: "+48601234567"}}, first.Profile.ID, false, ""},
 		{"identities of two people", []app.IdentityInput{{Type: "email", Value: a}, {Type: "email", Value: b}}, "", false, errs.Conflict},
-		{"unknown identity type", []app.IdentityInput{{Type: "ssn", Value: "1"}}, "", false, errs.Invalid},
+		{"unknown identity type", []app.IdentityInput{{Type: "ssn", Value: "1"}}, "", false, errs.Unprocessable},
 		{"a new person", []app.IdentityInput{{Type: "customer_id", Value: testenv.Unique("c")}}, "", true, ""},
 	}
 	for _, tt := range tests {

@@ -86,10 +86,14 @@ func checkRef(cat *catalog.Catalog, c CheckInput, name func(string) string, f *e
 	case c.Identity != nil:
 		id, reason := profile.NormalizeIdentity(cat, c.Identity.Type, c.Identity.Value)
 		switch {
+		case c.Identity.Type == "":
+			f.Add(name("identity.type"), noTypeReason)
+		case !identityShape(c.Identity.Value):
+			f.Add(name("identity.value"), maxIdentityReason)
 		case reason == "unknown identity type":
-			f.Add(name("identity.type"), reason)
+			f.Unmet(name("identity.type"), reason)
 		case reason != "":
-			f.Add(name("identity.value"), reason)
+			f.Unmet(name("identity.value"), reason)
 		}
 		return Ref{Identity: id}
 	default:
@@ -104,20 +108,20 @@ func checkOf(cat *catalog.Catalog, c CheckInput, name func(string) string, f *er
 		t, ok := cat.Topic(c.Topic)
 		switch {
 		case !ok:
-			f.Add(name("topic"), "unknown topic")
+			f.Unmet(name("topic"), "unknown topic")
 		case c.Purpose == "":
 			out.Purpose = t.Purpose
 		case c.Purpose != t.Purpose:
-			f.Add(name("purpose"), "is not the purpose of the topic")
+			f.Unmet(name("purpose"), "is not the purpose of the topic")
 		}
 	}
 	if out.Purpose == "" && c.Topic == "" {
 		f.Add(name("purpose"), "purpose or topic is required")
 	} else if _, ok := cat.Purpose(out.Purpose); !ok && out.Purpose != "" {
-		f.Add(name("purpose"), "unknown purpose")
+		f.Unmet(name("purpose"), "unknown purpose")
 	}
 	if c.Channel != "" && !cat.HasChannel(c.Channel) {
-		f.Add(name("channel"), "unknown channel")
+		f.Unmet(name("channel"), "unknown channel")
 	}
 	return out
 }

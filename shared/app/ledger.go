@@ -45,7 +45,7 @@ func (s *Service) Events(ctx context.Context, tenant, id string, after int64, li
 	prev := ""
 	if after > 0 {
 		if len(evs) == 0 || evs[0].Seq != after {
-			return EventsPage{}, errs.Field("after", "is not an event of this profile")
+			return EventsPage{}, errs.Unmet("after", "is not an event of this profile")
 		}
 		prev, evs = evs[0].Hash, evs[1:]
 	}

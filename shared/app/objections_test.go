@@ -41,8 +41,8 @@ func TestPatchObjections(t *testing.T) {
 				return
 			}
 			e, ok := errs.As(err)
-			if !ok || e.Code != errs.Invalid || len(e.Fields) != 1 || e.Fields[0].Field != "rights.objections."+tt.purpose {
-				t.Fatalf("err = %v, want invalid rights.objections.%s", err, tt.purpose)
+			if !ok || e.Code != errs.Unprocessable || len(e.Fields) != 1 || e.Fields[0].Field != "rights.objections."+tt.purpose {
+				t.Fatalf("err = %v, want unprocessable rights.objections.%s", err, tt.purpose)
 			}
 			got, err := env.store.Profile(ctx, tenant, p.ID)
 			if err != nil {

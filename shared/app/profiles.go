@@ -7,7 +7,9 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
@@ -67,9 +69,15 @@ func (s *Service) FindProfile(ctx context.Context, tenant, identity string) (*pr
 	if err != nil {
 		return nil, err
 	}
-	id, reason := profile.ParseIdentity(cat, identity)
+	typ, value, ok := strings.Cut(identity, ":")
+	if !ok || typ == "" || value == "" {
+		return nil, errs.Field("identity", "must be type:value, for example email:name@example.com")
+	}
+	// The shape is the document's; whether the catalog has the type and the value is one of
+	// it are the tenant's.
+	id, reason := profile.NormalizeIdentity(cat, typ, value)
 	if reason != "" {
-		return nil, errs.Field("identity", reason)
+		return nil, errs.Unmet("identity", reason)
 	}
 	return s.store.ProfileByIdentity(ctx, tenant, id)
 }
@@ -81,12 +89,16 @@ func Normalize(cat *catalog.Catalog, field string, in []IdentityInput, f *errs.F
 	for i, raw := range in {
 		id, reason := profile.NormalizeIdentity(cat, raw.Type, raw.Value)
 		switch {
+		case raw.Type == "":
+			f.Add(fmt.Sprintf("%s[%d].type", field, i), noTypeReason)
+		case !identityShape(raw.Value):
+			f.Add(fmt.Sprintf("%s[%d].value", field, i), maxIdentityReason)
 		case reason == "unknown identity type":
-			f.Add(fmt.Sprintf("%s[%d].type", field, i), reason)
+			f.Unmet(fmt.Sprintf("%s[%d].type", field, i), reason)
 		case reason != "":
-			f.Add(fmt.Sprintf("%s[%d].value", field, i), reason)
+			f.Unmet(fmt.Sprintf("%s[%d].value", field, i), reason)
 		case seen[id]:
-			f.Add(fmt.Sprintf("%s[%d]", field, i), "is a duplicate")
+			f.Unmet(fmt.Sprintf("%s[%d]", field, i), "is a duplicate")
 		default:
 			seen[id] = true
 			out = append(out, id)
@@ -103,14 +115,37 @@ type Patch struct {
 	Rights           *profile.RightsInput
 }
 
+// identityShape reports whether an identity's value is within the document's bound for
+// every type (1 to 254 characters); what its type takes beyond that is the catalog's rule.
+func identityShape(v string) bool { n := utf8.RuneCountInString(v); return n >= 1 && n <= 254 }
+
+const (
+	maxIdentityReason = "must be 1 to 254 characters"
+	noTypeReason      = "is required"
+)
+
+// attributeShape reports whether v is an attribute value the API's document allows, whatever
+// the catalog declares: a string, number, boolean or null (removal).
+func attributeShape(v any) bool {
+	switch v.(type) {
+	case nil, string, float64, bool:
+		return true
+	}
+	return false
+}
+
 // validate checks a patch against the catalog and returns the normalized form.
 func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remove []profile.Identity, err error) {
 	var f errs.Fields
 	attrs = map[string]any{}
 	for name, v := range pt.Attributes {
+		if !attributeShape(v) {
+			f.Add("attributes."+name, "must be a string, number, boolean or null")
+			continue
+		}
 		clean, reason := profile.ValidateAttribute(cat, name, v)
 		if reason != "" {
-			f.Add("attributes."+name, reason)
+			f.Unmet("attributes."+name, reason)
 			continue
 		}
 		attrs[name] = clean
@@ -122,7 +157,7 @@ func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remov
 			// Lifting an objection is always allowed; making one only where Art. 21 gives
 			// the right, or to a sale or sharing (the GPC opt-out the portal records).
 			if pur, ok := cat.Purpose(id); ok && pt.Rights.Objections[id] && !pur.Objectable() && !pur.SaleOrSharing {
-				f.Add("rights.objections."+id, objectionRefusal(pur.LegalBasis))
+				f.Unmet("rights.objections."+id, objectionRefusal(pur.LegalBasis))
 			}
 		}
 	}
@@ -190,12 +225,10 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 		f.Add("identities", fmt.Sprintf("at most %d identities", profile.MaxIdentities))
 	}
 	if len(in.Consents)+len(in.Subscriptions) > MaxCreateItems {
-		f.Add("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
+		f.Unmet("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
 	}
 	attrs, _, _, perr := in.Patch.validate(cat)
-	if e, ok := errs.As(perr); ok {
-		f = append(f, e.Fields...)
-	}
+	f.Join(perr)
 	if in.SignupEvidence != nil {
 		in.SignupEvidence.validate(cat, in.Consents, s.now().UTC(), "signupEvidence", &f)
 	}
@@ -394,8 +427,9 @@ func prefix(err error, parent string) error {
 		}
 		out.Fields = append(out.Fields, errs.FieldError{Field: name, Reason: f.Reason})
 	}
+	// Within a body, a purpose or topic the catalog lacks is a field the state cannot take.
 	if out.Code == errs.NotFound {
-		out.Code = errs.Invalid
+		out.Code = errs.Unprocessable
 	}
 	return &out
 }

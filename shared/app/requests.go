@@ -190,23 +190,21 @@ func (s *Service) CreateRequest(ctx context.Context, tenant string, in RequestIn
 	var f errs.Fields
 	ref := checkRef(cat, CheckInput{ProfileID: in.ProfileID, Identity: in.Identity}, func(s string) string { return s }, &f)
 	probe := dsr.Request{Type: in.Type, Purpose: in.Purpose, Verification: in.Verification}
-	if e, ok := errs.As(probe.Validate()); ok {
-		f = append(f, e.Fields...)
-	}
+	f.Join(probe.Validate())
 	if pur, ok := cat.Purpose(in.Purpose); in.Type == dsr.Objection && in.Purpose != "" && !ok {
-		f.Add("purpose", "unknown purpose")
+		f.Unmet("purpose", "unknown purpose")
 	} else if in.Type == dsr.Objection && ok && !pur.Objectable() {
-		f.Add("purpose", objectionRefusal(pur.LegalBasis))
+		f.Unmet("purpose", objectionRefusal(pur.LegalBasis))
 	}
 	if in.Verification == dsr.AttestedBrand {
 		if n := utf8.RuneCountInString(in.AttestationReason); n < 10 || n > MaxAttestationReason || !utf8.ValidString(in.AttestationReason) {
-			f.Add("attestationReason", fmt.Sprintf("is required with an attestation: 10 to %d characters saying how the brand verified the person (no personal data)", MaxAttestationReason))
+			f.Unmet("attestationReason", fmt.Sprintf("is required with an attestation: 10 to %d characters saying how the brand verified the person (no personal data)", MaxAttestationReason))
 		}
 	} else if in.AttestationReason != "" {
-		f.Add("attestationReason", "is only for an attested verification")
+		f.Unmet("attestationReason", "is only for an attested verification")
 	}
 	if in.Locale != "" && !cat.SupportsLocale(in.Locale) {
-		f.Add("locale", "must be one of the catalog's locales")
+		f.Unmet("locale", "must be one of the catalog's locales")
 	}
 	if err := f.Err(); err != nil {
 		return RequestResult{}, err
@@ -274,7 +272,7 @@ func (s *Service) createRequestLinks(ctx context.Context, tenant string, p *prof
 	ln := RequestLinks{Base: in.LinkBase, CoolOff: cat.ErasureCoolOff()}
 	if r.Type.Job() && r.Verification == dsr.Unverified {
 		if r.NotifyEmail == "" {
-			return RequestResult{}, ln, errs.Field("verification", "the person has no email address to confirm the request by: verify them yourself and attest it with an API key of the attest scope")
+			return RequestResult{}, ln, errs.Unmet("verification", "the person has no email address to confirm the request by: verify them yourself and attest it with an API key of the attest scope")
 		}
 		by := now.Add(cat.VerificationWindow())
 		r.Status, r.VerifyBy = dsr.AwaitingVerification, &by
@@ -467,7 +465,7 @@ func (s *Service) ListRequests(ctx context.Context, tenant string, q RequestQuer
 	now := s.now()
 	if q.Overdue {
 		if !flt.Open && len(f) == 0 {
-			f.Add("overdue", "only open requests can be overdue")
+			f.Unmet("overdue", "only open requests can be overdue")
 		}
 		flt.DueBefore = now
 	}

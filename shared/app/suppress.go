@@ -87,23 +87,26 @@ type Evidence struct {
 // validate checks the evidence against the catalog, the request's consents and now,
 // naming fields under field.
 func (e *Evidence) validate(cat *catalog.Catalog, consents map[string]profile.ConsentInput, now time.Time, field string, f *errs.Fields) {
+	if e.NoticeVersion < 1 {
+		f.Add(field+".noticeVersion", "must be at least 1")
+	}
 	pur, ok := cat.Purpose(e.Purpose)
 	switch {
 	case e.Purpose == "":
 		f.Add(field+".purpose", "is required: the purpose whose consent the request grants")
 	case !ok:
-		f.Add(field+".purpose", "unknown purpose")
+		f.Unmet(field+".purpose", "unknown purpose")
 	case pur.LegalBasis != catalog.Consent:
-		f.Add(field+".purpose", "must be a purpose whose legal basis is consent")
+		f.Unmet(field+".purpose", "must be a purpose whose legal basis is consent")
 	default:
 		c, granted := consents[e.Purpose]
 		if !granted || c.Status != profile.Granted {
-			f.Add(field+".purpose", "the same request must grant consent to this purpose")
+			f.Unmet(field+".purpose", "the same request must grant consent to this purpose")
 		}
-		if e.NoticeVersion != pur.NoticeVersion {
-			f.Add(field+".noticeVersion", fmt.Sprintf("must be the notice version in force, %d", pur.NoticeVersion))
+		if e.NoticeVersion >= 1 && e.NoticeVersion != pur.NoticeVersion {
+			f.Unmet(field+".noticeVersion", fmt.Sprintf("must be the notice version in force, %d", pur.NoticeVersion))
 		} else if granted && c.NoticeVersion != e.NoticeVersion {
-			f.Add(field+".noticeVersion", "must match the consent granted in this request")
+			f.Unmet(field+".noticeVersion", "must match the consent granted in this request")
 		}
 	}
 	if !catalog.ValidID(e.Source) {
@@ -116,9 +119,9 @@ func (e *Evidence) validate(cat *catalog.Catalog, consents map[string]profile.Co
 	case e.CapturedAt.IsZero():
 		f.Add(field+".capturedAt", "is required: an RFC 3339 time such as 2026-05-31T12:00:00Z")
 	case e.CapturedAt.After(now.Add(MaxEvidenceSkew)):
-		f.Add(field+".capturedAt", "must not be in the future")
+		f.Unmet(field+".capturedAt", "must not be in the future")
 	case e.CapturedAt.Before(now.Add(-MaxEvidenceAge)):
-		f.Add(field+".capturedAt", fmt.Sprintf("must be at most %d minutes old: re-admitting an erased person needs a fresh sign-up", int(MaxEvidenceAge.Minutes())))
+		f.Unmet(field+".capturedAt", fmt.Sprintf("must be at most %d minutes old: re-admitting an erased person needs a fresh sign-up", int(MaxEvidenceAge.Minutes())))
 	}
 }
 

@@ -210,21 +210,34 @@ func (s *Service) Sync(ctx context.Context, tenant string, b SyncBatch) ([]SyncR
 	now := s.now().UTC()
 	out := make([]SyncResult, len(b.Changes))
 	plans := make([]*syncPlan, len(b.Changes))
+	perr := make([]error, len(b.Changes))
+	// A change that breaks the API's document refuses the whole batch, as any request that
+	// breaks it is refused; a change the tenant's state cannot take is rejected on its own.
+	for i, c := range b.Changes {
+		plans[i], perr[i] = planSync(cat, c, now)
+		if e, ok := errs.As(perr[i]); ok && e.Code == errs.Invalid {
+			for _, fe := range e.Fields {
+				f.Add(fmt.Sprintf("changes[%d].%s", i, fe.Field), fe.Reason)
+			}
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var ids []string
 	for i, c := range b.Changes {
 		out[i] = SyncResult{ID: c.ID}
 		if seen[c.ID] {
 			out[i].reject(SyncCodeRepeatedID, "id", "repeats the id of an earlier change in this batch")
+			plans[i] = nil
 			continue
 		}
 		seen[c.ID] = true
-		pl, err := planSync(cat, c, now)
-		if err != nil {
-			out[i].rejectErr(err)
+		if perr[i] != nil {
+			out[i].rejectErr(perr[i])
 			continue
 		}
-		plans[i] = pl
 		ids = append(ids, c.ID)
 	}
 	marks, err := s.store.SyncMarks(ctx, tenant, b.Source, ids)
@@ -309,37 +322,41 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 	pl := &syncPlan{changeID: c.ID, at: c.OccurredAt.UTC(), attrs: map[string]any{},
 		consents: c.Consents, subs: c.Subscriptions, email: c.EmailEvent, evidence: c.SignupEvidence}
 	if pl.at.After(now.Add(MaxSyncSkew)) {
-		f.Add("occurredAt", fmt.Sprintf("must not be more than %d minutes in the future", int(MaxSyncSkew.Minutes())))
+		f.Unmet("occurredAt", fmt.Sprintf("must not be more than %d minutes in the future", int(MaxSyncSkew.Minutes())))
 	}
 	if c.Identity == nil {
 		f.Add("identity", "is required")
 	} else {
 		id, reason := profile.NormalizeIdentity(cat, c.Identity.Type, c.Identity.Value)
 		switch {
+		case c.Identity.Type == "":
+			f.Add("identity.type", noTypeReason)
+		case !identityShape(c.Identity.Value):
+			f.Add("identity.value", maxIdentityReason)
 		case reason == "unknown identity type":
-			f.Add("identity.type", reason)
+			f.Unmet("identity.type", reason)
 		case reason != "":
-			f.Add("identity.value", reason)
+			f.Unmet("identity.value", reason)
 		}
 		pl.identity = id
 	}
 	for _, name := range sortedKeys(c.Attributes) {
+		if !attributeShape(c.Attributes[name]) {
+			f.Add("attributes."+name, "must be a string, number, boolean or null")
+			continue
+		}
 		clean, reason := profile.ValidateAttribute(cat, name, c.Attributes[name])
 		if reason != "" {
-			f.Add("attributes."+name, reason)
+			f.Unmet("attributes."+name, reason)
 			continue
 		}
 		pl.attrs[name] = clean
 	}
 	if len(c.Consents)+len(c.Subscriptions) > MaxCreateItems {
-		f.Add("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
+		f.Unmet("consents", fmt.Sprintf("consents and subscriptions together must be at most %d", MaxCreateItems))
 	}
 	blank := profile.New("", pl.at)
-	addFields := func(err error) {
-		if e, ok := errs.As(err); ok {
-			f = append(f, e.Fields...)
-		}
-	}
+	addFields := f.Join
 	for _, purpose := range sortedKeys(c.Consents) {
 		if _, err := blank.SetConsent(cat, purpose, c.Consents[purpose], ledger.Actor{}, pl.at); err != nil {
 			addFields(prefix(err, "consents."+purpose))
@@ -355,10 +372,10 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 	}
 	if e := c.EmailEvent; e != nil {
 		if len(c.Attributes)+len(c.Consents)+len(c.Subscriptions) > 0 || c.SignupEvidence != nil {
-			f.Add("emailEvent", "cannot be combined with attributes, consents, subscriptions or signupEvidence")
+			f.Unmet("emailEvent", "cannot be combined with attributes, consents, subscriptions or signupEvidence")
 		}
 		if c.Identity != nil && c.Identity.Type != email {
-			f.Add("identity.type", "must be email for an emailEvent")
+			f.Unmet("identity.type", "must be email for an emailEvent")
 		}
 		switch e.Type {
 		case EmailUnsubscribe:
@@ -366,23 +383,25 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 				t, ok := cat.Topic(e.Topic)
 				switch {
 				case !ok:
-					f.Add("emailEvent.topic", "unknown topic")
+					f.Unmet("emailEvent.topic", "unknown topic")
 				case !slices.Contains(t.Channels, email):
-					f.Add("emailEvent.topic", "is not a topic on the email channel")
+					f.Unmet("emailEvent.topic", "is not a topic on the email channel")
 				}
 			}
 		case EmailBounce, EmailComplaint:
 			if e.Topic != "" {
-				f.Add("emailEvent.topic", "only an unsubscribe names a topic")
+				f.Unmet("emailEvent.topic", "only an unsubscribe names a topic")
 			}
 		default:
 			f.Add("emailEvent.type", "must be unsubscribe, bounce or complaint")
 		}
 		switch {
+		case e.Type == EmailBounce && e.BounceType == "":
+			f.Unmet("emailEvent.bounceType", "is required for a bounce: hard or soft")
 		case e.Type == EmailBounce && e.BounceType != BounceHard && e.BounceType != BounceSoft:
 			f.Add("emailEvent.bounceType", "must be hard or soft")
 		case e.Type != EmailBounce && e.BounceType != "":
-			f.Add("emailEvent.bounceType", "only a bounce has a bounceType")
+			f.Unmet("emailEvent.bounceType", "only a bounce has a bounceType")
 		}
 	}
 	if err := f.Err(); err != nil {
@@ -571,7 +590,7 @@ func (s *Service) syncOne(ctx context.Context, tenant string, b SyncBatch, actor
 			continue
 		default:
 			switch errs.CodeOf(err) {
-			case errs.Invalid, errs.Conflict:
+			case errs.Invalid, errs.Unprocessable, errs.Conflict:
 				res.rejectErr(err)
 				return res, nil
 			}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/jsonin"
@@ -221,7 +222,7 @@ func (c *Catalog) Validate() error {
 		}
 	}
 	if !slices.Contains(c.Locales, c.DefaultLocale) {
-		f.Add("defaultLocale", "must be one of locales")
+		f.Unmet("defaultLocale", "must be one of locales")
 	}
 	if d := c.Requests.VerificationDays; d < 0 || d > MaxVerificationDays {
 		f.Add("requests.verificationDays", fmt.Sprintf("must be 0 (7 days) to %d", MaxVerificationDays))
@@ -231,13 +232,14 @@ func (c *Catalog) Validate() error {
 	}
 	text := func(field string, t Text, required bool) {
 		if required && len(t) == 0 {
-			f.Add(field, "is required")
+			// A text per locale of locales: the document cannot say which are needed.
+			f.Unmet(field, "is required")
 		}
 		for l, s := range t {
 			if !slices.Contains(c.Locales, l) {
-				f.Add(field+"."+l, "locale is not in locales")
+				f.Unmet(field+"."+l, "locale is not in locales")
 			}
-			if len(s) > MaxTextLen {
+			if utf8.RuneCountInString(s) > MaxTextLen {
 				f.Add(field+"."+l, "is too long")
 			}
 			if strings.TrimSpace(s) == "" {
@@ -256,7 +258,7 @@ func (c *Catalog) Validate() error {
 				f.Add(fmt.Sprintf("%s[%d].id", field, i), "must match ^[a-z][a-z0-9_-]{0,63}$")
 			}
 			if seen[s] {
-				f.Add(fmt.Sprintf("%s[%d].id", field, i), "is a duplicate")
+				f.Unmet(fmt.Sprintf("%s[%d].id", field, i), "is a duplicate")
 			}
 			seen[s] = true
 		}
@@ -273,7 +275,7 @@ func (c *Catalog) Validate() error {
 		last := 0
 		for j, v := range n.Versions {
 			if v.Version != last+1 {
-				f.Add(fmt.Sprintf("%s.versions[%d].version", p, j), "versions must count up from 1")
+				f.Unmet(fmt.Sprintf("%s.versions[%d].version", p, j), "versions must count up from 1")
 			}
 			last = v.Version
 			text(fmt.Sprintf("%s.versions[%d].text", p, j), v.Text, true)
@@ -291,12 +293,12 @@ func (c *Catalog) Validate() error {
 		latest, ok := notices[p.Notice]
 		switch {
 		case !ok:
-			f.Add(fp+".notice", "must name a notice in notices")
+			f.Unmet(fp+".notice", "must name a notice in notices")
 		case p.NoticeVersion < 1 || p.NoticeVersion > latest:
-			f.Add(fp+".noticeVersion", "must be a published version of the notice")
+			f.Unmet(fp+".noticeVersion", "must be a published version of the notice")
 		}
 		if p.ReconsentBelow < 0 || p.ReconsentBelow > p.NoticeVersion {
-			f.Add(fp+".reconsentBelow", "must be between 0 and noticeVersion")
+			f.Unmet(fp+".reconsentBelow", "must be between 0 and noticeVersion")
 		}
 		if p.RetentionDays < 0 || p.DefaultConsentDays < 0 {
 			f.Add(fp, "day counts must not be negative")
@@ -312,19 +314,19 @@ func (c *Catalog) Validate() error {
 		text(ft+".name", t.Name, true)
 		text(ft+".description", t.Description, false)
 		if !purposes[t.Purpose] {
-			f.Add(ft+".purpose", "must name a purpose in purposes")
+			f.Unmet(ft+".purpose", "must name a purpose in purposes")
 		}
 		if len(t.Channels) == 0 {
 			f.Add(ft+".channels", "must list at least one channel")
 		}
 		for j, ch := range t.Channels {
 			if !channels[ch] {
-				f.Add(fmt.Sprintf("%s.channels[%d]", ft, j), "must name a channel in channels")
+				f.Unmet(fmt.Sprintf("%s.channels[%d]", ft, j), "must name a channel in channels")
 			}
 		}
 		for j, fr := range t.Frequencies {
 			if slices.Contains(t.Frequencies[:j], fr) {
-				f.Add(fmt.Sprintf("%s.frequencies[%d]", ft, j), "is a duplicate")
+				f.Unmet(fmt.Sprintf("%s.frequencies[%d]", ft, j), "is a duplicate")
 			}
 			if !ValidID(fr) {
 				f.Add(fmt.Sprintf("%s.frequencies[%d]", ft, j), "must match ^[a-z][a-z0-9_-]{0,63}$")
@@ -341,10 +343,10 @@ func (c *Catalog) Validate() error {
 			f.Add(fa+".name", "must match ^[a-z][a-z0-9_-]{0,63}$")
 		}
 		if slices.Contains(StandardAttributes, a.Name) {
-			f.Add(fa+".name", "is a standard attribute")
+			f.Unmet(fa+".name", "is a standard attribute")
 		}
 		if seenAttr[a.Name] {
-			f.Add(fa+".name", "is a duplicate")
+			f.Unmet(fa+".name", "is a duplicate")
 		}
 		seenAttr[a.Name] = true
 		switch a.Type {
@@ -362,10 +364,10 @@ func (c *Catalog) Validate() error {
 	}
 	for i, t := range c.IdentityTypes {
 		if slices.Contains(c.IdentityTypes[:i], t) {
-			f.Add(fmt.Sprintf("identityTypes[%d]", i), "is a duplicate")
+			f.Unmet(fmt.Sprintf("identityTypes[%d]", i), "is a duplicate")
 		}
 		if !ValidID(t) || slices.Contains(BuiltinIdentityTypes, t) {
-			f.Add(fmt.Sprintf("identityTypes[%d]", i), "must be a new lower-case identifier, not email, phone or customer_id")
+			f.Unmet(fmt.Sprintf("identityTypes[%d]", i), "must be a new lower-case identifier, not email, phone or customer_id")
 		}
 	}
 	return f.Err()

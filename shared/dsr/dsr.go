@@ -213,7 +213,7 @@ func (r *Request) Extend(months int, reason string, now time.Time) error {
 	if months < 1 || months > 2 {
 		f.Add("months", "must be 1 or 2")
 	}
-	if len(reason) < 10 || len(reason) > 1000 {
+	if utf8.RuneCountInString(reason) < 10 || utf8.RuneCountInString(reason) > 1000 {
 		f.Add("reason", "must be 10 to 1000 characters: the person is told it")
 	}
 	if err := f.Err(); err != nil {
@@ -235,6 +235,10 @@ func (r *Request) Extend(months int, reason string, now time.Time) error {
 
 // Close moves an open request to a final status.
 func (r *Request) Close(s Status, reason string, now time.Time) error {
+	// The reason is the request's own shape, refused whatever the state (400 before 409).
+	if s == Denied && (utf8.RuneCountInString(reason) < 10 || utf8.RuneCountInString(reason) > 1000) {
+		return errs.Field("reason", "must be 10 to 1000 characters: the person is told it")
+	}
 	if !r.Status.Open() {
 		return errs.E(errs.Conflict, fmt.Sprintf("the request is already %s", r.Status))
 	}
@@ -242,9 +246,6 @@ func (r *Request) Close(s Status, reason string, now time.Time) error {
 	// be called off (a failed one is re-driven, not cancelled).
 	if r.Type == Erasure && r.Status != Pending && r.Status != AwaitingVerification && s != Completed {
 		return errs.E(errs.Conflict, "an erasure that has started can only be completed; re-drive it if it failed")
-	}
-	if s == Denied && (len(reason) < 10 || len(reason) > 1000) {
-		return errs.Field("reason", "must be 10 to 1000 characters: the person is told it")
 	}
 	r.Status, r.DenialReason, r.UpdatedAt, r.CompletedAt = s, reason, now, &now
 	r.DueSoon, r.Overdue, r.NotifyEmail = false, false, ""
@@ -296,7 +297,7 @@ func (r *Request) Validate() error {
 		f.Add("type", "must be one of access, portability, erasure, rectification, restriction, restriction_lift, objection, automated_decision_opt_out")
 	}
 	if (r.Type == Objection) != (r.Purpose != "") {
-		f.Add("purpose", "is required for an objection, and only for one")
+		f.Unmet("purpose", "is required for an objection, and only for one")
 	}
 	if !slices.Contains(Verifications, r.Verification) {
 		f.Add("verification", "must be email_confirmed, portal_email_sign_in, portal_brand_link, attested_brand or unverified")

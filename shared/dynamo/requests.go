@@ -405,7 +405,7 @@ func (st *Store) ListRequests(ctx context.Context, tenant string, f app.RequestF
 // decodeCursor turns a cursor (the encoded GSI1SK of the last item read) back into the
 // start key of the tenant's index partition gpk.
 func decodeCursor(tenant, gpk, cursor string) (map[string]types.AttributeValue, error) {
-	bad := errs.Field("cursor", "is not a cursor from this API")
+	bad := errs.Unmet("cursor", "is not a cursor from this API")
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
 		return nil, bad

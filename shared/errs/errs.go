@@ -12,7 +12,8 @@ type Code string
 
 // The codes. Anything that is not an *Error is Internal.
 const (
-	Invalid            Code = "invalid"             // the request is malformed or breaks a rule
+	Invalid            Code = "invalid"             // the request breaks the API's document: malformed, wrong shape or type, out of pattern
+	Unprocessable      Code = "unprocessable"       // well-formed, but it names what the tenant's state lacks or breaks a cross-field rule
 	NotFound           Code = "not_found"           // the resource does not exist for this caller
 	MethodNotAllowed   Code = "method_not_allowed"  // the path exists, but not with this method
 	Conflict           Code = "conflict"            // the request clashes with the current state
@@ -30,6 +31,7 @@ const (
 type FieldError struct {
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
+	unmet  bool   // a rule of the tenant's state or across fields, which no schema can say
 }
 
 // Error is a classified error. Message is safe to show to the API caller: it never holds
@@ -60,18 +62,56 @@ func Field(field, reason string) *Error {
 	return &Error{Code: Invalid, Message: "the request has invalid fields", Fields: []FieldError{{Field: field, Reason: reason}}}
 }
 
+// Unmet builds an Unprocessable error about one field: the request is well-formed, but the
+// field names what the tenant's state lacks (a purpose, a locale, a cursor of this API) or
+// breaks a rule across fields.
+func Unmet(field, reason string) *Error {
+	return &Error{Code: Unprocessable, Message: "the request has fields the current state cannot take", Fields: []FieldError{{Field: field, Reason: reason}}}
+}
+
 // Fields collects field errors; Err returns nil while none were added.
 type Fields []FieldError
 
-// Add records a problem with one field.
+// Add records a field that breaks the API's document (shape, type, pattern, length).
 func (f *Fields) Add(field, reason string) { *f = append(*f, FieldError{Field: field, Reason: reason}) }
 
-// Err returns an Invalid error naming every collected field, or nil if there are none.
+// Unmet records a field that is well-formed but that the tenant's state cannot take, or that
+// breaks a rule across fields (see Unmet).
+func (f *Fields) Unmet(field, reason string) {
+	*f = append(*f, FieldError{Field: field, Reason: reason, unmet: true})
+}
+
+// Join adds the fields of err, an *Error from another validation, keeping what kind of
+// refusal they are: Add for an Invalid error, else Unmet (a field that names what the state
+// lacks, such as a NotFound purpose, is a rule of state within a larger request). It ignores
+// any other error.
+func (f *Fields) Join(err error) {
+	e, ok := As(err)
+	if !ok {
+		return
+	}
+	for _, fe := range e.Fields {
+		*f = append(*f, FieldError{Field: fe.Field, Reason: fe.Reason, unmet: e.Code != Invalid})
+	}
+}
+
+// Err returns nil if no field was collected; an Unprocessable error if every field was
+// recorded with Unmet; else an Invalid error. Either names every collected field, in order:
+// a request that breaks the document is refused as such even when it also breaks a rule of
+// state.
 func (f Fields) Err() error {
 	if len(f) == 0 {
 		return nil
 	}
-	return &Error{Code: Invalid, Message: "the request has invalid fields", Fields: f}
+	code, msg := Unprocessable, "the request has fields the current state cannot take"
+	out := make([]FieldError, len(f))
+	for i, fe := range f {
+		if !fe.unmet {
+			code, msg = Invalid, "the request has invalid fields"
+		}
+		out[i] = FieldError{Field: fe.Field, Reason: fe.Reason}
+	}
+	return &Error{Code: code, Message: msg, Fields: out}
 }
 
 // CodeOf returns the code of the first *Error in err's chain, or Internal.

@@ -171,6 +171,12 @@ func profileWrite[B any](a *API, key string, call func(ctx context.Context, r *r
 			if err != nil {
 				return nil, err
 			}
+			// A purpose or topic that is no catalog id names nothing, whatever the version.
+			for _, p := range []string{"purpose", "topic"} {
+				if v, ok := r.ev.PathParameters[p]; ok && !catalog.ValidID(v) {
+					return nil, errs.E(errs.NotFound, "no such "+p+" in the catalog")
+				}
+			}
 			ifMatch, err := r.ifMatch()
 			if err != nil {
 				return nil, err
@@ -201,6 +207,10 @@ func (c consentBody) input() profile.ConsentInput {
 // PutConsent serves PUT /v1/profiles/{id}/consents/{purpose}.
 func (a *API) PutConsent() Handler {
 	return profileWrite(a, "PUT /v1/profiles/{id}/consents/{purpose}", func(ctx context.Context, r *request, id string, b consentBody, w app.Write) (app.Result, error) {
+		// The body's shape is refused before the stored version is compared (400, not 412).
+		if err := b.input().Check(); err != nil {
+			return app.Result{}, err
+		}
 		return a.app.PutConsent(ctx, r.tenant, id, r.ev.PathParameters["purpose"], b.input(), w)
 	})
 }
@@ -218,6 +228,10 @@ func (s subscriptionBody) input() profile.SubscriptionInput {
 // PutSubscription serves PUT /v1/profiles/{id}/subscriptions/{topic}.
 func (a *API) PutSubscription() Handler {
 	return profileWrite(a, "PUT /v1/profiles/{id}/subscriptions/{topic}", func(ctx context.Context, r *request, id string, b subscriptionBody, w app.Write) (app.Result, error) {
+		// The body's shape is refused before the stored version is compared (400, not 412).
+		if err := b.input().Check(); err != nil {
+			return app.Result{}, err
+		}
 		return a.app.PutSubscription(ctx, r.tenant, id, r.ev.PathParameters["topic"], b.input(), w)
 	})
 }
@@ -394,10 +408,10 @@ func (a *API) PortalLinks() Handler {
 				f.Add("profileId", "profileId or identity is required")
 			}
 			if _, ok := cat.Topic(b.Topic); b.Topic != "" && !ok {
-				f.Add("topic", "unknown topic")
+				f.Unmet("topic", "unknown topic")
 			}
 			if b.Locale != "" && !cat.SupportsLocale(b.Locale) {
-				f.Add("locale", "must be one of the catalog's locales")
+				f.Unmet("locale", "must be one of the catalog's locales")
 			}
 			ttl := defaultLinkTTL
 			if b.ExpiresIn != 0 {

@@ -161,7 +161,7 @@ func TestIdempotencyKey(t *testing.T) {
 	}{
 		{"replay", `{"status":"granted","noticeVersion":2}`, 200},
 		{"replay, keys reordered", `{"noticeVersion":2,"status":"granted"}`, 0}, // either a replay or a refusal, never a second write
-		{"other body", `{"status":"denied","noticeVersion":2}`, 409},
+		{"other body", `{"status":"denied","noticeVersion":2}`, 422},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

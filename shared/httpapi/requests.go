@@ -129,7 +129,7 @@ func (b requestBody) verification(scopes []apikey.Scope) (dsr.Verification, erro
 	case v != dsr.AttestedBrand && v != dsr.Unverified:
 		return "", errs.Field("verification", "must be attested_brand or unverified: the other values are recorded by the portal and by the person's confirmation")
 	case b.Attested != nil && *b.Attested != (v == dsr.AttestedBrand):
-		return "", errs.Field("attested", "contradicts verification")
+		return "", errs.Unmet("attested", "contradicts verification")
 	}
 	if v == dsr.AttestedBrand && !apikey.Allows(scopes, apikey.Attest) {
 		return "", errAttestScope
@@ -187,7 +187,7 @@ func (a *API) ListRequests() Handler {
 				q.Limit = n
 			case "cursor":
 				if v == "" {
-					return nil, errs.Field("cursor", "is not a cursor from this API")
+					return nil, errs.Unmet("cursor", "is not a cursor from this API")
 				}
 				q.Cursor = v
 			}

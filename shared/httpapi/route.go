@@ -16,6 +16,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,6 +92,8 @@ func status(c errs.Code) int {
 	switch c {
 	case errs.Invalid:
 		return http.StatusBadRequest
+	case errs.Unprocessable:
+		return http.StatusUnprocessableEntity
 	case errs.NotFound:
 		return http.StatusNotFound
 	case errs.MethodNotAllowed:
@@ -167,6 +170,11 @@ func (rt route) run(ctx context.Context, r *request, need []apikey.Scope) (*resp
 		return nil, err
 	}
 	if rt.idempotent {
+		// A malformed If-Match is refused before a replay could answer for it: "" and no
+		// header would otherwise share the stored answer's fingerprint.
+		if _, err := r.ifMatch(); err != nil {
+			return nil, err
+		}
 		if resp, err := rt.replay(ctx, r); resp != nil || err != nil {
 			return resp, err
 		}
@@ -249,7 +257,9 @@ func (rt route) replay(ctx context.Context, r *request) (*response, error) {
 		return nil, err
 	}
 	if rec.Fingerprint != r.idemPrint {
-		return nil, errs.E(errs.Conflict, "this Idempotency-Key was used with a different request")
+		// A key reused with another payload is the client's error, not a clash of state
+		// (422, as the IETF Idempotency-Key draft answers it).
+		return nil, errs.E(errs.Unprocessable, "this Idempotency-Key was used with a different request")
 	}
 	replayed := rt.replayed
 	if replayed == nil {
@@ -359,15 +369,24 @@ func (r *request) write(ifMatch *int64) app.Write {
 
 func (r *request) header(name string) string { return r.ev.Headers[name] }
 
+// etagValue is an If-Match value other than "*", as docs/openapi.yaml's IfMatch pattern says:
+// an ETag of ours, strong or weak, or its bare version number (as clients that drop the
+// quotes send it).
+var etagValue = regexp.MustCompile(`^(?:(?:W/)?"([1-9][0-9]{0,17})"|([1-9][0-9]{0,17}))$`)
+
 // ifMatch parses If-Match: a strong ETag "<n>" (as we send it), W/"<n>" or "*".
 func (r *request) ifMatch() (*int64, error) {
-	h := strings.TrimSpace(r.header("if-match"))
-	if h == "" || h == "*" {
+	h, sent := r.ev.Headers["if-match"]
+	h = strings.TrimSpace(h)
+	if !sent || h == "*" {
 		return nil, nil
 	}
-	h = strings.TrimPrefix(h, "W/")
-	v, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
-	if err != nil || v < 1 {
+	m := etagValue.FindStringSubmatch(h)
+	if m == nil {
+		return nil, errs.Field("If-Match", `must be an ETag from this API, such as "3"`)
+	}
+	v, err := strconv.ParseInt(m[1]+m[2], 10, 64)
+	if err != nil {
 		return nil, errs.Field("If-Match", `must be an ETag from this API, such as "3"`)
 	}
 	return &v, nil

@@ -3,6 +3,7 @@ package portal
 import (
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -102,4 +103,89 @@ func clean(s string, lines bool) bool {
 		}
 		return c < 0x20 || 0x7f <= c && c <= 0x9f
 	})
+}
+
+// shape is what docs/openapi.yaml says of one portal route's address and form: patterns of
+// its path and query parameters and form fields, and which of them it needs.
+type shape struct {
+	path, query, form map[string]*regexp.Regexp
+	needQuery, need   []string
+	csrf              bool // the form carries the page's CSRF token
+}
+
+var (
+	catalogID = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+	// confirmToken bounds an emailed request link's token as the document does (100
+	// characters); whether it is one is the link's state (410).
+	confirmToken = regexp.MustCompile(`^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,100}$`)
+	oneOf        = func(vs ...string) *regexp.Regexp {
+		return regexp.MustCompile(`^(?:` + strings.Join(vs, "|") + `)$`)
+	}
+)
+
+// shapes are the portal's routes as docs/openapi.yaml gives them. checkShape refuses a
+// request that breaks its route's shape before the session is looked at: a malformed
+// address or form is the same 400 for a browser with a session and one without, rather than
+// a redirect to the login page for the one.
+var shapes = map[string]shape{
+	"GET /portal/{tenant}/history": {query: map[string]*regexp.Regexp{"page": regexp.MustCompile(`^[1-9][0-9]{0,8}$`)}},
+	"GET /portal/{tenant}/login": {query: map[string]*regexp.Regexp{"expired": oneOf("1"), "signedout": oneOf("1"),
+		"next": oneOf("erase", "rights")}},
+	"GET /portal/{tenant}/confirm":            {needQuery: []string{"t"}, query: map[string]*regexp.Regexp{"t": confirmToken}},
+	"GET /portal/{tenant}/receipts/{purpose}": {path: map[string]*regexp.Regexp{"purpose": catalogID}},
+	"GET /portal/{tenant}/exports/{id}":       {path: map[string]*regexp.Regexp{"id": regexp.MustCompile(`^rq_[a-z2-7]{26}$`)}},
+	"POST /portal/{tenant}/t/{token}":         {csrf: true},
+	"POST /portal/{tenant}/login":             {csrf: true, form: map[string]*regexp.Regexp{"next": oneOf("erase", "rights")}},
+	"POST /portal/{tenant}/confirm":           {csrf: true, need: []string{"t"}, form: map[string]*regexp.Regexp{"t": confirmToken}},
+	"POST /portal/{tenant}/logout":            {csrf: true},
+	"POST /portal/{tenant}/details":           {csrf: true},
+	"POST /portal/{tenant}/subscriptions": {csrf: true, need: []string{"action"},
+		form: map[string]*regexp.Regexp{"action": oneOf("save", "unsubscribe_all")}},
+	"POST /portal/{tenant}/consents": {csrf: true, need: []string{"purpose", "noticeVersion", "decision"},
+		form: map[string]*regexp.Regexp{"decision": oneOf("grant", "withdraw")}},
+	"POST /portal/{tenant}/rights": {csrf: true, need: []string{"action"},
+		form: map[string]*regexp.Regexp{"action": oneOf("export", "restrict", "lift_restriction", "objections", "automated"),
+			"type": oneOf("access", "portability"), "optout": oneOf("on")}},
+	// An unticked confirmation box sends no field: the page answers it with its inline error.
+	"POST /portal/{tenant}/rights/erase":        {csrf: true, form: map[string]*regexp.Regexp{"confirm": oneOf("yes")}},
+	"POST /portal/{tenant}/unsubscribe/{token}": {form: map[string]*regexp.Regexp{"List-Unsubscribe": oneOf("One-Click")}},
+}
+
+// checkShape refuses a request that breaks its route's shape (see shapes), naming the
+// first offending parameter or field in a stable order. A malformed path names nothing
+// (404, as the API answers a malformed id); a form without its CSRF token is refused as an
+// expired form (403), as one with a wrong token is; anything else is 400.
+func checkShape(route string, path, query map[string]string, form url.Values) error {
+	s := shapes[route]
+	for _, name := range slices.Sorted(maps.Keys(s.path)) {
+		if !s.path[name].MatchString(path[name]) {
+			return errs.E(errs.NotFound, "no such page")
+		}
+	}
+	if _, ok := form["csrf"]; s.csrf && !ok {
+		return errCSRF
+	}
+	for _, name := range s.needQuery {
+		if _, ok := query[name]; !ok {
+			return errs.Field(name, "is required")
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.query)) {
+		if v, ok := query[name]; ok && !s.query[name].MatchString(v) {
+			return errs.Field(name, "is not a valid value")
+		}
+	}
+	for _, name := range s.need {
+		if _, ok := form[name]; !ok {
+			return errs.Field(name, "is required")
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.form)) {
+		for _, v := range form[name] {
+			if !s.form[name].MatchString(v) {
+				return errs.Field(name, "is not a valid value")
+			}
+		}
+	}
+	return nil
 }

@@ -518,13 +518,13 @@ func TestConsents(t *testing.T) {
 	if c := profileOf(t, tenant, p.ID).Consents["marketing"]; c.Status != profile.Denied {
 		t.Fatalf("declining a purpose never asked: %+v", c)
 	}
-	for _, bad := range []url.Values{
-		{"purpose": {"service"}, "noticeVersion": {"2"}, "decision": {"grant"}},  // not a consent purpose
-		{"purpose": {"partners"}, "noticeVersion": {"9"}, "decision": {"grant"}}, // never shown
-		{"purpose": {"partners"}, "noticeVersion": {"1"}, "decision": {"maybe"}},
+	for bad, status := range map[*url.Values]int{
+		{"purpose": {"service"}, "noticeVersion": {"2"}, "decision": {"grant"}}:  422, // not a consent purpose
+		{"purpose": {"partners"}, "noticeVersion": {"9"}, "decision": {"grant"}}: 422, // never shown
+		{"purpose": {"partners"}, "noticeVersion": {"1"}, "decision": {"maybe"}}: 400,
 	} {
 		bad.Set("csrf", tok)
-		must(t, b.post("/portal/"+tenant+"/consents", bad), 400)
+		must(t, b.post("/portal/"+tenant+"/consents", *bad), status)
 	}
 }
 
@@ -574,7 +574,7 @@ func TestRightsAndRequests(t *testing.T) {
 			t.Errorf("the rights page lacks %q", want)
 		}
 	}
-	post(url.Values{"action": {"objections"}, "object": {"nosuch"}}, 400)
+	post(url.Values{"action": {"objections"}, "object": {"nosuch"}}, 422)
 }
 
 // TestObjectionOnlyWhereArt21Applies: the rights page offers objection only to purposes
@@ -598,7 +598,7 @@ func TestObjectionOnlyWhereArt21Applies(t *testing.T) {
 	if !strings.Contains(page.body, `id="r-withdraw"`) || !strings.Contains(page.body, `href="/portal/`+tenant+`/consents"`) {
 		t.Error("consent-based purposes do not point to withdrawal")
 	}
-	must(t, b.post("/portal/"+tenant+"/rights", url.Values{"csrf": {csrf(t, page)}, "action": {"objections"}, "object": {"personalisation"}}), 400)
+	must(t, b.post("/portal/"+tenant+"/rights", url.Values{"csrf": {csrf(t, page)}, "action": {"objections"}, "object": {"personalisation"}}), 422)
 	if len(profileOf(t, tenant, p.ID).Rights.Objections) != 0 {
 		t.Fatal("an objection to a consent purpose was recorded")
 	}

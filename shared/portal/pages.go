@@ -315,7 +315,7 @@ func (p *Portal) Details() Handler {
 		}
 		res, err := p.cfg.Profiles.UpdateProfile(r.ctx, r.tenant, r.prof.ID, app.Patch{Attributes: patch}, r.write())
 		if err != nil {
-			if e, ok := errs.As(err); ok && e.Code == errs.Invalid && len(e.Fields) > 0 {
+			if e, ok := errs.As(err); ok && (e.Code == errs.Invalid || e.Code == errs.Unprocessable) && len(e.Fields) > 0 {
 				problems = map[string]string{}
 				for _, f := range e.Fields {
 					problems[strings.TrimPrefix(f.Field, "attributes.")] = r.t("details.invalid")
@@ -691,11 +691,11 @@ func (p *Portal) Consents() Handler {
 		}
 		pur, ok := r.cat.Purpose(r.form.Get("purpose"))
 		if !ok || pur.LegalBasis != catalog.Consent {
-			return nil, errs.E(errs.Invalid, "unknown purpose")
+			return nil, errs.E(errs.Unprocessable, "unknown purpose")
 		}
 		shown, err := strconv.Atoi(r.form.Get("noticeVersion"))
 		if err != nil || shown < 1 || shown > pur.NoticeVersion {
-			return nil, errs.E(errs.Invalid, "unknown notice version")
+			return nil, errs.E(errs.Unprocessable, "unknown notice version")
 		}
 		in := profile.ConsentInput{NoticeVersion: shown}
 		if r.cat.SupportsLocale(r.lang) {

@@ -136,6 +136,9 @@ func (r *rc) prepare(need access) (*result, error) {
 			return nil, err
 		}
 	}
+	if err := checkShape(r.ev.RouteKey, r.ev.PathParameters, r.ev.QueryStringParameters, r.form); err != nil {
+		return nil, err
+	}
 	if need == public {
 		return nil, nil
 	}
@@ -368,6 +371,8 @@ func (r *rc) failure(err error) *result {
 		status, title, text = http.StatusUnsupportedMediaType, "error.invalidTitle", "error.invalid"
 	case errs.Invalid:
 		status, title, text = http.StatusBadRequest, "error.invalidTitle", "error.invalid"
+	case errs.Unprocessable:
+		status, title, text = http.StatusUnprocessableEntity, "error.invalidTitle", "error.invalid"
 	}
 	d := messageData{Paragraphs: []string{r.t(text)}}
 	if status == http.StatusInternalServerError {

@@ -207,10 +207,10 @@ func (r *rc) objections() (*result, error) {
 	for _, id := range r.form["object"] {
 		pur, ok := r.cat.Purpose(id)
 		if !ok {
-			return nil, errs.E(errs.Invalid, "unknown purpose")
+			return nil, errs.E(errs.Unprocessable, "unknown purpose")
 		}
 		if _, had := r.prof.Rights.Objections[id]; !had && !pur.Objectable() {
-			return nil, errs.E(errs.Invalid, "this purpose takes no objection: withdraw its consent instead", errs.FieldError{Field: "object", Reason: "not a purpose based on legitimate interests or a public task, nor direct marketing"})
+			return nil, errs.E(errs.Unprocessable, "this purpose takes no objection: withdraw its consent instead", errs.FieldError{Field: "object", Reason: "not a purpose based on legitimate interests or a public task, nor direct marketing"})
 		}
 		want[id] = true
 	}

@@ -302,29 +302,47 @@ type ConsentInput struct {
 	ExpiresAt     *time.Time
 }
 
-// SetConsent records the person's answer for a purpose whose legal basis is consent.
-func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentInput, actor ledger.Actor, now time.Time) ([]Change, error) {
-	pur, ok := cat.Purpose(purposeID)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "no such purpose in the catalog", errs.FieldError{Field: "purpose", Reason: "unknown purpose"})
-	}
+// Check refuses an answer that breaks the API's document whatever the catalog holds: an
+// unknown status, a notice version below 1, a locale that is no language code.
+func (in ConsentInput) Check() error {
 	var f errs.Fields
-	if pur.LegalBasis != catalog.Consent {
-		f.Add("purpose", fmt.Sprintf("the legal basis of this purpose is %s, not consent; record an objection instead", pur.LegalBasis))
-	}
 	switch in.Status {
 	case Granted, Denied, Withdrawn:
 	default:
 		f.Add("status", "must be granted, denied or withdrawn")
 	}
-	if in.NoticeVersion < 1 || in.NoticeVersion > pur.NoticeVersion {
-		f.Add("noticeVersion", fmt.Sprintf("must be the notice version shown, 1 to %d", pur.NoticeVersion))
+	if in.NoticeVersion < 1 {
+		f.Add("noticeVersion", "must be at least 1")
+	}
+	if in.Locale != "" && !localeRE.MatchString(in.Locale) {
+		f.Add("locale", "must be a language code such as en or pl")
+	}
+	return f.Err()
+}
+
+// SetConsent records the person's answer for a purpose whose legal basis is consent.
+func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentInput, actor ledger.Actor, now time.Time) ([]Change, error) {
+	// The input's own shape first: a malformed answer is refused as such, purpose or not.
+	var f errs.Fields
+	f.Join(in.Check())
+	pur, ok := cat.Purpose(purposeID)
+	if !ok {
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errs.E(errs.NotFound, "no such purpose in the catalog", errs.FieldError{Field: "purpose", Reason: "unknown purpose"})
+	}
+	if pur.LegalBasis != catalog.Consent {
+		f.Unmet("purpose", fmt.Sprintf("the legal basis of this purpose is %s, not consent; record an objection instead", pur.LegalBasis))
+	}
+	if in.NoticeVersion > pur.NoticeVersion {
+		f.Unmet("noticeVersion", fmt.Sprintf("must be the notice version shown, 1 to %d", pur.NoticeVersion))
 	}
 	if in.Locale != "" && !cat.SupportsLocale(in.Locale) {
-		f.Add("locale", "must be one of the catalog's locales")
+		f.Unmet("locale", "must be one of the catalog's locales")
 	}
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
-		f.Add("expiresAt", "must be in the future")
+		f.Unmet("expiresAt", "must be in the future")
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
@@ -364,12 +382,9 @@ type SubscriptionInput struct {
 	Frequency string
 }
 
-// SetSubscription records the person's choice for a topic.
-func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in SubscriptionInput, actor ledger.Actor, now time.Time) ([]Change, error) {
-	t, ok := cat.Topic(topicID)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "no such topic in the catalog", errs.FieldError{Field: "topic", Reason: "unknown topic"})
-	}
+// Check refuses a choice that breaks the API's document whatever the catalog holds: a status
+// other than subscribed or unsubscribed, a channel named twice.
+func (in SubscriptionInput) Check() error {
 	var f errs.Fields
 	switch in.Status {
 	case Subscribed, Unsubscribed:
@@ -377,25 +392,41 @@ func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in Subsc
 		f.Add("status", "must be subscribed or unsubscribed")
 	}
 	chans := slices.Clone(in.Channels)
-	for i, ch := range chans {
-		if !slices.Contains(t.Channels, ch) {
-			f.Add(fmt.Sprintf("channels[%d]", i), "is not a channel of this topic")
-		}
-	}
 	slices.Sort(chans)
 	if len(slices.Compact(slices.Clone(chans))) != len(chans) {
 		f.Add("channels", "must not repeat a channel")
 	}
+	return f.Err()
+}
+
+// SetSubscription records the person's choice for a topic.
+func (p *Profile) SetSubscription(cat *catalog.Catalog, topicID string, in SubscriptionInput, actor ledger.Actor, now time.Time) ([]Change, error) {
+	// The input's own shape first: a malformed choice is refused as such, topic or not.
+	var f errs.Fields
+	f.Join(in.Check())
+	t, ok := cat.Topic(topicID)
+	if !ok {
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errs.E(errs.NotFound, "no such topic in the catalog", errs.FieldError{Field: "topic", Reason: "unknown topic"})
+	}
+	for i, ch := range in.Channels {
+		if !slices.Contains(t.Channels, ch) {
+			f.Unmet(fmt.Sprintf("channels[%d]", i), "is not a channel of this topic")
+		}
+	}
 	freq := in.Frequency
 	switch {
 	case freq != "" && !slices.Contains(t.Frequencies, freq):
-		f.Add("frequency", "is not a frequency of this topic")
+		f.Unmet("frequency", "is not a frequency of this topic")
 	case freq == "" && len(t.Frequencies) > 0 && in.Status == Subscribed:
 		freq = t.Frequencies[0]
 	}
 	if err := f.Err(); err != nil {
 		return nil, err
 	}
+	chans := slices.Sorted(slices.Values(in.Channels))
 	if in.Status == Subscribed && len(chans) == 0 {
 		chans = slices.Sorted(slices.Values(t.Channels))
 	}
@@ -430,7 +461,7 @@ func (p *Profile) SetRights(cat *catalog.Catalog, in RightsInput, now time.Time)
 	}
 	for _, id := range slices.Sorted(maps.Keys(in.Objections)) {
 		if _, ok := cat.Purpose(id); !ok {
-			f.Add("rights.objections."+id, "unknown purpose")
+			f.Unmet("rights.objections."+id, "unknown purpose")
 		}
 	}
 	if err := f.Err(); err != nil {
