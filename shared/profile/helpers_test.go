@@ -61,9 +61,7 @@ func wantFields(t *testing.T, err error, code errs.Code, fields ...string) {
 	if !ok {
 		t.Fatalf("error = %v, want *errs.Error %s %v", err, code, fields)
 	}
-	// A field refusal is Invalid or, for a rule of the catalog's state, Unprocessable: the
-	// tables name the fields, and the httpapi and localstack tests the status of each.
-	if e.Code != code && !(code == errs.Invalid && e.Code == errs.Unprocessable) {
+	if e.Code != code {
 		t.Errorf("code = %q, want %q (%v)", e.Code, code, e)
 	}
 	var got []string

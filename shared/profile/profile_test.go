@@ -197,9 +197,9 @@ func TestSetConsent(t *testing.T) {
 		{name: "expiry a nanosecond ahead", purpose: "marketing", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1, ExpiresAt: ptr(t0.Add(time.Nanosecond))}, wantExpiry: ptr(t0.Add(time.Nanosecond))},
 
 		{name: "contract purpose", purpose: "service", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1},
-			wantCode: errs.Invalid, wantFields: []string{"purpose"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"purpose"}},
 		{name: "legitimate interests purpose", purpose: "analytics", in: profile.ConsentInput{Status: profile.Withdrawn, NoticeVersion: 1},
-			wantCode: errs.Invalid, wantFields: []string{"purpose"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"purpose"}},
 		{name: "unknown purpose", purpose: "nope", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1},
 			wantCode: errs.NotFound, wantFields: []string{"purpose"}},
 		{name: "notice version 0", purpose: "marketing", in: profile.ConsentInput{Status: profile.Granted},
@@ -207,9 +207,9 @@ func TestSetConsent(t *testing.T) {
 		{name: "notice version negative", purpose: "marketing", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: -1},
 			wantCode: errs.Invalid, wantFields: []string{"noticeVersion"}},
 		{name: "notice version above the purpose's", purpose: "marketing", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: marketing.NoticeVersion + 1},
-			wantCode: errs.Invalid, wantFields: []string{"noticeVersion"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"noticeVersion"}},
 		{name: "notice version of another notice", purpose: "partners", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: partners.NoticeVersion + 1},
-			wantCode: errs.Invalid, wantFields: []string{"noticeVersion"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"noticeVersion"}},
 		{name: "unknown status", purpose: "marketing", in: profile.ConsentInput{Status: "maybe", NoticeVersion: 1},
 			wantCode: errs.Invalid, wantFields: []string{"status"}},
 		{name: "empty status", purpose: "marketing", in: profile.ConsentInput{NoticeVersion: 1},
@@ -217,11 +217,11 @@ func TestSetConsent(t *testing.T) {
 		{name: "status in upper case", purpose: "marketing", in: profile.ConsentInput{Status: "GRANTED", NoticeVersion: 1},
 			wantCode: errs.Invalid, wantFields: []string{"status"}},
 		{name: "unsupported locale", purpose: "marketing", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1, Locale: "de"},
-			wantCode: errs.Invalid, wantFields: []string{"locale"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"locale"}},
 		{name: "expiry in the past", purpose: "marketing", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1, ExpiresAt: ptr(t0.Add(-time.Hour))},
-			wantCode: errs.Invalid, wantFields: []string{"expiresAt"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"expiresAt"}},
 		{name: "expiry exactly now", purpose: "marketing", in: profile.ConsentInput{Status: profile.Granted, NoticeVersion: 1, ExpiresAt: ptr(t0)},
-			wantCode: errs.Invalid, wantFields: []string{"expiresAt"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"expiresAt"}},
 		{name: "every field wrong at once", purpose: "service", in: profile.ConsentInput{Status: "x", NoticeVersion: 9, Locale: "xx", ExpiresAt: ptr(t0)},
 			wantCode: errs.Invalid, wantFields: []string{"purpose", "status", "noticeVersion", "locale", "expiresAt"}},
 	}
@@ -385,17 +385,17 @@ func TestSetSubscription(t *testing.T) {
 			wantChans: []string{}, wantFreq: ""},
 
 		{name: "channel not on the topic", topic: "newsletter", in: profile.SubscriptionInput{Status: profile.Subscribed, Channels: []string{notNewsletter}},
-			wantCode: errs.Invalid, wantFields: []string{"channels[0]"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"channels[0]"}},
 		{name: "unknown channel second", topic: "offers", in: profile.SubscriptionInput{Status: profile.Subscribed, Channels: []string{offers.Channels[0], "fax"}},
-			wantCode: errs.Invalid, wantFields: []string{"channels[1]"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"channels[1]"}},
 		{name: "duplicate channel", topic: "offers", in: profile.SubscriptionInput{Status: profile.Subscribed, Channels: []string{offers.Channels[0], offers.Channels[1], offers.Channels[0]}},
 			wantCode: errs.Invalid, wantFields: []string{"channels"}},
 		{name: "duplicate channel on unsubscribe", topic: "offers", in: profile.SubscriptionInput{Status: profile.Unsubscribed, Channels: []string{offers.Channels[0], offers.Channels[0]}},
 			wantCode: errs.Invalid, wantFields: []string{"channels"}},
 		{name: "frequency not of the topic", topic: "newsletter", in: profile.SubscriptionInput{Status: profile.Subscribed, Frequency: "hourly"},
-			wantCode: errs.Invalid, wantFields: []string{"frequency"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"frequency"}},
 		{name: "frequency on a topic without frequencies", topic: "orders", in: profile.SubscriptionInput{Status: profile.Subscribed, Frequency: "weekly"},
-			wantCode: errs.Invalid, wantFields: []string{"frequency"}},
+			wantCode: errs.Unprocessable, wantFields: []string{"frequency"}},
 		{name: "unknown status", topic: "offers", in: profile.SubscriptionInput{Status: "on"},
 			wantCode: errs.Invalid, wantFields: []string{"status"}},
 		{name: "empty status", topic: "offers", in: profile.SubscriptionInput{},
@@ -550,7 +550,7 @@ func TestSetRights(t *testing.T) {
 				if err == nil {
 					t.Fatalf("SetRights() = %+v, want error", changes)
 				}
-				wantFields(t, err, errs.Invalid, tt.wantErr...)
+				wantFields(t, err, errs.Unprocessable, tt.wantErr...) // purposes the catalog lacks
 			} else if err != nil {
 				t.Fatalf("SetRights() error = %v", err)
 			}
