@@ -7,14 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/smithy-go/middleware"
-
-	"github.com/livingprofile/livingprofile/infra/localstack"
-	"github.com/livingprofile/livingprofile/infra/seed"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
-	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
@@ -38,23 +32,7 @@ var jobBudget = map[string]map[string]int{
 // and asserts the DynamoDB requests each job made, as TestRequestCounts does for the routes.
 func TestJobRequestCounts(t *testing.T) {
 	ctx := context.Background()
-	counter := &ddbCounter{counts: map[string]map[string]int{}}
-	st, err := localstack.Start(ctx, localstack.Options{
-		StackName:  fmt.Sprintf("jc%d", time.Now().UnixNano()%1e6),
-		APIOptions: []func(*middleware.Stack) error{counter.option},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	store := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
-	svc := app.New(store, time.Now, 0)
-	if err := seed.Tenant(ctx, store, tenant, tenant); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seed.LoadCatalog(ctx, svc, tenant, seed.DemoCatalog); err != nil {
-		t.Fatal(err)
-	}
+	_, counter, _, svc := countedStack(t, "jc")
 	operator := app.RequestWrite{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}}
 	job := func(typ dsr.Type) map[string]int {
 		t.Helper()

@@ -131,21 +131,20 @@ var (
 	refreshBudget    = "BatchGetItem"
 )
 
-// TestRequestCounts calls every brand route of template.yaml (under /v1, behind the
-// authorizer) with a realistic valid request on a warm function and asserts the DynamoDB
-// requests the function made, by operation: these are the per-request costs the design
-// promises, and a change that adds a read fails here.
-func TestRequestCounts(t *testing.T) {
+// countedStack starts a stack of its own whose handlers' DynamoDB requests counter counts,
+// with the test tenant and its catalog.
+func countedStack(t *testing.T, prefix string) (*localstack.Stack, *ddbCounter, *dynamo.Store, *app.Service) {
+	t.Helper()
 	ctx := context.Background()
 	counter := &ddbCounter{counts: map[string]map[string]int{}}
 	st, err := localstack.Start(ctx, localstack.Options{
-		StackName:  fmt.Sprintf("rc%d", time.Now().UnixNano()%1e6),
+		StackName:  fmt.Sprintf("%s%d", prefix, time.Now().UnixNano()%1e6),
 		APIOptions: []func(*middleware.Stack) error{counter.option},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(st.Close)
 	store := dynamo.New(dynamodb.NewFromConfig(st.AWS.AWS), st.Table)
 	svc := app.New(store, time.Now, 0)
 	if err := seed.Tenant(ctx, store, tenant, tenant); err != nil {
@@ -154,6 +153,16 @@ func TestRequestCounts(t *testing.T) {
 	if _, err := seed.LoadCatalog(ctx, svc, tenant, seed.DemoCatalog); err != nil {
 		t.Fatal(err)
 	}
+	return st, counter, store, svc
+}
+
+// TestRequestCounts calls every brand route of template.yaml (under /v1, behind the
+// authorizer) with a realistic valid request on a warm function and asserts the DynamoDB
+// requests the function made, by operation: these are the per-request costs the design
+// promises, and a change that adds a read fails here.
+func TestRequestCounts(t *testing.T) {
+	ctx := context.Background()
+	st, counter, store, svc := countedStack(t, "rc")
 	key, _, err := seed.Key(ctx, store, tenant, "counts", []apikey.Scope{apikey.Admin, apikey.PortalLinks, apikey.Attest})
 	if err != nil {
 		t.Fatal(err)
