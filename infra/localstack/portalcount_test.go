@@ -1,0 +1,87 @@
+package localstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/livingprofile/livingprofile/infra/seed"
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/profile"
+)
+
+// pageBudget is, per signed-in portal page, the DynamoDB requests one warm GET makes, by
+// operation. A warm container has the brand, the catalog and the minting key cached.
+var pageBudget = map[string]map[string]int{
+	// Whether the session was revoked and the person's profile, read at once; the overview
+	// and the rights page also list the person's requests (a Query of the pointers; a person
+	// with requests adds a BatchGetItem of them, this one has none).
+	"PortalOverview":      {"GetItem": 2, "Query": 1},
+	"PortalDetails":       {"GetItem": 2},
+	"PortalSubscriptions": {"GetItem": 2},
+	"PortalConsents":      {"GetItem": 2},
+	"PortalRights":        {"GetItem": 2, "Query": 1},
+	// The history reads a page of the ledger through the use case the API's events route
+	// uses, which reads the profile again to learn its ledger head: the third GetItem
+	// repeats the second.
+	"PortalHistory": {"GetItem": 3, "Query": 1},
+}
+
+// TestPortalRequestCounts opens a session by a brand's link and asserts the DynamoDB requests
+// of each signed-in page, as TestRequestCounts does for the brand routes.
+func TestPortalRequestCounts(t *testing.T) {
+	ctx := context.Background()
+	st, counter, store, svc := countedStack(t, "pc")
+	key, _, err := seed.Key(ctx, store, tenant, "links", []apikey.Scope{apikey.PortalLinks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := svc.CreateProfile(ctx, tenant, app.Create{
+		Identities:    []app.IdentityInput{{Type: "email", Value: fmt.Sprintf("pages-%d@example.com", time.Now().UnixNano())}},
+		Consents:      map[string]profile.ConsentInput{"marketing": {Status: profile.Granted, NoticeVersion: 2}},
+		Subscriptions: map[string]profile.SubscriptionInput{"newsletter": {Status: profile.Subscribed}},
+	}, app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"profileId": created.Profile.ID})
+	req, _ := http.NewRequest(http.MethodPost, st.URL+"/v1/portal-links", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minted struct {
+		URL string `json:"url"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&minted)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("portal link: %d %v", resp.StatusCode, err)
+	}
+	b := &portalClient{t: t, cookies: map[string]string{}}
+	landing := wantStatus(t, b.do("GET", minted.URL, nil), 200)
+	wantStatus(t, b.do("POST", minted.URL, url.Values{"csrf": {b.csrf(landing)}}), 303)
+	pages := map[string]string{"PortalOverview": "", "PortalDetails": "/details", "PortalSubscriptions": "/subscriptions",
+		"PortalConsents": "/consents", "PortalRights": "/rights", "PortalHistory": "/history"}
+	for fn, path := range pages {
+		t.Run(fn, func(t *testing.T) {
+			page := st.URL + "/portal/" + tenant + path
+			wantStatus(t, b.do("GET", page, nil), 200) // warm-up: a cold container also reads brand, catalog and key
+			counter.take(fn)
+			wantStatus(t, b.do("GET", page, nil), 200)
+			if got := counter.take(fn); !maps.Equal(got, pageBudget[fn]) {
+				t.Errorf("GET %s made %v, want %v", path, got, pageBudget[fn])
+			}
+		})
+	}
+}
