@@ -5,6 +5,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
 // EventsPage is one page of a profile's ledger.
@@ -24,16 +25,33 @@ const MaxPage = 100
 
 // Events returns the events after sequence number after (0 = from the start).
 func (s *Service) Events(ctx context.Context, tenant, id string, after int64, limit int) (EventsPage, error) {
-	if limit < 1 || limit > MaxPage {
-		return EventsPage{}, errs.Field("limit", "must be between 1 and 100")
-	}
-	if after < 0 {
-		return EventsPage{}, errs.Field("after", "must not be negative")
+	if err := checkPage(after, limit); err != nil {
+		return EventsPage{}, err
 	}
 	p, err := s.store.Profile(ctx, tenant, id)
 	if err != nil {
 		return EventsPage{}, err
 	}
+	return s.EventsOf(ctx, tenant, p, after, limit)
+}
+
+func checkPage(after int64, limit int) error {
+	if limit < 1 || limit > MaxPage {
+		return errs.Field("limit", "must be between 1 and 100")
+	}
+	if after < 0 {
+		return errs.Field("after", "must not be negative")
+	}
+	return nil
+}
+
+// EventsOf is Events of a profile the caller has just read (the portal has, for its
+// session), without reading it again: p's ledger head tells where the history ends.
+func (s *Service) EventsOf(ctx context.Context, tenant string, p *profile.Profile, after int64, limit int) (EventsPage, error) {
+	if err := checkPage(after, limit); err != nil {
+		return EventsPage{}, err
+	}
+	id := p.ID
 	from, n := after, limit+1 // read the predecessor too: it anchors the chain
 	if after == 0 {
 		from, n = 1, limit

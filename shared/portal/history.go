@@ -62,7 +62,7 @@ func (p *Portal) History() Handler {
 		after := max(last-historyPage, 0)
 		d := historyData{Verified: true}
 		if last >= 1 {
-			ev, err := p.cfg.Profiles.Events(r.ctx, r.tenant, r.prof.ID, after, int(last-after))
+			ev, err := p.cfg.Profiles.EventsOf(r.ctx, r.tenant, r.prof, after, int(last-after))
 			if err != nil {
 				return nil, err
 			}

@@ -45,7 +45,7 @@ type Profiles interface {
 	UpdateProfile(ctx context.Context, tenant, id string, pt app.Patch, w app.Write) (app.Result, error)
 	PutConsent(ctx context.Context, tenant, id, purpose string, in profile.ConsentInput, w app.Write) (app.Result, error)
 	PutSubscription(ctx context.Context, tenant, id, topic string, in profile.SubscriptionInput, w app.Write) (app.Result, error)
-	Events(ctx context.Context, tenant, id string, after int64, limit int) (app.EventsPage, error)
+	EventsOf(ctx context.Context, tenant string, p *profile.Profile, after int64, limit int) (app.EventsPage, error)
 }
 
 // Requests is what the portal asks of the data-subject request use cases: *app.Service
