@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
 )
 
@@ -105,16 +107,17 @@ func clean(s string, lines bool) bool {
 	})
 }
 
-// shape is what docs/openapi.yaml says of one portal route's address and form: patterns of
-// its path and query parameters and form fields, and which of them it needs.
+// shape is what docs/openapi.yaml says of one portal route's address and form: what its path
+// parameters must be, patterns of its query parameters and form fields, and which of them it
+// needs.
 type shape struct {
-	path, query, form map[string]*regexp.Regexp
-	needQuery, need   []string
-	csrf              bool // the form carries the page's CSRF token
+	path            map[string]func(string) bool
+	query, form     map[string]*regexp.Regexp
+	needQuery, need []string
+	csrf            bool // the form carries the page's CSRF token
 }
 
 var (
-	catalogID = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 	// confirmToken bounds an emailed request link's token as the document does (100
 	// characters); whether it is one is the link's state (410).
 	confirmToken = regexp.MustCompile(`^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{0,100}$`)
@@ -132,8 +135,8 @@ var shapes = map[string]shape{
 	"GET /portal/{tenant}/login": {query: map[string]*regexp.Regexp{"expired": oneOf("1"), "signedout": oneOf("1"),
 		"next": oneOf("erase", "rights")}},
 	"GET /portal/{tenant}/confirm":            {needQuery: []string{"t"}, query: map[string]*regexp.Regexp{"t": confirmToken}},
-	"GET /portal/{tenant}/receipts/{purpose}": {path: map[string]*regexp.Regexp{"purpose": catalogID}},
-	"GET /portal/{tenant}/exports/{id}":       {path: map[string]*regexp.Regexp{"id": regexp.MustCompile(`^rq_[a-z2-7]{26}$`)}},
+	"GET /portal/{tenant}/receipts/{purpose}": {path: map[string]func(string) bool{"purpose": catalog.ValidID}},
+	"GET /portal/{tenant}/exports/{id}":       {path: map[string]func(string) bool{"id": app.ValidRequestID}},
 	"POST /portal/{tenant}/t/{token}":         {csrf: true},
 	"POST /portal/{tenant}/login":             {csrf: true, form: map[string]*regexp.Regexp{"next": oneOf("erase", "rights")}},
 	"POST /portal/{tenant}/confirm":           {csrf: true, need: []string{"t"}, form: map[string]*regexp.Regexp{"t": confirmToken}},
@@ -158,7 +161,7 @@ var shapes = map[string]shape{
 func checkShape(route string, path, query map[string]string, form url.Values) error {
 	s := shapes[route]
 	for _, name := range slices.Sorted(maps.Keys(s.path)) {
-		if !s.path[name].MatchString(path[name]) {
+		if !s.path[name](path[name]) {
 			return errs.E(errs.NotFound, "no such page")
 		}
 	}
