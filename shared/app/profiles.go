@@ -87,24 +87,37 @@ func Normalize(cat *catalog.Catalog, field string, in []IdentityInput, f *errs.F
 	out := make([]profile.Identity, 0, len(in))
 	seen := map[profile.Identity]bool{}
 	for i, raw := range in {
-		id, reason := profile.NormalizeIdentity(cat, raw.Type, raw.Value)
+		at := fmt.Sprintf("%s[%d]", field, i)
+		id, ok := normalizeIdentity(cat, at, raw.Type, raw.Value, f)
 		switch {
-		case raw.Type == "":
-			f.Add(fmt.Sprintf("%s[%d].type", field, i), noTypeReason)
-		case !identityShape(raw.Value):
-			f.Add(fmt.Sprintf("%s[%d].value", field, i), maxIdentityReason)
-		case reason == "unknown identity type":
-			f.Unmet(fmt.Sprintf("%s[%d].type", field, i), reason)
-		case reason != "":
-			f.Unmet(fmt.Sprintf("%s[%d].value", field, i), reason)
+		case !ok:
 		case seen[id]:
-			f.Unmet(fmt.Sprintf("%s[%d]", field, i), "is a duplicate")
+			f.Unmet(at, "is a duplicate")
 		default:
 			seen[id] = true
 			out = append(out, id)
 		}
 	}
 	return out
+}
+
+// normalizeIdentity validates one identity, naming its bad part as field.type or
+// field.value: Add for what breaks the document, Unmet for what the catalog refuses.
+func normalizeIdentity(cat *catalog.Catalog, field, typ, value string, f *errs.Fields) (profile.Identity, bool) {
+	id, reason := profile.NormalizeIdentity(cat, typ, value)
+	switch {
+	case typ == "":
+		f.Add(field+".type", noTypeReason)
+	case !identityShape(value):
+		f.Add(field+".value", maxIdentityReason)
+	case reason == "unknown identity type":
+		f.Unmet(field+".type", reason)
+	case reason != "":
+		f.Unmet(field+".value", reason)
+	default:
+		return id, true
+	}
+	return id, false
 }
 
 // Patch is a change to a profile's attributes, identities and rights.

@@ -327,18 +327,7 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 	if c.Identity == nil {
 		f.Add("identity", "is required")
 	} else {
-		id, reason := profile.NormalizeIdentity(cat, c.Identity.Type, c.Identity.Value)
-		switch {
-		case c.Identity.Type == "":
-			f.Add("identity.type", noTypeReason)
-		case !identityShape(c.Identity.Value):
-			f.Add("identity.value", maxIdentityReason)
-		case reason == "unknown identity type":
-			f.Unmet("identity.type", reason)
-		case reason != "":
-			f.Unmet("identity.value", reason)
-		}
-		pl.identity = id
+		pl.identity, _ = normalizeIdentity(cat, "identity", c.Identity.Type, c.Identity.Value, &f)
 	}
 	for _, name := range sortedKeys(c.Attributes) {
 		if !attributeShape(c.Attributes[name]) {
