@@ -37,7 +37,7 @@ var pageBudget = map[string]map[string]int{
 // of each signed-in page, as TestRequestCounts does for the brand routes.
 func TestPortalRequestCounts(t *testing.T) {
 	ctx := context.Background()
-	st, counter, store, svc := countedStack(t, "pc")
+	st, counter, store, svc := countedStack(t, "pc", nil)
 	key, _, err := seed.Key(ctx, store, tenant, "links", []apikey.Scope{apikey.PortalLinks})
 	if err != nil {
 		t.Fatal(err)

@@ -132,14 +132,15 @@ var (
 )
 
 // countedStack starts a stack of its own whose handlers' DynamoDB requests counter counts,
-// with the test tenant and its catalog.
-func countedStack(t *testing.T, prefix string) (*localstack.Stack, *ddbCounter, *dynamo.Store, *app.Service) {
+// with the test tenant and its catalog; wrap, if not nil, is the stack's Options.Wrap.
+func countedStack(t *testing.T, prefix string, wrap func(string, any) any) (*localstack.Stack, *ddbCounter, *dynamo.Store, *app.Service) {
 	t.Helper()
 	ctx := context.Background()
 	counter := &ddbCounter{counts: map[string]map[string]int{}}
 	st, err := localstack.Start(ctx, localstack.Options{
 		StackName:  fmt.Sprintf("%s%d", prefix, time.Now().UnixNano()%1e6),
 		APIOptions: []func(*middleware.Stack) error{counter.option},
+		Wrap:       wrap,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func countedStack(t *testing.T, prefix string) (*localstack.Stack, *ddbCounter, 
 // promises, and a change that adds a read fails here.
 func TestRequestCounts(t *testing.T) {
 	ctx := context.Background()
-	st, counter, store, svc := countedStack(t, "rc")
+	st, counter, store, svc := countedStack(t, "rc", nil)
 	key, _, err := seed.Key(ctx, store, tenant, "counts", []apikey.Scope{apikey.Admin, apikey.PortalLinks, apikey.Attest})
 	if err != nil {
 		t.Fatal(err)
