@@ -20,8 +20,11 @@ import (
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
-// Store is what the dispatcher reads and writes.
+// Store is what the dispatcher reads and writes. WebhooksVersion must change, strongly
+// consistently, with every write of a tenant's endpoints, and Endpoints must see every write
+// the version read before it counted (dynamo.Store: one GetItem, one consistent Query).
 type Store interface {
+	WebhooksVersion(ctx context.Context, tenant string) (int64, error)
 	Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error)
 	PutDelivery(ctx context.Context, tenant string, d *webhook.Delivery, onlyNew bool) error
 	DeleteOutbox(ctx context.Context, o *dynamo.Outbox) error
@@ -38,12 +41,19 @@ type Jobs interface {
 }
 
 // Dispatcher is the stream handler. It is safe for concurrent use.
+//
+// It keeps each tenant's endpoint list between batches under the tenant's webhook version
+// and lists again only when the version moved, so a batch of a tenant whose webhooks did not
+// change costs one GetItem instead of a Query that re-reads every endpoint. There is no TTL
+// and no staleness: an endpoint written (created, rotated, deleted) before the dispatch of an
+// outbox item reads the tenant's version is seen by that dispatch.
 type Dispatcher struct {
-	store Store
-	queue Queue
-	jobs  Jobs
-	log   *slog.Logger
-	now   func() time.Time
+	store     Store
+	queue     Queue
+	jobs      Jobs
+	log       *slog.Logger
+	now       func() time.Time
+	endpoints endpointCache
 }
 
 // New returns a dispatcher; jobs may be nil.
@@ -51,10 +61,65 @@ func New(store Store, queue Queue, jobs Jobs, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{store: store, queue: queue, jobs: jobs, log: log, now: time.Now}
 }
 
+// maxCachedTenants bounds the endpoint cache: past it the cache starts empty again, so a
+// long-lived container serving many tenants does not grow without limit.
+const maxCachedTenants = 4096
+
+// endpointCache holds, per tenant, the endpoints listed and the webhook version read before
+// listing them. The lists are shared and never modified.
+type endpointCache struct {
+	mu      sync.Mutex
+	tenants map[string]versionedEndpoints
+}
+
+type versionedEndpoints struct {
+	version int64
+	eps     []webhook.Endpoint
+}
+
+func (c *endpointCache) get(tenant string, version int64) ([]webhook.Endpoint, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.tenants[tenant]
+	return v.eps, ok && v.version == version
+}
+
+// put keeps the list read under the newer version when concurrent batches race.
+func (c *endpointCache) put(tenant string, version int64, eps []webhook.Endpoint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.tenants[tenant]; ok && v.version > version {
+		return
+	}
+	if c.tenants == nil || len(c.tenants) >= maxCachedTenants {
+		c.tenants = map[string]versionedEndpoints{}
+	}
+	c.tenants[tenant] = versionedEndpoints{version, eps}
+}
+
+// tenantEndpoints returns tenant's endpoints: the cached list when the webhook version is
+// the one it was cached under, else a fresh list. The version is read before listing, so a
+// write racing the listing leaves a version the next call sees as changed.
+func (d *Dispatcher) tenantEndpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error) {
+	version, err := d.store.WebhooksVersion(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if eps, ok := d.endpoints.get(tenant, version); ok {
+		return eps, nil
+	}
+	eps, err := d.store.Endpoints(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	d.endpoints.put(tenant, version, eps)
+	return eps, nil
+}
+
 // parallel bounds the store writes in flight for one batch.
 const parallel = 8
 
-// Handle dispatches a batch of stream records. Endpoints are read once per tenant and
+// Handle dispatches a batch of stream records. Endpoints are looked up once per tenant and
 // batch, deliveries of all records are queued together, and outbox items are deleted
 // last. On failure it reports the first record of the batch, so the stream retries the
 // whole batch (nothing is reported done until all of it is).
@@ -99,7 +164,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, outs []*dynamo.Outbox) error 
 		eps, ok := endpoints[o.Tenant]
 		if !ok {
 			var err error
-			if eps, err = d.store.Endpoints(ctx, o.Tenant); err != nil {
+			if eps, err = d.tenantEndpoints(ctx, o.Tenant); err != nil {
 				return err
 			}
 			endpoints[o.Tenant] = eps

@@ -111,6 +111,23 @@ func decode[T any](item map[string]types.AttributeValue) (*T, error) {
 	return &v, nil
 }
 
+// Codes of a cancelled transaction's reasons that the store tells apart.
+const (
+	condCheckFailed = "ConditionalCheckFailed"
+	txConflict      = "TransactionConflict"
+)
+
+// cancelReason returns the code of why item i of a cancelled TransactWriteItems was refused
+// (condCheckFailed, txConflict, "None" for an item that was fine), or "" when err is no
+// cancelled transaction.
+func cancelReason(err error, i int) string {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) || i >= len(tce.CancellationReasons) {
+		return ""
+	}
+	return aws.ToString(tce.CancellationReasons[i].Code)
+}
+
 func notFound(what string) error { return errs.E(errs.NotFound, what+" not found") }
 
 // Reads are strongly consistent: a consent check right after a withdrawal must see it.
@@ -407,7 +424,7 @@ func (st *Store) PutCatalog(ctx context.Context, tenant string, c *catalog.Catal
 	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
-		if len(tce.CancellationReasons) > 1 && aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+		if cancelReason(err, 1) == condCheckFailed {
 			return &errs.Error{Code: errs.Conflict, Message: "idempotency key already used", Err: errs.ErrReplay}
 		}
 		return &errs.Error{Code: errs.Conflict, Message: "the catalog changed concurrently", Err: errs.ErrStale}

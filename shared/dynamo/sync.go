@@ -160,8 +160,7 @@ func (st *Store) SuppressUnheld(ctx context.Context, tenant string, ids []profil
 			{ConditionCheck: &types.ConditionCheck{TableName: &st.table, Key: key(identityPK(tenant, id), skIdentity),
 				ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		}})
-		var tce *types.TransactionCanceledException
-		if errors.As(err, &tce) && len(tce.CancellationReasons) == 2 && aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+		if cancelReason(err, 1) == condCheckFailed {
 			continue // another profile holds it now: it is that person's
 		}
 		if err != nil {

@@ -15,12 +15,60 @@ import (
 )
 
 // Webhook endpoints live in the tenant's partition (SK "WH#<id>"), so listing them is one
-// Query; deliveries live in the endpoint's own partition, newest last by id.
-const skWebhookPfx = "WH#"
+// Query; deliveries live in the endpoint's own partition, newest last by id. The tenant's
+// webhook version marker (SK "WHVER", outside the "WH#" range the Query reads) counts the
+// writes of its endpoints, so a reader can keep the list until the count moves.
+const (
+	skWebhookPfx     = "WH#"
+	skWebhookVersion = "WHVER"
+)
 
 func deliveriesPK(tenant, endpointID string) string { return "T#" + tenant + "#WH#" + endpointID }
 
-// PutEndpoint stores a webhook endpoint; create refuses to overwrite an existing id.
+// bumpWebhooks is the transaction item that increments tenant's webhook version; ADD creates
+// the marker at 1 for a tenant that has none.
+func (st *Store) bumpWebhooks(tenant string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: &st.table, Key: key(tenantPK(tenant), skWebhookVersion),
+		UpdateExpression:          aws.String("ADD ver :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+	}}
+}
+
+// writeEndpoint runs w (the endpoint's write, conditioned) and the bump of the tenant's
+// webhook version in one TransactWriteItems, so the version moves exactly when an endpoint
+// changed. It reports whether w's condition failed. Two writes of one tenant's endpoints at
+// once can cancel one another on the marker; the bump commutes, so such a write is tried
+// again (three attempts in all) before that is an error.
+func (st *Store) writeEndpoint(ctx context.Context, tenant string, w types.TransactWriteItem) (condFailed bool, err error) {
+	items := []types.TransactWriteItem{w, st.bumpWebhooks(tenant)}
+	for attempt := 1; ; attempt++ {
+		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		switch {
+		case cancelReason(err, 0) == condCheckFailed:
+			return true, nil
+		case attempt < 3 && (cancelReason(err, 0) == txConflict || cancelReason(err, 1) == txConflict):
+			continue
+		}
+		return false, err
+	}
+}
+
+// WebhooksVersion returns tenant's webhook version with one strongly consistent GetItem. It
+// grows with every PutEndpoint and DeleteEndpoint, in the same transaction as the endpoint,
+// so an unchanged version means an unchanged endpoint list. It is 0 for a tenant whose
+// endpoints, if any, were all written before the marker existed.
+func (st *Store) WebhooksVersion(ctx context.Context, tenant string) (int64, error) {
+	item, err := st.get(ctx, tenantPK(tenant), skWebhookVersion)
+	if err != nil {
+		return 0, fmt.Errorf("webhook version: %w", err)
+	}
+	return num(item, attrVersion), nil
+}
+
+// PutEndpoint stores a webhook endpoint and bumps the tenant's webhook version in one
+// TransactWriteItems. Create refuses to overwrite an existing id (errs.Conflict); an update
+// of a missing id is errs.NotFound. Either refusal writes nothing.
 func (st *Store) PutEndpoint(ctx context.Context, ep *webhook.Endpoint, create bool) error {
 	doc, err := json.Marshal(ep)
 	if err != nil {
@@ -28,18 +76,17 @@ func (st *Store) PutEndpoint(ctx context.Context, ep *webhook.Endpoint, create b
 	}
 	it := key(tenantPK(ep.Tenant), skWebhookPfx+ep.ID)
 	it[attrDoc] = s(string(doc))
-	in := &dynamodb.PutItemInput{TableName: &st.table, Item: it}
+	put := &types.Put{TableName: &st.table, Item: it}
 	if create {
-		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
+		put.ConditionExpression = aws.String("attribute_not_exists(PK)")
 	} else {
-		in.ConditionExpression = aws.String("attribute_exists(PK)")
+		put.ConditionExpression = aws.String("attribute_exists(PK)")
 	}
-	_, err = st.db.PutItem(ctx, in)
-	var ccf *types.ConditionalCheckFailedException
+	failed, err := st.writeEndpoint(ctx, ep.Tenant, types.TransactWriteItem{Put: put})
 	switch {
-	case errors.As(err, &ccf) && create:
+	case failed && create:
 		return errs.E(errs.Conflict, "a webhook with this id exists")
-	case errors.As(err, &ccf):
+	case failed:
 		return notFound("webhook")
 	case err != nil:
 		return fmt.Errorf("put webhook: %w", err)
@@ -59,10 +106,13 @@ func (st *Store) Endpoint(ctx context.Context, tenant, id string) (*webhook.Endp
 	return decode[webhook.Endpoint](item)
 }
 
-// Endpoints lists a tenant's webhook endpoints with one Query.
+// Endpoints lists a tenant's webhook endpoints with one strongly consistent Query, so the
+// list holds every endpoint write that WebhooksVersion counted when read before it (the
+// dispatcher keeps the list under that version).
 func (st *Store) Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &st.table,
+		ConsistentRead:         aws.Bool(true),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :wh)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": s(tenantPK(tenant)), ":wh": s(skWebhookPfx),
@@ -82,14 +132,15 @@ func (st *Store) Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoi
 	return eps, nil
 }
 
-// DeleteEndpoint removes a webhook endpoint. Its delivery log expires by TTL.
+// DeleteEndpoint removes a webhook endpoint and bumps the tenant's webhook version in one
+// TransactWriteItems; a missing id is errs.NotFound and writes nothing. Its delivery log
+// expires by TTL.
 func (st *Store) DeleteEndpoint(ctx context.Context, tenant, id string) error {
-	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	failed, err := st.writeEndpoint(ctx, tenant, types.TransactWriteItem{Delete: &types.Delete{
 		TableName: &st.table, Key: key(tenantPK(tenant), skWebhookPfx+id),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	}})
+	if failed {
 		return notFound("webhook")
 	}
 	if err != nil {
