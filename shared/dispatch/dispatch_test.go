@@ -40,11 +40,12 @@ var env struct {
 	store *dynamo.Store
 	svc   *app.Service
 	queue *queue.Queue
+	e     *testenv.Env
 }
 
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, "dispatch", func(_ context.Context, e *testenv.Env) error {
-		env.db, env.table, env.store = e.DB, e.Table, e.Store
+		env.db, env.table, env.store, env.e = e.DB, e.Table, e.Store, e
 		env.svc = app.New(env.store, time.Now, 0)
 		env.queue = queue.New(sqs.NewFromConfig(e.AWS), e.Physical["WebhookDeliveryQueue"].URL)
 		return nil
