@@ -98,11 +98,12 @@ var requestBudget = map[string]map[string]int{
 	// The stored version is read, then the catalog written conditioned on it.
 	"PUT /v1/catalog":       {"GetItem": 1, "TransactWriteItems": 1},
 	"POST /v1/portal-links": {"GetItem": 1},
-	// The tenant's endpoints are listed to enforce the per-tenant limit.
-	"POST /v1/webhooks":                {"Query": 1, "PutItem": 1},
+	// The tenant's endpoints are listed to enforce the per-tenant limit. Every endpoint write
+	// bumps the tenant's webhook version in the same transaction (the dispatcher's cache key).
+	"POST /v1/webhooks":                {"Query": 1, "TransactWriteItems": 1},
 	"GET /v1/webhooks":                 {"Query": 1},
-	"DELETE /v1/webhooks/{id}":         {"DeleteItem": 1},
-	"POST /v1/webhooks/{id}/secret":    {"GetItem": 1, "PutItem": 1},
+	"DELETE /v1/webhooks/{id}":         {"TransactWriteItems": 1},
+	"POST /v1/webhooks/{id}/secret":    {"GetItem": 1, "TransactWriteItems": 1},
 	"GET /v1/webhooks/{id}/deliveries": {"GetItem": 1, "Query": 1},
 	"POST /v1/webhooks/{id}/redrive":   {"GetItem": 1},
 	// One BatchGetItem for the batch's sync marks (replays), one for its profiles; one
