@@ -17,7 +17,8 @@ import (
 // Webhook endpoints live in the tenant's partition (SK "WH#<id>"), so listing them is one
 // Query; deliveries live in the endpoint's own partition, newest last by id. The tenant's
 // webhook version marker (SK "WHVER", outside the "WH#" range the Query reads) counts the
-// writes of its endpoints, so a reader can keep the list until the count moves.
+// writes of its endpoints, so a reader can keep the list until the count moves. It is never
+// deleted: a count that started again could repeat a value a reader cached.
 const (
 	skWebhookPfx     = "WH#"
 	skWebhookVersion = "WHVER"
