@@ -133,6 +133,15 @@ func (s *Service) Catalog(ctx context.Context, tenant string) (*catalog.Catalog,
 	})
 }
 
+// CachedCatalog returns the tenant's catalog when the warm cache holds it fresh.
+func (s *Service) CachedCatalog(tenant string) (*catalog.Catalog, bool) {
+	return s.catalogs.Peek(tenant)
+}
+
+// KeepCatalog caches a catalog that a caller read together with other items, so that the
+// use cases do not read it again.
+func (s *Service) KeepCatalog(tenant string, c *catalog.Catalog) { s.catalogs.Put(tenant, c) }
+
 // NewID returns a random identifier with prefix, 130 bits of entropy.
 func NewID(prefix string) string {
 	var b [16]byte

@@ -33,20 +33,39 @@ func New[V any](ttl time.Duration, now func() time.Time) *TTL[V] {
 // not cached.
 func (c *TTL[V]) Get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
 	now := c.now()
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
-	if ok && now.Sub(e.fetched) < c.ttl {
-		return e.v, nil
+	if v, ok := c.peek(key, now); ok {
+		return v, nil
 	}
 	v, err := load(ctx)
 	if err != nil {
 		return v, err
 	}
-	c.mu.Lock()
-	c.entries[key] = entry[V]{v: v, fetched: now}
-	c.mu.Unlock()
+	c.put(key, v, now)
 	return v, nil
+}
+
+// Peek returns the fresh cached value for key, if there is one: for a caller that loads
+// several values in one read, asking only for those it lacks.
+func (c *TTL[V]) Peek(key string) (V, bool) { return c.peek(key, c.now()) }
+
+// Put caches v for key from now on, as a Get that loaded it.
+func (c *TTL[V]) Put(key string, v V) { c.put(key, v, c.now()) }
+
+func (c *TTL[V]) peek(key string, now time.Time) (V, bool) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && now.Sub(e.fetched) < c.ttl {
+		return e.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+func (c *TTL[V]) put(key string, v V, at time.Time) {
+	c.mu.Lock()
+	c.entries[key] = entry[V]{v: v, fetched: at}
+	c.mu.Unlock()
 }
 
 // Forget drops key, so the next Get loads it.

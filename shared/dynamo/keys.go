@@ -28,19 +28,6 @@ func (st *Store) Key(ctx context.Context, id string) (*apikey.Key, error) {
 	return decode[apikey.Key](item)
 }
 
-// KeyActive reports whether key id exists, belongs to tenant and is not revoked, with one
-// GetItem (the portal checks a link's minting key with it).
-func (st *Store) KeyActive(ctx context.Context, tenant, id string) (bool, error) {
-	k, err := st.Key(ctx, id)
-	if errs.CodeOf(err) == errs.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return k.Tenant == tenant && k.RevokedAt == nil, nil
-}
-
 // PutKey stores a new API key, indexed under its tenant for listing.
 func (st *Store) PutKey(ctx context.Context, k apikey.Key) error {
 	doc, err := json.Marshal(k)
@@ -169,32 +156,20 @@ func (st *Store) TenantActive(ctx context.Context, tenant string) (bool, error) 
 // KeyAndTenant reads an API key and whether tenant (the key's, as read before) exists and is
 // not disabled, with one strongly consistent BatchGetItem. A missing key is errs.NotFound.
 func (st *Store) KeyAndTenant(ctx context.Context, id, tenant string) (*apikey.Key, bool, error) {
-	items, err := st.batchGet(ctx, []map[string]types.AttributeValue{key(keyPK(id), skKey), key(tenantPK(tenant), skTenant)})
-	if err != nil {
-		return nil, false, fmt.Errorf("api key and tenant: %w", err)
-	}
 	var (
-		k      *apikey.Key
-		active bool
+		k *apikey.Key
+		t *Tenant
 	)
-	for _, it := range items {
-		switch str(it, attrPK) {
-		case keyPK(id):
-			if k, err = decode[apikey.Key](it); err != nil {
-				return nil, false, err
-			}
-		case tenantPK(tenant):
-			t, err := decode[Tenant](it)
-			if err != nil {
-				return nil, false, err
-			}
-			active = !t.Disabled
-		}
+	r := st.Reads()
+	r.Key(id, &k)
+	r.Tenant(tenant, &t)
+	if err := r.Do(ctx); err != nil {
+		return nil, false, fmt.Errorf("api key and tenant: %w", err)
 	}
 	if k == nil {
 		return nil, false, notFound("api key")
 	}
-	return k, active, nil
+	return k, t != nil && !t.Disabled, nil
 }
 
 // SetTenantDisabled disables a tenant (its API keys and portal are refused within

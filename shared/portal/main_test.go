@@ -24,13 +24,13 @@ import (
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
-	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/portal"
 	"github.com/livingprofile/livingprofile/shared/portal/linktoken"
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/portallink"
 	"github.com/livingprofile/livingprofile/shared/profile"
+	"github.com/livingprofile/livingprofile/shared/wire/pages"
 )
 
 // The handler tests run every portal handler as API Gateway would invoke it, against the
@@ -120,21 +120,6 @@ func (exports) ExportURL(_ context.Context, key string, ttl time.Duration, filen
 	return "https://exports.example.com/" + key + "?ttl=" + ttl.String() + "&filename=" + url.QueryEscape(filename), nil
 }
 
-// brands reads tenants as package wire does.
-type brands struct{ st *dynamo.Store }
-
-func (b brands) Brand(ctx context.Context, id string) (portal.Brand, error) {
-	t, err := b.st.Tenant(ctx, id)
-	if err != nil {
-		return portal.Brand{}, err
-	}
-	if t.Disabled {
-		return portal.Brand{}, errs.E(errs.NotFound, "tenant not found")
-	}
-	return portal.Brand{Name: t.Name, LogoURL: t.Branding.LogoURL, PrimaryColor: t.Branding.PrimaryColor,
-		BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}, nil
-}
-
 // clock is the portal's clock: real time plus a skew the tests may only move forward, so
 // that they can outwait its caches without sleeping.
 var skew atomic.Int64
@@ -187,7 +172,7 @@ func TestMain(m *testing.M) {
 		}
 		env.mail, env.pads = &mailbox{}, &pads{}
 		env.portal, err = portal.New(portal.Config{
-			Profiles: env.svc, Store: env.store, Brands: brands{env.store}, Minters: env.store, Keys: env.keys, Links: env.links,
+			Profiles: env.svc, Store: env.store, Pages: pages.PageReader{Store: env.store}, Keys: env.keys, Links: env.links,
 			Mailer: env.mail, Requests: requests{env.svc, env.store}, Exports: exports{},
 			BaseURL: "https://portal.test/portal", Limits: portal.Limits{PerAddress: 3, PerIP: 8},
 			LoginFloor: 300 * time.Millisecond, Sleep: env.pads.sleep, Now: clock,

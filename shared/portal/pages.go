@@ -242,9 +242,12 @@ func (r *rc) requestTable() (*requestTable, error) {
 	if r.p.cfg.Requests == nil {
 		return nil, nil
 	}
-	reqs, err := r.p.cfg.Requests.RequestsOfProfile(r.ctx, r.tenant, r.prof.ID)
-	if err != nil {
-		return nil, err
+	reqs := r.requests
+	if !r.listed {
+		var err error
+		if reqs, err = r.p.cfg.Requests.RequestsOfProfile(r.ctx, r.tenant, r.prof.ID); err != nil {
+			return nil, err
+		}
 	}
 	t := &requestTable{Caption: r.t("requests.caption"), HType: r.t("col.request"), HStatus: r.t("col.status"),
 		HReceived: r.t("col.received"), HDue: r.t("col.due")}

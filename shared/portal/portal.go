@@ -39,7 +39,11 @@ type Handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.API
 
 // Profiles is what the portal asks of the living-profile use cases; *app.Service has it.
 type Profiles interface {
-	Catalog(ctx context.Context, tenant string) (*catalog.Catalog, error)
+	// CachedCatalog and KeepCatalog are the use cases' warm catalog cache, which a page
+	// consults before it reads (Pages) and fills after, so that a page and the write it
+	// makes read the catalog once.
+	CachedCatalog(tenant string) (*catalog.Catalog, bool)
+	KeepCatalog(tenant string, c *catalog.Catalog)
 	GetProfile(ctx context.Context, tenant, id string) (*profile.Profile, error)
 	FindProfile(ctx context.Context, tenant, identity string) (*profile.Profile, error)
 	UpdateProfile(ctx context.Context, tenant, id string, pt app.Patch, w app.Write) (app.Result, error)
@@ -91,15 +95,31 @@ type Store interface {
 	PutPortalGPC(ctx context.Context, tenant, profileID string, purposes []string, at time.Time) error
 }
 
-// Brands reads how a tenant's portal looks. An unknown or disabled tenant is errs.NotFound.
-type Brands interface {
-	Brand(ctx context.Context, tenant string) (Brand, error)
+// Pages reads, in one round trip, what a page needs before its work runs: the tenant's
+// brand and catalog, whether the session was revoked, whether the API key that minted the
+// session's link still vouches for it, and the person's profile. A warm container has the
+// brand, the catalog and the key cached and does not ask for them.
+type Pages interface {
+	ReadPage(ctx context.Context, tenant string, q PageQuery) (PageRead, error)
 }
 
-// Minters says whether the brand API key that minted a portal link still vouches for it.
-type Minters interface {
-	// KeyActive reports whether API key id belongs to tenant and is not revoked.
-	KeyActive(ctx context.Context, tenant, id string) (bool, error)
+// PageQuery names the reads of one page; a false or empty field is not read.
+type PageQuery struct {
+	Brand, Catalog bool
+	SessionID      string // whether this portal session was revoked
+	KeyID          string // whether this API key belongs to the tenant and is not revoked
+	ProfileID      string
+}
+
+// PageRead is what ReadPage read. It fails with errs.NotFound when the brand was asked for
+// and the tenant does not exist or is disabled, or the catalog was asked for and the
+// tenant has none.
+type PageRead struct {
+	Brand     Brand
+	Catalog   *catalog.Catalog
+	Revoked   bool
+	KeyActive bool
+	Profile   *profile.Profile // nil when there is no such profile
 }
 
 // Mailer sends the login email: link, which works once for ttl, to one address, in
@@ -128,12 +148,11 @@ const (
 // consistent), inside the 10 s that the API's authorizer promises too.
 const CacheTTL = 5 * time.Second
 
-// Config is what New needs. Profiles, Store, Brands, Minters, Keys and Links are required.
+// Config is what New needs. Profiles, Store, Pages, Keys and Links are required.
 type Config struct {
 	Profiles Profiles
 	Store    Store
-	Brands   Brands
-	Minters  Minters
+	Pages    Pages
 	// Keys seal sessions and make CSRF tokens (session.NewKeys over the portal secret).
 	Keys *session.Keys
 	// Links verifies portal links and signs login links (the portal secret, current key
@@ -186,10 +205,8 @@ func New(cfg Config) (*Portal, error) {
 		return nil, errors.New("portal: Profiles is required")
 	case cfg.Store == nil:
 		return nil, errors.New("portal: Store is required")
-	case cfg.Brands == nil:
-		return nil, errors.New("portal: Brands is required")
-	case cfg.Minters == nil:
-		return nil, errors.New("portal: Minters is required")
+	case cfg.Pages == nil:
+		return nil, errors.New("portal: Pages is required")
 	case cfg.Keys == nil:
 		return nil, errors.New("portal: Keys is required")
 	case cfg.Links == nil:
@@ -237,6 +254,7 @@ func (p *Portal) minterActive(ctx context.Context, tenant, keyID string) (bool, 
 		return true, nil
 	}
 	return p.keys.Get(ctx, tenant+"/"+keyID, func(ctx context.Context) (bool, error) {
-		return p.cfg.Minters.KeyActive(ctx, tenant, keyID)
+		read, err := p.cfg.Pages.ReadPage(ctx, tenant, PageQuery{KeyID: keyID})
+		return read.KeyActive, err
 	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -42,7 +43,9 @@ type rc struct {
 	nav       string // the current section of the navigation
 	set       []string
 	notices   []string
-	pre       string // the pre-sign-in CSRF binding cookie's value
+	pre       string        // the pre-sign-in CSRF binding cookie's value
+	requests  []dsr.Request // the person's requests, when listed beside the page's read
+	listed    bool
 }
 
 // result is what a page's work answers.
@@ -114,21 +117,56 @@ func (r *rc) prepare(need access) (*result, error) {
 		return nil, errs.E(errs.NotFound, "no such portal")
 	}
 	r.self = r.base()
-	// The brand and the catalog are independent reads (each cached per container): at once.
-	var brand Brand
-	errBrand, errCat := concurrently(func() (err error) {
-		brand, err = r.p.brands.Get(r.ctx, r.tenant, func(ctx context.Context) (Brand, error) { return r.p.cfg.Brands.Brand(ctx, r.tenant) })
+	// The session cookie opens without a read, so that what the page needs is read at once:
+	// one round trip, and on a warm container only the session's state and the profile.
+	now := r.p.now()
+	raw, hadCookie := r.cookies[session.CookieName(r.tenant)]
+	s, errSession := session.Session{}, session.ErrInvalid
+	if need != public {
+		s, errSession = r.p.cfg.Keys.Open(r.tenant, raw, now)
+	}
+	brand, haveBrand := r.p.brands.Peek(r.tenant)
+	cat, haveCat := r.p.cfg.Profiles.CachedCatalog(r.tenant)
+	q := PageQuery{Brand: !haveBrand, Catalog: !haveCat}
+	keyActive, haveKey := true, true
+	if errSession == nil {
+		q.SessionID, q.ProfileID = s.ID, s.ProfileID
+		if s.APIKey != "" {
+			if keyActive, haveKey = r.p.keys.Peek(r.tenant + "/" + s.APIKey); !haveKey {
+				q.KeyID = s.APIKey
+			}
+		}
+	}
+	// The overview and the rights page list the person's requests: a Query, made beside the
+	// read, whose answer is dropped unseen when the session turns out to be revoked.
+	listing := errSession == nil && r.method == http.MethodGet && r.p.cfg.Requests != nil && listsRequests[r.ev.RouteKey]
+	var read PageRead
+	errRead, _ := concurrently(func() (err error) {
+		read, err = r.p.cfg.Pages.ReadPage(r.ctx, r.tenant, q)
 		return err
 	}, func() (err error) {
-		r.cat, err = r.p.cfg.Profiles.Catalog(r.ctx, r.tenant)
-		return err
+		if listing {
+			r.requests, err = r.p.cfg.Requests.RequestsOfProfile(r.ctx, r.tenant, s.ProfileID)
+			r.listed = err == nil
+		}
+		return nil // a failed list is made again by the page, which reports it
 	})
-	if errBrand != nil {
-		return nil, errBrand
+	if errRead != nil {
+		return nil, errRead
+	}
+	if q.Brand {
+		brand = read.Brand
+		r.p.brands.Put(r.tenant, brand)
 	}
 	r.theme = NewTheme(brand)
-	if errCat != nil {
-		return nil, errCat
+	if q.Catalog {
+		cat = read.Catalog
+		r.p.cfg.Profiles.KeepCatalog(r.tenant, cat)
+	}
+	r.cat = cat
+	if q.KeyID != "" {
+		keyActive = read.KeyActive
+		r.p.keys.Put(r.tenant+"/"+q.KeyID, keyActive)
 	}
 	r.lang = r.negotiate("") // now with the catalog's default locale
 	if r.method == http.MethodPost {
@@ -142,58 +180,30 @@ func (r *rc) prepare(need access) (*result, error) {
 	if need == public {
 		return nil, nil
 	}
-	return r.signIn(need == signedIn)
-}
-
-// signIn opens the session cookie and loads the person's profile, or sends them to the
-// login page.
-func (r *rc) signIn(gpc bool) (*result, error) {
-	now := r.p.now()
-	raw, had := r.cookies[session.CookieName(r.tenant)]
-	s, err := r.p.cfg.Keys.Open(r.tenant, raw, now)
-	if err == nil {
-		// Whether the session was revoked and the person's profile: two reads on every
-		// signed-in request, made at once; a revoked session's profile is dropped unseen.
-		var revoked bool
-		errRevoked, errProfile := concurrently(func() (err error) {
-			if revoked, err = r.p.cfg.Store.PortalSessionRevoked(r.ctx, r.tenant, s.ID); err != nil || revoked {
-				return err
-			}
-			// A session a brand's link opened ends when the key that minted the link is revoked.
-			active, err := r.p.minterActive(r.ctx, r.tenant, s.APIKey)
-			revoked = !active
-			return err
-		}, func() (err error) {
-			r.prof, err = r.p.cfg.Profiles.GetProfile(r.ctx, r.tenant, s.ProfileID)
-			return err
-		})
-		switch {
-		case errRevoked != nil:
-			return nil, errRevoked
-		case revoked:
-			r.prof, err = nil, session.ErrInvalid
-		case errProfile != nil && errs.CodeOf(errProfile) != errs.NotFound:
-			return nil, errProfile
-		default:
-			err = errProfile
-		}
+	if errSession == nil && (read.Revoked || !keyActive || read.Profile == nil) {
+		// Revoked, vouched for by a revoked key, or of a profile no longer held (erased):
+		// the session is over, and the profile read is dropped unseen.
+		errSession = session.ErrInvalid
 	}
-	if err != nil {
+	if errSession != nil {
 		path := r.base() + "/login"
-		if had {
+		if hadCookie {
 			r.set = append(r.set, session.ClearCookie(r.tenant))
 			path += "?expired=1"
 		}
 		return &result{redirect: path}, nil
 	}
 	s.SeenAt = max(s.SeenAt, now.Unix())
-	r.sess = &s
+	r.sess, r.prof = &s, read.Profile
 	r.lang = r.negotiate(localeOf(r.prof))
-	if err := r.p.honourGPC(r, gpc); err != nil {
+	if err := r.p.honourGPC(r, need == signedIn); err != nil {
 		return nil, err
 	}
 	return nil, r.keepSession()
 }
+
+// listsRequests are the routes whose page lists the person's requests.
+var listsRequests = map[string]bool{"GET /portal/{tenant}": true, "GET /portal/{tenant}/rights": true}
 
 // concurrently runs a and b at once and returns their errors. A panic in b is an internal
 // error, as serve makes of one in a.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
@@ -106,7 +107,7 @@ func Route(ctx context.Context, d *wire.Deps, pick func(*portal.Portal) portal.H
 		return nil, err
 	}
 	cfg := portal.Config{
-		Profiles: d.Profiles(), Store: d.Store, Brands: brands{d.Store}, Minters: d.Store, Keys: keys, Links: links,
+		Profiles: d.Profiles(), Store: d.Store, Pages: PageReader{d.Store}, Keys: keys, Links: links,
 		BaseURL: d.Env("PORTAL_BASE_URL"), Log: d.Log,
 	}
 	for _, opt := range opts {
@@ -184,19 +185,48 @@ func PortalConfirm(ctx context.Context, d *wire.Deps) (any, error) {
 	return Route(ctx, d, (*portal.Portal).Confirm, WithRequests)
 }
 
-// brands reads a tenant's name and branding; a disabled tenant has no portal.
-type brands struct{ st *dynamo.Store }
+// PageReader is the portal's Pages over the table: one BatchGetItem of what a page asks
+// for.
+type PageReader struct{ Store *dynamo.Store }
 
-func (b brands) Brand(ctx context.Context, tenant string) (portal.Brand, error) {
-	t, err := b.st.Tenant(ctx, tenant)
-	if err != nil {
-		return portal.Brand{}, err
+// ReadPage implements portal.Pages.
+func (p PageReader) ReadPage(ctx context.Context, tenant string, q portal.PageQuery) (portal.PageRead, error) {
+	var (
+		out portal.PageRead
+		t   *dynamo.Tenant
+		k   *apikey.Key
+	)
+	r := p.Store.Reads()
+	if q.Brand {
+		r.Tenant(tenant, &t)
 	}
-	if t.Disabled {
-		return portal.Brand{}, errs.E(errs.NotFound, "tenant not found")
+	if q.Catalog {
+		r.Catalog(tenant, &out.Catalog)
 	}
-	return portal.Brand{Name: t.Name, LogoURL: t.Branding.LogoURL, PrimaryColor: t.Branding.PrimaryColor,
-		BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}, nil
+	if q.SessionID != "" {
+		r.PortalSessionRevoked(tenant, q.SessionID, &out.Revoked)
+	}
+	if q.KeyID != "" {
+		r.Key(q.KeyID, &k)
+	}
+	if q.ProfileID != "" {
+		r.Profile(tenant, q.ProfileID, &out.Profile)
+	}
+	if err := r.Do(ctx); err != nil {
+		return out, fmt.Errorf("portal page: %w", err)
+	}
+	switch {
+	case q.Brand && (t == nil || t.Disabled): // a disabled tenant has no portal
+		return out, errs.E(errs.NotFound, "tenant not found")
+	case q.Catalog && out.Catalog == nil:
+		return out, errs.E(errs.NotFound, "catalog not found")
+	}
+	if t != nil {
+		out.Brand = portal.Brand{Name: t.Name, LogoURL: t.Branding.LogoURL, PrimaryColor: t.Branding.PrimaryColor,
+			BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}
+	}
+	out.KeyActive = k != nil && k.Tenant == tenant && k.RevokedAt == nil
+	return out, nil
 }
 
 // requests is the requests use case plus the store's listing of a person's requests.
