@@ -310,3 +310,16 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidTenant holds the hand-written check to the tenant id's pattern.
+func FuzzValidTenant(f *testing.F) {
+	pattern := regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+	for _, s := range []string{"acme", "a", "-a", "a-", "ab\n", strings.Repeat("a", 63), strings.Repeat("a", 64), "ącme", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := apikey.ValidTenant(s), pattern.MatchString(s); got != want {
+			t.Fatalf("ValidTenant(%q) = %v, the pattern says %v", s, got, want)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -548,4 +549,20 @@ func TestParseNamesThePath(t *testing.T) {
 	if err != nil || c.Version != 3 || c.Notices[0].Versions[0].Text["en"] != "line 1\nline 2" {
 		t.Fatalf("Parse = %+v, %v: want version 3 and a two-line notice text", c, err)
 	}
+}
+
+// FuzzShapes holds the hand-written identifier and locale checks to their patterns.
+func FuzzShapes(f *testing.F) {
+	id, locale := regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`), regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)
+	for _, s := range []string{"a", "marketing", "a-", "1a", "en", "en-GB", "en-gb", "EN", "e", "en-G", "en_GB", "pl\n", "ą", strings.Repeat("a", 65)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := catalog.ValidID(s), id.MatchString(s); got != want {
+			t.Fatalf("ValidID(%q) = %v, the pattern says %v", s, got, want)
+		}
+		if got, want := catalog.ValidLocale(s), locale.MatchString(s); got != want {
+			t.Fatalf("ValidLocale(%q) = %v, the pattern says %v", s, got, want)
+		}
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -50,10 +49,18 @@ const (
 // MinContrast is the WCAG 2.x AA contrast ratio for normal text.
 const MinContrast = 4.5
 
-var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
-
 // ValidColour reports whether s is a colour the portal accepts: "#rrggbb".
-func ValidColour(s string) bool { return hexColour.MatchString(s) }
+func ValidColour(s string) bool {
+	if len(s) != 7 || s[0] != '#' {
+		return false
+	}
+	for _, c := range []byte(s[1:]) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidLogoURL reports whether s is a logo URL the portal accepts: absolute https with a
 // host, no credentials, at most 2,048 bytes, no characters that need escaping in CSS/HTML.

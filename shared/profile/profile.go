@@ -166,7 +166,6 @@ const (
 )
 
 var (
-	localeRE  = regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)
 	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
 	dateRE    = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 )
@@ -196,7 +195,7 @@ func ValidateAttribute(cat *catalog.Catalog, name string, v any) (any, string) {
 		return text(100)
 	case AttrLocale:
 		s, ok := v.(string)
-		if !ok || !localeRE.MatchString(s) {
+		if !ok || !catalog.ValidLocale(s) {
 			return nil, "must be a language code such as en or pl"
 		}
 		return s, ""
@@ -314,7 +313,7 @@ func (in ConsentInput) Check() error {
 	if in.NoticeVersion < 1 {
 		f.Add("noticeVersion", "must be at least 1")
 	}
-	if in.Locale != "" && !localeRE.MatchString(in.Locale) {
+	if in.Locale != "" && !catalog.ValidLocale(in.Locale) {
 		f.Add("locale", "must be a language code such as en or pl")
 	}
 	return f.Err()
