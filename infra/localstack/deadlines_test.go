@@ -50,7 +50,7 @@ type oneTenant struct {
 
 func (o *oneTenant) Tenants(context.Context) ([]string, error) { return []string{o.tenant}, nil }
 
-func (o *oneTenant) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prev int64, evs []ledger.Event, t *dsr.Tombstone) error {
+func (o *oneTenant) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prior dsr.Prior, evs []ledger.Event, t *dsr.Tombstone) error {
 	o.mu.Lock()
 	hook := o.beforeSave
 	o.beforeSave = nil
@@ -58,7 +58,7 @@ func (o *oneTenant) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, p
 	if hook != nil {
 		hook(r)
 	}
-	return o.Store.SaveRequestWithEvents(ctx, r, prev, evs, t)
+	return o.Store.SaveRequestWithEvents(ctx, r, prior, evs, t)
 }
 
 // deadlineTenant seeds a tenant of its own with the demo catalog and an admin key (role

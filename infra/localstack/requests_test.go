@@ -913,12 +913,12 @@ func TestRequestStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prev := r.Version
-		r.Version, r.Status = prev+1, dsr.InProgress
-		if err := st.SaveRequest(ctx, r, prev); err != nil {
+		prior := r.Prior()
+		r.Version, r.Status = prior.Version+1, dsr.InProgress
+		if err := st.SaveRequest(ctx, r, prior); err != nil {
 			t.Fatal(err)
 		}
-		err = st.SaveRequest(ctx, r, prev)
+		err = st.SaveRequest(ctx, r, prior)
 		if e, ok := errs.As(err); !ok || !errors.Is(err, errs.ErrStale) || e.Code != errs.Conflict {
 			t.Fatalf("a stale save: %v", err)
 		}
@@ -928,20 +928,20 @@ func TestRequestStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		prior := r.Prior()
 		r.Export = &dsr.Export{Key: tn + "/" + pid + "/" + id + ".zip", Bytes: 42, SHA256: "ab", ExpiresAt: time.Now().Add(time.Hour).UTC()}
-		prev := r.Version
 		r.Version++
-		if err := st.SaveRequest(ctx, r, prev); err != nil {
+		if err := st.SaveRequest(ctx, r, prior); err != nil {
 			t.Fatal(err)
 		}
 		got, err := st.Request(ctx, tn, id)
 		if err != nil || got.Export == nil || got.Export.Key != r.Export.Key || got.Export.Bytes != 42 || got.Recipients != nil {
 			t.Fatalf("export %+v %v", got.Export, err)
 		}
+		prior = got.Prior()
 		got.Recipients = []dsr.Recipient{} // told no one: not the same as not yet known
-		prev = got.Version
 		got.Version++
-		if err := st.SaveRequest(ctx, got, prev); err != nil {
+		if err := st.SaveRequest(ctx, got, prior); err != nil {
 			t.Fatal(err)
 		}
 		if again, err := st.Request(ctx, tn, id); err != nil || again.Recipients == nil || len(again.Recipients) != 0 {
@@ -951,7 +951,7 @@ func TestRequestStore(t *testing.T) {
 	t.Run("a second open request of the kind is refused", func(t *testing.T) {
 		dup := dsr.New(app.NewID("rq_"), tn, pid, dsr.Rectification, "", dsr.AttestedBrand, operator.Actor, time.Now())
 		dup.Version = 1
-		if err := st.SaveRequest(ctx, dup, 0); !errors.Is(err, app.ErrDuplicateRequest) {
+		if err := st.SaveRequest(ctx, dup, dsr.Prior{}); !errors.Is(err, app.ErrDuplicateRequest) {
 			t.Fatalf("err = %v, want a duplicate", err)
 		}
 		if _, err := st.Request(ctx, tn, dup.ID); errs.CodeOf(err) != errs.NotFound {
@@ -963,12 +963,12 @@ func TestRequestStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prev := r.Version
+		prior := r.Prior()
 		if err := r.Close(dsr.Completed, "", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		r.Version++
-		if err := st.SaveRequest(ctx, r, prev); err != nil {
+		if err := st.SaveRequest(ctx, r, prior); err != nil {
 			t.Fatal(err)
 		}
 		// A later save of the closed request must not release another request's marker.
@@ -976,10 +976,10 @@ func TestRequestStore(t *testing.T) {
 		if err != nil || next.Duplicate {
 			t.Fatalf("a new request after closing: %+v %v", next, err)
 		}
-		prev = r.Version
+		prior = r.Prior()
 		r.Version++
 		r.Recipients = []dsr.Recipient{{EndpointID: "wh_x", DeliveryID: "d", Status: "delivered"}}
-		if err := st.SaveRequest(ctx, r, prev); err != nil {
+		if err := st.SaveRequest(ctx, r, prior); err != nil {
 			t.Fatal(err)
 		}
 		again, err := svc.CreateRequest(ctx, tn, app.RequestInput{ProfileID: pid, Type: dsr.Rectification, Verification: dsr.Unverified}, operator)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/cache"
 	"github.com/livingprofile/livingprofile/shared/catalog"
-	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
@@ -69,9 +68,9 @@ type Commit struct {
 	// the same transaction, conditioned on it still existing (else errs.ErrStale).
 	Lift []profile.Identity
 	// Requests are data-subject requests of this profile saved with the change, each
-	// conditioned on its stored version being Version-1 (Version 1 creates it); the commit
-	// fails with ErrDuplicateRequest if a new open one duplicates an open one.
-	Requests []*dsr.Request
+	// conditioned on its stored version being its Prior's (the zero Prior creates it); the
+	// commit fails with ErrDuplicateRequest if a new open one duplicates an open one.
+	Requests []RequestSave
 }
 
 // Record is the stored outcome of an idempotent write, committed with the change itself:

@@ -35,9 +35,11 @@ type RequestStore interface {
 	Delivery(ctx context.Context, tenant, endpointID, id string) (*webhook.Delivery, error)
 	// Request reads one request; NotFound when absent.
 	Request(ctx context.Context, tenant, id string) (*dsr.Request, error)
-	// SaveRequest writes r (r.Version = prevVersion+1; prevVersion 0 creates), conditioned
-	// on the stored version; a mismatch fails with errs.ErrStale.
-	SaveRequest(ctx context.Context, r *dsr.Request, prevVersion int64) error
+	// SaveRequest writes r (r.Version = prior.Version+1; the zero prior creates), conditioned
+	// on the stored version being prior's, without reading it: prior must be the state read
+	// (dsr.Request.Prior, taken before changing r). A mismatch, or a request no longer
+	// stored, fails with errs.ErrStale.
+	SaveRequest(ctx context.Context, r *dsr.Request, prior dsr.Prior) error
 	// ListRequests reads one page of a tenant's requests in due-date order.
 	ListRequests(ctx context.Context, tenant string, f RequestFilter) (RequestPage, error)
 	// DuplicateOf returns the id of the open request holding dedupKey for the profile;
@@ -45,6 +47,13 @@ type RequestStore interface {
 	DuplicateOf(ctx context.Context, tenant, profileID, dedupKey string) (string, error)
 	// ClearDuplicate removes the profile's dedupKey marker if it still names requestID.
 	ClearDuplicate(ctx context.Context, tenant, profileID, dedupKey, requestID string) error
+}
+
+// RequestSave is a request to store and the stored state it replaces: dsr.Request.Prior
+// taken when it was read, or the zero Prior when it is new.
+type RequestSave struct {
+	Request *dsr.Request
+	Prior   dsr.Prior
 }
 
 // RequestFilter selects requests for ListRequests.
@@ -308,7 +317,7 @@ func (s *Service) createRequestLinks(ctx context.Context, tenant string, p *prof
 	if err != nil {
 		return RequestResult{}, ln, err
 	}
-	return res, ln, s.commitRequests(ctx, tenant, p, next, changes, []*dsr.Request{r}, w, rec, now)
+	return res, ln, s.commitRequests(ctx, tenant, p, next, changes, []RequestSave{{Request: r}}, w, rec, now)
 }
 
 // sendLinks emails a new request's links. A request whose email fails stays as it is: it
@@ -397,7 +406,7 @@ func (s *Service) putRecord(ctx context.Context, tenant string, w RequestWrite, 
 
 // commitRequests commits changes to the profile cur (next is its changed copy) with the
 // requests, the sealed ledger events and the idempotency record, in one transaction.
-func (s *Service) commitRequests(ctx context.Context, tenant string, cur, next *profile.Profile, changes []profile.Change, reqs []*dsr.Request, w RequestWrite, rec *Record, now time.Time) error {
+func (s *Service) commitRequests(ctx context.Context, tenant string, cur, next *profile.Profile, changes []profile.Change, reqs []RequestSave, w RequestWrite, rec *Record, now time.Time) error {
 	events := sealChanges(tenant, next, changes, now, w.Actor, w.RequestID)
 	return s.store.Commit(ctx, tenant, Commit{Profile: next, PrevVersion: cur.Version, Events: events, Record: rec, Requests: reqs})
 }
@@ -515,7 +524,7 @@ func (s *Service) recordNotice(ctx context.Context, r *dsr.Request, problem stri
 		x := *next.Extension
 		x.Notified, x.NotifyErr = problem == "", problem
 		next.Extension, next.Version = &x, cur.Version+1
-		err := s.store.SaveRequest(ctx, &next, cur.Version)
+		err := s.store.SaveRequest(ctx, &next, cur.Prior())
 		if err == nil {
 			return &next
 		}
@@ -573,12 +582,12 @@ func (s *Service) changeRequest(ctx context.Context, tenant, id string, w Reques
 			return nil, err
 		}
 		now := s.now().UTC()
-		old, prev := stateOf(r), r.Version
+		old, prior := stateOf(r), r.Prior()
 		evType, err := change(r, now)
 		if err != nil {
 			return nil, err
 		}
-		r.Version, r.UpdatedAt = prev+1, now
+		r.Version, r.UpdatedAt = prior.Version+1, now
 		r.MarkDeadlines(now)
 		rec, err := s.record(w, RequestResult{Request: r})
 		if err != nil {
@@ -587,14 +596,14 @@ func (s *Service) changeRequest(ctx context.Context, tenant, id string, w Reques
 		p, err := s.store.Profile(ctx, tenant, r.ProfileID)
 		switch {
 		case errs.CodeOf(err) == errs.NotFound:
-			if err = s.store.SaveRequest(ctx, r, prev); err == nil && rec != nil {
+			if err = s.store.SaveRequest(ctx, r, prior); err == nil && rec != nil {
 				err = s.store.PutRecord(ctx, tenant, rec)
 			}
 		case err != nil:
 			return nil, err
 		default:
 			c := profile.Change{Type: evType, Subject: string(r.Type), Old: old, New: stateOf(r)}
-			err = s.commitRequests(ctx, tenant, p, p.Clone(), []profile.Change{c}, []*dsr.Request{r}, w, rec, now)
+			err = s.commitRequests(ctx, tenant, p, p.Clone(), []profile.Change{c}, []RequestSave{{Request: r, Prior: prior}}, w, rec, now)
 		}
 		if errors.Is(err, errs.ErrStale) && attempt < maxAttempts {
 			backoff(attempt)

@@ -371,6 +371,23 @@ func (r *Request) Timer() time.Time {
 	return time.Time{}
 }
 
+// Prior is what a save of a request must know of the stored state it replaces: the version
+// the write is conditioned on, and the status and timer that decide whether the write also
+// releases the duplicate marker and moves the timer item. Because the write is conditioned
+// on Version, a save that succeeds replaced exactly this state. The zero Prior is no stored
+// request: the save creates it.
+type Prior struct {
+	Version int64
+	Status  Status
+	Timer   time.Time
+}
+
+// Prior is r's state as the Prior of its next save. Take it before changing r: the save
+// trusts it to describe what is stored.
+func (r *Request) Prior() Prior {
+	return Prior{Version: r.Version, Status: r.Status, Timer: r.Timer()}
+}
+
 // Token purposes: the kind is part of the token, so a confirmation link never cancels.
 const (
 	TokenConfirm = "c"

@@ -334,16 +334,17 @@ func (st *Store) deleteChunk(ctx context.Context, chunk []map[string]types.Attri
 	return nil
 }
 
-// SaveRequestWithEvents saves r as SaveRequest does (r.Version = prevVersion+1, prevVersion
-// at least 1) and, in the same TransactWriteItems, writes one outbox item for evs (see
-// PutOutbox) and, when t is set, the tombstone t: the request's new state and its events
-// are stored together or not at all. A concurrent change of the request (or events already
-// written under the same ids) fails it with errs.ErrStale, writing nothing.
-func (st *Store) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dsr.Tombstone) error {
-	if prevVersion < 1 {
+// SaveRequestWithEvents saves r in place of prior as SaveRequest does (r.Version =
+// prior.Version+1, prior.Version at least 1: it only updates, and reads nothing) and, in
+// the same TransactWriteItems, writes one outbox item for evs (see PutOutbox) and, when t
+// is set, the tombstone t: the request's new state and its events are stored together or
+// not at all. A concurrent change of the request, a request no longer stored (or events
+// already written under the same ids) fails it with errs.ErrStale, writing nothing.
+func (st *Store) SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prior dsr.Prior, evs []ledger.Event, t *dsr.Tombstone) error {
+	if prior.Version < 1 {
 		return fmt.Errorf("request %s: SaveRequestWithEvents only updates stored requests", r.ID)
 	}
-	writes, _, err := st.requestWrites(ctx, r.Tenant, r, prevVersion)
+	writes, _, err := st.requestWrites(r.Tenant, r, prior)
 	if err != nil {
 		return err
 	}

@@ -135,17 +135,18 @@ func (st *Store) Request(ctx context.Context, tenant, id string) (*dsr.Request, 
 	return decodeRequest(item)
 }
 
-// requestWrites returns the writes that store r, conditioned on its stored version being
-// prevVersion (0: that it does not exist), with their kinds. Creating writes the request,
-// its pointer in the profile's partition and, while open, the duplicate marker; closing an
-// open request deletes the marker. The stored request is read first to learn whether it
-// was open (the write's version condition makes that reading current).
-func (st *Store) requestWrites(ctx context.Context, tenant string, r *dsr.Request, prevVersion int64) ([]types.TransactWriteItem, []itemKind, error) {
+// requestWrites returns the writes that store r in place of prior (the zero Prior: it does
+// not exist), with their kinds, conditioned on the stored version being prior's. Creating
+// writes the request, its pointer in the profile's partition and, while open, the duplicate
+// marker; closing an open request deletes the marker; a changed timer moves its item. It
+// reads nothing: the version condition means the writes only land on the state prior
+// describes, so what the caller read is what is stored whenever they succeed.
+func (st *Store) requestWrites(tenant string, r *dsr.Request, prior dsr.Prior) ([]types.TransactWriteItem, []itemKind, error) {
 	if r.Tenant != tenant || r.ID == "" || r.ProfileID == "" {
 		return nil, nil, fmt.Errorf("request %q of tenant %q cannot be saved under tenant %q", r.ID, r.Tenant, tenant)
 	}
-	if r.Version != prevVersion+1 {
-		return nil, nil, fmt.Errorf("request %s: version %d must be the previous version %d plus one", r.ID, r.Version, prevVersion)
+	if r.Version != prior.Version+1 {
+		return nil, nil, fmt.Errorf("request %s: version %d must be the previous version %d plus one", r.ID, r.Version, prior.Version)
 	}
 	it, err := requestItem(r)
 	if err != nil {
@@ -154,7 +155,7 @@ func (st *Store) requestWrites(ctx context.Context, tenant string, r *dsr.Reques
 	put := &types.Put{TableName: &st.table, Item: it}
 	writes := []types.TransactWriteItem{{Put: put}}
 	kinds := []itemKind{kindRequest}
-	if prevVersion == 0 {
+	if prior.Version == 0 {
 		put.ConditionExpression = aws.String("attribute_not_exists(PK)")
 		ptr := key(profilePK(tenant, r.ProfileID), skRequestPtrPfx+r.ID)
 		ptr[attrRequestID] = s(r.ID)
@@ -172,24 +173,14 @@ func (st *Store) requestWrites(ctx context.Context, tenant string, r *dsr.Reques
 		return writes, kinds, nil
 	}
 	put.ConditionExpression = aws.String("ver = :v")
-	put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(prevVersion)}
-	stored, err := st.get(ctx, requestPK(tenant, r.ID), skRequest)
-	if err != nil {
-		return nil, nil, fmt.Errorf("request: %w", err)
-	}
-	if stored == nil {
-		return nil, nil, notFound("request")
-	}
-	if num(stored, attrVersion) != prevVersion {
-		return nil, nil, staleRequest()
-	}
-	if dsr.Status(str(stored, attrStatus)).Open() && !r.Status.Open() {
+	put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(prior.Version)}
+	if prior.Status.Open() && !r.Status.Open() {
 		// While the request was open, the marker (if the erasure did not take it with the
 		// profile's partition) can only be this request's.
 		writes = append(writes, types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: dedupKey(tenant, r)}})
 		kinds = append(kinds, kindDedupRelease)
 	}
-	if str(stored, attrTimer) != str(it, attrTimer) {
+	if !prior.Timer.Equal(r.Timer()) {
 		writes, kinds = append(writes, st.timerWrite(r)), append(kinds, kindTimer)
 	}
 	return writes, kinds, nil
@@ -203,14 +194,17 @@ func duplicateRequest() error {
 	return &errs.Error{Code: errs.Conflict, Message: "an open request of this type exists for the person", Err: app.ErrDuplicateRequest}
 }
 
-// SaveRequest writes r (r.Version must be prevVersion+1; prevVersion 0 creates it, with its
-// pointer in the profile's partition and, while open, its duplicate marker), conditioned on
-// the stored version. A version mismatch returns an *errs.Error wrapping errs.ErrStale; a
-// new open request that duplicates an open one returns one wrapping app.ErrDuplicateRequest.
-// The indexes follow r.Status and r.DueAt, and closing an open request releases its marker.
-// It writes nothing into a profile's partition except when creating or closing.
-func (st *Store) SaveRequest(ctx context.Context, r *dsr.Request, prevVersion int64) error {
-	writes, kinds, err := st.requestWrites(ctx, r.Tenant, r, prevVersion)
+// SaveRequest writes r in place of the stored state prior (dsr.Request.Prior as read; the
+// zero Prior creates r, with its pointer in the profile's partition and, while open, its
+// duplicate marker), conditioned on the stored version being prior's, with one PutItem, or
+// one TransactWriteItems when the marker or the timer item changes too: it reads nothing.
+// A version mismatch, or a request no longer stored, returns an *errs.Error wrapping
+// errs.ErrStale, having written nothing; a new open request that duplicates an open one
+// returns one wrapping app.ErrDuplicateRequest. The indexes follow r.Status and r.DueAt, and
+// closing an open request releases its marker. It writes nothing into a profile's partition
+// except when creating or closing.
+func (st *Store) SaveRequest(ctx context.Context, r *dsr.Request, prior dsr.Prior) error {
+	writes, kinds, err := st.requestWrites(r.Tenant, r, prior)
 	if err != nil {
 		return err
 	}

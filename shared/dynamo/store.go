@@ -312,7 +312,7 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 		add(kindLift, c.Lift[i], types.TransactWriteItem{Delete: d})
 	}
 	for _, r := range c.Requests {
-		writes, ks, err := st.requestWrites(ctx, tenant, r, r.Version-1)
+		writes, ks, err := st.requestWrites(tenant, r.Request, r.Prior)
 		if err != nil {
 			return err
 		}

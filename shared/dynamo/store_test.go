@@ -191,7 +191,7 @@ func TestRequestsByDueDate(t *testing.T) {
 		p := newPerson(t, tenant)
 		r := dsr.New(app.NewID("rq_"), tenant, p.ID, dsr.Rectification, "", dsr.AttestedBrand, ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}, base.Add(time.Duration(offset)*time.Minute))
 		r.Tenant, r.Version = tn, 1
-		if err := env.store.SaveRequest(ctx, r, 0); err != nil {
+		if err := env.store.SaveRequest(ctx, r, dsr.Prior{}); err != nil {
 			t.Fatal(err)
 		}
 		for len(ids) <= offset {

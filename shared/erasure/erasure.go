@@ -70,7 +70,10 @@ var Actor = ledger.Actor{Kind: ledger.ActorSystem, ID: "erasure"}
 // Store is what the job reads and writes; *dynamo.Store implements it.
 type Store interface {
 	Request(ctx context.Context, tenant, id string) (*dsr.Request, error)
-	SaveRequest(ctx context.Context, r *dsr.Request, prevVersion int64) error
+	// SaveRequest and SaveRequestWithEvents store r in place of prior (dsr.Request.Prior of
+	// the request as read, taken before changing it), failing with errs.ErrStale when the
+	// stored request is not at prior.Version.
+	SaveRequest(ctx context.Context, r *dsr.Request, prior dsr.Prior) error
 	Profile(ctx context.Context, tenant, id string) (*profile.Profile, error)
 	// Events and Lookup find the identities removed from the profile before (see removed).
 	Events(ctx context.Context, tenant, profileID string, from int64, limit int) ([]ledger.Event, error)
@@ -84,7 +87,7 @@ type Store interface {
 	PendingOutbox(ctx context.Context, tenant, profileID string) (int, error)
 	DeleteProfileData(ctx context.Context, tenant, profileID string, ids []profile.Identity) (int, error)
 	DeleteProfileRecords(ctx context.Context, tenant, profileID string) (int, error)
-	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dsr.Tombstone) error
+	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prior dsr.Prior, evs []ledger.Event, t *dsr.Tombstone) error
 	Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error)
 	Deliveries
 }
@@ -287,12 +290,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// save writes r as its next version.
-func (j *Job) save(ctx context.Context, r *dsr.Request) error {
-	prev := r.Version
-	r.Version, r.UpdatedAt = prev+1, j.now().UTC()
-	if err := j.store.SaveRequest(ctx, r, prev); err != nil {
-		r.Version = prev
+// save writes r, changed from the stored state prior (taken when it was read), as its next
+// version.
+func (j *Job) save(ctx context.Context, r *dsr.Request, prior dsr.Prior) error {
+	r.Version, r.UpdatedAt = prior.Version+1, j.now().UTC()
+	if err := j.store.SaveRequest(ctx, r, prior); err != nil {
+		r.Version = prior.Version
 		return err
 	}
 	return nil
@@ -325,7 +328,7 @@ func (j *Job) start(ctx context.Context, r *run) error {
 		r.done = true
 		return nil
 	}
-	changed := false
+	changed, prior := false, req.Prior()
 	if req.Status != dsr.InProgress || req.Failure != "" {
 		req.Status, req.Failure, changed = dsr.InProgress, "", true
 	}
@@ -344,7 +347,7 @@ func (j *Job) start(ctx context.Context, r *run) error {
 		}
 	}
 	if changed {
-		if err := j.save(ctx, req); err != nil {
+		if err := j.save(ctx, req, prior); err != nil {
 			return err
 		}
 	}
@@ -503,8 +506,9 @@ func (j *Job) forget(ctx context.Context, r *run) error {
 		if o.ID == r.req.ID || o.NotifyEmail == "" {
 			continue
 		}
+		prior := o.Prior()
 		o.NotifyEmail = ""
-		if err := j.save(ctx, o); err != nil {
+		if err := j.save(ctx, o, prior); err != nil {
 			return err // stale: the step runs again and reads them afresh
 		}
 	}
@@ -559,14 +563,14 @@ func (j *Job) notify(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	prior := req.Prior()
 	req.Recipients = Recipients(evs[0], eps)
 	t := *r.tomb
 	t.Notified = true
-	prev := req.Version
-	req.Version, req.UpdatedAt = prev+1, j.now().UTC()
+	req.Version, req.UpdatedAt = prior.Version+1, j.now().UTC()
 	// One transaction: the recipients, the events and the progress mark, so the events are
 	// emitted exactly once whenever the job dies.
-	if err := j.store.SaveRequestWithEvents(ctx, req, prev, evs, &t); err != nil {
+	if err := j.store.SaveRequestWithEvents(ctx, req, prior, evs, &t); err != nil {
 		return err
 	}
 	r.tomb, r.req = &t, req
@@ -583,6 +587,7 @@ func (j *Job) complete(ctx context.Context, r *run) error {
 		r.done = true
 		return nil
 	}
+	prior := req.Prior()
 	if _, err := RefreshRecipients(ctx, j.store, req); err != nil {
 		return err
 	}
@@ -603,7 +608,7 @@ func (j *Job) complete(ctx context.Context, r *run) error {
 	if err := req.Close(dsr.Completed, "", now); err != nil {
 		return err
 	}
-	if err := j.save(ctx, req); err != nil {
+	if err := j.save(ctx, req, prior); err != nil {
 		return err
 	}
 	r.req = req
@@ -763,8 +768,9 @@ func (j *Job) markFailed(ctx context.Context, m dsr.JobMessage, attempts int, ca
 		if err != nil || !req.Status.Open() {
 			return err
 		}
+		prior := req.Prior()
 		req.Status, req.Failure = dsr.Failed, reason
-		return j.save(ctx, req)
+		return j.save(ctx, req, prior)
 	})
 	if err != nil {
 		log.ErrorContext(ctx, "could not mark the request failed", "err", err.Error())

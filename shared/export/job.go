@@ -31,9 +31,10 @@ import (
 // Requests keeps data-subject requests (dynamo.Store implements it).
 type Requests interface {
 	Request(ctx context.Context, tenant, id string) (*dsr.Request, error)
-	// SaveRequest stores r if the stored request is at prevVersion (r.Version becomes
-	// prevVersion+1); it fails with errs.ErrStale otherwise.
-	SaveRequest(ctx context.Context, r *dsr.Request, prevVersion int64) error
+	// SaveRequest stores r in place of prior (dsr.Request.Prior of the request as read;
+	// r.Version is prior.Version+1), without reading it; it fails with errs.ErrStale when
+	// the stored request is not at prior.Version (or is gone).
+	SaveRequest(ctx context.Context, r *dsr.Request, prior dsr.Prior) error
 	RequestsOfProfile(ctx context.Context, tenant, profileID string) ([]dsr.Request, error)
 }
 
@@ -177,7 +178,7 @@ var errUnverified = errors.New("the request awaits verification")
 func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) error {
 	log := j.log.With("tenant", tenant, "requestId", requestID)
 	start := j.now()
-	r, err := j.update(ctx, tenant, requestID, func(r *dsr.Request) error {
+	r, err := j.update(ctx, tenant, requestID, nil, func(r *dsr.Request) error {
 		if !r.Status.Open() || (r.Type != dsr.Access && r.Type != dsr.Portability) {
 			return errSkip
 		}
@@ -214,7 +215,7 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 	p := in.profile
 	if p == nil {
 		// Erased before the export ran: nothing is held, so there is nothing to export.
-		_, err := j.update(ctx, tenant, requestID, func(r *dsr.Request) error {
+		_, err := j.update(ctx, tenant, requestID, r, func(r *dsr.Request) error {
 			if !r.Status.Open() {
 				return errSkip
 			}
@@ -251,7 +252,7 @@ func (j *Job) run(ctx context.Context, tenant, requestID string, last bool) erro
 		}
 		log.ErrorContext(ctx, "the person could not be told that the export is ready; completing it anyway on the last attempt", "err", err)
 	}
-	_, err = j.update(ctx, tenant, requestID, func(r *dsr.Request) error {
+	_, err = j.update(ctx, tenant, requestID, r, func(r *dsr.Request) error {
 		if !r.Status.Open() {
 			return errSkip
 		}
@@ -399,21 +400,30 @@ func (j *Job) build(ctx context.Context, r *dsr.Request, in sources) (*builtExpo
 	return out, nil
 }
 
-// update reads a request, applies change and saves it, re-reading and re-applying when a
-// concurrent writer got there first. It returns the request as saved, or as read when
-// change returns an error (which update returns too).
-func (j *Job) update(ctx context.Context, tenant, id string, change func(*dsr.Request) error) (*dsr.Request, error) {
+// update applies change to a request and saves it, re-reading and re-applying when a
+// concurrent writer got there first. It starts from a copy of last, the request as this job
+// last read or saved it, when given (the save is conditioned on its version, so a change
+// meanwhile only costs the re-read), and reads it otherwise. It returns the request as
+// saved, or as read when change returns an error (which update returns too); last is never
+// changed.
+func (j *Job) update(ctx context.Context, tenant, id string, last *dsr.Request, change func(*dsr.Request) error) (*dsr.Request, error) {
 	for attempt := 0; ; attempt++ {
-		r, err := j.requests.Request(ctx, tenant, id)
-		if err != nil {
-			return nil, err
+		var r *dsr.Request
+		if last != nil && attempt == 0 {
+			c := *last
+			r = &c
+		} else {
+			var err error
+			if r, err = j.requests.Request(ctx, tenant, id); err != nil {
+				return nil, err
+			}
 		}
-		prev := r.Version
+		prior := r.Prior()
 		if err := change(r); err != nil {
 			return r, err
 		}
-		r.Version = prev + 1
-		err = j.requests.SaveRequest(ctx, r, prev)
+		r.Version = prior.Version + 1
+		err := j.requests.SaveRequest(ctx, r, prior)
 		if err == nil {
 			return r, nil
 		}
@@ -434,7 +444,7 @@ const maxSaveAttempts = 8
 
 // fail marks an open request failed after the job's last attempt.
 func (j *Job) fail(ctx context.Context, tenant, id string) error {
-	_, err := j.update(ctx, tenant, id, func(r *dsr.Request) error {
+	_, err := j.update(ctx, tenant, id, nil, func(r *dsr.Request) error {
 		if !r.Status.Open() || r.Status == dsr.Failed {
 			return errSkip
 		}

@@ -29,23 +29,26 @@ import (
 // fakes holds every dependency of the job in memory, with the version semantics of
 // SaveRequest.
 type fakes struct {
-	mu       sync.Mutex
-	reqs     map[string]dsr.Request
-	stale    int // the next n saves fail as stale
-	profile  *profile.Profile
-	cat      *catalog.Catalog
-	ledger   *memLedger
-	objects  map[string][]byte
-	putErr   error
-	mails    []export.Ready
-	mailErr  error
-	saveLog  []dsr.Status
-	failPuts int
+	mu        sync.Mutex
+	reqs      map[string]dsr.Request
+	stale     int // the next n saves fail as stale
+	profile   *profile.Profile
+	cat       *catalog.Catalog
+	ledger    *memLedger
+	objects   map[string][]byte
+	putErr    error
+	mails     []export.Ready
+	mailErr   error
+	saveLog   []dsr.Status
+	failPuts  int
+	reads     int                  // Request calls
+	duringPut func(r *dsr.Request) // changes the stored request while the export is stored
 }
 
 func (f *fakes) Request(_ context.Context, tenant, id string) (*dsr.Request, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	r, ok := f.reqs[id]
 	if !ok || r.Tenant != tenant {
 		return nil, errs.E(errs.NotFound, "request not found")
@@ -53,7 +56,7 @@ func (f *fakes) Request(_ context.Context, tenant, id string) (*dsr.Request, err
 	return &r, nil
 }
 
-func (f *fakes) SaveRequest(_ context.Context, r *dsr.Request, prev int64) error {
+func (f *fakes) SaveRequest(_ context.Context, r *dsr.Request, prior dsr.Prior) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stale > 0 {
@@ -63,7 +66,7 @@ func (f *fakes) SaveRequest(_ context.Context, r *dsr.Request, prev int64) error
 		f.reqs[r.ID] = cur
 		return &errs.Error{Code: errs.Conflict, Message: "changed", Err: errs.ErrStale}
 	}
-	if f.reqs[r.ID].Version != prev || r.Version != prev+1 {
+	if cur := f.reqs[r.ID]; cur.Prior() != prior || r.Version != prior.Version+1 {
 		return &errs.Error{Code: errs.Conflict, Message: "changed", Err: errs.ErrStale}
 	}
 	f.reqs[r.ID] = *r
@@ -103,6 +106,13 @@ func (f *fakes) Put(_ context.Context, in blob.PutInput) error {
 	if f.failPuts > 0 {
 		f.failPuts--
 		return f.putErr
+	}
+	for id, r := range f.reqs {
+		if f.duringPut != nil {
+			f.duringPut(&r)
+			r.Version++
+			f.reqs[id] = r
+		}
 	}
 	b, err := io.ReadAll(io.NewSectionReader(in.Body, 0, in.Size+1)) // one byte more shows a longer body
 	if err != nil {
@@ -157,6 +167,9 @@ func TestJob(t *testing.T) {
 		f, job, r := newFakes(t, dsr.Access)
 		if fails := handle(t, job, message(r, 1)); len(fails) != 0 {
 			t.Fatalf("failures %v", fails)
+		}
+		if f.reads != 1 {
+			t.Errorf("the job read the request %d times, want once: the completion starts from the request it saved", f.reads)
 		}
 		got, _ := f.Request(context.Background(), "acme", r.ID)
 		key := export.Key("acme", r.ProfileID, r.ID)
@@ -282,4 +295,46 @@ func TestJob(t *testing.T) {
 			t.Errorf("saved %v, stored %d", f.saveLog, len(f.objects))
 		}
 	})
+}
+
+// TestJobChangedWhileBuilding: when the request changes between the job marking it in
+// progress and completing it, the completion's save from the request it saved is stale, and
+// it reads the request again and judges afresh.
+func TestJobChangedWhileBuilding(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(r *dsr.Request)
+		check  func(t *testing.T, got *dsr.Request)
+	}{
+		{"an extension is kept", func(r *dsr.Request) {
+			r.Extension = &dsr.Extension{Months: 2, Reason: "many systems to search", At: t0}
+		}, func(t *testing.T, got *dsr.Request) {
+			if got.Status != dsr.Completed || got.Export == nil || got.Extension == nil || got.Extension.Months != 2 {
+				t.Errorf("request %+v", got)
+			}
+		}},
+		{"a denied request stays denied", func(r *dsr.Request) {
+			if err := r.Close(dsr.Denied, "manifestly unfounded request", t0); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, got *dsr.Request) {
+			if got.Status != dsr.Denied || got.Export != nil {
+				t.Errorf("request %+v", got)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, job, r := newFakes(t, dsr.Access)
+			f.duringPut = tt.change
+			if fails := handle(t, job, message(r, 1)); len(fails) != 0 {
+				t.Fatalf("failures %v", fails)
+			}
+			if f.reads != 2 {
+				t.Errorf("the job read the request %d times, want twice: once more after the stale completion", f.reads)
+			}
+			got, _ := f.Request(context.Background(), "acme", r.ID)
+			tt.check(t, got)
+		})
+	}
 }

@@ -143,10 +143,10 @@ func TestExportLinkNeedsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := res.Request
-	prev := r.Version
+	prior := r.Prior()
 	r.Version++
 	r.Export = &dsr.Export{Key: tenant + "/" + p.ID + "/" + r.ID + ".zip", Bytes: 1, ExpiresAt: time.Now().Add(24 * time.Hour)}
-	if err := env.store.SaveRequest(ctx, r, prev); err != nil {
+	if err := env.store.SaveRequest(ctx, r, prior); err != nil {
 		t.Fatal(err)
 	}
 	presign := func(_ context.Context, key string, ttl time.Duration, _ string) (string, time.Time, error) {

@@ -682,13 +682,14 @@ func TestExportDownload(t *testing.T) {
 	path := "/portal/" + tenant + "/exports/" + res.Request.ID
 	must(t, b.get(path), 404) // not ready yet
 	r := res.Request
+	prior := r.Prior()
 	now := time.Now().UTC()
 	if err := r.Close(dsr.Completed, "", now); err != nil {
 		t.Fatal(err)
 	}
 	r.Export = &dsr.Export{Key: tenant + "/" + p.ID + "/" + r.ID + ".zip", Bytes: 10, ExpiresAt: now.Add(time.Hour)}
 	r.Version++
-	if err := env.store.SaveRequest(ctx, r, r.Version-1); err != nil {
+	if err := env.store.SaveRequest(ctx, r, prior); err != nil {
 		t.Fatal(err)
 	}
 	got := must(t, b.get(path), 303)

@@ -40,7 +40,7 @@ type Store interface {
 	Request(ctx context.Context, tenant, id string) (*dsr.Request, error)
 	// SaveRequestWithEvents saves r and writes an outbox item for evs in one transaction;
 	// a concurrent change fails it with errs.ErrStale (t is always nil here).
-	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prevVersion int64, evs []ledger.Event, t *dsr.Tombstone) error
+	SaveRequestWithEvents(ctx context.Context, r *dsr.Request, prior dsr.Prior, evs []ledger.Event, t *dsr.Tombstone) error
 }
 
 // Actor is who the sweeper's events name as their source.
@@ -162,7 +162,7 @@ func (s *Sweeper) timer(ctx context.Context, tenant, id string, now time.Time) (
 		if at.IsZero() || now.Before(at) {
 			return "", nil
 		}
-		old := stateOf(r)
+		old, prior := stateOf(r), r.Prior()
 		evType := app.EventRequestReleased
 		if r.Status == dsr.AwaitingVerification {
 			if err := r.Close(dsr.Cancelled, "", now); err != nil {
@@ -172,12 +172,11 @@ func (s *Sweeper) timer(ctx context.Context, tenant, id string, now time.Time) (
 		} else {
 			r.ReleasedAt = &now
 		}
-		prev := r.Version
-		r.Version, r.UpdatedAt = prev+1, now
+		r.Version, r.UpdatedAt = prior.Version+1, now
 		r.MarkDeadlines(now)
 		ev := updatedEvent(r, old, now)
 		ev.Type = evType
-		err = s.store.SaveRequestWithEvents(ctx, r, prev, []ledger.Event{ev}, nil)
+		err = s.store.SaveRequestWithEvents(ctx, r, prior, []ledger.Event{ev}, nil)
 		if err == nil {
 			s.log.InfoContext(ctx, "request timer acted on", "tenant", tenant, "requestId", id, "event", evType)
 			return evType, nil
@@ -193,13 +192,12 @@ func (s *Sweeper) timer(ctx context.Context, tenant, id string, now time.Time) (
 // request changed meanwhile.
 func (s *Sweeper) mark(ctx context.Context, r *dsr.Request, now time.Time) (bool, error) {
 	for attempt := 1; ; attempt++ {
-		old := stateOf(r)
+		old, prior := stateOf(r), r.Prior()
 		if !r.MarkDeadlines(now) {
 			return false, nil
 		}
-		prev := r.Version
-		r.Version = prev + 1
-		err := s.store.SaveRequestWithEvents(ctx, r, prev, []ledger.Event{updatedEvent(r, old, now)}, nil)
+		r.Version = prior.Version + 1
+		err := s.store.SaveRequestWithEvents(ctx, r, prior, []ledger.Event{updatedEvent(r, old, now)}, nil)
 		if err == nil {
 			s.log.InfoContext(ctx, "request deadline flagged", "tenant", r.Tenant, "requestId", r.ID, "dueSoon", r.DueSoon, "overdue", r.Overdue)
 			return true, nil

@@ -56,12 +56,12 @@ func (f *fakeStore) Request(_ context.Context, _, id string) (*dsr.Request, erro
 	return &c, nil
 }
 
-func (f *fakeStore) SaveRequestWithEvents(_ context.Context, r *dsr.Request, prev int64, evs []ledger.Event, t *dsr.Tombstone) error {
+func (f *fakeStore) SaveRequestWithEvents(_ context.Context, r *dsr.Request, prior dsr.Prior, evs []ledger.Event, t *dsr.Tombstone) error {
 	if i := f.interfer; i != nil {
 		f.interfer = nil
 		i(f.reqs[r.ID])
 	}
-	if f.reqs[r.ID].Version != prev || r.Version != prev+1 || t != nil {
+	if f.reqs[r.ID].Prior() != prior || r.Version != prior.Version+1 || t != nil {
 		return &errs.Error{Code: errs.Conflict, Message: "stale", Err: errs.ErrStale}
 	}
 	c := *r
