@@ -19,15 +19,17 @@ import (
 // jobBudget is, per job worker, the DynamoDB requests one warm job of a person with a short
 // history makes, by operation.
 var jobBudget = map[string]map[string]int{
-	// Marking the request in progress and completing it each read the request twice (the
-	// job, then the store to learn whether it was open) and write it; between them, the
-	// profile, the tenant, its webhooks (the recipients), the person's requests (a Query of
-	// the pointers, a BatchGetItem of the requests) and one page of the ledger.
-	"ProcessExport": {"GetItem": 6, "PutItem": 1, "Query": 3, "BatchGetItem": 1, "TransactWriteItems": 1},
+	// The request is read once and written twice: marked in progress, then completed from
+	// the request as saved (each write conditioned on the version it replaces, so nothing is
+	// read again unless it is stale); between them, the profile, the tenant, its webhooks
+	// (the recipients), the person's requests (a Query of the pointers, a BatchGetItem of the
+	// requests) and one page of the ledger.
+	"ProcessExport": {"GetItem": 3, "PutItem": 1, "Query": 3, "BatchGetItem": 1, "TransactWriteItems": 1},
 	// The eleven steps of the erasure (start, lock, tombstone, suppress, outbox, requests,
 	// delete, exports, records, notify, complete), each idempotent and each reading what it
-	// needs anew, so that a redelivered job resumes at any of them.
-	"ProcessErasure": {"BatchGetItem": 2, "BatchWriteItem": 1, "DeleteItem": 2, "GetItem": 6, "PutItem": 3, "Query": 7,
+	// needs anew, so that a redelivered job resumes at any of them: the request is read by
+	// start, notify and complete, and each write of it reads nothing more.
+	"ProcessErasure": {"BatchGetItem": 2, "BatchWriteItem": 1, "DeleteItem": 2, "GetItem": 3, "PutItem": 3, "Query": 7,
 		"TransactWriteItems": 2, "UpdateItem": 1},
 }
 

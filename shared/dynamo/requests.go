@@ -36,7 +36,6 @@ import (
 // the request: the sweeper's due timers are one Query, never a scan.
 const (
 	skTimer         = "TIMER"
-	attrTimer       = "tm" // the request's timer as stored, so a change knows to move it
 	skRequest       = "Q"
 	skRequestPtrPfx = "Q#"
 	skOpenPfx       = "QOPEN#"
@@ -101,9 +100,6 @@ func requestItem(r *dsr.Request) (map[string]types.AttributeValue, error) {
 	}
 	if r.Recipients != nil && len(r.Recipients) == 0 {
 		it[attrNoRecipient] = &types.AttributeValueMemberBOOL{Value: true}
-	}
-	if at := r.Timer(); !at.IsZero() {
-		it[attrTimer] = s(dueKey(at, r.ID))
 	}
 	return it, nil
 }
