@@ -193,7 +193,8 @@ func duplicateRequest() error {
 // SaveRequest writes r in place of the stored state prior (dsr.Request.Prior as read; the
 // zero Prior creates r, with its pointer in the profile's partition and, while open, its
 // duplicate marker), conditioned on the stored version being prior's, with one PutItem, or
-// one TransactWriteItems when the marker or the timer item changes too: it reads nothing.
+// one TransactWriteItems when it creates r or the marker or timer item changes too: it
+// reads nothing.
 // A version mismatch, or a request no longer stored, returns an *errs.Error wrapping
 // errs.ErrStale, having written nothing; a new open request that duplicates an open one
 // returns one wrapping app.ErrDuplicateRequest. The indexes follow r.Status and r.DueAt, and
