@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/google/uuid"
 )
 
@@ -25,22 +26,30 @@ import (
 type DynamoDBHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
 const (
-	// DefaultOutboxInterval is how often Run polls: Lambda polls a shard four times a second.
+	// DefaultOutboxInterval is how often Run delivers: Lambda polls a shard four times a second.
 	DefaultOutboxInterval = 250 * time.Millisecond
+	// DefaultOutboxSweep is how often Run queries the index.
+	DefaultOutboxSweep = 10 * time.Second
 	// DefaultOutboxBatchSize is the DynamoDB event source's default BatchSize.
 	DefaultOutboxBatchSize = 100
 )
 
 // Outbox stands in for a DynamoDB stream event source on the table's transactional outbox,
-// which the embedded emulator's stream misses: it reads the outbox items from an index and
-// presents each as the NEW_AND_OLD_IMAGES stream record of its INSERT (keys, new image,
-// sequence number, the stream's ARN; no SizeBytes: nothing reads it).
+// which the embedded emulator's stream misses: it presents each outbox item as the
+// NEW_AND_OLD_IMAGES stream record of its INSERT (keys, new image, sequence number, the
+// stream's ARN; no SizeBytes: nothing reads it).
 //
-// Every Interval it queries each of PartitionKeys, oldest sort key first, up to BatchSize
-// items, and invokes Handler with one batch per partition key, as Lambda does per shard. An
-// item the handler did not delete is offered again on the next poll with the same eventID,
-// sequence number and creation time, as a stream retries a batch (at least once); so batch
-// item failures, which a stream retries from the failed record on, need nothing more.
+// Items reach it two ways: a client with OfferPuts hands it what it just put, without a
+// read; a sweep queries each of PartitionKeys on the index, oldest sort key first, up to
+// BatchSize items, for what was put by other processes or before Run started. Run sweeps at
+// start and every Sweep, and every Interval invokes Handler with up to BatchSize pending
+// records per partition key, in index sort key order, as Lambda invokes per shard.
+//
+// A record is pending until an invocation with it succeeds, with the same eventID, sequence
+// number and creation time; on batch item failures it retries from the lowest failed record
+// on, as a stream does. An item offered or found twice while pending is delivered once; an
+// item a later sweep still finds (the handler did not delete it) is delivered again, as the
+// same record: at least once.
 //
 // The index must project all attributes. Use an *Outbox: it must not be copied once used.
 type Outbox struct {
@@ -50,8 +59,10 @@ type Outbox struct {
 	Index string
 	// PartitionKeys are the index's partition key values to poll, e.g. "OUTBOX#0".."OUTBOX#3".
 	PartitionKeys []string
-	// Interval is the time between polls; zero means DefaultOutboxInterval.
+	// Interval is the time between deliveries; zero means DefaultOutboxInterval.
 	Interval time.Duration
+	// Sweep is the time between queries; zero means DefaultOutboxSweep.
+	Sweep time.Duration
 	// BatchSize is the most records per invocation; zero means DefaultOutboxBatchSize.
 	BatchSize int
 	// StreamARN is the records' eventSourceARN; empty takes the table's LatestStreamArn, or
@@ -65,26 +76,29 @@ type Outbox struct {
 	// Log receives the source's log; nil means slog.Default().
 	Log *slog.Logger
 
-	setup     sync.Mutex
-	ready     bool
-	index     string
-	batchSize int
-	keys      []string // the table's key attribute names
-	indexPK   string   // the index's partition key attribute name
-	streamARN string
-	region    string
-	fn        Function
-	log       *slog.Logger
+	setup            sync.Mutex
+	ready            bool
+	index            string
+	batchSize        int
+	keys             []string // the table's key attribute names
+	indexPK, indexSK string   // the index's key attribute names (no sort key: "")
+	streamARN        string
+	region           string
+	fn               Function
+	log              *slog.Logger
 
-	mu   sync.Mutex
-	seen map[string]map[string]recordID // partition key -> item key -> identity
+	mu      sync.Mutex
+	offered []map[string]ddbtypes.AttributeValue // put since the last delivery
+	pending map[string][]record                  // partition key -> records to deliver, in sort key order
+	// known holds, by item key, the record of every item pending, delivered since the last
+	// sweep or found by it: an offer of one of these is a late one.
+	known map[string]record
 }
 
-// recordID is the identity of the stream record of an item, kept while the item is offered.
-type recordID struct {
-	eventID  string
-	sequence string
-	created  time.Time
+// record is a stream record with its item's key (as JSON) and index sort key.
+type record struct {
+	key, sort string
+	rec       events.DynamoDBEventRecord
 }
 
 // sequence numbers the records of every Outbox; starting at the clock keeps it increasing
@@ -93,17 +107,24 @@ var sequence atomic.Uint64
 
 func init() { sequence.Store(uint64(time.Now().UnixNano())) }
 
-// Run polls every Interval until ctx is cancelled. It returns an error at once when the
-// source is misconfigured or the table cannot be described; failures are logged and retried.
+// Run sweeps at once and every Sweep, and delivers every Interval, until ctx is cancelled. It
+// returns an error at once when the source is misconfigured or the table cannot be
+// described; failures are logged and retried.
 func (o *Outbox) Run(ctx context.Context) error {
 	if err := o.init(ctx); err != nil {
 		return err
 	}
 	t := time.NewTicker(cmp.Or(o.Interval, DefaultOutboxInterval))
 	defer t.Stop()
+	var swept time.Time
 	for {
-		// Once logs what fails.
-		_, _ = o.Once(ctx)
+		// Both log what fails.
+		if time.Since(swept) >= cmp.Or(o.Sweep, DefaultOutboxSweep) {
+			if more, _ := o.sweep(ctx); !more {
+				swept = time.Now()
+			}
+		}
+		_, _ = o.deliver(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -112,26 +133,37 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 }
 
-// Once polls every partition key once and delivers what it found. It returns the number of
-// records the handler was invoked with, and the errors of failed queries and invocations
-// (not batch item failures). Called while Run runs, it may offer an item Run offers too.
-func (o *Outbox) Once(ctx context.Context) (int, error) {
-	if err := o.init(ctx); err != nil {
-		return 0, err
+// OfferPuts returns the SDK option that hands the outboxes it returns every item a successful
+// PutItem or TransactWriteItems of the client put, to deliver on their next tick without a
+// query. The local stack gives it to its clients: the embedded emulator's Query reads every
+// item of the table under its lock, so polling made the outbox, and every write waiting
+// behind it, slower as the table grew.
+func OfferPuts(outboxes func() []*Outbox) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("OfferPutsToOutbox",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				var puts []*ddbtypes.Put // nil for a transaction's other items
+				switch p := in.Parameters.(type) {
+				case *dynamodb.PutItemInput:
+					puts = []*ddbtypes.Put{{TableName: p.TableName, Item: p.Item}}
+				case *dynamodb.TransactWriteItemsInput:
+					for _, w := range p.TransactItems {
+						puts = append(puts, w.Put)
+					}
+				}
+				for _, o := range outboxes() {
+					o.mu.Lock()
+					for _, p := range puts {
+						if err == nil && p != nil && aws.ToString(p.TableName) == o.Table {
+							o.offered = append(o.offered, p.Item)
+						}
+					}
+					o.mu.Unlock()
+				}
+				return out, md, err
+			}), middleware.After)
 	}
-	total := 0
-	var errs []error
-	for _, pk := range o.PartitionKeys {
-		if ctx.Err() != nil {
-			break
-		}
-		n, err := o.partition(ctx, pk)
-		total += n
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return total, errors.Join(errs...)
 }
 
 func (o *Outbox) init(ctx context.Context) error {
@@ -152,8 +184,8 @@ func (o *Outbox) init(ctx context.Context) error {
 		return fmt.Errorf("outbox %s: no PartitionKeys", o.Table)
 	case o.batchSize < 1 || o.batchSize > 10000:
 		return fmt.Errorf("outbox %s: BatchSize %d is not between 1 and 10000", o.Table, o.batchSize)
-	case o.Interval < 0:
-		return fmt.Errorf("outbox %s: Interval %s is negative", o.Table, o.Interval)
+	case o.Interval < 0 || o.Sweep < 0:
+		return fmt.Errorf("outbox %s: Interval %s or Sweep %s is negative", o.Table, o.Interval, o.Sweep)
 	}
 	d, err := o.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &o.Table})
 	if err != nil {
@@ -176,6 +208,8 @@ func (o *Outbox) init(ctx context.Context) error {
 	for _, k := range index.KeySchema {
 		if k.KeyType == ddbtypes.KeyTypeHash {
 			o.indexPK = aws.ToString(k.AttributeName)
+		} else {
+			o.indexSK = aws.ToString(k.AttributeName)
 		}
 	}
 	o.streamARN = cmp.Or(o.StreamARN, aws.ToString(d.Table.LatestStreamArn),
@@ -184,117 +218,182 @@ func (o *Outbox) init(ctx context.Context) error {
 	o.region = o.DB.Options().Region
 	o.fn = NewFunction(o.FunctionName, o.region, table.AccountID, o.Timeout)
 	o.log = cmp.Or(o.Log, slog.Default()).With("function", o.FunctionName, "table", o.Table)
+	o.pending, o.known = map[string][]record{}, map[string]record{}
 	o.ready = true
 	return nil
 }
 
-// partition polls one partition key and invokes the handler with what it found.
-func (o *Outbox) partition(ctx context.Context, pk string) (int, error) {
-	out, err := o.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 &o.Table,
-		IndexName:                 &o.index,
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": o.indexPK},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
-		ScanIndexForward:          aws.Bool(true),
-		Limit:                     aws.Int32(int32(o.batchSize)),
-	})
-	if err != nil {
-		if ctx.Err() == nil {
+// sweep queries every partition key and makes pending what it finds. It reports whether a
+// query may have left items out: a full page with items not pending before.
+func (o *Outbox) sweep(ctx context.Context) (more bool, _ error) {
+	found := map[string][]map[string]ddbtypes.AttributeValue{}
+	var errs []error
+	for _, pk := range o.PartitionKeys {
+		out, err := o.DB.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &o.Table,
+			IndexName:                 &o.index,
+			KeyConditionExpression:    aws.String("#pk = :pk"),
+			ExpressionAttributeNames:  map[string]string{"#pk": o.indexPK},
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
+			ScanIndexForward:          aws.Bool(true),
+			Limit:                     aws.Int32(int32(o.batchSize)),
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, err
+			}
 			o.log.WarnContext(ctx, "outbox: query failed", "partition", pk, "err", err.Error())
+			errs = append(errs, fmt.Errorf("outbox %s: query %s: %w", o.Table, pk, err))
+			continue
 		}
-		return 0, fmt.Errorf("outbox %s: query %s: %w", o.Table, pk, err)
+		found[pk] = out.Items
 	}
-	ev, err := o.event(pk, out.Items)
-	if err != nil {
-		o.log.ErrorContext(ctx, "outbox: an item cannot be presented as a stream record", "partition", pk, "err", err.Error())
-		return 0, err
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	// Offers of what was delivered since the last sweep find it known until now.
+	o.admit(ctx)
+	// What is neither pending nor found is gone; what was delivered and is found again is
+	// delivered again, as the same record.
+	before := o.known
+	o.known = map[string]record{}
+	for _, rs := range o.pending {
+		for _, r := range rs {
+			o.known[r.key] = r
+		}
 	}
-	if len(ev.Records) == 0 {
-		return 0, nil
+	for pk, items := range found {
+		n := len(o.pending[pk])
+		errs = append(errs, o.add(ctx, pk, items, before))
+		more = more || len(items) == o.batchSize && len(o.pending[pk]) > n
 	}
-	first, last := ev.Records[0].Change.SequenceNumber, ev.Records[len(ev.Records)-1].Change.SequenceNumber
+	return more, errors.Join(errs...)
+}
+
+// add makes pending the items of partition pk that are not known, as the records in before
+// or new ones. An item that cannot be presented is left out, not the others. The caller
+// holds mu.
+func (o *Outbox) add(ctx context.Context, pk string, items []map[string]ddbtypes.AttributeValue, before map[string]record) error {
+	var errs []error
+	for _, item := range items {
+		image, err := ConvertItem(item)
+		keys := make(map[string]events.DynamoDBAttributeValue, len(o.keys))
+		for _, k := range o.keys {
+			if v, ok := image[k]; ok {
+				keys[k] = v
+			} else if err == nil {
+				err = fmt.Errorf("item lacks key attribute %s", k)
+			}
+		}
+		// The key image's JSON identifies the item: a map marshals in key order.
+		id, jerr := json.Marshal(keys)
+		if err = cmp.Or(err, jerr); err != nil {
+			o.log.ErrorContext(ctx, "outbox: an item cannot be presented as a stream record", "partition", pk, "err", err.Error())
+			errs = append(errs, err)
+			continue
+		}
+		key := string(id)
+		if _, ok := o.known[key]; ok {
+			continue
+		}
+		r, ok := before[key]
+		if !ok {
+			r = record{key: key, rec: events.DynamoDBEventRecord{
+				AWSRegion: o.region,
+				Change: events.DynamoDBStreamRecord{
+					ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Now().Truncate(time.Second)},
+					Keys:                        keys,
+					NewImage:                    image,
+					SequenceNumber:              fmt.Sprintf("%021d", sequence.Add(1)),
+					StreamViewType:              string(ddbtypes.StreamViewTypeNewAndOldImages),
+				},
+				// Shaped like a stream record's eventID: 32 hex digits.
+				EventID:        strings.ReplaceAll(uuid.NewString(), "-", ""),
+				EventName:      "INSERT",
+				EventSource:    "aws:dynamodb",
+				EventVersion:   "1.1",
+				EventSourceArn: o.streamARN,
+			}}
+			if s, ok := item[o.indexSK].(*ddbtypes.AttributeValueMemberS); ok {
+				r.sort = s.Value
+			}
+		}
+		o.known[key] = r
+		o.pending[pk] = append(o.pending[pk], r)
+	}
+	// Offers come in commit order only per client; the sort key orders them as a query does.
+	slices.SortStableFunc(o.pending[pk], func(a, b record) int { return strings.Compare(a.sort, b.sort) })
+	return errors.Join(errs...)
+}
+
+// admit makes pending the offered items of the partition keys. The caller holds mu.
+func (o *Outbox) admit(ctx context.Context) {
+	byPK := map[string][]map[string]ddbtypes.AttributeValue{}
+	for _, item := range o.offered {
+		if pk, ok := item[o.indexPK].(*ddbtypes.AttributeValueMemberS); ok && slices.Contains(o.PartitionKeys, pk.Value) {
+			byPK[pk.Value] = append(byPK[pk.Value], item)
+		}
+	}
+	for pk, items := range byPK {
+		_ = o.add(ctx, pk, items, nil) // logged
+	}
+	o.offered = nil
+}
+
+// deliver makes the offered items pending and invokes the handler once per partition key
+// with up to BatchSize of its pending records. It returns the number of records the
+// handler was invoked with and the errors of failed invocations.
+func (o *Outbox) deliver(ctx context.Context) (int, error) {
+	o.mu.Lock()
+	o.admit(ctx)
+	o.mu.Unlock()
+	total, errs := 0, []error(nil)
+	for _, pk := range o.PartitionKeys {
+		o.mu.Lock()
+		batch := slices.Clone(o.pending[pk][:min(len(o.pending[pk]), o.batchSize)])
+		o.mu.Unlock()
+		if len(batch) == 0 || ctx.Err() != nil {
+			continue
+		}
+		total += len(batch)
+		from, err := o.invoke(ctx, pk, batch)
+		errs = append(errs, err)
+		o.mu.Lock()
+		o.pending[pk] = slices.DeleteFunc(o.pending[pk], func(r record) bool {
+			return slices.ContainsFunc(batch[:from], func(d record) bool { return d.key == r.key })
+		})
+		o.mu.Unlock()
+	}
+	return total, errors.Join(errs...)
+}
+
+// invoke invokes the handler with the batch of partition pk and returns how many of its
+// records were delivered: Lambda checkpoints before the lowest failed sequence number.
+func (o *Outbox) invoke(ctx context.Context, pk string, batch []record) (int, error) {
+	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, len(batch))}
+	for i, r := range batch {
+		ev.Records[i] = r.rec
+	}
 	resp, err := invoke(ctx, o.fn, o.Handler, ev)
 	if err != nil {
 		o.log.ErrorContext(ctx, "outbox: invocation failed; the batch will be retried",
-			append([]any{"partition", pk, "records", len(ev.Records),
-				"first_sequence_number", first, "last_sequence_number", last}, ErrorAttrs(err)...)...)
-		return len(ev.Records), fmt.Errorf("invoke %s: %w", o.fn, err)
+			append([]any{"partition", pk, "records", len(batch), "first_sequence_number", ev.Records[0].Change.SequenceNumber,
+				"last_sequence_number", ev.Records[len(batch)-1].Change.SequenceNumber}, ErrorAttrs(err)...)...)
+		return 0, fmt.Errorf("invoke %s: %w", o.fn, err)
 	}
-	if len(resp.BatchItemFailures) > 0 {
-		// Lambda checkpoints before the lowest failed sequence number and retries from there.
-		from := len(ev.Records)
-		for _, f := range resp.BatchItemFailures {
-			i := slices.IndexFunc(ev.Records, func(r events.DynamoDBEventRecord) bool { return r.Change.SequenceNumber == f.ItemIdentifier })
-			if i < 0 {
-				err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a sequence number of the batch; the whole batch failed",
-					o.fn, f.ItemIdentifier)
-				o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried", "partition", pk, "err", err.Error())
-				return len(ev.Records), err
-			}
-			from = min(from, i)
+	from := len(batch)
+	for _, f := range resp.BatchItemFailures {
+		i := slices.IndexFunc(ev.Records, func(r events.DynamoDBEventRecord) bool { return r.Change.SequenceNumber == f.ItemIdentifier })
+		if i < 0 {
+			err := fmt.Errorf("invoke %s: batch item failure names %q, which is not a sequence number of the batch; the whole batch failed",
+				o.fn, f.ItemIdentifier)
+			o.log.ErrorContext(ctx, "outbox: invalid partial batch response; the batch will be retried", "partition", pk, "err", err.Error())
+			return 0, err
 		}
+		from = min(from, i)
+	}
+	if from < len(batch) {
 		o.log.WarnContext(ctx, "outbox: partial batch failure; records from the first failed one on will be retried",
-			"partition", pk, "from_sequence_number", ev.Records[from].Change.SequenceNumber,
-			"retried", len(ev.Records)-from)
+			"partition", pk, "from_sequence_number", ev.Records[from].Change.SequenceNumber, "retried", len(batch)-from)
 	}
-	return len(ev.Records), nil
-}
-
-// event builds the stream event for the items of one partition key, and remembers their
-// record identities so that an item offered again keeps its own.
-func (o *Outbox) event(pk string, items []map[string]ddbtypes.AttributeValue) (events.DynamoDBEvent, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.seen == nil {
-		o.seen = map[string]map[string]recordID{}
-	}
-	before, now := o.seen[pk], map[string]recordID{}
-	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, 0, len(items))}
-	for _, item := range items {
-		image, err := ConvertItem(item)
-		if err != nil {
-			return events.DynamoDBEvent{}, err
-		}
-		keyImage := make(map[string]events.DynamoDBAttributeValue, len(o.keys))
-		for _, k := range o.keys {
-			v, ok := image[k]
-			if !ok {
-				return events.DynamoDBEvent{}, fmt.Errorf("item lacks key attribute %s", k)
-			}
-			keyImage[k] = v
-		}
-		// The key image's JSON identifies the item: a map marshals in key order.
-		id, err := json.Marshal(keyImage)
-		if err != nil {
-			return events.DynamoDBEvent{}, err
-		}
-		rid, ok := before[string(id)]
-		if !ok {
-			rid = recordID{
-				// Shaped like a stream record's eventID: 32 hex digits.
-				eventID:  strings.ReplaceAll(uuid.NewString(), "-", ""),
-				sequence: fmt.Sprintf("%021d", sequence.Add(1)),
-				created:  time.Now().Truncate(time.Second),
-			}
-		}
-		now[string(id)] = rid
-		ev.Records = append(ev.Records, events.DynamoDBEventRecord{
-			AWSRegion: o.region,
-			Change: events.DynamoDBStreamRecord{
-				ApproximateCreationDateTime: events.SecondsEpochTime{Time: rid.created},
-				Keys:                        keyImage,
-				NewImage:                    image,
-				SequenceNumber:              rid.sequence,
-				StreamViewType:              string(ddbtypes.StreamViewTypeNewAndOldImages),
-			},
-			EventID:        rid.eventID,
-			EventName:      "INSERT",
-			EventSource:    "aws:dynamodb",
-			EventVersion:   "1.1",
-			EventSourceArn: o.streamARN,
-		})
-	}
-	o.seen[pk] = now
-	return ev, nil
+	return from, nil
 }

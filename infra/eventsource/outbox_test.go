@@ -8,13 +8,16 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // newTable creates a table shaped like the product's: PK/SK, index GSI1 on GSI1PK/GSI1SK
@@ -117,6 +120,18 @@ func pks(recs []events.DynamoDBEventRecord) []string {
 		out = append(out, r.Change.Keys["PK"].String())
 	}
 	return out
+}
+
+// Once sweeps and delivers once. It returns the number of records the handler was invoked
+// with, and the errors of failed queries and invocations (not batch item failures). Called
+// while Run runs, it may deliver a record Run delivers too.
+func (o *Outbox) Once(ctx context.Context) (int, error) {
+	if err := o.init(ctx); err != nil {
+		return 0, err
+	}
+	_, err := o.sweep(ctx)
+	n, derr := o.deliver(ctx)
+	return n, errors.Join(err, derr)
 }
 
 func TestOutboxDeliversTransactionalWritesAsInserts(t *testing.T) {
@@ -330,8 +345,9 @@ func TestOutboxRun(t *testing.T) {
 	db := dynamodb.NewFromConfig(cfg)
 	table, _ := newTable(t, db)
 	h := &deleter{db: db, table: table}
+	// Put by a client that offers nothing, the items are found by sweeps.
 	o := &Outbox{DB: db, Table: table, Index: "GSI1", PartitionKeys: []string{"OUTBOX#0", "OUTBOX#1"},
-		Interval: 20 * time.Millisecond, BatchSize: 2, Handler: h.handle, Log: testLog()}
+		Interval: 20 * time.Millisecond, Sweep: 20 * time.Millisecond, BatchSize: 2, Handler: h.handle, Log: testLog()}
 	background(t, o.Run)
 	for i := range 5 {
 		transact(t, db, table, outboxItem(fmt.Sprint(i), fmt.Sprintf("OUTBOX#%d", i%2), fmt.Sprint(i)))
@@ -349,6 +365,166 @@ func TestOutboxRun(t *testing.T) {
 	eventually(t, 5*time.Second, "5 items delivered", func() bool { return len(delivered()) >= 5 })
 	time.Sleep(100 * time.Millisecond) // a few more polls: deleted items must not come back
 	if got := slices.Sorted(slices.Values(delivered())); !slices.Equal(got, []string{"O#0", "O#1", "O#2", "O#3", "O#4"}) {
+		t.Errorf("delivered %v, want each item once", got)
+	}
+}
+
+// TestOutboxSweepsAgainAfterAFullPage: what another process put before Run started, more than
+// a page, comes without waiting for the next Sweep, in order and batches of BatchSize.
+func TestOutboxSweepsAgainAfterAFullPage(t *testing.T) {
+	t.Parallel()
+	cfg := startAWS(t)
+	db := dynamodb.NewFromConfig(cfg)
+	table, _ := newTable(t, db)
+	for i := range 5 {
+		transact(t, db, table, outboxItem(fmt.Sprint(i), "OUTBOX#0", fmt.Sprint(i)))
+	}
+	d := &deleter{db: db, table: table}
+	o := &Outbox{DB: db, Table: table, PartitionKeys: []string{"OUTBOX#0"}, Interval: 10 * time.Millisecond,
+		Sweep: time.Hour, BatchSize: 2, Handler: d.handle, Log: testLog()}
+	background(t, o.Run)
+	eventually(t, 5*time.Second, "5 items delivered", func() bool { return len(d.all()) == 3 })
+	var got [][]string
+	for _, b := range d.all() {
+		got = append(got, pks(b))
+	}
+	if want := [][]string{{"O#0", "O#1"}, {"O#2", "O#3"}, {"O#4"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("batches %v, want %v", got, want)
+	}
+}
+
+// countOps is an SDK option that counts a client's requests by operation.
+func countOps(counts *sync.Map) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("CountOperations",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				n, _ := counts.LoadOrStore(awsmiddleware.GetOperationName(ctx), new(atomic.Int32))
+				n.(*atomic.Int32).Add(1)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
+}
+
+func queries(counts *sync.Map) int32 {
+	n, ok := counts.Load("Query")
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int32).Load()
+}
+
+// TestOutboxOffer: the first sweep, at start, finds what was put before; then what a client
+// with OfferPuts puts is delivered without a Query, per partition key in sort key order and
+// batches of BatchSize; a failed invocation and a partial batch failure are retried as the
+// same records; nothing is delivered twice.
+func TestOutboxOffer(t *testing.T) {
+	t.Parallel()
+	cfg := startAWS(t)
+	plain := dynamodb.NewFromConfig(cfg) // another process's client: it offers nothing
+	var counts sync.Map
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, countOps(&counts)) })
+	table, _ := newTable(t, db)
+	d := &deleter{db: plain, table: table}
+	var tries atomic.Int32 // of the batch from O#a on
+	o := &Outbox{DB: db, Table: table, PartitionKeys: []string{"OUTBOX#0", "OUTBOX#1"}, Interval: 10 * time.Millisecond,
+		Sweep: time.Hour, BatchSize: 3, Log: testLog(),
+		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			if ev.Records[0].Change.Keys["PK"].String() != "O#a" {
+				return d.handle(ctx, ev)
+			}
+			defer func() { d.fail, d.keep = nil, nil }()
+			if tries.Add(1) == 1 {
+				d.fail = errors.New("boom")
+				return d.handle(ctx, ev)
+			}
+			d.keep = map[string]bool{"O#c": true, "O#d": true}
+			resp, err := d.handle(ctx, ev)
+			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[1].Change.SequenceNumber}}
+			return resp, err
+		}}
+	offering := dynamodb.NewFromConfig(cfg, func(opts *dynamodb.Options) {
+		opts.APIOptions = append(opts.APIOptions, OfferPuts(func() []*Outbox { return []*Outbox{o} }))
+	})
+	transact(t, plain, table, outboxItem("early", "OUTBOX#0", "0"))
+	background(t, o.Run)
+	eventually(t, 5*time.Second, "the item put before Run", func() bool { return len(d.all()) == 1 })
+	swept := queries(&counts)
+	if swept != 2 {
+		t.Errorf("%d queries at start, want one per partition key", swept)
+	}
+
+	transact(t, offering, table, outboxItem("c", "OUTBOX#0", "3"), outboxItem("b", "OUTBOX#1", "2"), outboxItem("a", "OUTBOX#0", "1"),
+		outboxItem("e", "OUTBOX#0", "5"), outboxItem("d", "OUTBOX#0", "4"),
+		map[string]ddbtypes.AttributeValue{"PK": &sv{Value: "P#1"}, "SK": &sv{Value: "PROFILE"}}) // no outbox item
+	eventually(t, 5*time.Second, "the offered items", func() bool { return len(d.all()) == 5 })
+	// A failed put offers nothing; a PutItem offers its item.
+	if _, err := offering.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: &table, Item: outboxItem("x", "OUTBOX#1", "6"),
+		ConditionExpression: aws.String("attribute_exists(PK)")}); err == nil {
+		t.Fatal("conditional put succeeded")
+	}
+	if _, err := offering.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: &table, Item: outboxItem("f", "OUTBOX#1", "7")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the put item", func() bool { return len(d.all()) == 6 })
+	time.Sleep(50 * time.Millisecond) // more ticks: nothing more may come
+	byPartition := map[string][][]events.DynamoDBEventRecord{}
+	for _, b := range d.all() {
+		pk := b[0].Change.NewImage["GSI1PK"].String()
+		byPartition[pk] = append(byPartition[pk], b)
+	}
+	want := map[string][][]string{
+		"OUTBOX#0": {{"O#early"}, {"O#a", "O#c", "O#d"}, {"O#a", "O#c", "O#d"}, {"O#c", "O#d", "O#e"}},
+		"OUTBOX#1": {{"O#b"}, {"O#f"}},
+	}
+	for pk, batches := range want {
+		var got [][]string
+		for _, b := range byPartition[pk] {
+			got = append(got, pks(b))
+		}
+		if !slices.EqualFunc(got, batches, slices.Equal) {
+			t.Fatalf("%s batches %v, want %v", pk, got, batches)
+		}
+	}
+	o0 := byPartition["OUTBOX#0"]
+	for _, same := range [][2]events.DynamoDBEventRecord{{o0[1][0], o0[2][0]}, {o0[2][1], o0[3][0]}} {
+		if same[0].EventID != same[1].EventID || same[0].Change.SequenceNumber != same[1].Change.SequenceNumber {
+			t.Errorf("retried record %s %s, first %s %s", same[1].EventID, same[1].Change.SequenceNumber, same[0].EventID, same[0].Change.SequenceNumber)
+		}
+	}
+	if n := queries(&counts) - swept; n != 0 {
+		t.Errorf("%d queries after the first sweep, want none: offered items need no read", n)
+	}
+}
+
+// TestOutboxSweepAndOfferDeliverOnce: with sweeps while items are offered, what is both
+// offered and found is delivered once.
+func TestOutboxSweepAndOfferDeliverOnce(t *testing.T) {
+	t.Parallel()
+	cfg := startAWS(t)
+	db := dynamodb.NewFromConfig(cfg)
+	table, _ := newTable(t, db)
+	d := &deleter{db: db, table: table}
+	o := &Outbox{DB: db, Table: table, PartitionKeys: []string{"OUTBOX#0", "OUTBOX#1"}, Interval: 5 * time.Millisecond,
+		Sweep: 20 * time.Millisecond, Handler: d.handle, Log: testLog()}
+	offering := dynamodb.NewFromConfig(cfg, func(opts *dynamodb.Options) {
+		opts.APIOptions = append(opts.APIOptions, OfferPuts(func() []*Outbox { return []*Outbox{o} }))
+	})
+	background(t, o.Run)
+	var want []string
+	for i := range 200 {
+		transact(t, offering, table, outboxItem(fmt.Sprint(i), fmt.Sprintf("OUTBOX#%d", i%2), fmt.Sprintf("%03d", i)))
+		want = append(want, fmt.Sprintf("O#%d", i))
+	}
+	delivered := func() []string {
+		var out []string
+		for _, b := range d.all() {
+			out = append(out, pks(b)...)
+		}
+		return out
+	}
+	eventually(t, 10*time.Second, "200 items delivered", func() bool { return len(delivered()) >= 200 })
+	time.Sleep(50 * time.Millisecond) // more ticks: nothing more may come
+	if got, want := slices.Sorted(slices.Values(delivered())), slices.Sorted(slices.Values(want)); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want each item once", got)
 	}
 }

@@ -19,7 +19,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -77,6 +79,7 @@ type Stack struct {
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
 	schedules   map[string]*eventsource.Schedule // each scheduled function's first, by logical id
+	outboxes    atomic.Pointer[[]*eventsource.Outbox]
 }
 
 // RepoRoot returns the module root, found from this source file.
@@ -101,6 +104,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s := &Stack{AWS: aws, Template: tpl, Env: map[string]map[string]string{}, actions: actionLog{calls: map[string]map[string]bool{}}, stackName: o.StackName}
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
+	// Every client of the stack offers what it puts to the outbox sources, which then query
+	// only to sweep (see eventsource.OfferPuts).
+	aws.AWS.APIOptions = append(aws.AWS.APIOptions, eventsource.OfferPuts(func() []*eventsource.Outbox {
+		return *cmp.Or(s.outboxes.Load(), new([]*eventsource.Outbox))
+	}))
 	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName, localaws.WithoutStreams(aws.Embedded)); err != nil {
 		return fail(fmt.Errorf("provision: %w", err))
 	}
@@ -201,11 +209,11 @@ type worker struct {
 	handler any
 }
 
-// outboxPoll is how often the local stand-in for the table's stream looks for outbox items.
+// outboxPoll is how often the local stand-in for the table's stream delivers offered outbox items.
 const outboxPoll = 100 * time.Millisecond
 
 // runWorkers starts the event sources of the queue, stream and scheduled functions: SQS
-// pollers, an outbox poller in place of the stream (see eventsource.Outbox) and a timer per
+// pollers, an outbox source in place of the stream (see eventsource.Outbox) and a timer per
 // enabled Schedule event.
 func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -220,6 +228,7 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 		})
 	}
 	s.schedules = map[string]*eventsource.Schedule{}
+	var outboxes []*eventsource.Outbox
 	for _, w := range workers {
 		id, timeout := w.fn.LogicalID, time.Duration(w.fn.Timeout)*time.Second
 		for _, q := range w.fn.Queues {
@@ -249,6 +258,9 @@ func (s *Stack) runWorkers(workers []worker, log *slog.Logger) error {
 				Interval: outboxPoll, BatchSize: st.BatchSize, StreamARN: s.Physical[st.TableLogicalID].StreamARN,
 				Handler: h, FunctionName: id, Timeout: timeout, Log: log,
 			}
+			// Taking offers before it starts, so that its first sweep finds what was put before.
+			outboxes = append(outboxes, src)
+			s.outboxes.Store(new(slices.Clone(outboxes)))
 			start(id+"/"+st.Event, src.Run)
 		}
 		for _, ev := range w.fn.Schedules {

@@ -27,7 +27,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strings"
 )
 
 const (
@@ -118,34 +117,17 @@ func BuildFunction(ctx context.Context, pkg, outPath string, goarch string) erro
 	if err != nil {
 		return fmt.Errorf("rie: BuildFunction: %w", err)
 	}
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
 		return fmt.Errorf("rie: BuildFunction: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, "go", "build",
 		"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w",
 		"-o", outPath, pkg)
-	cmd.Dir = root
+	_, file, _, _ := runtime.Caller(0) // this file, two directories below the module root
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("rie: go build %s (GOARCH=%s): %w\n%s", pkg, goarch, err, out)
 	}
 	return nil
-}
-
-// moduleRoot returns the directory of the main module's go.mod, as the go
-// command sees it from the current directory.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("rie: go env GOMOD: %w\n%s", err, out)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("rie: not inside a Go module (go env GOMOD is empty)")
-	}
-	return filepath.Dir(gomod), nil
 }
