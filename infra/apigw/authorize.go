@@ -59,16 +59,13 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 			return d.resp, nil
 		}
 	}
-	resp, err = eventsource.Invoke(ctx, a.fn, a.handler, req)
-	if err == nil {
-		// A deployed authorizer's response reaches API Gateway as JSON, so the route's function
-		// sees the context's numbers as float64 and its slices as []any; so does the local one.
-		if resp, err = eventsource.ViaJSON(resp); err != nil {
-			err = fmt.Errorf("authorizer response: %w", err)
-		}
-	}
-	if err != nil {
+	if resp, err = eventsource.Invoke(ctx, a.fn, a.handler, req); err != nil {
 		return resp, err
+	}
+	// A deployed authorizer's response reaches API Gateway as JSON, so the route's function
+	// sees the context's numbers as float64 and its slices as []any; so does the local one.
+	if resp, err = eventsource.ViaJSON(resp); err != nil {
+		return resp, fmt.Errorf("authorizer response: %w", err)
 	}
 	if a.ttl > 0 {
 		a.mu.Lock()

@@ -96,11 +96,7 @@ func (s *Server) headers(r *http.Request, sourceIP string) (map[string]string, [
 	}
 	// net/http moves Host out of the header map; API Gateway passes it on.
 	h["host"] = r.Host
-	if prior := h["x-forwarded-for"]; prior != "" {
-		h["x-forwarded-for"] = prior + ", " + sourceIP
-	} else {
-		h["x-forwarded-for"] = sourceIP
-	}
+	h["x-forwarded-for"] = strings.TrimPrefix(h["x-forwarded-for"]+", "+sourceIP, ", ")
 	h["x-forwarded-proto"] = "http"
 	if r.TLS != nil {
 		h["x-forwarded-proto"] = "https"

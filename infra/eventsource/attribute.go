@@ -32,7 +32,7 @@ func ConvertAttribute(v ddbtypes.AttributeValue) (events.DynamoDBAttributeValue,
 	case *ddbtypes.AttributeValueMemberN:
 		return events.NewNumberAttribute(v.Value), nil
 	case *ddbtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(cloneBytes(v.Value)), nil
+		return events.NewBinaryAttribute(slices.Clone(nonNil(v.Value))), nil
 	case *ddbtypes.AttributeValueMemberBOOL:
 		return events.NewBooleanAttribute(v.Value), nil
 	case *ddbtypes.AttributeValueMemberNULL:
@@ -60,7 +60,7 @@ func ConvertAttribute(v ddbtypes.AttributeValue) (events.DynamoDBAttributeValue,
 	case *ddbtypes.AttributeValueMemberBS:
 		bs := make([][]byte, len(v.Value))
 		for i, b := range v.Value {
-			bs[i] = cloneBytes(b)
+			bs[i] = slices.Clone(nonNil(b))
 		}
 		return events.NewBinarySetAttribute(bs), nil
 	case nil:
@@ -68,11 +68,4 @@ func ConvertAttribute(v ddbtypes.AttributeValue) (events.DynamoDBAttributeValue,
 	default:
 		return events.DynamoDBAttributeValue{}, fmt.Errorf("unsupported attribute value %T", v)
 	}
-}
-
-func cloneBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return slices.Clone(b)
 }

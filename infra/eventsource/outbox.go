@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -89,16 +90,16 @@ type Outbox struct {
 
 	mu      sync.Mutex
 	offered []map[string]ddbtypes.AttributeValue // put since the last delivery
-	pending map[string][]record                  // partition key -> records to deliver, in sort key order
 	// known holds, by item key, the record of every item pending, delivered since the last
 	// sweep or found by it: an offer of one of these is a late one.
-	known map[string]record
+	known map[string]*record
 }
 
-// record is a stream record with its item's key (as JSON) and index sort key.
+// record is a stream record with its item's key (as JSON), index keys and state.
 type record struct {
-	key, sort string
-	rec       events.DynamoDBEventRecord
+	key, pk, sort string
+	delivered     bool
+	rec           events.DynamoDBEventRecord
 }
 
 // sequence numbers the records of every Outbox; starting at the clock keeps it increasing
@@ -218,7 +219,7 @@ func (o *Outbox) init(ctx context.Context) error {
 	o.region = o.DB.Options().Region
 	o.fn = NewFunction(o.FunctionName, o.region, table.AccountID, o.Timeout)
 	o.log = cmp.Or(o.Log, slog.Default()).With("function", o.FunctionName, "table", o.Table)
-	o.pending, o.known = map[string][]record{}, map[string]record{}
+	o.known = map[string]*record{}
 	o.ready = true
 	return nil
 }
@@ -226,7 +227,7 @@ func (o *Outbox) init(ctx context.Context) error {
 // sweep queries every partition key and makes pending what it finds. It reports whether a
 // query may have left items out: a full page with items not pending before.
 func (o *Outbox) sweep(ctx context.Context) (more bool, _ error) {
-	found := map[string][]map[string]ddbtypes.AttributeValue{}
+	pages := map[string][]map[string]ddbtypes.AttributeValue{}
 	var errs []error
 	for _, pk := range o.PartitionKeys {
 		out, err := o.DB.Query(ctx, &dynamodb.QueryInput{
@@ -246,95 +247,84 @@ func (o *Outbox) sweep(ctx context.Context) (more bool, _ error) {
 			errs = append(errs, fmt.Errorf("outbox %s: query %s: %w", o.Table, pk, err))
 			continue
 		}
-		found[pk] = out.Items
+		pages[pk] = out.Items
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	// Offers of what was delivered since the last sweep find it known until now.
 	o.admit(ctx)
-	// What is neither pending nor found is gone; what was delivered and is found again is
-	// delivered again, as the same record.
-	before := o.known
-	o.known = map[string]record{}
-	for _, rs := range o.pending {
-		for _, r := range rs {
-			o.known[r.key] = r
+	// What was delivered and is found again is delivered again, as the same record; what
+	// was delivered and is not found is gone.
+	found := map[string]bool{}
+	for pk, items := range pages {
+		added := 0
+		for _, item := range items {
+			r, isNew, err := o.add(ctx, pk, item)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if isNew || r.delivered {
+				added++
+			}
+			r.delivered, found[r.key] = false, true
 		}
+		more = more || len(items) == o.batchSize && added > 0
 	}
-	for pk, items := range found {
-		n := len(o.pending[pk])
-		errs = append(errs, o.add(ctx, pk, items, before))
-		more = more || len(items) == o.batchSize && len(o.pending[pk]) > n
-	}
+	maps.DeleteFunc(o.known, func(key string, r *record) bool { return r.delivered && !found[key] })
 	return more, errors.Join(errs...)
 }
 
-// add makes pending the items of partition pk that are not known, as the records in before
-// or new ones. An item that cannot be presented is left out, not the others. The caller
-// holds mu.
-func (o *Outbox) add(ctx context.Context, pk string, items []map[string]ddbtypes.AttributeValue, before map[string]record) error {
-	var errs []error
-	for _, item := range items {
-		image, err := ConvertItem(item)
-		keys := make(map[string]events.DynamoDBAttributeValue, len(o.keys))
-		for _, k := range o.keys {
-			if v, ok := image[k]; ok {
-				keys[k] = v
-			} else if err == nil {
-				err = fmt.Errorf("item lacks key attribute %s", k)
-			}
+// add returns the known record of item, of partition pk, or makes it a new pending one. An
+// item that cannot be presented is logged and returned as an error. The caller holds mu.
+func (o *Outbox) add(ctx context.Context, pk string, item map[string]ddbtypes.AttributeValue) (_ *record, isNew bool, _ error) {
+	image, err := ConvertItem(item)
+	keys := make(map[string]events.DynamoDBAttributeValue, len(o.keys))
+	for _, k := range o.keys {
+		if v, ok := image[k]; ok {
+			keys[k] = v
+		} else if err == nil {
+			err = fmt.Errorf("item lacks key attribute %s", k)
 		}
-		// The key image's JSON identifies the item: a map marshals in key order.
-		id, jerr := json.Marshal(keys)
-		if err = cmp.Or(err, jerr); err != nil {
-			o.log.ErrorContext(ctx, "outbox: an item cannot be presented as a stream record", "partition", pk, "err", err.Error())
-			errs = append(errs, err)
-			continue
-		}
-		key := string(id)
-		if _, ok := o.known[key]; ok {
-			continue
-		}
-		r, ok := before[key]
-		if !ok {
-			r = record{key: key, rec: events.DynamoDBEventRecord{
-				AWSRegion: o.region,
-				Change: events.DynamoDBStreamRecord{
-					ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Now().Truncate(time.Second)},
-					Keys:                        keys,
-					NewImage:                    image,
-					SequenceNumber:              fmt.Sprintf("%021d", sequence.Add(1)),
-					StreamViewType:              string(ddbtypes.StreamViewTypeNewAndOldImages),
-				},
-				// Shaped like a stream record's eventID: 32 hex digits.
-				EventID:        strings.ReplaceAll(uuid.NewString(), "-", ""),
-				EventName:      "INSERT",
-				EventSource:    "aws:dynamodb",
-				EventVersion:   "1.1",
-				EventSourceArn: o.streamARN,
-			}}
-			if s, ok := item[o.indexSK].(*ddbtypes.AttributeValueMemberS); ok {
-				r.sort = s.Value
-			}
-		}
-		o.known[key] = r
-		o.pending[pk] = append(o.pending[pk], r)
 	}
-	// Offers come in commit order only per client; the sort key orders them as a query does.
-	slices.SortStableFunc(o.pending[pk], func(a, b record) int { return strings.Compare(a.sort, b.sort) })
-	return errors.Join(errs...)
+	// The key image's JSON identifies the item: a map marshals in key order.
+	id, jerr := json.Marshal(keys)
+	if err = cmp.Or(err, jerr); err != nil {
+		o.log.ErrorContext(ctx, "outbox: an item cannot be presented as a stream record", "partition", pk, "err", err.Error())
+		return nil, false, err
+	}
+	if r, ok := o.known[string(id)]; ok {
+		return r, false, nil
+	}
+	r := &record{key: string(id), pk: pk, rec: events.DynamoDBEventRecord{
+		AWSRegion: o.region,
+		Change: events.DynamoDBStreamRecord{
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Now().Truncate(time.Second)},
+			Keys:                        keys,
+			NewImage:                    image,
+			SequenceNumber:              fmt.Sprintf("%021d", sequence.Add(1)),
+			StreamViewType:              string(ddbtypes.StreamViewTypeNewAndOldImages),
+		},
+		// Shaped like a stream record's eventID: 32 hex digits.
+		EventID:        strings.ReplaceAll(uuid.NewString(), "-", ""),
+		EventName:      "INSERT",
+		EventSource:    "aws:dynamodb",
+		EventVersion:   "1.1",
+		EventSourceArn: o.streamARN,
+	}}
+	if s, ok := item[o.indexSK].(*ddbtypes.AttributeValueMemberS); ok {
+		r.sort = s.Value
+	}
+	o.known[r.key] = r
+	return r, true, nil
 }
 
 // admit makes pending the offered items of the partition keys. The caller holds mu.
 func (o *Outbox) admit(ctx context.Context) {
-	byPK := map[string][]map[string]ddbtypes.AttributeValue{}
 	for _, item := range o.offered {
 		if pk, ok := item[o.indexPK].(*ddbtypes.AttributeValueMemberS); ok && slices.Contains(o.PartitionKeys, pk.Value) {
-			byPK[pk.Value] = append(byPK[pk.Value], item)
+			_, _, _ = o.add(ctx, pk.Value, item) // logged
 		}
-	}
-	for pk, items := range byPK {
-		_ = o.add(ctx, pk, items, nil) // logged
 	}
 	o.offered = nil
 }
@@ -343,24 +333,33 @@ func (o *Outbox) admit(ctx context.Context) {
 // with up to BatchSize of its pending records. It returns the number of records the
 // handler was invoked with and the errors of failed invocations.
 func (o *Outbox) deliver(ctx context.Context) (int, error) {
-	o.mu.Lock()
-	o.admit(ctx)
-	o.mu.Unlock()
 	total, errs := 0, []error(nil)
 	for _, pk := range o.PartitionKeys {
 		o.mu.Lock()
-		batch := slices.Clone(o.pending[pk][:min(len(o.pending[pk]), o.batchSize)])
+		o.admit(ctx)
+		var batch []*record
+		for _, r := range o.known {
+			if r.pk == pk && !r.delivered {
+				batch = append(batch, r)
+			}
+		}
 		o.mu.Unlock()
 		if len(batch) == 0 || ctx.Err() != nil {
 			continue
 		}
+		// Offers come in commit order only per client; the sort key orders them as a query
+		// does, and the sequence number what has the same one.
+		slices.SortFunc(batch, func(a, b *record) int {
+			return cmp.Or(strings.Compare(a.sort, b.sort), strings.Compare(a.rec.Change.SequenceNumber, b.rec.Change.SequenceNumber))
+		})
+		batch = batch[:min(len(batch), o.batchSize)]
 		total += len(batch)
 		from, err := o.invoke(ctx, pk, batch)
 		errs = append(errs, err)
 		o.mu.Lock()
-		o.pending[pk] = slices.DeleteFunc(o.pending[pk], func(r record) bool {
-			return slices.ContainsFunc(batch[:from], func(d record) bool { return d.key == r.key })
-		})
+		for _, r := range batch[:from] {
+			r.delivered = true
+		}
 		o.mu.Unlock()
 	}
 	return total, errors.Join(errs...)
@@ -368,7 +367,7 @@ func (o *Outbox) deliver(ctx context.Context) (int, error) {
 
 // invoke invokes the handler with the batch of partition pk and returns how many of its
 // records were delivered: Lambda checkpoints before the lowest failed sequence number.
-func (o *Outbox) invoke(ctx context.Context, pk string, batch []record) (int, error) {
+func (o *Outbox) invoke(ctx context.Context, pk string, batch []*record) (int, error) {
 	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, len(batch))}
 	for i, r := range batch {
 		ev.Records[i] = r.rec

@@ -260,10 +260,8 @@ func (s *SQS) delete(ctx context.Context, msgs []sqstypes.Message) error {
 func (s *SQS) event(msgs []sqstypes.Message) events.SQSEvent {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
 	for _, m := range msgs {
-		attrs := maps.Clone(m.Attributes)
-		if attrs == nil {
-			attrs = map[string]string{}
-		}
+		attrs := map[string]string{}
+		maps.Copy(attrs, m.Attributes)
 		mattrs := make(map[string]events.SQSMessageAttribute, len(m.MessageAttributes))
 		for k, v := range m.MessageAttributes {
 			mattrs[k] = events.SQSMessageAttribute{

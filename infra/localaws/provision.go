@@ -288,13 +288,7 @@ func (p *provisioner) queues(ctx context.Context, queues []template.Queue) error
 			if isDLQ[q.LogicalID] != dlqFirst {
 				continue
 			}
-			var err error
-			if _, ok := p.out[q.RedriveTarget]; q.RedriveTarget != "" && !ok {
-				err = fmt.Errorf("dead-letter queue %s is not an AWS::SQS::Queue the local stack can provision first", q.RedriveTarget)
-			} else {
-				err = p.queue(ctx, q)
-			}
-			if err != nil {
+			if err := p.queue(ctx, q); err != nil {
 				return fmt.Errorf("provision queue %s: %w", q.LogicalID, err)
 			}
 		}
@@ -316,8 +310,12 @@ func (p *provisioner) queue(ctx context.Context, q template.Queue) error {
 	setInt("VisibilityTimeout", q.VisibilityTimeout)
 	setInt("MessageRetentionPeriod", q.MessageRetentionPeriod)
 	if q.RedriveTarget != "" {
+		dlq, ok := p.out[q.RedriveTarget]
+		if !ok {
+			return fmt.Errorf("dead-letter queue %s is not an AWS::SQS::Queue the local stack can provision first", q.RedriveTarget)
+		}
 		policy, _ := json.Marshal(map[string]string{ // a map of strings always marshals
-			"deadLetterTargetArn": p.out[q.RedriveTarget].ARN,
+			"deadLetterTargetArn": dlq.ARN,
 			"maxReceiveCount":     strconv.Itoa(q.MaxReceiveCount),
 		})
 		attrs["RedrivePolicy"] = string(policy)

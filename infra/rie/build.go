@@ -92,13 +92,8 @@ func Build(ctx context.Context, outDir string) (string, error) {
 // Version for the host OS and architecture.
 func upToDate(path string) bool {
 	info, err := buildinfo.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	if info.Path != MainPackage || info.Main.Path != Module || info.Main.Version != Version {
-		return false
-	}
-	return slices.Contains(info.Settings, debug.BuildSetting{Key: "GOOS", Value: runtime.GOOS}) &&
+	return err == nil && info.Path == MainPackage && info.Main.Path == Module && info.Main.Version == Version &&
+		slices.Contains(info.Settings, debug.BuildSetting{Key: "GOOS", Value: runtime.GOOS}) &&
 		slices.Contains(info.Settings, debug.BuildSetting{Key: "GOARCH", Value: runtime.GOARCH})
 }
 

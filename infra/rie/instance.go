@@ -57,7 +57,7 @@ type Instance struct {
 // LAMBDA_TASK_ROOT) overlaid with env (KEY=VALUE, later entries win) and what
 // the emulator adds. Its working directory is its own, like /var/task.
 func Start(ctx context.Context, riePath, bootstrapPath string, env []string) (*Instance, error) {
-	ctx, cancel := withDefaultTimeout(ctx)
+	ctx, cancel := context.WithTimeout(ctx, defaultReadyTimeout) // an earlier deadline of ctx wins
 	defer cancel()
 	var inst *Instance
 	err := launchRetrying(ctx, riePath, bootstrapPath, env, func(in *Instance, _ time.Time) error {
@@ -77,7 +77,7 @@ func Start(ctx context.Context, riePath, bootstrapPath string, env []string) (*I
 // first invocation. Compare a function's figure with the hello baseline of
 // the same run, not across machines. The instance is closed on return.
 func ColdStart(ctx context.Context, riePath, bootstrapPath string, env []string, payload []byte) (time.Duration, error) {
-	ctx, cancel := withDefaultTimeout(ctx)
+	ctx, cancel := context.WithTimeout(ctx, defaultReadyTimeout) // an earlier deadline of ctx wins
 	defer cancel()
 	var d time.Duration
 	err := launchRetrying(ctx, riePath, bootstrapPath, env, func(in *Instance, t0 time.Time) (err error) {
@@ -166,7 +166,7 @@ func (in *Instance) poll(ctx context.Context, try func() (done bool, err error))
 		}
 		select {
 		case <-in.exited:
-			return in.exitError()
+			return fmt.Errorf("rie: %w (invoke API %s, Runtime API %s: %v)\n%s", errExitedEarly, in.addr, in.apiAddr, in.waitErr, in.Logs())
 		case <-ctx.Done():
 			return fmt.Errorf("rie: emulator not ready on %s: %w\n%s", in.addr, ctx.Err(), in.Logs())
 		case <-tick.C:
@@ -203,10 +203,6 @@ func (in *Instance) firstInvoke(ctx context.Context, t0 time.Time, payload []byt
 		return err == nil, nil
 	})
 	return d, err
-}
-
-func (in *Instance) exitError() error {
-	return fmt.Errorf("rie: %w (invoke API %s, Runtime API %s: %v)\n%s", errExitedEarly, in.addr, in.apiAddr, in.waitErr, in.Logs())
 }
 
 // Invoke posts payload to the invoke API and returns the function's response.
@@ -287,13 +283,6 @@ func freeAddrs(n int) ([]string, error) {
 		addrs = append(addrs, l.Addr().String())
 	}
 	return addrs, nil
-}
-
-func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < defaultReadyTimeout {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, defaultReadyTimeout)
 }
 
 // tailBuffer is a concurrency-safe writer keeping the last limit bytes.

@@ -337,10 +337,7 @@ func alternate(rounds, warmup, n int, f func(variant, n int, measured bool) (loa
 		}
 	}
 	for r := range rounds {
-		share := n / rounds
-		if r < n%rounds {
-			share++
-		}
+		share := (n + rounds - 1 - r) / rounds // n/rounds, and one more in the first n%rounds rounds
 		for _, v := range []int{r % 2, 1 - r%2} {
 			l, err := f(v, share, true)
 			if err != nil {
