@@ -3,6 +3,7 @@ package apigw
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -71,11 +72,7 @@ func (a *authorizer) decide(ctx context.Context, req events.APIGatewayV2CustomAu
 		a.mu.Lock()
 		// Drop expired entries while here, so the cache stays as small as the live identities.
 		now := time.Now()
-		for k, d := range a.cache {
-			if !now.Before(d.expires) {
-				delete(a.cache, k)
-			}
-		}
+		maps.DeleteFunc(a.cache, func(_ string, d cachedDecision) bool { return !now.Before(d.expires) })
 		a.cache[key] = cachedDecision{resp: resp, expires: now.Add(a.ttl)}
 		a.mu.Unlock()
 	}

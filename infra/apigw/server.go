@@ -194,7 +194,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 }
 
-// serve serves a request that ServeMux matched to rt.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 	rec := w.(*statusWriter)
 	// ServeMux lets HEAD match a GET route; API Gateway does not.
@@ -232,7 +231,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) {
 	}
 }
 
-// unmatched serves a request that matches no route.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	if s.fallback == nil {
 		writeMessage(w, http.StatusNotFound, "Not Found")

@@ -51,7 +51,13 @@ const maxWait = 30 * time.Second
 // Run invokes the handler at every fire time from now on until ctx is cancelled. It returns
 // an error at once when the schedule is misconfigured.
 func (s *Schedule) Run(ctx context.Context) error {
-	rate, err := s.parse()
+	if s.Handler == nil {
+		return fmt.Errorf("schedule %q: Handler is nil", s.Expression)
+	}
+	if s.Input != "" && !json.Valid([]byte(s.Input)) {
+		return fmt.Errorf("schedule %q: Input is not JSON", s.Expression)
+	}
+	rate, err := ParseRate(s.Expression)
 	if err != nil {
 		return err
 	}
@@ -124,16 +130,6 @@ func (s *Schedule) Fire(ctx context.Context, at time.Time) error {
 		return fmt.Errorf("invoke %s: %w", s.FunctionName, err)
 	}
 	return nil
-}
-
-func (s *Schedule) parse() (time.Duration, error) {
-	if s.Handler == nil {
-		return 0, fmt.Errorf("schedule %q: Handler is nil", s.Expression)
-	}
-	if s.Input != "" && !json.Valid([]byte(s.Input)) {
-		return 0, fmt.Errorf("schedule %q: Input is not JSON", s.Expression)
-	}
-	return ParseRate(s.Expression)
 }
 
 func (s *Schedule) logger() *slog.Logger { return cmp.Or(s.Log, slog.Default()) }

@@ -256,7 +256,6 @@ func (s *SQS) delete(ctx context.Context, msgs []sqstypes.Message) error {
 	return errors.Join(errs...)
 }
 
-// event builds the event Lambda would send for msgs.
 func (s *SQS) event(msgs []sqstypes.Message) events.SQSEvent {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
 	for _, m := range msgs {

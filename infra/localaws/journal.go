@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -235,12 +236,11 @@ func (j *journal) compact(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	before := j.size
 	if err := os.Rename(tmp, j.path); err != nil {
 		return fmt.Errorf("journal: compact: %w", err)
 	}
+	j.log.InfoContext(ctx, "journal compacted", "from", j.size, "to", st.Size())
 	j.size = st.Size()
-	j.log.InfoContext(ctx, "journal compacted", "from", before, "to", j.size)
 	return j.reopen()
 }
 
@@ -286,11 +286,7 @@ func mutating(r *http.Request) (*record, bool) {
 	rec := &record{Method: r.Method, Header: map[string]string{}}
 	// A presigned upload's signature expires; its replay is a plain request.
 	q := r.URL.Query()
-	for k := range q {
-		if strings.HasPrefix(k, "X-Amz-") {
-			q.Del(k)
-		}
-	}
+	maps.DeleteFunc(q, func(k string, _ []string) bool { return strings.HasPrefix(k, "X-Amz-") })
 	rec.URI = r.URL.EscapedPath()
 	if len(q) > 0 {
 		rec.URI += "?" + q.Encode()

@@ -213,23 +213,18 @@ func (p *provisioner) createTable(ctx context.Context, name string, t template.T
 // checkTable compares an existing table with the template. A different key schema is an
 // error; differences the service cannot change in place are warnings.
 func checkTable(ctx context.Context, t template.Table, d *ddbtypes.TableDescription) error {
-	var have []string
+	var have, want []string
 	for _, k := range d.KeySchema {
 		have = append(have, aws.ToString(k.AttributeName)+"/"+string(k.KeyType))
 	}
-	var want []string
 	for _, k := range t.KeySchema {
 		want = append(want, k.AttributeName+"/"+k.KeyType)
 	}
 	if !slices.Equal(have, want) {
 		return fmt.Errorf("table exists with key schema %v, template wants %v; delete the local data to recreate it", have, want)
 	}
-	indexes := map[string]bool{}
-	for _, g := range d.GlobalSecondaryIndexes {
-		indexes[aws.ToString(g.IndexName)] = true
-	}
 	for _, g := range t.GSIs {
-		if !indexes[g.Name] {
+		if !slices.ContainsFunc(d.GlobalSecondaryIndexes, func(i ddbtypes.GlobalSecondaryIndexDescription) bool { return aws.ToString(i.IndexName) == g.Name }) {
 			slog.WarnContext(ctx, "existing table lacks an index of the template; delete the local data to recreate it",
 				"logical_id", t.LogicalID, "index", g.Name)
 		}
@@ -441,7 +436,6 @@ func (p *provisioner) secret(ctx context.Context, s template.Secret) error {
 	return nil
 }
 
-// isCode reports whether err is an AWS error with one of codes.
 func isCode(err error, codes ...string) bool {
 	api, ok := errors.AsType[smithy.APIError](err)
 	return ok && slices.Contains(codes, api.ErrorCode())

@@ -172,10 +172,8 @@ func linkify(text string) []textPart {
 	var parts []textPart
 	rest := 0
 	for _, m := range urlPattern.FindAllStringIndex(text, -1) {
-		start, end := m[0], m[1]
-		for end > start && strings.ContainsRune(".,;:!?", rune(text[end-1])) {
-			end--
-		}
+		start := m[0]
+		end := start + len(strings.TrimRight(text[start:m[1]], ".,;:!?"))
 		if start > rest {
 			parts = append(parts, textPart{Text: text[rest:start]})
 		}

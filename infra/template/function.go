@@ -71,7 +71,6 @@ func (p *parser) policyActions(props object) []string {
 	return slices.Compact(actions)
 }
 
-// event adds one entry of a function's Events to f.
 func (p *parser) event(f *Function, name string, ev object) {
 	props := p.object(ev, "Properties")
 	switch typ := p.str(ev, "Type"); typ {

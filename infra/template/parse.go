@@ -109,7 +109,6 @@ func merged(globals, own object) object {
 	return o
 }
 
-// fail records a problem of the template at path.
 func (p *parser) fail(path, format string, args ...any) {
 	p.problems = append(p.problems, path+": "+fmt.Sprintf(format, args...))
 }
@@ -135,7 +134,6 @@ func (p *parser) list(o object, key string) []any {
 	return l
 }
 
-// objects returns the mappings of the list at o's key.
 func (p *parser) objects(o object, key string) []object {
 	var out []object
 	for i, v := range p.list(o, key) {
@@ -155,7 +153,6 @@ func (p *parser) strings(o object, key string) []string {
 	return out
 }
 
-// resolve resolves v, found at path, over the parameter values.
 func (p *parser) resolve(path string, v any) (string, bool) {
 	s, err := p.t.resolve(v, nil, p.params)
 	if err != nil {
@@ -221,14 +218,8 @@ func (p *parser) ref(o object, key, attr, typ string) string {
 // known records a problem for the keys of o that are not in keys: a typo or a property the
 // local stack does not emulate is an error, not a silently missing feature.
 func (p *parser) known(o object, keys ...string) {
-	var bad []string
-	for k := range o.m {
-		if !slices.Contains(keys, k) {
-			bad = append(bad, k)
-		}
-	}
+	bad := slices.DeleteFunc(sortedKeys(o.m), func(k string) bool { return slices.Contains(keys, k) })
 	if len(bad) > 0 {
-		slices.Sort(bad)
 		p.fail(o.at, "unknown or unsupported properties %s", strings.Join(bad, ", "))
 	}
 }

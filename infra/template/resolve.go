@@ -157,7 +157,6 @@ func (r *resolver) sub(arg any) (string, error) {
 	}
 }
 
-// condition evaluates the named condition.
 func (r *resolver) condition(name string) (bool, error) {
 	expr, ok := r.t.conditions[name]
 	if !ok {

@@ -33,7 +33,6 @@ func (p *parser) table(id string, props object) Table {
 	return t
 }
 
-// keySchema reads the KeySchema of a table or an index.
 func (p *parser) keySchema(o object) []KeyElement {
 	var out []KeyElement
 	for _, k := range p.objects(o, "KeySchema") {

@@ -209,12 +209,11 @@ func LoadWith(path string, overrides map[string]string) (*Template, error) {
 
 // Function returns the function with the given logical id.
 func (t *Template) Function(logicalID string) (Function, bool) {
-	for _, f := range t.Functions {
-		if f.LogicalID == logicalID {
-			return f, true
-		}
+	i := slices.IndexFunc(t.Functions, func(f Function) bool { return f.LogicalID == logicalID })
+	if i < 0 {
+		return Function{}, false
 	}
-	return Function{}, false
+	return t.Functions[i], true
 }
 
 // ParameterValues returns every parameter's value: overrides first, then the default.

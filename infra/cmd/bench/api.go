@@ -134,11 +134,6 @@ type client struct {
 	*http.Client
 }
 
-func newClient(url string, conns int) *client {
-	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true}
-	return &client{url: url, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
-}
-
 // call sends a request, fails unless the answer has status want and decodes it into out (if not nil).
 func (c *client) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
 	var rd io.Reader

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -89,19 +90,17 @@ func main() {
 	flag.IntVar(&cfg.persistN, "persist-n", 10000, "consent writes per persistence round")
 	flag.IntVar(&cfg.persistRounds, "persist-rounds", 10, "persistence rounds")
 	flag.Parse()
-	selected := map[string]bool{}
-	for _, s := range strings.Split(*only, ",") {
-		selected[strings.TrimSpace(s)] = true
-	}
 	var err error
 	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.portalN, cfg.persistN, cfg.persistRounds) < 1 ||
 		cfg.warmup < 0 || cfg.clients > profiles || cfg.dsrEvents < 100 {
 		err = errors.New("counts must be at least 1 (-warmup 0), -c at most 400, -dsr-events at least 100")
 	}
-	for s := range selected {
-		if !slices.ContainsFunc(sections, func(x section) bool { return x.name == s }) {
+	selected := map[string]bool{}
+	for s := range strings.SplitSeq(*only, ",") {
+		if s = strings.TrimSpace(s); !slices.Contains(names, s) {
 			err = fmt.Errorf("-only: unknown section %q", s)
 		}
+		selected[s] = true
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -181,7 +180,8 @@ func (b *bench) start(ctx context.Context, opts localstack.Options) (err error) 
 	quiet := dynamo.New(b.db, b.st.Table)
 	quiet.DisableOutbox()
 	b.quiet = app.New(quiet, time.Now, time.Minute)
-	b.c = newClient(b.st.URL, 4*b.cfg.clients)
+	tr := &http.Transport{MaxIdleConns: 4 * b.cfg.clients, MaxIdleConnsPerHost: 4 * b.cfg.clients, DisableCompression: true}
+	b.c = &client{url: b.st.URL, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 	b.fix, err = seedFixture(ctx, dynamo.New(b.db, b.st.Table))
 	return err
 }
@@ -294,10 +294,8 @@ func sum(rounds []loadResult) (r loadResult) {
 	return r
 }
 
-// rate is the calls per second of wall time.
 func (r loadResult) rate() float64 { return float64(len(r.lat)) / r.wall.Seconds() }
 
-// err is nil unless a call failed.
 func (r loadResult) err() error {
 	if len(r.errs) == 0 {
 		return nil
@@ -386,7 +384,6 @@ func (m *meter) ctx(ctx context.Context) context.Context {
 // counting is the meter of the handlers' DynamoDB calls without one of their own, if any.
 var counting atomic.Pointer[meter]
 
-// counted runs f with a new counting meter and returns that meter.
 func counted(f func() error) (*meter, error) {
 	m := &meter{}
 	counting.Store(m)
@@ -394,7 +391,6 @@ func counted(f func() error) (*meter, error) {
 	return m, f()
 }
 
-// inputsOf is the inputs of type T among a meter's.
 func inputsOf[T any](inputs []any) []T {
 	var out []T
 	for _, in := range inputs {
@@ -497,14 +493,12 @@ func (c *recorder) wrap(logicalID string, h any) any {
 	return h
 }
 
-// event is the latest event the stack sent the API function logicalID.
 func (c *recorder) event(logicalID string) events.APIGatewayV2HTTPRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.events[logicalID]
 }
 
-// run is what the recorder saw of a request's job.
 func (c *recorder) run(requestID string) jobRun {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -71,7 +71,9 @@ func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) er
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
 	}
+	var banner string
 	if info.MailPage != "" {
+		banner = "\nEmails the functions send (magic links, notifications) are captured, logged and shown at\n  " + info.MailPage + "\n"
 		// Created before dev.json announces the stack, so no email sent after that is missed.
 		w := newMailWatcher(ctx, st, log.With("mailPage", info.MailPage))
 		go w.run(ctx, mailPoll)
@@ -84,7 +86,7 @@ func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) er
 		return err
 	}
 	fmt.Printf("\nLiving Profile is running.\n%s\n\nTry:\n  curl -H 'Authorization: Bearer %s' %s/v1/profiles/%s\n%s\nWritten to %s. Ctrl-C stops.\n",
-		b, info.APIKey, info.APIBaseURL, info.DemoProfileID, mailBanner(info.MailPage), out)
+		b, info.APIKey, info.APIBaseURL, info.DemoProfileID, banner, out)
 	<-ctx.Done()
 	return nil
 }
@@ -159,13 +161,6 @@ func portalLink(ctx context.Context, base, key, profileID string) (string, error
 // mailPoll is how often dev looks for new captured emails.
 var mailPoll = time.Second
 
-func mailBanner(page string) string {
-	if page == "" {
-		return ""
-	}
-	return "\nEmails the functions send (magic links, notifications) are captured, logged and shown at\n  " + page + "\n"
-}
-
 // mailbox is what a mailWatcher reads: the local stack's captured emails, in the order sent.
 type mailbox interface {
 	Mailbox(ctx context.Context) ([]localstack.Email, error)
@@ -215,7 +210,6 @@ func (w *mailWatcher) poll(ctx context.Context) {
 	}
 }
 
-// run polls every interval until ctx ends.
 func (w *mailWatcher) run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()

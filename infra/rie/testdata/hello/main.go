@@ -15,12 +15,10 @@ type Greeting struct {
 	Name    string `json:"name"`
 }
 
-type request struct {
-	Name string `json:"name"`
-}
-
 func handle(_ context.Context, raw json.RawMessage) (Greeting, error) {
-	var req request
+	var req struct {
+		Name string `json:"name"`
+	}
 	// Any JSON is accepted; a non-object payload just greets "world".
 	_ = json.Unmarshal(raw, &req)
 	if req.Name == "" {
