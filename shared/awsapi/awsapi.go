@@ -1,16 +1,18 @@
 // Package awsapi calls AWS service APIs over HTTP without the SDK's service clients: it
 // resolves a service's endpoint from an aws.Config, signs requests with the SDK's SigV4
 // signer, retries throttled, failed (5xx) and broken calls with the SDK's standard backoff,
-// and reads bounded responses. The S3 and SES v2 adapters (packages blob and mail) build
-// on it, which keeps the generated S3 and SES v2 clients (about 2 MB together) out of the
-// functions' binaries, each held to a 9 MiB budget.
+// and reads bounded responses. The S3, SES v2 and Secrets Manager adapters (packages blob,
+// mail and secrets) build on it, which keeps the generated clients (about 2 MB together, and
+// their package initialisation) out of the functions' binaries, each held to a 9 MiB budget.
 package awsapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +72,28 @@ func Endpoint(ctx context.Context, cfg aws.Config, service Service) (string, boo
 		return *cfg.BaseEndpoint, true, nil
 	}
 	return "", false, nil
+}
+
+// BaseURL is the base URL of service: the endpoint cfg sets for it (see Endpoint), else
+// AWS's https://<host>.<region>.<DNS suffix>/, host being the service's endpoint prefix
+// ("email", "secretsmanager").
+func BaseURL(ctx context.Context, cfg aws.Config, service Service, host string) (*url.URL, error) {
+	endpoint, own, err := Endpoint(ctx, cfg, service)
+	if err != nil {
+		return nil, err
+	}
+	if !own {
+		if cfg.Region == "" {
+			return nil, fmt.Errorf("%s: no AWS region", service.ID)
+		}
+		endpoint = "https://" + host + "." + cfg.Region + "." + DNSSuffix(cfg.Region)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%s endpoint %q is not a URL", service.ID, endpoint)
+	}
+	u.Path, u.RawPath, u.RawQuery = strings.TrimSuffix(u.Path, "/")+"/", "", ""
+	return u, nil
 }
 
 // DNSSuffix is the domain of AWS's endpoints in region's partition.
@@ -338,6 +362,28 @@ func Operation(r *http.Request) (service, operation string, ok bool) {
 
 func withOperation(ctx context.Context, service, op string) context.Context {
 	return context.WithValue(ctx, operationKey{}, [2]string{service, op})
+}
+
+// DecodeJSONError reads the error of a service that answers in JSON (SES v2, Secrets
+// Manager): its code from the X-Amzn-ErrorType header or the document's "code" or
+// "__type" (without a namespace or a ":" suffix), its message from "message" or "Message".
+func DecodeJSONError(resp *http.Response, body []byte) (code, message string) {
+	var doc struct {
+		Code    string `json:"code"`
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+		Msg     string `json:"Message"`
+	}
+	_ = json.Unmarshal(body, &doc)
+	code = resp.Header.Get("X-Amzn-Errortype")
+	if code == "" {
+		code = cmp.Or(doc.Code, doc.Type)
+	}
+	code, _, _ = strings.Cut(code, ":")
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	return code, cmp.Or(doc.Message, doc.Msg)
 }
 
 // Bytes is a Request body from memory.

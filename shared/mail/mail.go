@@ -11,7 +11,6 @@ package mail
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,22 +169,11 @@ func NewSender(ctx context.Context, cfg aws.Config, from string) (Sender, error)
 	if from == "" {
 		return Sender{}, errors.New("mail: no From address")
 	}
-	endpoint, own, err := awsapi.Endpoint(ctx, cfg, SESv2)
+	u, err := awsapi.BaseURL(ctx, cfg, SESv2, "email")
 	if err != nil {
-		return Sender{}, err
+		return Sender{}, fmt.Errorf("mail: %w", err)
 	}
-	if !own {
-		if cfg.Region == "" {
-			return Sender{}, errors.New("mail: no AWS region")
-		}
-		endpoint = "https://email." + cfg.Region + "." + awsapi.DNSSuffix(cfg.Region)
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" {
-		return Sender{}, fmt.Errorf("mail: SES endpoint %q is not a URL", endpoint)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/v2/email/outbound-emails"
-	u.RawPath, u.RawQuery = "", ""
+	u.Path += "v2/email/outbound-emails"
 	return Sender{api: awsapi.New(cfg, SESv2), url: u, from: from}, nil
 }
 
@@ -250,31 +238,10 @@ func (s Sender) Send(ctx context.Context, to, locale string, kind Kind, data map
 	h.Set("Content-Type", "application/json")
 	body, size := awsapi.Bytes(bytes.TrimSuffix(doc.Bytes(), []byte("\n")))
 	if _, err := s.api.Do(ctx, awsapi.Request{Operation: "SendEmail", Method: http.MethodPost, URL: s.url,
-		Header: h, Body: body, Size: size}, decodeError); err != nil {
+		Header: h, Body: body, Size: size}, awsapi.DecodeJSONError); err != nil {
 		return fmt.Errorf("send %s email: %w", kind, redact(err))
 	}
 	return nil
-}
-
-// decodeError reads SES v2's error: its code from the X-Amzn-ErrorType header or the
-// document's "code"/"__type", its message from "message".
-func decodeError(resp *http.Response, body []byte) (code, message string) {
-	var doc struct {
-		Code    string `json:"code"`
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-		Msg     string `json:"Message"`
-	}
-	_ = json.Unmarshal(body, &doc)
-	code = resp.Header.Get("X-Amzn-Errortype")
-	if code == "" {
-		code = cmp.Or(doc.Code, doc.Type)
-	}
-	code, _, _ = strings.Cut(code, ":")
-	if i := strings.LastIndexByte(code, '#'); i >= 0 {
-		code = code[i+1:]
-	}
-	return code, cmp.Or(doc.Message, doc.Msg)
 }
 
 // redact keeps an SES error's code and fault, which callers classify (throttling is

@@ -9,10 +9,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
 	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
@@ -21,6 +17,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/portal"
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/portallink"
+	"github.com/livingprofile/livingprofile/shared/secrets"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
 
@@ -36,19 +33,22 @@ func secretOf(ctx context.Context, d *wire.Deps) (secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	sm := secretsmanager.NewFromConfig(d.AWS)
+	sm, err := secrets.New(ctx, d.AWS)
+	if err != nil {
+		return nil, err
+	}
 	return func(stage string) (portallink.Key, error) {
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn, VersionStage: aws.String(stage)})
+		v, err := sm.Value(ctx, arn, stage)
 		if err != nil {
-			return portallink.Key{}, fmt.Errorf("read portal secret %s: %w", stage, err)
+			return portallink.Key{}, fmt.Errorf("read portal secret: %w", err)
 		}
-		return portallink.ParseSecret(aws.ToString(out.SecretString))
+		return portallink.ParseSecret(v)
 	}, nil
 }
 
-// secrets reads the portal signing secret's current version and, if it has one, its
+// portalKeys reads the portal signing secret's current version and, if it has one, its
 // previous version. Both are read at once: this is on every portal function's cold start.
-func secrets(ctx context.Context, d *wire.Deps) (portallink.Key, []portallink.Key, error) {
+func portalKeys(ctx context.Context, d *wire.Deps) (portallink.Key, []portallink.Key, error) {
 	read, err := secretOf(ctx, d)
 	if err != nil {
 		return portallink.Key{}, nil, err
@@ -62,11 +62,10 @@ func secrets(ctx context.Context, d *wire.Deps) (portallink.Key, []portallink.Ke
 	}()
 	cur, err := read("AWSCURRENT")
 	<-done
-	var nf *smtypes.ResourceNotFoundException
 	switch {
 	case err != nil:
 		return portallink.Key{}, nil, err
-	case errors.As(prevErr, &nf):
+	case errors.Is(prevErr, secrets.ErrNotFound):
 		return cur, nil, nil // never rotated
 	case prevErr != nil:
 		return portallink.Key{}, nil, prevErr
@@ -94,7 +93,7 @@ func WithNotifiedRequests(n app.Notifier) Option {
 
 // Route builds one portal route's handler with the options its function needs.
 func Route(ctx context.Context, d *wire.Deps, pick func(*portal.Portal) portal.Handler, opts ...Option) (any, error) {
-	cur, prev, err := secrets(ctx, d)
+	cur, prev, err := portalKeys(ctx, d)
 	if err != nil {
 		return nil, err
 	}
