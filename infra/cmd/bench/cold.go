@@ -163,8 +163,10 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 		return err
 	}
 	br, _, err := signIn(ctx, b, id)
-	if err == nil {
-		_, _, _, err = fetch(br, st.URL+"/portal/"+benchTenant, nil)
+	for _, page := range []string{"", "/details"} {
+		if err == nil {
+			_, _, _, err = fetch(br, st.URL+"/portal/"+benchTenant+page, nil)
+		}
 	}
 	if err != nil {
 		return err
@@ -184,7 +186,7 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dropped := fixed(sqsJob(erasure)) // the export job reads it and leaves it: not an export
+	dropped := fixed(sqsJob(erasure)) // the baseline's job: the export job reads it and drops it
 	awsEnv := []string{"AWS_ENDPOINT_URL=" + st.AWS.Endpoint, "AWS_REGION=" + st.AWS.AWS.Region,
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_EC2_METADATA_DISABLED=true"}
 	cases := []*coldCase{
@@ -194,8 +196,8 @@ func coldStarts(ctx context.Context, b *bench, w io.Writer) error {
 		{name: "GetProfile", want: id, payload: fixed(b.rec.event("GetProfile"))},
 		{name: "CheckConsent", want: fmt.Sprintf(`"allowed":%v`, fix.granted[0]), payload: fixed(b.rec.event("CheckConsent"))},
 		{name: "PortalOverview", want: fix.emails[0], payload: fixed(b.rec.event("PortalOverview"))},
+		{name: "PortalDetails", want: "autocomplete", payload: fixed(b.rec.event("PortalDetails"))},
 		{name: "ProcessExport", payload: newExport, want: `"batchItemFailures"`},
-		// The same job as the baseline's: a message the job drops after reading its request.
 		{name: "ProcessExport", label: "ProcessExport, 1 GetItem", payload: dropped, want: `"batchItemFailures"`},
 	}
 	for _, c := range cases {
