@@ -13,24 +13,26 @@ import (
 
 // linked are the client packages whose presence in a binary must match its policy: a
 // function links a service's client exactly when template.yaml lets it call that service.
-// S3 and SES v2 are reached through the project's own adapters (package blob and package
-// mail over awsapi), the others through the SDK's clients.
+// S3, SES v2 and Secrets Manager are reached through the project's own adapters (packages
+// blob, mail and secrets over awsapi), SQS through the SDK's client.
 var linked = map[string]string{
-	"github.com/livingprofile/livingprofile/shared/mail":  "ses:",
-	"github.com/livingprofile/livingprofile/shared/blob":  "s3:",
-	"github.com/aws/aws-sdk-go-v2/service/sqs":            "sqs:",
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager": "secretsmanager:",
+	"github.com/livingprofile/livingprofile/shared/mail":    "ses:",
+	"github.com/livingprofile/livingprofile/shared/blob":    "s3:",
+	"github.com/livingprofile/livingprofile/shared/secrets": "secretsmanager:",
+	"github.com/aws/aws-sdk-go-v2/service/sqs":              "sqs:",
 }
 
 // neverLinked are packages no deployed function may link: the shared-config/SSO credential
-// chain, since functions take their configuration from the runtime, and the SDK's S3 and
-// SES v2 clients, which the adapters replace to keep the binaries within their size budget.
+// chain, since functions take their configuration from the runtime, and the SDK's S3, SES v2
+// and Secrets Manager clients, which the adapters replace to keep the binaries within their
+// size budget and their start-up short.
 var neverLinked = []string{
 	"github.com/aws/aws-sdk-go-v2/config",
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds",
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
 	"github.com/aws/aws-sdk-go-v2/service/s3",
 	"github.com/aws/aws-sdk-go-v2/service/sesv2",
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager",
 }
 
 // TestFunctionsLinkOnlyWhatTheyUse checks the import graph of every function's main, as
