@@ -19,9 +19,6 @@ var uiLangs = []string{"en", "pl"}
 
 var langNames = map[string]string{"en": "English", "pl": "Polski"}
 
-// Languages lists the languages the portal's pages are written in.
-func Languages() []string { return slices.Clone(uiLangs) }
-
 func isUI(l string) bool { return slices.Contains(uiLangs, l) }
 
 // primary is a locale's language subtag, lower-cased ("pl-PL" -> "pl").

@@ -62,13 +62,8 @@ func ValidColour(s string) bool {
 	return true
 }
 
-// ValidLogoURL reports whether s is a logo URL the portal accepts: absolute https with a
-// host, no credentials, at most 2,048 bytes, no characters that need escaping in CSS/HTML.
-func ValidLogoURL(s string) bool {
-	_, ok := logoOrigin(s)
-	return ok
-}
-
+// logoOrigin returns the origin of a logo URL the portal accepts (absolute https with a
+// host, no credentials, at most 2,048 bytes, no characters that need escaping in CSS/HTML).
 func logoOrigin(s string) (string, bool) {
 	if s == "" || len(s) > 2048 || strings.ContainsAny(s, " \"'<>\\`;,") {
 		return "", false

@@ -176,9 +176,6 @@ func validSource(s string) bool {
 	})
 }
 
-// ValidSource reports whether s is a well-formed source system name.
-func ValidSource(s string) bool { return validSource(s) }
-
 func checkURL(raw string, allowLoopbackHTTP bool) string {
 	if len(raw) > MaxURLLength {
 		return "is too long"
