@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/livingprofile/livingprofile/shared/errs"
@@ -11,6 +12,10 @@ import (
 // WebhookStore keeps webhook endpoints and their delivery logs.
 type WebhookStore interface {
 	PutEndpoint(ctx context.Context, ep *webhook.Endpoint, create bool) error
+	// EndpointsAt lists the endpoints with the version of the tenant's webhooks they are at;
+	// CreateEndpoint creates one only while the version is still at (else errs.ErrStale).
+	EndpointsAt(ctx context.Context, tenant string) ([]webhook.Endpoint, int64, error)
+	CreateEndpoint(ctx context.Context, ep *webhook.Endpoint, at int64) error
 	Endpoint(ctx context.Context, tenant, id string) (*webhook.Endpoint, error)
 	Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error)
 	DeleteEndpoint(ctx context.Context, tenant, id string) error
@@ -30,27 +35,38 @@ func NewWebhooks(store WebhookStore, now Clock, allowLoopback bool) *Webhooks {
 }
 
 // Register validates and stores a new endpoint with a fresh signing secret, which the
-// caller shows once.
+// caller shows once. The cap of webhook.MaxEndpoints holds under concurrent registrations:
+// the endpoint is created only while the list it was counted against is still the tenant's.
 func (w *Webhooks) Register(ctx context.Context, tenant string, ep webhook.Endpoint) (*webhook.Endpoint, error) {
 	if err := ep.Validate(w.allowLoopback); err != nil {
 		return nil, err
-	}
-	existing, err := w.store.Endpoints(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	if len(existing) >= webhook.MaxEndpoints {
-		return nil, errs.E(errs.Conflict, "this tenant has the maximum number of webhooks; delete one first")
 	}
 	now := w.now().UTC()
 	ep.ID, ep.Tenant, ep.CreatedAt = NewID("wh_"), tenant, now
 	ep.EventTypes = slices.Compact(slices.Sorted(slices.Values(ep.EventTypes)))
 	ep.Secrets = []webhook.Secret{webhook.NewSecret(now)}
-	if err := w.store.PutEndpoint(ctx, &ep, true); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		existing, at, err := w.store.EndpointsAt(ctx, tenant)
+		if err != nil {
+			return nil, err
+		}
+		if len(existing) >= webhook.MaxEndpoints {
+			return nil, errs.E(errs.Conflict, "this tenant has the maximum number of webhooks; delete one first")
+		}
+		err = w.store.CreateEndpoint(ctx, &ep, at)
+		if errors.Is(err, errs.ErrStale) && attempt < maxRegisterAttempts {
+			continue // another endpoint write came first: count again
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &ep, nil
 	}
-	return &ep, nil
 }
+
+// maxRegisterAttempts bounds a registration's recounts while other writes of the tenant's
+// webhooks keep coming first.
+const maxRegisterAttempts = 8
 
 // List returns the tenant's endpoints.
 func (w *Webhooks) List(ctx context.Context, tenant string) ([]webhook.Endpoint, error) {

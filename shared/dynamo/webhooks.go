@@ -16,9 +16,10 @@ import (
 
 // Webhook endpoints live in the tenant's partition (SK "WH#<id>"), so listing them is one
 // Query; deliveries live in the endpoint's own partition, newest last by id. The tenant's
-// webhook version marker (SK "WHVER", outside the "WH#" range the Query reads) counts the
-// writes of its endpoints, so a reader can keep the list until the count moves. It is never
-// deleted: a count that started again could repeat a value a reader cached.
+// webhook version marker (SK "WHVER", beside the "WH#" range: one Query under "WH" reads
+// both) counts the writes of its endpoints, so a reader can keep the list until the count
+// moves, and a registration can be conditioned on the list it checked the cap against. It
+// is never deleted: a count that started again could repeat a value a reader cached.
 const (
 	skWebhookPfx     = "WH#"
 	skWebhookVersion = "WHVER"
@@ -27,27 +28,39 @@ const (
 func deliveriesPK(tenant, endpointID string) string { return "T#" + tenant + "#WH#" + endpointID }
 
 // bumpWebhooks is the transaction item that increments tenant's webhook version; ADD creates
-// the marker at 1 for a tenant that has none.
-func (st *Store) bumpWebhooks(tenant string) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
+// the marker at 1 for a tenant that has none. With at >= 0 it holds only while the version
+// is at (0: no marker).
+func (st *Store) bumpWebhooks(tenant string, at int64) types.TransactWriteItem {
+	u := &types.Update{
 		TableName: &st.table, Key: key(tenantPK(tenant), skWebhookVersion),
 		UpdateExpression:          aws.String("ADD ver :one"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
-	}}
+	}
+	switch {
+	case at == 0:
+		u.ConditionExpression = aws.String("attribute_not_exists(ver)")
+	case at > 0:
+		u.ConditionExpression = aws.String("ver = :at")
+		u.ExpressionAttributeValues[":at"] = n(at)
+	}
+	return types.TransactWriteItem{Update: u}
 }
 
-// writeEndpoint runs w (the endpoint's write, conditioned) and the bump of the tenant's
-// webhook version in one TransactWriteItems, so the version moves exactly when an endpoint
-// changed. It reports whether w's condition failed. Two writes of one tenant's endpoints at
-// once can cancel one another on the marker; the bump commutes, so such a write is tried
-// again (three attempts in all) before that is an error.
-func (st *Store) writeEndpoint(ctx context.Context, tenant string, w types.TransactWriteItem) (condFailed bool, err error) {
-	items := []types.TransactWriteItem{w, st.bumpWebhooks(tenant)}
+// writeEndpoint runs w (the endpoint's write, conditioned) and bump, the bump of the
+// tenant's webhook version, in one TransactWriteItems, so the version moves exactly when an
+// endpoint changed. It reports whether w's condition failed, and returns errs.ErrStale when
+// bump's did (the version moved). Two writes of one tenant's endpoints at once can cancel one
+// another on the marker; such a write is tried again (three attempts in all) before that is
+// an error.
+func (st *Store) writeEndpoint(ctx context.Context, w, bump types.TransactWriteItem) (condFailed bool, err error) {
+	items := []types.TransactWriteItem{w, bump}
 	for attempt := 1; ; attempt++ {
 		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		switch {
 		case cancelReason(err, 0) == condCheckFailed:
 			return true, nil
+		case cancelReason(err, 1) == condCheckFailed:
+			return false, &errs.Error{Code: errs.Conflict, Message: "the tenant's webhooks changed concurrently", Err: errs.ErrStale}
 		case attempt < 3 && (cancelReason(err, 0) == txConflict || cancelReason(err, 1) == txConflict):
 			continue
 		}
@@ -71,6 +84,18 @@ func (st *Store) WebhooksVersion(ctx context.Context, tenant string) (int64, err
 // TransactWriteItems. Create refuses to overwrite an existing id (errs.Conflict); an update
 // of a missing id is errs.NotFound. Either refusal writes nothing.
 func (st *Store) PutEndpoint(ctx context.Context, ep *webhook.Endpoint, create bool) error {
+	return st.putEndpoint(ctx, ep, create, -1)
+}
+
+// CreateEndpoint is PutEndpoint's create, only while the tenant's webhook version is still
+// at (as EndpointsAt read it): a registration checked against a list of endpoints commits
+// only if that list is still the tenant's. A moved version is an error wrapping
+// errs.ErrStale, and writes nothing.
+func (st *Store) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint, at int64) error {
+	return st.putEndpoint(ctx, ep, true, max(at, 0))
+}
+
+func (st *Store) putEndpoint(ctx context.Context, ep *webhook.Endpoint, create bool, at int64) error {
 	doc, err := json.Marshal(ep)
 	if err != nil {
 		return fmt.Errorf("encode webhook: %w", err)
@@ -83,12 +108,14 @@ func (st *Store) PutEndpoint(ctx context.Context, ep *webhook.Endpoint, create b
 	} else {
 		put.ConditionExpression = aws.String("attribute_exists(PK)")
 	}
-	failed, err := st.writeEndpoint(ctx, ep.Tenant, types.TransactWriteItem{Put: put})
+	failed, err := st.writeEndpoint(ctx, types.TransactWriteItem{Put: put}, st.bumpWebhooks(ep.Tenant, at))
 	switch {
 	case failed && create:
 		return errs.E(errs.Conflict, "a webhook with this id exists")
 	case failed:
 		return notFound("webhook")
+	case errors.Is(err, errs.ErrStale):
+		return err
 	case err != nil:
 		return fmt.Errorf("put webhook: %w", err)
 	}
@@ -111,36 +138,47 @@ func (st *Store) Endpoint(ctx context.Context, tenant, id string) (*webhook.Endp
 // list holds every endpoint write that WebhooksVersion counted when read before it (the
 // dispatcher keeps the list under that version).
 func (st *Store) Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error) {
+	eps, _, err := st.EndpointsAt(ctx, tenant)
+	return eps, err
+}
+
+// EndpointsAt is Endpoints with the tenant's webhook version the list is at, read by the same
+// Query (the marker sorts beside the endpoints).
+func (st *Store) EndpointsAt(ctx context.Context, tenant string) ([]webhook.Endpoint, int64, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &st.table,
 		ConsistentRead:         aws.Bool(true),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :wh)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": s(tenantPK(tenant)), ":wh": s(skWebhookPfx),
+			":pk": s(tenantPK(tenant)), ":wh": s(skWebhookPfx[:2]),
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list webhooks: %w", err)
+		return nil, 0, fmt.Errorf("list webhooks: %w", err)
 	}
-	eps := make([]webhook.Endpoint, 0, len(out.Items))
+	eps, version := make([]webhook.Endpoint, 0, len(out.Items)), int64(0)
 	for _, it := range out.Items {
+		if str(it, attrSK) == skWebhookVersion {
+			version = num(it, attrVersion)
+			continue
+		}
 		ep, err := decode[webhook.Endpoint](it)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		eps = append(eps, *ep)
 	}
-	return eps, nil
+	return eps, version, nil
 }
 
 // DeleteEndpoint removes a webhook endpoint and bumps the tenant's webhook version in one
 // TransactWriteItems; a missing id is errs.NotFound and writes nothing. Its delivery log
 // expires by TTL.
 func (st *Store) DeleteEndpoint(ctx context.Context, tenant, id string) error {
-	failed, err := st.writeEndpoint(ctx, tenant, types.TransactWriteItem{Delete: &types.Delete{
+	failed, err := st.writeEndpoint(ctx, types.TransactWriteItem{Delete: &types.Delete{
 		TableName: &st.table, Key: key(tenantPK(tenant), skWebhookPfx+id),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
-	}})
+	}}, st.bumpWebhooks(tenant, -1))
 	if failed {
 		return notFound("webhook")
 	}

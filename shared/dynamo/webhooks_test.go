@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -68,4 +69,43 @@ func TestWebhooksVersion(t *testing.T) {
 			t.Fatalf("WebhooksVersion of a tenant whose endpoints were never written = %d, %v; want 0", v, err)
 		}
 	})
+}
+
+// TestCreateEndpointAt: EndpointsAt reads the list and the version it is at in one Query
+// (the marker is never listed); CreateEndpoint commits at that version, and at an older one
+// fails with errs.ErrStale, writing nothing.
+func TestCreateEndpointAt(t *testing.T) {
+	ctx := context.Background()
+	tn := testenv.Unique("wha")
+	newEndpoint := func() *webhook.Endpoint {
+		ep := &webhook.Endpoint{ID: testenv.Unique("wh"), Tenant: tn, URL: "https://hooks.example.com/x",
+			EventTypes: []string{webhook.AllEvents}, CreatedAt: time.Now()}
+		ep.Rotate(time.Now())
+		return ep
+	}
+	steps := []struct {
+		name        string
+		at          int64 // the version the create is conditioned on
+		wantStale   bool
+		wantVersion int64
+		wantListed  int
+	}{
+		{name: "first, at no marker", at: 0, wantVersion: 1, wantListed: 1},
+		{name: "at no marker again: stale", at: 0, wantStale: true, wantVersion: 1, wantListed: 1},
+		{name: "at the current version", at: 1, wantVersion: 2, wantListed: 2},
+		{name: "at an older version: stale", at: 1, wantStale: true, wantVersion: 2, wantListed: 2},
+	}
+	for _, s := range steps {
+		err := env.store.CreateEndpoint(ctx, newEndpoint(), s.at)
+		if s.wantStale != errors.Is(err, errs.ErrStale) || !s.wantStale && err != nil {
+			t.Errorf("%s: %v, want stale %v", s.name, err, s.wantStale)
+		}
+		eps, v, err := env.store.EndpointsAt(ctx, tn)
+		if err != nil || v != s.wantVersion || len(eps) != s.wantListed {
+			t.Errorf("%s: EndpointsAt = %d endpoints at %d (%v), want %d at %d", s.name, len(eps), v, err, s.wantListed, s.wantVersion)
+		}
+		if got, err := env.store.WebhooksVersion(ctx, tn); err != nil || got != v {
+			t.Errorf("%s: WebhooksVersion = %d (%v), EndpointsAt said %d", s.name, got, err, v)
+		}
+	}
 }
