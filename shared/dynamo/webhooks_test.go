@@ -11,6 +11,14 @@ import (
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
+// newEndpoint is a new endpoint of tenant tn with a signing secret.
+func newEndpoint(tn string) *webhook.Endpoint {
+	ep := &webhook.Endpoint{ID: testenv.Unique("wh"), Tenant: tn, URL: "https://hooks.example.com/x",
+		EventTypes: []string{webhook.AllEvents}, CreatedAt: time.Now()}
+	ep.Rotate(time.Now())
+	return ep
+}
+
 // TestWebhooksVersion: every endpoint write that succeeds (create, rotation, delete) moves
 // the tenant's webhook version by one, every refused one (a create of an existing id, an
 // update or delete of a missing one) keeps its error and moves nothing, a tenant without a
@@ -18,13 +26,7 @@ import (
 func TestWebhooksVersion(t *testing.T) {
 	ctx := context.Background()
 	tn := testenv.Unique("whv")
-	newEndpoint := func() *webhook.Endpoint {
-		ep := &webhook.Endpoint{ID: testenv.Unique("wh"), Tenant: tn, URL: "https://hooks.example.com/x",
-			EventTypes: []string{webhook.AllEvents}, CreatedAt: time.Now()}
-		ep.Rotate(time.Now())
-		return ep
-	}
-	ep, missing := newEndpoint(), newEndpoint()
+	ep, missing := newEndpoint(tn), newEndpoint(tn)
 	steps := []struct {
 		name        string
 		write       func() error // nil: only read
@@ -77,12 +79,6 @@ func TestWebhooksVersion(t *testing.T) {
 func TestCreateEndpointAt(t *testing.T) {
 	ctx := context.Background()
 	tn := testenv.Unique("wha")
-	newEndpoint := func() *webhook.Endpoint {
-		ep := &webhook.Endpoint{ID: testenv.Unique("wh"), Tenant: tn, URL: "https://hooks.example.com/x",
-			EventTypes: []string{webhook.AllEvents}, CreatedAt: time.Now()}
-		ep.Rotate(time.Now())
-		return ep
-	}
 	steps := []struct {
 		name        string
 		at          int64 // the version the create is conditioned on
@@ -96,7 +92,7 @@ func TestCreateEndpointAt(t *testing.T) {
 		{name: "at an older version: stale", at: 1, wantStale: true, wantVersion: 2, wantListed: 2},
 	}
 	for _, s := range steps {
-		err := env.store.CreateEndpoint(ctx, newEndpoint(), s.at)
+		err := env.store.CreateEndpoint(ctx, newEndpoint(tn), s.at)
 		if s.wantStale != errors.Is(err, errs.ErrStale) || !s.wantStale && err != nil {
 			t.Errorf("%s: %v, want stale %v", s.name, err, s.wantStale)
 		}
