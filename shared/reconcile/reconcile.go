@@ -79,7 +79,10 @@ type Detail struct {
 	Before time.Time `json:"before"`
 }
 
-// Handle runs Reconcile with the cutoff of the event's detail or now-StaleAfter.
+// Handle runs Reconcile with the cutoff of the event's detail or now-StaleAfter, batch after
+// batch, until a batch finds less than Batch of each kind or the context's deadline is less
+// than deadlineMargin away (the next run carries on): a backlog larger than one batch, such
+// as every delivery the local stack's lost queues held, is queued again in one run.
 func (r *Reconciler) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 	var d Detail
 	if len(ev.Detail) > 0 {
@@ -90,10 +93,25 @@ func (r *Reconciler) Handle(ctx context.Context, ev events.EventBridgeEvent) err
 	if d.Before.IsZero() {
 		d.Before = r.now().Add(-StaleAfter)
 	}
-	res, err := r.Reconcile(ctx, d.Before)
-	r.log.InfoContext(ctx, "reconciled", "before", d.Before, "outbox", res.Outbox, "deliveries", res.Deliveries)
-	return err
+	var total Result
+	for batch := 1; ; batch++ {
+		res, err := r.Reconcile(ctx, d.Before)
+		total.Outbox, total.Deliveries = total.Outbox+res.Outbox, total.Deliveries+res.Deliveries
+		deadline, bounded := ctx.Deadline()
+		if err != nil || res.Outbox < Batch && res.Deliveries < Batch || batch == maxBatches ||
+			bounded && time.Until(deadline) < deadlineMargin {
+			r.log.InfoContext(ctx, "reconciled", "before", d.Before, "outbox", total.Outbox, "deliveries", total.Deliveries, "batches", batch)
+			return err
+		}
+	}
 }
+
+// maxBatches bounds one run (Batch of each kind per batch); deadlineMargin is the time a run
+// leaves itself to finish a batch.
+const (
+	maxBatches     = 100
+	deadlineMargin = 30 * time.Second
+)
 
 // Reconcile re-dispatches the outbox items and re-queues the deliveries (pending or
 // retrying) last written before cutoff, up to Batch of each. A re-queued delivery is

@@ -183,3 +183,40 @@ func TestHandle(t *testing.T) {
 		})
 	}
 }
+
+// TestHandleDrainsABacklog: one scheduled run queues again every lost delivery of a backlog
+// larger than one batch, as the local stack's restart needs, batch after batch.
+func TestHandleDrainsABacklog(t *testing.T) {
+	ctx := t.Context()
+	tn := testenv.Unique("backlog")
+	drain(t) // what other tests left queued
+	at := time.Now().Add(-time.Hour)
+	const lost = reconcile.Batch + 3
+	for i := range lost {
+		m := webhook.Message{Tenant: tn, EndpointID: "wh_" + tn, DeliveryID: fmt.Sprintf("d%04d", i),
+			Event: webhook.Event{ID: fmt.Sprintf("ev%04d", i), Type: "consent.changed"}}
+		d := &webhook.Delivery{ID: m.DeliveryID, EndpointID: m.EndpointID, EventID: m.Event.ID, EventType: m.Event.Type,
+			Status: webhook.Pending, CreatedAt: at, UpdatedAt: at, Message: &m}
+		if err := env.store.PutDelivery(ctx, tn, d, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := reconcile.New(env.store, dispatch.New(env.store, env.queue, nil, quiet), env.queue, quiet, time.Now)
+	detail, _ := json.Marshal(reconcile.Detail{Before: time.Now()})
+	if err := r.Handle(ctx, events.EventBridgeEvent{Detail: detail}); err != nil {
+		t.Fatal(err)
+	}
+	queued := map[string]bool{}
+	for _, msg := range drain(t) {
+		var m webhook.Message
+		if err := json.Unmarshal([]byte(msg.Body), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Tenant == tn {
+			queued[m.DeliveryID] = true
+		}
+	}
+	if len(queued) != lost {
+		t.Errorf("one run queued %d of %d lost deliveries again", len(queued), lost)
+	}
+}

@@ -142,8 +142,21 @@ func TestDevSurvivesKill(t *testing.T) {
 		t.Fatal("no write was acknowledged before the kill")
 	}
 	if n > 0 {
-		t.Errorf("%d of %d events were never delivered", n, len(events))
+		t.Errorf("%d of %d events were never delivered; the restarted stack's warnings and errors:\n%s",
+			n, len(events), problems(again.logs.String()))
 	}
+}
+
+// problems are the WARN and ERROR lines of a stack's log.
+func problems(log string) string {
+	var out strings.Builder
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) ||
+			strings.Contains(line, " WARN ") || strings.Contains(line, " ERROR ") {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
 }
 
 // etag returns the version of a profile response.
