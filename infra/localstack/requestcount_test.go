@@ -100,7 +100,7 @@ var requestBudget = map[string]map[string]int{
 	"POST /v1/portal-links": {"GetItem": 1},
 	// The tenant's endpoints are listed to enforce the per-tenant limit. Every endpoint write
 	// bumps the tenant's webhook version in the same transaction (the dispatcher's cache key).
-	"POST /v1/webhooks":                {"Query": 1, "TransactWriteItems": 1},
+	"POST /v1/webhooks":                {"GetItem": 1, "Query": 1, "TransactWriteItems": 1},
 	"GET /v1/webhooks":                 {"Query": 1},
 	"DELETE /v1/webhooks/{id}":         {"TransactWriteItems": 1},
 	"POST /v1/webhooks/{id}/secret":    {"GetItem": 1, "TransactWriteItems": 1},

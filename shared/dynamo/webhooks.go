@@ -16,10 +16,10 @@ import (
 
 // Webhook endpoints live in the tenant's partition (SK "WH#<id>"), so listing them is one
 // Query; deliveries live in the endpoint's own partition, newest last by id. The tenant's
-// webhook version marker (SK "WHVER", beside the "WH#" range: one Query under "WH" reads
-// both) counts the writes of its endpoints, so a reader can keep the list until the count
-// moves, and a registration can be conditioned on the list it checked the cap against. It
-// is never deleted: a count that started again could repeat a value a reader cached.
+// webhook version marker (SK "WHVER", outside the "WH#" range the Query reads) counts the
+// writes of its endpoints, so a reader can keep the list until the count moves, and a
+// registration can be conditioned on the list it checked the cap against. It is never
+// deleted: a count that started again could repeat a value a reader cached.
 const (
 	skWebhookPfx     = "WH#"
 	skWebhookVersion = "WHVER"
@@ -138,37 +138,39 @@ func (st *Store) Endpoint(ctx context.Context, tenant, id string) (*webhook.Endp
 // list holds every endpoint write that WebhooksVersion counted when read before it (the
 // dispatcher keeps the list under that version).
 func (st *Store) Endpoints(ctx context.Context, tenant string) ([]webhook.Endpoint, error) {
-	eps, _, err := st.EndpointsAt(ctx, tenant)
-	return eps, err
-}
-
-// EndpointsAt is Endpoints with the tenant's webhook version the list is at, read by the same
-// Query (the marker sorts beside the endpoints).
-func (st *Store) EndpointsAt(ctx context.Context, tenant string) ([]webhook.Endpoint, int64, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &st.table,
 		ConsistentRead:         aws.Bool(true),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :wh)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": s(tenantPK(tenant)), ":wh": s(skWebhookPfx[:2]),
+			":pk": s(tenantPK(tenant)), ":wh": s(skWebhookPfx),
 		},
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("list webhooks: %w", err)
+		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
-	eps, version := make([]webhook.Endpoint, 0, len(out.Items)), int64(0)
+	eps := make([]webhook.Endpoint, 0, len(out.Items))
 	for _, it := range out.Items {
-		if str(it, attrSK) == skWebhookVersion {
-			version = num(it, attrVersion)
-			continue
-		}
 		ep, err := decode[webhook.Endpoint](it)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		eps = append(eps, *ep)
 	}
-	return eps, version, nil
+	return eps, nil
+}
+
+// EndpointsAt is Endpoints with the tenant's webhook version read before it (one GetItem,
+// then the Query): the list holds at least what that version counted, so a create
+// conditioned on it (CreateEndpoint) fails as stale whenever another endpoint write came
+// between. (One Query of both would not do: a Query is no snapshot of the items it reads.)
+func (st *Store) EndpointsAt(ctx context.Context, tenant string) ([]webhook.Endpoint, int64, error) {
+	version, err := st.WebhooksVersion(ctx, tenant)
+	if err != nil {
+		return nil, 0, err
+	}
+	eps, err := st.Endpoints(ctx, tenant)
+	return eps, version, err
 }
 
 // DeleteEndpoint removes a webhook endpoint and bumps the tenant's webhook version in one

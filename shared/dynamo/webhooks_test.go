@@ -73,8 +73,8 @@ func TestWebhooksVersion(t *testing.T) {
 	})
 }
 
-// TestCreateEndpointAt: EndpointsAt reads the list and the version it is at in one Query
-// (the marker is never listed); CreateEndpoint commits at that version, and at an older one
+// TestCreateEndpointAt: EndpointsAt reads the version and then the list (the marker is
+// never listed); CreateEndpoint commits at that version, and at an older one
 // fails with errs.ErrStale, writing nothing.
 func TestCreateEndpointAt(t *testing.T) {
 	ctx := context.Background()
