@@ -141,16 +141,20 @@ func (r *rc) prepare(need access) (*result, error) {
 	// read, whose answer is dropped unseen when the session turns out to be revoked.
 	listing := errSession == nil && r.method == http.MethodGet && r.p.cfg.Requests != nil && listsRequests[r.ev.RouteKey]
 	var read PageRead
-	errRead, _ := concurrently(func() (err error) {
+	readPage := func() (err error) {
 		read, err = r.p.cfg.Pages.ReadPage(r.ctx, r.tenant, q)
 		return err
-	}, func() (err error) {
-		if listing {
+	}
+	var errRead error
+	if listing {
+		errRead, _ = concurrently(readPage, func() (err error) {
 			r.requests, err = r.p.cfg.Requests.RequestsOfProfile(r.ctx, r.tenant, s.ProfileID)
 			r.listed = err == nil
-		}
-		return nil // a failed list is made again by the page, which reports it
-	})
+			return nil // a failed list is made again by the page, which reports it
+		})
+	} else {
+		errRead = readPage()
+	}
 	if errRead != nil {
 		return nil, errRead
 	}
