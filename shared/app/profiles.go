@@ -177,10 +177,10 @@ func (pt Patch) validate(cat *catalog.Catalog) (attrs map[string]any, add, remov
 	return attrs, add, remove, f.Err()
 }
 
-func (pt Patch) apply(p *profile.Profile, cat *catalog.Catalog, attrs map[string]any, add, remove []profile.Identity, now time.Time) ([]profile.Change, []profile.Identity, error) {
-	changes := p.SetAttributes(attrs, now)
+func (pt Patch) apply(p *profile.Profile, cat *catalog.Catalog, attrs map[string]any, add, remove []profile.Identity, src ledger.Actor, now time.Time) ([]profile.Change, []profile.Identity, error) {
+	changes := p.SetAttributes(attrs, src, now)
 	for _, id := range add {
-		c, err := p.AddIdentity(id)
+		c, err := p.AddIdentity(id, src, now)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -276,13 +276,13 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 				changes = append(changes, profile.Change{Type: profile.EventProfileCreated, Subject: p.ID})
 			}
 			for _, id := range ids {
-				c, err := p.AddIdentity(id)
+				c, err := p.AddIdentity(id, w.Actor, now)
 				if err != nil {
 					return nil, nil, err
 				}
 				changes = append(changes, c...)
 			}
-			changes = append(changes, p.SetAttributes(attrs, now)...)
+			changes = append(changes, p.SetAttributes(attrs, w.Actor, now)...)
 			for _, purpose := range sortedKeys(in.Consents) {
 				c, err := p.SetConsent(cat, purpose, in.Consents[purpose], w.Actor, now)
 				if err != nil {
@@ -320,7 +320,7 @@ func (s *Service) UpdateProfile(ctx context.Context, tenant, id string, pt Patch
 		return Result{}, err
 	}
 	res, err := s.update(ctx, tenant, id, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
-		return pt.apply(p, cat, attrs, add, remove, now)
+		return pt.apply(p, cat, attrs, add, remove, w.Actor, now)
 	})
 	return res, nameErased(err, indexField("addIdentities", add))
 }

@@ -500,13 +500,13 @@ func (st *syncStep) apply(cat *catalog.Catalog, id profile.Identity, actor ledge
 		var changes []profile.Change
 		if st.create {
 			changes = append(changes, profile.Change{Type: profile.EventProfileCreated, Subject: p.ID})
-			c, err := p.AddIdentity(id)
+			c, err := p.AddIdentity(id, actor, at)
 			if err != nil {
 				return nil, nil, err
 			}
 			changes = append(changes, c...)
 		}
-		changes = append(changes, p.SetAttributes(st.attrs, at)...)
+		changes = append(changes, p.SetAttributes(st.attrs, actor, at)...)
 		for _, purpose := range sortedKeys(st.consents) {
 			c, err := p.SetConsent(cat, purpose, st.consents[purpose], actor, at)
 			if err != nil {

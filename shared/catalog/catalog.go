@@ -139,7 +139,9 @@ type Catalog struct {
 	// IdentityTypes declares typed identifiers beyond email, phone and customer_id.
 	IdentityTypes []string `json:"identityTypes,omitempty"`
 	// Requests are the tenant's settings of data-subject requests.
-	Requests  RequestSettings `json:"requests,omitzero"`
+	Requests RequestSettings `json:"requests,omitzero"`
+	// Resolution is how identities from the brand's systems join into one profile.
+	Resolution Resolution `json:"resolution,omitzero"`
 	UpdatedAt time.Time       `json:"updatedAt"`
 }
 
@@ -151,6 +153,35 @@ type RequestSettings struct {
 	// ErasureCoolOffDays delays a confirmed erasure by this many days, in which the person
 	// can still call it off by the emailed link; 0 means none.
 	ErasureCoolOffDays int `json:"erasureCoolOffDays,omitempty"`
+}
+
+// Resolution is how the tenant joins the identities its systems know into one profile.
+type Resolution struct {
+	// TrustedIdentityTypes are the identity types trusted enough to merge on: linking an
+	// identity of such a type that another profile holds merges the two at once. A link
+	// through any other type only records a merge candidate for review.
+	TrustedIdentityTypes []string `json:"trustedIdentityTypes,omitempty"`
+	// SourcePriority orders the sources (sync source ids, "api", "portal") by how much
+	// their value of an attribute is trusted, most trusted first, per attribute name; "*"
+	// is the order for attributes without one. A merge keeps the value of the more
+	// trusted source, and between equals (or sources not listed) the more recent.
+	SourcePriority map[string][]string `json:"sourcePriority,omitempty"`
+}
+
+// Trusted reports whether a link through identity type t may merge without review.
+func (r Resolution) Trusted(t string) bool { return slices.Contains(r.TrustedIdentityTypes, t) }
+
+// Rank is the position of source among the trusted sources of attribute name: 0 is the
+// most trusted, and a source not listed ranks after every listed one.
+func (r Resolution) Rank(name, source string) int {
+	order, ok := r.SourcePriority[name]
+	if !ok {
+		order = r.SourcePriority["*"]
+	}
+	if i := slices.Index(order, source); i >= 0 {
+		return i
+	}
+	return len(order)
 }
 
 // Bounds of RequestSettings, in days.
@@ -189,6 +220,7 @@ const (
 	MaxVersions   = 50
 	MaxAttributes = 100
 	MaxIDTypes    = 20
+	MaxSources    = 20
 	MaxTextLen    = 20000
 )
 
@@ -382,6 +414,29 @@ func (c *Catalog) Validate() error {
 		}
 		if !ValidID(t) || slices.Contains(BuiltinIdentityTypes, t) {
 			f.Unmet(fmt.Sprintf("identityTypes[%d]", i), "must be a new lower-case identifier, not email, phone or customer_id")
+		}
+	}
+	for i, t := range c.Resolution.TrustedIdentityTypes {
+		if !c.IdentityType(t) || slices.Contains(c.Resolution.TrustedIdentityTypes[:i], t) {
+			f.Unmet(fmt.Sprintf("resolution.trustedIdentityTypes[%d]", i), "must name each identity type once")
+		}
+	}
+	if len(c.Resolution.SourcePriority) > MaxAttributes {
+		f.Add("resolution.sourcePriority", fmt.Sprintf("must have at most %d entries", MaxAttributes))
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Resolution.SourcePriority)) {
+		fs := "resolution.sourcePriority." + name
+		if name != "*" && !seenAttr[name] && !slices.Contains(StandardAttributes, name) {
+			f.Unmet(fs, "must name an attribute, or * for every other")
+		}
+		order := c.Resolution.SourcePriority[name]
+		if len(order) == 0 || len(order) > MaxSources {
+			f.Add(fs, fmt.Sprintf("must list 1 to %d sources", MaxSources))
+		}
+		for j, src := range order {
+			if !ValidID(src) || slices.Contains(order[:j], src) {
+				f.Unmet(fmt.Sprintf("%s[%d]", fs, j), "must name each source once, as ^[a-z][a-z0-9_-]{0,63}$")
+			}
 		}
 	}
 	return f.Err()

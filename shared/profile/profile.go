@@ -86,6 +86,36 @@ type Profile struct {
 	// the writer's time frame (server time for API writes, the source's time for sync), so
 	// that an older change never overwrites a newer one. A removed attribute keeps its time.
 	AttributeTimes map[string]time.Time `json:"attributeTimes,omitempty"`
+	// AttributeSources maps an attribute name to who last set or removed it (provenance).
+	AttributeSources map[string]ledger.Actor `json:"attributeSources,omitempty"`
+	// IdentitySources maps an identity, as Identity.String, to who attached it and when.
+	// An identity attached before provenance was recorded has no entry.
+	IdentitySources map[string]Provenance `json:"identitySources,omitempty"`
+
+	// Aliases are the ids of the profiles merged into this one, directly or through an
+	// earlier merge. Each alias's profile item carries a copy of this profile, so a read or
+	// a consent check by an absorbed id is still one GetItem.
+	Aliases []string `json:"aliases,omitempty"`
+	// Merges records each merge this profile absorbed, so a split can undo it.
+	Merges []MergeRef `json:"merges,omitempty"`
+}
+
+// Provenance is who set a value, and when.
+type Provenance struct {
+	Source ledger.Actor `json:"source"`
+	At     time.Time    `json:"at"`
+}
+
+// SourceName is the name a catalog's source priority gives the writer a: a sync source by
+// its id, and "api", "portal" or "system" for the other kinds of writer.
+func SourceName(a ledger.Actor) string {
+	switch a.Kind {
+	case ledger.ActorSync:
+		return a.ID
+	case ledger.ActorAPIKey:
+		return "api"
+	}
+	return a.Kind
 }
 
 // New returns an empty profile.
@@ -103,6 +133,10 @@ func (p *Profile) Clone() *Profile {
 	c.Identities = slices.Clone(p.Identities)
 	c.Attributes = maps.Clone(p.Attributes)
 	c.AttributeTimes = maps.Clone(p.AttributeTimes)
+	c.AttributeSources = maps.Clone(p.AttributeSources)
+	c.IdentitySources = maps.Clone(p.IdentitySources)
+	c.Aliases = slices.Clone(p.Aliases)
+	c.Merges = slices.Clone(p.Merges)
 	c.Consents = maps.Clone(p.Consents)
 	c.Subscriptions = maps.Clone(p.Subscriptions)
 	c.Rights.Objections = maps.Clone(p.Rights.Objections)
@@ -240,9 +274,9 @@ func ValidateAttribute(cat *catalog.Catalog, name string, v any) (any, string) {
 }
 
 // SetAttributes applies a merge patch of attributes (nil removes) and reports the change.
-// Every attribute it changes gets at as its time in AttributeTimes. The caller has
-// validated every value with ValidateAttribute.
-func (p *Profile) SetAttributes(patch map[string]any, at time.Time) []Change {
+// Every attribute it changes gets at as its time in AttributeTimes and src as its source in
+// AttributeSources. The caller has validated every value with ValidateAttribute.
+func (p *Profile) SetAttributes(patch map[string]any, src ledger.Actor, at time.Time) []Change {
 	old := map[string]any{}
 	changed := map[string]any{}
 	for k, v := range patch {
@@ -256,6 +290,10 @@ func (p *Profile) SetAttributes(patch map[string]any, at time.Time) []Change {
 			p.AttributeTimes = map[string]time.Time{}
 		}
 		p.AttributeTimes[k] = at
+		if p.AttributeSources == nil {
+			p.AttributeSources = map[string]ledger.Actor{}
+		}
+		p.AttributeSources[k] = src
 		if v == nil {
 			delete(p.Attributes, k)
 		} else {
@@ -268,8 +306,9 @@ func (p *Profile) SetAttributes(patch map[string]any, at time.Time) []Change {
 	return []Change{{Type: EventProfileUpdated, Subject: "attributes", Old: old, New: changed}}
 }
 
-// AddIdentity attaches id if the profile does not hold it yet.
-func (p *Profile) AddIdentity(id Identity) ([]Change, error) {
+// AddIdentity attaches id, recording src and at as its provenance, if the profile does not
+// hold it yet.
+func (p *Profile) AddIdentity(id Identity, src ledger.Actor, at time.Time) ([]Change, error) {
 	if p.HasIdentity(id) {
 		return nil, nil
 	}
@@ -277,6 +316,10 @@ func (p *Profile) AddIdentity(id Identity) ([]Change, error) {
 		return nil, errs.Field("identities", fmt.Sprintf("a profile holds at most %d identities", MaxIdentities))
 	}
 	p.Identities = append(p.Identities, id)
+	if p.IdentitySources == nil {
+		p.IdentitySources = map[string]Provenance{}
+	}
+	p.IdentitySources[id.String()] = Provenance{Source: src, At: at}
 	return []Change{{Type: EventIdentityAdded, Subject: id.Type, New: id}}, nil
 }
 
@@ -290,6 +333,7 @@ func (p *Profile) RemoveIdentity(id Identity) ([]Change, error) {
 		return nil, errs.E(errs.Conflict, "a profile must keep at least one identity")
 	}
 	p.Identities = slices.Delete(p.Identities, i, i+1)
+	delete(p.IdentitySources, id.String())
 	return []Change{{Type: EventIdentityRemoved, Subject: id.Type, Old: id}}, nil
 }
 

@@ -136,20 +136,20 @@ func TestValidateAttributeFromJSON(t *testing.T) {
 func TestSetAttributes(t *testing.T) {
 	p := newProfile()
 	t1, t2, t3 := time.Unix(100, 0), time.Unix(200, 0), time.Unix(300, 0)
-	ch := p.SetAttributes(map[string]any{"givenName": "Anna", "vip": true}, t1)
+	ch := p.SetAttributes(map[string]any{"givenName": "Anna", "vip": true}, apiKey, t1)
 	if len(ch) != 1 || ch[0].Type != profile.EventProfileUpdated || ch[0].Subject != "attributes" {
 		t.Fatalf("changes = %+v", ch)
 	}
 	if !reflect.DeepEqual(ch[0].New, map[string]any{"givenName": "Anna", "vip": true}) {
 		t.Errorf("New = %#v", ch[0].New)
 	}
-	if ch := p.SetAttributes(map[string]any{"givenName": "Anna", "familyName": nil}, t2); ch != nil {
+	if ch := p.SetAttributes(map[string]any{"givenName": "Anna", "familyName": nil}, apiKey, t2); ch != nil {
 		t.Errorf("unchanged patch reported %+v", ch)
 	}
 	if want := map[string]time.Time{"givenName": t1, "vip": t1}; !reflect.DeepEqual(p.AttributeTimes, want) {
 		t.Errorf("times after an unchanged patch = %v, want %v", p.AttributeTimes, want)
 	}
-	ch = p.SetAttributes(map[string]any{"givenName": nil, "vip": false}, t3)
+	ch = p.SetAttributes(map[string]any{"givenName": nil, "vip": false}, apiKey, t3)
 	if len(ch) != 1 || !reflect.DeepEqual(ch[0].Old, map[string]any{"givenName": "Anna", "vip": true}) {
 		t.Fatalf("changes = %+v", ch)
 	}
@@ -575,7 +575,7 @@ func TestAddIdentity(t *testing.T) {
 	p := newProfile()
 	for i := len(p.Identities); i < profile.MaxIdentities; i++ {
 		id := profile.Identity{Type: "customer_id", Value: fmt.Sprintf("c-%d", i)}
-		ch, err := p.AddIdentity(id)
+		ch, err := p.AddIdentity(id, apiKey, t0)
 		if err != nil || len(ch) != 1 || ch[0].Type != profile.EventIdentityAdded || ch[0].Subject != "customer_id" || ch[0].New != id {
 			t.Fatalf("AddIdentity(%v) = %+v, %v", id, ch, err)
 		}
@@ -593,7 +593,7 @@ func TestAddIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch, err := p.AddIdentity(tt.id)
+			ch, err := p.AddIdentity(tt.id, apiKey, t0)
 			if tt.wantErr {
 				wantFields(t, err, errs.Invalid, "identities")
 			} else if err != nil || ch != nil {
@@ -610,7 +610,7 @@ func TestRemoveIdentity(t *testing.T) {
 	email := profile.Identity{Type: "email", Value: "anna@example.com"}
 	phone := profile.Identity{Type: "phone", Value: "+48123456789"}
 	p := newProfile()
-	if _, err := p.AddIdentity(phone); err != nil {
+	if _, err := p.AddIdentity(phone, apiKey, t0); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
