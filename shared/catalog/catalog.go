@@ -142,7 +142,7 @@ type Catalog struct {
 	Requests RequestSettings `json:"requests,omitzero"`
 	// Resolution is how identities from the brand's systems join into one profile.
 	Resolution Resolution `json:"resolution,omitzero"`
-	UpdatedAt time.Time       `json:"updatedAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
 }
 
 // RequestSettings are a tenant's settings of data-subject requests.
