@@ -43,6 +43,7 @@ type Store interface {
 	// Suppressions returns those of ids that belong to an erased person.
 	Suppressions(ctx context.Context, tenant string, ids []profile.Identity) ([]profile.Identity, error)
 	RequestStore
+	MergeStore
 }
 
 // Ref names a profile by id or by identity; exactly one is set.
@@ -71,6 +72,12 @@ type Commit struct {
 	// conditioned on its stored version being its Prior's (the zero Prior creates it); the
 	// commit fails with ErrDuplicateRequest if a new open one duplicates an open one.
 	Requests []RequestSave
+	// Merge, set by a merge, folds another profile into Profile (see MergeWrite).
+	Merge *MergeWrite
+	// Split, set by a split, restores a profile a merge absorbed (see SplitWrite).
+	Split *SplitWrite
+	// Candidate is a merge candidate decided with the change, conditioned on being open.
+	Candidate *Candidate
 }
 
 // Record is the stored outcome of an idempotent write, committed with the change itself:

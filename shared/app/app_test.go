@@ -17,7 +17,9 @@ import (
 func email() string { return testenv.Unique("person") + "@example.com" }
 
 // TestCreateOrMatch: a create names a new person, one with a known identity matches that
-// person (adding the new identities), and one naming two people is refused.
+// person (adding the new identities), and one naming two people matches the first and
+// proposes a merge with the second, whose identity stays with them (email is not trusted
+// to merge on in the demo catalog).
 func TestCreateOrMatch(t *testing.T) {
 	ctx := context.Background()
 	a, b := email(), email()
@@ -39,7 +41,7 @@ func TestCreateOrMatch(t *testing.T) {
 		{"same email, other case", []app.IdentityInput{{Type: "email", Value: strings.ToUpper(a)}}, first.Profile.ID, false, ""},
 		{"known email and a new phone", []app.IdentityInput{{Type: "email", Value: a}, {Type: "phone", Value: "+48 601 234 567"}}, first.Profile.ID, false, ""},
 		{"the new phone alone", []app.IdentityInput{{Type: "phone", Value: "+48601234567"}}, first.Profile.ID, false, ""},
-		{"identities of two people", []app.IdentityInput{{Type: "email", Value: a}, {Type: "email", Value: b}}, "", false, errs.Conflict},
+		{"identities of two people", []app.IdentityInput{{Type: "email", Value: a}, {Type: "email", Value: b}}, first.Profile.ID, false, ""},
 		{"unknown identity type", []app.IdentityInput{{Type: "ssn", Value: "1"}}, "", false, errs.Unprocessable},
 		{"a new person", []app.IdentityInput{{Type: "customer_id", Value: testenv.Unique("c")}}, "", true, ""},
 	}
@@ -57,6 +59,11 @@ func TestCreateOrMatch(t *testing.T) {
 			}
 			if res.Created != tt.created || (tt.wantID != "" && res.Profile.ID != tt.wantID) || res.Profile.ID == other.Profile.ID {
 				t.Fatalf("got %s created=%v, want %q created=%v", res.Profile.ID, res.Created, tt.wantID, tt.created)
+			}
+			if tt.name == "identities of two people" {
+				if len(res.Links) != 1 || res.Links[0].Outcome != app.LinkCandidate || res.Links[0].ProfileID != other.Profile.ID {
+					t.Fatalf("links %+v, want one merge candidate with %s", res.Links, other.Profile.ID)
+				}
 			}
 		})
 	}

@@ -31,6 +31,8 @@ type Write struct {
 	// evidence, set by the use cases from a request's signupEvidence, lifts the
 	// suppression of the identities the change attaches (see Evidence).
 	evidence *Evidence
+	// candidate is a merge candidate decided with the change (see Commit.Candidate).
+	candidate *Candidate
 	// Current, when set, is the profile as the caller has just read it: the first attempt
 	// applies the change to it instead of reading it again. The commit is conditioned on
 	// its version, so a change made since makes it stale, and the retry reads afresh.
@@ -42,6 +44,8 @@ type Result struct {
 	Profile *profile.Profile `json:"profile"`
 	Created bool             `json:"created"`
 	Changed bool             `json:"changed"`
+	// Links says what became of identities the write linked that other profiles held.
+	Links []Link `json:"links,omitempty"`
 }
 
 // IdentityInput is an identity as a caller typed it.
@@ -249,26 +253,31 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 		return Result{}, err
 	}
 	w.evidence = in.SignupEvidence
-	refs := make([]Ref, len(ids))
-	for i, id := range ids {
-		refs[i] = Ref{Identity: id}
-	}
+	refs := refsOf(ids)
+	var links []Link
 	for attempt := 1; ; attempt++ {
 		found, err := s.store.Lookup(ctx, tenant, refs)
 		if err != nil {
 			return Result{}, fmt.Errorf("look up identities: %w", err)
 		}
+		// The first identity a profile holds matches it; the others that other profiles
+		// hold are links, merged or proposed by the tenant's policy, and looked up again.
 		var cur *profile.Profile
-		for i, r := range refs {
-			p, ok := found[r]
-			if !ok {
+		for _, r := range refs {
+			if p, ok := found[r]; ok && cur == nil {
+				cur = p
+			}
+		}
+		if cur != nil && links == nil {
+			var keep []profile.Identity
+			if links, keep, err = s.link(ctx, tenant, cat, cur.ID, held(found, ids), ids, w); err != nil {
+				return Result{}, err
+			}
+			if links != nil {
+				ids = without(ids, keep)
+				refs = refsOf(ids)
 				continue
 			}
-			if cur != nil && cur.ID != p.ID {
-				return Result{}, errs.E(errs.Conflict, "the identities belong to different profiles",
-					errs.FieldError{Field: fmt.Sprintf("identities[%d]", i), Reason: "belongs to another profile than identities before it"})
-			}
-			cur = p
 		}
 		res, err := s.commit(ctx, tenant, cur, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
 			var changes []profile.Change
@@ -305,11 +314,21 @@ func (s *Service) CreateProfile(ctx context.Context, tenant string, in Create, w
 			backoff(attempt)
 			continue
 		}
+		res.Links = links
 		return res, nameErased(err, indexField("identities", ids))
 	}
 }
 
-// UpdateProfile applies a patch.
+func refsOf(ids []profile.Identity) []Ref {
+	refs := make([]Ref, len(ids))
+	for i, id := range ids {
+		refs[i] = Ref{Identity: id}
+	}
+	return refs
+}
+
+// UpdateProfile applies a patch. An identity it adds that another profile holds is linked
+// by the tenant's merge policy (see link): merged at once or proposed for review.
 func (s *Service) UpdateProfile(ctx context.Context, tenant, id string, pt Patch, w Write) (Result, error) {
 	cat, err := s.Catalog(ctx, tenant)
 	if err != nil {
@@ -319,9 +338,31 @@ func (s *Service) UpdateProfile(ctx context.Context, tenant, id string, pt Patch
 	if err != nil {
 		return Result{}, err
 	}
+	var links []Link
+	if len(add) > 0 {
+		// One read finds the profile and who holds the identities it links; a merge the
+		// links make changes the profile, so it is read again after one.
+		found, err := s.store.Lookup(ctx, tenant, linkRefs(id, add))
+		if err != nil {
+			return Result{}, fmt.Errorf("look up linked identities: %w", err)
+		}
+		cur := found[Ref{ID: id}]
+		if cur == nil {
+			return Result{}, notFoundProfile()
+		}
+		var keep []profile.Identity
+		if links, keep, err = s.link(ctx, tenant, cat, cur.ID, held(found, add), add, w); err != nil {
+			return Result{}, err
+		}
+		add = without(add, keep)
+		if len(links) == 0 {
+			w.Current = cur
+		}
+	}
 	res, err := s.update(ctx, tenant, id, cat, w, func(p *profile.Profile, now time.Time) ([]profile.Change, []profile.Identity, error) {
 		return pt.apply(p, cat, attrs, add, remove, w.Actor, now)
 	})
+	res.Links = links
 	return res, nameErased(err, indexField("addIdentities", add))
 }
 
@@ -407,7 +448,7 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 	}
 	changes = append(changes, lifted...)
 	events := sealChanges(tenant, next, changes, now, w.Actor, w.RequestID)
-	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: notErased, Lift: lift}
+	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: notErased, Lift: lift, Candidate: w.candidate}
 	if c.Record, err = w.Idempotency.record(res, next.ID, now); err != nil {
 		return Result{}, err
 	}

@@ -74,8 +74,11 @@ type SyncBatch struct {
 // SyncChange is one change as the source reported it. Either an upsert (attributes,
 // consents, subscriptions; a missing profile is created) or an email event.
 type SyncChange struct {
-	ID         string
-	Identity   *IdentityInput
+	ID       string
+	Identity *IdentityInput
+	// Identities are more identities of the same person, linked to the profile by the
+	// tenant's merge policy (see Service.UpdateProfile).
+	Identities []IdentityInput
 	OccurredAt time.Time
 
 	Attributes    map[string]any
@@ -137,6 +140,8 @@ type SyncResult struct {
 	Reason    string            `json:"reason,omitempty"`
 	Field     string            `json:"field,omitempty"`
 	Errors    []errs.FieldError `json:"errors,omitempty"`
+	// Links says what became of linked identities that other profiles held.
+	Links []Link `json:"links,omitempty"`
 	// Skipped lists the fields not applied because a newer change is recorded for them.
 	Skipped []errs.FieldError `json:"skipped,omitempty"`
 }
@@ -255,6 +260,9 @@ func (s *Service) Sync(ctx context.Context, tenant string, b SyncBatch) ([]SyncR
 			continue
 		}
 		refs = append(refs, Ref{Identity: pl.identity})
+		for _, id := range pl.links {
+			refs = append(refs, Ref{Identity: id})
+		}
 	}
 	cache := map[profile.Identity]*profile.Profile{}
 	if len(refs) > 0 {
@@ -306,6 +314,8 @@ func (r *SyncResult) rejectErr(err error) {
 type syncPlan struct {
 	changeID string
 	identity profile.Identity
+	links    []profile.Identity // more identities to link, none of them identity
+	attach   []profile.Identity // of links, those the change attaches (see Service.syncLinks)
 	at       time.Time
 	attrs    map[string]any
 	consents map[string]profile.ConsentInput
@@ -329,6 +339,15 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 	} else {
 		pl.identity, _ = normalizeIdentity(cat, "identity", c.Identity.Type, c.Identity.Value, &f)
 	}
+	if len(c.Identities) >= profile.MaxIdentities {
+		f.Add("identities", fmt.Sprintf("must hold at most %d identities", profile.MaxIdentities-1))
+	}
+	for _, id := range Normalize(cat, "identities", c.Identities, &f) {
+		if id != pl.identity {
+			pl.links = append(pl.links, id)
+		}
+	}
+	pl.attach = pl.links
 	for _, name := range sortedKeys(c.Attributes) {
 		if !attributeShape(c.Attributes[name]) {
 			f.Add("attributes."+name, "must be a string, number, boolean or null")
@@ -360,8 +379,8 @@ func planSync(cat *catalog.Catalog, c SyncChange, now time.Time) (*syncPlan, err
 		c.SignupEvidence.validate(cat, c.Consents, now, "signupEvidence", &f)
 	}
 	if e := c.EmailEvent; e != nil {
-		if len(c.Attributes)+len(c.Consents)+len(c.Subscriptions) > 0 || c.SignupEvidence != nil {
-			f.Unmet("emailEvent", "cannot be combined with attributes, consents, subscriptions or signupEvidence")
+		if len(c.Attributes)+len(c.Consents)+len(c.Subscriptions)+len(c.Identities) > 0 || c.SignupEvidence != nil {
+			f.Unmet("emailEvent", "cannot be combined with identities, attributes, consents, subscriptions or signupEvidence")
 		}
 		if c.Identity != nil && c.Identity.Type != email {
 			f.Unmet("identity.type", "must be email for an emailEvent")
@@ -406,6 +425,7 @@ type syncStep struct {
 	consents map[string]profile.ConsentInput
 	subs     map[string]profile.SubscriptionInput
 	record   *profile.Change
+	attach   []profile.Identity // identities to attach: the change's own and the linked ones
 	fields   int               // how many fields the change asked to set
 	skipped  []errs.FieldError // fields for which a newer change is recorded
 	final    bool              // false when an email event needs another transaction
@@ -428,6 +448,7 @@ func (pl *syncPlan) step(cur *profile.Profile, withRecord bool) syncStep {
 		return true
 	}
 	if pl.email == nil {
+		st.attach = append([]profile.Identity{pl.identity}, pl.attach...)
 		st.fields = len(pl.attrs) + len(pl.consents) + len(pl.subs)
 		for _, name := range sortedKeys(pl.attrs) {
 			if !stale("attributes."+name, view.AttributeTimes[name]) {
@@ -495,12 +516,14 @@ func (pl *syncPlan) step(cur *profile.Profile, withRecord bool) syncStep {
 }
 
 // apply returns the change of one step for commit.
-func (st *syncStep) apply(cat *catalog.Catalog, id profile.Identity, actor ledger.Actor, at time.Time) applyFunc {
+func (st *syncStep) apply(cat *catalog.Catalog, actor ledger.Actor, at time.Time) applyFunc {
 	return func(p *profile.Profile, _ time.Time) ([]profile.Change, []profile.Identity, error) {
 		var changes []profile.Change
 		if st.create {
 			changes = append(changes, profile.Change{Type: profile.EventProfileCreated, Subject: p.ID})
-			c, err := p.AddIdentity(id, actor, at)
+		}
+		for _, i := range st.attach {
+			c, err := p.AddIdentity(i, actor, at)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -543,6 +566,13 @@ func (s *Service) syncOne(ctx context.Context, tenant string, b SyncBatch, actor
 		}
 		return SyncResult{ID: pl.changeID, Status: SyncDuplicate, ProfileID: marks[pl.changeID]}, nil
 	}
+	if len(pl.links) > 0 {
+		links, err := s.syncLinks(ctx, tenant, cat, pl, Write{Actor: actor, RequestID: b.RequestID}, cache)
+		if err != nil {
+			return SyncResult{}, err
+		}
+		res.Links = links
+	}
 	for attempt := 1; ; attempt++ {
 		cur := cache[pl.identity]
 		if cur == nil && pl.email != nil {
@@ -557,7 +587,7 @@ func (s *Service) syncOne(ctx context.Context, tenant string, b SyncBatch, actor
 		if cur == nil {
 			w.evidence = pl.evidence
 		}
-		r, err := s.commit(ctx, tenant, cur, cat, w, st.apply(cat, pl.identity, actor, pl.at))
+		r, err := s.commit(ctx, tenant, cur, cat, w, st.apply(cat, actor, pl.at))
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrErased):
@@ -624,4 +654,43 @@ func (s *Service) syncOne(ctx context.Context, tenant string, b SyncBatch, actor
 	}
 	res.Status, res.Unchanged = SyncApplied, !changed
 	return res, nil
+}
+
+// syncLinks links a change's more identities before it is applied: the profile of the
+// change's identity, or else the first profile one of them belongs to, is the target, and
+// the others' profiles are merged into it or proposed by the tenant's policy (see link).
+// It leaves in pl.attach the identities the change attaches, and cache current.
+func (s *Service) syncLinks(ctx context.Context, tenant string, cat *catalog.Catalog, pl *syncPlan, w Write, cache map[profile.Identity]*profile.Profile) ([]Link, error) {
+	ids := append([]profile.Identity{pl.identity}, pl.links...)
+	holders := map[profile.Identity]*profile.Profile{}
+	var target *profile.Profile
+	for _, id := range ids {
+		if p := cache[id]; p != nil {
+			holders[id] = p
+			if target == nil {
+				target = p
+			}
+		}
+	}
+	if target == nil {
+		return nil, nil
+	}
+	links, keep, err := s.link(ctx, tenant, cat, target.ID, holders, ids, w)
+	if err != nil {
+		return nil, err
+	}
+	pl.attach = without(pl.links, keep)
+	merged := slices.ContainsFunc(links, func(l Link) bool { return l.Outcome == LinkMerged })
+	if merged || cache[pl.identity] == nil {
+		// A merge changed the target, or the change's own identity joins it: read it again.
+		p, err := s.store.Profile(ctx, tenant, target.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read the linked profile: %w", err)
+		}
+		for _, id := range p.Identities {
+			cache[id] = p
+		}
+		cache[pl.identity] = p
+	}
+	return links, nil
 }

@@ -217,6 +217,9 @@ const (
 	kindDedup        // its duplicate marker, created
 	kindDedupRelease // its duplicate marker, released
 	kindTimer        // its timer item, put or deleted
+	kindAlias        // an absorbed id's profile item, carrying the survivor
+	kindMergeRecord  // a merge's record, put by the merge or deleted by its split
+	kindCandidate    // a merge candidate, decided
 )
 
 // Commit writes a profile change in one TransactWriteItems: the profile (conditioned on its
@@ -247,18 +250,34 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 	if c.PrevVersion == 0 {
 		put.ConditionExpression = aws.String("attribute_not_exists(PK)")
 	} else {
-		put.ConditionExpression = aws.String("ver = :v")
+		// An alias item (it has a pid) is never a profile of its own: a writer that read the
+		// absorbed profile before its merge is stale however the versions compare.
+		put.ConditionExpression = aws.String("ver = :v AND attribute_not_exists(pid)")
 		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": n(c.PrevVersion)}
 	}
 	add(kindProfile, profile.Identity{}, types.TransactWriteItem{Put: put})
+	// A merge takes over the absorbed profile's identity and alias items.
+	owners, vals := "pid = :p", map[string]types.AttributeValue{":p": pid}
+	if c.Merge != nil {
+		owners, vals = "pid = :p OR pid = :a", map[string]types.AttributeValue{":p": pid, ":a": s(c.Merge.Absorbed.ID)}
+	}
 	for _, id := range p.Identities {
 		it := key(identityPK(tenant, id), skIdentity)
 		it[attrDoc], it[attrVersion], it[attrProfile] = s(string(doc)), n(p.Version), pid
 		add(kindIdentity, id, types.TransactWriteItem{Put: &types.Put{
 			TableName: &st.table, Item: it,
-			ConditionExpression:       aws.String("attribute_not_exists(PK) OR pid = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": pid},
+			ConditionExpression: aws.String("attribute_not_exists(PK) OR " + owners), ExpressionAttributeValues: vals,
 		}})
+	}
+	for _, a := range p.Aliases {
+		it := key(profilePK(tenant, a), skProfile)
+		it[attrDoc], it[attrVersion], it[attrProfile] = s(string(doc)), n(p.Version), pid
+		w := &types.Put{TableName: &st.table, Item: it, ConditionExpression: aws.String(owners), ExpressionAttributeValues: vals}
+		if c.Merge != nil && a == c.Merge.Absorbed.ID {
+			w.ConditionExpression = aws.String("ver = :av AND attribute_not_exists(pid)")
+			w.ExpressionAttributeValues = map[string]types.AttributeValue{":av": n(c.Merge.PrevVersion)}
+		}
+		add(kindAlias, profile.Identity{}, types.TransactWriteItem{Put: w})
 	}
 	for _, id := range c.Removed {
 		add(kindRemoved, id, types.TransactWriteItem{Delete: &types.Delete{
@@ -267,16 +286,11 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 			ExpressionAttributeValues: map[string]types.AttributeValue{":p": pid},
 		}})
 	}
-	for _, e := range c.Events {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
-		}
-		it := key(profilePK(tenant, p.ID), eventSK(e.Seq))
-		it[attrDoc] = s(string(b))
-		add(kindEvent, profile.Identity{}, types.TransactWriteItem{Put: &types.Put{
-			TableName: &st.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(SK)"),
-		}})
+	if err := st.eventWrites(tenant, p.ID, c.Events, add); err != nil {
+		return err
+	}
+	if err := st.resolutionWrites(tenant, c, add); err != nil {
+		return err
 	}
 	if len(c.Events) > 0 && !st.noOutbox {
 		it, err := st.outboxItem(tenant, p.ID, p.Version, c.Events)
@@ -334,6 +348,10 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 			continue
 		}
 		switch kinds[i] {
+		case kindProfile, kindAlias, kindMergeRecord:
+			return &errs.Error{Code: errs.Conflict, Message: "the profile changed concurrently", Err: errs.ErrStale}
+		case kindCandidate:
+			return errs.E(errs.Conflict, "the merge candidate was decided concurrently")
 		case kindRecord:
 			return &errs.Error{Code: errs.Conflict, Message: "idempotency key already used", Err: errs.ErrReplay}
 		case kindMark:

@@ -436,6 +436,14 @@ func (r *run) identities() []profile.Identity {
 	return append(slices.Clone(r.prof.Identities), r.removed...)
 }
 
+// aliases are the ids of the profiles merged into the erased one.
+func (r *run) aliases() []string {
+	if r.prof == nil {
+		return nil
+	}
+	return r.prof.Aliases
+}
+
 // tombstone writes (or finds) the record of the erasure.
 func (j *Job) tombstone(ctx context.Context, r *run) error {
 	t, err := j.store.PutTombstone(ctx, &dsr.Tombstone{
@@ -516,10 +524,24 @@ func (j *Job) forget(ctx context.Context, r *run) error {
 }
 
 func (j *Job) delete(ctx context.Context, r *run) error {
-	n, err := j.store.DeleteProfileData(ctx, r.req.Tenant, r.req.ProfileID, r.identities())
+	// The profiles merged into this one keep their own chains and records under their ids;
+	// they go first, so a run cut short finds the profile, and with it the aliases, again.
+	n := 0
+	for _, alias := range r.aliases() {
+		a, err := j.store.DeleteProfileData(ctx, r.req.Tenant, alias, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := j.store.DeleteProfileRecords(ctx, r.req.Tenant, alias); err != nil {
+			return err
+		}
+		n += a
+	}
+	own, err := j.store.DeleteProfileData(ctx, r.req.Tenant, r.req.ProfileID, r.identities())
 	if err != nil {
 		return err
 	}
+	n += own
 	if n > 0 {
 		j.log.InfoContext(ctx, "erasure deleted items", "tenant", r.req.Tenant, "requestId", r.req.ID, "items", n)
 	}

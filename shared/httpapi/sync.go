@@ -29,6 +29,7 @@ type syncBody struct {
 type syncChangeBody struct {
 	ID             string                      `json:"id"`
 	Identity       *app.IdentityInput          `json:"identity"`
+	Identities     []app.IdentityInput         `json:"identities"`
 	OccurredAt     string                      `json:"occurredAt"`
 	Attributes     map[string]any              `json:"attributes"`
 	Consents       map[string]consentBody      `json:"consents"`
@@ -49,7 +50,7 @@ func (b syncBody) input() app.SyncBatch {
 	in := app.SyncBatch{Source: b.Source, Changes: make([]app.SyncChange, len(b.Changes))}
 	for i, c := range b.Changes {
 		at, _ := time.Parse(time.RFC3339, c.OccurredAt)
-		ch := app.SyncChange{ID: c.ID, Identity: c.Identity, OccurredAt: at, Attributes: c.Attributes, SignupEvidence: c.SignupEvidence.input()}
+		ch := app.SyncChange{ID: c.ID, Identity: c.Identity, Identities: c.Identities, OccurredAt: at, Attributes: c.Attributes, SignupEvidence: c.SignupEvidence.input()}
 		if c.Consents != nil {
 			ch.Consents = make(map[string]profile.ConsentInput, len(c.Consents))
 			for k, v := range c.Consents {

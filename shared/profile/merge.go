@@ -209,7 +209,9 @@ func rightsEqual(a, b Rights) bool {
 // identity (Conflict). It reports one change for each chain.
 func (p *Profile) Split(ref MergeRef, s0, b0 *Profile, at time.Time) (*Profile, Change, Change, error) {
 	b := b0.Clone()
-	b.Version = max(b0.Version, p.Version) + 1
+	// Past every version the alias answered with, so an ETag read through it never matches;
+	// sealing the split counts one more.
+	b.Version = max(b0.Version, p.Version)
 	b.UpdatedAt = at
 	later := func(t time.Time) bool { return t.After(ref.At) }
 	for _, k := range slices.Sorted(maps.Keys(union(p.Consents, b0.Consents))) {
