@@ -29,10 +29,13 @@ const (
 	PortalLinks Scope = "portal_links"
 	// Attest allows asserting that the brand verified the person of a data-subject request.
 	Attest Scope = "attest"
+	// Merge allows merging and splitting profiles and deciding merge candidates: joining
+	// two people's data is a disclosure if wrong, so writing profiles is not enough.
+	Merge Scope = "merge"
 )
 
 // AllScopes lists every scope.
-var AllScopes = []Scope{Read, Write, Requests, Admin, PortalLinks, Attest}
+var AllScopes = []Scope{Read, Write, Requests, Admin, PortalLinks, Attest, Merge}
 
 // implied reports whether Admin implies scope.
 func implied(scope Scope) bool { return scope != PortalLinks && scope != Attest }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/errs"
@@ -27,9 +28,11 @@ type CheckResult struct {
 	Allowed   bool           `json:"allowed"`
 	Reason    profile.Reason `json:"reason"`
 	ProfileID string         `json:"profileId,omitempty"`
-	Purpose   string         `json:"purpose"`
-	Topic     string         `json:"topic,omitempty"`
-	Channel   string         `json:"channel,omitempty"`
+	// MergedInto is set when the check named a profile merged into ProfileID.
+	MergedInto string `json:"mergedInto,omitempty"`
+	Purpose    string `json:"purpose"`
+	Topic      string `json:"topic,omitempty"`
+	Channel    string `json:"channel,omitempty"`
 }
 
 // Check answers up to MaxChecks checks with one storage round. In a batch, fields are
@@ -69,6 +72,9 @@ func (s *Service) Check(ctx context.Context, tenant string, in []CheckInput, bat
 		out[i] = CheckResult{Allowed: d.Allowed, Reason: d.Reason, Purpose: c.Purpose, Topic: c.Topic, Channel: c.Channel}
 		if p != nil {
 			out[i].ProfileID = p.ID
+			if id := refs[i].ID; id != "" && id != p.ID {
+				out[i].MergedInto = p.ID
+			}
 		}
 	}
 	return out, nil
@@ -127,11 +133,17 @@ func checkOf(cat *catalog.Catalog, c CheckInput, name func(string) string, f *er
 }
 
 // ValidProfileID reports whether s has the shape of an id made by NewID("p_").
-func ValidProfileID(s string) bool {
-	if len(s) != 28 || s[:2] != "p_" {
+func ValidProfileID(s string) bool { return validID("p_", s) }
+
+// ValidMergeID reports whether s has the form of a merge id.
+func ValidMergeID(s string) bool { return validID("mg_", s) }
+
+// validID reports whether s is prefix and the 26 characters NewID draws.
+func validID(prefix, s string) bool {
+	if len(s) != len(prefix)+26 || !strings.HasPrefix(s, prefix) {
 		return false
 	}
-	for _, r := range s[2:] {
+	for _, r := range s[len(prefix):] {
 		if !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') {
 			return false
 		}

@@ -112,7 +112,7 @@ const (
 // MergeResult is the outcome of a merge or a split.
 type MergeResult struct {
 	Profile *profile.Profile `json:"profile"`
-	MergeID string           `json:"mergeId"`
+	MergeID string           `json:"mergeId,omitempty"`
 	// Restored is the profile a split gave back.
 	Restored *profile.Profile `json:"restored,omitempty"`
 }

@@ -426,9 +426,9 @@ type syncStep struct {
 	subs     map[string]profile.SubscriptionInput
 	record   *profile.Change
 	attach   []profile.Identity // identities to attach: the change's own and the linked ones
-	fields   int               // how many fields the change asked to set
-	skipped  []errs.FieldError // fields for which a newer change is recorded
-	final    bool              // false when an email event needs another transaction
+	fields   int                // how many fields the change asked to set
+	skipped  []errs.FieldError  // fields for which a newer change is recorded
+	final    bool               // false when an email event needs another transaction
 }
 
 // step decides what to write to cur (nil: create). withRecord adds the bounce or

@@ -43,6 +43,14 @@ func profileID(r *request) (string, error) {
 	return id, nil
 }
 
+// profileView is a profile as the API shows it.
+type profileView struct {
+	*profile.Profile
+	// MergedInto is set when the profile was asked for by the id of a profile merged into it.
+	MergedInto string     `json:"mergedInto,omitempty"`
+	Links      []app.Link `json:"links,omitempty"`
+}
+
 // profileResponse renders a profile with its ETag: 200, or 201 with Location when created.
 func profileResponse(res app.Result) *response {
 	st := 200
@@ -51,7 +59,16 @@ func profileResponse(res app.Result) *response {
 		st = 201
 		h["Location"] = "/v1/profiles/" + res.Profile.ID
 	}
-	return &response{status: st, body: res.Profile, headers: h}
+	return &response{status: st, body: profileView{Profile: res.Profile, Links: res.Links}, headers: h}
+}
+
+// askedBy marks a profile response asked for by id as merged into the profile it shows.
+func askedBy(resp *response, id string) *response {
+	if v, ok := resp.body.(profileView); ok && v.ID != id {
+		v.MergedInto = v.ID
+		resp.body = v
+	}
+	return resp
 }
 
 func etag(v int64) string { return strconv.Quote(strconv.FormatInt(v, 10)) }
@@ -67,7 +84,7 @@ func (a *API) GetProfile() Handler {
 		if err != nil {
 			return nil, err
 		}
-		return profileResponse(app.Result{Profile: p}), nil
+		return askedBy(profileResponse(app.Result{Profile: p}), id), nil
 	}}.handler()
 }
 
@@ -189,7 +206,7 @@ func profileWrite[B any](a *API, key string, call func(ctx context.Context, r *r
 			if err != nil {
 				return nil, err
 			}
-			return profileResponse(res), nil
+			return askedBy(profileResponse(res), id), nil
 		}}.handler()
 }
 

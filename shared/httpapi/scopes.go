@@ -43,6 +43,11 @@ var Scopes = map[string][]apikey.Scope{
 	"POST /v1/requests/{id}/cancel":     {apikey.Requests},
 	"POST /v1/requests/{id}/completion": {apikey.Requests},
 	"POST /v1/requests/{id}/denial":     {apikey.Requests},
+	// Merging joins two people's data; a wrong merge discloses one to the other.
+	"POST /v1/profiles/{id}/merges":           {apikey.Merge},
+	"POST /v1/profiles/{id}/splits":           {apikey.Merge},
+	"GET /v1/merge-candidates":                {apikey.Merge},
+	"POST /v1/merge-candidates/{id}/decision": {apikey.Merge},
 }
 
 // ExportLinkScopes are what a key needs to receive the download link of a ready export in

@@ -47,6 +47,10 @@ var handlers = map[string]func(*httpapi.API) httpapi.Handler{
 	"POST /v1/requests/{id}/cancel":               (*httpapi.API).CancelRequest,
 	"POST /v1/requests/{id}/completion":           (*httpapi.API).CompleteRequest,
 	"POST /v1/requests/{id}/denial":               (*httpapi.API).DenyRequest,
+	"POST /v1/profiles/{id}/merges":               (*httpapi.API).MergeProfiles,
+	"POST /v1/profiles/{id}/splits":               (*httpapi.API).SplitProfile,
+	"GET /v1/merge-candidates":                    (*httpapi.API).ListMergeCandidates,
+	"POST /v1/merge-candidates/{id}/decision":     (*httpapi.API).DecideMergeCandidate,
 }
 
 // TestScopesCoverTemplate: the route table names exactly the brand routes of template.yaml,

@@ -123,3 +123,23 @@ func SweepDeadlines(_ context.Context, d *Deps) (any, error) {
 func RouteNotFound(_ context.Context, d *Deps) (any, error) {
 	return HTTPHandler(httpapi.RouteNotFound(d.Log)), nil
 }
+
+// MergeProfiles builds POST /v1/profiles/{id}/merges.
+func MergeProfiles(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).MergeProfiles)
+}
+
+// SplitProfile builds POST /v1/profiles/{id}/splits.
+func SplitProfile(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).SplitProfile)
+}
+
+// ListMergeCandidates builds GET /v1/merge-candidates.
+func ListMergeCandidates(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).ListMergeCandidates)
+}
+
+// DecideMergeCandidate builds POST /v1/merge-candidates/{id}/decision.
+func DecideMergeCandidate(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).DecideMergeCandidate)
+}
