@@ -1,6 +1,7 @@
 package localstack_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -121,7 +122,9 @@ func TestBatchCheck(t *testing.T) {
 }
 
 // TestCreateMatchesByIdentity: a second create with a known identity returns the same
-// profile and attaches the new identity; identities of two profiles conflict.
+// profile and attaches the new identity; identities of two profiles link them by the merge
+// policy: an email (not trusted to merge on) proposes a candidate, once, and stays put; a
+// customer id (trusted) merges, after which the absorbed id answers for the survivor.
 func TestCreateMatchesByIdentity(t *testing.T) {
 	id, email := newProfile(t, nil)
 	r := must(t, do(t, call{method: "POST", path: "/v1/profiles", key: "write", body: map[string]any{
@@ -134,14 +137,51 @@ func TestCreateMatchesByIdentity(t *testing.T) {
 		t.Fatalf("phone lookup: %s", found.body)
 	}
 	other, otherEmail := newProfile(t, nil)
-	_ = other
-	r = must(t, do(t, call{method: "POST", path: "/v1/profiles", key: "write", body: map[string]any{
-		"identities": []map[string]string{{"type": "email", "value": email}, {"type": "email", "value": otherEmail}}}}), 409)
-	if !strings.Contains(string(r.body), "identities[1]") {
-		t.Fatalf("conflict does not name the identity: %s", r.body)
+	candidate := func(r reply) string {
+		t.Helper()
+		var v struct {
+			ID    string `json:"id"`
+			Links []struct {
+				ProfileID, Outcome, CandidateID string
+			} `json:"links"`
+		}
+		if err := json.Unmarshal(r.body, &v); err != nil || v.ID != id || len(v.Links) != 1 || v.Links[0].Outcome != "candidate" || v.Links[0].ProfileID != other {
+			t.Fatalf("want %s matched and a candidate with %s: %s", id, other, r.body)
+		}
+		return v.Links[0].CandidateID
 	}
-	must(t, do(t, call{method: "PATCH", path: "/v1/profiles/" + id, key: "write", body: map[string]any{
-		"addIdentities": []map[string]string{{"type": "email", "value": otherEmail}}}}), 409)
+	c1 := candidate(must(t, do(t, call{method: "POST", path: "/v1/profiles", key: "write", body: map[string]any{
+		"identities": []map[string]string{{"type": "email", "value": email}, {"type": "email", "value": otherEmail}}}}), 200))
+	c2 := candidate(must(t, do(t, call{method: "PATCH", path: "/v1/profiles/" + id, key: "write", body: map[string]any{
+		"addIdentities": []map[string]string{{"type": "email", "value": otherEmail}}}}), 200))
+	if c1 != c2 {
+		t.Fatalf("the same pair proposed twice: %s, %s", c1, c2)
+	}
+	if got := must(t, do(t, call{method: "GET", path: "/v1/profiles?identity=email:" + url.QueryEscape(otherEmail), key: "read"}), 200); got.json(t)["id"] != other {
+		t.Fatalf("the proposed email moved: %s", got.body)
+	}
+	cust := "cust-" + other
+	must(t, do(t, call{method: "PATCH", path: "/v1/profiles/" + other, key: "write", body: map[string]any{
+		"addIdentities": []map[string]string{{"type": "customer_id", "value": cust}}}}), 200)
+	merged := must(t, do(t, call{method: "PATCH", path: "/v1/profiles/" + id, key: "write", body: map[string]any{
+		"addIdentities": []map[string]string{{"type": "customer_id", "value": cust}}}}), 200)
+	if !strings.Contains(string(merged.body), `"outcome":"merged"`) {
+		t.Fatalf("a trusted link did not merge: %s", merged.body)
+	}
+	alias := must(t, do(t, call{method: "GET", path: "/v1/profiles/" + other, key: "read"}), 200).json(t)
+	if alias["id"] != id || alias["mergedInto"] != id {
+		t.Fatalf("the absorbed id reads as %v (mergedInto %v), want %s", alias["id"], alias["mergedInto"], id)
+	}
+	check := must(t, do(t, call{method: "POST", path: "/v1/consent-checks", key: "read", body: map[string]any{"profileId": other, "purpose": "marketing"}}), 200).json(t)
+	if check["profileId"] != id || check["mergedInto"] != id {
+		t.Fatalf("a check by the absorbed id: %v", check)
+	}
+	// Merging needs the merge scope; write is not enough.
+	must(t, do(t, call{method: "POST", path: "/v1/profiles/" + id + "/merges", key: "write", body: map[string]any{"profileId": other}}), 403)
+	conflict := must(t, do(t, call{method: "POST", path: "/v1/profiles/" + id + "/merges", key: "admin", body: map[string]any{"profileId": other}}), 409)
+	if !strings.Contains(string(conflict.body), `"field":"profileId"`) {
+		t.Fatalf("merging an alias again does not name profileId: %s", conflict.body)
+	}
 }
 
 // TestConcurrentUpdates: 50 writers to one profile at once all land.

@@ -39,6 +39,10 @@ func routes(id string) []routeCase {
 		{"request-deny", "POST", "/v1/requests/" + requestOf(id) + "/denial", "requests", `{"reason":"The request is manifestly unfounded."}`},
 		{"webhook-create", "POST", "/v1/webhooks", "admin", `{"url":"https://hooks.example.com/lp","eventTypes":["profile.updated"]}`},
 		{"webhook-list", "GET", "/v1/webhooks", "admin", ""},
+		{"merge", "POST", "/v1/profiles/" + id + "/merges", "merge", `{"profileId":"p_aaaaaaaaaaaaaaaaaaaaaaaaaa"}`},
+		{"split", "POST", "/v1/profiles/" + id + "/splits", "merge", `{"mergeId":"mg_aaaaaaaaaaaaaaaaaaaaaaaaaa"}`},
+		{"candidates", "GET", "/v1/merge-candidates?status=open", "merge", ""},
+		{"candidate-decide", "POST", "/v1/merge-candidates/mc_000000000000000000000000/decision", "merge", `{"decision":"reject"}`},
 	}
 }
 

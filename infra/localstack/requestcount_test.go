@@ -121,6 +121,16 @@ var requestBudget = map[string]map[string]int{
 	// An extension then records whether the person was told with a second save of the
 	// request it just saved: one PutItem, no read.
 	"POST /v1/requests/{id}/extension": {"GetItem": 2, "TransactWriteItems": 1, "PutItem": 1},
+	// A merge reads both profiles in one BatchGetItem and lists the absorbed one's requests
+	// (to move the open ones), then writes everything in one transaction, however long
+	// either history is: the absorbed chain is linked, not copied.
+	"POST /v1/profiles/{id}/merges": {"BatchGetItem": 1, "Query": 1, "TransactWriteItems": 1},
+	// A split reads the profile and the merge's record.
+	"POST /v1/profiles/{id}/splits": {"GetItem": 2, "TransactWriteItems": 1},
+	"GET /v1/merge-candidates":      {"Query": 1},
+	// An acceptance reads the candidate, then merges as POST .../merges does, with the
+	// candidate's decision in the same transaction.
+	"POST /v1/merge-candidates/{id}/decision": {"GetItem": 1, "BatchGetItem": 1, "Query": 1, "TransactWriteItems": 1},
 }
 
 // authorizerBudget is what the authorizer function reads for a key it has not seen: the key,
@@ -207,6 +217,12 @@ func TestRequestCounts(t *testing.T) {
 		return r["id"].(string)
 	}
 	reasonText := "We need to collect your records from two archived systems."
+	merged := func() (survivor, mergeID string) {
+		a, _ := newProfile()
+		b, _ := newProfile()
+		r := c.send(routeRequest{method: "POST", path: "/v1/profiles/" + a + "/merges", status: 200, body: map[string]any{"profileId": b}})
+		return a, r["mergeId"].(string)
+	}
 
 	// requests builds, per route key, a fresh valid request (called twice: warm-up, measured).
 	requests := map[string]func() routeRequest{
@@ -241,8 +257,13 @@ func TestRequestCounts(t *testing.T) {
 		},
 		"POST /v1/consent-checks": func() routeRequest {
 			id, addr := newProfile()
+			// A check by an absorbed id costs no more: its item carries the survivor.
+			a, _ := newProfile()
+			b, _ := newProfile()
+			c.send(routeRequest{method: "POST", path: "/v1/profiles/" + a + "/merges", status: 200, body: map[string]any{"profileId": b}})
 			return routeRequest{method: "POST", path: "/v1/consent-checks", status: 200, body: map[string]any{"checks": []map[string]any{
 				{"profileId": id, "purpose": "marketing"},
+				{"profileId": b, "purpose": "marketing"},
 				{"identity": map[string]string{"type": "email", "value": addr}, "topic": "newsletter", "channel": "email"},
 				{"identity": map[string]string{"type": "email", "value": email()}, "purpose": "marketing"}}}}
 		},
@@ -299,6 +320,26 @@ func TestRequestCounts(t *testing.T) {
 		},
 		"POST /v1/requests/{id}/completion": func() routeRequest {
 			return routeRequest{method: "POST", path: "/v1/requests/" + newRequest() + "/completion", status: 200}
+		},
+		"POST /v1/profiles/{id}/merges": func() routeRequest {
+			a, _ := newProfile()
+			b, _ := newProfile()
+			return routeRequest{method: "POST", path: "/v1/profiles/" + a + "/merges", status: 200, body: map[string]any{"profileId": b}}
+		},
+		"POST /v1/profiles/{id}/splits": func() routeRequest {
+			a, m := merged()
+			return routeRequest{method: "POST", path: "/v1/profiles/" + a + "/splits", status: 200, body: map[string]any{"mergeId": m}}
+		},
+		"GET /v1/merge-candidates": func() routeRequest {
+			return routeRequest{method: "GET", path: "/v1/merge-candidates?limit=5", status: 200}
+		},
+		"POST /v1/merge-candidates/{id}/decision": func() routeRequest {
+			a, _ := newProfile()
+			_, addr := newProfile()
+			r := c.send(routeRequest{method: "PATCH", path: "/v1/profiles/" + a, status: 200,
+				body: map[string]any{"addIdentities": []map[string]string{{"type": "email", "value": addr}}}})
+			cand := r["links"].([]any)[0].(map[string]any)["candidateId"].(string)
+			return routeRequest{method: "POST", path: "/v1/merge-candidates/" + cand + "/decision", status: 200, body: map[string]any{"decision": "accept"}}
 		},
 		"POST /v1/requests/{id}/denial": func() routeRequest {
 			return routeRequest{method: "POST", path: "/v1/requests/" + newRequest() + "/denial", status: 200,

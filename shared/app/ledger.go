@@ -32,6 +32,10 @@ func (s *Service) Events(ctx context.Context, tenant, id string, after int64, li
 	if err != nil {
 		return EventsPage{}, err
 	}
+	if head, ok := p.ClosedChains[id]; ok && p.ID != id {
+		// A merged id's own history: its chain, which ends where the merge closed it.
+		p = &profile.Profile{ID: id, LedgerSeq: head.Seq, LedgerHead: head.Hash}
+	}
 	return s.EventsOf(ctx, tenant, p, after, limit)
 }
 

@@ -137,6 +137,11 @@ func (p *Profile) Merge(cat *catalog.Catalog, b *Profile, mergeID string, at tim
 		}
 	}
 	p.Aliases = aliases
+	if p.ClosedChains == nil {
+		p.ClosedChains = map[string]ChainHead{}
+	}
+	p.ClosedChains[b.ID] = ChainHead{Seq: b.LedgerSeq, Hash: b.LedgerHead}
+	maps.Copy(p.ClosedChains, b.ClosedChains)
 	p.Merges = append(p.Merges, MergeRef{ID: mergeID, Absorbed: b.ID, At: at})
 	if b.CreatedAt.Before(p.CreatedAt) {
 		p.CreatedAt = b.CreatedAt
@@ -264,6 +269,9 @@ func (p *Profile) Split(ref MergeRef, s0, b0 *Profile, at time.Time) (*Profile, 
 	p.Identities = mine
 	gone := append([]string{b0.ID}, b0.Aliases...)
 	p.Aliases = slices.DeleteFunc(p.Aliases, func(a string) bool { return slices.Contains(gone, a) })
+	for _, a := range gone {
+		delete(p.ClosedChains, a)
+	}
 	p.Merges = slices.DeleteFunc(p.Merges, func(m MergeRef) bool { return m.ID == ref.ID })
 	p.CreatedAt = s0.CreatedAt
 	detail := map[string]string{"mergeId": ref.ID, "restored": b.ID, "survivor": p.ID}

@@ -96,8 +96,17 @@ type Profile struct {
 	// earlier merge. Each alias's profile item carries a copy of this profile, so a read or
 	// a consent check by an absorbed id is still one GetItem.
 	Aliases []string `json:"aliases,omitempty"`
+	// ClosedChains maps each alias to where its own ledger chain ends (its closing event),
+	// so that the absorbed history stays verifiable by its id.
+	ClosedChains map[string]ChainHead `json:"closedChains,omitempty"`
 	// Merges records each merge this profile absorbed, so a split can undo it.
 	Merges []MergeRef `json:"merges,omitempty"`
+}
+
+// ChainHead is the last event of a ledger chain.
+type ChainHead struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
 }
 
 // Provenance is who set a value, and when.
@@ -136,6 +145,7 @@ func (p *Profile) Clone() *Profile {
 	c.AttributeSources = maps.Clone(p.AttributeSources)
 	c.IdentitySources = maps.Clone(p.IdentitySources)
 	c.Aliases = slices.Clone(p.Aliases)
+	c.ClosedChains = maps.Clone(p.ClosedChains)
 	c.Merges = slices.Clone(p.Merges)
 	c.Consents = maps.Clone(p.Consents)
 	c.Subscriptions = maps.Clone(p.Subscriptions)

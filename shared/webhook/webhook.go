@@ -27,6 +27,7 @@ import (
 // Event types a receiver can subscribe to. The profile ones mirror the ledger.
 var EventTypes = []string{
 	"profile.created", "profile.updated", "profile.erased",
+	"profile.merged", "profile.split", "merge_candidate.rejected",
 	"identity.added", "identity.removed", "identity.bounced", "identity.complained", "suppression.lifted",
 	"consent.changed", "subscription.changed",
 	"restriction.changed", "objection.changed", "automated_decision.changed",
