@@ -57,7 +57,8 @@ func Close(survivor, mergeID string) Change {
 // Merge folds b into p by the merge rules, so that the result never allows what the person
 // did not allow:
 //   - consents per purpose and subscriptions per topic: the later decision wins, and at the
-//     same instant the one that allows less;
+//     same instant the one that allows less (two grants or subscriptions at the same
+//     instant allow only what both allow, see mergeConsent and mergeSubscription);
 //   - objections (the earlier time), restriction and the automated-decision opt-out are kept
 //     from either side;
 //   - attributes: the value of the source the catalog trusts more for the attribute, then
@@ -86,20 +87,20 @@ func (p *Profile) Merge(cat *catalog.Catalog, b *Profile, mergeID string, at tim
 	old := MergeDetail{Consents: map[string]Consent{}, Subscriptions: map[string]Subscription{}, Attributes: map[string]any{}}
 	for k, theirs := range b.Consents {
 		mine, ok := p.Consents[k]
-		if !ok || theirs.UpdatedAt.After(mine.UpdatedAt) || theirs.UpdatedAt.Equal(mine.UpdatedAt) && mine.Status == Granted && theirs.Status != Granted {
-			if ok {
-				old.Consents[k] = mine
-			}
+		if !ok {
 			p.Consents[k], d.Consents[k] = theirs, theirs
+		} else if c, changed := mergeConsent(mine, theirs); changed {
+			old.Consents[k] = mine
+			p.Consents[k], d.Consents[k] = c, c
 		}
 	}
 	for k, theirs := range b.Subscriptions {
 		mine, ok := p.Subscriptions[k]
-		if !ok || theirs.UpdatedAt.After(mine.UpdatedAt) || theirs.UpdatedAt.Equal(mine.UpdatedAt) && mine.Status == Subscribed && theirs.Status != Subscribed {
-			if ok {
-				old.Subscriptions[k] = mine
-			}
+		if !ok {
 			p.Subscriptions[k], d.Subscriptions[k] = theirs, theirs
+		} else if s, changed := mergeSubscription(mine, theirs); changed {
+			old.Subscriptions[k] = mine
+			p.Subscriptions[k], d.Subscriptions[k] = s, s
 		}
 	}
 	for _, name := range attributeNames(b) {
@@ -147,6 +148,52 @@ func (p *Profile) Merge(cat *catalog.Catalog, b *Profile, mergeID string, at tim
 		p.CreatedAt = b.CreatedAt
 	}
 	return Change{Type: EventProfileMerged, Subject: b.ID, Old: old, New: d}, nil
+}
+
+// mergeConsent is the merged answer for one purpose and whether it differs from mine: the
+// later decision, and at the same instant the one that allows less. Two grants at the same
+// instant allow only what both allow: the older notice version and the earlier expiry.
+func mergeConsent(mine, theirs Consent) (Consent, bool) {
+	switch {
+	case theirs.UpdatedAt.After(mine.UpdatedAt):
+		return theirs, true
+	case theirs.UpdatedAt.Before(mine.UpdatedAt) || mine.Status != Granted:
+		return mine, false
+	case theirs.Status != Granted:
+		return theirs, true
+	}
+	out, changed := mine, false
+	if theirs.NoticeVersion < out.NoticeVersion {
+		out.NoticeVersion, changed = theirs.NoticeVersion, true
+	}
+	if theirs.ExpiresAt != nil && (out.ExpiresAt == nil || theirs.ExpiresAt.Before(*out.ExpiresAt)) {
+		out.ExpiresAt, changed = theirs.ExpiresAt, true
+	}
+	return out, changed
+}
+
+// mergeSubscription is the merged choice for one topic and whether it differs from mine:
+// the later choice, and at the same instant the one that allows less. Two subscriptions at
+// the same instant keep only the channels both chose, and none in common is an unsubscribe.
+func mergeSubscription(mine, theirs Subscription) (Subscription, bool) {
+	switch {
+	case theirs.UpdatedAt.After(mine.UpdatedAt):
+		return theirs, true
+	case theirs.UpdatedAt.Before(mine.UpdatedAt) || mine.Status != Subscribed:
+		return mine, false
+	case theirs.Status != Subscribed:
+		return theirs, true
+	}
+	both := slices.DeleteFunc(slices.Clone(mine.Channels), func(ch string) bool { return !slices.Contains(theirs.Channels, ch) })
+	if len(both) == len(mine.Channels) {
+		return mine, false
+	}
+	out := mine
+	out.Channels = both
+	if len(both) == 0 {
+		out.Status, out.Frequency = Unsubscribed, ""
+	}
+	return out, true
 }
 
 // attributeNames lists the attributes p holds a value or a removal of, sorted.
@@ -266,6 +313,10 @@ func (p *Profile) Split(ref MergeRef, s0, b0 *Profile, at time.Time) (*Profile, 
 	for _, id := range b.Identities {
 		delete(p.IdentitySources, id.String())
 	}
+	// Provenance of an identity removed since names its value: it goes with the identity.
+	maps.DeleteFunc(b.IdentitySources, func(k string, _ Provenance) bool {
+		return !slices.ContainsFunc(b.Identities, func(id Identity) bool { return id.String() == k })
+	})
 	p.Identities = mine
 	gone := append([]string{b0.ID}, b0.Aliases...)
 	p.Aliases = slices.DeleteFunc(p.Aliases, func(a string) bool { return slices.Contains(gone, a) })
@@ -313,7 +364,12 @@ func splitRights(m, s0, b0 Rights, later func(time.Time) bool) (Rights, Rights) 
 			if s.Objections == nil {
 				s.Objections = map[string]time.Time{}
 			}
-			s.Objections[k] = t
+			// The merge kept the earlier of the two times; the survivor gets its own back.
+			st := t
+			if own && !later(t) {
+				st = s0.Objections[k]
+			}
+			s.Objections[k] = st
 		}
 		if later(t) || !own && !theirs {
 			if b.Objections == nil {
