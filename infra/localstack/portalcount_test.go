@@ -44,7 +44,8 @@ func TestPortalRequestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	created, err := svc.CreateProfile(ctx, tenant, app.Create{
-		Identities:    []app.IdentityInput{{Type: "email", Value: fmt.Sprintf("pages-%d@example.com", time.Now().UnixNano())}},
+		Identities: []app.IdentityInput{{Type: "email", Value: fmt.Sprintf("pages-%d@example.com", time.Now().UnixNano())},
+			{Type: "customer_id", Value: fmt.Sprintf("pages-%d", time.Now().UnixNano())}},
 		Consents:      map[string]profile.ConsentInput{"marketing": {Status: profile.Granted, NoticeVersion: 2}},
 		Subscriptions: map[string]profile.SubscriptionInput{"newsletter": {Status: profile.Subscribed}},
 	}, app.Write{Actor: ledger.Actor{Kind: ledger.ActorOperator, ID: "test"}})
@@ -84,6 +85,19 @@ func TestPortalRequestCounts(t *testing.T) {
 			}
 		})
 	}
+	// Removing an identity from the details page reads the page once and commits once (the
+	// identity's item deleted inside the profile's transaction).
+	t.Run("PortalDetails removes an identity", func(t *testing.T) {
+		page := wantStatus(t, b.do("GET", st.URL+"/portal/"+tenant+"/details", nil), 200)
+		counter.take("PortalDetails")
+		id := created.Profile.Identities[1]
+		wantStatus(t, b.do("POST", st.URL+"/portal/"+tenant+"/details/identities",
+			url.Values{"csrf": {b.csrf(page)}, "identity": {id.String()}}), 303)
+		want := map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}
+		if got := counter.take("PortalDetails"); !maps.Equal(got, want) {
+			t.Errorf("POST /details/identities made %v, want %v", got, want)
+		}
+	})
 	if err := st.CheckPolicies(); err != nil {
 		t.Error(err)
 	}

@@ -32,6 +32,7 @@ var routes = []string{
 	"POST /portal/{tenant}/confirm",
 	"POST /portal/{tenant}/consents",
 	"POST /portal/{tenant}/details",
+	"POST /portal/{tenant}/details/identities",
 	"POST /portal/{tenant}/login",
 	"POST /portal/{tenant}/logout",
 	"POST /portal/{tenant}/rights",

@@ -57,6 +57,8 @@ var formFields = map[string]func(name string) bool{
 	"/portal/{tenant}/rights":              only("csrf", "action", "type", "optout", "object"),
 	"/portal/{tenant}/rights/erase":        only("csrf", "confirm"),
 	"/portal/{tenant}/unsubscribe/{token}": only("List-Unsubscribe"),
+
+	"/portal/{tenant}/details/identities": only("csrf", "identity"),
 }
 
 // repeatable are the fields of checkbox groups.
@@ -128,6 +130,14 @@ func confirmToken(s string) bool {
 	})
 }
 
+// identityField bounds an identity as the removal form posts it: type:value, a type without
+// control characters, at most 300 characters in all (a type and a value of at most 254);
+// whether the profile holds it is the profile's state.
+func identityField(s string) bool {
+	typ, _, ok := strings.Cut(s, ":")
+	return ok && typ != "" && clean(typ, false) && utf8.RuneCountInString(s) <= 300
+}
+
 // oneOf is the check of a field that takes one of vs.
 func oneOf(vs ...string) func(string) bool {
 	return func(s string) bool { return slices.Contains(vs, s) }
@@ -164,6 +174,9 @@ var shapes = map[string]shape{
 	// An unticked confirmation box sends no field: the page answers it with its inline error.
 	"POST /portal/{tenant}/rights/erase":        {csrf: true, form: map[string]func(string) bool{"confirm": oneOf("yes")}},
 	"POST /portal/{tenant}/unsubscribe/{token}": {form: map[string]func(string) bool{"List-Unsubscribe": oneOf("One-Click")}},
+
+	"POST /portal/{tenant}/details/identities": {csrf: true, need: []string{"identity"},
+		form: map[string]func(string) bool{"identity": identityField}},
 }
 
 // checkShape refuses a request that breaks its route's shape (see shapes), naming the

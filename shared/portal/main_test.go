@@ -196,6 +196,7 @@ func TestMain(m *testing.M) {
 			{"GET", "/portal/{tenant}/confirm", p.Confirm()}, {"POST", "/portal/{tenant}/confirm", p.Confirm()},
 			{"GET", "/portal/{tenant}/unsubscribe/{token}", p.Unsubscribe()}, {"POST", "/portal/{tenant}/unsubscribe/{token}", p.Unsubscribe()},
 			{"GET", "/.well-known/gpc.json", portal.GPCHandler()},
+			{"POST", "/portal/{tenant}/details/identities", p.Details()},
 		}
 		return m.Run()
 	}()

@@ -21,6 +21,7 @@ var doneKeys = []string{
 	"saved", "subscriptions", "unsubscribed_all", "consent_granted", "consent_withdrawn",
 	"request_created", "request_duplicate", "restricted", "restriction_lifted", "objections",
 	"automated", "erasure", "nothing",
+	"identity_removed",
 }
 
 // flash adds the notice a redirect asked for.
@@ -291,16 +292,22 @@ func (r *rc) requestType(q dsr.Request) string {
 type detailsData struct {
 	Standard []field
 	Custom   []field
+	Sources  sourcesData
 }
 
 // Details serves GET and POST /portal/{tenant}/details: the person corrects their given and
 // family name, locale, country and the catalog's custom attributes (Art. 16). A POST with
 // invalid values answers 422 with the page as submitted, an error summary linking to each
 // field and the message next to it; a valid one saves (an empty field removes the value)
-// and redirects back with a notice.
+// and redirects back with a notice. The page also shows where each piece of the person's
+// data came from, and POST /portal/{tenant}/details/identities removes an identity (see
+// removeIdentity).
 func (p *Portal) Details() Handler {
 	return p.serve(signedIn, func(r *rc) (*result, error) {
 		r.nav, r.self = "details", r.base()+"/details"
+		if r.isIdentitiesRoute() {
+			return p.removeIdentity(r)
+		}
 		switch r.method {
 		case http.MethodGet:
 			r.flash()
@@ -491,6 +498,7 @@ func (r *rc) detailsPage(status int, posted map[string][]string, problems map[st
 			d.Custom = append(d.Custom, f)
 		}
 	}
+	d.Sources = r.sourcesData()
 	res := r.page(status, "details", r.t("details.title"), d)
 	res.view.Errors = summary
 	return res

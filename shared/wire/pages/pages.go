@@ -154,7 +154,8 @@ func PortalOverview(ctx context.Context, d *wire.Deps) (any, error) {
 	return Route(ctx, d, (*portal.Portal).Overview, WithRequests)
 }
 
-// PortalDetails builds GET|POST /portal/{tenant}/details.
+// PortalDetails builds GET|POST /portal/{tenant}/details and POST
+// /portal/{tenant}/details/identities.
 func PortalDetails(ctx context.Context, d *wire.Deps) (any, error) {
 	return Route(ctx, d, (*portal.Portal).Details)
 }
