@@ -90,21 +90,28 @@ func csvValue(v any) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// identityRows and attributeRows end with the source and time of each value; the columns
+// were added after the first ones, so a reader by position still finds those.
 func identityRows(c *csvWriter, p *profile.Profile) {
-	c.row("type", "value")
-	for _, id := range p.Identities {
-		c.row(id.Type, id.Value)
+	c.row("type", "value", "sourceKind", "sourceId", "addedAt")
+	for _, id := range identities(p) {
+		var kind, sid, at string
+		if id.Source != nil {
+			kind, sid, at = id.Source.Kind, id.Source.ID, csvTimePtr(id.AddedAt)
+		}
+		c.row(id.Type, id.Value, kind, sid, at)
 	}
 }
 
 func attributeRows(c *csvWriter, p *profile.Profile) {
-	c.row("name", "value", "updatedAt")
+	c.row("name", "value", "updatedAt", "sourceKind", "sourceId")
 	for _, k := range slices.Sorted(maps.Keys(p.Attributes)) {
 		var at string
 		if t, ok := p.AttributeTimes[k]; ok {
 			at = csvTime(t)
 		}
-		c.row(k, csvValue(p.Attributes[k]), at)
+		src := p.AttributeSources[k]
+		c.row(k, csvValue(p.Attributes[k]), at, src.Kind, src.ID)
 	}
 }
 

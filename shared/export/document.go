@@ -273,12 +273,34 @@ func attributes(p *profile.Profile) map[string]any {
 	return p.Attributes
 }
 
-// identities returns the profile's identities (never nil).
-func identities(p *profile.Profile) []profile.Identity {
-	if p.Identities == nil {
-		return []profile.Identity{}
+// docIdentity is an identity with who attached it and when (Art. 14(2)(f)); an identity
+// attached before the service recorded provenance has neither.
+type docIdentity struct {
+	Type    string        `json:"type"`
+	Value   string        `json:"value"`
+	Source  *ledger.Actor `json:"source,omitempty"`
+	AddedAt *time.Time    `json:"addedAt,omitempty"`
+}
+
+// identities returns the profile's identities with their provenance (never nil).
+func identities(p *profile.Profile) []docIdentity {
+	out := make([]docIdentity, 0, len(p.Identities))
+	for _, id := range p.Identities {
+		d := docIdentity{Type: id.Type, Value: id.Value}
+		if pv, ok := p.IdentitySources[id.String()]; ok {
+			at := pv.At.UTC()
+			d.Source, d.AddedAt = &pv.Source, &at
+		}
+		out = append(out, d)
 	}
-	return p.Identities
+	return out
+}
+
+// attributeSources returns who last set or removed each attribute (never nil).
+func attributeSources(p *profile.Profile) map[string]ledger.Actor {
+	out := make(map[string]ledger.Actor, len(p.AttributeSources))
+	maps.Copy(out, p.AttributeSources)
+	return out
 }
 
 // compact renders a raw JSON value on one line, "" for none.

@@ -286,6 +286,7 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 	j.field("identities", identities(p))
 	j.field("attributes", attributes(p))
 	j.field("attributeTimes", attributeTimes(p))
+	j.field("attributeSources", attributeSources(p))
 	j.field("consents", consentsOf(p))
 	j.field("subscriptions", subscriptionsOf(p))
 	j.field("rights", rightsOf(p))

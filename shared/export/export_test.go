@@ -29,9 +29,9 @@ func build(t testing.TB, in export.Input) ([]byte, export.Summary) {
 
 // exportDoc is the part of profile.json the tests read.
 type exportDoc struct {
-	Identities []map[string]string `json:"identities"`
-	Attributes map[string]any      `json:"attributes"`
-	AttrTimes  map[string]string   `json:"attributeTimes"`
+	Identities []map[string]any  `json:"identities"`
+	Attributes map[string]any    `json:"attributes"`
+	AttrTimes  map[string]string `json:"attributeTimes"`
 	Ledger     struct {
 		Events       []ledger.Event      `json:"events"`
 		Verification export.Verification `json:"verification"`

@@ -85,6 +85,11 @@ func person(t testing.TB, tenant string, n int) (*profile.Profile, *catalog.Cata
 	p.Attributes = map[string]any{"givenName": "Ada <script>alert(1)</script>", "loyalty_tier": "=HYPERLINK(\"http://evil.example\",\"x\")",
 		"vip": true, "shoe_size": 38.5, "locale": "en"}
 	p.AttributeTimes = map[string]time.Time{"givenName": t0, "loyalty_tier": t0, "vip": t0, "shoe_size": t0, "locale": t0, "country": t0}
+	// Provenance: the email was attached by the web shop's API key, the phone before the
+	// service recorded sources; the CRM synced the given name, the person set the locale.
+	p.IdentitySources = map[string]profile.Provenance{"email:ada@example.com": {Source: ledger.Actor{Kind: ledger.ActorAPIKey, ID: "key1"}, At: t0}}
+	p.AttributeSources = map[string]ledger.Actor{"givenName": {Kind: ledger.ActorSync, ID: "crm"}, "locale": {Kind: ledger.ActorPortal},
+		"country": {Kind: ledger.ActorSync, ID: "crm"}}
 	exp := t0.AddDate(1, 0, 0)
 	p.Consents = map[string]profile.Consent{
 		"marketing":       {Status: profile.Granted, LegalBasis: catalog.Consent, NoticeVersion: 1, Locale: "en", Source: ledger.Actor{Kind: ledger.ActorPortal}, UpdatedAt: t0, ExpiresAt: &exp},

@@ -19,7 +19,8 @@ import (
 
 type htmlFile struct{ Name, Text string }
 type htmlPair struct{ Label, Value string }
-type htmlAttr struct{ Label, Value, UpdatedAt string }
+type htmlIdentity struct{ Label, Value, Source, AddedAt string }
+type htmlAttr struct{ Label, Value, UpdatedAt, Source string }
 type htmlConsent struct{ Purpose, Status, Basis, Notice, UpdatedAt, ExpiresAt, Source string }
 type htmlSub struct{ Topic, Status, Channels, Frequency, UpdatedAt, Source string }
 type htmlRights struct {
@@ -43,7 +44,7 @@ type htmlPage struct {
 	RequestID, RequestType string
 	ProfileID              string
 	Files                  []htmlFile
-	Identities             []htmlPair
+	Identities             []htmlIdentity
 	Attributes             []htmlAttr
 	Consents               []htmlConsent
 	Subscriptions          []htmlSub
@@ -132,8 +133,12 @@ func (b *builder) writeHTML(w io.Writer, sources []Source, rows *spool) error {
 	for _, f := range Files {
 		pg.Files = append(pg.Files, htmlFile{Name: f, Text: m.FileDescr[f]})
 	}
-	for _, id := range p.Identities {
-		pg.Identities = append(pg.Identities, htmlPair{Label: label(m.IDTypes, id.Type), Value: id.Value})
+	for _, id := range identities(p) {
+		h := htmlIdentity{Label: label(m.IDTypes, id.Type), Value: id.Value, Source: m.NotRecorded, AddedAt: m.NotRecorded}
+		if id.Source != nil {
+			h.Source, h.AddedAt = b.actorLabel(*id.Source), htmlTimePtr(id.AddedAt)
+		}
+		pg.Identities = append(pg.Identities, h)
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.Attributes)) {
 		l := label(m.StdAttrs, k)
@@ -148,7 +153,11 @@ func (b *builder) writeHTML(w io.Writer, sources []Source, rows *spool) error {
 		if bv, ok := p.Attributes[k].(bool); ok {
 			v = yesNo(bv)
 		}
-		pg.Attributes = append(pg.Attributes, htmlAttr{Label: l, Value: v, UpdatedAt: at})
+		src := m.NotRecorded
+		if a, ok := p.AttributeSources[k]; ok {
+			src = b.actorLabel(a)
+		}
+		pg.Attributes = append(pg.Attributes, htmlAttr{Label: l, Value: v, UpdatedAt: at, Source: src})
 	}
 	for _, c := range consentsOf(p) {
 		pg.Consents = append(pg.Consents, htmlConsent{Purpose: purposeName(c.Purpose), Status: label(m.Statuses, string(c.Status)),

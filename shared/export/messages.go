@@ -27,6 +27,10 @@ type messages struct {
 
 	Restricted, AutomatedOptOut, Objections string
 
+	// AddedBy and AddedAt head an identity's source and time; NotRecorded stands for a
+	// source or time from before the service recorded them.
+	AddedBy, AddedAt, NotRecorded string
+
 	Art15Title, Art15Intro                                 string
 	PurposesTitle, CategoriesTitle, RecipientsTitle        string
 	RecipientsIntro, NoRecipients                          string
@@ -114,6 +118,7 @@ var en = messages{
 	SubscriptionsTitle: "Your subscriptions", RightsTitle: "Restrictions and objections", RequestsTitle: "Your requests",
 	Type: "Type", Value: "Value", Name: "Name", UpdatedAt: "Last changed", Purpose: "Purpose", Status: "Status",
 	LegalBasis: "Legal basis", NoticeVersion: "Notice version", ExpiresAt: "Expires", Source: "Changed by",
+	AddedBy: "Added by", AddedAt: "Added", NotRecorded: "Not recorded",
 	Topic: "Topic", Channels: "Channels", Frequency: "Frequency", Received: "Received", Due: "Due", Completed: "Completed",
 	Verification: "Identity verification", Description: "Description", Retention: "Retention", Notes: "Notes",
 	Recipient: "Recipient", Host: "System address", Events: "Changes", First: "First", Last: "Last", Seq: "No.",
@@ -211,6 +216,7 @@ var pl = messages{
 	SubscriptionsTitle: "Twoje subskrypcje", RightsTitle: "Ograniczenia i sprzeciwy", RequestsTitle: "Twoje żądania",
 	Type: "Rodzaj", Value: "Wartość", Name: "Nazwa", UpdatedAt: "Ostatnia zmiana", Purpose: "Cel", Status: "Stan",
 	LegalBasis: "Podstawa prawna", NoticeVersion: "Wersja informacji", ExpiresAt: "Wygasa", Source: "Zmienione przez",
+	AddedBy: "Dodane przez", AddedAt: "Dodano", NotRecorded: "Nie zarejestrowano",
 	Topic: "Temat", Channels: "Kanały", Frequency: "Częstotliwość", Received: "Otrzymano", Due: "Termin", Completed: "Zakończono",
 	Verification: "Weryfikacja tożsamości", Description: "Opis", Retention: "Okres przechowywania", Notes: "Uwagi",
 	Recipient: "Odbiorca", Host: "Adres systemu", Events: "Zmiany", First: "Pierwsza", Last: "Ostatnia", Seq: "Nr",
