@@ -168,6 +168,40 @@ func journey(t *testing.T, tb *tab) {
 		tb.page("details-saved")
 	})
 
+	// Where the data came from (Art. 14(2)(f)), and removing an identity: the brand's API
+	// adds a customer number, the page names each source, the person removes the number and
+	// stays signed in; the last identity, the email, has no removal form.
+	phase(t, "sources", func(t *testing.T) {
+		tb := tb.in(t)
+		customer := "cust-" + randomLetters(8)
+		mustStatus(t, api(t, p.tenant, "PATCH", "/v1/profiles/"+p.id,
+			map[string]any{"addIdentities": []map[string]string{{"type": "customer_id", "value": customer}}}), 200)
+		tb.open(portal + "/details")
+		tb.wantPage(base+"/details", hDetails)
+		src := tb.text("section[aria-labelledby=sources]")
+		for _, want := range []string{"Where your data came from", customer, "Acme Shop's systems (API)", "you, in this portal"} {
+			if !strings.Contains(src, want) {
+				t.Fatalf("the sources section lacks %q: %.600s", want, src)
+			}
+		}
+		tb.page("details-sources")
+		if st := tb.submit(`form:has(input[name=identity][value="customer_id:` + customer + `"]) button[type=submit]`); st != 200 {
+			t.Fatalf("remove the customer number: status %d", st)
+		}
+		tb.wantPage(base+"/details", hDetails)
+		if n := tb.notice(); !strings.Contains(n, "You are still signed in.") {
+			t.Fatalf("notice %q", n)
+		}
+		ids, _ := profileOf(t, p)["identities"].([]any)
+		if len(ids) != 1 {
+			t.Fatalf("the brand API sees %d identities after the removal", len(ids))
+		}
+		if tb.has(`input[name=identity]`) || !strings.Contains(tb.text("section[aria-labelledby=sources]"), "Your only one: it cannot be removed") {
+			t.Fatal("the last identity can be removed, or the page does not say it cannot")
+		}
+		tb.page("details-identity-removed")
+	})
+
 	phase(t, "export", func(t *testing.T) {
 		tb := tb.in(t)
 		tb.submit(`nav.main-nav a[href$="/rights"]`)

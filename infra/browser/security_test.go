@@ -321,6 +321,7 @@ func TestPortalCSRF(t *testing.T) {
 		{"/rights", url.Values{"action": {"export"}, "type": {"access"}}},
 		{"/rights/erase", url.Values{"confirm": {"yes"}}},
 		{"/logout", url.Values{}},
+		{"/details/identities", url.Values{"identity": {"email:" + p.email}}},
 	}
 	for _, f := range forms {
 		for name, token := range map[string]string{"missing": "", "garbage": "abc", "another session's": othersToken} {
