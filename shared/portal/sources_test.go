@@ -59,10 +59,6 @@ func TestDetailsShowWhereDataCameFrom(t *testing.T) {
 	p, email, phone := withSources(t)
 	b := newBrowser(t)
 	b.signIn(tenant, p.ID)
-	today := func(lang string) string {
-		r := must(t, b.get("/portal/"+tenant+"/details?lang="+lang), 200)
-		return r.body
-	}
 	for _, tc := range []struct {
 		lang  string
 		title string
@@ -77,7 +73,7 @@ func TestDetailsShowWhereDataCameFrom(t *testing.T) {
 			"Ty, w tym portalu": "Ty, w tym portalu", "sama usługa": "sama usługa"}, ""},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
-			body := today(tc.lang)
+			body := must(t, b.get("/portal/"+tenant+"/details?lang="+tc.lang), 200).body
 			if !strings.Contains(body, tc.title) {
 				t.Fatalf("no %q section", tc.title)
 			}
