@@ -678,6 +678,7 @@ func TestSplit(t *testing.T) {
 				s.Identities = append(s.Identities, profile.Identity{Type: "email", Value: "c@example.com"})
 				s.Aliases = append(s.Aliases, "pr_c")
 				s.Merges = append(s.Merges, profile.MergeRef{ID: "mg_2", Absorbed: "pr_c", At: after})
+				s.ClosedChains = map[string]profile.ChainHead{"pr_c": {}}
 			}},
 		{name: "the absorbed's version above the merged one",
 			prep: func(_, b0 *profile.Profile) { b0.Version = 50 }},
