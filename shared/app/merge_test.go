@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/livingprofile/livingprofile/infra/testenv"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
+	"github.com/livingprofile/livingprofile/shared/erasure"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -342,5 +345,92 @@ func TestMergeRacesWriters(t *testing.T) {
 	p, err := env.svc.GetProfile(ctx, tenant, b.ID)
 	if err != nil || p.ID != a.ID || len(p.Identities) != 6 {
 		t.Fatalf("after the race %s reads as %+v (%v)", b.ID, p, err)
+	}
+}
+
+// TestSyncLinks: a sync change's identities link like a PATCH's: a free one attaches, a
+// trusted one held by another profile merges it, an untrusted one proposes a candidate; a
+// change for an unknown identity whose linked identity is known applies to that profile.
+func TestSyncLinks(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := newPerson(t, tenant), newPerson(t, tenant), newPerson(t, tenant)
+	card := app.IdentityInput{Type: "loyalty_card", Value: testenv.Unique("card")}
+	now := time.Now().UTC()
+	res, err := env.svc.Sync(ctx, tenant, app.SyncBatch{Source: "crm", Changes: []app.SyncChange{{
+		ID: testenv.Unique("sync"), Identity: ptr(input(identityOf(a, "email"))), OccurredAt: now,
+		Identities: []app.IdentityInput{card, input(identityOf(b, "customer_id")), input(identityOf(c, "phone"))},
+		Attributes: map[string]any{"givenName": "Ada"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if r.Status != app.SyncApplied || r.ProfileID != a.ID || len(r.Links) != 2 ||
+		r.Links[0].Outcome != app.LinkMerged || r.Links[0].ProfileID != b.ID || r.Links[1].Outcome != app.LinkCandidate || r.Links[1].ProfileID != c.ID {
+		t.Fatalf("result %+v, want applied to %s, %s merged and %s proposed", r, a.ID, b.ID, c.ID)
+	}
+	p, err := env.svc.GetProfile(ctx, tenant, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cardID := profile.Identity{Type: card.Type, Value: card.Value}
+	if !p.HasIdentity(cardID) || !p.HasIdentity(identityOf(b, "email")) || p.HasIdentity(identityOf(c, "phone")) || p.Attributes["givenName"] != "Ada" {
+		t.Fatalf("profile after the sync: %v %v", p.Identities, p.Attributes)
+	}
+	if src := p.IdentitySources[cardID.String()].Source; src != (ledger.Actor{Kind: ledger.ActorSync, ID: "crm"}) || p.AttributeSources["givenName"] != src {
+		t.Fatalf("provenance of the sync's values: %+v, %+v", src, p.AttributeSources["givenName"])
+	}
+
+	fresh := app.IdentityInput{Type: "email", Value: email()}
+	res, err = env.svc.Sync(ctx, tenant, app.SyncBatch{Source: "shop", Changes: []app.SyncChange{{
+		ID: testenv.Unique("sync"), Identity: &fresh, OccurredAt: now, Identities: []app.IdentityInput{card},
+	}}})
+	if err != nil || res[0].Status != app.SyncApplied || res[0].ProfileID != a.ID || res[0].Created {
+		t.Fatalf("a change for a new email linked to a known card: %+v, %v; want it applied to %s", res, err, a.ID)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestErasureOfMergedProfile: erasing a merged person deletes the absorbed profile's
+// partition too, and suppresses the identities both brought.
+func TestErasureOfMergedProfile(t *testing.T) {
+	ctx := context.Background()
+	st, svc := quiet() // no outbox items: the erasure has no dispatch to wait for
+	person := func() *profile.Profile {
+		res, err := svc.CreateProfile(ctx, tenant, app.Create{Identities: []app.IdentityInput{
+			{Type: "email", Value: email()}, {Type: "customer_id", Value: testenv.Unique("c")}}}, testenv.Operator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Profile
+	}
+	a, b := person(), person()
+	if _, err := svc.MergeProfiles(ctx, tenant, a.ID, b.ID, testenv.Operator); err != nil {
+		t.Fatal(err)
+	}
+	rq, err := svc.CreateRequest(ctx, tenant, app.RequestInput{ProfileID: b.ID, Type: dsr.Erasure, Verification: dsr.AttestedBrand, AttestationReason: "identity checked by the support desk"},
+		app.RequestWrite{Actor: testenv.Operator.Actor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rq.Request.ProfileID != a.ID {
+		t.Fatalf("a request filed by the absorbed id is for %s, want the survivor %s", rq.Request.ProfileID, a.ID)
+	}
+	job := erasure.New(st, nil, nil, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), erasure.Options{})
+	if err := job.Run(ctx, dsr.JobMessage{Tenant: tenant, RequestID: rq.Request.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if _, err := env.svc.GetProfile(ctx, tenant, id); errs.CodeOf(err) != errs.NotFound {
+			t.Fatalf("%s after the erasure: %v, want not found", id, err)
+		}
+		evs, err := env.store.Events(ctx, tenant, id, 1, 100)
+		if err != nil || len(evs) != 0 {
+			t.Fatalf("%s keeps %d ledger events (%v)", id, len(evs), err)
+		}
+	}
+	if got, err := env.store.Suppressions(ctx, tenant, append(slices.Clone(a.Identities), b.Identities...)); err != nil || len(got) != 4 {
+		t.Fatalf("suppressed %d of the 4 identities (%v)", len(got), err)
 	}
 }
