@@ -305,3 +305,30 @@ func TestWebhookRotationIsImmediate(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeAndSplitEvents: a merge through the API sends profile.merged carrying both ids
+// (the survivor as the event's profile, the absorbed one in the data), and a split sends
+// profile.split, so downstream systems can merge and split too.
+func TestMergeAndSplitEvents(t *testing.T) {
+	rc := newReceiver(t)
+	rc.register([]string{"profile.merged", "profile.split"}, "")
+	a, _ := newProfile(t, nil)
+	b, _ := newProfile(t, nil)
+	m := must(t, do(t, call{method: "POST", path: "/v1/profiles/" + a + "/merges", key: "admin", body: map[string]any{"profileId": b}}), 200).json(t)
+	eventually(t, 10*time.Second, "the merge event", func() bool { return len(rc.events()) > 0 })
+	e := rc.events()[0]
+	var d struct {
+		MergeID, Absorbed string
+	}
+	if err := json.Unmarshal(e.Data.New, &d); err != nil || e.Type != "profile.merged" || e.ProfileID != a || d.Absorbed != b || d.MergeID != m["mergeId"] {
+		t.Fatalf("merge event %+v (%s), want %s absorbing %s", e, e.Data.New, a, b)
+	}
+	must(t, do(t, call{method: "POST", path: "/v1/profiles/" + a + "/splits", key: "admin", body: map[string]any{"mergeId": m["mergeId"]}}), 200)
+	eventually(t, 10*time.Second, "the split event", func() bool { return len(rc.events()) > 1 })
+	if e := rc.events()[1]; e.Type != "profile.split" || e.ProfileID != a || e.Data.Subject != b {
+		t.Fatalf("split event %+v", e)
+	}
+	if got := must(t, do(t, call{method: "GET", path: "/v1/profiles/" + b, key: "read"}), 200).json(t); got["id"] != b || got["mergedInto"] != nil {
+		t.Fatalf("after the split %s reads as %v", b, got)
+	}
+}
