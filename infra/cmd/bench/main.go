@@ -49,6 +49,7 @@ type config struct {
 	requests, clients, warmup, coldRuns int
 	outboxN, events                     int
 	dsrPersons, dsrEvents, portalN      int
+	mergeRuns                           int
 	persistN, persistRounds             int
 }
 
@@ -68,6 +69,7 @@ var sections = []section{
 	{"events", "Events out (PUT consent -> outbox -> dispatcher -> SQS -> delivery worker -> receiver)", true, eventsOut},
 	{"dsr", "Data-subject requests: export (access) and erasure", true, dsrBench},
 	{"portal", "Portal pages: HTML bytes and render time per page", true, portalBench},
+	{"merge", "Merges of two long histories (POST /v1/profiles/{id}/merges)", true, mergeBench},
 	{"persist", "Persistence: consent writes through a stack of its own with LP_DATA_DIR (make dev's journal)", false, persistBench},
 }
 
@@ -86,12 +88,13 @@ func main() {
 	flag.IntVar(&cfg.events, "events", 1000, "consent changes whose webhook deliveries are awaited")
 	flag.IntVar(&cfg.dsrPersons, "dsr-persons", 3, "persons exported and erased through the API")
 	flag.IntVar(&cfg.dsrEvents, "dsr-events", 1000, "ledger events of each data-subject-request and portal person")
+	flag.IntVar(&cfg.mergeRuns, "merge-runs", 5, "merges of two persons with -dsr-events ledger events each")
 	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
 	flag.IntVar(&cfg.persistN, "persist-n", 10000, "consent writes per persistence round")
 	flag.IntVar(&cfg.persistRounds, "persist-rounds", 10, "persistence rounds")
 	flag.Parse()
 	var err error
-	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.portalN, cfg.persistN, cfg.persistRounds) < 1 ||
+	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.mergeRuns, cfg.portalN, cfg.persistN, cfg.persistRounds) < 1 ||
 		cfg.warmup < 0 || cfg.clients > profiles || cfg.dsrEvents < 100 {
 		err = errors.New("counts must be at least 1 (-warmup 0), -c at most 400, -dsr-events at least 100")
 	}
