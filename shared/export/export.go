@@ -300,7 +300,7 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 	lc.row(ledgerHeader...)
 	rows := b.htmlRows(htmlSpool.w)
 	n := 0
-	err := b.readLedger(ctx, func(e ledger.Event) error {
+	each := func(e ledger.Event) error {
 		if n > 0 {
 			j.raw(",")
 		}
@@ -310,15 +310,37 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 		lc.row(ledgerRow(e)...)
 		b.source(e)
 		return cmp.Or(j.err, rows(e))
-	})
-	if err != nil {
-		return err
 	}
-	if err := lc.flush(); err != nil {
-		return fmt.Errorf("export: %s: %w", FileLedger, err)
+	if err := b.readLedger(ctx, p.ID, p.LedgerSeq, p.LedgerHead, &b.ver, each); err != nil {
+		return err
 	}
 	j.raw("\n],\"verification\":")
 	j.value(b.ver)
+	// The profiles merged into this one are the person's history too; each chain verifies
+	// on its own, to the head the merge recorded.
+	j.raw(",\"mergedLedgers\":[")
+	for i, alias := range slices.Sorted(maps.Keys(p.ClosedChains)) {
+		if i > 0 {
+			j.raw(",")
+		}
+		j.raw("\n{\"profileId\":")
+		j.value(alias)
+		j.raw(",\"events\":[")
+		n = 0
+		var ver Verification
+		end := p.ClosedChains[alias]
+		if err := b.readLedger(ctx, alias, end.Seq, end.Hash, &ver, each); err != nil {
+			return err
+		}
+		j.raw("\n],\"verification\":")
+		j.value(ver)
+		j.raw("}")
+		b.ver.Verified = b.ver.Verified && ver.Verified
+	}
+	j.raw("]")
+	if err := lc.flush(); err != nil {
+		return fmt.Errorf("export: %s: %w", FileLedger, err)
+	}
 	j.raw("}")
 	b.srcs = b.sourceList(ctx)
 	j.field("requests", requestsOf(in.Requests))
@@ -347,18 +369,16 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// readLedger calls fn with every event from 1 to the profile's LedgerSeq, in order, and
-// verifies the hash chain as it goes (b.ver).
-func (b *builder) readLedger(ctx context.Context, fn func(ledger.Event) error) error {
-	p := b.in.Profile
-	last := p.LedgerSeq
+// readLedger calls fn with every event of profile id's chain from 1 to last, in order, and
+// verifies the chain as it goes, into ver: it must end at head.
+func (b *builder) readLedger(ctx context.Context, id string, last int64, head string, ver *Verification, fn func(ledger.Event) error) error {
 	prev, next := "", int64(1)
 	ok, broken := true, int64(0)
 	for next <= last {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		evs, err := b.in.Ledger.Events(ctx, b.in.Controller.ID, p.ID, next, int(min(int64(pageSize), last-next+1)))
+		evs, err := b.in.Ledger.Events(ctx, b.in.Controller.ID, id, next, int(min(int64(pageSize), last-next+1)))
 		if err != nil {
 			return fmt.Errorf("export: read ledger: %w", err)
 		}
@@ -384,13 +404,13 @@ func (b *builder) readLedger(ctx context.Context, fn func(ledger.Event) error) e
 			}
 		}
 		prev, next = evs[len(evs)-1].Hash, evs[len(evs)-1].Seq+1
-		b.ver.Count += int64(len(evs))
+		ver.Count += int64(len(evs))
 	}
-	b.ver.Head = prev
-	if ok && (next != last+1 || prev != p.LedgerHead) {
+	ver.Head = prev
+	if ok && (next != last+1 || prev != head) {
 		ok = false // cut off before the head the profile records
 	}
-	b.ver.Verified, b.ver.BrokenAtSeq = ok, broken
+	ver.Verified, ver.BrokenAtSeq = ok, broken
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/export"
 	"github.com/livingprofile/livingprofile/shared/ledger"
+	"github.com/livingprofile/livingprofile/shared/profile"
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
@@ -319,6 +321,53 @@ func TestSchemaIsStrict(t *testing.T) {
 			}
 			if s.Validate(v) == nil {
 				t.Error("the schema accepted it")
+			}
+		})
+	}
+}
+
+// byProfile is the ledgers of several profiles, each read by its id.
+type byProfile map[string]*memLedger
+
+func (b byProfile) Events(ctx context.Context, tenant, id string, from int64, limit int) ([]ledger.Event, error) {
+	return b[id].Events(ctx, tenant, id, from, limit)
+}
+
+// TestBuildMergedProfile: the export of a profile that absorbed another holds the absorbed
+// chain too, verified on its own to the head the merge recorded; a tampered one is reported.
+func TestBuildMergedProfile(t *testing.T) {
+	for _, tamper := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tampered=%v", tamper), func(t *testing.T) {
+			p, cat, l := person(t, "acme", 20)
+			b, _, lb := person(t, "acme", 7)
+			p.Aliases = []string{b.ID}
+			p.ClosedChains = map[string]profile.ChainHead{b.ID: {Seq: b.LedgerSeq, Hash: b.LedgerHead}}
+			if tamper {
+				lb.events[3].Subject = "partners"
+			}
+			z := openZip(t, func() []byte { out, _ := build(t, input(p, cat, byProfile{p.ID: l, b.ID: lb}, "en")); return out }())
+			validate(t, schema(t), z.files[export.FileJSON])
+			var d struct {
+				Ledger struct {
+					Events []ledger.Event `json:"events"`
+					Merged []struct {
+						ProfileID    string              `json:"profileId"`
+						Events       []ledger.Event      `json:"events"`
+						Verification export.Verification `json:"verification"`
+					} `json:"mergedLedgers"`
+				} `json:"ledger"`
+			}
+			if err := json.Unmarshal(z.files[export.FileJSON], &d); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Ledger.Events) != 20 || len(d.Ledger.Merged) != 1 || d.Ledger.Merged[0].ProfileID != b.ID || len(d.Ledger.Merged[0].Events) != 7 {
+				t.Fatalf("ledger %d events, merged %+v; want 20 and the absorbed 7", len(d.Ledger.Events), d.Ledger.Merged)
+			}
+			if v := d.Ledger.Merged[0].Verification; v.Verified == tamper || tamper && v.BrokenAtSeq != 4 {
+				t.Fatalf("the absorbed chain's verification %+v, tampered %v", v, tamper)
+			}
+			if rows := z.csv(t, export.FileLedger); len(rows) != 1+27 {
+				t.Fatalf("ledger.csv has %d rows, want a header and 27 events", len(rows))
 			}
 		})
 	}
