@@ -134,7 +134,7 @@ func (s *Service) MergeProfiles(ctx context.Context, tenant, id, other string, w
 // merge runs MergeProfiles; cand, when set, is the candidate the merge accepts.
 func (s *Service) merge(ctx context.Context, tenant string, cat *catalog.Catalog, id, other string, cand *Candidate, w Write) (MergeResult, error) {
 	if id == other {
-		return MergeResult{}, errs.Field("profileId", "is the profile itself")
+		return MergeResult{}, errs.Unmet("profileId", "is the profile itself")
 	}
 	for attempt := 1; ; attempt++ {
 		found, err := s.store.Lookup(ctx, tenant, []Ref{{ID: id}, {ID: other}})
