@@ -113,8 +113,12 @@ func (p *Profile) Merge(cat *catalog.Catalog, b *Profile, mergeID string, at tim
 	}
 	rights := p.Rights
 	rights.Objections = maps.Clone(p.Rights.Objections)
-	rights.Restricted = rights.Restricted || b.Rights.Restricted
-	rights.AutomatedDecisionOptOut = rights.AutomatedDecisionOptOut || b.Rights.AutomatedDecisionOptOut
+	if b.Rights.Restricted && !rights.Restricted {
+		rights.Restricted, rights.RestrictedAt = true, b.Rights.RestrictedAt
+	}
+	if b.Rights.AutomatedDecisionOptOut && !rights.AutomatedDecisionOptOut {
+		rights.AutomatedDecisionOptOut, rights.OptOutAt = true, b.Rights.OptOutAt
+	}
 	for k, t := range b.Rights.Objections {
 		if mine, ok := rights.Objections[k]; !ok || t.Before(mine) {
 			if rights.Objections == nil {
@@ -340,6 +344,18 @@ func union[V any](a, b map[string]V) map[string]bool {
 	return out
 }
 
+// splitFlag divides a merged restrictive flag m (changed since the merge or not) between the
+// survivor (s0 before) and the restored side (b0), with their times.
+func splitFlag(m, s0, b0, changedSince bool, mAt, s0At, b0At *time.Time) (s, b bool, sAt, bAt *time.Time) {
+	switch {
+	case changedSince && m: // set since: on both
+		return true, true, mAt, mAt
+	case changedSince: // lifted since: for the survivor; the restored side keeps its own
+		return false, b0, mAt, b0At
+	}
+	return s0, b0, s0At, b0At
+}
+
 func restore[V any](dst, src map[string]V, k string) {
 	if v, ok := src[k]; ok {
 		dst[k] = v
@@ -349,14 +365,13 @@ func restore[V any](dst, src map[string]V, k string) {
 }
 
 // splitRights divides the merged rights m between the survivor (s0 before the merge) and
-// the restored profile (b0): a right set since the merge (held by neither before) stays
-// on both; one lifted since is lifted for the survivor only.
+// the restored profile (b0): a right set since the merge stays on both; one lifted since is
+// lifted for the survivor only; one not changed since goes back to what each side had.
 func splitRights(m, s0, b0 Rights, later func(time.Time) bool) (Rights, Rights) {
 	s, b := Rights{}, Rights{Objections: maps.Clone(b0.Objections)}
-	s.Restricted = m.Restricted && (s0.Restricted || !b0.Restricted)
-	b.Restricted = b0.Restricted || m.Restricted && !s0.Restricted
-	s.AutomatedDecisionOptOut = m.AutomatedDecisionOptOut && (s0.AutomatedDecisionOptOut || !b0.AutomatedDecisionOptOut)
-	b.AutomatedDecisionOptOut = b0.AutomatedDecisionOptOut || m.AutomatedDecisionOptOut && !s0.AutomatedDecisionOptOut
+	changed := func(at *time.Time) bool { return at != nil && later(*at) }
+	s.Restricted, b.Restricted, s.RestrictedAt, b.RestrictedAt = splitFlag(m.Restricted, s0.Restricted, b0.Restricted, changed(m.RestrictedAt), m.RestrictedAt, s0.RestrictedAt, b0.RestrictedAt)
+	s.AutomatedDecisionOptOut, b.AutomatedDecisionOptOut, s.OptOutAt, b.OptOutAt = splitFlag(m.AutomatedDecisionOptOut, s0.AutomatedDecisionOptOut, b0.AutomatedDecisionOptOut, changed(m.OptOutAt), m.OptOutAt, s0.OptOutAt, b0.OptOutAt)
 	for k, t := range m.Objections {
 		_, theirs := b0.Objections[k]
 		_, own := s0.Objections[k]

@@ -598,6 +598,7 @@ func TestSplit(t *testing.T) {
 			},
 			wantS: func(s, b *profile.Profile) {
 				s.Rights.Restricted, b.Rights.Restricted = true, true
+				s.Rights.RestrictedAt, b.Rights.RestrictedAt = &after, &after
 				s.Rights.Objections["marketing"], b.Rights.Objections["marketing"] = after, after
 			}},
 		{name: "a later automated-decision opt-out applies to both",
@@ -608,23 +609,28 @@ func TestSplit(t *testing.T) {
 			},
 			wantS: func(s, b *profile.Profile) {
 				s.Rights.AutomatedDecisionOptOut, b.Rights.AutomatedDecisionOptOut = true, true
+				s.Rights.OptOutAt, b.Rights.OptOutAt = &after, &after
 			}},
-		// The opt-out and the restriction carry no time, so Split cannot tell one the
-		// absorbed held and the person lifted and set again since from one never lifted:
-		// it stays the absorbed's only.
-		{name: "an opt-out the absorbed held, lifted and set again since, stays the absorbed's",
+		// The opt-out and the restriction carry the time they last changed, so Split tells
+		// one the absorbed held and the person lifted and set again since (on both) from one
+		// never touched (the absorbed's only).
+		{name: "an opt-out the absorbed held, lifted and set again since, applies to both",
 			since: func(t *testing.T, m *profile.Profile) {
 				ch, err := m.SetRights(cat, profile.RightsInput{AutomatedDecisionOptOut: ptr(false)}, after)
 				must(t, m, ch, err)
 				ch, err = m.SetRights(cat, profile.RightsInput{AutomatedDecisionOptOut: ptr(true)}, after.Add(time.Minute))
 				must(t, m, ch, err)
+			},
+			wantS: func(s, b *profile.Profile) {
+				again := after.Add(time.Minute)
+				s.Rights.AutomatedDecisionOptOut, s.Rights.OptOutAt, b.Rights.OptOutAt = true, &again, &again
 			}},
 		{name: "a right of the absorbed's lifted since is lifted for the survivor only",
 			since: func(t *testing.T, m *profile.Profile) {
 				ch, err := m.SetRights(cat, profile.RightsInput{AutomatedDecisionOptOut: ptr(false), Objections: map[string]bool{"analytics": false}}, after)
 				must(t, m, ch, err)
 			},
-			wantS: func(s, b *profile.Profile) { delete(s.Rights.Objections, "analytics") }},
+			wantS: func(s, b *profile.Profile) { delete(s.Rights.Objections, "analytics"); s.Rights.OptOutAt = &after }},
 		{name: "a later attribute change stays with the survivor",
 			since: func(t *testing.T, m *profile.Profile) {
 				must(t, m, m.SetAttributes(map[string]any{profile.AttrGivenName: "Anne", "loyalty_tier": nil}, apiKey, after), nil)

@@ -66,6 +66,11 @@ type Rights struct {
 	Objections map[string]time.Time `json:"objections,omitempty"`
 	// AutomatedDecisionOptOut is Art. 22: purposes marked automated decision answer no.
 	AutomatedDecisionOptOut bool `json:"automatedDecisionOptOut"`
+	// RestrictedAt and OptOutAt are when Restricted and AutomatedDecisionOptOut last
+	// changed (absent before they first did), so that a split can tell a change made since
+	// a merge from the state either side brought.
+	RestrictedAt *time.Time `json:"restrictedAt,omitempty"`
+	OptOutAt     *time.Time `json:"automatedDecisionOptOutAt,omitempty"`
 }
 
 // Profile is one living profile. Version increases by one with every committed change.
@@ -523,11 +528,11 @@ func (p *Profile) SetRights(cat *catalog.Catalog, in RightsInput, now time.Time)
 	var out []Change
 	if in.Restricted != nil && *in.Restricted != p.Rights.Restricted {
 		out = append(out, Change{Type: EventRestrictionChanged, Old: p.Rights.Restricted, New: *in.Restricted})
-		p.Rights.Restricted = *in.Restricted
+		p.Rights.Restricted, p.Rights.RestrictedAt = *in.Restricted, &now
 	}
 	if in.AutomatedDecisionOptOut != nil && *in.AutomatedDecisionOptOut != p.Rights.AutomatedDecisionOptOut {
 		out = append(out, Change{Type: EventAutomatedDecision, Old: p.Rights.AutomatedDecisionOptOut, New: *in.AutomatedDecisionOptOut})
-		p.Rights.AutomatedDecisionOptOut = *in.AutomatedDecisionOptOut
+		p.Rights.AutomatedDecisionOptOut, p.Rights.OptOutAt = *in.AutomatedDecisionOptOut, &now
 	}
 	for _, id := range slices.Sorted(maps.Keys(in.Objections)) {
 		_, had := p.Rights.Objections[id]
