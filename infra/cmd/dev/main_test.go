@@ -140,6 +140,17 @@ func TestDevQuickStart(t *testing.T) {
 		evs["chain"].(map[string]any)["verified"] != true {
 		t.Fatalf("ledger: %v %v", types, evs["chain"])
 	}
+	// One person across systems, as the README shows: linking a trusted identity merges.
+	st, shop := run.call(t, "POST", "/v1/profiles", map[string]any{"identities": []map[string]string{{"type": "customer_id", "value": "C-2001"}}})
+	if st != 201 {
+		t.Fatalf("create the shop's profile: %d %v", st, shop)
+	}
+	if st, body := run.call(t, "PATCH", "/v1/profiles/"+id, map[string]any{"addIdentities": []map[string]string{{"type": "customer_id", "value": "C-2001"}}}); st != 200 || fmt.Sprint(body["links"]) == "<nil>" {
+		t.Fatalf("link: %d %v", st, body)
+	}
+	if st, body := run.call(t, "GET", "/v1/profiles/"+shop["id"].(string), nil); st != 200 || body["mergedInto"] != id {
+		t.Fatalf("the absorbed id: %d %v, want mergedInto %s", st, body, id)
+	}
 	run.stop(t)
 
 	again := startDev(t, bin, data, out)
@@ -148,7 +159,7 @@ func TestDevQuickStart(t *testing.T) {
 		t.Fatalf("restart changed the demo key or customer: %+v vs %+v", again.info, info)
 	}
 	checkIs(again, false, "consent_withdrawn")
-	if st, p := again.call(t, "GET", "/v1/profiles/"+id, nil); st != 200 || p["version"] != float64(4) {
+	if st, p := again.call(t, "GET", "/v1/profiles/"+id, nil); st != 200 || p["version"] != float64(5) { // 4 changes and the merge
 		t.Fatalf("after restart: %d %v", st, p)
 	}
 }
