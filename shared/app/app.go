@@ -78,6 +78,9 @@ type Commit struct {
 	Split *SplitWrite
 	// Candidate is a merge candidate decided with the change, conditioned on being open.
 	Candidate *Candidate
+	// Quiet marks the commit's outbox item so that its events are fanned out to no webhook
+	// endpoint; the ledger records them, and request jobs still start.
+	Quiet bool
 }
 
 // Record is the stored outcome of an idempotent write, committed with the change itself:

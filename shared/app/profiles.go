@@ -28,6 +28,8 @@ type Write struct {
 	Idempotency *Idempotency
 	// Marks are committed with the change, if it changes the profile (see Commit.Marks).
 	Marks []SyncMark
+	// Quiet is passed to the commit (see Commit.Quiet).
+	Quiet bool
 	// evidence, set by the use cases from a request's signupEvidence, lifts the
 	// suppression of the identities the change attaches (see Evidence).
 	evidence *Evidence
@@ -448,7 +450,7 @@ func (s *Service) commit(ctx context.Context, tenant string, cur *profile.Profil
 	}
 	changes = append(changes, lifted...)
 	events := sealChanges(tenant, next, changes, now, w.Actor, w.RequestID)
-	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: notErased, Lift: lift, Candidate: w.candidate}
+	c := Commit{Profile: next, PrevVersion: prevVersion, Removed: removed, Events: events, Marks: w.Marks, NotErased: notErased, Lift: lift, Candidate: w.candidate, Quiet: w.Quiet}
 	if c.Record, err = w.Idempotency.record(res, next.ID, now); err != nil {
 		return Result{}, err
 	}

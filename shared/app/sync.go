@@ -69,6 +69,9 @@ type SyncBatch struct {
 	// Deadline, when set, stops processing before it: the changes not reached by then are
 	// answered SyncDeferred and can be sent again.
 	Deadline time.Time
+	// Quiet marks the batch's commits so that their events reach no webhook (see
+	// Commit.Quiet); imports are quiet unless asked otherwise.
+	Quiet bool
 }
 
 // SyncChange is one change as the source reported it. Either an upsert (attributes,
@@ -580,7 +583,7 @@ func (s *Service) syncOne(ctx context.Context, tenant string, b SyncBatch, actor
 			return res, nil
 		}
 		st := pl.step(cur, !recorded)
-		w := Write{Actor: actor, RequestID: b.RequestID}
+		w := Write{Actor: actor, RequestID: b.RequestID, Quiet: b.Quiet}
 		if st.final {
 			w.Marks = []SyncMark{mark}
 		}

@@ -154,6 +154,12 @@ func (c *Client) Credentials(ctx context.Context) (aws.Credentials, error) {
 // Presign returns u signed into its query (X-Amz-*) for a GET that works for expiry,
 // signed at Now, with the payload unsigned: an S3 presigned download link.
 func (c *Client) Presign(ctx context.Context, u *url.URL, expiry time.Duration) (string, time.Time, error) {
+	return c.PresignMethod(ctx, http.MethodGet, u, expiry)
+}
+
+// PresignMethod is Presign for a request of another method: a PUT is an S3 presigned
+// upload link.
+func (c *Client) PresignMethod(ctx context.Context, method string, u *url.URL, expiry time.Duration) (string, time.Time, error) {
 	creds, err := c.Credentials(ctx)
 	if err != nil {
 		return "", time.Time{}, err
@@ -162,7 +168,7 @@ func (c *Client) Presign(ctx context.Context, u *url.URL, expiry time.Duration) 
 	q.Set("X-Amz-Expires", strconv.FormatInt(int64(expiry/time.Second), 10))
 	signed := *u
 	signed.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, signed.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, signed.String(), nil)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -244,8 +250,60 @@ func (c *Client) retryable(err error) bool {
 	return c.retryer.IsErrorRetryable(err) || errors.As(err, &e) && e.Status == http.StatusTooManyRequests
 }
 
+// Open sends req, signed, once, and returns the successful (2xx) response with its body
+// unread, for the caller to stream and close: a download too large to hold. An
+// unsuccessful response is an *Error as Do's.
+func (c *Client) Open(ctx context.Context, req Request, decode ErrorDecoder) (*http.Response, error) {
+	if req.PayloadHash == "" {
+		req.PayloadHash = hex.EncodeToString(sha256.New().Sum(nil))
+	}
+	resp, err := c.roundTrip(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+	return nil, c.failure(req, resp, b, decode)
+}
+
 // send makes one attempt.
 func (c *Client) send(ctx context.Context, req Request, decode ErrorDecoder) ([]byte, error) {
+	resp, err := c.roundTrip(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil {
+		return nil, c.wrap(req, fmt.Errorf("read response: %w", err))
+	}
+	if len(b) > MaxResponseBytes {
+		return nil, c.wrap(req, fmt.Errorf("response larger than %d bytes", MaxResponseBytes))
+	}
+	if resp.StatusCode/100 == 2 {
+		return b, nil
+	}
+	return nil, c.failure(req, resp, b, decode)
+}
+
+// failure is the *Error of an unsuccessful response with body b.
+func (c *Client) failure(req Request, resp *http.Response, b []byte, decode ErrorDecoder) error {
+	e := &Error{Service: c.service.ID, Operation: req.Operation, Status: resp.StatusCode,
+		RequestID: firstHeader(resp.Header, "X-Amz-Request-Id", "X-Amzn-Requestid")}
+	if decode != nil {
+		e.Code, e.Message = decode(resp, b)
+	}
+	if e.Code == "" {
+		e.Code = strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "")
+	}
+	return e
+}
+
+// roundTrip signs and sends req once.
+func (c *Client) roundTrip(ctx context.Context, req Request) (*http.Response, error) {
 	var body io.Reader = http.NoBody
 	if req.Body != nil && req.Size > 0 {
 		body = io.NewSectionReader(req.Body, 0, req.Size)
@@ -274,26 +332,7 @@ func (c *Client) send(ctx context.Context, req Request, decode ErrorDecoder) ([]
 	if err != nil {
 		return nil, c.wrap(req, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
-	if err != nil {
-		return nil, c.wrap(req, fmt.Errorf("read response: %w", err))
-	}
-	if len(b) > MaxResponseBytes {
-		return nil, c.wrap(req, fmt.Errorf("response larger than %d bytes", MaxResponseBytes))
-	}
-	if resp.StatusCode/100 == 2 {
-		return b, nil
-	}
-	e := &Error{Service: c.service.ID, Operation: req.Operation, Status: resp.StatusCode,
-		RequestID: firstHeader(resp.Header, "X-Amz-Request-Id", "X-Amzn-Requestid")}
-	if decode != nil {
-		e.Code, e.Message = decode(resp, b)
-	}
-	if e.Code == "" {
-		e.Code = strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "")
-	}
-	return nil, e
+	return resp, nil
 }
 
 // wrap names the call in a transport error (which holds no request content).

@@ -354,3 +354,64 @@ func decodeError(_ *http.Response, body []byte) (code, message string) {
 func crc32Base64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(b)))
 }
+
+// PresignPut returns a PUT URL for key that works for expiry (at most MaxLinkExpiry)
+// without credentials: an upload link. The object is stored under the bucket's default
+// encryption.
+func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration) (Link, error) {
+	if expiry <= 0 {
+		return Link{}, errors.New("presign put: expiry must be positive")
+	}
+	expiry = max(min(expiry, MaxLinkExpiry).Truncate(time.Second), time.Second)
+	signed, at, err := s.api.PresignMethod(ctx, http.MethodPut, s.objectURL(key, url.Values{"x-id": {"PutObject"}}), expiry)
+	if err != nil {
+		return Link{}, fmt.Errorf("presign put: %w", err)
+	}
+	return Link{URL: signed, ExpiresAt: at.Add(expiry)}, nil
+}
+
+// ErrNoObject is wrapped by Size and Open when there is no object under the key.
+var ErrNoObject = errors.New("no such object")
+
+// Size returns the object's size in bytes (one HeadObject).
+func (s *Store) Size(ctx context.Context, key string) (int64, error) {
+	resp, err := s.api.Open(ctx, awsapi.Request{Operation: "HeadObject", Method: http.MethodHead, URL: s.objectURL(key, nil),
+		Header: header(), ContentSHA256: true}, decodeError)
+	if err != nil {
+		return 0, fmt.Errorf("head object: %w", noObject(err))
+	}
+	resp.Body.Close()
+	return resp.ContentLength, nil
+}
+
+// Open streams the object from byte offset on (one GetObject with a Range): the caller
+// reads the body as it needs it and closes it. An offset at or past the end is an empty
+// body.
+func (s *Store) Open(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	h := header()
+	if offset > 0 {
+		h.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+	}
+	resp, err := s.api.Open(ctx, awsapi.Request{Operation: "GetObject", Method: http.MethodGet,
+		URL: s.objectURL(key, url.Values{"x-id": {"GetObject"}}), Header: h, ContentSHA256: true}, decodeError)
+	var e *awsapi.Error
+	if errors.As(err, &e) && e.Status == http.StatusRequestedRangeNotSatisfiable {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get object: %w", noObject(err))
+	}
+	if offset > 0 && resp.StatusCode != http.StatusPartialContent {
+		resp.Body.Close()
+		return nil, fmt.Errorf("get object: asked for bytes from %d, got status %d", offset, resp.StatusCode)
+	}
+	return resp.Body, nil
+}
+
+func noObject(err error) error {
+	var e *awsapi.Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return fmt.Errorf("%w: %w", ErrNoObject, err)
+	}
+	return err
+}

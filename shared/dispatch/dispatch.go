@@ -162,6 +162,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, outs []*dynamo.Outbox) error 
 	var dels []func(context.Context) error
 	for _, o := range outs {
 		eps, ok := endpoints[o.Tenant]
+		if o.Quiet {
+			eps, ok = nil, true
+		}
 		if !ok {
 			var err error
 			if eps, err = d.tenantEndpoints(ctx, o.Tenant); err != nil {

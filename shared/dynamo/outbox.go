@@ -20,21 +20,29 @@ type Outbox struct {
 	ProfileID string         `json:"profileId"`
 	Version   int64          `json:"version"`
 	Events    []ledger.Event `json:"events"`
+	// Quiet events reach no webhook endpoint (an import's, by default); they are still in
+	// the ledger, and request jobs still start from them.
+	Quiet bool `json:"quiet,omitempty"`
 	// PK and SK locate the item, for deleting it after dispatch.
 	PK string `json:"-"`
 	SK string `json:"-"`
 }
 
 func (st *Store) outboxItem(tenant, profileID string, version int64, evs []ledger.Event) (map[string]types.AttributeValue, error) {
-	b, err := json.Marshal(Outbox{Tenant: tenant, ProfileID: profileID, Version: version, Events: evs})
+	return st.outboxOf(Outbox{Tenant: tenant, ProfileID: profileID, Version: version, Events: evs})
+}
+
+// outboxOf is the item of o, which holds at least one event.
+func (st *Store) outboxOf(o Outbox) (map[string]types.AttributeValue, error) {
+	b, err := json.Marshal(o)
 	if err != nil {
 		return nil, fmt.Errorf("encode outbox: %w", err)
 	}
 	now := st.now()
-	pk := outboxPK(tenant, evs[0].ID)
+	pk := outboxPK(o.Tenant, o.Events[0].ID)
 	it := key(pk, skOutbox)
 	it[attrDoc], it[attrTTL] = s(string(b)), n(now.Add(outboxTTL).Unix())
-	indexOutbox(it, profileID, pk, now)
+	indexOutbox(it, o.ProfileID, pk, now)
 	return it, nil
 }
 

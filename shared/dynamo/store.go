@@ -293,7 +293,7 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 		return err
 	}
 	if len(c.Events) > 0 && !st.noOutbox {
-		it, err := st.outboxItem(tenant, p.ID, p.Version, c.Events)
+		it, err := st.outboxOf(Outbox{Tenant: tenant, ProfileID: p.ID, Version: p.Version, Events: c.Events, Quiet: c.Quiet})
 		if err != nil {
 			return err
 		}

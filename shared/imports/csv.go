@@ -153,7 +153,7 @@ func ReadHeader(r io.Reader) (*Header, error) {
 	switch {
 	case errors.Is(err, io.EOF):
 		return nil, fmt.Errorf("%w: the file is empty", ErrHeader)
-	case errors.Is(err, errRowTooLong):
+	case errors.Is(err, ErrRecordTooLong):
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrHeader, MaxLine)
 	case err != nil:
 		var pe *csv.ParseError
@@ -178,9 +178,9 @@ func newCSV(r io.Reader) *csv.Reader {
 	return cr
 }
 
-// errRowTooLong stops a CSV file with a record over the bound: a quoted field may run on
+// ErrRecordTooLong stops a CSV file with a record over the bound: a quoted field may run on
 // for ever, and there is no line to resynchronise at.
-var errRowTooLong = fmt.Errorf("a CSV record is longer than %d bytes", MaxLine)
+var ErrRecordTooLong = fmt.Errorf("a CSV record is longer than %d bytes", MaxLine)
 
 // rowLimit fails a read once more than twice a row's bound was read past the end of the
 // last row (csv reads ahead at most its buffer's 4 KiB, which the doubling leaves room
@@ -192,7 +192,7 @@ type rowLimit struct {
 
 func (l *rowLimit) Read(p []byte) (int, error) {
 	if len(l.pending) > 2*MaxLine {
-		return 0, errRowTooLong
+		return 0, ErrRecordTooLong
 	}
 	n, err := l.r.Read(p)
 	l.pending = append(l.pending, p[:n]...)
@@ -232,7 +232,7 @@ func (c *csvReader) Next() (Row, error) {
 		if errors.Is(err, io.EOF) {
 			return Row{}, io.EOF
 		}
-		if errors.Is(err, errRowTooLong) {
+		if errors.Is(err, ErrRecordTooLong) {
 			return Row{}, err
 		}
 		var pe *csv.ParseError

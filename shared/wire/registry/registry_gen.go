@@ -8,6 +8,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/wire/events"
 	"github.com/livingprofile/livingprofile/shared/wire/exports"
 	"github.com/livingprofile/livingprofile/shared/wire/gpc"
+	"github.com/livingprofile/livingprofile/shared/wire/imports"
 	"github.com/livingprofile/livingprofile/shared/wire/jobs"
 	"github.com/livingprofile/livingprofile/shared/wire/pages"
 	"github.com/livingprofile/livingprofile/shared/wire/pages/download"
@@ -20,6 +21,7 @@ var builders = map[string]wire.Builder{
 	"CancelRequest":            wire.CancelRequest,
 	"CheckConsent":             wire.CheckConsent,
 	"CompleteRequest":          wire.CompleteRequest,
+	"CreateImport":             imports.CreateImport,
 	"CreatePortalLink":         pages.CreatePortalLink,
 	"CreateProfile":            wire.CreateProfile,
 	"CreateRequest":            emails.CreateRequest,
@@ -32,6 +34,7 @@ var builders = map[string]wire.Builder{
 	"ExtendRequest":            emails.ExtendRequest,
 	"FindProfile":              wire.FindProfile,
 	"GetCatalog":               wire.GetCatalog,
+	"GetImport":                imports.GetImport,
 	"GetProfile":               wire.GetProfile,
 	"GetRequest":               exports.GetRequest,
 	"ListEvents":               wire.ListEvents,
@@ -55,6 +58,7 @@ var builders = map[string]wire.Builder{
 	"PortalUnsubscribe":        pages.PortalUnsubscribe,
 	"ProcessErasure":           jobs.ProcessErasure,
 	"ProcessExport":            jobs.ProcessExport,
+	"ProcessImport":            imports.ProcessImport,
 	"PutCatalog":               wire.PutCatalog,
 	"PutConsent":               wire.PutConsent,
 	"PutSubscription":          wire.PutSubscription,
@@ -63,6 +67,7 @@ var builders = map[string]wire.Builder{
 	"RotateWebhookSecret":      wire.RotateWebhookSecret,
 	"RouteNotFound":            wire.RouteNotFound,
 	"SplitProfile":             wire.SplitProfile,
+	"StartImport":              imports.StartImport,
 	"SweepDeadlines":           wire.SweepDeadlines,
 	"Sync":                     wire.Sync,
 	"UpdateProfile":            wire.UpdateProfile,

@@ -1,0 +1,9 @@
+// Command process-import is the ProcessImport Lambda function of template.yaml.
+package main
+
+import (
+	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/imports"
+)
+
+func main() { wire.Main("ProcessImport", imports.ProcessImport) }
