@@ -32,6 +32,7 @@ var iamAction = map[string]string{
 	"sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 	"s3:ListObjectsV2":                 "s3:ListBucket",
 	"s3:DeleteObjects":                 "s3:DeleteObject",
+	"s3:HeadObject":                    "s3:GetObject",
 	"sesv2:SendEmail":                  "ses:SendEmail",
 }
 

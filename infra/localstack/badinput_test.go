@@ -43,6 +43,9 @@ func routes(id string) []routeCase {
 		{"split", "POST", "/v1/profiles/" + id + "/splits", "merge", `{"mergeId":"mg_aaaaaaaaaaaaaaaaaaaaaaaaaa"}`},
 		{"candidates", "GET", "/v1/merge-candidates?status=open", "merge", ""},
 		{"candidate-decide", "POST", "/v1/merge-candidates/mc_000000000000000000000000/decision", "merge", `{"decision":"reject"}`},
+		{"import-create", "POST", "/v1/imports", "write", `{"format":"ndjson","source":"crm","name":"bad input"}`},
+		{"import-start", "POST", "/v1/imports/" + noImport + "/start", "write", ""},
+		{"import-get", "GET", "/v1/imports/" + noImport, "write", ""},
 	}
 }
 
@@ -277,6 +280,10 @@ func TestBadInput(t *testing.T) {
 		{"evidence of an old notice", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":1}}`, "signupEvidence.noticeVersion", ""},
 		{"evidence without the consent", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{},"signupEvidence":{"purpose":"marketing","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.purpose", ""},
 		{"evidence for a contract purpose", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":{"purpose":"service","source":"web_signup","method":"double_opt_in","capturedAt":"` + fresh + `","noticeVersion":2}}`, "signupEvidence.purpose", ""},
+		{"import format", "POST", "/v1/imports", `{"format":"xlsx","source":"crm"}`, "format", "must be ndjson or csv"},
+		{"import source", "POST", "/v1/imports", `{"format":"csv","source":"CRM system"}`, "source", ""},
+		{"import webhooks of a wrong type", "POST", "/v1/imports", `{"format":"csv","source":"crm","webhooks":"yes"}`, "webhooks", ""},
+		{"import name with a control character", "POST", "/v1/imports", `{"format":"csv","source":"crm","name":"a\u0007b"}`, "name", ""},
 		{"evidence wrong type", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"re-signup@example.com"}],"consents":{"marketing":{"status":"granted","noticeVersion":2}},"signupEvidence":"yes"}`, "signupEvidence", ""},
 	}
 	for _, h := range hostile {
@@ -294,6 +301,9 @@ func TestBadInput(t *testing.T) {
 		t.Fatal("bad input changed the table")
 	}
 }
+
+// noImport is an import id that is well-formed and exists nowhere.
+const noImport = "imp_aaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 func nilIfEmpty(s string) any {
 	if s == "" {

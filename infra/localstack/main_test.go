@@ -44,8 +44,11 @@ func TestMain(m *testing.M) {
 	st, err := localstack.Start(ctx, localstack.Options{
 		StackName: fmt.Sprintf("it%d", time.Now().UnixNano()%1e6),
 		// Fast retries so the webhook tests see every attempt within seconds.
-		Parameters: map[string]string{"WebhookRetryBaseSeconds": "1", "WebhookMaxAttempts": "4"},
-		Wrap:       injectFaults,
+		Parameters: map[string]string{"WebhookRetryBaseSeconds": "1", "WebhookMaxAttempts": "4",
+			// Short import invocations, so that a file is worked in several, and a killed
+			// chunk comes back within seconds.
+			"ImportTimeoutSeconds": "12", "ImportQueueVisibilitySeconds": "15"},
+		Wrap: injectFaults,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start local stack:", err)
@@ -226,6 +229,10 @@ func fixedProfile(t testing.TB) string {
 var faults struct {
 	dispatchFailures atomic.Int32
 	workerCrashes    atomic.Int32
+	// importCancels: the next n import worker invocations have their context cancelled
+	// after a moment; importCrashed records that one failed so, mid-file.
+	importCancels atomic.Int32
+	importCrashed atomic.Bool
 }
 
 func injectFaults(logicalID string, h any) any {
@@ -238,6 +245,22 @@ func injectFaults(logicalID string, h any) any {
 				return events.DynamoDBEventResponse{}, errors.New("injected dispatcher crash")
 			}
 			return next(ctx, ev)
+		})
+	case "ProcessImport":
+		next := h.(wire.QueueHandler)
+		return wire.QueueHandler(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			if faults.importCancels.Load() <= 0 {
+				return next(ctx, ev)
+			}
+			faults.importCancels.Add(-1)
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			time.AfterFunc(1500*time.Millisecond, cancel)
+			resp, err := next(ctx, ev)
+			if err != nil || len(resp.BatchItemFailures) > 0 {
+				faults.importCrashed.Store(true)
+			}
+			return resp, err
 		})
 	case "DeliverWebhooks":
 		next := h.(wire.QueueHandler)

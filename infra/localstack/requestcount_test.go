@@ -131,6 +131,12 @@ var requestBudget = map[string]map[string]int{
 	// An acceptance reads the candidate, then merges as POST .../merges does, with the
 	// candidate's decision in the same transaction.
 	"POST /v1/merge-candidates/{id}/decision": {"GetItem": 1, "BatchGetItem": 1, "Query": 1, "TransactWriteItems": 1},
+	// Imports: the record is one item, read with one GetItem and written with one PutItem
+	// (a start conditioned on the version read). A start also reads the file's size and
+	// header from S3; GET reads the record and presigns without a request.
+	"POST /v1/imports":            {"PutItem": 1},
+	"POST /v1/imports/{id}/start": {"GetItem": 1, "PutItem": 1},
+	"GET /v1/imports/{id}":        {"GetItem": 1},
 }
 
 // authorizerBudget is what the authorizer function reads for a key it has not seen: the key,
@@ -222,6 +228,20 @@ func TestRequestCounts(t *testing.T) {
 		b, _ := newProfile()
 		r := c.send(routeRequest{method: "POST", path: "/v1/profiles/" + a + "/merges", status: 200, body: map[string]any{"profileId": b}})
 		return a, r["mergeId"].(string)
+	}
+	newImport := func() string {
+		r := c.send(routeRequest{method: "POST", path: "/v1/imports", status: 201, body: map[string]any{"format": "ndjson", "source": "crm"}})
+		up := r["upload"].(map[string]any)["url"].(string)
+		req, err := http.NewRequest("PUT", up, strings.NewReader(`{"identity":{"type":"email","value":"count-import@example.com"},"occurredAt":"2026-01-01T00:00:00Z"}`+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return r["import"].(map[string]any)["id"].(string)
 	}
 
 	// requests builds, per route key, a fresh valid request (called twice: warm-up, measured).
@@ -340,6 +360,15 @@ func TestRequestCounts(t *testing.T) {
 				body: map[string]any{"addIdentities": []map[string]string{{"type": "email", "value": addr}}}})
 			cand := r["links"].([]any)[0].(map[string]any)["candidateId"].(string)
 			return routeRequest{method: "POST", path: "/v1/merge-candidates/" + cand + "/decision", status: 200, body: map[string]any{"decision": "accept"}}
+		},
+		"POST /v1/imports": func() routeRequest {
+			return routeRequest{method: "POST", path: "/v1/imports", status: 201, body: map[string]any{"format": "ndjson", "source": "crm"}}
+		},
+		"POST /v1/imports/{id}/start": func() routeRequest {
+			return routeRequest{method: "POST", path: "/v1/imports/" + newImport() + "/start", status: 202}
+		},
+		"GET /v1/imports/{id}": func() routeRequest {
+			return routeRequest{method: "GET", path: "/v1/imports/" + newImport(), status: 200}
 		},
 		"POST /v1/requests/{id}/denial": func() routeRequest {
 			return routeRequest{method: "POST", path: "/v1/requests/" + newRequest() + "/denial", status: 200,

@@ -54,9 +54,10 @@ func importID(r *request) (string, error) {
 }
 
 // CreateImport serves POST /v1/imports: a new import awaiting its file, with the presigned
-// URL to PUT the file to (201).
+// URL to PUT the file to (201). An Idempotency-Key replays the first answer verbatim, upload
+// URL included (which works for 15 minutes from the first answer).
 func (a *API) CreateImport(x *app.Importer) Handler {
-	return route{api: a, key: "POST /v1/imports", hasBody: true, maxBody: smallBody,
+	return route{api: a, key: "POST /v1/imports", hasBody: true, maxBody: smallBody, idempotent: true,
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			var b createImportBody
 			if err := r.decode(&b); err != nil {
@@ -68,7 +69,8 @@ func (a *API) CreateImport(x *app.Importer) Handler {
 			}
 			a.log.InfoContext(ctx, "import created", "requestId", r.requestID, "tenant", r.tenant, "import", im.ID, "format", im.Format, "source", im.Source)
 			body := map[string]any{"import": im, "upload": uploadView{Method: "PUT", URL: up.URL, ExpiresAt: up.ExpiresAt.UTC()}}
-			return &response{status: 201, body: body, headers: map[string]string{"Location": "/v1/imports/" + im.ID}}, nil
+			resp := &response{status: 201, body: body, headers: map[string]string{"Location": "/v1/imports/" + im.ID}}
+			return resp, r.remember(ctx, a, resp)
 		}}.handler()
 }
 
