@@ -233,6 +233,24 @@ func (in *Instance) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 // URL is the emulator's base URL, e.g. http://127.0.0.1:41234.
 func (in *Instance) URL() string { return "http://" + in.addr }
 
+// BootstrapPeakRSS is the peak resident set in bytes of the function's process (the
+// emulator's child), so far; it is an error before the first Invoke started it.
+func (in *Instance) BootstrapPeakRSS() (int64, error) {
+	children := childPIDs(in.cmd.Process.Pid)
+	if len(children) == 0 {
+		return 0, errors.New("rie: the bootstrap is not running")
+	}
+	var peak int64
+	for _, pid := range children {
+		n, err := peakRSS(pid)
+		if err != nil {
+			return 0, err
+		}
+		peak = max(peak, n)
+	}
+	return peak, nil
+}
+
 // Logs returns the emulator's and the function's combined output so far
 // (the last 256 KiB), for failure messages.
 func (in *Instance) Logs() string { return in.logs.String() }

@@ -2,7 +2,10 @@
 
 package rie
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // The emulator and Lambda bootstraps are Linux programs; elsewhere the
 // process helpers only keep the package compiling.
@@ -12,3 +15,5 @@ func sysProcAttr() *syscall.SysProcAttr { return nil }
 func childPIDs(int) []int { return nil }
 
 func killGroup(int) {}
+
+func peakRSS(int) (int64, error) { return 0, errors.New("no /proc here") }

@@ -51,6 +51,7 @@ type config struct {
 	dsrPersons, dsrEvents, portalN      int
 	mergeRuns                           int
 	persistN, persistRounds             int
+	importN                             int
 }
 
 // section is one part of the report: it measures and prints its figures to w.
@@ -70,6 +71,7 @@ var sections = []section{
 	{"dsr", "Data-subject requests: export (access) and erasure", true, dsrBench},
 	{"portal", "Portal pages: HTML bytes and render time per page", true, portalBench},
 	{"merge", "Merges of two long histories (POST /v1/profiles/{id}/merges)", true, mergeBench},
+	{"import", "Bulk import (presigned upload -> start -> ProcessImport streaming from S3 -> sync), and the same file again", true, importBench},
 	{"persist", "Persistence: consent writes through a stack of its own with LP_DATA_DIR (make dev's journal)", false, persistBench},
 }
 
@@ -92,9 +94,10 @@ func main() {
 	flag.IntVar(&cfg.portalN, "portal-n", 200, "measured GETs per portal page (and as many direct handler calls)")
 	flag.IntVar(&cfg.persistN, "persist-n", 10000, "consent writes per persistence round")
 	flag.IntVar(&cfg.persistRounds, "persist-rounds", 10, "persistence rounds")
+	flag.IntVar(&cfg.importN, "import-n", 1000000, "rows of the generated import file")
 	flag.Parse()
 	var err error
-	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.mergeRuns, cfg.portalN, cfg.persistN, cfg.persistRounds) < 1 ||
+	if min(cfg.requests, cfg.clients, cfg.coldRuns, cfg.outboxN, cfg.events, cfg.dsrPersons, cfg.mergeRuns, cfg.portalN, cfg.persistN, cfg.persistRounds, cfg.importN) < 1 ||
 		cfg.warmup < 0 || cfg.clients > profiles || cfg.dsrEvents < 100 {
 		err = errors.New("counts must be at least 1 (-warmup 0), -c at most 400, -dsr-events at least 100")
 	}
@@ -471,6 +474,9 @@ func (c *recorder) wrap(logicalID string, h any) any {
 			return next(ctx, ev)
 		})
 	case queueHandler:
+		if logicalID == "ProcessImport" {
+			return forwardImports(next)
+		}
 		if logicalID != "ProcessExport" && logicalID != "ProcessErasure" {
 			return h
 		}
