@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/livingprofile/livingprofile/shared/wire"
-	"github.com/livingprofile/livingprofile/shared/wire/imports"
+	"github.com/livingprofile/livingprofile/shared/wire/imports/queued"
 )
 
-func main() { wire.Main("StartImport", imports.StartImport) }
+func main() { wire.Main("StartImport", queued.StartImport) }

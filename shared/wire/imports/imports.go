@@ -1,5 +1,6 @@
-// Package imports builds the bulk import functions, which work the imports bucket (S3)
-// and the import queue (SQS): the three routes and the worker.
+// Package imports builds the bulk import functions that work the imports bucket (S3) only:
+// creating and reading an import. Package imports/queued builds those that also queue
+// (SQS): starting an import and the worker.
 package imports
 
 import (
@@ -10,14 +11,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/awsapi"
 	"github.com/livingprofile/livingprofile/shared/blob"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
-	"github.com/livingprofile/livingprofile/shared/queue"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
 
@@ -52,73 +50,34 @@ func (f files) Put(ctx context.Context, key string, body []byte, contentType str
 	return f.b.Put(ctx, blob.PutInput{Key: key, Body: r, Size: size, ContentType: contentType, SHA256Base64: base64.StdEncoding.EncodeToString(sum[:])})
 }
 
-// importer builds the use case with the parts a function uses: the bucket
-// (IMPORTS_BUCKET) when withFiles, the queue (IMPORT_QUEUE_URL) when withQueue.
-func importer(ctx context.Context, d *wire.Deps, withFiles, withQueue bool) (*app.Importer, error) {
-	var fs app.ImportFiles
-	if withFiles {
-		bucket, err := d.Required("IMPORTS_BUCKET")
-		if err != nil {
-			return nil, err
-		}
-		b, err := blob.New(ctx, d.AWS, bucket, "")
-		if err != nil {
-			return nil, err
-		}
-		fs = files{b}
+// Importer builds the use case over the imports bucket (IMPORTS_BUCKET) and q, which may
+// be nil for a function that queues nothing.
+func Importer(ctx context.Context, d *wire.Deps, q app.ImportQueue) (*app.Importer, error) {
+	bucket, err := d.Required("IMPORTS_BUCKET")
+	if err != nil {
+		return nil, err
 	}
-	var q app.ImportQueue
-	if withQueue {
-		url, err := d.Required("IMPORT_QUEUE_URL")
-		if err != nil {
-			return nil, err
-		}
-		q = queue.NewImports(sqs.NewFromConfig(d.AWS), url)
+	b, err := blob.New(ctx, d.AWS, bucket, "")
+	if err != nil {
+		return nil, err
 	}
-	return app.NewImporter(d.Profiles(), d.Store, fs, q, httpapi.DecodeSyncChange), nil
+	return app.NewImporter(d.Profiles(), d.Store, files{b}, q, httpapi.DecodeSyncChange), nil
 }
 
 // CreateImport builds POST /v1/imports; it presigns uploads to IMPORTS_BUCKET.
 func CreateImport(ctx context.Context, d *wire.Deps) (any, error) {
-	x, err := importer(ctx, d, true, false)
+	x, err := Importer(ctx, d, nil)
 	if err != nil {
 		return nil, err
 	}
 	return wire.HTTPHandler(d.API(nil).CreateImport(x)), nil
 }
 
-// StartImport builds POST /v1/imports/{id}/start; it reads the file's size and a CSV
-// file's header from IMPORTS_BUCKET and queues the import on IMPORT_QUEUE_URL.
-func StartImport(ctx context.Context, d *wire.Deps) (any, error) {
-	x, err := importer(ctx, d, true, true)
-	if err != nil {
-		return nil, err
-	}
-	return wire.HTTPHandler(d.API(nil).StartImport(x)), nil
-}
-
 // GetImport builds GET /v1/imports/{id}; it presigns the error report in IMPORTS_BUCKET.
 func GetImport(ctx context.Context, d *wire.Deps) (any, error) {
-	x, err := importer(ctx, d, true, false)
+	x, err := Importer(ctx, d, nil)
 	if err != nil {
 		return nil, err
 	}
 	return wire.HTTPHandler(d.API(nil).GetImport(x)), nil
-}
-
-// ProcessImport builds the import worker (ImportQueue): it streams files from
-// IMPORTS_BUCKET, writes error reports there, and queues the next message of a long import
-// on IMPORT_QUEUE_URL. MAX_ATTEMPTS (required) is the queue's maxReceiveCount: the last
-// failed attempt marks the import failed.
-func ProcessImport(ctx context.Context, d *wire.Deps) (any, error) {
-	attempts, err := d.Positive("MAX_ATTEMPTS")
-	if err != nil {
-		return nil, err
-	}
-	x, err := importer(ctx, d, true, true)
-	if err != nil {
-		return nil, err
-	}
-	w := queue.ImportWorker{Process: x.Process, Abandon: x.Abandon, MaxAttempts: attempts, Log: d.Log}
-	return wire.QueueHandler(w.Handle), nil
 }

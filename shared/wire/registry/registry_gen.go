@@ -9,6 +9,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/wire/exports"
 	"github.com/livingprofile/livingprofile/shared/wire/gpc"
 	"github.com/livingprofile/livingprofile/shared/wire/imports"
+	"github.com/livingprofile/livingprofile/shared/wire/imports/queued"
 	"github.com/livingprofile/livingprofile/shared/wire/jobs"
 	"github.com/livingprofile/livingprofile/shared/wire/pages"
 	"github.com/livingprofile/livingprofile/shared/wire/pages/download"
@@ -58,7 +59,7 @@ var builders = map[string]wire.Builder{
 	"PortalUnsubscribe":        pages.PortalUnsubscribe,
 	"ProcessErasure":           jobs.ProcessErasure,
 	"ProcessExport":            jobs.ProcessExport,
-	"ProcessImport":            imports.ProcessImport,
+	"ProcessImport":            queued.ProcessImport,
 	"PutCatalog":               wire.PutCatalog,
 	"PutConsent":               wire.PutConsent,
 	"PutSubscription":          wire.PutSubscription,
@@ -67,7 +68,7 @@ var builders = map[string]wire.Builder{
 	"RotateWebhookSecret":      wire.RotateWebhookSecret,
 	"RouteNotFound":            wire.RouteNotFound,
 	"SplitProfile":             wire.SplitProfile,
-	"StartImport":              imports.StartImport,
+	"StartImport":              queued.StartImport,
 	"SweepDeadlines":           wire.SweepDeadlines,
 	"Sync":                     wire.Sync,
 	"UpdateProfile":            wire.UpdateProfile,
