@@ -282,17 +282,22 @@ func (c *csvReader) Next() (Row, error) {
 // document builds the sync change document of one record.
 func (h *Header) document(rec []string) ([]byte, *Problem) {
 	doc := map[string]any{}
+	// The first identity column filled keys the row; the others are more identities of the
+	// same person, linked like a sync change's identities.
 	var identity map[string]string
+	var more []map[string]string
 	for i, c := range h.cols {
 		v := rec[i]
 		if v == "" {
 			continue
 		}
 		if c.identity != "" {
-			if identity != nil {
-				return nil, &Problem{Field: "identity", Reason: "only one identity column may be filled in a row"}
+			id := map[string]string{"type": c.identity, "value": v}
+			if identity == nil {
+				identity = id
+			} else {
+				more = append(more, id)
 			}
-			identity = map[string]string{"type": c.identity, "value": v}
 			continue
 		}
 		var val any = v
@@ -310,6 +315,9 @@ func (h *Header) document(rec []string) ([]byte, *Problem) {
 		return nil, &Problem{Field: "identity", Reason: "is required: fill one identity column"}
 	}
 	doc["identity"] = identity
+	if more != nil {
+		doc["identities"] = more
+	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, &Problem{Reason: "the record cannot be read"}

@@ -154,8 +154,8 @@ func TestCSV(t *testing.T) {
 			{"\"a@x.io\",,t,\"Ada\nLovelace\",,,,\n", want{line: 2,
 				doc: `{"identity":{"type":"email","value":"a@x.io"},"occurredAt":"t","attributes":{"givenName":"Ada\nLovelace"}}`}},
 			{"\n\nb@x.io,,t,,,,,\n", want{line: 6, doc: `{"identity":{"type":"email","value":"b@x.io"},"occurredAt":"t"}`}}}},
-		{"two identities", []rec{
-			{"a@x.io,c-1,t,,,,,\n", want{line: 2, problem: true, field: "identity"}},
+		{"two identities: the first keys the row, the other is linked", []rec{
+			{"a@x.io,c-1,t,,,,,\n", want{line: 2, doc: `{"identities":[{"type":"customer_id","value":"c-1"}],"identity":{"type":"email","value":"a@x.io"},"occurredAt":"t"}`}},
 			{"b@x.io,,t,,,,,\n", want{line: 3, doc: `{"identity":{"type":"email","value":"b@x.io"},"occurredAt":"t"}`}}}},
 		{"no identity", []rec{{",,t,,,,,\n", want{line: 2, problem: true, field: "identity"}}}},
 		{"short row", []rec{
