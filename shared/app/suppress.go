@@ -27,8 +27,8 @@ const (
 	MaxEvidenceSkew = time.Minute
 )
 
-// The ways a consent can have been captured.
-var EvidenceMethods = []string{"double_opt_in", "single_opt_in", "written", "verbal"}
+// EvidenceMethods are the ways a consent can have been captured.
+var EvidenceMethods = profile.ConsentMethods
 
 // ErrErased means a change would attach an identity of an erased person: it is on the
 // tenant's suppression list, which the erasure job writes before it deletes. The store

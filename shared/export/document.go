@@ -77,6 +77,7 @@ type docConsent struct {
 	Source        ledger.Actor          `json:"source"`
 	UpdatedAt     time.Time             `json:"updatedAt"`
 	ExpiresAt     *time.Time            `json:"expiresAt,omitempty"`
+	Method        string                `json:"method,omitempty"`
 }
 
 type docSubscription struct {
@@ -185,7 +186,7 @@ func consentsOf(p *profile.Profile) []docConsent {
 	for _, id := range slices.Sorted(maps.Keys(p.Consents)) {
 		c := p.Consents[id]
 		out = append(out, docConsent{Purpose: id, Status: c.Status, LegalBasis: c.LegalBasis, NoticeVersion: c.NoticeVersion,
-			Locale: c.Locale, Source: c.Source, UpdatedAt: c.UpdatedAt.UTC(), ExpiresAt: utcPtr(c.ExpiresAt)})
+			Locale: c.Locale, Source: c.Source, UpdatedAt: c.UpdatedAt.UTC(), ExpiresAt: utcPtr(c.ExpiresAt), Method: c.Method})
 	}
 	return out
 }

@@ -215,10 +215,11 @@ type consentBody struct {
 	NoticeVersion int                   `json:"noticeVersion"`
 	Locale        string                `json:"locale"`
 	ExpiresAt     *time.Time            `json:"expiresAt"`
+	Method        string                `json:"method"`
 }
 
 func (c consentBody) input() profile.ConsentInput {
-	return profile.ConsentInput{Status: c.Status, NoticeVersion: c.NoticeVersion, Locale: c.Locale, ExpiresAt: c.ExpiresAt}
+	return profile.ConsentInput{Status: c.Status, NoticeVersion: c.NoticeVersion, Locale: c.Locale, ExpiresAt: c.ExpiresAt, Method: c.Method}
 }
 
 // PutConsent serves PUT /v1/profiles/{id}/consents/{purpose}.

@@ -22,7 +22,7 @@ var identityColumns = []string{"email", "phone", "customer_id"}
 // The fields under consents.<purpose>., subscriptions.<topic>., signupEvidence. and
 // emailEvent. that a column may name, as in the sync change document.
 var (
-	consentFields      = []string{"noticeVersion", "locale", "expiresAt"}
+	consentFields      = []string{"noticeVersion", "locale", "expiresAt", "method"}
 	subscriptionFields = []string{"channels", "frequency"}
 	evidenceFields     = []string{"purpose", "source", "method", "capturedAt", "noticeVersion"}
 	emailEventFields   = []string{"type", "topic", "bounceType"}

@@ -38,6 +38,8 @@ type Consent struct {
 	Source        ledger.Actor       `json:"source"`
 	UpdatedAt     time.Time          `json:"updatedAt"`
 	ExpiresAt     *time.Time         `json:"expiresAt,omitempty"`
+	// Method is how the answer was captured, when the writer said (consent evidence).
+	Method string `json:"method,omitempty"`
 }
 
 // SubscriptionStatus is the state of a subscription.
@@ -358,7 +360,12 @@ type ConsentInput struct {
 	NoticeVersion int
 	Locale        string
 	ExpiresAt     *time.Time
+	// Method is how the answer was captured (one of ConsentMethods); empty when not said.
+	Method string
 }
+
+// ConsentMethods are the ways a consent answer can have been captured.
+var ConsentMethods = []string{"double_opt_in", "single_opt_in", "written", "verbal"}
 
 // Check refuses an answer that breaks the API's document whatever the catalog holds: an
 // unknown status, a notice version below 1, a locale that is no language code.
@@ -374,6 +381,9 @@ func (in ConsentInput) Check() error {
 	}
 	if in.Locale != "" && !catalog.ValidLocale(in.Locale) {
 		f.Add("locale", "must be a language code such as en or pl")
+	}
+	if in.Method != "" && !slices.Contains(ConsentMethods, in.Method) {
+		f.Add("method", "must be one of "+strings.Join(ConsentMethods, ", "))
 	}
 	return f.Err()
 }
@@ -411,12 +421,12 @@ func (p *Profile) SetConsent(cat *catalog.Catalog, purposeID string, in ConsentI
 	}
 	old, had := p.Consents[purposeID]
 	if had && old.Status == in.Status && old.NoticeVersion == in.NoticeVersion && old.Locale == in.Locale &&
-		equalTime(old.ExpiresAt, in.ExpiresAt) {
+		old.Method == in.Method && equalTime(old.ExpiresAt, in.ExpiresAt) {
 		return nil, nil
 	}
 	c := Consent{
 		Status: in.Status, LegalBasis: pur.LegalBasis, NoticeVersion: in.NoticeVersion, Locale: in.Locale,
-		Source: actor, UpdatedAt: now, ExpiresAt: in.ExpiresAt,
+		Source: actor, UpdatedAt: now, ExpiresAt: in.ExpiresAt, Method: in.Method,
 	}
 	p.Consents[purposeID] = c
 	var oldv any

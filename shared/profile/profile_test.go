@@ -718,3 +718,19 @@ func FuzzValidateAttribute(f *testing.F) {
 		}
 	})
 }
+
+// TestConsentMethod: how a consent was captured is kept on it as evidence, a change of it
+// alone is a change, and an unknown method is refused naming the field.
+func TestConsentMethod(t *testing.T) {
+	cat := loadCatalog(t)
+	p := newProfile()
+	ch, err := p.SetConsent(cat, "marketing", profile.ConsentInput{Status: profile.Granted, NoticeVersion: 2, Method: "written"}, apiKey, t0)
+	if err != nil || len(ch) != 1 || p.Consents["marketing"].Method != "written" {
+		t.Fatalf("grant with a method: %+v, %v; consent %+v", ch, err, p.Consents["marketing"])
+	}
+	if ch, err := p.SetConsent(cat, "marketing", profile.ConsentInput{Status: profile.Granted, NoticeVersion: 2, Method: "double_opt_in"}, apiKey, t0); err != nil || len(ch) != 1 {
+		t.Fatalf("a new method is a change: %+v, %v", ch, err)
+	}
+	_, err = p.SetConsent(cat, "marketing", profile.ConsentInput{Status: profile.Granted, NoticeVersion: 2, Method: "carrier_pigeon"}, apiKey, t0)
+	wantFields(t, err, errs.Invalid, "method")
+}
