@@ -12,17 +12,23 @@ import (
 // Filing records that a request was filed by a protocol (OpenDSR) under the id the filer
 // gave it, and what the protocol asked beyond the request itself. It holds no personal data.
 type Filing struct {
-	Protocol   string `json:"protocol"`   // "opendsr"
-	ExternalID string `json:"externalId"` // OpenDSR's subject_request_id
+	Protocol   string `json:"protocol"`   // ProtocolOpenDSR or ProtocolDRP
+	ExternalID string `json:"externalId"` // OpenDSR's subject_request_id; DRP's request id (ours)
 	// RequestID is the request filed; "" while the filing is reserved and the request is
 	// being created.
 	RequestID  string   `json:"requestId,omitempty"`
 	Regulation string   `json:"regulation,omitempty"`
 	Callbacks  []string `json:"callbacks,omitempty"`
+	// AgentID and AgentRequestID are DRP's: the agent that filed, and its own id.
+	AgentID        string `json:"agentId,omitempty"`
+	AgentRequestID string `json:"agentRequestId,omitempty"`
 }
 
-// ProtocolOpenDSR names OpenDSR filings.
-const ProtocolOpenDSR = "opendsr"
+// The protocols of filings.
+const (
+	ProtocolOpenDSR = "opendsr"
+	ProtocolDRP     = "drp"
+)
 
 // ErrFilingExists means a filing with the same protocol and external id exists.
 var ErrFilingExists = errors.New("a filing with this id exists")
@@ -44,11 +50,18 @@ type FilingStore interface {
 type Protocols struct {
 	svc     *Service
 	filings FilingStore
+	agents  AgentStore
 }
 
-// NewProtocols returns the protocols' use cases over svc, keeping filings in filings.
-func NewProtocols(svc *Service, filings FilingStore) *Protocols {
-	return &Protocols{svc: svc, filings: filings}
+// ProtocolStore keeps what the protocols need beyond requests.
+type ProtocolStore interface {
+	FilingStore
+	AgentStore
+}
+
+// NewProtocols returns the protocols' use cases over svc, keeping filings and agents in st.
+func NewProtocols(svc *Service, st ProtocolStore) *Protocols {
+	return &Protocols{svc: svc, filings: st, agents: st}
 }
 
 // FileOpenDSR files an OpenDSR request as an ordinary request (Service.CreateRequest) with
@@ -83,30 +96,13 @@ func (p *Protocols) FileOpenDSR(ctx context.Context, tenant string, r *opendsr.R
 		if derr := p.filings.DeleteFiling(ctx, tenant, ProtocolOpenDSR, r.SubjectRequestID); derr != nil {
 			return RequestResult{}, errors.Join(err, derr)
 		}
-		return RequestResult{}, prefixIdentity(err)
+		return RequestResult{}, renameField(err, "identity", "subject_identities[0]")
 	}
 	f.RequestID = res.Request.ID
 	if err := p.filings.SetFilingRequest(ctx, tenant, f); err != nil {
 		return RequestResult{}, err
 	}
 	return res, nil
-}
-
-// prefixIdentity renames the identity field of a refusal to OpenDSR's.
-func prefixIdentity(err error) error {
-	e, ok := errs.As(err)
-	if !ok {
-		return err
-	}
-	out := *e
-	out.Fields = make([]errs.FieldError, len(e.Fields))
-	for i, fe := range e.Fields {
-		if fe.Field == "identity" || len(fe.Field) > 9 && fe.Field[:9] == "identity." {
-			fe.Field = "subject_identities[0]"
-		}
-		out.Fields[i] = fe
-	}
-	return &out
 }
 
 // OpenDSRRequest returns the request filed as subjectRequestID; NotFound when none was.

@@ -69,3 +69,35 @@ func (st *Store) DeleteFiling(ctx context.Context, tenant, protocol, id string) 
 	}
 	return nil
 }
+
+// DRP agents (app.Agent): one item each (PK "T#<tenant>#AG#<id>", SK "AG"), holding the
+// verify key and the hash of the pairing token.
+const skAgent = "AG"
+
+func agentPK(t, id string) string { return "T#" + t + "#AG#" + id }
+
+// PutAgent stores an agent; one PutItem.
+func (st *Store) PutAgent(ctx context.Context, tenant string, a app.Agent) error {
+	doc, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode agent: %w", err)
+	}
+	it := key(agentPK(tenant, a.ID), skAgent)
+	it[attrDoc] = s(string(doc))
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it}); err != nil {
+		return fmt.Errorf("put agent: %w", err)
+	}
+	return nil
+}
+
+// Agent reads an agent (one GetItem); NotFound when absent.
+func (st *Store) Agent(ctx context.Context, tenant, id string) (*app.Agent, error) {
+	item, err := st.get(ctx, agentPK(tenant, id), skAgent)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if item == nil {
+		return nil, notFound("agent")
+	}
+	return decode[app.Agent](item)
+}
