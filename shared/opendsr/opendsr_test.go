@@ -240,3 +240,33 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// A signed callback verifies from its headers alone, as a controller checks it (section 8.8).
+func TestSignedCallback(t *testing.T) {
+	key, err := opendsr.ParseKey(fixture(t, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := dsr.New("rq_x", "t", "p", dsr.Erasure, "", dsr.Unverified, ledger.Actor{Kind: ledger.ActorAPIKey, ID: "k"}, now)
+	r.Status = dsr.Completed
+	cb := opendsr.CallbackOf(opendsr.StatusOfRequest("brand", "a7551968-d5d6-44b2-9831-815ac9017798", r), "https://examplecontroller.com/cb")
+	body, h, err := opendsr.Signed(key, "api.example.com", cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{opendsr.HeaderSignature, opendsr.LegacyHeaderSignature} {
+		if err := opendsr.Verify(&key.PublicKey, body, h[name]); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if h[opendsr.HeaderDomain] != "api.example.com" || h[opendsr.LegacyHeaderDomain] != "api.example.com" {
+		t.Errorf("headers %v", h)
+	}
+	var got opendsr.Callback
+	if err := jsonin.Decode(body, &got); err != nil || got.RequestStatus != "completed" || got.StatusCallbackURL != "https://examplecontroller.com/cb" {
+		t.Errorf("body %s: %v", body, err)
+	}
+	if opendsr.Verify(&key.PublicKey, []byte(strings.Replace(string(body), "completed", "cancelled", 1)), h[opendsr.HeaderSignature]) == nil {
+		t.Error("a tampered callback verified")
+	}
+}

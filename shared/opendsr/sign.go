@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -105,4 +106,19 @@ func ParsePublicKeyPEM(b []byte) (*rsa.PublicKey, error) {
 		return nil, errors.New("opendsr public key: not an RSA key")
 	}
 	return rk, nil
+}
+
+// Signed returns the JSON body of doc and the headers that sign it as section 8.6 asks:
+// the signature and the processor's domain, under the OpenDSR names and the OpenGDPR ones.
+// The body must be sent byte for byte as returned: the signature is of these bytes.
+func Signed(key *rsa.PrivateKey, domain string, doc any) (body []byte, headers map[string]string, err error) {
+	body, err = json.Marshal(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opendsr encode: %w", err)
+	}
+	sig, err := Sign(key, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, map[string]string{HeaderSignature: sig, HeaderDomain: domain, LegacyHeaderSignature: sig, LegacyHeaderDomain: domain}, nil
 }
