@@ -55,16 +55,7 @@ func Verify(pub *rsa.PublicKey, body []byte, signature string) error {
 	return nil
 }
 
-// MarshalKey encodes key as a PKCS #8 PEM block, the form it is kept in as a secret.
-func MarshalKey(key *rsa.PrivateKey) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("opendsr key: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
-
-// ParseKey decodes a key encoded by MarshalKey.
+// ParseKey decodes a private key kept as a PKCS #8 PEM block.
 func ParseKey(b []byte) (*rsa.PrivateKey, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "PRIVATE KEY" {
