@@ -25,34 +25,28 @@ func mergeResponse(res app.MergeResult) *response {
 
 // MergeProfiles serves POST /v1/profiles/{id}/merges: the profile absorbs another.
 func (a *API) MergeProfiles() Handler {
-	return route{api: a, key: "POST /v1/profiles/{id}/merges", hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(mergeResponse),
-		serve: func(ctx context.Context, r *request) (*response, error) {
-			id, err := profileID(r)
-			if err != nil {
-				return nil, err
-			}
-			ifMatch, err := r.ifMatch()
-			if err != nil {
-				return nil, err
-			}
-			var b mergeBody
-			if err := r.decode(&b); err != nil {
-				return nil, err
-			}
-			if !app.ValidProfileID(b.ProfileID) {
-				return nil, errs.Field("profileId", "is required: the id of the profile to absorb")
-			}
-			res, err := a.app.MergeProfiles(ctx, r.tenant, id, b.ProfileID, r.write(ifMatch))
-			if err != nil {
-				return nil, err
-			}
-			return mergeResponse(res), nil
-		}}.handler()
+	return mergeWrite(a, "POST /v1/profiles/{id}/merges", func(ctx context.Context, r *request, id string, b mergeBody, w app.Write) (app.MergeResult, error) {
+		if !app.ValidProfileID(b.ProfileID) {
+			return app.MergeResult{}, errs.Field("profileId", "is required: the id of the profile to absorb")
+		}
+		return a.app.MergeProfiles(ctx, r.tenant, id, b.ProfileID, w)
+	})
 }
 
 // SplitProfile serves POST /v1/profiles/{id}/splits: a merge of the profile is undone.
 func (a *API) SplitProfile() Handler {
-	return route{api: a, key: "POST /v1/profiles/{id}/splits", hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(mergeResponse),
+	return mergeWrite(a, "POST /v1/profiles/{id}/splits", func(ctx context.Context, r *request, id string, b splitBody, w app.Write) (app.MergeResult, error) {
+		if !app.ValidMergeID(b.MergeID) {
+			return app.MergeResult{}, errs.Field("mergeId", "is required: the id of a merge this profile absorbed")
+		}
+		return a.app.SplitProfile(ctx, r.tenant, id, b.MergeID, w)
+	})
+}
+
+// mergeWrite is the shape of a merge and a split: the {id} path parameter, optional
+// If-Match, a strict JSON body of type B, and the merge result as answer.
+func mergeWrite[B any](a *API, key string, call func(ctx context.Context, r *request, id string, b B, w app.Write) (app.MergeResult, error)) Handler {
+	return route{api: a, key: key, hasBody: true, maxBody: smallBody, idempotent: true, replayed: replayAs(mergeResponse),
 		serve: func(ctx context.Context, r *request) (*response, error) {
 			id, err := profileID(r)
 			if err != nil {
@@ -62,14 +56,11 @@ func (a *API) SplitProfile() Handler {
 			if err != nil {
 				return nil, err
 			}
-			var b splitBody
+			var b B
 			if err := r.decode(&b); err != nil {
 				return nil, err
 			}
-			if !app.ValidMergeID(b.MergeID) {
-				return nil, errs.Field("mergeId", "is required: the id of a merge this profile absorbed")
-			}
-			res, err := a.app.SplitProfile(ctx, r.tenant, id, b.MergeID, r.write(ifMatch))
+			res, err := call(ctx, r, id, b, r.write(ifMatch))
 			if err != nil {
 				return nil, err
 			}

@@ -270,26 +270,8 @@ func (p *Profile) Split(ref MergeRef, s0, b0 *Profile, at time.Time) (*Profile, 
 	b.Version = max(b0.Version, p.Version)
 	b.UpdatedAt = at
 	later := func(t time.Time) bool { return t.After(ref.At) }
-	for _, k := range slices.Sorted(maps.Keys(union(p.Consents, b0.Consents))) {
-		m, ok := p.Consents[k]
-		if ok && later(m.UpdatedAt) {
-			if m.Status != Granted {
-				b.Consents[k] = m
-			}
-			continue
-		}
-		restore(p.Consents, s0.Consents, k)
-	}
-	for _, k := range slices.Sorted(maps.Keys(union(p.Subscriptions, b0.Subscriptions))) {
-		m, ok := p.Subscriptions[k]
-		if ok && later(m.UpdatedAt) {
-			if m.Status != Subscribed {
-				b.Subscriptions[k] = m
-			}
-			continue
-		}
-		restore(p.Subscriptions, s0.Subscriptions, k)
-	}
+	splitDecisions(p.Consents, s0.Consents, b.Consents, later, func(c Consent) (time.Time, bool) { return c.UpdatedAt, c.Status == Granted })
+	splitDecisions(p.Subscriptions, s0.Subscriptions, b.Subscriptions, later, func(s Subscription) (time.Time, bool) { return s.UpdatedAt, s.Status == Subscribed })
 	for _, name := range attributeNames(p) {
 		if !later(p.AttributeTimes[name]) {
 			p.copyAttribute(s0, name)
@@ -331,6 +313,23 @@ func (p *Profile) Split(ref MergeRef, s0, b0 *Profile, at time.Time) (*Profile, 
 	p.CreatedAt = s0.CreatedAt
 	detail := map[string]string{"mergeId": ref.ID, "restored": b.ID, "survivor": p.ID}
 	return b, Change{Type: EventProfileSplit, Subject: b.ID, New: detail}, Change{Type: EventProfileSplit, Subject: p.ID, New: detail}, nil
+}
+
+// splitDecisions divides merged decisions m (consents or subscriptions, each with its time
+// and whether it allows) between the survivor, which m becomes, and the restored side b
+// (holding its own from before the merge): one made since the merge stays in m, and goes to
+// b too when it does not allow; any other goes back to what the survivor had (s0).
+func splitDecisions[V any](m, s0, b map[string]V, later func(time.Time) bool, of func(V) (time.Time, bool)) {
+	for _, k := range slices.Sorted(maps.Keys(union(m, b))) {
+		v, ok := m[k]
+		if at, allows := of(v); ok && later(at) {
+			if !allows {
+				b[k] = v
+			}
+			continue
+		}
+		restore(m, s0, k)
+	}
 }
 
 func union[V any](a, b map[string]V) map[string]bool {
