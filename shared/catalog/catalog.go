@@ -124,6 +124,8 @@ type Attribute struct {
 	Label     Text          `json:"label,omitempty"`
 	Type      AttributeType `json:"type"`
 	MaxLength int           `json:"maxLength,omitempty"`
+	// Category is the attribute's data category (see DataCategory); empty is OtherCategory.
+	Category string `json:"category,omitempty"`
 }
 
 // Catalog is a tenant's whole catalog. Version is assigned by the store.
@@ -138,6 +140,11 @@ type Catalog struct {
 	Attributes    []Attribute `json:"attributes,omitempty"`
 	// IdentityTypes declares typed identifiers beyond email, phone and customer_id.
 	IdentityTypes []string `json:"identityTypes,omitempty"`
+	// IdentityCategories gives a declared identity type its data category; a type not
+	// listed is OtherCategory.
+	IdentityCategories map[string]string `json:"identityCategories,omitempty"`
+	// DataCategories declares categories of personal data beyond the built-in ones.
+	DataCategories []DataCategory `json:"dataCategories,omitempty"`
 	// Requests are the tenant's settings of data-subject requests.
 	Requests RequestSettings `json:"requests,omitzero"`
 	// Resolution is how identities from the brand's systems join into one profile.
@@ -439,6 +446,7 @@ func (c *Catalog) Validate() error {
 			}
 		}
 	}
+	c.validateCategories(&f, text)
 	return f.Err()
 }
 

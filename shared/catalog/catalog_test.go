@@ -258,16 +258,20 @@ func TestValidateRejects(t *testing.T) {
 		// identity types
 		{name: "identity type shadows email", mutate: func(c *catalog.Catalog) { c.IdentityTypes = append(c.IdentityTypes, "email") },
 			want: []string{"identityTypes[1]"}},
-		{name: "identity type shadows phone", mutate: func(c *catalog.Catalog) { c.IdentityTypes = []string{"phone"} },
+		{name: "identity type shadows phone", mutate: func(c *catalog.Catalog) { c.IdentityCategories = nil; c.IdentityTypes = []string{"phone"} },
 			want: []string{"identityTypes[0]"}},
-		{name: "identity type shadows customer_id", mutate: func(c *catalog.Catalog) { c.IdentityTypes = []string{"loyalty_card", "customer_id"} },
+		{name: "identity type shadows customer_id", mutate: func(c *catalog.Catalog) {
+			c.IdentityCategories = nil
+			c.IdentityTypes = []string{"loyalty_card", "customer_id"}
+		},
 			want: []string{"identityTypes[1]"}},
-		{name: "identity type not an id", mutate: func(c *catalog.Catalog) { c.IdentityTypes = []string{"Loyalty:Card"} },
+		{name: "identity type not an id", mutate: func(c *catalog.Catalog) { c.IdentityCategories = nil; c.IdentityTypes = []string{"Loyalty:Card"} },
 			want: []string{"identityTypes[0]"}},
-		{name: "identity type empty", mutate: func(c *catalog.Catalog) { c.IdentityTypes = []string{""} },
+		{name: "identity type empty", mutate: func(c *catalog.Catalog) { c.IdentityCategories = nil; c.IdentityTypes = []string{""} },
 			want: []string{"identityTypes[0]"}},
 		// limits
 		{name: "too many identity types", mutate: func(c *catalog.Catalog) {
+			c.IdentityCategories = nil
 			c.IdentityTypes = nil
 			for i := range catalog.MaxIDTypes + 1 {
 				c.IdentityTypes = append(c.IdentityTypes, fmt.Sprintf("card%d", i))
@@ -327,7 +331,7 @@ func TestValidateAccepts(t *testing.T) {
 		mutate func(c *catalog.Catalog)
 	}{
 		{"region locale", func(c *catalog.Catalog) { c.Locales = append(c.Locales, "en-GB") }},
-		{"no custom identity types", func(c *catalog.Catalog) { c.IdentityTypes = nil }},
+		{"no custom identity types", func(c *catalog.Catalog) { c.IdentityCategories = nil; c.IdentityTypes = nil }},
 		{"no attributes", func(c *catalog.Catalog) { c.Attributes = nil }},
 		{"older notice version shown", func(c *catalog.Catalog) { c.Purposes[0].NoticeVersion = 1 }},
 		{"reconsentBelow equal to noticeVersion", func(c *catalog.Catalog) { c.Purposes[0].ReconsentBelow = 2 }},
@@ -337,6 +341,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"maxLength at the limit", func(c *catalog.Catalog) { c.Attributes[0].MaxLength = 4096 }},
 		{"id of 64 characters", func(c *catalog.Catalog) { c.Purposes[4].ID = "a" + strings.Repeat("b", 63) }},
 		{"exactly MaxIDTypes identity types", func(c *catalog.Catalog) {
+			c.IdentityCategories = nil
 			c.IdentityTypes = nil
 			for i := range catalog.MaxIDTypes {
 				c.IdentityTypes = append(c.IdentityTypes, fmt.Sprintf("card%d", i))
