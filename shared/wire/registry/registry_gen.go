@@ -41,6 +41,7 @@ var builders = map[string]wire.Builder{
 	"ListEvents":               wire.ListEvents,
 	"ListMergeCandidates":      wire.ListMergeCandidates,
 	"ListRequests":             wire.ListRequests,
+	"ListRetentionRuns":        wire.ListRetentionRuns,
 	"ListWebhookDeliveries":    wire.ListWebhookDeliveries,
 	"ListWebhooks":             wire.ListWebhooks,
 	"MergeProfiles":            wire.MergeProfiles,
@@ -70,6 +71,7 @@ var builders = map[string]wire.Builder{
 	"SplitProfile":             wire.SplitProfile,
 	"StartImport":              queued.StartImport,
 	"SweepDeadlines":           wire.SweepDeadlines,
+	"SweepRetention":           wire.SweepRetention,
 	"Sync":                     wire.Sync,
 	"UpdateProfile":            wire.UpdateProfile,
 }
