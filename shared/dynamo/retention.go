@@ -22,7 +22,7 @@ import (
 // tenant and clock, spread over retentionShards partitions by profile id, sorted by the
 // clock's time: the retention job finds what is past a cutoff with a few Queries, never a
 // scan. A commit by the person or the brand moves the activity marker; a consent change
-// puts or deletes the marker of when its consent ended.
+// moves the marker of when its consent ended, or takes it off the index while it holds.
 const (
 	skRetentionPfx  = "RET#"
 	retentionShards = 16
@@ -36,14 +36,14 @@ func retentionIndexPfx(tenant, clock string) string { return "T#" + tenant + "#R
 
 // retentionWrites adds the profile's retention markers a commit moves.
 func (st *Store) retentionWrites(tenant string, p *profile.Profile, evs []ledger.Event, add func(itemKind, profile.Identity, types.TransactWriteItem)) {
+	// A marker without a time is put without index keys, which takes it off the index: a
+	// Put, not a Delete, so that every writer of profiles needs no more than it has.
 	marker := func(clock string, at *time.Time) {
 		k := key(profilePK(tenant, p.ID), skRetentionPfx+clock)
-		if at == nil {
-			add(kindRetention, profile.Identity{}, types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: k}})
-			return
+		if at != nil {
+			k[attrGSI1PK] = s(shard(retentionIndexPfx(tenant, clock), retentionShards, p.ID))
+			k[attrGSI1SK] = s(indexTime(*at) + "#" + p.ID)
 		}
-		k[attrGSI1PK] = s(shard(retentionIndexPfx(tenant, clock), retentionShards, p.ID))
-		k[attrGSI1SK] = s(indexTime(*at) + "#" + p.ID)
 		add(kindRetention, profile.Identity{}, types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: k}})
 	}
 	if !p.ActiveAt.IsZero() && p.ActiveAt.Equal(p.UpdatedAt) {
