@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -63,6 +64,8 @@ func (p Physical) Refs() map[string]string {
 			out[id] = r.Name
 		case typeSecret:
 			out[id] = r.ARN
+		case typeBus:
+			out[id] = r.Name
 		}
 	}
 	return out
@@ -73,6 +76,7 @@ const (
 	typeQueue  = "AWS::SQS::Queue"
 	typeBucket = "AWS::S3::Bucket"
 	typeSecret = "AWS::SecretsManager::Secret"
+	typeBus    = "AWS::Events::EventBus"
 )
 
 // stackNamePattern is CloudFormation's rule for stack names, which keeps every physical name
@@ -117,6 +121,11 @@ func Provision(ctx context.Context, cfg aws.Config, tpl *template.Template, stac
 	for _, s := range tpl.Secrets {
 		if err := p.secret(ctx, s); err != nil {
 			return nil, fmt.Errorf("provision secret %s: %w", s.LogicalID, err)
+		}
+	}
+	for _, b := range tpl.Buses {
+		if err := p.bus(ctx, b); err != nil {
+			return nil, fmt.Errorf("provision event bus %s: %w", b.LogicalID, err)
 		}
 	}
 	return p.out, nil
@@ -451,4 +460,26 @@ func EnsureSender(ctx context.Context, cfg aws.Config, address string) error {
 		return nil
 	}
 	return fmt.Errorf("create the SES identity of the sender: %w", err)
+}
+
+func (p *provisioner) bus(ctx context.Context, b template.EventBus) error {
+	name := p.name(b.LogicalID)
+	client := eventbridge.NewFromConfig(p.cfg)
+	var arn string
+	out, err := client.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &name})
+	switch {
+	case err == nil:
+		arn = aws.ToString(out.EventBusArn)
+		slog.InfoContext(ctx, "event bus created", "logical_id", b.LogicalID, "name", name)
+	case isCode(err, "ResourceAlreadyExistsException"):
+		d, err := client.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: &name})
+		if err != nil {
+			return fmt.Errorf("describe: %w", err)
+		}
+		arn = aws.ToString(d.Arn)
+	default:
+		return err
+	}
+	p.out[b.LogicalID] = Resource{Type: typeBus, Name: name, ARN: arn}
+	return nil
 }

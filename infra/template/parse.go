@@ -251,6 +251,11 @@ func (p *parser) resources(resources object) {
 			p.t.Buckets = append(p.t.Buckets, p.bucket(id, props))
 		case "AWS::SecretsManager::Secret":
 			p.t.Secrets = append(p.t.Secrets, p.secret(id, props))
+		case "AWS::Events::EventBus":
+			if _, partner := props.m["EventSourceName"]; partner {
+				p.fail(props.at, "a partner event bus is not supported by the local stack")
+			}
+			p.t.Buses = append(p.t.Buses, EventBus{LogicalID: id})
 		case "AWS::Serverless::SimpleTable", "AWS::Serverless::Api", "AWS::Serverless::StateMachine":
 			p.fail(r.at, "%s is not supported by the local stack", typ)
 			continue

@@ -30,6 +30,7 @@ type Template struct {
 	Queues    []Queue
 	Buckets   []Bucket
 	Secrets   []Secret
+	Buses     []EventBus
 	HTTPAPI   *HTTPAPI // the HTTP API the routes belong to, or nil
 }
 
@@ -154,6 +155,11 @@ type Bucket struct {
 	// LifecycleExpirationDays is the smallest ExpirationInDays of the enabled lifecycle
 	// rules, or 0 when objects do not expire.
 	LifecycleExpirationDays int
+}
+
+// EventBus is an AWS::Events::EventBus of the account's own events (no EventSourceName).
+type EventBus struct {
+	LogicalID string
 }
 
 // Secret is an AWS::SecretsManager::Secret.

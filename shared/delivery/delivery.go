@@ -55,6 +55,14 @@ type Options struct {
 	LoopbackOnly bool
 	// Timeout bounds one POST.
 	Timeout time.Duration
+	// Bus takes the deliveries of endpoints whose target is the event bus; nil fails them
+	// (and so retries and parks them) as undeliverable.
+	Bus Bus
+}
+
+// Bus publishes an event to the stack's EventBridge bus; *eventbus.Bus implements it.
+type Bus interface {
+	Put(ctx context.Context, e webhook.Event) error
 }
 
 // MaxBackoff caps the wait between attempts.
@@ -169,7 +177,7 @@ func (w *Worker) deliver(ctx context.Context, m events.SQSMessage) error {
 	// The receiver's attempt count continues across re-drives.
 	d.Attempts++
 	d.Message = &msg // kept while retrying, so a lost message can be queued again
-	status, sendErr := w.post(ctx, ep, msg)
+	status, sendErr := w.send(ctx, ep, msg)
 	d.LastStatus, d.UpdatedAt, d.LastError = status, now, ""
 	if sendErr == nil {
 		d.Status, d.DeliveredAt = webhook.Delivered, &now
@@ -192,6 +200,20 @@ func (w *Worker) deliver(ctx context.Context, m events.SQSMessage) error {
 		log.ErrorContext(ctx, "postpone retry", "err", err)
 	}
 	return errRetry
+}
+
+// send delivers msg to the endpoint's target: the event bus, or a signed POST.
+func (w *Worker) send(ctx context.Context, ep *webhook.Endpoint, msg webhook.Message) (int, error) {
+	if ep.Target != webhook.TargetEventBridge {
+		return w.post(ctx, ep, msg)
+	}
+	if w.opts.Bus == nil {
+		return 0, errors.New("no event bus configured")
+	}
+	if err := w.opts.Bus.Put(ctx, msg.Event); err != nil {
+		return 0, fmt.Errorf("event bus: %w", err) // codes only: Put never quotes the event
+	}
+	return 0, nil
 }
 
 // post sends one signed delivery and classifies the outcome without reading personal data

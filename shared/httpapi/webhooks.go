@@ -25,7 +25,8 @@ func (a *API) WithWebhooks(w *app.Webhooks, r Redriver) *API {
 // endpointView is an endpoint as the API shows it: never its secrets.
 type endpointView struct {
 	ID          string    `json:"id"`
-	URL         string    `json:"url"`
+	URL         string    `json:"url,omitempty"`
+	Target      string    `json:"target,omitempty"`
 	EventTypes  []string  `json:"eventTypes"`
 	Description string    `json:"description,omitempty"`
 	Source      string    `json:"source,omitempty"`
@@ -33,7 +34,7 @@ type endpointView struct {
 }
 
 func viewOf(ep *webhook.Endpoint) endpointView {
-	return endpointView{ID: ep.ID, URL: ep.URL, EventTypes: ep.EventTypes, Description: ep.Description, Source: ep.Source, CreatedAt: ep.CreatedAt}
+	return endpointView{ID: ep.ID, URL: ep.URL, Target: ep.Target, EventTypes: ep.EventTypes, Description: ep.Description, Source: ep.Source, CreatedAt: ep.CreatedAt}
 }
 
 // webhookID reads the {id} path parameter; a malformed id cannot exist.
@@ -47,6 +48,7 @@ func webhookID(r *request) (string, error) {
 
 type webhookBody struct {
 	URL         string   `json:"url"`
+	Target      string   `json:"target"`
 	EventTypes  []string `json:"eventTypes"`
 	Description string   `json:"description" jsonin:"text"`
 	Source      string   `json:"source"`
@@ -61,7 +63,7 @@ func (a *API) CreateWebhook() Handler {
 			if err := r.decode(&b); err != nil {
 				return nil, err
 			}
-			ep, err := a.webhooks.Register(ctx, r.tenant, webhook.Endpoint{URL: b.URL, EventTypes: b.EventTypes, Description: b.Description, Source: b.Source})
+			ep, err := a.webhooks.Register(ctx, r.tenant, webhook.Endpoint{URL: b.URL, Target: b.Target, EventTypes: b.EventTypes, Description: b.Description, Source: b.Source})
 			if err != nil {
 				return nil, err
 			}

@@ -35,6 +35,10 @@ var EventTypes = []string{
 	"retention.erased", "profile.anonymised",
 }
 
+// TargetEventBridge is the Endpoint.Target of deliveries to the stack's EventBridge bus, as
+// CloudEvents (package eventbus): per tenant, the tenant opts in by registering one.
+const TargetEventBridge = "eventbridge"
+
 // AllEvents subscribes an endpoint to every type, including ones added later.
 const AllEvents = "*"
 
@@ -78,9 +82,13 @@ type Secret struct {
 
 // Endpoint is a registered receiver.
 type Endpoint struct {
-	ID          string   `json:"id"`
-	Tenant      string   `json:"tenant"`
-	URL         string   `json:"url"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	// URL is where deliveries are POSTed; empty for a Target other than an https endpoint.
+	URL string `json:"url"`
+	// Target is TargetEventBridge for deliveries to the stack's EventBridge bus instead of
+	// an https endpoint; empty otherwise.
+	Target      string   `json:"target,omitempty"`
 	EventTypes  []string `json:"eventTypes"`
 	Description string   `json:"description,omitempty"`
 	// Source names the system behind the endpoint; changes that came in from that same
@@ -149,8 +157,16 @@ const (
 // which only the local stack sets; everywhere else endpoints must be https.
 func (ep *Endpoint) Validate(allowLoopbackHTTP bool) error {
 	var f errs.Fields
-	if reason := checkURL(ep.URL, allowLoopbackHTTP); reason != "" {
-		f.Add("url", reason)
+	switch {
+	case ep.Target == TargetEventBridge && ep.URL != "":
+		f.Add("url", "must be absent with target eventbridge: the events go to the stack's event bus")
+	case ep.Target == TargetEventBridge:
+	case ep.Target != "":
+		f.Add("target", "must be eventbridge, or absent for an https endpoint")
+	default:
+		if reason := checkURL(ep.URL, allowLoopbackHTTP); reason != "" {
+			f.Add("url", reason)
+		}
 	}
 	if len(ep.EventTypes) == 0 {
 		f.Add("eventTypes", `must list event types, or "*" for all`)

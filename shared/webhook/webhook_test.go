@@ -120,6 +120,10 @@ func TestValidate(t *testing.T) {
 		{"unknown type", webhook.Endpoint{URL: "https://e.com", EventTypes: []string{"nope"}}, false, "eventTypes[0]"},
 		{"control chars in description", webhook.Endpoint{URL: "https://e.com", EventTypes: []string{"*"}, Description: "a\nb"}, false, "description"},
 		{"bad source", webhook.Endpoint{URL: "https://e.com", EventTypes: []string{"*"}, Source: "Crm"}, false, "source"},
+		{"event bus", webhook.Endpoint{Target: webhook.TargetEventBridge, EventTypes: []string{"*"}}, false, ""},
+		{"event bus with a URL", webhook.Endpoint{Target: webhook.TargetEventBridge, URL: "https://e.com", EventTypes: []string{"*"}}, false, "url"},
+		{"unknown target", webhook.Endpoint{Target: "sns", EventTypes: []string{"*"}}, false, "target"},
+		{"neither URL nor target", webhook.Endpoint{EventTypes: []string{"*"}}, false, "url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/livingprofile/livingprofile/shared/delivery"
 	"github.com/livingprofile/livingprofile/shared/dispatch"
+	"github.com/livingprofile/livingprofile/shared/eventbus"
 	"github.com/livingprofile/livingprofile/shared/queue"
 	"github.com/livingprofile/livingprofile/shared/reconcile"
 	"github.com/livingprofile/livingprofile/shared/wire"
@@ -56,8 +57,16 @@ func dispatcher(d *wire.Deps) (*dispatch.Dispatcher, *queue.Queue, error) {
 }
 
 // DeliverWebhooks builds the webhook delivery worker.
-func DeliverWebhooks(_ context.Context, d *wire.Deps) (any, error) {
+func DeliverWebhooks(ctx context.Context, d *wire.Deps) (any, error) {
 	q, err := queueOf(d, sqs.NewFromConfig(d.AWS), "DELIVERY_QUEUE_URL")
+	if err != nil {
+		return nil, err
+	}
+	name, err := d.Required("EVENT_BUS_NAME")
+	if err != nil {
+		return nil, err
+	}
+	bus, err := eventbus.New(ctx, d.AWS, name)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +80,7 @@ func DeliverWebhooks(_ context.Context, d *wire.Deps) (any, error) {
 	}
 	w := delivery.NewWorker(d.Store, q, d.Log, delivery.Options{
 		MaxAttempts: attempts, RetryBase: time.Duration(base) * time.Second, AllowLoopback: d.AllowLoopback(), LoopbackOnly: d.LoopbackOnly(),
+		Bus: bus,
 	})
 	return wire.QueueHandler(w.Handle), nil
 }
