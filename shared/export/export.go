@@ -207,7 +207,7 @@ func (b *builder) build(ctx context.Context, zw *zip.Writer) (Summary, error) {
 		}
 		c := newCSV(w)
 		f.rows(c)
-		if err := c.flush(); err != nil {
+		if err := c.Flush(); err != nil {
 			return Summary{}, fmt.Errorf("export: %s: %w", f.name, err)
 		}
 	}
@@ -222,7 +222,7 @@ func (b *builder) build(ctx context.Context, zw *zip.Writer) (Summary, error) {
 	}
 	c := newCSV(w)
 	requestRows(c, requestsOf(b.in.Requests))
-	if err := c.flush(); err != nil {
+	if err := c.Flush(); err != nil {
 		return Summary{}, fmt.Errorf("export: %s: %w", FileRequests, err)
 	}
 	if w, err = b.entry(zw, FileHTML); err != nil {
@@ -297,7 +297,7 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 	}
 
 	lc := newCSV(csvSpool.w)
-	lc.row(ledgerHeader...)
+	lc.Row(ledgerHeader...)
 	rows := b.htmlRows(htmlSpool.w)
 	n := 0
 	each := func(e ledger.Event) error {
@@ -307,7 +307,7 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 		n++
 		j.raw("\n")
 		j.value(e) // verbatim, so the person can re-check every hash
-		lc.row(ledgerRow(e)...)
+		lc.Row(ledgerRow(e)...)
 		b.source(e)
 		return cmp.Or(j.err, rows(e))
 	}
@@ -338,7 +338,7 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 		b.ver.Verified = b.ver.Verified && ver.Verified
 	}
 	j.raw("]")
-	if err := lc.flush(); err != nil {
+	if err := lc.Flush(); err != nil {
 		return fmt.Errorf("export: %s: %w", FileLedger, err)
 	}
 	j.raw("}")
