@@ -212,6 +212,11 @@ func New(cfg Config) (*Portal, error) {
 	case cfg.Links == nil:
 		return nil, errors.New("portal: Links is required")
 	}
+	return newPortal(cfg), nil
+}
+
+// newPortal is the portal over cfg with the defaults of its optional fields.
+func newPortal(cfg Config) *Portal {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -244,7 +249,7 @@ func New(cfg Config) (*Portal, error) {
 		cfg.Limits.Window = time.Hour
 	}
 	return &Portal{cfg: cfg, log: cfg.Log, now: cfg.Now, brands: cache.New[Brand](CacheTTL, cfg.Now),
-		keys: cache.New[bool](CacheTTL, cfg.Now)}, nil
+		keys: cache.New[bool](CacheTTL, cfg.Now)}
 }
 
 // minterActive reports whether the API key that minted a link (or the session it opened)

@@ -439,6 +439,10 @@ func (r *rc) respond(res *result) events.APIGatewayV2HTTPResponse {
 		out.Body = string(res.body)
 	}
 	for k, v := range res.headers {
+		if v == "" {
+			delete(h, k) // a page that must not carry one of the defaults (see Privacy)
+			continue
+		}
 		h[k] = v
 	}
 	out.Cookies = r.set // after rendering, which may add the pre-sign-in cookie
