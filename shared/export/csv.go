@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/csvsafe"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
@@ -51,28 +52,29 @@ func csvValue(v any) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// identityRows and attributeRows end with the source and time of each value; the columns
-// were added after the first ones, so a reader by position still finds those.
-func identityRows(c *csvWriter, p *profile.Profile) {
-	c.Row("type", "value", "sourceKind", "sourceId", "addedAt")
-	for _, id := range identities(p) {
+// identityRows and attributeRows end with the source and time of each value, then its data
+// category; the columns were added after the first ones, so a reader by position still
+// finds those.
+func identityRows(c *csvWriter, p *profile.Profile, cat *catalog.Catalog) {
+	c.Row("type", "value", "sourceKind", "sourceId", "addedAt", "category")
+	for _, id := range identities(p, cat) {
 		var kind, sid, at string
 		if id.Source != nil {
 			kind, sid, at = id.Source.Kind, id.Source.ID, csvTimePtr(id.AddedAt)
 		}
-		c.Row(id.Type, id.Value, kind, sid, at)
+		c.Row(id.Type, id.Value, kind, sid, at, id.Category)
 	}
 }
 
-func attributeRows(c *csvWriter, p *profile.Profile) {
-	c.Row("name", "value", "updatedAt", "sourceKind", "sourceId")
+func attributeRows(c *csvWriter, p *profile.Profile, cat *catalog.Catalog) {
+	c.Row("name", "value", "updatedAt", "sourceKind", "sourceId", "category")
 	for _, k := range slices.Sorted(maps.Keys(p.Attributes)) {
 		var at string
 		if t, ok := p.AttributeTimes[k]; ok {
 			at = csvTime(t)
 		}
 		src := p.AttributeSources[k]
-		c.Row(k, csvValue(p.Attributes[k]), at, src.Kind, src.ID)
+		c.Row(k, csvValue(p.Attributes[k]), at, src.Kind, src.ID, cat.AttributeCategory(k))
 	}
 }
 

@@ -196,8 +196,8 @@ func (b *builder) build(ctx context.Context, zw *zip.Writer) (Summary, error) {
 		name string
 		rows func(*csvWriter)
 	}{
-		{FileIdentities, func(c *csvWriter) { identityRows(c, p) }},
-		{FileAttributes, func(c *csvWriter) { attributeRows(c, p) }},
+		{FileIdentities, func(c *csvWriter) { identityRows(c, p, b.in.Catalog) }},
+		{FileAttributes, func(c *csvWriter) { attributeRows(c, p, b.in.Catalog) }},
 		{FileConsents, func(c *csvWriter) { consentRows(c, p) }},
 		{FileSubscriptions, func(c *csvWriter) { subscriptionRows(c, p) }},
 	} {
@@ -283,10 +283,11 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 	j.field("request", docRequest{ID: in.Request.ID, Type: in.Request.Type, ReceivedAt: in.Request.ReceivedAt.UTC()})
 	j.field("controller", in.Controller)
 	j.field("subject", docSubject{ProfileID: p.ID, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), Version: p.Version})
-	j.field("identities", identities(p))
+	j.field("identities", identities(p, in.Catalog))
 	j.field("attributes", attributes(p))
 	j.field("attributeTimes", attributeTimes(p))
 	j.field("attributeSources", attributeSources(p))
+	j.field("attributeCategories", attributeCategories(p, in.Catalog))
 	j.field("consents", consentsOf(p))
 	j.field("subscriptions", subscriptionsOf(p))
 	j.field("rights", rightsOf(p))
@@ -345,7 +346,8 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 	b.srcs = b.sourceList(ctx)
 	j.field("requests", requestsOf(in.Requests))
 	j.field("art15", docArt15{
-		Purposes: purposesOf(in.Catalog, b.locale), Categories: categories(p), Recipients: nonNil(in.Recipients),
+		Purposes: purposesOf(in.Catalog, b.locale), Categories: categories(p),
+		DataCategories: dataCategories(p, in.Catalog, b.locale), Recipients: nonNil(in.Recipients),
 		Sources: b.srcs, AutomatedDecisions: automatedPurposes(in.Catalog), Rights: rightCodes,
 		SupervisoryAuthority: b.msg.Complaint,
 	})
