@@ -121,7 +121,7 @@ func validCountry(s string) bool {
 // part, a dotted domain, no spaces. Delivery is not the catalog's to prove.
 func validEmail(s string) bool {
 	at := strings.LastIndexByte(s, '@')
-	return len(s) <= MaxEmailLen && at > 0 && strings.Count(s, "@") == 1 &&
+	return utf8.RuneCountInString(s) <= MaxEmailLen && at > 0 && strings.Count(s, "@") == 1 &&
 		strings.Contains(s[at+1:], ".") && !strings.HasSuffix(s, ".") &&
 		strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) < 0
 }
@@ -135,7 +135,7 @@ func (c *Catalog) validateTransparency(f *errs.Fields, text func(field string, t
 			f.Add(field, "is required")
 		case n > max:
 			f.Add(field, fmt.Sprintf("must be at most %d characters", max))
-		case strings.IndexFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }) >= 0:
+		case strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
 			f.Add(field, "must not hold control characters")
 		}
 	}
