@@ -164,6 +164,13 @@ func (g *logGuard) verdict(whole bool) error {
 	return nil
 }
 
+// String summarizes what the guard checked.
+func (g *logGuard) String() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return fmt.Sprintf("log guard: %d function log lines checked for %d classified values", len(g.lines), len(g.values))
+}
+
 // TestLogGuardCatches: the guard fails on a line holding a learnt value, in another letter
 // case or JSON-escaped, and passes a line that holds none or only the stack's own line.
 func TestLogGuardCatches(t *testing.T) {
