@@ -181,7 +181,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		p := env.portal
-		pub, err := portal.NewPublic(portal.Config{Profiles: env.svc, Pages: reads.Reader{Store: env.store}, Now: clock})
+		pub, err := portal.NewPublic(portal.PublicConfig{Catalogs: env.svc, Pages: reads.Reader{Store: env.store}, Now: clock})
 		if err != nil {
 			panic(err)
 		}

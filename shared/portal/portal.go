@@ -212,11 +212,6 @@ func New(cfg Config) (*Portal, error) {
 	case cfg.Links == nil:
 		return nil, errors.New("portal: Links is required")
 	}
-	return newPortal(cfg), nil
-}
-
-// newPortal is the portal over cfg with the defaults of its optional fields.
-func newPortal(cfg Config) *Portal {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -249,7 +244,7 @@ func newPortal(cfg Config) *Portal {
 		cfg.Limits.Window = time.Hour
 	}
 	return &Portal{cfg: cfg, log: cfg.Log, now: cfg.Now, brands: cache.New[Brand](CacheTTL, cfg.Now),
-		keys: cache.New[bool](CacheTTL, cfg.Now)}
+		keys: cache.New[bool](CacheTTL, cfg.Now)}, nil
 }
 
 // minterActive reports whether the API key that minted a link (or the session it opened)

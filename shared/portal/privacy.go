@@ -2,14 +2,24 @@ package portal
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/a-h/templ"
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/livingprofile/livingprofile/shared/apikey"
+	"github.com/livingprofile/livingprofile/shared/cache"
+	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/transparency"
 )
 
@@ -17,14 +27,165 @@ import (
 // before asking again (with If-None-Match): a catalog change shows within it.
 const PrivacyMaxAge = 300
 
-// NewPublic returns a portal that serves only the public transparency page (Privacy): it
-// needs Profiles (for the warm catalog cache) and Pages, and no signing keys, so its
-// function reads no secret. Log and Now are optional as in New.
-func NewPublic(cfg Config) (*Portal, error) {
-	if cfg.Profiles == nil || cfg.Pages == nil {
-		return nil, errors.New("portal: Profiles and Pages are required")
+// Catalogs is the warm catalog cache the transparency page reads through; *app.Service has
+// it.
+type Catalogs interface {
+	CachedCatalog(tenant string) (*catalog.Catalog, bool)
+	KeepCatalog(tenant string, c *catalog.Catalog)
+}
+
+// PublicConfig is what NewPublic needs. Catalogs and Pages are required.
+type PublicConfig struct {
+	Catalogs Catalogs
+	Pages    Pages
+	Log      *slog.Logger
+	// Now is the clock of the brand cache; default time.Now.
+	Now func() time.Time
+}
+
+// Public serves the portal's one public page that needs neither a session nor the
+// signing keys: the transparency page. It is built apart from Portal, and renders its page
+// and its error page itself, so that its function links none of the signed-in pages, the
+// session keys or the use cases. It is safe for concurrent use.
+type Public struct {
+	cfg    PublicConfig
+	brands *cache.TTL[Brand]
+}
+
+// NewPublic returns the transparency page's server over cfg.
+func NewPublic(cfg PublicConfig) (*Public, error) {
+	if cfg.Catalogs == nil || cfg.Pages == nil {
+		return nil, errors.New("portal: Catalogs and Pages are required")
 	}
-	return newPortal(cfg), nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Public{cfg: cfg, brands: cache.New[Brand](CacheTTL, cfg.Now)}, nil
+}
+
+// Privacy serves GET /portal/{tenant}/privacy, the tenant's public transparency page
+// (Art. 13, 14), and GET /portal/{tenant}/privacy.json, the same statement as W3C DPV
+// JSON-LD. No session is opened or needed. The language is ?lang= or Accept-Language only
+// (not the portal's language cookie, and no cookie is set), so that the answer is the same
+// for everyone who asks the same and can be cached: Cache-Control public with an ETag made
+// from the catalog version, the language and the brand, and If-None-Match answers 304. An
+// unknown or disabled tenant is the portal's 404 page, not cached.
+func (p *Public) Privacy() Handler {
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (out events.APIGatewayV2HTTPResponse, _ error) {
+		start := time.Now()
+		r := &rc{ctx: ctx, ev: ev, method: ev.RequestContext.HTTP.Method, requestID: ev.RequestContext.RequestID,
+			theme: NewTheme(Brand{}), lang: "en"}
+		log := p.cfg.Log.With("requestId", r.requestID, "route", ev.RouteKey)
+		defer func() {
+			if v := recover(); v != nil {
+				log.ErrorContext(ctx, "panic in portal handler", "panic", fmt.Sprint(v))
+				out = r.publicFailure(errs.E(errs.Internal, "internal error"))
+			}
+			log.InfoContext(ctx, "request", "tenant", r.tenant, "status", out.StatusCode, "ms", time.Since(start).Milliseconds())
+		}()
+		out, err := p.privacy(r)
+		if err != nil {
+			if errs.CodeOf(err) == errs.Internal {
+				log.ErrorContext(ctx, "portal request failed", "tenant", r.tenant, "err", err)
+			}
+			out = r.publicFailure(err)
+		}
+		return out, nil
+	}
+}
+
+func (p *Public) privacy(r *rc) (events.APIGatewayV2HTTPResponse, error) {
+	var none events.APIGatewayV2HTTPResponse
+	r.lang = r.publicLang()
+	r.tenant = r.ev.PathParameters["tenant"]
+	if !apikey.ValidTenant(r.tenant) {
+		r.tenant = ""
+		return none, errs.E(errs.NotFound, "no such portal")
+	}
+	if r.method != http.MethodGet {
+		return none, errMethod
+	}
+	brand, haveBrand := p.brands.Peek(r.tenant)
+	cat, haveCat := p.cfg.Catalogs.CachedCatalog(r.tenant)
+	// The brand is always asked for while it is not cached: a disabled tenant has no page.
+	if !haveBrand || !haveCat {
+		read, err := p.cfg.Pages.ReadPage(r.ctx, r.tenant, PageQuery{Brand: !haveBrand, Catalog: !haveCat})
+		if err != nil {
+			return none, err
+		}
+		if !haveBrand {
+			brand = read.Brand
+			p.brands.Put(r.tenant, brand)
+		}
+		if !haveCat {
+			cat = read.Catalog
+			p.cfg.Catalogs.KeepCatalog(r.tenant, cat)
+		}
+	}
+	r.theme, r.cat = NewTheme(brand), cat
+	r.lang = r.publicLang()
+	r.self = r.base() + "/privacy"
+	s := transparency.Build(cat, r.lang)
+	tag := privacyETag(r, s)
+	h := securityHeaders()
+	delete(h, "Pragma")
+	h["Cache-Control"], h["ETag"], h["Vary"], h["Content-Language"] = "public, max-age="+strconv.Itoa(PrivacyMaxAge), tag, "Accept-Language", r.lang
+	if inm := r.header("if-none-match"); inm != "" && strings.Contains(inm, tag) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNotModified, Headers: h}, nil
+	}
+	if strings.HasSuffix(r.ev.RouteKey, ".json") {
+		b, err := transparency.DPV(s, "https://"+r.ev.RequestContext.DomainName+r.base()+"/privacy.json")
+		if err != nil {
+			return none, err
+		}
+		h["Content-Type"], h["Access-Control-Allow-Origin"] = "application/ld+json", "*"
+		h["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: h, Body: string(b)}, nil
+	}
+	d := r.privacyData(s)
+	v := r.view("privacy", d.P("title"), d)
+	return r.publicPage(http.StatusOK, v, privacyContent(v, d), h)
+}
+
+// publicLang is ?lang=, else Accept-Language, else the catalog's default, else English.
+func (r *rc) publicLang() string {
+	if l := r.query("lang"); isUI(l) {
+		return l
+	}
+	if l := acceptLanguage(r.header("accept-language")); l != "" {
+		return l
+	}
+	if r.cat != nil && isUI(primary(r.cat.DefaultLocale)) {
+		return primary(r.cat.DefaultLocale)
+	}
+	return "en"
+}
+
+// publicPage renders content in the layout with the headers h.
+func (r *rc) publicPage(status int, v *view, content templ.Component, h map[string]string) (events.APIGatewayV2HTTPResponse, error) {
+	var b bytes.Buffer
+	if err := layout(v, content).Render(r.ctx, &b); err != nil {
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("render %s: %w", v.tmpl, err)
+	}
+	h["Content-Type"], h["Content-Security-Policy"] = "text/html; charset=utf-8", pageCSP(v)
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: b.String()}, nil
+}
+
+// publicFailure is the portal's error page of err, not cached.
+func (r *rc) publicFailure(err error) events.APIGatewayV2HTTPResponse {
+	status, title, d := r.failureData(err)
+	v := r.view("message", title, d)
+	out, rerr := r.publicPage(status, v, messageContent(v, d), securityHeaders())
+	if rerr != nil {
+		h := securityHeaders()
+		h["Content-Type"] = "text/html; charset=utf-8"
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusInternalServerError, Headers: h,
+			Body: "<!doctype html><title>Error</title><p>Something went wrong.</p>"}
+	}
+	return out
 }
 
 // privacyData is the transparency page's data.

@@ -12,7 +12,7 @@ import (
 
 // PortalPrivacy builds GET /portal/{tenant}/privacy and GET /portal/{tenant}/privacy.json.
 func PortalPrivacy(_ context.Context, d *wire.Deps) (any, error) {
-	p, err := portal.NewPublic(portal.Config{Profiles: d.Profiles(), Pages: reads.Reader{Store: d.Store}, Log: d.Log})
+	p, err := portal.NewPublic(portal.PublicConfig{Catalogs: d.Profiles(), Pages: reads.Reader{Store: d.Store}, Log: d.Log})
 	if err != nil {
 		return nil, err
 	}
