@@ -43,7 +43,7 @@ func (a *API) RecordsOfProcessing() Handler {
 				h["Content-Disposition"] = `attachment; filename="records-of-processing.csv"`
 				return &response{status: 200, raw: b, contentType: "text/csv; charset=utf-8", headers: h}, nil
 			case "html":
-				h["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+				h["Content-Security-Policy"] = transparency.RecordsCSP()
 				return &response{status: 200, raw: rs.HTML(), contentType: "text/html; charset=utf-8", headers: h}, nil
 			}
 			b, err := json.Marshal(rs)

@@ -2,6 +2,8 @@ package transparency
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"html"
 	"strconv"
 	"strings"
@@ -100,6 +102,18 @@ func (rs Records) controllerCell() string {
 	return strings.Join(parts, "; ")
 }
 
+// recordsCSS is the HTML records' one style sheet, allowed by its hash (RecordsCSP).
+const recordsCSS = "body{font-family:sans-serif;margin:1rem}table{border-collapse:collapse}" +
+	"th,td{border:1px solid #555;padding:.4rem;vertical-align:top;text-align:left}"
+
+// RecordsCSP is the Content-Security-Policy of the HTML records: nothing but their style
+// sheet, by its hash.
+func RecordsCSP() string {
+	sum := sha256.Sum256([]byte(recordsCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+}
+
 // CSV renders the records as CSV: a header row, then one row per purpose; every cell is
 // neutralized against formula injection (package csvsafe).
 func (rs Records) CSV() ([]byte, error) {
@@ -127,7 +141,7 @@ func (rs Records) HTML() []byte {
 	e := html.EscapeString
 	title := e(Label(rs.Lang, "records.title"))
 	b.WriteString(`<!doctype html><html lang="` + e(rs.Lang) + `"><head><meta charset="utf-8"><title>` + title +
-		`</title><style>body{font-family:sans-serif;margin:1rem}table{border-collapse:collapse}th,td{border:1px solid #555;padding:.4rem;vertical-align:top;text-align:left}</style></head><body><main><h1>` +
+		`</title><style>` + recordsCSS + `</style></head><body><main><h1>` +
 		title + `</h1><p>` + e(Label(rs.Lang, "records.version", strconv.Itoa(rs.CatalogVersion))) + `</p><table><thead><tr>`)
 	for _, k := range columns {
 		b.WriteString(`<th scope="col">` + e(Label(rs.Lang, k)) + `</th>`)

@@ -2,6 +2,8 @@ package transparency_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"os"
@@ -87,6 +89,12 @@ func TestRecordsContent(t *testing.T) {
 	}
 	if h := rs.HTML(); bytes.Contains(h, []byte("<Shop>")) || !bytes.Contains(h, []byte("Shoe &lt;Shop&gt; Ltd")) {
 		t.Error("the HTML does not escape the controller's name")
+	}
+	h := string(rs.HTML())
+	style := h[strings.Index(h, "<style>")+len("<style>") : strings.Index(h, "</style>")]
+	sum := sha256.Sum256([]byte(style))
+	if csp := transparency.RecordsCSP(); !strings.Contains(csp, "style-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
+		t.Errorf("records CSP %q does not allow the page's style sheet", csp)
 	}
 	care := rs.Records[1]
 	if !slices.ContainsFunc(care.Categories, func(c transparency.Category) bool { return c.ID == "health" && c.Special }) {
