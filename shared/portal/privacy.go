@@ -223,55 +223,6 @@ func (d privacyData) P(key string, args ...any) string {
 	return fmt.Sprintf(m, args...)
 }
 
-// Privacy serves GET /portal/{tenant}/privacy, the tenant's public transparency page
-// (Art. 13, 14), and GET /portal/{tenant}/privacy.json, the same statement as W3C DPV
-// JSON-LD. No session is opened or needed. The language is ?lang= or Accept-Language only
-// (not the portal's language cookie, and no cookie is set), so that the answer is the same
-// for everyone who asks the same and can be cached: Cache-Control public with an ETag made
-// from the catalog version, the language and the brand, and If-None-Match answers 304.
-func (p *Portal) Privacy() Handler {
-	return p.serve(public, func(r *rc) (*result, error) {
-		if r.method != http.MethodGet {
-			return nil, errMethod
-		}
-		r.set = nil
-		r.lang = "en"
-		if l := r.query("lang"); isUI(l) {
-			r.lang = l
-		} else if l := acceptLanguage(r.header("accept-language")); l != "" {
-			r.lang = l
-		} else if l := primary(r.cat.DefaultLocale); isUI(l) {
-			r.lang = l
-		}
-		r.self = r.base() + "/privacy"
-		s := transparency.Build(r.cat, r.lang)
-		tag := privacyETag(r, s)
-		h := map[string]string{"Cache-Control": "public, max-age=" + strconv.Itoa(PrivacyMaxAge), "ETag": tag,
-			"Vary": "Accept-Language", "Content-Language": r.lang}
-		h["Pragma"] = "" // respond's no-cache, which would defeat the caching
-		if inm := r.header("if-none-match"); inm != "" && strings.Contains(inm, tag) {
-			h["Content-Type"] = ""
-			return &result{status: http.StatusNotModified, headers: h}, nil
-		}
-		if strings.HasSuffix(r.ev.RouteKey, ".json") {
-			b, err := transparency.DPV(s, "https://"+r.ev.RequestContext.DomainName+r.base()+"/privacy.json")
-			if err != nil {
-				return nil, err
-			}
-			h["Access-Control-Allow-Origin"] = "*"
-			h["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
-			return &result{status: http.StatusOK, body: b, ctype: "application/ld+json", headers: h}, nil
-		}
-		v := r.view("privacy", privacyMessages[r.lang]["title"], r.privacyData(s))
-		var b bytes.Buffer
-		if err := layout(v, privacyContent(v, v.Data.(privacyData))).Render(r.ctx, &b); err != nil {
-			return nil, fmt.Errorf("render privacy: %w", err)
-		}
-		h["Content-Security-Policy"] = pageCSP(v)
-		return &result{status: http.StatusOK, body: b.Bytes(), ctype: "text/html; charset=utf-8", headers: h}, nil
-	})
-}
-
 // privacyETag changes with the catalog (its version), the language and the brand's look.
 func privacyETag(r *rc, s transparency.Statement) string {
 	sum := sha256.Sum256([]byte(strings.Join([]string{r.theme.Name, r.theme.LogoURL, r.theme.Background, r.theme.Text, r.theme.Primary}, "\x00")))
