@@ -102,17 +102,6 @@ func (c *Catalog) Recipient(id string) (Recipient, bool) {
 	return c.Recipients[i], true
 }
 
-// SpecialCategories returns the ids of the special categories (Art. 9, 10) among ids.
-func (c *Catalog) SpecialCategories(ids []string) []string {
-	var out []string
-	for _, id := range ids {
-		if d, ok := c.Category(id); ok && d.Special {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
 func validCountry(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }

@@ -19,10 +19,6 @@ func TestTransparencyDemo(t *testing.T) {
 	if _, ok := c.Recipient("nobody"); ok {
 		t.Error("an undeclared recipient is found")
 	}
-	c.DataCategories = append(c.DataCategories, catalog.DataCategory{ID: "health", Special: true})
-	if got := c.SpecialCategories([]string{"contact", "health", "nope"}); !slices.Equal(got, []string{"health"}) {
-		t.Errorf("SpecialCategories = %v, want [health]", got)
-	}
 }
 
 func TestTransparencyValidate(t *testing.T) {

@@ -6,9 +6,6 @@ import (
 	"github.com/livingprofile/livingprofile/shared/catalog"
 )
 
-// Langs are the languages the labels are written in; any other gets English.
-var Langs = []string{"en", "pl"}
-
 // SecurityMeasures is the general description of the technical and organisational security
 // measures (Art. 30(1)(g), Art. 32) the product takes for every purpose, whatever the tenant.
 var SecurityMeasures = catalog.Text{
@@ -89,7 +86,8 @@ var labels = map[string]map[string]string{
 	},
 }
 
-// Label is the label key in lang (English for another language), with args formatted in.
+// Label is the label key in lang, English or Polish (English for any other language), with
+// args formatted in.
 func Label(lang, key string, args ...any) string {
 	m, ok := labels[lang]
 	if !ok {
