@@ -75,11 +75,14 @@ func DPV(s Statement, base string) ([]byte, error) {
 		rights[i] = id("eu-gdpr:" + r)
 	}
 	for _, a := range s.Activities {
+		purpose := map[string]any{"@id": base + "#purpose-" + a.Purpose, "@type": purposeType(a), "dct:title": a.Name}
+		if a.Description != "" {
+			purpose["dct:description"] = a.Description
+		}
 		h := map[string]any{
 			"@id": base + "#" + a.Purpose, "@type": "dpv:PersonalDataHandling",
-			"dct:title": a.Name,
-			"dpv:hasPurpose": map[string]any{"@id": base + "#purpose-" + a.Purpose, "@type": purposeType(a),
-				"dct:title": a.Name, "dct:description": a.Description},
+			"dct:title":             a.Name,
+			"dpv:hasPurpose":        purpose,
 			"dpv:hasLegalBasis":     id(legalBases[a.LegalBasis]),
 			"dpv:hasDataController": id(base + "#controller"),
 			"dpv:hasDataSubject":    id("dpv:Customer"),
