@@ -32,7 +32,7 @@ var safeguards = map[catalog.Safeguard]string{
 
 // recipientTypes are DPV's entity classes of the kinds of recipient.
 var recipientTypes = map[catalog.RecipientKind]string{
-	catalog.Processor: "dpv:DataProcessor", catalog.ThirdPartyController: "dpv:ThirdParty", catalog.PublicAuthority: "dpv:Authority",
+	catalog.Processor: "dpv:DataProcessor", catalog.ThirdPartyController: "dpv:ThirdParty", catalog.PublicAuthority: "dpv:PublicAuthority",
 }
 
 // Rights are the data subject's rights the page explains, as the GDPR extension's terms:
@@ -105,7 +105,7 @@ func DPV(s Statement, base string) ([]byte, error) {
 			if !seen[r.ID] {
 				seen[r.ID] = true
 				graph = append(graph, map[string]any{"@id": base + "#recipient-" + r.ID, "@type": []string{"dpv:Recipient", recipientTypes[r.Kind]},
-					"dpv:hasName": r.Name, "dpv:hasCountry": id("loc:" + r.Country)})
+					"dpv:hasName": r.Name, "dpv:hasLocation": id("loc:" + r.Country)})
 			}
 		}
 		if len(recipients) > 0 {
@@ -114,7 +114,7 @@ func DPV(s Statement, base string) ([]byte, error) {
 		var transfers []any
 		for _, t := range a.Transfers {
 			transfers = append(transfers, map[string]any{"@type": "dpv:PersonalDataHandling",
-				"dpv:hasProcessing": id("dpv:Transfer"), "dpv:hasCountry": id("loc:" + t.Country),
+				"dpv:hasProcessing": id("dpv:Transfer"), "dpv:hasLocation": id("loc:" + t.Country),
 				"dpv:hasLegalBasis": id(safeguards[t.Safeguard]), "dct:source": id(t.DocumentURL)})
 		}
 		if len(transfers) > 0 {

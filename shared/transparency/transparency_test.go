@@ -125,7 +125,7 @@ func TestDPVGolden(t *testing.T) {
 	golden(t, "dpv.en.json", append(b, '\n'))
 	for _, term := range []string{`"dpv:PersonalDataHandling"`, `"eu-gdpr:A6-1-a"`, `"eu-gdpr:A6-1-b"`, `"eu-gdpr:A6-1-f"`,
 		`"dpv:SpecialCategoryPersonalData"`, `"eu-gdpr:A46-2-c"`, `"eu-gdpr:A45-3"`, `"loc:US"`, `"dpv:DataProtectionOfficer"`,
-		`"P730D"`, `"dpv:UntilEventDuration"`, `"dpv:DataProcessor"`, `"dpv:Authority"`, `"dpv:hasRepresentative"`} {
+		`"P730D"`, `"dpv:UntilEventDuration"`, `"dpv:DataProcessor"`, `"dpv:PublicAuthority"`, `"dpv:hasRepresentative"`} {
 		if !bytes.Contains(b, []byte(term)) {
 			t.Errorf("the JSON-LD lacks %s", term)
 		}
