@@ -28,6 +28,11 @@ VENV := $(TOOLS_DIR)/venv
 SAM = $(VENV)/bin/sam
 CFN_LINT = $(VENV)/bin/cfn-lint
 TOOLS_STAMP := $(VENV)/.stamp-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-st-$(SCHEMATHESIS_VERSION)
+# moto's server, a second AWS emulator the portability tests run against (infra/moto), in a
+# virtualenv of its own: its dependencies need not agree with SAM CLI's.
+MOTO_VERSION := 5.2.5
+MOTO_VENV := $(TOOLS_DIR)/moto
+MOTO_STAMP := $(MOTO_VENV)/.stamp-moto-$(MOTO_VERSION)
 
 # No telemetry prompt or upload from SAM CLI; sam validate needs a region even
 # though nothing here talks to AWS.
@@ -59,7 +64,14 @@ build-%:
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-tools: $(TOOLS_STAMP) ## create .tools/venv with pinned aws-sam-cli, cfn-lint and schemathesis
+tools: $(TOOLS_STAMP) $(MOTO_STAMP) ## create .tools/venv (pinned aws-sam-cli, cfn-lint, schemathesis) and .tools/moto (moto server)
+
+$(MOTO_STAMP):
+	rm -rf "$(MOTO_VENV)"
+	$(PYTHON) -m venv "$(MOTO_VENV)"
+	"$(MOTO_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)"
+	"$(MOTO_VENV)/bin/moto_server" --help >/dev/null
+	touch "$@"
 
 $(TOOLS_STAMP):
 	rm -rf "$(VENV)"
@@ -125,7 +137,7 @@ $(AXE): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 	@touch -c "$@"
 
 go-test: browser-deps ## go test ./... (after browser-deps)
-	$(GO) test -count=1 -timeout 15m ./...
+	MOTO_SERVER="$(CURDIR)/$(MOTO_VENV)/bin/moto_server" $(GO) test -count=1 -timeout 15m ./...
 
 test: tools ## fmt-check, vet, go test, validate, sam-build, check-sizes
 	$(MAKE) fmt-check

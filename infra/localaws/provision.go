@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -439,4 +440,15 @@ func (p *provisioner) secret(ctx context.Context, s template.Secret) error {
 func isCode(err error, codes ...string) bool {
 	api, ok := errors.AsType[smithy.APIError](err)
 	return ok && slices.Contains(codes, api.ErrorCode())
+}
+
+// EnsureSender creates the SES email identity of address unless it exists, as a verified
+// sender of an account would be: an emulator that checks identities (moto) refuses mail from
+// an address without one. Not for real AWS, where an operator verifies the sender.
+func EnsureSender(ctx context.Context, cfg aws.Config, address string) error {
+	_, err := sesv2.NewFromConfig(cfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(address)})
+	if err == nil || isCode(err, "AlreadyExistsException", "AlreadyExists") {
+		return nil
+	}
+	return fmt.Errorf("create the SES identity of the sender: %w", err)
 }

@@ -13,12 +13,15 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/sivchari/kumo"
+
+	"github.com/livingprofile/livingprofile/shared/awsapi"
 )
 
 // DefaultRegion is the region used when Options.Region is empty.
@@ -37,7 +40,34 @@ const DataDirEnv = "LP_DATA_DIR"
 type Options struct {
 	// Endpoint is empty for the embedded emulator, RealAWS, or another emulator's base URL.
 	Endpoint string
+	// Services sends single services elsewhere: by the SDK's variable for the service's
+	// endpoint (awsapi.EndpointVar: AWS_ENDPOINT_URL_DYNAMODB), its URL. The others go to
+	// Endpoint. DynamoDB from DynamoDB Local or moto, with everything else embedded, is
+	// {"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}.
+	Services map[string]string
 	Region   string // default DefaultRegion
+}
+
+// OptionsFromEnv reads the SDK's standard settings from the environment: AWS_ENDPOINT_URL
+// (the base endpoint; LP_ENDPOINT is read when it is unset, for older setups), every
+// AWS_ENDPOINT_URL_<SERVICE>, and AWS_REGION.
+func OptionsFromEnv(environ []string) Options {
+	o := Options{Services: map[string]string{}}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case v == "":
+		case k == "AWS_ENDPOINT_URL":
+			o.Endpoint = v
+		case k == "LP_ENDPOINT":
+			o.Endpoint = cmp.Or(o.Endpoint, v)
+		case k == "AWS_REGION":
+			o.Region = v
+		case strings.HasPrefix(k, "AWS_ENDPOINT_URL_"):
+			o.Services[k] = v
+		}
+	}
+	return o
 }
 
 // Stack is a running set of AWS services.
@@ -47,6 +77,8 @@ type Stack struct {
 	// address buckets by path.
 	AWS      aws.Config
 	Embedded bool // whether the emulator runs inside this process
+	// Services are the services sent elsewhere than Endpoint (Options.Services).
+	Services map[string]string
 
 	server  *kumo.Server
 	front   *httptest.Server // the journal in front of server, when persistent
@@ -65,10 +97,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("load AWS config: %w", err)
 		}
 		slog.InfoContext(ctx, "using real AWS", "region", region)
-		return &Stack{AWS: cfg}, nil
+		return &Stack{AWS: cfg, Services: map[string]string{}}, nil
 	case "":
 		srv := kumo.NewServer()
-		s := &Stack{Endpoint: srv.URL, Embedded: true, server: srv}
+		s := &Stack{Endpoint: srv.URL, Embedded: true, server: srv, Services: opts.Services}
 		dir := os.Getenv(DataDirEnv)
 		if dir != "" {
 			j, err := openJournal(ctx, dir, srv.URL, slog.Default())
@@ -79,21 +111,30 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			s.journal, s.front = j, httptest.NewServer(j)
 			s.Endpoint = s.front.URL
 		}
-		s.AWS = emulatorConfig(s.Endpoint, region)
-		slog.InfoContext(ctx, "embedded AWS emulator started", "endpoint", s.Endpoint, "region", region, "persistent", dir != "")
+		s.AWS = emulatorConfig(s.Endpoint, region, opts.Services)
+		slog.InfoContext(ctx, "embedded AWS emulator started", "endpoint", s.Endpoint, "region", region, "persistent", dir != "", "elsewhere", opts.Services)
 		return s, nil
 	default:
-		slog.InfoContext(ctx, "using external AWS endpoint", "endpoint", opts.Endpoint, "region", region)
-		return &Stack{Endpoint: opts.Endpoint, AWS: emulatorConfig(opts.Endpoint, region)}, nil
+		slog.InfoContext(ctx, "using external AWS endpoint", "endpoint", opts.Endpoint, "region", region, "elsewhere", opts.Services)
+		return &Stack{Endpoint: opts.Endpoint, Services: opts.Services, AWS: emulatorConfig(opts.Endpoint, region, opts.Services)}, nil
 	}
 }
 
-// emulatorConfig is the SDK configuration for an emulator at endpoint.
-func emulatorConfig(endpoint, region string) aws.Config {
+// Serves reports whether the embedded emulator serves the service of SDK id sdkID ("SESv2",
+// "DynamoDB"): the emulator runs here and the service is not sent elsewhere.
+func (s *Stack) Serves(sdkID string) bool {
+	_, elsewhere := s.Services[awsapi.EndpointVar(sdkID)]
+	return s.Embedded && !elsewhere
+}
+
+// emulatorConfig is the SDK configuration for an emulator at endpoint, with services sent
+// elsewhere as their endpoint variables say.
+func emulatorConfig(endpoint, region string, services map[string]string) aws.Config {
 	return aws.Config{
-		Region:       region,
-		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("local", "local", "")),
-		BaseEndpoint: aws.String(endpoint),
+		Region:        region,
+		Credentials:   aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("local", "local", "")),
+		BaseEndpoint:  aws.String(endpoint),
+		ConfigSources: []any{awsapi.EnvEndpoints(func(name string) string { return services[name] })},
 		// Not every emulator implements the flexible checksums the SDK adds by default.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,

@@ -47,6 +47,7 @@ func routes(id string) []routeCase {
 		{"import-create", "POST", "/v1/imports", "write", `{"format":"ndjson","source":"crm","name":"bad input"}`},
 		{"import-start", "POST", "/v1/imports/" + noImport + "/start", "write", ""},
 		{"import-get", "GET", "/v1/imports/" + noImport, "write", ""},
+		{"retention-runs", "GET", "/v1/retention-runs?limit=5", "admin", ""},
 	}
 }
 
@@ -254,6 +255,8 @@ func TestBadInput(t *testing.T) {
 		{"NUL in a recipient country", "PUT", "/v1/catalog", `{"defaultLocale":"en","locales":["en"],"purposes":[],"channels":[],"topics":[],"notices":[],"recipients":[{"id":"esp","kind":"processor","country":"U\u0000","name":{"en":"ESP"}}]}`, "recipients[0].country", ""},
 		{"unknown query parameter on a list", "GET", "/v1/requests?status=open&sneaky=1", "", "sneaky", "is not a known query parameter"},
 		{"query value with a control character", "GET", "/v1/profiles?identity=email:a%00@example.com", "", "identity", "must not hold control characters"},
+		{"retention runs limit out of range", "GET", "/v1/retention-runs?limit=101", "", "limit", "must be a whole number from 1 to 100"},
+		{"retention runs limit not a number", "GET", "/v1/retention-runs?limit=ten", "", "limit", "must be a whole number from 1 to 100"},
 		{"email without at", "POST", "/v1/profiles", `{"identities":[{"type":"email","value":"not-an-email"}]}`, "identities[0].value", ""},
 		{"local phone", "POST", "/v1/profiles", `{"identities":[{"type":"phone","value":"600100200"}]}`, "identities[0].value", ""},
 		{"unknown identity type", "POST", "/v1/profiles", `{"identities":[{"type":"ssn","value":"1"}]}`, "identities[0].type", ""},

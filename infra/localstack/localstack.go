@@ -46,8 +46,10 @@ type Options struct {
 	Template string
 	// StackName prefixes every physical resource name.
 	StackName string
-	// Endpoint selects the AWS services, as localaws.Options.Endpoint.
+	// Endpoint, Services and Region select the AWS services, as in localaws.Options.
 	Endpoint string
+	Services map[string]string
+	Region   string
 	// Listen is the API's address; empty picks a free loopback port.
 	Listen string
 	Log    *slog.Logger
@@ -98,7 +100,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	aws, err := localaws.Start(ctx, localaws.Options{Endpoint: o.Endpoint})
+	aws, err := localaws.Start(ctx, localaws.Options{Endpoint: o.Endpoint, Services: o.Services, Region: o.Region})
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +111,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	aws.AWS.APIOptions = append(aws.AWS.APIOptions, eventsource.OfferPuts(func() []*eventsource.Outbox {
 		return *cmp.Or(s.outboxes.Load(), new([]*eventsource.Outbox))
 	}))
-	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName, localaws.WithoutStreams(aws.Embedded)); err != nil {
+	if s.Physical, err = localaws.Provision(ctx, aws.AWS, tpl, o.StackName, localaws.WithoutStreams(aws.Serves("DynamoDB"))); err != nil {
 		return fail(fmt.Errorf("provision: %w", err))
 	}
 	ln, err := net.Listen("tcp", cmp.Or(o.Listen, "127.0.0.1:0"))
@@ -124,6 +126,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return fail(err)
 	}
 	maps.Copy(params, template.PseudoParameters(o.StackName, aws.AWS.Region, eventsource.DefaultAccount))
+	if aws.Endpoint != "" {
+		if err := localaws.EnsureSender(ctx, aws.AWS, params["SenderEmail"]); err != nil {
+			o.Log.ErrorContext(ctx, "the SES sender identity could not be created: every email the functions send fails until it exists",
+				"sender", params["SenderEmail"], "err", err.Error())
+		}
+	}
 	cfg := apigw.Config{API: tpl.HTTPAPI, Functions: tpl.Functions, Handlers: map[string]wire.HTTPHandler{},
 		Authorizers: map[string]wire.AuthorizerHandler{}, Region: aws.AWS.Region, Logger: o.Log}
 	var workers []worker

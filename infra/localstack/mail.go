@@ -50,7 +50,7 @@ func (e Email) Recipients() []string {
 
 // MailPage returns the URL of the captured-email page, or "" when the stack has no mailbox.
 func (s *Stack) MailPage() string {
-	if !s.AWS.Embedded {
+	if !s.AWS.Serves("SESv2") {
 		return ""
 	}
 	return s.URL + MailPath
@@ -59,7 +59,7 @@ func (s *Stack) MailPage() string {
 // Mailbox returns every email sent through SES v2 since the emulator's data began (with
 // LP_DATA_DIR, across restarts), in the order sent, or ErrNoMailbox.
 func (s *Stack) Mailbox(ctx context.Context) ([]Email, error) {
-	if !s.AWS.Embedded {
+	if !s.AWS.Serves("SESv2") {
 		return nil, ErrNoMailbox
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -103,7 +103,7 @@ func (s *Stack) Mailbox(ctx context.Context) ([]Email, error) {
 
 // localRoutes serves the local pages in front of api, when the stack has a mailbox.
 func (s *Stack) localRoutes(api http.Handler) http.Handler {
-	if !s.AWS.Embedded {
+	if !s.AWS.Serves("SESv2") {
 		return api
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

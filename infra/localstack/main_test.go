@@ -256,7 +256,8 @@ var faults struct {
 	dispatchFailures atomic.Int32
 	workerCrashes    atomic.Int32
 	// importCancels: the next n import worker invocations have their context cancelled
-	// after a moment; importCrashed records that one failed so, mid-file.
+	// after a moment (short: a warm worker applies a few thousand rows a second);
+	// importCrashed records that one failed so, mid-file.
 	importCancels atomic.Int32
 	importCrashed atomic.Bool
 }
@@ -281,7 +282,7 @@ func injectFaults(logicalID string, h any) any {
 			faults.importCancels.Add(-1)
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			time.AfterFunc(1500*time.Millisecond, cancel)
+			time.AfterFunc(250*time.Millisecond, cancel)
 			resp, err := next(ctx, ev)
 			if err != nil || len(resp.BatchItemFailures) > 0 {
 				faults.importCrashed.Store(true)

@@ -139,6 +139,8 @@ var requestBudget = map[string]map[string]int{
 	"POST /v1/imports":            {"PutItem": 1},
 	"POST /v1/imports/{id}/start": {"GetItem": 1, "PutItem": 1},
 	"GET /v1/imports/{id}":        {"GetItem": 1},
+	// Retention reports: one Query of the tenant's run items, newest first.
+	"GET /v1/retention-runs": {"Query": 1},
 }
 
 // authorizerBudget is what the authorizer function reads for a key it has not seen: the key,
@@ -374,6 +376,9 @@ func TestRequestCounts(t *testing.T) {
 		},
 		"GET /v1/imports/{id}": func() routeRequest {
 			return routeRequest{method: "GET", path: "/v1/imports/" + newImport(), status: 200}
+		},
+		"GET /v1/retention-runs": func() routeRequest {
+			return routeRequest{method: "GET", path: "/v1/retention-runs?limit=5", status: 200}
 		},
 		"POST /v1/requests/{id}/denial": func() routeRequest {
 			return routeRequest{method: "POST", path: "/v1/requests/" + newRequest() + "/denial", status: 200,

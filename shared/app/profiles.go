@@ -496,6 +496,9 @@ func prefix(err error, parent string) error {
 func sealChanges(tenant string, next *profile.Profile, changes []profile.Change, now time.Time, actor ledger.Actor, requestID string) []ledger.Event {
 	next.Version++
 	next.UpdatedAt = now
+	if actor.Kind != ledger.ActorSystem {
+		next.ActiveAt = now
+	}
 	events := profile.Events(changes, now, actor, requestID)
 	for i := range events {
 		e := &events[i]

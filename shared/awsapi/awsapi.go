@@ -49,6 +49,24 @@ type Service struct {
 	EscapedPath bool
 }
 
+// EnvEndpoints answers the SDK clients' per-service endpoint lookup (each client asks its
+// configuration's ConfigSources for GetServiceBaseEndpoint) from the variables the SDK
+// itself defines, AWS_ENDPOINT_URL_<SERVICE>, as the function looks them up. Put it in
+// aws.Config.ConfigSources.
+type EnvEndpoints func(name string) string
+
+// GetServiceBaseEndpoint implements the SDK's service base endpoint provider.
+func (e EnvEndpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	v := e(EndpointVar(sdkID))
+	return v, v != "", nil
+}
+
+// EndpointVar names the variable of sdkID's endpoint: AWS_ENDPOINT_URL_ and the service id
+// upper-cased, spaces as underscores ("DynamoDB Streams": AWS_ENDPOINT_URL_DYNAMODB_STREAMS).
+func EndpointVar(sdkID string) string {
+	return "AWS_ENDPOINT_URL_" + strings.ToUpper(strings.ReplaceAll(sdkID, " ", "_"))
+}
+
 // Endpoint returns the base endpoint cfg sets for service and whether it set one: the
 // per-service one its ConfigSources answer (AWS_ENDPOINT_URL_<ID> in the functions), else
 // cfg.BaseEndpoint (AWS_ENDPOINT_URL). Without one the caller uses AWS's own host names.

@@ -132,6 +132,10 @@ type Attribute struct {
 	MaxLength int           `json:"maxLength,omitempty"`
 	// Category is the attribute's data category (see DataCategory); empty is OtherCategory.
 	Category string `json:"category,omitempty"`
+	// Purposes are the purposes the attribute is collected for: when every one of them is
+	// past its retention on a profile, the value is erased. An attribute without purposes
+	// is kept while the profile is.
+	Purposes []string `json:"purposes,omitempty"`
 }
 
 // Catalog is a tenant's whole catalog. Version is assigned by the store.
@@ -160,7 +164,9 @@ type Catalog struct {
 	Requests RequestSettings `json:"requests,omitzero"`
 	// Resolution is how identities from the brand's systems join into one profile.
 	Resolution Resolution `json:"resolution,omitzero"`
-	UpdatedAt  time.Time  `json:"updatedAt"`
+	// Retention is how long the tenant keeps profiles nobody acts on.
+	Retention RetentionSettings `json:"retention,omitzero"`
+	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
 // RequestSettings are a tenant's settings of data-subject requests.
@@ -459,6 +465,7 @@ func (c *Catalog) Validate() error {
 	}
 	c.validateCategories(&f, text)
 	c.validateTransparency(&f, text)
+	c.validateRetention(&f, purposes)
 	return f.Err()
 }
 

@@ -154,7 +154,7 @@ func TestValidateRejects(t *testing.T) {
 		{name: "id of 65 characters", mutate: func(c *catalog.Catalog) { c.Purposes[4].ID = "a" + strings.Repeat("b", 64) },
 			want: []string{"purposes[4].id"}},
 		{name: "renamed purpose breaks topic references", mutate: func(c *catalog.Catalog) { c.Purposes[0].ID = "Marketing" },
-			want: []string{"purposes[0].id", "topics[0].purpose", "topics[1].purpose"}},
+			want: []string{"purposes[0].id", "topics[0].purpose", "topics[1].purpose", "attributes[0].purposes[1]"}},
 		{name: "attribute name not an id", mutate: func(c *catalog.Catalog) { c.Attributes[0].Name = "Loyalty Tier" },
 			want: []string{"attributes[0].name"}},
 		// notices and notice versions

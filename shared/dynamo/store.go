@@ -220,6 +220,7 @@ const (
 	kindAlias        // an absorbed id's profile item, carrying the survivor
 	kindMergeRecord  // a merge's record, put by the merge or deleted by its split
 	kindCandidate    // a merge candidate, decided
+	kindRetention    // a retention marker, put or deleted (see retention.go)
 )
 
 // Commit writes a profile change in one TransactWriteItems: the profile (conditioned on its
@@ -289,6 +290,7 @@ func (st *Store) Commit(ctx context.Context, tenant string, c app.Commit) error 
 	if err := st.eventWrites(tenant, p.ID, c.Events, add); err != nil {
 		return err
 	}
+	st.retentionWrites(tenant, p, c.Events, add)
 	if err := st.resolutionWrites(tenant, c, add); err != nil {
 		return err
 	}

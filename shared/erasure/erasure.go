@@ -58,6 +58,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/mail"
 	"github.com/livingprofile/livingprofile/shared/profile"
+	"github.com/livingprofile/livingprofile/shared/retention"
 	"github.com/livingprofile/livingprofile/shared/webhook"
 )
 
@@ -460,8 +461,10 @@ func (j *Job) tombstone(ctx context.Context, r *run) error {
 // suppress records the identities of the person. The current ones belong to the frozen
 // profile until step delete, so no other write can take them; a removed one may be taken by
 // a create at any moment, so its suppression is written under the check that nobody holds it.
+// An erasure by retention suppresses nobody: the person did not ask to be forgotten, and may
+// come back.
 func (j *Job) suppress(ctx context.Context, r *run) error {
-	if r.prof == nil {
+	if r.prof == nil || r.req.Source == retention.Actor {
 		return nil
 	}
 	if err := j.store.Suppress(ctx, r.req.Tenant, r.prof.Identities); err != nil {

@@ -30,6 +30,7 @@ var routes = []string{
 	"GET /v1/records-of-processing",
 	"GET /v1/requests",
 	"GET /v1/requests/{id}",
+	"GET /v1/retention-runs",
 	"GET /v1/webhooks",
 	"GET /v1/webhooks/{id}/deliveries",
 	"PATCH /v1/profiles/{id}",

@@ -42,15 +42,21 @@ type Event struct {
 	LegalBasis    string          `json:"legalBasis,omitempty"`
 	Old           json.RawMessage `json:"old,omitempty"`
 	New           json.RawMessage `json:"new,omitempty"`
-	PrevHash      string          `json:"prevHash"`
-	Hash          string          `json:"hash"`
+	// OldSum and NewSum are the SHA-256 (hex) of Old and New once Redact removed them.
+	OldSum   string `json:"oldSum,omitempty"`
+	NewSum   string `json:"newSum,omitempty"`
+	PrevHash string `json:"prevHash"`
+	Hash     string `json:"hash"`
 }
 
-// digest hashes the event's content with Hash cleared. json.Marshal of a struct is
-// deterministic (field order, sorted map keys), and Old/New are stored byte-for-byte.
+// digest hashes the event's content with Hash cleared and Old and New replaced by their
+// own SHA-256, so that an event keeps its hash when Redact removes its values. json.Marshal
+// of a struct is deterministic (field order, sorted map keys), and Old/New are stored
+// byte-for-byte.
 func digest(e Event) string {
 	e.Hash = ""
 	e.At = e.At.UTC()
+	redact(&e)
 	b, err := json.Marshal(e)
 	if err != nil {
 		// Only Old/New can fail to marshal, and they are valid JSON by construction.
@@ -70,12 +76,42 @@ func Seal(prevHash string, e *Event) {
 	e.Hash = digest(*e)
 }
 
+// Redact removes e's Old and New values and keeps their SHA-256 in OldSum and NewSum: the
+// event, and every event after it, still verifies, and whoever holds a value can show it
+// was the one recorded, but the ledger no longer holds it (storage limitation, Art.
+// 5(1)(e)). Redacting a redacted event changes nothing.
+func Redact(e *Event) { redact(e) }
+
+func redact(e *Event) {
+	if len(e.Old) > 0 {
+		e.OldSum, e.Old = sumOf(e.Old), nil
+	}
+	if len(e.New) > 0 {
+		e.NewSum, e.New = sumOf(e.New), nil
+	}
+}
+
+// sumOf hashes a value as the stored event holds it: as json.Marshal writes a RawMessage
+// (compacted, HTML characters escaped).
+func sumOf(b []byte) string {
+	if stored, err := json.Marshal(json.RawMessage(b)); err == nil {
+		b = stored
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Redacted reports whether Redact removed the event's values.
+func (e *Event) Redacted() bool { return e.OldSum != "" || e.NewSum != "" }
+
 // Verify checks that events, in order, chain from prevHash with consecutive sequence
 // numbers. It reports whether all do and, if not, the position (0-based) of the first
 // event that does not.
 func Verify(prevHash string, events []Event) (ok bool, brokenAt int) {
 	for i, e := range events {
-		if e.PrevHash != prevHash || digest(e) != e.Hash || e.Seq < 1 || (i > 0 && e.Seq != events[i-1].Seq+1) {
+		// A value beside a sum would let a forged value ride on the sum of the real one.
+		forged := len(e.Old) > 0 && e.OldSum != "" || len(e.New) > 0 && e.NewSum != ""
+		if forged || e.PrevHash != prevHash || digest(e) != e.Hash || e.Seq < 1 || (i > 0 && e.Seq != events[i-1].Seq+1) {
 			return false, i
 		}
 		prevHash = e.Hash

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -341,4 +342,46 @@ func verify(prev string, evs []ledger.Event) int64 {
 		return -1
 	}
 	return evs[i].Seq
+}
+
+// A redacted event keeps its hash, and the chain after it verifies; a forged value or sum
+// beside a redaction does not.
+func TestRedactKeepsTheChain(t *testing.T) {
+	evs := chain("", 4)
+	want := evs[2].New
+	ledger.Redact(&evs[2])
+	if evs[2].Old != nil || evs[2].New != nil || !evs[2].Redacted() {
+		t.Fatalf("Redact left values: %+v", evs[2])
+	}
+	if got := verify("", evs); got != 0 {
+		t.Fatalf("Verify(redacted) = %d, want 0", got)
+	}
+	// Redacting again changes nothing.
+	again := evs[2]
+	ledger.Redact(&again)
+	if again.OldSum != evs[2].OldSum || again.NewSum != evs[2].NewSum {
+		t.Error("a second Redact changed the sums")
+	}
+	// Whoever holds the value can show it was the one recorded.
+	back := evs[2]
+	back.New, back.NewSum = want, ""
+	evs2 := append([]ledger.Event(nil), evs...)
+	evs2[2] = back
+	if got := verify("", evs2); got != 0 {
+		t.Errorf("Verify(value restored) = %d, want 0", got)
+	}
+	forged := evs[2]
+	forged.New = json.RawMessage(`{"status":"withdrawn","noticeVersion":2}`)
+	evs3 := append([]ledger.Event(nil), evs...)
+	evs3[2] = forged
+	if got := verify("", evs3); got != 3 {
+		t.Errorf("Verify(value beside its sum) = %d, want 3", got)
+	}
+	wrong := evs[2]
+	wrong.NewSum = strings.Repeat("0", 64)
+	evs4 := append([]ledger.Event(nil), evs...)
+	evs4[2] = wrong
+	if got := verify("", evs4); got != 3 {
+		t.Errorf("Verify(sum changed) = %d, want 3", got)
+	}
 }

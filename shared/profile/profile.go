@@ -88,6 +88,12 @@ type Profile struct {
 	Rights        Rights                  `json:"rights"`
 	LedgerSeq     int64                   `json:"ledgerSeq"`
 	LedgerHead    string                  `json:"ledgerHead"`
+	// ActiveAt is when the person or the brand's systems last changed the profile; the
+	// product's own changes (expiry, jobs, retention) do not count. Retention runs from it.
+	ActiveAt time.Time `json:"activeAt,omitzero"`
+	// AnonymisedAt is when retention anonymised the profile: it holds no identity and no
+	// attribute any more, and its ledger no values.
+	AnonymisedAt *time.Time `json:"anonymisedAt,omitempty"`
 
 	// AttributeTimes maps an attribute name to when its value was last set or removed, in
 	// the writer's time frame (server time for API writes, the source's time for sync), so

@@ -32,6 +32,7 @@ var EventTypes = []string{
 	"consent.changed", "subscription.changed",
 	"restriction.changed", "objection.changed", "automated_decision.changed",
 	"request.created", "request.updated", "request.completed",
+	"retention.erased", "profile.anonymised",
 }
 
 // AllEvents subscribes an endpoint to every type, including ones added later.

@@ -7,6 +7,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/authorizer"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
+	"github.com/livingprofile/livingprofile/shared/retention/sweeper"
 	"github.com/livingprofile/livingprofile/shared/sweep"
 )
 
@@ -121,6 +122,16 @@ func CompleteRequest(_ context.Context, d *Deps) (any, error) {
 // SweepDeadlines builds the hourly deadline sweeper.
 func SweepDeadlines(_ context.Context, d *Deps) (any, error) {
 	return ScheduleHandler(sweep.New(d.Store, d.Log, time.Now).Handle), nil
+}
+
+// SweepRetention builds the daily retention job.
+func SweepRetention(_ context.Context, d *Deps) (any, error) {
+	return ScheduleHandler(sweeper.New(d.Store, d.Profiles(), d.Log, time.Now).Handle), nil
+}
+
+// ListRetentionRuns builds GET /v1/retention-runs.
+func ListRetentionRuns(_ context.Context, d *Deps) (any, error) {
+	return route(d, func(a *httpapi.API) httpapi.Handler { return a.ListRetentionRuns(d.Store) })
 }
 
 // RouteNotFound builds the HTTP API's $default route: 405 or 404 problems for requests no

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/awsapi"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/httpapi"
 	"github.com/livingprofile/livingprofile/shared/portallink"
@@ -140,23 +141,12 @@ func RuntimeConfig(env func(string) string) (aws.Config, error) {
 	cfg := aws.Config{
 		Region:        region,
 		Credentials:   aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
-		ConfigSources: []any{endpoints(env)},
+		ConfigSources: []any{awsapi.EnvEndpoints(env)},
 	}
 	if u := env("AWS_ENDPOINT_URL"); u != "" {
 		cfg.BaseEndpoint = aws.String(u)
 	}
 	return cfg, nil
-}
-
-// endpoints answers the SDK clients' per-service endpoint lookup (each client asks its
-// configuration's ConfigSources for GetServiceBaseEndpoint) from AWS_ENDPOINT_URL_<SERVICE>,
-// the SDK's own variable names: the service id upper-cased, spaces as underscores.
-type endpoints func(string) string
-
-// GetServiceBaseEndpoint implements the SDK's service base endpoint provider.
-func (e endpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
-	v := e("AWS_ENDPOINT_URL_" + strings.ToUpper(strings.ReplaceAll(sdkID, " ", "_")))
-	return v, v != "", nil
 }
 
 func level(s string) slog.Level {

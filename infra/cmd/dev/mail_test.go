@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/localstack"
 )
 
@@ -119,7 +120,7 @@ func TestDevMailPage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, "127.0.0.1:0", "", out, slog.New(slog.NewJSONHandler(logs, nil)))
+		done <- run(ctx, "127.0.0.1:0", localaws.Options{}, out, slog.New(slog.NewJSONHandler(logs, nil)))
 	}()
 	defer func() {
 		cancel()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/livingprofile/livingprofile/infra/localaws"
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/seed"
 	"github.com/livingprofile/livingprofile/shared/apikey"
@@ -47,22 +48,28 @@ type Info struct {
 
 const demoTenant = "demo"
 
+// SAMEnvFile is written beside dev.json: the --env-vars file of `sam local start-api` and
+// `sam local invoke` against the local stack's services (docs/local-development.md).
+const SAMEnvFile = "sam-env.json"
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:4000", "address of the local API")
-	endpoint := flag.String("endpoint", os.Getenv("LP_ENDPOINT"), `AWS endpoint: empty for the embedded emulator, a URL (e.g. LocalStack), or "aws"`)
+	aws := localaws.OptionsFromEnv(os.Environ())
+	endpoint := flag.String("endpoint", aws.Endpoint, `AWS endpoint: empty for the embedded emulator, a URL (e.g. LocalStack), or "aws" (default: $AWS_ENDPOINT_URL); single services go elsewhere by AWS_ENDPOINT_URL_<SERVICE>, such as AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local`)
 	out := flag.String("out", filepath.Join(".local", "dev.json"), "where to write the connection details")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *listen, *endpoint, *out, log); err != nil {
+	aws.Endpoint = *endpoint
+	if err := run(ctx, *listen, aws, *out, log); err != nil {
 		log.Error("local stack failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) error {
-	st, err := localstack.Start(ctx, localstack.Options{Listen: listen, Endpoint: endpoint, Log: log})
+func run(ctx context.Context, listen string, aws localaws.Options, out string, log *slog.Logger) error {
+	st, err := localstack.Start(ctx, localstack.Options{Listen: listen, Endpoint: aws.Endpoint, Services: aws.Services, Region: aws.Region, Log: log})
 	if err != nil {
 		return err
 	}
@@ -80,6 +87,13 @@ func run(ctx context.Context, listen, endpoint, out string, log *slog.Logger) er
 	}
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+		return err
+	}
+	sam, err := st.SAMEnvVars()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(out), SAMEnvFile), append(sam, '\n'), 0o600); err != nil {
 		return err
 	}
 	if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {

@@ -22,13 +22,13 @@ type devRun struct {
 	logs *bytes.Buffer
 }
 
-func startDev(t *testing.T, bin, dataDir, out string) *devRun {
+func startDev(t *testing.T, bin, dataDir, out string, env ...string) *devRun {
 	t.Helper()
 	// A restart reuses the key in the file it finds, then rewrites the file: wait for new content.
 	prev, _ := os.ReadFile(out)
 	logs := &bytes.Buffer{}
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-out", out)
-	cmd.Env = append(os.Environ(), "LP_DATA_DIR="+dataDir, "LP_ENDPOINT=")
+	cmd.Env = append(append(os.Environ(), "LP_DATA_DIR="+dataDir, "LP_ENDPOINT="), env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -84,18 +84,32 @@ func (r *devRun) call(t *testing.T, method, path string, body any) (int, map[str
 	return resp.StatusCode, m
 }
 
-// TestDevQuickStart runs the built `make dev` command as the README does: with the key from
-// .local/dev.json a client creates a profile, grants and withdraws a consent, subscribes,
-// gets the right check answers and finds every change in the ledger; after a restart the
-// data and the key are still there.
-func TestDevQuickStart(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "dev")
+// buildDev builds the dev command into a temporary directory.
+func buildDev(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "dev")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build dev: %v\n%s", err, out)
 	}
-	data, out := filepath.Join(dir, "kumo"), filepath.Join(dir, "dev.json")
-	run := startDev(t, bin, data, out)
+	return dir, bin
+}
+
+// checkIs asserts the answer of the README's consent check for quick@example.com.
+func (r *devRun) checkIs(t *testing.T, allowed bool, reason string) {
+	t.Helper()
+	st, c := r.call(t, "POST", "/v1/consent-checks", map[string]any{
+		"identity": map[string]string{"type": "email", "value": "quick@example.com"}, "topic": "newsletter", "channel": "email"})
+	if st != 200 || c["allowed"] != allowed || c["reason"] != reason {
+		t.Fatalf("check: %d %v, want %v %s", st, c, allowed, reason)
+	}
+}
+
+// readmeJourney is the README's quick start: create a profile, grant, subscribe, check,
+// withdraw, check again, read the ledger, and link a trusted identity that merges. It
+// returns the profile's id.
+func readmeJourney(t *testing.T, run *devRun) string {
+	t.Helper()
 	info := run.info
 	if info.EmulatorEndpoint == "" || info.Table == "" || info.PortalLink == "" || info.DemoProfileID == "" {
 		t.Fatalf("dev.json lacks fields: %+v", info)
@@ -118,19 +132,11 @@ func TestDevQuickStart(t *testing.T) {
 			t.Fatalf("%s %s: %d %v", s.method, s.path, st, body)
 		}
 	}
-	checkIs := func(r *devRun, allowed bool, reason string) {
-		t.Helper()
-		st, c := r.call(t, "POST", "/v1/consent-checks", map[string]any{
-			"identity": map[string]string{"type": "email", "value": "quick@example.com"}, "topic": "newsletter", "channel": "email"})
-		if st != 200 || c["allowed"] != allowed || c["reason"] != reason {
-			t.Fatalf("check: %d %v, want %v %s", st, c, allowed, reason)
-		}
-	}
-	checkIs(run, true, "allowed")
+	run.checkIs(t, true, "allowed")
 	if st, body := run.call(t, "PUT", "/v1/profiles/"+id+"/consents/marketing", map[string]any{"status": "withdrawn", "noticeVersion": 2}); st != 200 {
 		t.Fatalf("withdraw: %d %v", st, body)
 	}
-	checkIs(run, false, "consent_withdrawn")
+	run.checkIs(t, false, "consent_withdrawn")
 	_, evs := run.call(t, "GET", "/v1/profiles/"+id+"/events", nil)
 	var types []string
 	for _, e := range evs["events"].([]any) {
@@ -151,6 +157,31 @@ func TestDevQuickStart(t *testing.T) {
 	if st, body := run.call(t, "GET", "/v1/profiles/"+shop["id"].(string), nil); st != 200 || body["mergedInto"] != id {
 		t.Fatalf("the absorbed id: %d %v, want mergedInto %s", st, body, id)
 	}
+	return id
+}
+
+// TestDevQuickStart runs the built `make dev` command as the README does: with the key from
+// .local/dev.json a client creates a profile, grants and withdraws a consent, subscribes,
+// gets the right check answers and finds every change in the ledger; after a restart the
+// data and the key are still there.
+func TestDevQuickStart(t *testing.T) {
+	dir, bin := buildDev(t)
+	data, out := filepath.Join(dir, "kumo"), filepath.Join(dir, "dev.json")
+	run := startDev(t, bin, data, out)
+	info := run.info
+	id := readmeJourney(t, run)
+	// The env-vars file for SAM CLI: every function of the template, with the stack's
+	// physical names and the emulator's endpoint.
+	var sam map[string]map[string]string
+	if b, err := os.ReadFile(filepath.Join(dir, SAMEnvFile)); err != nil || json.Unmarshal(b, &sam) != nil {
+		t.Fatalf("%s: %v", SAMEnvFile, err)
+	}
+	if fn := sam["CreateProfile"]; fn["TABLE_NAME"] != info.Table || fn["AWS_ENDPOINT_URL"] != info.EmulatorEndpoint {
+		t.Errorf("%s for CreateProfile: %v", SAMEnvFile, fn)
+	}
+	if fn := sam["ProcessErasure"]; fn["EXPORTS_BUCKET"] == "" {
+		t.Errorf("%s for ProcessErasure lacks its bucket: %v", SAMEnvFile, fn)
+	}
 	run.stop(t)
 
 	again := startDev(t, bin, data, out)
@@ -158,7 +189,7 @@ func TestDevQuickStart(t *testing.T) {
 	if again.info.APIKey != info.APIKey || again.info.DemoProfileID != info.DemoProfileID {
 		t.Fatalf("restart changed the demo key or customer: %+v vs %+v", again.info, info)
 	}
-	checkIs(again, false, "consent_withdrawn")
+	again.checkIs(t, false, "consent_withdrawn")
 	if st, p := again.call(t, "GET", "/v1/profiles/"+id, nil); st != 200 || p["version"] != float64(5) { // 4 changes and the merge
 		t.Fatalf("after restart: %d %v", st, p)
 	}

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,8 +43,11 @@ commands:
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("lpctl", flag.ContinueOnError)
-	endpoint := fs.String("endpoint", os.Getenv("LP_ENDPOINT"), `AWS endpoint URL, or "aws" for real AWS (default: $LP_ENDPOINT)`)
-	region := fs.String("region", localaws.DefaultRegion, "AWS region")
+	env := localaws.OptionsFromEnv(os.Environ())
+	// lpctl reads and writes only the table: DynamoDB's own endpoint is enough.
+	endpoint := fs.String("endpoint", cmp.Or(env.Services["AWS_ENDPOINT_URL_DYNAMODB"], env.Endpoint),
+		`AWS endpoint URL, or "aws" for real AWS (default: $AWS_ENDPOINT_URL_DYNAMODB, else $AWS_ENDPOINT_URL)`)
+	region := fs.String("region", cmp.Or(env.Region, localaws.DefaultRegion), "AWS region (default: $AWS_REGION)")
 	table := fs.String("table", os.Getenv("TABLE_NAME"), "DynamoDB table name (default: $TABLE_NAME)")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {

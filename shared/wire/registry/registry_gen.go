@@ -42,6 +42,7 @@ var builders = map[string]wire.Builder{
 	"ListEvents":               wire.ListEvents,
 	"ListMergeCandidates":      wire.ListMergeCandidates,
 	"ListRequests":             wire.ListRequests,
+	"ListRetentionRuns":        wire.ListRetentionRuns,
 	"ListWebhookDeliveries":    wire.ListWebhookDeliveries,
 	"ListWebhooks":             wire.ListWebhooks,
 	"MergeProfiles":            wire.MergeProfiles,
@@ -73,6 +74,7 @@ var builders = map[string]wire.Builder{
 	"SplitProfile":             wire.SplitProfile,
 	"StartImport":              queued.StartImport,
 	"SweepDeadlines":           wire.SweepDeadlines,
+	"SweepRetention":           wire.SweepRetention,
 	"Sync":                     wire.Sync,
 	"UpdateProfile":            wire.UpdateProfile,
 }
