@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -21,11 +23,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/livingprofile/livingprofile/infra/localstack"
 	"github.com/livingprofile/livingprofile/infra/seed"
 	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
+	"github.com/livingprofile/livingprofile/shared/catalog"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
 	"github.com/livingprofile/livingprofile/shared/wire"
 )
@@ -39,10 +43,24 @@ var env struct {
 
 const tenant, otherTenant = "acme", "globex"
 
+// guard fails the suite if a function logs a classified value (see logGuard).
+var guard *logGuard
+
 func TestMain(m *testing.M) {
 	ctx := context.Background()
+	demo, err := catalog.Parse(seed.DemoCatalog)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo catalog:", err)
+		os.Exit(1)
+	}
+	guard = newLogGuard(demo)
 	st, err := localstack.Start(ctx, localstack.Options{
-		StackName: fmt.Sprintf("it%d", time.Now().UnixNano()%1e6),
+		// Every function's line, from debug up, goes to the guard; warnings and errors also
+		// to stderr, as without it.
+		Log: slog.New(slog.NewMultiHandler(slog.NewJSONHandler(guard, &slog.HandlerOptions{Level: slog.LevelDebug}),
+			slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		APIOptions: []func(*middleware.Stack) error{guard.option},
+		StackName:  fmt.Sprintf("it%d", time.Now().UnixNano()%1e6),
 		// Fast retries so the webhook tests see every attempt within seconds.
 		Parameters: map[string]string{"WebhookRetryBaseSeconds": "1", "WebhookMaxAttempts": "4",
 			// Short import invocations, so that a file is worked in several, and a killed
@@ -95,6 +113,14 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "FAIL: least privilege:", err)
 			code = 1
 		}
+	}
+	// A leak is reported whatever else failed.
+	if testing.Verbose() {
+		fmt.Println(guard)
+	}
+	if err := guard.verdict(code == 0 && flag.Lookup("test.run").Value.String() == ""); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: personal data in logs:", err)
+		code = 1
 	}
 	st.Close()
 	os.Exit(code)

@@ -102,3 +102,22 @@ func TestPortalRequestCounts(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestPrivacyRequestCounts: the public transparency page (and its JSON) reads the tenant and
+// the catalog in one BatchGetItem on a cold container and nothing on a warm one, which has
+// both cached.
+func TestPrivacyRequestCounts(t *testing.T) {
+	st, counter, _, _ := countedStack(t, "pv", nil)
+	b := &portalClient{t: t, cookies: map[string]string{}}
+	counter.take("PortalPrivacy")
+	for i, want := range []map[string]int{{"BatchGetItem": 1}, {}, {}} {
+		path := []string{"/privacy", "/privacy?lang=pl", "/privacy.json"}[i]
+		wantStatus(t, b.do("GET", st.URL+"/portal/"+tenant+path, nil), 200)
+		if got := counter.take("PortalPrivacy"); !maps.Equal(got, want) {
+			t.Errorf("GET %s (request %d) made %v, want %v", path, i+1, got, want)
+		}
+	}
+	if err := st.CheckPolicies(); err != nil {
+		t.Error(err)
+	}
+}

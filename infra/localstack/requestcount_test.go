@@ -95,6 +95,8 @@ var requestBudget = map[string]map[string]int{
 	"POST /v1/consent-checks":      {"BatchGetItem": 1},
 	"GET /v1/profiles/{id}/events": {"GetItem": 1, "Query": 1},
 	"GET /v1/catalog":              {},
+	// The records are rendered from the cached catalog alone.
+	"GET /v1/records-of-processing": {},
 	// The stored version is read, then the catalog written conditioned on it.
 	"PUT /v1/catalog":       {"GetItem": 1, "TransactWriteItems": 1},
 	"POST /v1/portal-links": {"GetItem": 1},
@@ -294,6 +296,9 @@ func TestRequestCounts(t *testing.T) {
 			return routeRequest{method: "GET", path: "/v1/profiles/" + id + "/events", status: 200}
 		},
 		"GET /v1/catalog": func() routeRequest { return routeRequest{method: "GET", path: "/v1/catalog", status: 200} },
+		"GET /v1/records-of-processing": func() routeRequest {
+			return routeRequest{method: "GET", path: "/v1/records-of-processing?format=csv", status: 200}
+		},
 		"PUT /v1/catalog": func() routeRequest {
 			return routeRequest{method: "PUT", path: "/v1/catalog", status: 200, body: json.RawMessage(seed.DemoCatalog)}
 		},

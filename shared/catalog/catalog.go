@@ -75,6 +75,12 @@ type Purpose struct {
 	RetentionDays int `json:"retentionDays,omitempty"`
 	// DefaultConsentDays, when set, makes consents for this purpose expire after that many days unless the writer says otherwise.
 	DefaultConsentDays int `json:"defaultConsentDays,omitempty"`
+	// DataCategories are the ids of the data categories the purpose uses (Art. 30(1)(c)).
+	DataCategories []string `json:"dataCategories,omitempty"`
+	// Recipients are the ids of the declared recipients the purpose's data goes to.
+	Recipients []string `json:"recipients,omitempty"`
+	// Transfers are the purpose's transfers outside the EEA with their safeguards.
+	Transfers []Transfer `json:"transfers,omitempty"`
 }
 
 // Channel is a way of reaching a person.
@@ -149,6 +155,11 @@ type Catalog struct {
 	IdentityCategories map[string]string `json:"identityCategories,omitempty"`
 	// DataCategories declares categories of personal data beyond the built-in ones.
 	DataCategories []DataCategory `json:"dataCategories,omitempty"`
+	// Controller, DPO and Recipients are what the transparency page and the records of
+	// processing state besides the purposes (see transparency.go).
+	Controller *Controller `json:"controller,omitempty"`
+	DPO        *DPO        `json:"dpo,omitempty"`
+	Recipients []Recipient `json:"recipients,omitempty"`
 	// Requests are the tenant's settings of data-subject requests.
 	Requests RequestSettings `json:"requests,omitzero"`
 	// Resolution is how identities from the brand's systems join into one profile.
@@ -453,6 +464,7 @@ func (c *Catalog) Validate() error {
 		}
 	}
 	c.validateCategories(&f, text)
+	c.validateTransparency(&f, text)
 	c.validateRetention(&f, purposes)
 	return f.Err()
 }

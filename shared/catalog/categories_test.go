@@ -41,8 +41,8 @@ func TestCategoriesValidate(t *testing.T) {
 	}{
 		{"unknown attribute category", func(c *catalog.Catalog) { c.Attributes[0].Category = "health" }, []string{"attributes[0].category"}},
 		{"category redeclares a built-in", func(c *catalog.Catalog) { c.DataCategories[0].ID = catalog.ContactCategory },
-			[]string{"dataCategories[0].id", "attributes[0].category", "identityCategories.loyalty_card"}},
-		{"duplicate category", func(c *catalog.Catalog) { c.DataCategories[1].ID = "loyalty" }, []string{"dataCategories[1].id", "attributes[1].category"}},
+			[]string{"dataCategories[0].id", "attributes[0].category", "identityCategories.loyalty_card", "purposes[1].dataCategories[2]"}},
+		{"duplicate category", func(c *catalog.Catalog) { c.DataCategories[1].ID = "loyalty" }, []string{"dataCategories[1].id", "attributes[1].category", "purposes[1].dataCategories[3]"}},
 		{"category without a name", func(c *catalog.Catalog) { c.DataCategories[0].Name = nil }, []string{"dataCategories[0].name"}},
 		{"identity category of an undeclared type", func(c *catalog.Catalog) { c.IdentityCategories["passport"] = "loyalty" }, []string{"identityCategories.passport"}},
 		{"identity category unknown", func(c *catalog.Catalog) { c.IdentityCategories["loyalty_card"] = "nope" }, []string{"identityCategories.loyalty_card"}},

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"encoding/csv"
 	"io"
 	"maps"
 	"slices"
@@ -9,53 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livingprofile/livingprofile/shared/catalog"
+	"github.com/livingprofile/livingprofile/shared/csvsafe"
 	"github.com/livingprofile/livingprofile/shared/ledger"
 	"github.com/livingprofile/livingprofile/shared/profile"
 )
 
-// csvWriter writes RFC 4180 CSV (CRLF line ends, quoting by encoding/csv) with every cell
-// neutralized against spreadsheet formula injection.
-type csvWriter struct {
-	w   *csv.Writer
-	err error
-}
+// csvWriter writes the export's CSV files (see package csvsafe).
+type csvWriter = csvsafe.Writer
 
-func newCSV(w io.Writer) *csvWriter {
-	c := csv.NewWriter(w)
-	c.UseCRLF = true
-	return &csvWriter{w: c}
-}
-
-func (c *csvWriter) row(cells ...string) {
-	if c.err != nil {
-		return
-	}
-	out := make([]string, len(cells))
-	for i, s := range cells {
-		out[i] = Neutralize(s)
-	}
-	c.err = c.w.Write(out)
-}
-
-func (c *csvWriter) flush() error {
-	c.w.Flush()
-	if c.err != nil {
-		return c.err
-	}
-	return c.w.Error()
-}
-
-// Neutralize makes a CSV cell safe to open in a spreadsheet: a cell that starts with
-// = + - or @ (or a tab or carriage return, which some spreadsheets skip before them) would
-// be run as a formula, so it gets a leading single quote, which spreadsheets show as text.
-// Other cells are returned unchanged. (The quote is also kept for values such as phone
-// numbers "+48…"; profile.json has the exact values.)
-func Neutralize(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+func newCSV(w io.Writer) *csvWriter { return csvsafe.NewWriter(w) }
 
 func csvTime(t time.Time) string {
 	if t.IsZero() {
@@ -90,43 +52,44 @@ func csvValue(v any) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// identityRows and attributeRows end with the source and time of each value; the columns
-// were added after the first ones, so a reader by position still finds those.
-func identityRows(c *csvWriter, p *profile.Profile) {
-	c.row("type", "value", "sourceKind", "sourceId", "addedAt")
-	for _, id := range identities(p) {
+// identityRows and attributeRows end with the source and time of each value, then its data
+// category; the columns were added after the first ones, so a reader by position still
+// finds those.
+func identityRows(c *csvWriter, p *profile.Profile, cat *catalog.Catalog) {
+	c.Row("type", "value", "sourceKind", "sourceId", "addedAt", "category")
+	for _, id := range identities(p, cat) {
 		var kind, sid, at string
 		if id.Source != nil {
 			kind, sid, at = id.Source.Kind, id.Source.ID, csvTimePtr(id.AddedAt)
 		}
-		c.row(id.Type, id.Value, kind, sid, at)
+		c.Row(id.Type, id.Value, kind, sid, at, id.Category)
 	}
 }
 
-func attributeRows(c *csvWriter, p *profile.Profile) {
-	c.row("name", "value", "updatedAt", "sourceKind", "sourceId")
+func attributeRows(c *csvWriter, p *profile.Profile, cat *catalog.Catalog) {
+	c.Row("name", "value", "updatedAt", "sourceKind", "sourceId", "category")
 	for _, k := range slices.Sorted(maps.Keys(p.Attributes)) {
 		var at string
 		if t, ok := p.AttributeTimes[k]; ok {
 			at = csvTime(t)
 		}
 		src := p.AttributeSources[k]
-		c.row(k, csvValue(p.Attributes[k]), at, src.Kind, src.ID)
+		c.Row(k, csvValue(p.Attributes[k]), at, src.Kind, src.ID, cat.AttributeCategory(k))
 	}
 }
 
 func consentRows(c *csvWriter, p *profile.Profile) {
-	c.row("purpose", "status", "legalBasis", "noticeVersion", "locale", "sourceKind", "sourceId", "updatedAt", "expiresAt")
+	c.Row("purpose", "status", "legalBasis", "noticeVersion", "locale", "sourceKind", "sourceId", "updatedAt", "expiresAt")
 	for _, d := range consentsOf(p) {
-		c.row(d.Purpose, string(d.Status), string(d.LegalBasis), itoa(d.NoticeVersion), d.Locale, d.Source.Kind, d.Source.ID,
+		c.Row(d.Purpose, string(d.Status), string(d.LegalBasis), itoa(d.NoticeVersion), d.Locale, d.Source.Kind, d.Source.ID,
 			csvTime(d.UpdatedAt), csvTimePtr(d.ExpiresAt))
 	}
 }
 
 func subscriptionRows(c *csvWriter, p *profile.Profile) {
-	c.row("topic", "status", "channels", "frequency", "sourceKind", "sourceId", "updatedAt")
+	c.Row("topic", "status", "channels", "frequency", "sourceKind", "sourceId", "updatedAt")
 	for _, d := range subscriptionsOf(p) {
-		c.row(d.Topic, string(d.Status), strings.Join(d.Channels, " "), d.Frequency, d.Source.Kind, d.Source.ID, csvTime(d.UpdatedAt))
+		c.Row(d.Topic, string(d.Status), strings.Join(d.Channels, " "), d.Frequency, d.Source.Kind, d.Source.ID, csvTime(d.UpdatedAt))
 	}
 }
 
@@ -144,13 +107,13 @@ func ledgerRow(e ledger.Event) []string {
 }
 
 func requestRows(c *csvWriter, rs []docDSR) {
-	c.row("id", "type", "purpose", "status", "verification", "sourceKind", "sourceId", "receivedAt", "dueAt", "completedAt", "extensionMonths", "denialReason")
+	c.Row("id", "type", "purpose", "status", "verification", "sourceKind", "sourceId", "receivedAt", "dueAt", "completedAt", "extensionMonths", "denialReason")
 	for _, r := range rs {
 		ext := ""
 		if r.Extension != nil {
 			ext = itoa(r.Extension.Months)
 		}
-		c.row(r.ID, string(r.Type), r.Purpose, string(r.Status), string(r.Verification), r.Source.Kind, r.Source.ID,
+		c.Row(r.ID, string(r.Type), r.Purpose, string(r.Status), string(r.Verification), r.Source.Kind, r.Source.ID,
 			csvTime(r.ReceivedAt), csvTime(r.DueAt), csvTimePtr(r.CompletedAt), ext, r.DenialReason)
 	}
 }

@@ -157,13 +157,14 @@ type Source struct {
 }
 
 type docArt15 struct {
-	Purposes             []docPurpose `json:"purposes"`
-	Categories           []string     `json:"categories"`
-	Recipients           []Recipient  `json:"recipients"`
-	Sources              []Source     `json:"sources"`
-	AutomatedDecisions   []string     `json:"automatedDecisionPurposes"`
-	Rights               []string     `json:"rights"`
-	SupervisoryAuthority string       `json:"supervisoryAuthority"`
+	Purposes             []docPurpose   `json:"purposes"`
+	Categories           []string       `json:"categories"`
+	DataCategories       []DataCategory `json:"dataCategories"`
+	Recipients           []Recipient    `json:"recipients"`
+	Sources              []Source       `json:"sources"`
+	AutomatedDecisions   []string       `json:"automatedDecisionPurposes"`
+	Rights               []string       `json:"rights"`
+	SupervisoryAuthority string         `json:"supervisoryAuthority"`
 }
 
 // categories lists the categories of personal data the export holds (Art. 15(1)(b)).
@@ -277,22 +278,62 @@ func attributes(p *profile.Profile) map[string]any {
 // docIdentity is an identity with who attached it and when (Art. 14(2)(f)); an identity
 // attached before the service recorded provenance has neither.
 type docIdentity struct {
-	Type    string        `json:"type"`
-	Value   string        `json:"value"`
-	Source  *ledger.Actor `json:"source,omitempty"`
-	AddedAt *time.Time    `json:"addedAt,omitempty"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+	// Category is the identity type's data category in the catalog.
+	Category string        `json:"category"`
+	Source   *ledger.Actor `json:"source,omitempty"`
+	AddedAt  *time.Time    `json:"addedAt,omitempty"`
 }
 
-// identities returns the profile's identities with their provenance (never nil).
-func identities(p *profile.Profile) []docIdentity {
+// identities returns the profile's identities with their category and provenance (never
+// nil).
+func identities(p *profile.Profile, cat *catalog.Catalog) []docIdentity {
 	out := make([]docIdentity, 0, len(p.Identities))
 	for _, id := range p.Identities {
-		d := docIdentity{Type: id.Type, Value: id.Value}
+		d := docIdentity{Type: id.Type, Value: id.Value, Category: cat.IdentityCategory(id.Type)}
 		if pv, ok := p.IdentitySources[id.String()]; ok {
 			at := pv.At.UTC()
 			d.Source, d.AddedAt = &pv.Source, &at
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+// attributeCategories returns each held attribute's data category in the catalog (never
+// nil).
+func attributeCategories(p *profile.Profile, cat *catalog.Catalog) map[string]string {
+	out := make(map[string]string, len(p.Attributes))
+	for k := range p.Attributes {
+		out[k] = cat.AttributeCategory(k)
+	}
+	return out
+}
+
+// DataCategory is a category of the person's data the export holds (Art. 15(1)(b)),
+// named in the export's language; Special marks a special category (Art. 9, 10).
+type DataCategory struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Special bool   `json:"special"`
+}
+
+// dataCategories lists the categories of the identities and attributes held, in the
+// catalog's order of categories.
+func dataCategories(p *profile.Profile, cat *catalog.Catalog, locale string) []DataCategory {
+	held := map[string]bool{}
+	for _, id := range p.Identities {
+		held[cat.IdentityCategory(id.Type)] = true
+	}
+	for k := range p.Attributes {
+		held[cat.AttributeCategory(k)] = true
+	}
+	out := []DataCategory{}
+	for _, d := range cat.Categories() {
+		if held[d.ID] {
+			out = append(out, DataCategory{ID: d.ID, Name: d.Name.In(locale, cat.DefaultLocale), Special: d.Special})
+		}
 	}
 	return out
 }

@@ -196,8 +196,8 @@ func (b *builder) build(ctx context.Context, zw *zip.Writer) (Summary, error) {
 		name string
 		rows func(*csvWriter)
 	}{
-		{FileIdentities, func(c *csvWriter) { identityRows(c, p) }},
-		{FileAttributes, func(c *csvWriter) { attributeRows(c, p) }},
+		{FileIdentities, func(c *csvWriter) { identityRows(c, p, b.in.Catalog) }},
+		{FileAttributes, func(c *csvWriter) { attributeRows(c, p, b.in.Catalog) }},
 		{FileConsents, func(c *csvWriter) { consentRows(c, p) }},
 		{FileSubscriptions, func(c *csvWriter) { subscriptionRows(c, p) }},
 	} {
@@ -207,7 +207,7 @@ func (b *builder) build(ctx context.Context, zw *zip.Writer) (Summary, error) {
 		}
 		c := newCSV(w)
 		f.rows(c)
-		if err := c.flush(); err != nil {
+		if err := c.Flush(); err != nil {
 			return Summary{}, fmt.Errorf("export: %s: %w", f.name, err)
 		}
 	}
@@ -222,7 +222,7 @@ func (b *builder) build(ctx context.Context, zw *zip.Writer) (Summary, error) {
 	}
 	c := newCSV(w)
 	requestRows(c, requestsOf(b.in.Requests))
-	if err := c.flush(); err != nil {
+	if err := c.Flush(); err != nil {
 		return Summary{}, fmt.Errorf("export: %s: %w", FileRequests, err)
 	}
 	if w, err = b.entry(zw, FileHTML); err != nil {
@@ -283,10 +283,11 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 	j.field("request", docRequest{ID: in.Request.ID, Type: in.Request.Type, ReceivedAt: in.Request.ReceivedAt.UTC()})
 	j.field("controller", in.Controller)
 	j.field("subject", docSubject{ProfileID: p.ID, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), Version: p.Version})
-	j.field("identities", identities(p))
+	j.field("identities", identities(p, in.Catalog))
 	j.field("attributes", attributes(p))
 	j.field("attributeTimes", attributeTimes(p))
 	j.field("attributeSources", attributeSources(p))
+	j.field("attributeCategories", attributeCategories(p, in.Catalog))
 	j.field("consents", consentsOf(p))
 	j.field("subscriptions", subscriptionsOf(p))
 	j.field("rights", rightsOf(p))
@@ -297,7 +298,7 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 	}
 
 	lc := newCSV(csvSpool.w)
-	lc.row(ledgerHeader...)
+	lc.Row(ledgerHeader...)
 	rows := b.htmlRows(htmlSpool.w)
 	n := 0
 	each := func(e ledger.Event) error {
@@ -307,7 +308,7 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 		n++
 		j.raw("\n")
 		j.value(e) // verbatim, so the person can re-check every hash
-		lc.row(ledgerRow(e)...)
+		lc.Row(ledgerRow(e)...)
 		b.source(e)
 		return cmp.Or(j.err, rows(e))
 	}
@@ -338,14 +339,15 @@ func (b *builder) writeJSON(ctx context.Context, w io.Writer, csvSpool, htmlSpoo
 		b.ver.Verified = b.ver.Verified && ver.Verified
 	}
 	j.raw("]")
-	if err := lc.flush(); err != nil {
+	if err := lc.Flush(); err != nil {
 		return fmt.Errorf("export: %s: %w", FileLedger, err)
 	}
 	j.raw("}")
 	b.srcs = b.sourceList(ctx)
 	j.field("requests", requestsOf(in.Requests))
 	j.field("art15", docArt15{
-		Purposes: purposesOf(in.Catalog, b.locale), Categories: categories(p), Recipients: nonNil(in.Recipients),
+		Purposes: purposesOf(in.Catalog, b.locale), Categories: categories(p),
+		DataCategories: dataCategories(p, in.Catalog, b.locale), Recipients: nonNil(in.Recipients),
 		Sources: b.srcs, AutomatedDecisions: automatedPurposes(in.Catalog), Rights: rightCodes,
 		SupervisoryAuthority: b.msg.Complaint,
 	})

@@ -241,19 +241,6 @@ func TestBuildReportsBrokenChain(t *testing.T) {
 	}
 }
 
-func TestNeutralize(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"=1+1", "'=1+1"}, {"+48123", "'+48123"}, {"-2", "'-2"}, {"@SUM(A1)", "'@SUM(A1)"}, {"\t=1", "'\t=1"}, {"\r=1", "'\r=1"},
-		{"", ""}, {"Ada", "Ada"}, {"a=b", "a=b"}, {"'quoted", "'quoted"}, {"2026-01-01", "2026-01-01"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := export.Neutralize(tc.in); got != tc.want {
-				t.Errorf("Neutralize(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRecipientsOf(t *testing.T) {
 	got := export.RecipientsOf([]webhook.Endpoint{
 		{URL: "https://hooks.example.com/path/secret-token?sig=x", Description: "CRM"},

@@ -19,8 +19,8 @@ import (
 
 type htmlFile struct{ Name, Text string }
 type htmlPair struct{ Label, Value string }
-type htmlIdentity struct{ Label, Value, Source, AddedAt string }
-type htmlAttr struct{ Label, Value, UpdatedAt, Source string }
+type htmlIdentity struct{ Label, Value, Source, AddedAt, Category string }
+type htmlAttr struct{ Label, Value, UpdatedAt, Source, Category string }
 type htmlConsent struct{ Purpose, Status, Basis, Notice, UpdatedAt, ExpiresAt, Source string }
 type htmlSub struct{ Topic, Status, Channels, Frequency, UpdatedAt, Source string }
 type htmlRights struct {
@@ -57,6 +57,16 @@ type htmlPage struct {
 	Automated              []string
 	Ledger                 Verification
 	LedgerBroken           string
+}
+
+// categoryLabel names a data category in loc, marking a special one.
+func categoryLabel(m *messages, cat *catalog.Catalog, loc, id string) string {
+	d, _ := cat.Category(id)
+	name := d.Name.In(loc, cat.DefaultLocale)
+	if d.Special {
+		name += " (" + m.SpecialCategory + ")"
+	}
+	return name
 }
 
 // htmlTime renders a time for people: UTC, to the minute.
@@ -133,8 +143,9 @@ func (b *builder) writeHTML(w io.Writer, sources []Source, rows *spool) error {
 	for _, f := range Files {
 		pg.Files = append(pg.Files, htmlFile{Name: f, Text: m.FileDescr[f]})
 	}
-	for _, id := range identities(p) {
-		h := htmlIdentity{Label: label(m.IDTypes, id.Type), Value: id.Value, Source: m.NotRecorded, AddedAt: m.NotRecorded}
+	for _, id := range identities(p, cat) {
+		h := htmlIdentity{Label: label(m.IDTypes, id.Type), Value: id.Value, Source: m.NotRecorded, AddedAt: m.NotRecorded,
+			Category: categoryLabel(m, cat, loc, id.Category)}
 		if id.Source != nil {
 			h.Source, h.AddedAt = b.actorLabel(*id.Source), htmlTimePtr(id.AddedAt)
 		}
@@ -157,7 +168,8 @@ func (b *builder) writeHTML(w io.Writer, sources []Source, rows *spool) error {
 		if a, ok := p.AttributeSources[k]; ok {
 			src = b.actorLabel(a)
 		}
-		pg.Attributes = append(pg.Attributes, htmlAttr{Label: l, Value: v, UpdatedAt: at, Source: src})
+		pg.Attributes = append(pg.Attributes, htmlAttr{Label: l, Value: v, UpdatedAt: at, Source: src,
+			Category: categoryLabel(m, cat, loc, cat.AttributeCategory(k))})
 	}
 	for _, c := range consentsOf(p) {
 		pg.Consents = append(pg.Consents, htmlConsent{Purpose: purposeName(c.Purpose), Status: label(m.Statuses, string(c.Status)),

@@ -31,6 +31,9 @@ type messages struct {
 	// source or time from before the service recorded them.
 	AddedBy, AddedAt, NotRecorded string
 
+	// DataCategory heads a value's data category, SpecialCategory marks an Art. 9 or 10 one.
+	DataCategory, SpecialCategory string
+
 	Art15Title, Art15Intro                                 string
 	PurposesTitle, CategoriesTitle, RecipientsTitle        string
 	RecipientsIntro, NoRecipients                          string
@@ -119,6 +122,7 @@ var en = messages{
 	Type: "Type", Value: "Value", Name: "Name", UpdatedAt: "Last changed", Purpose: "Purpose", Status: "Status",
 	LegalBasis: "Legal basis", NoticeVersion: "Notice version", ExpiresAt: "Expires", Source: "Changed by",
 	AddedBy: "Added by", AddedAt: "Added", NotRecorded: "Not recorded",
+	DataCategory: "Data category", SpecialCategory: "special category",
 	Topic: "Topic", Channels: "Channels", Frequency: "Frequency", Received: "Received", Due: "Due", Completed: "Completed",
 	Verification: "Identity verification", Description: "Description", Retention: "Retention", Notes: "Notes",
 	Recipient: "Recipient", Host: "System address", Events: "Changes", First: "First", Last: "Last", Seq: "No.",
@@ -217,6 +221,7 @@ var pl = messages{
 	Type: "Rodzaj", Value: "Wartość", Name: "Nazwa", UpdatedAt: "Ostatnia zmiana", Purpose: "Cel", Status: "Stan",
 	LegalBasis: "Podstawa prawna", NoticeVersion: "Wersja informacji", ExpiresAt: "Wygasa", Source: "Zmienione przez",
 	AddedBy: "Dodane przez", AddedAt: "Dodano", NotRecorded: "Nie zarejestrowano",
+	DataCategory: "Kategoria danych", SpecialCategory: "szczególna kategoria",
 	Topic: "Temat", Channels: "Kanały", Frequency: "Częstotliwość", Received: "Otrzymano", Due: "Termin", Completed: "Zakończono",
 	Verification: "Weryfikacja tożsamości", Description: "Opis", Retention: "Okres przechowywania", Notes: "Uwagi",
 	Recipient: "Odbiorca", Host: "Adres systemu", Events: "Zmiany", First: "Pierwsza", Last: "Ostatnia", Seq: "Nr",

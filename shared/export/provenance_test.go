@@ -65,23 +65,24 @@ func TestExportSaysWhereDataCameFrom(t *testing.T) {
 		b, _ := build(t, input(p, cat, l, "en"))
 		z := openZip(t, b)
 		ids := z.csv(t, export.FileIdentities)
-		if !slices.Equal(ids[0], []string{"type", "value", "sourceKind", "sourceId", "addedAt"}) {
+		if !slices.Equal(ids[0], []string{"type", "value", "sourceKind", "sourceId", "addedAt", "category"}) {
 			t.Fatalf("identities.csv header %v", ids[0])
 		}
-		if !slices.Equal(ids[1], []string{"email", "ada@example.com", "api_key", "key1", "2026-03-02T10:00:00Z"}) ||
-			!slices.Equal(ids[2], []string{"phone", "'+48123456789", "", "", ""}) {
+		if !slices.Equal(ids[1], []string{"email", "ada@example.com", "api_key", "key1", "2026-03-02T10:00:00Z", "contact"}) ||
+			!slices.Equal(ids[2], []string{"phone", "'+48123456789", "", "", "", "contact"}) {
 			t.Errorf("identities.csv rows %v", ids[1:])
 		}
 		attrs := z.csv(t, export.FileAttributes)
-		if !slices.Equal(attrs[0], []string{"name", "value", "updatedAt", "sourceKind", "sourceId"}) {
+		if !slices.Equal(attrs[0], []string{"name", "value", "updatedAt", "sourceKind", "sourceId", "category"}) {
 			t.Fatalf("attributes.csv header %v", attrs[0])
 		}
 		got := map[string][]string{}
 		for _, r := range attrs[1:] {
 			got[r[0]] = r[2:]
 		}
-		if !slices.Equal(got["givenName"], []string{"2026-03-02T10:00:00Z", "sync", "crm"}) || !slices.Equal(got["locale"], []string{"2026-03-02T10:00:00Z", "portal", ""}) ||
-			!slices.Equal(got["vip"], []string{"2026-03-02T10:00:00Z", "", ""}) {
+		if !slices.Equal(got["givenName"], []string{"2026-03-02T10:00:00Z", "sync", "crm", "name"}) ||
+			!slices.Equal(got["locale"], []string{"2026-03-02T10:00:00Z", "portal", "", "preference"}) ||
+			!slices.Equal(got["vip"], []string{"2026-03-02T10:00:00Z", "", "", "other"}) {
 			t.Errorf("attributes.csv sources %v", got)
 		}
 	})

@@ -75,6 +75,9 @@ type response struct {
 	status  int
 	body    any
 	headers map[string]string
+	// raw, when set, is sent as it is with contentType instead of body as JSON.
+	raw         []byte
+	contentType string
 }
 
 type problem struct {
@@ -406,11 +409,15 @@ func encode(r *request, resp *response) events.APIGatewayV2HTTPResponse {
 	if resp.status == http.StatusNoContent {
 		return events.APIGatewayV2HTTPResponse{StatusCode: resp.status, Headers: map[string]string{"Cache-Control": "no-store"}}
 	}
-	b, err := json.Marshal(resp.body)
-	if err != nil {
-		return problemResponse(r, fmt.Errorf("encode response: %w", err))
+	b, ct := resp.raw, resp.contentType
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(resp.body); err != nil {
+			return problemResponse(r, fmt.Errorf("encode response: %w", err))
+		}
+		ct = "application/json"
 	}
-	h := map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}
+	h := map[string]string{"Content-Type": ct, "Cache-Control": "no-store"}
 	for k, v := range resp.headers {
 		h[k] = v
 	}

@@ -25,6 +25,8 @@ var Scopes = map[string][]apikey.Scope{
 	"GET /v1/profiles/{id}/events":                {apikey.Read},
 	"GET /v1/catalog":                             {apikey.Read},
 	"PUT /v1/catalog":                             {apikey.Admin},
+	// The records of processing are the catalog in Art. 30's columns: no one's personal data.
+	"GET /v1/records-of-processing": {apikey.Read},
 	// A portal link opens the person's portal as them: it shows their data, files requests
 	// the portal stamps verified_portal and downloads their exports. So no other scope, not
 	// even admin, mints one.

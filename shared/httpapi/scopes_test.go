@@ -32,6 +32,7 @@ var handlers = map[string]func(*httpapi.API) httpapi.Handler{
 	"GET /v1/profiles/{id}/events":                (*httpapi.API).ListEvents,
 	"GET /v1/catalog":                             (*httpapi.API).GetCatalog,
 	"PUT /v1/catalog":                             (*httpapi.API).PutCatalog,
+	"GET /v1/records-of-processing":               (*httpapi.API).RecordsOfProcessing,
 	"POST /v1/portal-links":                       (*httpapi.API).PortalLinks,
 	"POST /v1/sync":                               (*httpapi.API).Sync,
 	"POST /v1/webhooks":                           (*httpapi.API).CreateWebhook,

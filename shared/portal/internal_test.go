@@ -16,6 +16,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/profile"
+	"github.com/livingprofile/livingprofile/shared/transparency"
 )
 
 func TestDefaultThemeContrast(t *testing.T) {
@@ -275,4 +276,43 @@ func FuzzCheckForm(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPrivacyMessages: every key the transparency page names is written in both languages,
+// with the same placeholders.
+func TestPrivacyMessages(t *testing.T) {
+	b, err := os.ReadFile("page_privacy.templ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, m := range regexp.MustCompile(`\.P\("([a-zA-Z0-9.]+)"`).FindAllStringSubmatch(string(b), -1) {
+		if !strings.HasSuffix(m[1], ".") {
+			keys = append(keys, m[1])
+		}
+	}
+	for _, k := range rightKeys {
+		keys = append(keys, "right."+k, "right."+k+".text")
+	}
+	if len(keys) < 30 {
+		t.Fatalf("found only %d keys: the scan is broken", len(keys))
+	}
+	for _, lang := range uiLangs {
+		for _, k := range keys {
+			if privacyMessages[lang][k] == "" {
+				t.Errorf("%s: no privacy message %q", lang, k)
+			}
+		}
+		if len(privacyMessages[lang]) != len(privacyMessages["en"]) {
+			t.Errorf("%s has %d privacy messages, en %d", lang, len(privacyMessages[lang]), len(privacyMessages["en"]))
+		}
+		for k, v := range privacyMessages[lang] {
+			if strings.Count(v, "%") != strings.Count(privacyMessages["en"][k], "%") {
+				t.Errorf("%s %q: placeholders differ from English", lang, k)
+			}
+		}
+	}
+	if len(rightKeys) != len(transparency.Rights) {
+		t.Errorf("the page explains %d rights, the JSON-LD names %d", len(rightKeys), len(transparency.Rights))
+	}
 }

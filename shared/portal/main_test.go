@@ -30,7 +30,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/portallink"
 	"github.com/livingprofile/livingprofile/shared/profile"
-	"github.com/livingprofile/livingprofile/shared/wire/pages"
+	"github.com/livingprofile/livingprofile/shared/wire/pages/reads"
 )
 
 // The handler tests run every portal handler as API Gateway would invoke it, against the
@@ -172,7 +172,7 @@ func TestMain(m *testing.M) {
 		}
 		env.mail, env.pads = &mailbox{}, &pads{}
 		env.portal, err = portal.New(portal.Config{
-			Profiles: env.svc, Store: env.store, Pages: pages.PageReader{Store: env.store}, Keys: env.keys, Links: env.links,
+			Profiles: env.svc, Store: env.store, Pages: reads.Reader{Store: env.store}, Keys: env.keys, Links: env.links,
 			Mailer: env.mail, Requests: requests{env.svc, env.store}, Exports: exports{},
 			BaseURL: "https://portal.test/portal", Limits: portal.Limits{PerAddress: 3, PerIP: 8},
 			LoginFloor: 300 * time.Millisecond, Sleep: env.pads.sleep, Now: clock,
@@ -181,7 +181,12 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		p := env.portal
+		pub, err := portal.NewPublic(portal.PublicConfig{Catalogs: env.svc, Pages: reads.Reader{Store: env.store}, Now: clock})
+		if err != nil {
+			panic(err)
+		}
 		env.routes = []route{
+			{"GET", "/portal/{tenant}/privacy", pub.Privacy()}, {"GET", "/portal/{tenant}/privacy.json", pub.Privacy()},
 			{"GET", "/portal/{tenant}/t/{token}", p.Open()}, {"POST", "/portal/{tenant}/t/{token}", p.Open()},
 			{"GET", "/portal/{tenant}/login", p.Login()}, {"POST", "/portal/{tenant}/login", p.Login()},
 			{"POST", "/portal/{tenant}/logout", p.Logout()},

@@ -5,11 +5,12 @@ package portal
 // (TestTemplatesUseKnownKeys). Arguments are fmt verbs.
 var messages = map[string]map[string]string{
 	"en": {
-		"site.name":   "Privacy and preferences",
-		"skip":        "Skip to main content",
-		"lang.label":  "Language",
-		"nav.label":   "Sections",
-		"footer.text": "%s records every change you make here, with the date and the version of the information you were shown.",
+		"site.name":      "Privacy and preferences",
+		"skip":           "Skip to main content",
+		"lang.label":     "Language",
+		"nav.label":      "Sections",
+		"footer.text":    "%s records every change you make here, with the date and the version of the information you were shown.",
+		"footer.privacy": "How we use your personal data",
 
 		"nav.overview":      "Overview",
 		"nav.details":       "My details",
@@ -364,11 +365,12 @@ var messages = map[string]map[string]string{
 		"unsub.expired":      "Sign in with your email address to manage your subscriptions.",
 	},
 	"pl": {
-		"site.name":   "Prywatność i preferencje",
-		"skip":        "Przejdź do treści głównej",
-		"lang.label":  "Język",
-		"nav.label":   "Sekcje",
-		"footer.text": "%s zapisuje każdą zmianę, którą tu wprowadzasz, wraz z datą i wersją informacji, którą Ci pokazano.",
+		"site.name":      "Prywatność i preferencje",
+		"skip":           "Przejdź do treści głównej",
+		"lang.label":     "Język",
+		"nav.label":      "Sekcje",
+		"footer.text":    "%s zapisuje każdą zmianę, którą tu wprowadzasz, wraz z datą i wersją informacji, którą Ci pokazano.",
+		"footer.privacy": "Jak wykorzystujemy Twoje dane osobowe",
 
 		"nav.overview":      "Przegląd",
 		"nav.details":       "Moje dane",

@@ -164,13 +164,18 @@ func (p *Portal) renderView(v *view) ([]byte, string, error) {
 	if err := layout(v, c).Render(context.Background(), &b); err != nil {
 		return nil, "", fmt.Errorf("render %s: %w", v.tmpl, err)
 	}
+	return b.Bytes(), pageCSP(v), nil
+}
+
+// pageCSP is the Content-Security-Policy of v's page: its style sheet by hash, the logo's
+// origin, no script.
+func pageCSP(v *view) string {
 	img := "'none'"
 	if v.Theme.logoOrigin != "" {
 		img = v.Theme.logoOrigin
 	}
-	csp := "default-src 'none'; style-src " + v.styleSrc + "; img-src " + img +
+	return "default-src 'none'; style-src " + v.styleSrc + "; img-src " + img +
 		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	return b.Bytes(), csp, nil
 }
 
 // t translates key in this request's language.

@@ -368,6 +368,12 @@ func (r *rc) checkCSRF() error {
 
 // failure turns an error into an error page.
 func (r *rc) failure(err error) *result {
+	status, title, d := r.failureData(err)
+	return r.page(status, "message", title, d)
+}
+
+// failureData is the status, title and message of the error page of err.
+func (r *rc) failureData(err error) (int, string, messageData) {
 	code := errs.CodeOf(err)
 	status, title, text := http.StatusInternalServerError, "error.internalTitle", "error.internal"
 	switch code {
@@ -399,24 +405,13 @@ func (r *rc) failure(err error) *result {
 			d.Link = &link{Href: r.base() + "/login", Label: r.t("error.toLogin")}
 		}
 	}
-	return r.page(status, "message", r.t(title), d)
+	return status, r.t(title), d
 }
 
 // respond renders a result into the API Gateway response, with the security headers every
 // portal response carries.
 func (r *rc) respond(res *result) events.APIGatewayV2HTTPResponse {
-	h := map[string]string{
-		"Cache-Control":                "no-store",
-		"Pragma":                       "no-cache",
-		"X-Frame-Options":              "DENY",
-		"X-Content-Type-Options":       "nosniff",
-		"Referrer-Policy":              "no-referrer",
-		"Cross-Origin-Opener-Policy":   "same-origin",
-		"Cross-Origin-Resource-Policy": "same-origin",
-		"Permissions-Policy":           "browsing-topics=()",
-		"Strict-Transport-Security":    "max-age=31536000",
-		"Content-Security-Policy":      "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-	}
+	h := securityHeaders()
 	out := events.APIGatewayV2HTTPResponse{StatusCode: res.status, Headers: h}
 	switch {
 	case res.view != nil:
@@ -446,6 +441,22 @@ func (r *rc) respond(res *result) events.APIGatewayV2HTTPResponse {
 		out.StatusCode = http.StatusOK
 	}
 	return out
+}
+
+// securityHeaders are the headers every portal response carries, before a page's own.
+func securityHeaders() map[string]string {
+	return map[string]string{
+		"Cache-Control":                "no-store",
+		"Pragma":                       "no-cache",
+		"X-Frame-Options":              "DENY",
+		"X-Content-Type-Options":       "nosniff",
+		"Referrer-Policy":              "no-referrer",
+		"Cross-Origin-Opener-Policy":   "same-origin",
+		"Cross-Origin-Resource-Policy": "same-origin",
+		"Permissions-Policy":           "browsing-topics=()",
+		"Strict-Transport-Security":    "max-age=31536000",
+		"Content-Security-Policy":      "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+	}
 }
 
 // page is a rendered page result.

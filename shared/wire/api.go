@@ -71,6 +71,11 @@ func GetCatalog(_ context.Context, d *Deps) (any, error) { return route(d, (*htt
 // PutCatalog builds PUT /v1/catalog.
 func PutCatalog(_ context.Context, d *Deps) (any, error) { return route(d, (*httpapi.API).PutCatalog) }
 
+// RecordsOfProcessing builds GET /v1/records-of-processing.
+func RecordsOfProcessing(_ context.Context, d *Deps) (any, error) {
+	return route(d, (*httpapi.API).RecordsOfProcessing)
+}
+
 // Sync builds POST /v1/sync.
 func Sync(_ context.Context, d *Deps) (any, error) { return route(d, (*httpapi.API).Sync) }
 

@@ -9,16 +9,15 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/livingprofile/livingprofile/shared/apikey"
 	"github.com/livingprofile/livingprofile/shared/app"
 	"github.com/livingprofile/livingprofile/shared/dsr"
 	"github.com/livingprofile/livingprofile/shared/dynamo"
-	"github.com/livingprofile/livingprofile/shared/errs"
 	"github.com/livingprofile/livingprofile/shared/portal"
 	"github.com/livingprofile/livingprofile/shared/portal/session"
 	"github.com/livingprofile/livingprofile/shared/portallink"
 	"github.com/livingprofile/livingprofile/shared/secrets"
 	"github.com/livingprofile/livingprofile/shared/wire"
+	"github.com/livingprofile/livingprofile/shared/wire/pages/reads"
 )
 
 // Every portal function but PortalGpc reads the portal secret (PORTAL_SECRET_ARN) at init —
@@ -106,7 +105,7 @@ func Route(ctx context.Context, d *wire.Deps, pick func(*portal.Portal) portal.H
 		return nil, err
 	}
 	cfg := portal.Config{
-		Profiles: d.Profiles(), Store: d.Store, Pages: PageReader{d.Store}, Keys: keys, Links: links,
+		Profiles: d.Profiles(), Store: d.Store, Pages: reads.Reader{Store: d.Store}, Keys: keys, Links: links,
 		BaseURL: d.Env("PORTAL_BASE_URL"), Log: d.Log,
 	}
 	for _, opt := range opts {
@@ -183,50 +182,6 @@ func PortalUnsubscribe(ctx context.Context, d *wire.Deps) (any, error) {
 // PortalConfirm builds GET|POST /portal/{tenant}/confirm.
 func PortalConfirm(ctx context.Context, d *wire.Deps) (any, error) {
 	return Route(ctx, d, (*portal.Portal).Confirm, WithRequests)
-}
-
-// PageReader is the portal's Pages over the table: one BatchGetItem of what a page asks
-// for.
-type PageReader struct{ Store *dynamo.Store }
-
-// ReadPage implements portal.Pages.
-func (p PageReader) ReadPage(ctx context.Context, tenant string, q portal.PageQuery) (portal.PageRead, error) {
-	var (
-		out portal.PageRead
-		t   *dynamo.Tenant
-		k   *apikey.Key
-	)
-	r := p.Store.Reads()
-	if q.Brand {
-		r.Tenant(tenant, &t)
-	}
-	if q.Catalog {
-		r.Catalog(tenant, &out.Catalog)
-	}
-	if q.SessionID != "" {
-		r.PortalSessionRevoked(tenant, q.SessionID, &out.Revoked)
-	}
-	if q.KeyID != "" {
-		r.Key(q.KeyID, &k)
-	}
-	if q.ProfileID != "" {
-		r.Profile(tenant, q.ProfileID, &out.Profile)
-	}
-	if err := r.Do(ctx); err != nil {
-		return out, fmt.Errorf("portal page: %w", err)
-	}
-	switch {
-	case q.Brand && (t == nil || t.Disabled): // a disabled tenant has no portal
-		return out, errs.E(errs.NotFound, "tenant not found")
-	case q.Catalog && out.Catalog == nil:
-		return out, errs.E(errs.NotFound, "catalog not found")
-	}
-	if t != nil {
-		out.Brand = portal.Brand{Name: t.Name, LogoURL: t.Branding.LogoURL, PrimaryColor: t.Branding.PrimaryColor,
-			BackgroundColor: t.Branding.BackgroundColor, TextColor: t.Branding.TextColor}
-	}
-	out.KeyActive = k != nil && k.Tenant == tenant && k.RevokedAt == nil
-	return out, nil
 }
 
 // requests is the requests use case plus the store's listing of a person's requests.

@@ -15,6 +15,7 @@ import (
 	"github.com/livingprofile/livingprofile/shared/wire/pages/download"
 	"github.com/livingprofile/livingprofile/shared/wire/pages/login"
 	"github.com/livingprofile/livingprofile/shared/wire/pages/rights"
+	"github.com/livingprofile/livingprofile/shared/wire/privacy"
 )
 
 var builders = map[string]wire.Builder{
@@ -55,6 +56,7 @@ var builders = map[string]wire.Builder{
 	"PortalLogout":             pages.PortalLogout,
 	"PortalOpen":               pages.PortalOpen,
 	"PortalOverview":           pages.PortalOverview,
+	"PortalPrivacy":            privacy.PortalPrivacy,
 	"PortalRights":             rights.PortalRights,
 	"PortalSubscriptions":      pages.PortalSubscriptions,
 	"PortalUnsubscribe":        pages.PortalUnsubscribe,
@@ -65,6 +67,7 @@ var builders = map[string]wire.Builder{
 	"PutConsent":               wire.PutConsent,
 	"PutSubscription":          wire.PutSubscription,
 	"ReconcileEvents":          events.ReconcileEvents,
+	"RecordsOfProcessing":      wire.RecordsOfProcessing,
 	"RedriveWebhookDeliveries": events.RedriveWebhookDeliveries,
 	"RotateWebhookSecret":      wire.RotateWebhookSecret,
 	"RouteNotFound":            wire.RouteNotFound,

@@ -1,0 +1,67 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/livingprofile/livingprofile/shared/apikey"
+)
+
+// TestRecordsOfProcessing: the records are JSON by default, CSV or HTML by Accept or
+// ?format= (which wins), in the catalog's default locale or ?lang=, with the catalog's
+// ETag; a format or a language the route does not take is a 400 naming it.
+func TestRecordsOfProcessing(t *testing.T) {
+	h := api().RecordsOfProcessing()
+	read := []apikey.Scope{apikey.Read}
+	tests := []struct {
+		name     string
+		query    map[string]string
+		accept   string
+		wantType string
+		want     string
+	}{
+		{"default", nil, "", "application/json", `"dataSubjects":["customers"]`},
+		{"accept csv", nil, "text/csv", "text/csv; charset=utf-8", "Purpose (Art. 30(1)(b))"},
+		{"accept html, weighted", nil, "application/xhtml+xml, text/html;q=0.9", "text/html; charset=utf-8", "<th scope=\"row\">Marketing communication"},
+		{"format wins over accept", map[string]string{"format": "csv"}, "text/html", "text/csv; charset=utf-8", "Email delivery provider (processor, US)"},
+		{"polish", map[string]string{"format": "html", "lang": "pl"}, "", "text/html; charset=utf-8", "Rejestr czynności przetwarzania"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := invoke(t, h, req{tenant: tenant, scopes: read, query: tt.query, headers: map[string]string{"accept": tt.accept}})
+			if resp.StatusCode != 200 || resp.Headers["Content-Type"] != tt.wantType {
+				t.Fatalf("status %d, Content-Type %q; want 200 %q: %s", resp.StatusCode, resp.Headers["Content-Type"], tt.wantType, resp.Body)
+			}
+			if !strings.Contains(resp.Body, tt.want) {
+				t.Errorf("body lacks %q:\n%s", tt.want, resp.Body)
+			}
+			if resp.Headers["ETag"] == "" {
+				t.Error("no ETag")
+			}
+		})
+	}
+	resp := invoke(t, h, req{tenant: tenant, scopes: read})
+	var rs struct {
+		Controller struct{ Name string } `json:"controller"`
+		Records    []struct {
+			Purpose string `json:"purpose"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &rs); err != nil || rs.Controller.Name == "" || len(rs.Records) != 5 {
+		t.Errorf("records = %+v, %v; want the demo catalog's controller and five purposes", rs, err)
+	}
+	for _, bad := range []map[string]string{{"format": "xml"}, {"lang": "de"}, {"sort": "name"}} {
+		resp := invoke(t, h, req{tenant: tenant, scopes: read, query: bad})
+		var field string
+		for k := range bad {
+			field = k
+		}
+		if resp.StatusCode != 400 || !strings.Contains(resp.Body, `"field":"`+field+`"`) {
+			t.Errorf("%v: %d %s; want 400 naming %s", bad, resp.StatusCode, resp.Body, field)
+		}
+	}
+	if resp := invoke(t, h, req{tenant: tenant, scopes: []apikey.Scope{apikey.Requests}}); resp.StatusCode != 403 {
+		t.Errorf("without read: %d", resp.StatusCode)
+	}
+}
