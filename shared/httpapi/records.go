@@ -28,7 +28,7 @@ func (a *API) RecordsOfProcessing() Handler {
 			lang := c.DefaultLocale
 			if l, ok := r.ev.QueryStringParameters["lang"]; ok {
 				if !c.SupportsLocale(l) {
-					return nil, errs.Field("lang", "must be one of the catalog's locales")
+					return nil, errs.Unmet("lang", "must be one of the catalog's locales")
 				}
 				lang = l
 			}

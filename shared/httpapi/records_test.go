@@ -10,7 +10,7 @@ import (
 
 // TestRecordsOfProcessing: the records are JSON by default, CSV or HTML by Accept or
 // ?format= (which wins), in the catalog's default locale or ?lang=, with the catalog's
-// ETag; a format or a language the route does not take is a 400 naming it.
+// ETag; a format the route does not take is a 400 naming it, a language the catalog lacks a 422.
 func TestRecordsOfProcessing(t *testing.T) {
 	h := api().RecordsOfProcessing()
 	read := []apikey.Scope{apikey.Read}
@@ -51,14 +51,18 @@ func TestRecordsOfProcessing(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.Body), &rs); err != nil || rs.Controller.Name == "" || len(rs.Records) != 5 {
 		t.Errorf("records = %+v, %v; want the demo catalog's controller and five purposes", rs, err)
 	}
-	for _, bad := range []map[string]string{{"format": "xml"}, {"lang": "de"}, {"sort": "name"}} {
-		resp := invoke(t, h, req{tenant: tenant, scopes: read, query: bad})
+	// A well-formed language the catalog lacks is a field the state cannot take (422).
+	for _, bad := range []struct {
+		q      map[string]string
+		status int
+	}{{map[string]string{"format": "xml"}, 400}, {map[string]string{"lang": "de"}, 422}, {map[string]string{"sort": "name"}, 400}} {
+		resp := invoke(t, h, req{tenant: tenant, scopes: read, query: bad.q})
 		var field string
-		for k := range bad {
+		for k := range bad.q {
 			field = k
 		}
-		if resp.StatusCode != 400 || !strings.Contains(resp.Body, `"field":"`+field+`"`) {
-			t.Errorf("%v: %d %s; want 400 naming %s", bad, resp.StatusCode, resp.Body, field)
+		if resp.StatusCode != bad.status || !strings.Contains(resp.Body, `"field":"`+field+`"`) {
+			t.Errorf("%v: %d %s; want %d naming %s", bad.q, resp.StatusCode, resp.Body, bad.status, field)
 		}
 	}
 	if resp := invoke(t, h, req{tenant: tenant, scopes: []apikey.Scope{apikey.Requests}}); resp.StatusCode != 403 {
