@@ -57,11 +57,12 @@ func (c *Catalog) Categories() []DataCategory {
 
 // Category returns the built-in or declared category with id.
 func (c *Catalog) Category(id string) (DataCategory, bool) {
-	i := slices.IndexFunc(c.Categories(), func(d DataCategory) bool { return d.ID == id })
+	all := c.Categories()
+	i := slices.IndexFunc(all, func(d DataCategory) bool { return d.ID == id })
 	if i < 0 {
 		return DataCategory{}, false
 	}
-	return c.Categories()[i], true
+	return all[i], true
 }
 
 // AttributeCategory is the category of the attribute called name: a standard attribute's
