@@ -99,17 +99,37 @@ func (p *parser) event(f *Function, name string, ev object) {
 			FunctionResponseTypes:    p.strings(props, "FunctionResponseTypes"),
 		})
 	case "DynamoDB":
-		// The local stack's outbox poller stands in for the stream (see package eventsource):
-		// it offers only outbox items, which is what the template's FilterCriteria selects,
-		// and retries what the handler did not delete, so the retry settings need no
-		// emulation of their own.
+		// The local stack's outbox poller stands in for the stream on the embedded emulator
+		// and ignores the mapping's retry and filter settings (see package eventsource); the
+		// stream source on another emulator applies all of them.
 		p.known(props, "BatchSize", "BisectBatchOnFunctionError", "FilterCriteria", "FunctionResponseTypes",
 			"MaximumBatchingWindowInSeconds", "MaximumRetryAttempts", "StartingPosition", "Stream", "DestinationConfig")
-		f.Streams = append(f.Streams, StreamEvent{
-			Event:          name,
-			TableLogicalID: p.ref(props, "Stream", "StreamArn", "AWS::DynamoDB::Table"),
-			BatchSize:      p.integer(props, "BatchSize", 100),
-		})
+		s := StreamEvent{
+			Event:                      name,
+			TableLogicalID:             p.ref(props, "Stream", "StreamArn", "AWS::DynamoDB::Table"),
+			BatchSize:                  p.integer(props, "BatchSize", 100),
+			StartingPosition:           p.str(props, "StartingPosition"),
+			MaxBatchingWindowSeconds:   p.integer(props, "MaximumBatchingWindowInSeconds", 0),
+			FunctionResponseTypes:      p.strings(props, "FunctionResponseTypes"),
+			BisectBatchOnFunctionError: p.boolean(props, "BisectBatchOnFunctionError", false),
+			MaximumRetryAttempts:       p.integer(props, "MaximumRetryAttempts", -1),
+		}
+		if props.m["FilterCriteria"] != nil {
+			filters := p.object(props, "FilterCriteria")
+			p.known(filters, "Filters")
+			for _, f := range p.objects(filters, "Filters") {
+				p.known(f, "Pattern")
+				s.FilterPatterns = append(s.FilterPatterns, p.str(f, "Pattern"))
+			}
+		}
+		if props.m["DestinationConfig"] != nil {
+			dest := p.object(props, "DestinationConfig")
+			p.known(dest, "OnFailure")
+			onFailure := p.object(dest, "OnFailure")
+			p.known(onFailure, "Destination", "Type")
+			s.OnFailureQueueLogicalID = p.ref(onFailure, "Destination", "Arn", "AWS::SQS::Queue")
+		}
+		f.Streams = append(f.Streams, s)
 	case "Schedule":
 		p.known(props, "Schedule", "Description", "Enabled", "Input", "Name")
 		s := Schedule{Event: name, Expression: p.str(props, "Schedule"), Input: p.str(props, "Input"),

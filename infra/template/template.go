@@ -96,9 +96,25 @@ func (q QueueEvent) ReportsBatchItemFailures() bool {
 
 // StreamEvent is a DynamoDB stream event source.
 type StreamEvent struct {
-	Event          string
-	TableLogicalID string
-	BatchSize      int // default 100
+	Event                    string
+	TableLogicalID           string
+	BatchSize                int    // default 100
+	StartingPosition         string // LATEST or TRIM_HORIZON
+	MaxBatchingWindowSeconds int
+	FunctionResponseTypes    []string
+	// BisectBatchOnFunctionError splits a failing batch in two to retry each half.
+	BisectBatchOnFunctionError bool
+	// MaximumRetryAttempts is -1 (the default) for retrying until the record expires.
+	MaximumRetryAttempts int
+	// FilterPatterns are the FilterCriteria's patterns (JSON); a record passes if one matches.
+	FilterPatterns []string
+	// OnFailureQueueLogicalID is the queue that gets a record of what failed for good, or "".
+	OnFailureQueueLogicalID string
+}
+
+// ReportsBatchItemFailures reports whether the function returns partial batch failures.
+func (s StreamEvent) ReportsBatchItemFailures() bool {
+	return slices.Contains(s.FunctionResponseTypes, "ReportBatchItemFailures")
 }
 
 // Schedule is a Schedule (EventBridge rule) event.

@@ -117,7 +117,8 @@ func TestParseFixtureFunctions(t *testing.T) {
 			}
 		}},
 		{"stream event", "EventsDispatcherFunction", func(t *testing.T, f Function) {
-			want := []StreamEvent{{Event: "Outbox", TableLogicalID: "ProfilesTable", BatchSize: 50}}
+			want := []StreamEvent{{Event: "Outbox", TableLogicalID: "ProfilesTable", BatchSize: 50, StartingPosition: "TRIM_HORIZON",
+				FunctionResponseTypes: []string{"ReportBatchItemFailures"}, MaximumRetryAttempts: 5}}
 			if !reflect.DeepEqual(f.Streams, want) {
 				t.Errorf("Streams = %+v, want %+v", f.Streams, want)
 			}
