@@ -24,6 +24,9 @@ import (
 // four times a second.
 const DefaultStreamInterval = 250 * time.Millisecond
 
+// DefaultStreamBatchSize is Lambda's default batch size for a DynamoDB stream.
+const DefaultStreamBatchSize = 100
+
 // Stream is a DynamoDB stream event source mapping read through the DynamoDB Streams API, for
 // an emulator whose stream records every write. It follows the shards of DescribeStream, a
 // child only after its parent is read to its end, and reads each from StartingPosition
@@ -45,7 +48,8 @@ type Stream struct {
 	StreamARN string
 	// StartingPosition is LATEST (empty) or TRIM_HORIZON, for the shards open at start.
 	StartingPosition string
-	// BatchSize is the most records per invocation, 1 to 10000; zero means 100.
+	// BatchSize is the most records per invocation, 1 to 10000; zero means
+	// DefaultStreamBatchSize.
 	BatchSize int
 	// BatchWindow is how long to gather records before invoking with fewer than BatchSize.
 	BatchWindow time.Duration
@@ -144,7 +148,7 @@ func (s *Stream) init(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
-	s.batchSize = cmp.Or(s.BatchSize, DefaultOutboxBatchSize)
+	s.batchSize = cmp.Or(s.BatchSize, DefaultStreamBatchSize)
 	switch {
 	case s.Client == nil:
 		return errors.New("stream: Client is nil")
